@@ -1,0 +1,306 @@
+/* nn.y — the grammar of the nn language (bison: pure, with locations, LAC and custom
+ * syntax errors that name what was expected). Builds the AST in the unit's arena; names and
+ * shapes are checked afterwards by sema. */
+%code requires {
+#include "parse.h"
+#ifndef NN_YYSCAN_T
+#define NN_YYSCAN_T
+typedef void *yyscan_t;
+#endif
+}
+
+%code provides {
+int yylex(YYSTYPE *yylval, YYLTYPE *yylloc, yyscan_t scanner);
+}
+
+%code {
+#include <string.h>
+
+/* A rule's span runs from its first symbol's start to its last symbol's end; an empty rule
+ * sits at the end of what came before. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                                          \
+    do {                                                                                     \
+        if (N) {                                                                             \
+            (Cur).source = YYRHSLOC(Rhs, 1).source;                                          \
+            (Cur).start = YYRHSLOC(Rhs, 1).start;                                            \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                                                \
+        } else {                                                                             \
+            (Cur).source = YYRHSLOC(Rhs, 0).source;                                          \
+            (Cur).start = (Cur).end = YYRHSLOC(Rhs, 0).end;                                  \
+        }                                                                                    \
+    } while (0)
+
+#define YYLOCATION_PRINT(File, Loc) fprintf(File, "%u-%u", (Loc)->start, (Loc)->end)
+
+static AstNode *binary(ParseCtx *ctx, int op, AstNode *a, AstNode *b, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_BINARY, at);
+    n->u.op.op = op;
+    n->u.op.a = a;
+    n->u.op.b = b;
+    return n;
+}
+
+static AstNode *bind(ParseCtx *ctx, AstKind k, const char *name, Span name_span, AstNode *v,
+                     Span at)
+{
+    AstNode *n = ast_new(ctx->arena, k, at);
+    n->u.bind.name = name;
+    n->u.bind.name_span = name_span;
+    n->u.bind.value = v;
+    return n;
+}
+
+static AstNode *unary_stmt(ParseCtx *ctx, AstKind k, AstNode *e, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, k, at);
+    n->u.expr = e;
+    return n;
+}
+
+/* Only called for "memory exhausted" (the parser stack's limit); syntax errors go through
+ * yyreport_syntax_error. */
+static void yyerror(const Span *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg)
+{
+    (void)scanner;
+    ctx->errors++;
+    diag_report(ctx->diag, DIAG_ERROR, *loc, "%s: the expression is nested too deeply", msg);
+}
+
+static void push_stmt(ParseCtx *ctx, AstNode *s)
+{
+    if (s) ast_list_push(ctx->arena, &ctx->stmts, s);
+}
+}
+
+%define api.pure full
+%define api.token.prefix {TOK_}
+%define api.location.type {Span}
+%define parse.error custom
+%define parse.lac full
+%define parse.trace
+%locations
+%lex-param {yyscan_t scanner}
+%parse-param {yyscan_t scanner} {ParseCtx *ctx}
+%expect 0
+
+%union {
+    double num;
+    const char *name;
+    struct { const char *text; size_t len; } str;
+    AstNode *node;
+    AstList list;
+}
+
+%token END 0            "end of input"
+%token NEWLINE          "end of line"
+%token <num> NUMBER     "number"
+%token <name> IDENT     "name"
+%token <str> STRING     "string"
+%token LET              "'let'"
+%token PARAM            "'param'"
+%token PRINT            "'print'"
+%token BACKWARD         "'backward'"
+%token TRACE            "'trace'"
+%token STEP             "'step'"
+%token ZERO_GRAD        "'zero_grad'"
+%token SEED             "'seed'"
+
+%type <node> stmt expr postfix primary arg print_item
+%type <list> args args_opt elems print_items
+
+%printer { fprintf(yyo, "%g", $$); } <num>
+%printer { fprintf(yyo, "%s", $$); } <name>
+
+/* operator precedence, lowest first */
+%left '+' '-'               /* addition, subtraction */
+%left '*' '/'               /* elementwise product, quotient */
+%left '@'                   /* matrix product */
+%precedence UMINUS          /* unary minus: -x @ y is (-x) @ y */
+%right '^'                  /* power, right-associative: -x^2 is -(x^2) */
+
+%%
+
+program
+    : %empty
+    | program line
+    ;
+
+line
+    : stmt sep                  { push_stmt(ctx, $1); }
+    | sep
+    | error sep                 { yyerrok; }
+    ;
+
+sep
+    : NEWLINE
+    | ';'
+    ;
+
+stmt
+    : LET IDENT '=' expr        { $$ = bind(ctx, AST_LET, $2, @2, $4, @$); }
+    | PARAM IDENT '=' expr      { $$ = bind(ctx, AST_PARAM, $2, @2, $4, @$); }
+    | IDENT '=' expr            { $$ = bind(ctx, AST_ASSIGN, $1, @1, $3, @$); }
+    | PRINT print_items         { $$ = ast_new(ctx->arena, AST_PRINT, @$); $$->u.list = $2; }
+    | BACKWARD expr             { $$ = unary_stmt(ctx, AST_BACKWARD, $2, @$); }
+    | TRACE expr                { $$ = unary_stmt(ctx, AST_TRACE, $2, @$); }
+    | STEP IDENT '(' args_opt ')' {
+                                  $$ = ast_new(ctx->arena, AST_STEP, @$);
+                                  $$->u.call.name = $2;
+                                  $$->u.call.name_span = @2;
+                                  $$->u.call.args = $4;
+                                }
+    | ZERO_GRAD                 { $$ = ast_new(ctx->arena, AST_ZERO_GRAD, @$); }
+    | SEED expr                 { $$ = unary_stmt(ctx, AST_SEED, $2, @$); }
+    | expr                      { $$ = unary_stmt(ctx, AST_EXPR, $1, @$); }
+    ;
+
+print_items
+    : print_item                { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | print_items ',' print_item { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+print_item
+    : expr
+    | STRING                    {
+                                  $$ = ast_new(ctx->arena, AST_STRING, @$);
+                                  $$->u.str.text = $1.text;
+                                  $$->u.str.len = $1.len;
+                                }
+    ;
+
+expr
+    : expr '+' expr             { $$ = binary(ctx, '+', $1, $3, @$); }
+    | expr '-' expr             { $$ = binary(ctx, '-', $1, $3, @$); }
+    | expr '*' expr             { $$ = binary(ctx, '*', $1, $3, @$); }
+    | expr '/' expr             { $$ = binary(ctx, '/', $1, $3, @$); }
+    | expr '@' expr             { $$ = binary(ctx, '@', $1, $3, @$); }
+    | expr '^' expr             { $$ = binary(ctx, '^', $1, $3, @$); }
+    | '-' expr %prec UMINUS     {
+                                  $$ = ast_new(ctx->arena, AST_UNARY, @$);
+                                  $$->u.op.op = '-';
+                                  $$->u.op.a = $2;
+                                }
+    | postfix
+    ;
+
+postfix
+    : primary
+    | postfix '.' IDENT         {
+                                  $$ = ast_new(ctx->arena, AST_FIELD, @$);
+                                  $$->u.field.obj = $1;
+                                  $$->u.field.field = $3;
+                                  $$->u.field.field_span = @3;
+                                }
+    ;
+
+primary
+    : NUMBER                    { $$ = ast_new(ctx->arena, AST_NUM, @$); $$->u.num = $1; }
+    | IDENT                     { $$ = ast_new(ctx->arena, AST_NAME, @$); $$->u.name = $1; }
+    | IDENT '(' args_opt ')'    {
+                                  $$ = ast_new(ctx->arena, AST_CALL, @$);
+                                  $$->u.call.name = $1;
+                                  $$->u.call.name_span = @1;
+                                  $$->u.call.args = $3;
+                                }
+    | '(' expr ')'              { $$ = $2; $$->span = @$; }
+    | '[' elems ']'             { $$ = ast_new(ctx->arena, AST_TENSOR, @$); $$->u.list = $2; }
+    | '[' elems ',' ']'         { $$ = ast_new(ctx->arena, AST_TENSOR, @$); $$->u.list = $2; }
+    ;
+
+elems
+    : expr                      { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | elems ',' expr            { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+args_opt
+    : %empty                    { $$ = (AstList){ 0 }; }
+    | args
+    | args ','
+    ;
+
+args
+    : arg                       { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | args ',' arg              { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+arg
+    : expr                      { $$ = bind(ctx, AST_ARG, NULL, @1, $1, @$); }
+    | IDENT '=' expr            { $$ = bind(ctx, AST_ARG, $1, @1, $3, @$); }
+    ;
+
+%%
+
+/* "expected A or B before C". Tokens that can start an expression are named together as
+ * "an expression", so the list stays short and speaks the user's language. */
+
+static void symbol_text(yysymbol_kind_t k, char *buf, size_t len)
+{
+    const char *s = yysymbol_name(k);
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {     /* "number" -> number */
+        snprintf(buf, len, "%.*s", (int)(n - 2), s + 1);
+    } else {
+        snprintf(buf, len, "%s", s);
+    }
+}
+
+static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, ParseCtx *ctx)
+{
+    (void)scanner;
+    Span at = *yypcontext_location(yyctx);
+    yysymbol_kind_t look = yypcontext_token(yyctx);
+    ctx->errors++;
+    if (ctx->had_lex_error && ctx->last_lex_error.start == at.start) return 0;
+    if (ctx->errors > NN_MAX_ERRORS) return 0;
+    if (ctx->errors == NN_MAX_ERRORS + 1) {
+        diag_report(ctx->diag, DIAG_NOTE, at, "too many errors; stopping here");
+        return 0;
+    }
+
+    enum { MAX_EXPECTED = 24 };
+    yysymbol_kind_t exp[MAX_EXPECTED];
+    int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
+    if (n < 0) n = 0;
+    bool expr_ok = false;
+    for (int i = 0; i < n; i++)
+        if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
+
+    StrBuf msg;
+    sb_init(&msg);
+    int shown = 0;
+    char buf[64];
+    const char *names[MAX_EXPECTED + 1];
+    char store[MAX_EXPECTED][64];
+    if (expr_ok) names[shown++] = "an expression";
+    for (int i = 0; i < n && shown < MAX_EXPECTED; i++) {
+        yysymbol_kind_t k = exp[i];
+        if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT || k == YYSYMBOL_STRING
+                        || strcmp(yysymbol_name(k), "'('") == 0
+                        || strcmp(yysymbol_name(k), "'['") == 0
+                        || strcmp(yysymbol_name(k), "'-'") == 0))
+            continue;
+        if (k == YYSYMBOL_STRING && !expr_ok) { /* only print takes strings */ }
+        symbol_text(k, store[shown], sizeof store[shown]);
+        names[shown] = store[shown];
+        shown++;
+    }
+    symbol_text(look, buf, sizeof buf);
+    if (look == YYSYMBOL_YYUNDEF) snprintf(buf, sizeof buf, "this");
+    if (shown == 0 || shown > 6) {
+        sb_printf(&msg, "unexpected %s", buf);
+    } else {
+        sb_puts(&msg, "expected ");
+        for (int i = 0; i < shown; i++) {
+            if (i) sb_puts(&msg, i + 1 == shown ? " or " : ", ");
+            sb_puts(&msg, names[i]);
+        }
+        sb_printf(&msg, " before %s", buf);
+    }
+    diag_report(ctx->diag, DIAG_ERROR, at, "%s", msg.data);
+    sb_free(&msg);
+    if (look == YYSYMBOL_YYEOF && ctx->depth > 0 && ctx->depth <= NN_MAX_NESTING)
+        diag_report(ctx->diag, DIAG_NOTE, ctx->open[ctx->depth - 1].span,
+                    "the '%c' opened here is never closed", ctx->open[ctx->depth - 1].ch);
+    return 0;
+}

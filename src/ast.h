@@ -1,0 +1,83 @@
+/* ast.h — the syntax tree of one compilation unit (a file, a -e string, one REPL input).
+ *
+ * Design: every node lives in the unit's arena and carries the span of source that made it.
+ * The parser fills the syntactic fields; sema (names and shapes) fills the `sema` part, so
+ * that lowering to the graph is a plain translation that cannot fail. The AST is dropped
+ * after lowering; nothing in the runtime points into it. */
+#ifndef NN_AST_H
+#define NN_AST_H
+
+#include "arena.h"
+#include "ops.h"
+#include "tensor.h"
+
+typedef enum AstKind {
+    /* expressions */
+    AST_NUM,        /* 2, 0.5, 1e-3 */
+    AST_STRING,     /* "text" (print items only) */
+    AST_TENSOR,     /* [1, 2], [[1, 2], [3, 4]] */
+    AST_NAME,       /* x */
+    AST_UNARY,      /* -x */
+    AST_BINARY,     /* a + b, a @ b, a ^ b, ... */
+    AST_CALL,       /* f(x, axis = 1) */
+    AST_ARG,        /* one argument of a call: value, or name = value */
+    AST_FIELD,      /* x.grad, x.T */
+    /* statements */
+    AST_LET,        /* let NAME = expr */
+    AST_PARAM,      /* param NAME = expr */
+    AST_ASSIGN,     /* NAME = expr (a param's new value) */
+    AST_PRINT,      /* print a, "text", b */
+    AST_BACKWARD,   /* backward expr */
+    AST_TRACE,      /* trace expr */
+    AST_STEP,       /* step sgd(lr = 0.1) */
+    AST_ZERO_GRAD,  /* zero_grad */
+    AST_SEED,       /* seed 42 */
+    AST_EXPR,       /* expr (its value is printed) */
+} AstKind;
+
+typedef struct AstNode AstNode;
+
+typedef struct AstList {
+    AstNode **items;
+    size_t count, cap;
+} AstList;
+
+struct Symbol;
+
+struct AstNode {
+    AstKind kind;
+    Span span;
+    union {
+        double num;
+        struct { const char *text; size_t len; } str;       /* unescaped, arena-owned */
+        const char *name;                                   /* AST_NAME */
+        struct { int op; AstNode *a, *b; } op;              /* UNARY (b NULL), BINARY */
+        struct { const char *name; Span name_span; AstList args; } call;  /* CALL, STEP */
+        struct { const char *name; Span name_span; AstNode *value; } bind; /* ARG, LET,
+                                                                PARAM, ASSIGN; ARG name may be NULL */
+        struct { AstNode *obj; const char *field; Span field_span; } field;
+        AstList list;                                       /* TENSOR elements, PRINT items */
+        AstNode *expr;                                      /* BACKWARD, TRACE, EXPR, SEED */
+    } u;
+    /* filled by sema */
+    struct {
+        Shape shape;
+        bool grad;              /* depends on a param */
+        bool is_const;          /* a compile-time constant (literals, arithmetic on them) */
+        double const_value;     /* its value, when is_const and scalar */
+        OpKind op;              /* the op this expression becomes */
+        OpAttrs attrs;
+        struct Symbol *sym;     /* AST_NAME, and the declared symbol of LET/PARAM/ASSIGN */
+        AstNode *operand;       /* CALL: the argument that is the op's input (if any) */
+    } sema;
+};
+
+/* Binary operator codes used in op.op: the operator's own character, and '@' '^'. */
+
+AstNode *ast_new(Arena *a, AstKind kind, Span span);
+void ast_list_push(Arena *a, AstList *l, AstNode *n);
+const char *ast_kind_name(AstKind k);
+/* Writes an S-expression dump, for tests and `--dump-ast`. */
+void ast_dump(const AstNode *n, StrBuf *sb);
+
+#endif

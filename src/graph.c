@@ -1,0 +1,134 @@
+/* graph.c — the computation graph and reverse-mode differentiation.
+ *
+ * Design: nodes live in one growing array in creation order and refer to their inputs by id.
+ * An input is always older than its user, so creation order is a topological order: a plan is
+ * just the sorted set of a root's ancestors, computed once when a statement is compiled and
+ * replayed as often as needed. Forward walks a plan up; backward walks it down, each op adding
+ * its inputs' share of the gradient (symbol-to-number differentiation: backward never adds
+ * nodes). Leaves (constants, params, constructors) are never recomputed by a forward pass. */
+#include "graph.h"
+
+#include <string.h>
+
+void graph_init(Graph *g)
+{
+    g->nodes = NULL;
+    g->count = g->cap = 0;
+}
+
+static void node_release(GraphNode *n)
+{
+    if (n->op != OP_GRAD) nn_free(n->value);
+    nn_free(n->grad);
+}
+
+void graph_free(Graph *g)
+{
+    for (uint32_t i = 0; i < g->count; i++) node_release(&g->nodes[i]);
+    nn_free(g->nodes);
+    graph_init(g);
+}
+
+void graph_truncate(Graph *g, uint32_t count)
+{
+    while (g->count > count) node_release(&g->nodes[--g->count]);
+}
+
+uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAttrs *at,
+                   Span span)
+{
+    const OpInfo *info = op_info(op);
+    NN_ASSERT(n_in == info->arity);
+    if (g->count == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 64;
+        g->nodes = nn_realloc(g->nodes, g->cap * sizeof *g->nodes);
+    }
+    GraphNode *n = &g->nodes[g->count];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->id = g->count;
+    n->n_in = (uint8_t)n_in;
+    n->attrs = *at;
+    n->span = span;
+    Shape ins[2];
+    for (int i = 0; i < n_in; i++) {
+        NN_ASSERT(in[i] < g->count);
+        n->in[i] = in[i];
+        ins[i] = g->nodes[in[i]].shape;
+        n->requires_grad |= g->nodes[in[i]].requires_grad;
+    }
+    StrBuf err;
+    sb_init(&err);
+    bool ok = info->shape(info, ins, &n->attrs, &n->shape, &err);
+    NN_ASSERT(ok && "shapes are checked before the graph is built");
+    sb_free(&err);
+    n->size = shape_size(&n->shape);
+    if (op == OP_PARAM) n->requires_grad = true;
+    if (op != OP_GRAD) n->value = nn_calloc(n->size, sizeof(float));
+    if (n->requires_grad) n->grad = nn_calloc(n->size, sizeof(float));
+    return g->count++;
+}
+
+Plan graph_plan(Graph *g, const uint32_t *roots, size_t nroots, Arena *arena)
+{
+    uint8_t *mark = nn_calloc(g->count, 1);
+    uint32_t *stack = nn_alloc((g->count + 1) * sizeof *stack);
+    size_t top = 0, count = 0;
+    for (size_t r = 0; r < nroots; r++) {
+        if (mark[roots[r]]) continue;
+        mark[roots[r]] = 1;
+        stack[top++] = roots[r];
+        count++;
+        while (top) {
+            const GraphNode *n = &g->nodes[stack[--top]];
+            for (int i = 0; i < n->n_in; i++)
+                if (!mark[n->in[i]]) {
+                    mark[n->in[i]] = 1;
+                    stack[top++] = n->in[i];
+                    count++;
+                }
+        }
+    }
+    Plan p;
+    p.ids = arena_alloc(arena, (count ? count : 1) * sizeof *p.ids);
+    p.count = 0;
+    for (uint32_t i = 0; i < g->count; i++)
+        if (mark[i]) p.ids[p.count++] = i;
+    nn_free(stack);
+    nn_free(mark);
+    return p;
+}
+
+void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *ud)
+{
+    for (uint32_t k = 0; k < p->count; k++) {
+        GraphNode *n = &g->nodes[p->ids[k]];
+        const OpInfo *info = op_info(n->op);
+        if (info->flags & OPF_LEAF) continue;
+        GraphNode *in[2] = { NULL, NULL };
+        for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
+        info->forward(n, in, rng);
+        if (check) check(ud, g, n, 0);
+    }
+}
+
+void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, void *ud)
+{
+    for (uint32_t k = 0; k < p->count; k++) {
+        GraphNode *n = &g->nodes[p->ids[k]];
+        if (n->requires_grad && n->op != OP_PARAM) memset(n->grad, 0, n->size * sizeof(float));
+    }
+    GraphNode *r = &g->nodes[root];
+    NN_ASSERT(r->size == 1);
+    if (!r->requires_grad) return;
+    r->grad[0] += 1.0f;     /* += keeps a param's own gradient accumulating: backward w */
+    for (uint32_t k = p->count; k-- > 0;) {
+        GraphNode *n = &g->nodes[p->ids[k]];
+        const OpInfo *info = op_info(n->op);
+        if (!n->requires_grad || (info->flags & OPF_LEAF)) continue;
+        GraphNode *in[2] = { NULL, NULL };
+        for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
+        info->backward(n, in);
+        if (check) check(ud, g, n, 1);
+    }
+}

@@ -1,0 +1,63 @@
+/* graph.h — the computation graph: typed nodes in creation order, evaluation plans, and the
+ * forward and reverse-mode backward passes over a plan. */
+#ifndef NN_GRAPH_H
+#define NN_GRAPH_H
+
+#include "arena.h"
+#include "ops.h"
+
+typedef struct GraphNode {
+    OpKind op;
+    uint8_t n_in;
+    uint32_t in[2];
+    OpAttrs attrs;
+    Shape shape;
+    size_t size;            /* number of elements */
+    float *value;           /* owned, except for OP_GRAD, which shows its param's grad */
+    float *grad;            /* owned; NULL unless requires_grad */
+    bool requires_grad;     /* depends on a param (or is one) */
+    Span span;              /* the source that made it */
+    const char *name;       /* the let/param name that first named it, or NULL */
+    uint32_t id;
+} GraphNode;
+
+/* The nodes needed to compute some roots, in topological (= creation) order. Because the
+ * graph only grows and inputs are always older than their users, a plan never goes stale. */
+typedef struct Plan {
+    uint32_t *ids;
+    uint32_t count;
+} Plan;
+
+typedef struct Graph {
+    GraphNode *nodes;
+    uint32_t count, cap;
+} Graph;
+
+void graph_init(Graph *g);
+void graph_free(Graph *g);
+/* Adds a node; its inputs must exist. Shape must already be checked (by the front end);
+ * the value buffer is allocated zeroed here. Returns the new id. */
+uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAttrs *at,
+                   Span span);
+/* Drops every node from id `count` on (rolls back a failed compilation). */
+void graph_truncate(Graph *g, uint32_t count);
+static inline GraphNode *graph_node(Graph *g, uint32_t id)
+{
+    NN_ASSERT(id < g->count);
+    return &g->nodes[id];
+}
+
+/* The plan for computing `roots`, allocated in `arena`. */
+Plan graph_plan(Graph *g, const uint32_t *roots, size_t nroots, Arena *arena);
+
+/* Hook for run-time checks: called after each node's forward (which = 0) or after each
+ * backward step (which = 1); may longjmp out. */
+typedef void (*GraphCheckFn)(void *ud, Graph *g, GraphNode *n, int which);
+
+/* Recomputes every non-leaf node of the plan. */
+void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *ud);
+/* Reverse-mode pass: zeroes the gradients of the plan's non-param nodes, seeds the root's
+ * gradient with 1 and walks the plan backwards. Param gradients accumulate. */
+void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, void *ud);
+
+#endif

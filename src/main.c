@@ -1,0 +1,106 @@
+/* main.c — the `nn` command: a thin client of the public API in nn.h. */
+#include "nn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: nn [options] [FILE.nn | -e CODE]\n"
+    "\n"
+    "Runs a script of the nn language: tensors, params, forward and backward passes,\n"
+    "optimizer steps, and traces that explain backpropagation step by step.\n"
+    "\n"
+    "  nn FILE.nn          run a script ('-' reads standard input)\n"
+    "  nn -e CODE          run CODE given on the command line\n"
+    "  nn                  run standard input as a script (when it is not a terminal)\n"
+    "\n"
+    "options:\n"
+    "  --check             parse and check names and shapes only; run nothing\n"
+    "  --trace             explain every backward pass and the update after it\n"
+    "  --seed N            seed the random numbers (default 42)\n"
+    "  -h, --help          show this help and exit\n"
+    "  --version           show the version and exit\n"
+    "\n"
+    "exit status: 0 success, 1 run-time error, 2 usage or compile error\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "nn: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'nn --help' for usage)\n");
+    return 2;
+}
+
+static int exit_status(NnStatus st)
+{
+    return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *code = NULL, *file = NULL;
+    int check = 0, trace = 0;
+    const char *seed = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("nn %s\n", nn_version());
+            return 0;
+        } else if (strcmp(a, "--check") == 0) {
+            check = 1;
+        } else if (strcmp(a, "--trace") == 0 || strcmp(a, "--trace=text") == 0) {
+            trace = 1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (++i == argc) return usage_error("%s needs a number", a);
+            seed = argv[i];
+        } else if (strncmp(a, "--seed=", 7) == 0) {
+            seed = a + 7;
+        } else if (strcmp(a, "-e") == 0) {
+            if (++i == argc) return usage_error("%s needs code to run", a);
+            if (code) return usage_error("%s", "give -e only once");
+            code = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else {
+            if (file) return usage_error("give one script (also got '%s')", a);
+            file = a;
+        }
+    }
+    if (code && file) return usage_error("give a FILE or -e CODE, not both (got '%s')", file);
+
+    NnState *nn = nn_new();
+    if (seed) {
+        char *end;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (*seed == '\0' || *end != '\0' || *seed == '-') {
+            nn_close(nn);
+            return usage_error("--seed needs a non-negative integer, not '%s'", seed);
+        }
+        nn_set_seed(nn, (uint64_t)v);
+    }
+    nn_set_trace(nn, trace);
+
+    NnStatus st;
+    if (code) {
+        st = check ? nn_check_string(nn, "<-e>", code) : nn_run_string(nn, "<-e>", code);
+    } else {
+        if (!file) {
+            if (isatty(STDIN_FILENO)) {
+                fputs(usage, stderr);
+                nn_close(nn);
+                return 2;
+            }
+            file = "-";
+        }
+        st = check ? nn_check_file(nn, file) : nn_run_file(nn, file);
+    }
+    nn_close(nn);
+    fflush(stdout);
+    return exit_status(st);
+}

@@ -1,0 +1,36 @@
+/* parse.h — what the generated lexer and parser share with the rest of the front end. */
+#ifndef NN_PARSE_H
+#define NN_PARSE_H
+
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+#include "intern.h"
+
+#define NN_MAX_NESTING 64     /* open brackets at once; deeper input is refused */
+#define NN_MAX_ERRORS 20      /* stop reporting after this many syntax errors */
+
+typedef struct ParseCtx {
+    Arena *arena;
+    Interner *interner;
+    DiagSink *diag;
+    uint32_t source;
+    const char *text;
+    size_t len;
+    AstList stmts;          /* the result: statements in order */
+    /* lexer state */
+    uint32_t pos;           /* byte offset of the next character */
+    bool at_line_start;     /* no token since the last NEWLINE: blank lines make no tokens */
+    struct { char ch; Span span; } open[NN_MAX_NESTING];
+    int depth;
+    Span last_lex_error;    /* a syntax error at the same place is not reported twice */
+    bool had_lex_error;
+    bool incomplete;        /* the input ended inside a bracket (the REPL reads more) */
+    int errors;
+} ParseCtx;
+
+/* Parses ctx->text into ctx->stmts, reporting through ctx->diag. Returns the number of
+ * errors (0 = success). */
+int parse_unit(ParseCtx *ctx);
+
+#endif

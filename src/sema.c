@@ -1,0 +1,639 @@
+/* sema.c — checks names, call arguments and shapes of a parsed unit before anything runs.
+ * Shape rules come from the op table, so the checker and the runtime agree by construction.
+ * Every error is reported at the span that caused it; checking goes on after an error so a
+ * script's mistakes are reported together. */
+#include "sema.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_ELEMENTS (1u << 28)     /* 1 GiB of float32 in one tensor */
+
+typedef struct Sema {
+    SymbolTable *syms;
+    DiagSink *diag;
+    int errors;
+} Sema;
+
+/* ---- symbols ----------------------------------------------------------------------------- */
+
+void symtab_init(SymbolTable *t)
+{
+    t->items = NULL;
+    t->count = t->cap = 0;
+}
+
+void symtab_free(SymbolTable *t)
+{
+    symtab_truncate(t, 0);
+    nn_free(t->items);
+    symtab_init(t);
+}
+
+void symtab_truncate(SymbolTable *t, size_t count)
+{
+    while (t->count > count) nn_free(t->items[--t->count]);
+}
+
+Symbol *symtab_find(const SymbolTable *t, const char *name)
+{
+    for (size_t i = t->count; i-- > 0;)     /* newest first: a later let shadows */
+        if (t->items[i]->name == name) return t->items[i];
+    return NULL;
+}
+
+static Symbol *symtab_add(SymbolTable *t, const char *name, SymKind kind, Span decl)
+{
+    if (t->count == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->items = nn_realloc(t->items, t->cap * sizeof *t->items);
+    }
+    Symbol *s = nn_calloc(1, sizeof *s);
+    s->name = name;
+    s->kind = kind;
+    s->decl = decl;
+    t->items[t->count++] = s;
+    return s;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static void error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void error(Sema *s, Span at, const char *fmt, ...)
+{
+    s->errors++;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(s->diag, DIAG_ERROR, at, fmt, ap);
+    va_end(ap);
+}
+
+static const char *kind_word(SymKind k)
+{
+    return k == SYM_PARAM ? "param" : "let";
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 31 || lb > 31) return 99;
+    size_t d[32][32];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+/* The closest defined name or built-in, for "did you mean" hints. */
+static const char *suggest(Sema *s, const char *name, bool functions)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(name) <= 3 ? 1 : 2;
+    if (functions) {
+        for (int k = 0; k < OP_COUNT; k++) {
+            const OpInfo *op = op_info((OpKind)k);
+            if (op->sig == SIG_LEAF || op->sig == SIG_OPERATOR) continue;
+            size_t d = edit_distance(name, op->name);
+            if (d <= best_d) best = op->name, best_d = d;
+        }
+    } else {
+        for (size_t i = 0; i < s->syms->count; i++) {
+            size_t d = edit_distance(name, s->syms->items[i]->name);
+            if (d <= best_d) best = s->syms->items[i]->name, best_d = d;
+        }
+    }
+    return best;
+}
+
+static bool check_expr(Sema *s, AstNode *e);
+
+static OpAttrs no_attrs(void)
+{
+    OpAttrs at;
+    memset(&at, 0, sizeof at);
+    at.axis = NN_AXIS_ALL;
+    return at;
+}
+
+/* Runs op's shape rule on the inputs' shapes; reports a mismatch at the expression. */
+static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int n)
+{
+    const OpInfo *info = op_info(op);
+    Shape shapes[2];
+    for (int i = 0; i < n; i++) shapes[i] = in[i]->sema.shape;
+    StrBuf err;
+    sb_init(&err);
+    bool ok = info->shape(info, shapes, &e->sema.attrs, &e->sema.shape, &err);
+    if (!ok) error(s, e->span, "%s", err.data);
+    sb_free(&err);
+    e->sema.op = op;
+    e->sema.grad = false;
+    for (int i = 0; i < n; i++) e->sema.grad |= in[i]->sema.grad;
+    return ok;
+}
+
+/* A compile-time constant integer argument (sizes, axes, seeds). */
+static bool const_int(Sema *s, AstNode *e, const char *what, long lo, long *out)
+{
+    if (!check_expr(s, e)) return false;
+    double v = e->sema.const_value;
+    if (!e->sema.is_const || e->sema.shape.rank != 0 || v != floor(v)) {
+        error(s, e->span, "%s must be a constant integer", what);
+        return false;
+    }
+    if (v < (double)lo || v > 2147483647.0) {
+        error(s, e->span, "%s must be %s, not %.17g", what,
+              lo == 1 ? "at least 1" : lo == 0 ? "at least 0" : "in range", v);
+        return false;
+    }
+    *out = (long)v;
+    return true;
+}
+
+static bool const_number(Sema *s, AstNode *e, const char *what, double *out)
+{
+    if (!check_expr(s, e)) return false;
+    if (!e->sema.is_const || e->sema.shape.rank != 0) {
+        error(s, e->span, "%s must be a constant number", what);
+        return false;
+    }
+    if (!isfinite(e->sema.const_value)) {
+        error(s, e->span, "%s must be a finite number", what);
+        return false;
+    }
+    *out = e->sema.const_value;
+    return true;
+}
+
+/* ---- tensor literals --------------------------------------------------------------------- */
+
+/* Checks a nested literal against the shape of its first elements: rectangular, all
+ * constant numbers. */
+static bool check_literal(Sema *s, AstNode *e, int depth, const Shape *shape)
+{
+    if (depth == shape->rank) {
+        if (e->kind == AST_TENSOR) {
+            error(s, e->span, "a tensor literal must be rectangular: a number is expected "
+                              "here, as in the first row");
+            return false;
+        }
+        if (!check_expr(s, e)) return false;
+        if (!e->sema.is_const || e->sema.shape.rank != 0) {
+            error(s, e->span, "elements of a tensor literal must be constant numbers");
+            return false;
+        }
+        return true;
+    }
+    if (e->kind != AST_TENSOR) {
+        error(s, e->span, "a tensor literal must be rectangular: a list of %d is expected "
+                          "here, as in the first row", shape->dim[depth]);
+        return false;
+    }
+    if ((int)e->u.list.count != shape->dim[depth]) {
+        error(s, e->span, "a tensor literal must be rectangular: this row has %zu element%s, "
+                          "the first has %d", e->u.list.count, e->u.list.count == 1 ? "" : "s",
+              shape->dim[depth]);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < e->u.list.count; i++)
+        ok = check_literal(s, e->u.list.items[i], depth + 1, shape) && ok;
+    return ok;
+}
+
+static bool literal_shape(Sema *s, AstNode *e, Shape *shape)
+{
+    *shape = shape_scalar();
+    for (const AstNode *p = e; p->kind == AST_TENSOR; p = p->u.list.items[0]) {
+        if (shape->rank == NN_MAX_RANK) {
+            error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
+            return false;
+        }
+        shape->dim[shape->rank++] = (int)p->u.list.count;
+    }
+    return check_literal(s, e, 0, shape);
+}
+
+/* ---- calls --------------------------------------------------------------------------------- */
+
+static int positional_count(const AstList *args)
+{
+    int n = 0;
+    for (size_t i = 0; i < args->count; i++) n += args->items[i]->u.bind.name == NULL;
+    return n;
+}
+
+/* Finds an argument by position or name; reports unknown names. Returns NULL if absent. */
+static AstNode *get_arg(const AstList *args, int pos, const char *name)
+{
+    int p = 0;
+    for (size_t i = 0; i < args->count; i++) {
+        AstNode *a = args->items[i];
+        if (a->u.bind.name == NULL) {
+            if (p++ == pos) return a->u.bind.value;
+        } else if (name && strcmp(a->u.bind.name, name) == 0) {
+            return a->u.bind.value;
+        }
+    }
+    return NULL;
+}
+
+static bool check_named(Sema *s, const AstList *args, const char *fn, const char *allowed)
+{
+    bool ok = true;
+    for (size_t i = 0; i < args->count; i++) {
+        AstNode *a = args->items[i];
+        if (!a->u.bind.name) continue;
+        if (!allowed || strcmp(a->u.bind.name, allowed) != 0) {
+            if (allowed)
+                error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes '%s')", fn,
+                      a->u.bind.name, allowed);
+            else
+                error(s, a->u.bind.name_span, "'%s' takes no named arguments", fn);
+            ok = false;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (args->items[j]->u.bind.name == a->u.bind.name) {
+                error(s, a->u.bind.name_span, "argument '%s' is given twice", a->u.bind.name);
+                ok = false;
+            }
+    }
+    return ok;
+}
+
+static bool check_dims(Sema *s, AstNode *e, const AstList *args, int ndims, Shape *shape)
+{
+    if (ndims > NN_MAX_RANK) {
+        error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
+        return false;
+    }
+    *shape = shape_scalar();
+    double total = 1;
+    for (int i = 0; i < ndims; i++) {
+        long d;
+        if (!const_int(s, args->items[i]->u.bind.value, "a size", 1, &d)) return false;
+        shape->dim[shape->rank++] = (int)d;
+        total *= (double)d;
+    }
+    if (total > MAX_ELEMENTS) {
+        error(s, e->span, "a tensor of %.0f elements is too large (the limit is %u)", total,
+              MAX_ELEMENTS);
+        return false;
+    }
+    return true;
+}
+
+static bool check_call(Sema *s, AstNode *e)
+{
+    const char *name = e->u.call.name;
+    const AstList *args = &e->u.call.args;
+    const OpInfo *op = op_lookup(name);
+    if (!op) {
+        Symbol *sym = symtab_find(s->syms, name);
+        if (sym) {
+            error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
+                  kind_word(sym->kind));
+            return false;
+        }
+        const char *hint = suggest(s, name, true);
+        if (hint)
+            error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?", name,
+                  hint);
+        else
+            error(s, e->u.call.name_span, "unknown function '%s'", name);
+        return false;
+    }
+    e->sema.attrs = no_attrs();
+    int npos = positional_count(args);
+    switch (op->sig) {
+    case SIG_UNARY: {
+        if (!check_named(s, args, name, NULL)) return false;
+        if (npos != 1) {
+            error(s, e->span, "'%s' takes 1 argument, but %d %s given", name, npos,
+                  npos == 1 ? "was" : "were");
+            return false;
+        }
+        AstNode *x = get_arg(args, 0, NULL);
+        if (!check_expr(s, x)) return false;
+        e->sema.operand = x;
+        return apply_shape(s, e, op->kind, &x, 1);
+    }
+    case SIG_LEAKY: {
+        if (!check_named(s, args, name, "a")) return false;
+        AstNode *x = get_arg(args, 0, NULL), *a = get_arg(args, 1, "a");
+        if (!x || npos > 2 || (npos == 2 && get_arg(args, 99, "a") != get_arg(args, 1, NULL))) {
+            error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
+                  name);
+            return false;
+        }
+        double slope = 0.01;    /* PyTorch's default negative slope */
+        if (a && !const_number(s, a, "the slope 'a'", &slope)) return false;
+        if (!check_expr(s, x)) return false;
+        e->sema.attrs.alpha = (float)slope;
+        e->sema.operand = x;
+        return apply_shape(s, e, op->kind, &x, 1);
+    }
+    case SIG_REDUCE: {
+        if (!check_named(s, args, name, "axis")) return false;
+        AstNode *x = get_arg(args, 0, NULL), *ax = get_arg(args, 1, "axis");
+        if (!x || npos > 2) {
+            error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
+                  name, name);
+            return false;
+        }
+        if (!check_expr(s, x)) return false;
+        if (ax) {
+            long axis;
+            if (!const_int(s, ax, "the axis", -2147483647L, &axis)) return false;
+            e->sema.attrs.axis = (int)axis;
+        }
+        e->sema.operand = x;
+        return apply_shape(s, e, op->kind, &x, 1);
+    }
+    case SIG_DIMS:
+    case SIG_FULL:
+    case SIG_EYE: {
+        if (!check_named(s, args, name, NULL)) return false;
+        int ndims = op->sig == SIG_FULL ? npos - 1 : npos;
+        if (ndims < 1 || (op->sig == SIG_EYE && npos != 1)) {
+            error(s, e->span, "%s", op->sig == SIG_EYE ? "'eye' takes one size: eye(n)"
+                                    : op->sig == SIG_FULL ? "'full' takes sizes, then the value: full(2, 3, 0.5)"
+                                    : "give at least one size, e.g. zeros(2, 3)");
+            return false;
+        }
+        if (!check_dims(s, e, args, ndims, &e->sema.attrs.shape)) return false;
+        if (op->sig == SIG_EYE) {
+            e->sema.attrs.shape.rank = 2;
+            e->sema.attrs.shape.dim[1] = e->sema.attrs.shape.dim[0];
+        }
+        if (op->sig == SIG_FULL) {
+            double v;
+            if (!const_number(s, get_arg(args, npos - 1, NULL), "the fill value", &v))
+                return false;
+            e->sema.attrs.fill = (float)v;
+        }
+        return apply_shape(s, e, op->kind, NULL, 0);
+    }
+    case SIG_LEAF:
+    case SIG_OPERATOR: break;
+    }
+    NN_ASSERT(!"not callable");
+    return false;
+}
+
+/* ---- expressions ----------------------------------------------------------------------------- */
+
+static OpKind binary_op(int c)
+{
+    switch (c) {
+    case '+': return OP_ADD;
+    case '-': return OP_SUB;
+    case '*': return OP_MUL;
+    case '/': return OP_DIV;
+    case '^': return OP_POW;
+    case '@': return OP_MATMUL;
+    }
+    NN_ASSERT(!"unknown operator");
+    return OP_ADD;
+}
+
+static double fold(int c, double a, double b)
+{
+    switch (c) {
+    case '+': return (float)a + (float)b;
+    case '-': return (float)a - (float)b;
+    case '*': return (float)a * (float)b;
+    case '/': return (float)a / (float)b;
+    case '^': return powf((float)a, (float)b);
+    }
+    return NAN;
+}
+
+static bool check_expr(Sema *s, AstNode *e)
+{
+    memset(&e->sema, 0, sizeof e->sema);
+    e->sema.attrs = no_attrs();
+    switch (e->kind) {
+    case AST_NUM:
+        e->sema.op = OP_CONST;
+        e->sema.is_const = true;
+        e->sema.const_value = e->u.num;
+        return true;
+    case AST_STRING:
+        error(s, e->span, "a string can only be printed, not computed with");
+        return false;
+    case AST_TENSOR: {
+        Shape shape;
+        if (!literal_shape(s, e, &shape)) return false;
+        e->sema.op = OP_CONST;
+        e->sema.attrs.shape = shape;
+        e->sema.shape = shape;
+        return true;
+    }
+    case AST_NAME: {
+        Symbol *sym = symtab_find(s->syms, e->u.name);
+        if (!sym) {
+            const char *hint = suggest(s, e->u.name, false);
+            if (op_lookup(e->u.name))
+                error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", e->u.name,
+                      e->u.name);
+            else if (hint)
+                error(s, e->span, "unknown name '%s'; did you mean '%s'?", e->u.name, hint);
+            else
+                error(s, e->span, "unknown name '%s'", e->u.name);
+            return false;
+        }
+        e->sema.sym = sym;
+        e->sema.shape = sym->shape;
+        e->sema.grad = sym->grad;
+        return true;
+    }
+    case AST_UNARY: {
+        AstNode *a = e->u.op.a;
+        if (!check_expr(s, a)) return false;
+        bool ok = apply_shape(s, e, OP_NEG, &a, 1);
+        if (a->sema.is_const && a->sema.shape.rank == 0) {
+            e->sema.is_const = true;
+            e->sema.const_value = -a->sema.const_value;
+        }
+        return ok;
+    }
+    case AST_BINARY: {
+        AstNode *in[2] = { e->u.op.a, e->u.op.b };
+        bool ok = check_expr(s, in[0]);
+        ok = check_expr(s, in[1]) && ok;
+        if (!ok) return false;
+        ok = apply_shape(s, e, binary_op(e->u.op.op), in, 2);
+        if (ok && in[0]->sema.is_const && in[1]->sema.is_const && e->sema.shape.rank == 0) {
+            e->sema.is_const = true;
+            e->sema.const_value = fold(e->u.op.op, in[0]->sema.const_value,
+                                       in[1]->sema.const_value);
+        }
+        return ok;
+    }
+    case AST_CALL: return check_call(s, e);
+    case AST_FIELD: {
+        AstNode *obj = e->u.field.obj;
+        const char *f = e->u.field.field;
+        if (strcmp(f, "grad") == 0) {
+            if (obj->kind != AST_NAME) {
+                error(s, e->span, "'.grad' is kept only for params; write it after a param's "
+                                  "name, e.g. w.grad");
+                return false;
+            }
+            if (!check_expr(s, obj)) return false;
+            if (obj->sema.sym->kind != SYM_PARAM) {
+                error(s, e->span, "'%s' is a let, and only params keep a gradient; declare "
+                                  "it with 'param' to learn it", obj->u.name);
+                return false;
+            }
+            e->sema.op = OP_GRAD;
+            e->sema.shape = obj->sema.shape;
+            e->sema.attrs.shape = obj->sema.shape;
+            e->sema.sym = obj->sema.sym;
+            return true;
+        }
+        if (strcmp(f, "T") == 0) {
+            if (!check_expr(s, obj)) return false;
+            e->sema.operand = obj;
+            return apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
+        }
+        error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
+        return false;
+    }
+    default: break;
+    }
+    NN_ASSERT(!"not an expression");
+    return false;
+}
+
+/* ---- statements ----------------------------------------------------------------------------- */
+
+static bool check_scalar(Sema *s, AstNode *e, const char *stmt)
+{
+    if (e->sema.shape.rank == 0) return true;
+    char buf[64];
+    error(s, e->span, "'%s' needs a scalar, but this has shape %s; reduce it first, e.g. "
+                      "with sum(...) or mean(...)", stmt, shape_str(&e->sema.shape, buf, sizeof buf));
+    return false;
+}
+
+/* A param's new value: the same shape, or a scalar that fills it. */
+static bool check_param_value(Sema *s, Symbol *sym, AstNode *v)
+{
+    if (shape_eq(&v->sema.shape, &sym->shape) || v->sema.shape.rank == 0) return true;
+    char a[64], b[64];
+    error(s, v->span, "'%s' is a param of shape %s, so its new value must have that shape "
+                      "(or be a scalar), but this is %s", sym->name,
+          shape_str(&sym->shape, a, sizeof a), shape_str(&v->sema.shape, b, sizeof b));
+    return false;
+}
+
+static void check_stmt(Sema *s, AstNode *st)
+{
+    memset(&st->sema, 0, sizeof st->sema);
+    switch (st->kind) {
+    case AST_LET: {
+        AstNode *v = st->u.bind.value;
+        if (!check_expr(s, v)) return;
+        Symbol *sym = symtab_add(s->syms, st->u.bind.name, SYM_LET, st->u.bind.name_span);
+        sym->shape = v->sema.shape;
+        sym->grad = v->sema.grad;
+        st->sema.sym = sym;
+        return;
+    }
+    case AST_PARAM: {
+        AstNode *v = st->u.bind.value;
+        if (!check_expr(s, v)) return;
+        Symbol *old = symtab_find(s->syms, st->u.bind.name);
+        if (old && old->kind == SYM_PARAM) {
+            /* declaring a param again gives it a new value; formulas that use it follow */
+            if (check_param_value(s, old, v)) st->sema.sym = old;
+            return;
+        }
+        Symbol *sym = symtab_add(s->syms, st->u.bind.name, SYM_PARAM, st->u.bind.name_span);
+        sym->shape = v->sema.shape;
+        sym->grad = true;
+        st->sema.sym = sym;
+        return;
+    }
+    case AST_ASSIGN: {
+        AstNode *v = st->u.bind.value;
+        bool ok = check_expr(s, v);
+        Symbol *sym = symtab_find(s->syms, st->u.bind.name);
+        if (!sym) {
+            error(s, st->u.bind.name_span, "unknown name '%s'; define it with 'let %s = ...' "
+                  "or 'param %s = ...'", st->u.bind.name, st->u.bind.name, st->u.bind.name);
+            return;
+        }
+        if (sym->kind != SYM_PARAM) {
+            error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
+                  "follows its inputs; define it again with 'let %s = ...'", sym->name, sym->name);
+            diag_report(s->diag, DIAG_NOTE, sym->decl, "'%s' is defined here", sym->name);
+            return;
+        }
+        if (ok && check_param_value(s, sym, v)) st->sema.sym = sym;
+        return;
+    }
+    case AST_PRINT:
+        for (size_t i = 0; i < st->u.list.count; i++) {
+            AstNode *item = st->u.list.items[i];
+            if (item->kind != AST_STRING) check_expr(s, item);
+        }
+        return;
+    case AST_BACKWARD: {
+        AstNode *e = st->u.expr;
+        if (!check_expr(s, e) || !check_scalar(s, e, "backward")) return;
+        if (!e->sema.grad)
+            error(s, e->span, "nothing to differentiate: this depends on no param (declare "
+                              "the weights with 'param')");
+        return;
+    }
+    case AST_TRACE: {
+        AstNode *e = st->u.expr;
+        if (check_expr(s, e)) check_scalar(s, e, "trace");
+        return;
+    }
+    case AST_STEP: {
+        const AstList *args = &st->u.call.args;
+        if (strcmp(st->u.call.name, "sgd") != 0) {
+            error(s, st->u.call.name_span, "unknown optimizer '%s' (nn has 'sgd')",
+                  st->u.call.name);
+            return;
+        }
+        if (!check_named(s, args, "sgd", "lr")) return;
+        AstNode *lr = get_arg(args, 0, "lr");
+        if (!lr || positional_count(args) > 1) {
+            error(s, st->span, "'sgd' takes a learning rate: step sgd(lr = 0.1)");
+            return;
+        }
+        double v;
+        if (!const_number(s, lr, "the learning rate 'lr'", &v)) return;
+        if (!(v > 0) || !isfinite(v)) error(s, lr->span, "the learning rate must be positive");
+        return;
+    }
+    case AST_ZERO_GRAD: return;
+    case AST_SEED: {
+        long v;
+        const_int(s, st->u.expr, "the seed", 0, &v);
+        return;
+    }
+    case AST_EXPR: check_expr(s, st->u.expr); return;
+    default: break;
+    }
+    NN_ASSERT(!"not a statement");
+}
+
+int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag)
+{
+    Sema s = { syms, diag, 0 };
+    for (size_t i = 0; i < stmts->count; i++) check_stmt(&s, stmts->items[i]);
+    return s.errors;
+}

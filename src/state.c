@@ -1,0 +1,228 @@
+/* state.c — implements nn.h: one session's sources, symbols and runtime, and the pipeline
+ * parse → check → lower → run for each text it is given. */
+#include "nn.h"
+
+#include "diag.h"
+#include "lower.h"
+#include "parse.h"
+#include "runtime.h"
+#include "sema.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct NnState {
+    Interner interner;
+    SourceTable sources;
+    SymbolTable syms;
+    Runtime rt;
+    DiagSink diag;
+    NnWriteFn out_fn, err_fn;
+    void *out_ud, *err_ud;
+};
+
+static void write_stdout(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+}
+
+static void write_stderr(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    fflush(stdout);     /* keep output and messages in order on a shared terminal */
+    fwrite(text, 1, len, stderr);
+}
+
+static void emit_out(void *ud, const char *text, size_t len)
+{
+    NnState *nn = ud;
+    nn->out_fn(nn->out_ud, text, len);
+}
+
+static void emit_err(void *ud, const char *text, size_t len)
+{
+    NnState *nn = ud;
+    nn->err_fn(nn->err_ud, text, len);
+}
+
+static void locate(void *ud, Span span, StrBuf *out)
+{
+    NnState *nn = ud;
+    const Source *src = source_get(&nn->sources, span.source);
+    int line, col;
+    source_line_col(src, span.start, &line, &col);
+    sb_printf(out, "%s:%d", src->name, line);
+}
+
+NnState *nn_new(void)
+{
+    NnState *nn = nn_calloc(1, sizeof *nn);
+    intern_init(&nn->interner);
+    source_table_init(&nn->sources);
+    symtab_init(&nn->syms);
+    rt_init(&nn->rt);
+    nn->out_fn = write_stdout;
+    nn->err_fn = write_stderr;
+    nn->rt.write = emit_out;
+    nn->rt.write_ud = nn;
+    nn->rt.locate = locate;
+    nn->rt.locate_ud = nn;
+    nn->diag.sources = &nn->sources;
+    nn->diag.emit = emit_err;
+    nn->diag.ud = nn;
+    return nn;
+}
+
+void nn_close(NnState *nn)
+{
+    if (!nn) return;
+    rt_free(&nn->rt);
+    symtab_free(&nn->syms);
+    source_table_free(&nn->sources);
+    intern_free(&nn->interner);
+    nn_free(nn);
+}
+
+void nn_set_output(NnState *nn, NnWriteFn fn, void *userdata)
+{
+    nn->out_fn = fn ? fn : write_stdout;
+    nn->out_ud = userdata;
+}
+
+void nn_set_errors(NnState *nn, NnWriteFn fn, void *userdata)
+{
+    nn->err_fn = fn ? fn : write_stderr;
+    nn->err_ud = userdata;
+}
+
+void nn_set_seed(NnState *nn, uint64_t seed)
+{
+    rng_seed(&nn->rt.rng, seed);
+}
+
+void nn_set_trace(NnState *nn, int on)
+{
+    nn->rt.trace_all = on != 0;
+}
+
+const char *nn_version(void)
+{
+    return NN_VERSION;
+}
+
+/* Runs the program, catching run-time errors. Returns the status. */
+static NnStatus execute(NnState *nn, Program *prog)
+{
+    jmp_buf catch_point;
+    nn->rt.catch_point = &catch_point;
+    if (setjmp(catch_point)) {
+        nn->rt.catch_point = NULL;
+        sb_clear(&nn->rt.out);      /* a half-built line is not output */
+        diag_report(&nn->diag, DIAG_ERROR, nn->rt.err_span, "%s", nn->rt.err_msg);
+        return NN_ERROR_RUNTIME;
+    }
+    rt_exec(&nn->rt, prog);
+    nn->rt.catch_point = NULL;
+    return NN_OK;
+}
+
+/* The whole pipeline for one text. With run = false, only parse and check. */
+static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, bool run)
+{
+    uint32_t id = source_add(&nn->sources, name, text, len);
+    const Source *src = source_get(&nn->sources, id);
+    Arena arena;
+    arena_init(&arena);
+    ParseCtx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.arena = &arena;
+    ctx.interner = &nn->interner;
+    ctx.diag = &nn->diag;
+    ctx.source = id;
+    ctx.text = src->text;
+    ctx.len = src->len;
+
+    size_t nsyms = nn->syms.count;
+    NnStatus status = NN_OK;
+    if (parse_unit(&ctx) > 0 || sema_check(&ctx.stmts, &nn->syms, &nn->diag) > 0) {
+        status = NN_ERROR_COMPILE;
+    } else if (run) {
+        Program prog;
+        program_init(&prog);
+        lower_unit(&ctx.stmts, &nn->rt.graph, &prog);
+        arena_free(&arena);     /* the AST is not needed once the graph is built */
+        status = execute(nn, &prog);
+        program_free(&prog);
+        return status;
+    }
+    symtab_truncate(&nn->syms, nsyms);  /* failed, or only checked: define nothing */
+    arena_free(&arena);
+    return status;
+}
+
+static NnStatus with_file(NnState *nn, const char *path, bool run)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        diag_plain(&nn->diag, DIAG_ERROR, "cannot open '%s': %s", path, strerror(errno));
+        return NN_ERROR_IO;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_append(&sb, buf, n);
+    bool failed = ferror(f);
+    if (f != stdin) fclose(f);
+    if (failed) {
+        diag_plain(&nn->diag, DIAG_ERROR, "cannot read '%s'", path);
+        sb_free(&sb);
+        return NN_ERROR_IO;
+    }
+    NnStatus st = run_source(nn, strcmp(path, "-") == 0 ? "<stdin>" : path,
+                             sb.data ? sb.data : "", sb.len, run);
+    sb_free(&sb);
+    return st;
+}
+
+NnStatus nn_run_string(NnState *nn, const char *name, const char *code)
+{
+    return run_source(nn, name, code, strlen(code), true);
+}
+
+NnStatus nn_check_string(NnState *nn, const char *name, const char *code)
+{
+    return run_source(nn, name, code, strlen(code), false);
+}
+
+NnStatus nn_run_file(NnState *nn, const char *path)
+{
+    return with_file(nn, path, true);
+}
+
+NnStatus nn_check_file(NnState *nn, const char *path)
+{
+    return with_file(nn, path, false);
+}
+
+NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out)
+{
+    Symbol *sym = symtab_find(&nn->syms, intern(&nn->interner, name, strlen(name)));
+    if (!sym || !sym->has_node) return NN_ERROR_COMPILE;
+    Program prog;
+    program_init(&prog);
+    Instr *ins = program_add(&prog, INS_EVAL, graph_node(&nn->rt.graph, sym->node)->span);
+    ins->plan = graph_plan(&nn->rt.graph, &sym->node, 1, &prog.arena);
+    NnStatus st = execute(nn, &prog);
+    program_free(&prog);
+    if (st != NN_OK) return st;
+    GraphNode *n = graph_node(&nn->rt.graph, sym->node);
+    memset(out, 0, sizeof *out);
+    out->rank = n->shape.rank;
+    for (int i = 0; i < n->shape.rank && i < 6; i++) out->shape[i] = n->shape.dim[i];
+    out->size = n->size;
+    out->data = n->value;
+    return NN_OK;
+}

@@ -1,0 +1,459 @@
+/* trace.c — explains a backward pass the way a teacher would on a blackboard: every forward
+ * value from the ones above it, then for each op its local derivative and the chain-rule
+ * product, then each parameter's gradient as a product along its paths, then the update.
+ * Everything is read off the graph and the op table's wording; nothing here knows any script.
+ * Scalars get formulas with numbers; tensors get shapes, values (small) or summaries. */
+#include "runtime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SMALL_TENSOR 8      /* tensors up to this many elements are shown in full */
+#define MAX_PATHS 8         /* more paths than this and only the total is shown */
+
+typedef struct Trace {
+    Runtime *rt;
+    Graph *g;
+    const Plan *plan;
+    uint32_t root;
+    char **label;           /* per node id (NULL if not in the plan) */
+    bool *in_plan;
+    StrBuf *out;
+} Trace;
+
+/* ---- numbers and labels ------------------------------------------------------------------- */
+
+static void put_num(StrBuf *sb, double v, bool paren_negative)
+{
+    char buf[32];
+    fmt_num(v, buf);
+    if (paren_negative && buf[0] == '-') sb_printf(sb, "(%s)", buf);
+    else sb_puts(sb, buf);
+}
+
+static void put_inline(StrBuf *sb, const float *v, const Shape *s, int d, size_t *k)
+{
+    if (d == s->rank) {
+        put_num(sb, v[(*k)++], false);
+        return;
+    }
+    sb_putc(sb, '[');
+    for (int i = 0; i < s->dim[d]; i++) {
+        if (i) sb_puts(sb, ", ");
+        put_inline(sb, v, s, d + 1, k);
+    }
+    sb_putc(sb, ']');
+}
+
+/* A value in one line: the numbers if small, else mean/min/max/norm. */
+static void put_value(StrBuf *sb, const float *v, const Shape *s)
+{
+    size_t n = shape_size(s);
+    if (n <= SMALL_TENSOR) {
+        size_t k = 0;
+        put_inline(sb, v, s, 0, &k);
+        return;
+    }
+    TensorStats st = tensor_stats(v, n);
+    sb_puts(sb, "mean ");
+    put_num(sb, st.mean, false);
+    sb_puts(sb, ", min ");
+    put_num(sb, st.min, false);
+    sb_puts(sb, ", max ");
+    put_num(sb, st.max, false);
+    sb_puts(sb, ", norm ");
+    put_num(sb, st.norm, false);
+}
+
+static bool is_inline_const(const GraphNode *n)
+{
+    return n->op == OP_CONST && !n->name && n->size == 1;
+}
+
+static void make_labels(Trace *t)
+{
+    int temp = 0;
+    char buf[64];
+    for (uint32_t k = 0; k < t->plan->count; k++) {
+        uint32_t id = t->plan->ids[k];
+        GraphNode *n = graph_node(t->g, id);
+        t->in_plan[id] = true;
+        if (n->op == OP_GRAD) {
+            /* find the param whose gradient this shows */
+            for (uint32_t i = 0; i < t->g->count; i++)
+                if (t->g->nodes[i].op == OP_PARAM && t->g->nodes[i].grad == n->value)
+                    snprintf(buf, sizeof buf, "%s.grad", t->g->nodes[i].name);
+        } else if (n->name) {
+            snprintf(buf, sizeof buf, "%s", n->name);
+        } else if (is_inline_const(n)) {
+            fmt_num(n->value[0], buf);
+        } else {
+            snprintf(buf, sizeof buf, "t%d", ++temp);
+        }
+        t->label[id] = nn_strndup(buf, strlen(buf));
+    }
+}
+
+/* ---- templates from the op table ------------------------------------------------------------
+ * {0} {1} inputs, {out} result, {a} slope, {g} gradient from above. With values = true the
+ * inputs and result are replaced by their (scalar) values. */
+
+static void render(Trace *t, StrBuf *sb, const char *tmpl, const GraphNode *n, bool values)
+{
+    for (const char *p = tmpl; *p;) {
+        if (*p != '{') {
+            sb_putc(sb, *p++);
+            continue;
+        }
+        const char *close = strchr(p, '}');
+        NN_ASSERT(close);
+        size_t len = (size_t)(close - p - 1);
+        const char *key = p + 1;
+        if (len == 1 && (key[0] == '0' || key[0] == '1')) {
+            const GraphNode *in = graph_node(t->g, n->in[key[0] - '0']);
+            if (values && in->size == 1) put_num(sb, in->value[0], true);
+            else sb_puts(sb, t->label[in->id]);
+        } else if (len == 3 && strncmp(key, "out", 3) == 0) {
+            if (values && n->size == 1) put_num(sb, n->value[0], true);
+            else sb_puts(sb, t->label[n->id]);
+        } else if (len == 1 && key[0] == 'a') {
+            put_num(sb, n->attrs.alpha, true);
+        } else if (len == 1 && key[0] == 'g') {
+            sb_printf(sb, "∂%s/∂%s", t->label[t->root], t->label[n->id]);
+        } else if (len == 1 && key[0] == 'v') {
+            put_value(sb, n->value, &n->shape);
+        }
+        p = close + 1;
+    }
+}
+
+static bool has_placeholder(const char *tmpl)
+{
+    return strchr(tmpl, '{') != NULL;
+}
+
+static bool all_scalar(const Trace *t, const GraphNode *n)
+{
+    if (n->size != 1) return false;
+    for (int i = 0; i < n->n_in; i++)
+        if (graph_node(t->g, n->in[i])->size != 1) return false;
+    return true;
+}
+
+/* ---- forward --------------------------------------------------------------------------------- */
+
+typedef struct Row {
+    StrBuf cols[4];
+} Row;
+
+static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
+{
+    size_t w[3] = { 0, 0, 0 };
+    for (size_t r = 0; r < n; r++)
+        for (int c = 0; c < 3; c++) {
+            size_t cw = utf8_width(rows[r].cols[c].data ? rows[r].cols[c].data : "",
+                                   rows[r].cols[c].len);
+            bool last = rows[r].cols[c + 1].len == 0;
+            if (!last && cw > w[c]) w[c] = cw;
+        }
+    for (size_t r = 0; r < n; r++) {
+        size_t start = out->len;
+        sb_puts(out, indent);
+        for (int c = 0; c < 4; c++) {
+            if (!rows[r].cols[c].len) continue;
+            if (c) sb_puts(out, " = ");
+            sb_append(out, rows[r].cols[c].data, rows[r].cols[c].len);
+            bool last = c == 3 || rows[r].cols[c + 1].len == 0;
+            if (!last) sb_pad_to(out, start, utf8_width(indent, strlen(indent)) +
+                                                 (c == 0 ? w[0] : c == 1 ? w[0] + 3 + w[1]
+                                                                         : w[0] + w[1] + w[2] + 6));
+        }
+        sb_putc(out, '\n');
+    }
+}
+
+static void trace_forward(Trace *t)
+{
+    StrBuf *out = t->out;
+    sb_puts(out, "forward: each value computed from the ones above it\n");
+    Row *rows = nn_calloc(t->plan->count, sizeof *rows);
+    size_t nr = 0;
+    for (uint32_t k = 0; k < t->plan->count; k++) {
+        GraphNode *n = graph_node(t->g, t->plan->ids[k]);
+        const OpInfo *op = op_info(n->op);
+        if (is_inline_const(n)) continue;
+        Row *r = &rows[nr++];
+        for (int c = 0; c < 4; c++) sb_init(&r->cols[c]);
+        sb_puts(&r->cols[0], t->label[n->id]);
+        if (op->flags & OPF_LEAF) {
+            /* "w = 0.5 (param)", "r = [..] (randn [3])" */
+            put_value(&r->cols[1], n->value, &n->shape);
+            if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
+            else if (n->op == OP_GRAD) sb_puts(&r->cols[1], "  (gradient)");
+            else if (n->op != OP_CONST) {
+                sb_printf(&r->cols[1], "  (%s ", op->name);
+                shape_format(&n->shape, &r->cols[1]);
+                sb_putc(&r->cols[1], ')');
+            } else if (n->size > 1) {
+                sb_puts(&r->cols[1], "  shape ");
+                shape_format(&n->shape, &r->cols[1]);
+            }
+            continue;
+        }
+        render(t, &r->cols[1], op->text, n, false);
+        if (all_scalar(t, n)) {
+            render(t, &r->cols[2], op->text, n, true);
+        } else {
+            sb_puts(&r->cols[2], "shape ");
+            shape_format(&n->shape, &r->cols[2]);
+        }
+        put_value(&r->cols[3], n->value, &n->shape);
+    }
+    emit_rows(out, rows, nr, "  ");
+    for (size_t r = 0; r < nr; r++)
+        for (int c = 0; c < 4; c++) sb_free(&rows[r].cols[c]);
+    nn_free(rows);
+}
+
+/* ---- backward ---------------------------------------------------------------------------------- */
+
+static void trace_backward_ops(Trace *t)
+{
+    StrBuf *out = t->out;
+    const char *L = t->label[t->root];
+    GraphNode *root = graph_node(t->g, t->root);
+    sb_printf(out, "\nbackward: start from ∂%s/∂%s = 1; each op passes the gradient to its "
+                   "inputs,\n  local derivative × gradient from above (the chain rule)\n", L, L);
+    if (!root->requires_grad) {
+        sb_printf(out, "  (%s depends on no param: there is nothing to differentiate)\n", L);
+        return;
+    }
+    int *uses = nn_calloc(t->g->count, sizeof *uses);   /* contributions received so far */
+    for (uint32_t k = t->plan->count; k-- > 0;) {
+        GraphNode *n = graph_node(t->g, t->plan->ids[k]);
+        const OpInfo *op = op_info(n->op);
+        if (!n->requires_grad || (op->flags & OPF_LEAF)) continue;
+        const char *N = t->label[n->id];
+        sb_printf(out, "  %s = ", N);
+        render(t, out, op->text, n, false);
+        if (uses[n->id] > 1) {
+            sb_printf(out, "      (∂%s/∂%s = ", L, N);
+            put_value(out, n->grad, &n->shape);
+            sb_printf(out, ", the sum over its %d uses)", uses[n->id]);
+        }
+        sb_putc(out, '\n');
+        for (int i = 0; i < n->n_in; i++) {
+            GraphNode *in = graph_node(t->g, n->in[i]);
+            if (!in->requires_grad) continue;
+            const char *I = t->label[in->id];
+            const char *assign = uses[in->id]++ ? "+=" : "=";
+            if (all_scalar(t, n) && op->deriv) {
+                double a = graph_node(t->g, n->in[0])->value[0];
+                double b = n->n_in > 1 ? graph_node(t->g, n->in[1])->value[0] : 0;
+                double d = (float)op->deriv(i, a, b, n->value[0], &n->attrs);
+                sb_printf(out, "      local  ∂%s/∂%s = ", N, I);
+                render(t, out, op->dtext[i], n, false);
+                if (has_placeholder(op->dtext[i])) {
+                    /* "x = 2", not "x = 2 = 2" */
+                    StrBuf vals, num;
+                    sb_init(&vals);
+                    sb_init(&num);
+                    render(t, &vals, op->dtext[i], n, true);
+                    put_num(&num, d, false);
+                    sb_printf(out, " = %s", vals.data);
+                    if (strcmp(vals.data, num.data) != 0) sb_printf(out, " = %s", num.data);
+                    sb_free(&vals);
+                    sb_free(&num);
+                }
+                sb_putc(out, '\n');
+                sb_printf(out, "      chain  ∂%s/∂%s %s ∂%s/∂%s × ∂%s/∂%s = ", L, I, assign, L, N,
+                          N, I);
+                put_num(out, n->grad[0], false);
+                sb_puts(out, " × ");
+                put_num(out, d, true);
+                sb_puts(out, " = ");
+                put_num(out, (float)(n->grad[0] * (float)d), false);
+                sb_putc(out, '\n');
+            } else {
+                sb_printf(out, "      ∂%s/∂%s ", L, I);
+                shape_format(&in->shape, out);
+                sb_printf(out, " %s ", assign);
+                if (op->flags & OPF_ELEMENTWISE) {
+                    sb_printf(out, "∂%s/∂%s × (", L, N);
+                    render(t, out, op->dtext[i], n, false);
+                    sb_puts(out, "), elementwise");
+                    if (!shape_eq(&in->shape, &n->shape))
+                        sb_puts(out, ", summed over the broadcast dimensions");
+                } else {
+                    render(t, out, op->dtext[i], n, false);
+                }
+                sb_putc(out, '\n');
+                sb_puts(out, "        = ");
+                put_value(out, in->grad, &in->shape);
+                if (in->op != OP_PARAM && uses[in->id] > 1) sb_puts(out, "   (all uses so far)");
+                sb_putc(out, '\n');
+            }
+        }
+    }
+    nn_free(uses);
+}
+
+/* ---- each param's gradient as a sum over paths of products of local derivatives ---------- */
+
+typedef struct PathSearch {
+    Trace *t;
+    uint32_t target;
+    double factors[64];
+    int depth;
+    int paths;
+    bool overflow;
+    StrBuf *terms;
+} PathSearch;
+
+static void walk_paths(PathSearch *ps, uint32_t id)
+{
+    if (ps->overflow) return;
+    if (id == ps->target) {
+        if (++ps->paths > MAX_PATHS) {
+            ps->overflow = true;
+            return;
+        }
+        if (ps->paths > 1) sb_puts(ps->terms, " + ");
+        for (int k = 0; k < ps->depth; k++) {
+            if (k) sb_puts(ps->terms, " × ");
+            put_num(ps->terms, ps->factors[k], true);
+        }
+        if (ps->depth == 0) sb_puts(ps->terms, "1");
+        return;
+    }
+    GraphNode *n = graph_node(ps->t->g, id);
+    const OpInfo *op = op_info(n->op);
+    if ((op->flags & OPF_LEAF) || !n->requires_grad) return;
+    if (!all_scalar(ps->t, n) || !op->deriv || ps->depth == 64) {
+        ps->overflow = true;
+        return;
+    }
+    for (int i = 0; i < n->n_in; i++) {
+        GraphNode *in = graph_node(ps->t->g, n->in[i]);
+        if (!in->requires_grad) continue;
+        double a = graph_node(ps->t->g, n->in[0])->value[0];
+        double b = n->n_in > 1 ? graph_node(ps->t->g, n->in[1])->value[0] : 0;
+        ps->factors[ps->depth++] = (float)op->deriv(i, a, b, n->value[0], &n->attrs);
+        walk_paths(ps, in->id);
+        ps->depth--;
+    }
+}
+
+static void trace_param_grads(Trace *t, const float *before)
+{
+    StrBuf *out = t->out;
+    const char *L = t->label[t->root];
+    StrBuf terms;
+    sb_init(&terms);
+    bool header = false;
+    size_t k = 0;   /* offset of each param in the snapshot, in graph order */
+    for (uint32_t id = 0; id < t->g->count; id++) {
+        GraphNode *p = graph_node(t->g, id);
+        if (p->op != OP_PARAM) continue;
+        size_t off = k;
+        k += p->size;
+        if (!t->in_plan[id]) continue;
+        if (!header) {
+            sb_printf(out, "\ngradients: each param's ∂%s/∂p is the product of the local "
+                           "derivatives along its path from %s\n", L, L);
+            header = true;
+        }
+        bool accumulated = false;
+        for (size_t j = 0; j < p->size; j++)
+            if (before[off + j] != 0) accumulated = true;
+        sb_printf(out, "  ∂%s/∂%s = ", L, p->name);
+        if (p->size == 1) {
+            PathSearch ps = { t, id, { 0 }, 0, 0, false, &terms };
+            sb_clear(&terms);
+            walk_paths(&ps, t->root);
+            if (!ps.overflow && ps.paths > 0) {
+                sb_append(out, terms.data, terms.len);
+                sb_puts(out, " = ");
+            }
+            put_num(out, p->grad[0] - before[off], false);
+        } else {
+            put_value(out, p->grad, &p->shape);   /* shown with its shape below */
+            sb_puts(out, "  shape ");
+            shape_format(&p->shape, out);
+        }
+        sb_putc(out, '\n');
+        if (accumulated && p->size == 1) {
+            sb_printf(out, "      %s.grad = ", p->name);
+            put_num(out, before[off], false);
+            sb_puts(out, " + ");
+            put_num(out, p->grad[0] - before[off], true);
+            sb_puts(out, " = ");
+            put_num(out, p->grad[0], false);
+            sb_puts(out, "  (gradients add up until zero_grad)\n");
+        } else if (accumulated) {
+            sb_printf(out, "      (%s.grad also holds earlier gradients: they add up until "
+                           "zero_grad)\n", p->name);
+        }
+    }
+    sb_free(&terms);
+}
+
+void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
+                    Span where)
+{
+    Trace t;
+    t.rt = rt;
+    t.g = &rt->graph;
+    t.plan = plan;
+    t.root = root;
+    t.out = &rt->out;
+    t.label = nn_calloc(t.g->count, sizeof *t.label);
+    t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
+    make_labels(&t);
+
+    sb_printf(t.out, "trace of %s at ", t.label[root]);
+    rt->locate(rt->locate_ud, where, t.out);
+    sb_puts(t.out, "\n\n");
+    trace_forward(&t);
+    trace_backward_ops(&t);
+    if (graph_node(t.g, root)->requires_grad) trace_param_grads(&t, before);
+
+    for (uint32_t i = 0; i < t.g->count; i++) nn_free(t.label[i]);
+    nn_free(t.label);
+    nn_free(t.in_plan);
+}
+
+void trace_update(Runtime *rt, float lr, const float *before)
+{
+    StrBuf *out = &rt->out;
+    sb_puts(out, "\nupdate: sgd, lr = ");
+    put_num(out, lr, false);
+    sb_puts(out, ": each param takes a step against its gradient, p = p - lr × ∂L/∂p\n");
+    size_t k = 0;
+    for (uint32_t id = 0; id < rt->graph.count; id++) {
+        GraphNode *p = graph_node(&rt->graph, id);
+        if (p->op != OP_PARAM) continue;
+        const float *old = before + k;
+        k += p->size;
+        if (p->size == 1) {
+            sb_printf(out, "  %s = ", p->name);
+            put_num(out, old[0], false);
+            sb_puts(out, " - ");
+            put_num(out, lr, false);
+            sb_puts(out, " × ");
+            put_num(out, p->grad[0], true);
+            sb_puts(out, " = ");
+            put_num(out, p->value[0], false);
+            sb_putc(out, '\n');
+        } else {
+            sb_printf(out, "  %s ", p->name);
+            shape_format(&p->shape, out);
+            sb_printf(out, " = %s - ", p->name);
+            put_num(out, lr, false);
+            sb_printf(out, " × %s.grad = ", p->name);
+            put_value(out, p->value, &p->shape);
+            sb_putc(out, '\n');
+        }
+    }
+}
