@@ -328,7 +328,8 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_LEAKY: {
         if (!check_named(s, args, name, "a")) return false;
         AstNode *x = get_arg(args, 0, NULL), *a = get_arg(args, 1, "a");
-        if (!x || npos > 2 || (npos == 2 && get_arg(args, 99, "a") != get_arg(args, 1, NULL))) {
+        bool a_twice = npos == 2 && get_arg(args, 99, "a");  /* positional and named */
+        if (!x || npos > 2 || a_twice) {
             error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
                   name);
             return false;

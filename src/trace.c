@@ -143,8 +143,10 @@ static bool all_scalar(const Trace *t, const GraphNode *n)
 
 /* ---- forward --------------------------------------------------------------------------------- */
 
+/* One row of aligned columns; sep[c] (3 columns wide, " = " unless set) goes before column c. */
 typedef struct Row {
     StrBuf cols[4];
+    const char *sep[4];
 } Row;
 
 static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
@@ -162,7 +164,7 @@ static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
         sb_puts(out, indent);
         for (int c = 0; c < 4; c++) {
             if (!rows[r].cols[c].len) continue;
-            if (c) sb_puts(out, " = ");
+            if (c) sb_puts(out, rows[r].sep[c] ? rows[r].sep[c] : " = ");
             sb_append(out, rows[r].cols[c].data, rows[r].cols[c].len);
             bool last = c == 3 || rows[r].cols[c + 1].len == 0;
             if (!last) sb_pad_to(out, start, utf8_width(indent, strlen(indent)) +
@@ -204,9 +206,11 @@ static void trace_forward(Trace *t)
         render(t, &r->cols[1], op->text, n, false);
         if (all_scalar(t, n)) {
             render(t, &r->cols[2], op->text, n, true);
-        } else {
-            sb_puts(&r->cols[2], "shape ");
+        } else if (n->shape.rank > 0) {
+            /* "t1 = X @ W1   [4,8]  mean …": a shape, then the value or its summary */
             shape_format(&n->shape, &r->cols[2]);
+            r->sep[2] = "   ";
+            r->sep[3] = "   ";
         }
         put_value(&r->cols[3], n->value, &n->shape);
     }

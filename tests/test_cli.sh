@@ -1,0 +1,40 @@
+#!/bin/sh
+# test_cli.sh NN — the command line: options, exit statuses, stdin, usage errors.
+set -u
+nn=$1
+export LC_ALL=C
+fails=0
+check() {   # check NAME WANT_STATUS WANT_STDOUT_SUBSTRING -- command...
+  name=$1 want=$2 text=$3; shift 4
+  out=$("$@" 2>&1 </dev/null); st=$?
+  if [ "$st" != "$want" ]; then echo "FAIL $name: exit $st, want $want"; echo "$out"; fails=$((fails+1)); return; fi
+  case "$out" in *"$text"*) ;; *) echo "FAIL $name: output lacks '$text':"; echo "$out"; fails=$((fails+1));; esac
+}
+check help 0 "usage: nn" -- "$nn" --help
+check help-short 0 "exit status" -- "$nn" -h
+check version 0 "nn 0." -- "$nn" --version
+check eval 0 "3" -- "$nn" -e 'print 1 + 2'
+check eval-semicolons 0 "4" -- "$nn" -e 'let x = 2; print x * x'
+check check-ok 0 "" -- "$nn" --check examples/neuron.nn
+check check-error 2 "unknown name 'q'" -- "$nn" --check -e 'print q'
+check compile-error 2 "<-e>:1:7: error:" -- "$nn" -e 'print q'
+check runtime-error 1 "division by zero" -- "$nn" -e 'print 1 / 0'
+check unknown-option 2 "unknown option '--bogus'" -- "$nn" --bogus
+check missing-file 2 "cannot open 'no/such.nn'" -- "$nn" no/such.nn
+check e-needs-code 2 "-e needs code" -- "$nn" -e
+check two-scripts 2 "give one script" -- "$nn" a.nn b.nn
+check seed-bad 2 "--seed needs a non-negative integer" -- "$nn" --seed x -e 'print 1'
+check seed 0 "" -- "$nn" --seed 7 -e 'print rand(2)'
+check trace-flag 0 "backward:" -- "$nn" --trace -e 'param w = 3; backward w * w'
+# the same seed gives the same draws; a different one does not
+a=$("$nn" --seed 7 -e 'print randn(3)'); b=$("$nn" --seed 7 -e 'print randn(3)'); c=$("$nn" --seed 8 -e 'print randn(3)')
+[ "$a" = "$b" ] || { echo "FAIL seed repeatability: '$a' vs '$b'"; fails=$((fails+1)); }
+[ "$a" != "$c" ] || { echo "FAIL seeds 7 and 8 drew the same: '$a'"; fails=$((fails+1)); }
+# a script on standard input, with no prompt noise
+out=$(printf 'let x = 3\nprint x * 2\n' | "$nn"); st=$?
+[ "$st" = 0 ] && [ "$out" = "6" ] || { echo "FAIL stdin: exit $st, output '$out'"; fails=$((fails+1)); }
+out=$(printf 'print 5\n' | "$nn" -); [ "$out" = "5" ] || { echo "FAIL stdin '-': '$out'"; fails=$((fails+1)); }
+# a compile error prints nothing on stdout, even for statements before it
+out=$("$nn" -e 'print 1; print q' 2>/dev/null); [ -z "$out" ] || { echo "FAIL partial output before a compile error: '$out'"; fails=$((fails+1)); }
+if [ $fails -eq 0 ]; then echo "cli: all passed"; fi
+exit $fails
