@@ -23,6 +23,7 @@ typedef struct Runtime {
     RtWriteFn write;
     void *write_ud;
     RtLocateFn locate;
+    RtLocateFn source_text;     /* writes the source text a span covers */
     void *locate_ud;
     jmp_buf *catch_point;       /* set around each execution */
     Span err_span;

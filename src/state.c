@@ -56,6 +56,14 @@ static void locate(void *ud, Span span, StrBuf *out)
     sb_printf(out, "%s:%d", src->name, line);
 }
 
+static void source_text(void *ud, Span span, StrBuf *out)
+{
+    NnState *nn = ud;
+    const Source *src = source_get(&nn->sources, span.source);
+    if (span.end <= src->len && span.start < span.end)
+        sb_append(out, src->text + span.start, span.end - span.start);
+}
+
 NnState *nn_new(void)
 {
     NnState *nn = nn_calloc(1, sizeof *nn);
@@ -68,6 +76,7 @@ NnState *nn_new(void)
     nn->rt.write = emit_out;
     nn->rt.write_ud = nn;
     nn->rt.locate = locate;
+    nn->rt.source_text = source_text;
     nn->rt.locate_ud = nn;
     nn->diag.sources = &nn->sources;
     nn->diag.emit = emit_err;

@@ -110,15 +110,17 @@ static void render(Trace *t, StrBuf *sb, const char *tmpl, const GraphNode *n, b
         NN_ASSERT(close);
         size_t len = (size_t)(close - p - 1);
         const char *key = p + 1;
+        /* a negative number needs parentheses, unless it already sits alone in some */
+        bool bare = p > tmpl && p[-1] == '(' && (close[1] == ')' || close[1] == ',');
         if (len == 1 && (key[0] == '0' || key[0] == '1')) {
             const GraphNode *in = graph_node(t->g, n->in[key[0] - '0']);
-            if (values && in->size == 1) put_num(sb, in->value[0], true);
+            if (values && in->size == 1) put_num(sb, in->value[0], !bare);
             else sb_puts(sb, t->label[in->id]);
         } else if (len == 3 && strncmp(key, "out", 3) == 0) {
-            if (values && n->size == 1) put_num(sb, n->value[0], true);
+            if (values && n->size == 1) put_num(sb, n->value[0], !bare);
             else sb_puts(sb, t->label[n->id]);
         } else if (len == 1 && key[0] == 'a') {
-            put_num(sb, n->attrs.alpha, true);
+            put_num(sb, n->attrs.alpha, !bare);
         } else if (len == 1 && key[0] == 'g') {
             sb_printf(sb, "∂%s/∂%s", t->label[t->root], t->label[n->id]);
         } else if (len == 1 && key[0] == 'v') {
@@ -213,6 +215,8 @@ static void trace_forward(Trace *t)
             r->sep[3] = "   ";
         }
         put_value(&r->cols[3], n->value, &n->shape);
+        if (r->cols[2].len && strcmp(r->cols[2].data, r->cols[3].data) == 0)
+            sb_clear(&r->cols[2]);      /* "t1 = -w = -3", not "= -3 = -3" */
     }
     emit_rows(out, rows, nr, "  ");
     for (size_t r = 0; r < nr; r++)
@@ -416,7 +420,13 @@ void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *b
     t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
     make_labels(&t);
 
-    sb_printf(t.out, "trace of %s at ", t.label[root]);
+    GraphNode *r = graph_node(t.g, root);
+    sb_printf(t.out, "trace of %s", t.label[root]);
+    if (!r->name) {     /* an unnamed expression: show what was written */
+        sb_puts(t.out, " = ");
+        rt->source_text(rt->locate_ud, r->span, t.out);
+    }
+    sb_puts(t.out, " at ");
     rt->locate(rt->locate_ud, where, t.out);
     sb_puts(t.out, "\n\n");
     trace_forward(&t);
