@@ -151,6 +151,14 @@ typedef struct Row {
     const char *sep[4];
 } Row;
 
+static bool later_column(const Row *row, int c)
+{
+    for (int j = c + 1; j < 4; j++)
+        if (row->cols[j].len) return true;
+    return false;
+}
+
+/* Prints rows with columns aligned; an empty column keeps its place when more follow. */
 static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
 {
     size_t w[3] = { 0, 0, 0 };
@@ -158,20 +166,22 @@ static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
         for (int c = 0; c < 3; c++) {
             size_t cw = utf8_width(rows[r].cols[c].data ? rows[r].cols[c].data : "",
                                    rows[r].cols[c].len);
-            bool last = rows[r].cols[c + 1].len == 0;
-            if (!last && cw > w[c]) w[c] = cw;
+            if (later_column(&rows[r], c) && cw > w[c]) w[c] = cw;
         }
+    size_t end[3];      /* display column where each column ends */
+    end[0] = utf8_width(indent, strlen(indent)) + w[0];
+    end[1] = end[0] + 3 + w[1];
+    end[2] = end[1] + 3 + w[2];
     for (size_t r = 0; r < n; r++) {
         size_t start = out->len;
         sb_puts(out, indent);
         for (int c = 0; c < 4; c++) {
-            if (!rows[r].cols[c].len) continue;
-            if (c) sb_puts(out, rows[r].sep[c] ? rows[r].sep[c] : " = ");
-            sb_append(out, rows[r].cols[c].data, rows[r].cols[c].len);
-            bool last = c == 3 || rows[r].cols[c + 1].len == 0;
-            if (!last) sb_pad_to(out, start, utf8_width(indent, strlen(indent)) +
-                                                 (c == 0 ? w[0] : c == 1 ? w[0] + 3 + w[1]
-                                                                         : w[0] + w[1] + w[2] + 6));
+            const StrBuf *col = &rows[r].cols[c];
+            if (col->len) {
+                if (c) sb_puts(out, rows[r].sep[c] ? rows[r].sep[c] : " = ");
+                sb_append(out, col->data, col->len);
+            }
+            if (c < 3 && later_column(&rows[r], c)) sb_pad_to(out, start, end[c]);
         }
         sb_putc(out, '\n');
     }
