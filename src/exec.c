@@ -141,18 +141,19 @@ static void print_items(Runtime *rt, const Instr *ins)
     rt_flush(rt);
 }
 
-/* Copies every param's gradient, so a trace can show what this backward pass added. */
-static float *snapshot_grads(Runtime *rt)
+/* Copies every param's gradient (grads = true) or value, in graph order, into scratch
+ * memory, so a trace can show what a pass changed. */
+static float *snapshot_params(Runtime *rt, bool grads)
 {
     size_t total = 0;
     for (uint32_t i = 0; i < rt->graph.count; i++)
         if (rt->graph.nodes[i].op == OP_PARAM) total += rt->graph.nodes[i].size;
-    float *buf = rt_scratch(rt, total * 2 + 1);
+    float *buf = rt_scratch(rt, total + 1);
     size_t k = 0;
     for (uint32_t i = 0; i < rt->graph.count; i++) {
         GraphNode *n = &rt->graph.nodes[i];
         if (n->op != OP_PARAM) continue;
-        memcpy(buf + k, n->grad, n->size * sizeof(float));
+        memcpy(buf + k, grads ? n->grad : n->value, n->size * sizeof(float));
         k += n->size;
     }
     return buf;
@@ -161,7 +162,7 @@ static float *snapshot_grads(Runtime *rt)
 static void backward(Runtime *rt, const Instr *ins, bool explain)
 {
     forward(rt, &ins->plan);
-    float *before = explain ? snapshot_grads(rt) : NULL;
+    float *before = explain ? snapshot_params(rt, true) : NULL;
     graph_backward(&rt->graph, &ins->plan, ins->node, check_node, rt);
     if (explain) {
         trace_backward(rt, &ins->plan, ins->node, before, ins->span);
@@ -172,21 +173,7 @@ static void backward(Runtime *rt, const Instr *ins, bool explain)
 
 static void step_sgd(Runtime *rt, const Instr *ins)
 {
-    float *before = NULL;
-    if (rt->explain_step) {
-        /* keep the old values beside the snapshot for the explanation */
-        size_t total = 0;
-        for (uint32_t i = 0; i < rt->graph.count; i++)
-            if (rt->graph.nodes[i].op == OP_PARAM) total += rt->graph.nodes[i].size;
-        before = rt_scratch(rt, total + 1);
-        size_t k = 0;
-        for (uint32_t i = 0; i < rt->graph.count; i++) {
-            GraphNode *n = &rt->graph.nodes[i];
-            if (n->op != OP_PARAM) continue;
-            memcpy(before + k, n->value, n->size * sizeof(float));
-            k += n->size;
-        }
-    }
+    float *before = rt->explain_step ? snapshot_params(rt, false) : NULL;
     for (uint32_t i = 0; i < rt->graph.count; i++) {
         GraphNode *n = &rt->graph.nodes[i];
         if (n->op != OP_PARAM) continue;

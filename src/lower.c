@@ -155,14 +155,14 @@ static void lower_stmt(Lower *l, const AstNode *st)
     }
     case AST_ASSIGN: set_param(l, st, st->sema.sym->node); return;
     case AST_PRINT:
-    case AST_EXPR: {
-        const AstList *list = &st->u.list;
-        size_t n = st->kind == AST_EXPR ? 1 : list->count;
+    case AST_EXPR: {    /* a bare expression prints its value */
+        AstNode *const *exprs = st->kind == AST_EXPR ? &st->u.expr : st->u.list.items;
+        size_t n = st->kind == AST_EXPR ? 1 : st->u.list.count;
         PrintItem *items = arena_alloc(&l->p->arena, n * sizeof *items);
         uint32_t *roots = arena_alloc(&l->p->arena, n * sizeof *roots);
         size_t nroots = 0;
         for (size_t i = 0; i < n; i++) {
-            const AstNode *e = st->kind == AST_EXPR ? st->u.expr : list->items[i];
+            const AstNode *e = exprs[i];
             if (e->kind == AST_STRING) {
                 items[i].len = e->u.str.len;
                 items[i].text = arena_strndup(&l->p->arena, e->u.str.text, e->u.str.len);
