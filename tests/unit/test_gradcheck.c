@@ -1,0 +1,637 @@
+/* test_gradcheck.c — checks every differentiable op's backward kernel (walking the op table)
+ * and a whole network's gradients through the public API against central finite differences,
+ * and proves that the comparison itself can fail. */
+#include "testutil.h"
+
+#include "graph.h"
+#include "nn.h"
+#include "ops.h"
+#include "rng.h"
+#include "tensor.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- tolerances ------------------------------------------------------------------------
+ * Forward passes run in float32, so the step must be large enough that rounding of the output
+ * (about 6e-8 relative) divided by 2h stays far below the tolerance, and small enough that the
+ * truncation error (h^2/6 f''') does too: h = 1e-2 gives both below 1e-3 relative for every
+ * configuration here. The step actually taken is (float)(x+h) - (float)(x-h), not 2h.
+ * A gradient passes if |analytic - numeric| <= ATOL + RTOL * max(|analytic|, |numeric|); a
+ * factor-of-2 or sign error on any element with |gradient| > 1e-3 breaks that by far. */
+#define FD_STEP 1e-2
+#define RTOL 1e-2
+#define ATOL 1e-4
+
+/* The largest number of mismatches printed for one configuration. */
+#define MAX_REPORTS 4
+
+/* How many op configurations one class can have (before filtering by the op's shape rule). */
+#define MAX_CONFIGS 16
+
+/* Relative-plus-absolute comparison of one gradient element. Stores in *ratio how much of the
+ * allowed error was used (< 1 passes), so callers can report the margin. */
+static bool grad_close(double analytic, double numeric, double *ratio)
+{
+    double allowed = ATOL + RTOL * fmax(fabs(analytic), fabs(numeric));
+    double r = fabs(analytic - numeric) / allowed;
+    if (ratio) *ratio = r;
+    return r <= 1.0;   /* false for NaN too */
+}
+
+/* ---- input domains ---------------------------------------------------------------------
+ * By default inputs are standard normal. Ops that are undefined or not differentiable
+ * somewhere get inputs well away from there (more than FD_STEP away, so no finite difference
+ * straddles a kink or a pole). This is the only per-op knowledge in the op checks. */
+
+typedef enum Domain {
+    DOM_NORMAL,     /* standard normal */
+    DOM_POSITIVE,   /* uniform on [0.5, 2] */
+    DOM_AWAY_ZERO,  /* |x| uniform on [0.3, 2], random sign */
+} Domain;
+
+typedef struct DomainRule {
+    OpKind op;
+    int input;
+    Domain dom;
+} DomainRule;
+
+static const DomainRule domain_rules[] = {
+    { OP_LOG, 0, DOM_POSITIVE },          /* pole at 0 */
+    { OP_SQRT, 0, DOM_POSITIVE },         /* infinite slope at 0 */
+    { OP_POW, 0, DOM_POSITIVE },          /* real power needs a positive base */
+    { OP_DIV, 1, DOM_AWAY_ZERO },         /* pole at 0 */
+    { OP_ABS, 0, DOM_AWAY_ZERO },         /* kink at 0 */
+    { OP_RELU, 0, DOM_AWAY_ZERO },        /* kink at 0 */
+    { OP_LEAKY_RELU, 0, DOM_AWAY_ZERO },  /* kink at 0 */
+};
+
+static Domain domain_of(OpKind op, int input)
+{
+    for (size_t i = 0; i < NN_ARRAY_LEN(domain_rules); i++)
+        if (domain_rules[i].op == op && domain_rules[i].input == input)
+            return domain_rules[i].dom;
+    return DOM_NORMAL;
+}
+
+static void fill_domain(float *v, size_t n, Domain dom, Rng *rng)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (dom) {
+        case DOM_NORMAL:
+            v[i] = rng_normal(rng);
+            break;
+        case DOM_POSITIVE:
+            v[i] = 0.5f + 1.5f * rng_uniform(rng);
+            break;
+        case DOM_AWAY_ZERO: {
+            float mag = 0.3f + 1.7f * rng_uniform(rng);
+            v[i] = rng_uniform(rng) < 0.5f ? -mag : mag;
+            break;
+        }
+        }
+    }
+}
+
+/* ---- configurations ----------------------------------------------------------------------
+ * A configuration is the input shapes plus the reduction axis. The candidates come from the
+ * op's class (derived from arity, flags and call signature, never from its name); those the
+ * op's own shape rule rejects are dropped, so e.g. a rank-3 transpose is never built. */
+
+typedef struct Config {
+    Shape in[2];
+    int axis;
+} Config;
+
+typedef enum OpClass {
+    CLASS_NONE,         /* no idea how to test it: the test fails */
+    CLASS_EW_UNARY,     /* elementwise, one input */
+    CLASS_EW_BINARY,    /* elementwise, two inputs, broadcasting */
+    CLASS_STRUCT_BINARY,/* two inputs, not elementwise: matrix product and the like */
+    CLASS_STRUCT_UNARY, /* one input, not elementwise: transpose and the like */
+    CLASS_REDUCE,       /* one input and an axis */
+} OpClass;
+
+static OpClass op_class(const OpInfo *op)
+{
+    if (op->flags & OPF_LEAF) return CLASS_NONE;
+    if (op->flags & OPF_ELEMENTWISE) {
+        if (op->arity == 1) return CLASS_EW_UNARY;
+        if (op->arity == 2) return CLASS_EW_BINARY;
+        return CLASS_NONE;
+    }
+    if (op->sig == SIG_REDUCE && op->arity == 1) return CLASS_REDUCE;
+    if (op->arity == 2 && op->sig == SIG_OPERATOR) return CLASS_STRUCT_BINARY;
+    if (op->arity == 1 && (op->sig == SIG_UNARY || op->sig == SIG_OPERATOR))
+        return CLASS_STRUCT_UNARY;
+    return CLASS_NONE;
+}
+
+static Shape mk_shape(int rank, int d0, int d1, int d2)
+{
+    Shape s;
+    memset(&s, 0, sizeof s);
+    s.rank = rank;
+    s.dim[0] = d0;
+    s.dim[1] = d1;
+    s.dim[2] = d2;
+    return s;
+}
+
+#define S0() mk_shape(0, 0, 0, 0)
+#define S1(a) mk_shape(1, a, 0, 0)
+#define S2(a, b) mk_shape(2, a, b, 0)
+#define S3(a, b, c) mk_shape(3, a, b, c)
+
+static int add_config(Config *c, int n, Shape a, Shape b, int axis)
+{
+    NN_ASSERT(n < MAX_CONFIGS);
+    c[n].in[0] = a;
+    c[n].in[1] = b;
+    c[n].axis = axis;
+    return n + 1;
+}
+
+/* The candidate configurations of a class; returns how many. */
+static int class_candidates(OpClass cls, Config *c)
+{
+    int n = 0;
+    switch (cls) {
+    case CLASS_NONE:
+        break;
+    case CLASS_EW_UNARY:
+        n = add_config(c, n, S2(3, 4), S0(), NN_AXIS_ALL);
+        n = add_config(c, n, S1(5), S0(), NN_AXIS_ALL);
+        n = add_config(c, n, S0(), S0(), NN_AXIS_ALL);
+        break;
+    case CLASS_EW_BINARY: {
+        /* same shapes, then every broadcast pair in both orders */
+        n = add_config(c, n, S2(3, 4), S2(3, 4), NN_AXIS_ALL);
+        n = add_config(c, n, S0(), S0(), NN_AXIS_ALL);
+        const Shape pairs[][2] = {
+            { S2(3, 4), S1(4) },
+            { S2(3, 1), S2(1, 4) },
+            { S3(2, 1, 3), S2(4, 1) },
+            { S0(), S2(3, 4) },
+        };
+        for (size_t i = 0; i < NN_ARRAY_LEN(pairs); i++) {
+            n = add_config(c, n, pairs[i][0], pairs[i][1], NN_AXIS_ALL);
+            n = add_config(c, n, pairs[i][1], pairs[i][0], NN_AXIS_ALL);
+        }
+        break;
+    }
+    case CLASS_STRUCT_BINARY:
+        n = add_config(c, n, S2(3, 4), S2(4, 2), NN_AXIS_ALL);
+        n = add_config(c, n, S1(4), S2(4, 2), NN_AXIS_ALL);
+        n = add_config(c, n, S2(3, 4), S1(4), NN_AXIS_ALL);
+        n = add_config(c, n, S1(4), S1(4), NN_AXIS_ALL);
+        break;
+    case CLASS_STRUCT_UNARY:
+        n = add_config(c, n, S2(3, 4), S0(), NN_AXIS_ALL);
+        n = add_config(c, n, S1(5), S0(), NN_AXIS_ALL);
+        n = add_config(c, n, S3(2, 3, 4), S0(), NN_AXIS_ALL);
+        break;
+    case CLASS_REDUCE: {
+        const int axes[] = { NN_AXIS_ALL, 0, 1, -1 };
+        for (size_t i = 0; i < NN_ARRAY_LEN(axes); i++) {
+            n = add_config(c, n, S2(3, 4), S0(), axes[i]);
+            n = add_config(c, n, S3(2, 3, 4), S0(), axes[i]);
+        }
+        n = add_config(c, n, S1(5), S0(), 0);
+        break;
+    }
+    }
+    return n;
+}
+
+static OpAttrs config_attrs(const OpInfo *op, const Config *c)
+{
+    OpAttrs at;
+    memset(&at, 0, sizeof at);
+    at.axis = c->axis;
+    if (op->sig == SIG_LEAKY) at.alpha = 0.1f;
+    return at;
+}
+
+/* Whether the op's shape rule accepts the configuration (graph_add would assert otherwise). */
+static bool config_valid(const OpInfo *op, const Config *c)
+{
+    OpAttrs at = config_attrs(op, c);
+    Shape out;
+    StrBuf err;
+    sb_init(&err);
+    bool ok = op->shape(op, c->in, &at, &out, &err);
+    sb_free(&err);
+    return ok;
+}
+
+/* The configurations the op is checked with; returns how many (0: the op cannot be tested).
+ * *all_valid tells whether its shape rule accepted every candidate of its class. */
+static int op_configs(const OpInfo *op, Config *out, bool *all_valid)
+{
+    Config cand[MAX_CONFIGS];
+    int nc = class_candidates(op_class(op), cand), n = 0;
+    for (int i = 0; i < nc; i++)
+        if (config_valid(op, &cand[i])) out[n++] = cand[i];
+    *all_valid = n == nc;
+    return n;
+}
+
+static void config_describe(const OpInfo *op, const Config *c, char *buf, size_t len)
+{
+    char a[64], b[64];
+    shape_str(&c->in[0], a, sizeof a);
+    if (op->arity == 2) {
+        snprintf(buf, len, "%s %s %s", a, op->name, shape_str(&c->in[1], b, sizeof b));
+    } else if (op->sig == SIG_REDUCE && c->axis != NN_AXIS_ALL) {
+        snprintf(buf, len, "%s(%s, axis %d)", op->name, a, c->axis);
+    } else {
+        snprintf(buf, len, "%s(%s)", op->name, a);
+    }
+}
+
+/* ---- checking one configuration ---------------------------------------------------------- */
+
+typedef struct CheckResult {
+    int elements;       /* gradient elements compared */
+    int mismatches;
+    double worst;       /* the largest ratio of error to allowed error */
+    double signal;      /* the largest |numeric gradient|: 0 means nothing was really tested */
+} CheckResult;
+
+static double weighted_sum(const GraphNode *out, const float *r)
+{
+    double s = 0;
+    for (size_t i = 0; i < out->size; i++) s += (double)out->value[i] * (double)r[i];
+    return s;
+}
+
+static void record(CheckResult *res, const char *what, const char *desc, int input, size_t elem,
+                   double analytic, double numeric, bool quiet)
+{
+    double ratio;
+    res->elements++;
+    if (fabs(numeric) > res->signal) res->signal = fabs(numeric);
+    bool ok = grad_close(analytic, numeric, &ratio);
+    if (!(ratio <= res->worst)) res->worst = ratio;
+    if (ok) return;
+    if (!quiet && res->mismatches < MAX_REPORTS)
+        print_error("%s: %s: input %d element %zu: analytic %.7g, numeric %.7g\n", desc, what,
+                    input, elem, analytic, numeric);
+    res->mismatches++;
+}
+
+/* Builds PARAM inputs (or CONST ones where const_mask has the input's bit) feeding one `op`
+ * node, fills them from the op's domains, and checks L = sum(out * R) for a random R: the
+ * backward kernel's gradient (multiplied by `corrupt`, which is 1 except in the self-check)
+ * against central differences, and for elementwise ops without broadcasting also the scalar
+ * derivative used by traces. Input gradients start at random values, so a kernel that assigns
+ * instead of adding is caught. Returns the counts; prints mismatches unless quiet. */
+static CheckResult check_config(const OpInfo *op, const Config *c, unsigned const_mask,
+                                double corrupt, Rng *rng, bool quiet)
+{
+    CheckResult res = { 0, 0, 0.0, 0.0 };
+    char desc[160];
+    config_describe(op, c, desc, sizeof desc);
+    Span span = { 0, 0, 0 };
+    Graph g;
+    graph_init(&g);
+    uint32_t ids[2] = { 0, 0 };
+    for (int i = 0; i < op->arity; i++) {
+        OpAttrs la;
+        memset(&la, 0, sizeof la);
+        la.shape = c->in[i];
+        ids[i] = graph_add(&g, (const_mask >> i) & 1 ? OP_CONST : OP_PARAM, NULL, 0, &la, span);
+    }
+    OpAttrs at = config_attrs(op, c);
+    uint32_t oid = graph_add(&g, op->kind, ids, op->arity, &at, span);
+    GraphNode *out = graph_node(&g, oid), *in[2] = { NULL, NULL };
+    for (int i = 0; i < op->arity; i++) {
+        in[i] = graph_node(&g, ids[i]);
+        fill_domain(in[i]->value, in[i]->size, domain_of(op->kind, i), rng);
+    }
+    assert_true(out->requires_grad);
+    assert_non_null(out->grad);
+
+    op->forward(out, in, rng);
+    float *r = nn_alloc(out->size * sizeof *r);
+    float *y0 = nn_alloc(out->size * sizeof *y0);
+    for (size_t k = 0; k < out->size; k++) r[k] = out->grad[k] = rng_normal(rng);
+    memcpy(y0, out->value, out->size * sizeof *y0);
+
+    /* Analytic gradients: backward on top of a random starting gradient, then subtract it. */
+    float *start[2] = { NULL, NULL };
+    for (int i = 0; i < op->arity; i++) {
+        if (!in[i]->requires_grad) {
+            assert_null(in[i]->grad);
+            continue;
+        }
+        start[i] = nn_alloc(in[i]->size * sizeof(float));
+        for (size_t k = 0; k < in[i]->size; k++)
+            start[i][k] = in[i]->grad[k] = rng_uniform(rng) - 0.5f;
+    }
+    op->backward(out, in);
+    for (size_t k = 0; k < out->size; k++) assert_true(out->grad[k] == r[k]);
+
+    bool local = (op->flags & OPF_ELEMENTWISE) && op->deriv;
+    for (int i = 0; i < op->arity; i++) local = local && shape_eq(&in[i]->shape, &out->shape);
+    for (int i = 0; i < op->arity; i++) {
+        if (!start[i]) continue;
+        float *x = in[i]->value;
+        for (size_t k = 0; k < in[i]->size; k++) {
+            double analytic = ((double)in[i]->grad[k] - (double)start[i][k]) * corrupt;
+            float x0 = x[k], xp = (float)(x0 + FD_STEP), xm = (float)(x0 - FD_STEP);
+            x[k] = xp;
+            op->forward(out, in, rng);
+            double lp = weighted_sum(out, r);
+            x[k] = xm;
+            op->forward(out, in, rng);
+            double lm = weighted_sum(out, r);
+            x[k] = x0;
+            double numeric = (lp - lm) / ((double)xp - (double)xm);
+            record(&res, "backward", desc, i, k, analytic, numeric, quiet);
+            if (local) {
+                /* Same shapes everywhere, so dL/dx_k = R_k * d out_k / d x_k. */
+                double a = in[0]->value[k], b = op->arity == 2 ? in[1]->value[k] : 0.0;
+                double d = op->deriv(i, a, b, y0[k], &out->attrs) * corrupt;
+                record(&res, "derivative", desc, i, k, (double)r[k] * d, numeric, quiet);
+            }
+        }
+    }
+
+    for (int i = 0; i < op->arity; i++) nn_free(start[i]);
+    nn_free(y0);
+    nn_free(r);
+    graph_free(&g);
+    return res;
+}
+
+/* ---- the op-table tests ------------------------------------------------------------------- */
+
+/* Every op with a backward kernel has at least one configuration; broadcasting and reductions
+ * accept every candidate (a shape rule that silently refused one would shrink coverage). */
+static void test_every_differentiable_op_has_configs(void **state)
+{
+    (void)state;
+    int missing = 0, tested = 0;
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!op->backward) continue;
+        Config cfg[MAX_CONFIGS];
+        bool all_valid;
+        int n = op_configs(op, cfg, &all_valid);
+        OpClass cls = op_class(op);
+        if (n == 0) {
+            print_error("op %s (%s) has a backward kernel but no gradient-check configuration; "
+                        "teach test_gradcheck.c about its class\n", op->enum_name, op->name);
+            missing++;
+        } else if (!all_valid && (cls == CLASS_EW_BINARY || cls == CLASS_REDUCE ||
+                                  cls == CLASS_EW_UNARY)) {
+            print_error("op %s rejects some standard %s shapes\n", op->enum_name,
+                        cls == CLASS_REDUCE ? "reduction" : "elementwise");
+            missing++;
+        }
+        tested++;
+    }
+    assert_int_equal(missing, 0);
+    assert_true(tested > 0);
+}
+
+static void test_op_gradients(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 20240611);
+    int failed = 0;
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!op->backward) continue;
+        Config cfg[MAX_CONFIGS];
+        bool all_valid;
+        int n = op_configs(op, cfg, &all_valid);
+        if (n == 0) {
+            print_error("op %s has no gradient-check configuration\n", op->enum_name);
+            failed++;
+            continue;
+        }
+        CheckResult total = { 0, 0, 0.0, 0.0 };
+        for (int c = 0; c < n; c++) {
+            CheckResult r = check_config(op, &cfg[c], 0, 1.0, &rng, false);
+            total.elements += r.elements;
+            total.mismatches += r.mismatches;
+            total.worst = fmax(total.worst, r.worst);
+            total.signal = fmax(total.signal, r.signal);
+        }
+        print_message("gradcheck %-10s %2d configs %4d checks, worst error %.3f of allowed\n",
+                      op->name, n, total.elements, total.worst);
+        if (total.mismatches) failed++;
+        if (total.signal < 1e-2) {
+            print_error("op %s: every gradient checked was zero, so nothing was tested\n",
+                        op->enum_name);
+            failed++;
+        }
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* Binary ops with one constant input: the kernel must leave the constant alone (its grad is
+ * NULL) and still get the other input's gradient right. */
+static void test_op_gradients_one_constant_input(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 7);
+    int failed = 0;
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!op->backward || op->arity != 2) continue;
+        Config cfg[MAX_CONFIGS];
+        bool all_valid;
+        int n = op_configs(op, cfg, &all_valid);
+        for (int c = 0; c < n; c++)
+            for (unsigned mask = 1; mask <= 2; mask++)
+                if (check_config(op, &cfg[c], mask, 1.0, &rng, false).mismatches) failed++;
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* The check can fail: scaling every analytic gradient by 1.5, flipping its sign, or doubling
+ * it must be reported as a mismatch in every configuration of every op whose gradient is not
+ * identically zero there (relu of one negative scalar has nothing to corrupt). */
+static void test_check_detects_wrong_gradients(void **state)
+{
+    (void)state;
+    assert_true(grad_close(0.25, 0.2501, NULL));
+    assert_true(grad_close(0.0, 5e-5, NULL));
+    assert_false(grad_close(0.25, 0.375, NULL));
+    assert_false(grad_close(0.25, -0.25, NULL));
+    assert_false(grad_close(2e-3, 4e-3, NULL));
+    assert_false(grad_close(NAN, 1.0, NULL));
+
+    const double corruptions[] = { 1.5, -1.0, 2.0 };
+    Rng rng;
+    rng_seed(&rng, 99);
+    int missed = 0, caught = 0;
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!op->backward) continue;
+        Config cfg[MAX_CONFIGS];
+        bool all_valid;
+        int n = op_configs(op, cfg, &all_valid);
+        for (int c = 0; c < n; c++)
+            for (size_t j = 0; j < NN_ARRAY_LEN(corruptions); j++) {
+                CheckResult r = check_config(op, &cfg[c], 0, corruptions[j], &rng, true);
+                if (r.signal < 1e-2) continue;
+                caught++;
+                if (r.mismatches == 0) {
+                    char desc[160];
+                    config_describe(op, &cfg[c], desc, sizeof desc);
+                    print_error("%s: gradient scaled by %g was not detected\n", desc,
+                                corruptions[j]);
+                    missed++;
+                }
+            }
+    }
+    assert_int_equal(missed, 0);
+    assert_true(caught > 100);
+}
+
+/* ---- a whole network through the public API ------------------------------------------------ */
+
+static const char network[] =
+    "seed 1\n"
+    "let X = [[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]]\n"
+    "let Y = [[1.0], [0.0]]\n"
+    "param W1 = randn(3, 4)\n"
+    "param b1 = zeros(4)\n"
+    "param W2 = randn(4, 1)\n"
+    "let h = tanh(X @ W1 + b1)\n"
+    "let p = sigmoid(h @ W2)\n"
+    "let loss = mean((p - Y)^2)\n"
+    "backward loss\n"
+    "let gW1 = W1.grad\n"
+    "let gb1 = b1.grad\n"
+    "let gW2 = W2.grad\n";
+
+#define NET_MAX 16
+
+typedef struct NetParam {
+    const char *name, *grad_name;
+    int rank, dim[2];
+    size_t size;
+    float value[NET_MAX], grad[NET_MAX];
+} NetParam;
+
+/* Copies a named tensor out of the session (views die at the next run). */
+static void get_tensor(NnState *nn, const char *name, float *dst, size_t cap, NetParam *shape)
+{
+    NnTensorView v;
+    assert_int_equal(nn_get(nn, name, &v), NN_OK);
+    assert_true(v.size <= cap);
+    memcpy(dst, v.data, v.size * sizeof *dst);
+    if (shape) {
+        assert_true(v.rank >= 1 && v.rank <= 2);
+        shape->rank = v.rank;
+        shape->dim[0] = v.shape[0];
+        shape->dim[1] = v.rank == 2 ? v.shape[1] : 1;
+        shape->size = v.size;
+    }
+}
+
+static double get_loss(NnState *nn)
+{
+    NnTensorView v;
+    assert_int_equal(nn_get(nn, "loss", &v), NN_OK);
+    assert_int_equal(v.size, 1);
+    return v.data[0];
+}
+
+/* Runs "NAME = <literal>" with the param's values; %.9g round-trips every float exactly. */
+static void assign_param(NnState *nn, const NetParam *p, const float *vals)
+{
+    char code[1024];
+    size_t len = (size_t)snprintf(code, sizeof code, "%s = [", p->name);
+    for (int i = 0; i < p->dim[0]; i++) {
+        if (p->rank == 2) len += (size_t)snprintf(code + len, sizeof code - len, "%s[",
+                                                  i ? ", " : "");
+        for (int j = 0; j < p->dim[1]; j++) {
+            size_t at = (size_t)i * (size_t)p->dim[1] + (size_t)j;
+            const char *sep = (p->rank == 2 ? j : i + j) ? ", " : "";
+            len += (size_t)snprintf(code + len, sizeof code - len, "%s%.9g", sep,
+                                    (double)vals[at]);
+        }
+        if (p->rank == 2) len += (size_t)snprintf(code + len, sizeof code - len, "]");
+    }
+    len += (size_t)snprintf(code + len, sizeof code - len, "]\n");
+    assert_true(len < sizeof code);
+    assert_int_equal(nn_run_string(nn, "<gradcheck>", code), NN_OK);
+}
+
+static void test_network_gradients(void **state)
+{
+    (void)state;
+    NnState *nn = nn_new();
+    assert_int_equal(nn_run_string(nn, "<gradcheck>", network), NN_OK);
+    NetParam params[3] = {
+        { .name = "W1", .grad_name = "gW1" },
+        { .name = "b1", .grad_name = "gb1" },
+        { .name = "W2", .grad_name = "gW2" },
+    };
+    for (size_t i = 0; i < NN_ARRAY_LEN(params); i++) {
+        NetParam *p = &params[i];
+        get_tensor(nn, p->name, p->value, NET_MAX, p);
+        get_tensor(nn, p->grad_name, p->grad, NET_MAX, NULL);
+    }
+    assert_int_equal(params[0].size, 12);
+    assert_int_equal(params[1].size, 4);
+    assert_int_equal(params[2].size, 4);
+    double loss0 = get_loss(nn);
+
+    int mismatches = 0, checks = 0;
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < NN_ARRAY_LEN(params); i++) {
+        NetParam *p = &params[i];
+        float vals[NET_MAX];
+        memcpy(vals, p->value, sizeof vals);
+        for (size_t k = 0; k < p->size; k++) {
+            float x0 = p->value[k], xp = (float)(x0 + FD_STEP), xm = (float)(x0 - FD_STEP);
+            vals[k] = xp;
+            assign_param(nn, p, vals);
+            double lp = get_loss(nn);
+            vals[k] = xm;
+            assign_param(nn, p, vals);
+            double lm = get_loss(nn);
+            vals[k] = x0;
+            double numeric = (lp - lm) / ((double)xp - (double)xm), ratio;
+            checks++;
+            if (!grad_close(p->grad[k], numeric, &ratio)) {
+                print_error("network: d loss / d %s[%zu]: analytic %.7g, numeric %.7g\n",
+                            p->name, k, (double)p->grad[k], numeric);
+                mismatches++;
+            }
+            worst = fmax(worst, ratio);
+            largest = fmax(largest, fabs(numeric));
+        }
+        assign_param(nn, p, p->value);
+    }
+    /* Restoring every param exactly gives back exactly the same loss. */
+    assert_true(get_loss(nn) == loss0);
+    print_message("gradcheck network    %4d checks, worst error %.3f of allowed\n", checks,
+                  worst);
+    nn_close(nn);
+    assert_int_equal(mismatches, 0);
+    assert_true(largest > 1e-2);   /* the gradients are not all (near) zero */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_differentiable_op_has_configs),
+        cmocka_unit_test(test_op_gradients),
+        cmocka_unit_test(test_op_gradients_one_constant_input),
+        cmocka_unit_test(test_check_detects_wrong_gradients),
+        cmocka_unit_test(test_network_gradients),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
