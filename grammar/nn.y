@@ -64,7 +64,8 @@ static void yyerror(const Span *loc, yyscan_t scanner, ParseCtx *ctx, const char
 {
     (void)scanner;
     ctx->errors++;
-    diag_report(ctx->diag, DIAG_ERROR, *loc, "%s: the expression is nested too deeply", msg);
+    (void)msg;      /* bison's "memory exhausted": its stack limit */
+    diag_report(ctx->diag, DIAG_ERROR, *loc, "this expression is nested too deeply");
 }
 
 static void push_stmt(ParseCtx *ctx, AstNode *s)
@@ -231,76 +232,110 @@ arg
 
 %%
 
-/* "expected A or B before C". Tokens that can start an expression are named together as
- * "an expression", so the list stays short and speaks the user's language. */
-
+/* A token's name for messages: "number" -> number, "'let'" -> 'let', '+' stays '+'. */
 static void symbol_text(yysymbol_kind_t k, char *buf, size_t len)
 {
     const char *s = yysymbol_name(k);
     size_t n = strlen(s);
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {     /* "number" -> number */
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
         snprintf(buf, len, "%.*s", (int)(n - 2), s + 1);
     } else {
         snprintf(buf, len, "%s", s);
     }
 }
 
+static bool is_operator(yysymbol_kind_t k)
+{
+    const char *n = yysymbol_name(k);
+    return strlen(n) == 3 && n[0] == '\'' && strchr("+-*/^@.", n[1]) != NULL;
+}
+
+/* A keyword's name is its quoted word, like 'step' (operators are one character). */
+static bool is_keyword(yysymbol_kind_t k)
+{
+    char buf[64];
+    symbol_text(k, buf, sizeof buf);
+    size_t len = strlen(buf);
+    if (len < 4 || buf[0] != '\'' || buf[len - 1] != '\'') return false;
+    for (size_t i = 1; i + 1 < len; i++)
+        if (!(buf[i] == '_' || (buf[i] >= 'a' && buf[i] <= 'z'))) return false;
+    return true;
+}
+
+/* "expected A or B before C". Tokens that start an expression are named together as "an
+ * expression", and operators that could continue one are left out, so the list stays short
+ * and speaks the user's language. */
 static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, ParseCtx *ctx)
 {
     (void)scanner;
     Span at = *yypcontext_location(yyctx);
     yysymbol_kind_t look = yypcontext_token(yyctx);
-    ctx->errors++;
-    if (ctx->had_lex_error && ctx->last_lex_error.start == at.start) return 0;
-    if (ctx->errors > NN_MAX_ERRORS) return 0;
-    if (ctx->errors == NN_MAX_ERRORS + 1) {
-        diag_report(ctx->diag, DIAG_NOTE, at, "too many errors; stopping here");
+    if (ctx->had_lex_error && ctx->last_lex_error.start == at.start) {
+        ctx->errors++;          /* the lexer already said what is wrong here */
         return 0;
     }
+    if (look == YYSYMBOL_YYEOF || look == YYSYMBOL_NEWLINE) {
+        /* point just after the last token, not at the start of an empty line */
+        at.start = at.end = ctx->last_end;
+    }
+    if (!parse_count_error(ctx, at)) return 0;
 
-    enum { MAX_EXPECTED = 24 };
+    enum { MAX_EXPECTED = 40 };
     yysymbol_kind_t exp[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     if (n < 0) n = 0;
-    bool expr_ok = false;
-    for (int i = 0; i < n; i++)
+    bool expr_ok = false, name_ok = false;
+    for (int i = 0; i < n; i++) {
         if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
+        if (exp[i] == YYSYMBOL_IDENT) name_ok = true;
+    }
 
+    char look_text[64];
+    symbol_text(look, look_text, sizeof look_text);
     StrBuf msg;
     sb_init(&msg);
-    int shown = 0;
-    char buf[64];
-    const char *names[MAX_EXPECTED + 1];
-    char store[MAX_EXPECTED][64];
-    if (expr_ok) names[shown++] = "an expression";
-    for (int i = 0; i < n && shown < MAX_EXPECTED; i++) {
-        yysymbol_kind_t k = exp[i];
-        if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT || k == YYSYMBOL_STRING
-                        || strcmp(yysymbol_name(k), "'('") == 0
-                        || strcmp(yysymbol_name(k), "'['") == 0
-                        || strcmp(yysymbol_name(k), "'-'") == 0))
-            continue;
-        if (k == YYSYMBOL_STRING && !expr_ok) { /* only print takes strings */ }
-        symbol_text(k, store[shown], sizeof store[shown]);
-        names[shown] = store[shown];
-        shown++;
-    }
-    symbol_text(look, buf, sizeof buf);
-    if (look == YYSYMBOL_YYUNDEF) snprintf(buf, sizeof buf, "this");
-    if (shown == 0 || shown > 6) {
-        sb_printf(&msg, "unexpected %s", buf);
+    if (name_ok && !expr_ok && is_keyword(look)) {
+        sb_printf(&msg, "%s is a keyword and can't be a name", look_text);
     } else {
-        sb_puts(&msg, "expected ");
-        for (int i = 0; i < shown; i++) {
-            if (i) sb_puts(&msg, i + 1 == shown ? " or " : ", ");
-            sb_puts(&msg, names[i]);
+        const char *names[MAX_EXPECTED + 1];
+        char store[MAX_EXPECTED][64];
+        int shown = 0;
+        if (expr_ok) names[shown++] = "an expression";
+        for (int i = 0; i < n; i++) {
+            yysymbol_kind_t k = exp[i];
+            if (is_operator(k)) continue;
+            if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT
+                            || strcmp(yysymbol_name(k), "'('") == 0
+                            || strcmp(yysymbol_name(k), "'['") == 0))
+                continue;
+            symbol_text(k, store[shown], sizeof store[shown]);
+            names[shown] = store[shown];
+            shown++;
         }
-        sb_printf(&msg, " before %s", buf);
+        if (shown == 0 || shown > 6) {
+            sb_printf(&msg, "unexpected %s", look_text);
+        } else {
+            sb_puts(&msg, "expected ");
+            for (int i = 0; i < shown; i++) {
+                if (i) sb_puts(&msg, i + 1 == shown ? " or " : ", ");
+                sb_puts(&msg, names[i]);
+            }
+            sb_printf(&msg, " before %s", look_text);
+        }
     }
     diag_report(ctx->diag, DIAG_ERROR, at, "%s", msg.data);
     sb_free(&msg);
-    if (look == YYSYMBOL_YYEOF && ctx->depth > 0 && ctx->depth <= NN_MAX_NESTING)
-        diag_report(ctx->diag, DIAG_NOTE, ctx->open[ctx->depth - 1].span,
-                    "the '%c' opened here is never closed", ctx->open[ctx->depth - 1].ch);
+
+    /* an open bracket from an earlier line is the likely culprit: say where it opened */
+    if (ctx->depth > 0 && ctx->depth <= NN_MAX_NESTING) {
+        Span open = ctx->open[ctx->depth - 1].span;
+        const Source *src = source_get(ctx->diag->sources, open.source);
+        int ol, oc, el, ec;
+        source_line_col(src, open.start, &ol, &oc);
+        source_line_col(src, at.start, &el, &ec);
+        if (look == YYSYMBOL_YYEOF || ol < el)
+            diag_report(ctx->diag, DIAG_NOTE, open, "the '%c' opened here is never closed",
+                        ctx->open[ctx->depth - 1].ch);
+    }
     return 0;
 }

@@ -24,12 +24,14 @@ void diag_vreport(DiagSink *d, DiagLevel level, Span span, const char *fmt, va_l
     uint32_t start = span.start <= src->len ? span.start : (uint32_t)src->len;
     int line, col;
     source_line_col(src, start, &line, &col);
-    sb_printf(&sb, "%s:%d:%d: %s: ", src->name, line, col, level_name(level));
+    size_t len;
+    const char *text = source_line_text(src, line, &len);
+    /* columns count characters, not bytes, so they agree with the caret */
+    size_t char_col = utf8_width(text, (size_t)col - 1 < len ? (size_t)col - 1 : len) + 1;
+    sb_printf(&sb, "%s:%d:%zu: %s: ", src->name, line, char_col, level_name(level));
     sb_vprintf(&sb, fmt, ap);
     sb_putc(&sb, '\n');
 
-    size_t len;
-    const char *text = source_line_text(src, line, &len);
     char gutter[16];
     int gw = snprintf(gutter, sizeof gutter, "%d", line);
     if (gw < 4) gw = 4;

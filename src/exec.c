@@ -68,22 +68,47 @@ static void index_str(const Shape *s, size_t flat, char *buf, size_t len)
     if (n < len) snprintf(buf + n, len - n, "]");
 }
 
+/* The element of input `in` that output element i of an elementwise op read. */
+static size_t input_index(const GraphNode *n, const GraphNode *in, size_t i)
+{
+    size_t strides[NN_MAX_RANK], k = 0;
+    shape_bcast_strides(&in->shape, &n->shape, strides);
+    for (int d = n->shape.rank - 1; d >= 0; d--) {
+        k += i % (size_t)n->shape.dim[d] * strides[d];
+        i /= (size_t)n->shape.dim[d];
+    }
+    return k;
+}
+
 /* Why an op's result is not finite, in the words a learner needs. These are messages, not
  * maths, so they live with the check rather than in the op table. */
-static const char *why_nonfinite(const GraphNode *n, const GraphNode *const *in, size_t i)
+static const char *why_nonfinite(const GraphNode *n, GraphNode *const *in, size_t i)
 {
     switch (n->op) {
-    case OP_DIV: {
-        size_t nb = in[1]->size;
-        if (in[1]->value[nb == 1 ? 0 : i % nb] == 0) return "division by zero";
+    case OP_DIV:
+        if (in[1]->value[input_index(n, in[1], i)] == 0) return "division by zero";
         return "the quotient is beyond float32's range";
-    }
     case OP_LOG: return isnan(n->value[i]) ? "log of a negative number" : "log of zero";
     case OP_SQRT: return "square root of a negative number";
-    case OP_POW: return isnan(n->value[i]) ? "a negative number to a fractional power"
-                                           : "the power is beyond float32's range";
+    case OP_POW:
+        if (isnan(n->value[i])) return "a negative number to a fractional power";
+        if (in[0]->value[input_index(n, in[0], i)] == 0) return "zero to a negative power";
+        return "the power is beyond float32's range";
     case OP_EXP: return "exp overflows float32 above about 88.7";
     default: return "the result is beyond float32's range";
+    }
+}
+
+/* Why the gradient passed back through n is not finite. */
+static const char *why_grad_nonfinite(const GraphNode *n)
+{
+    switch (n->op) {
+    case OP_SQRT: return "the derivative of sqrt at 0 is infinite";
+    case OP_LOG: return "the derivative of log at 0 is infinite";
+    case OP_DIV: return "the derivative of a quotient with a divisor near 0 is not finite";
+    case OP_POW: return "the derivative of a power is not finite for a base of 0 with an "
+                        "exponent below 1, or for a negative base";
+    default: return "the gradient overflowed float32";
     }
 }
 
@@ -98,16 +123,15 @@ static void check_node(void *ud, Graph *g, GraphNode *n, int backward)
         if (bad < 0) return;
         index_str(&n->shape, (size_t)bad, where, sizeof where);
         rt_error(rt, n->span, "this produced %s%s (%s)", fmt_num(n->value[bad], val), where,
-                 why_nonfinite(n, (const GraphNode *const *)in, (size_t)bad));
+                 why_nonfinite(n, in, (size_t)bad));
     }
     for (int i = 0; i < n->n_in; i++) {
         if (!in[i]->requires_grad) continue;
         long bad = tensor_find_nonfinite(in[i]->grad, in[i]->size);
         if (bad < 0) continue;
         index_str(&in[i]->shape, (size_t)bad, where, sizeof where);
-        rt_error(rt, n->span, "the gradient flowing back through this is %s%s: its derivative "
-                 "is not finite here (for example sqrt or log at 0), or the gradient overflowed",
-                 fmt_num(in[i]->grad[bad], val), where);
+        rt_error(rt, n->span, "the gradient flowing back through this is %s%s (%s)",
+                 fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
     }
 }
 
@@ -174,14 +198,24 @@ static void backward(Runtime *rt, const Instr *ins, bool explain)
 static void step_sgd(Runtime *rt, const Instr *ins)
 {
     float *before = rt->explain_step ? snapshot_params(rt, false) : NULL;
+    /* check every new value first, so a failed step leaves every param as it was */
+    for (uint32_t i = 0; i < rt->graph.count; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        for (size_t j = 0; j < n->size; j++) {
+            float v = n->value[j] - ins->lr * n->grad[j];
+            if (isfinite(v)) continue;
+            char where[64], val[32], grad[32];
+            index_str(&n->shape, j, where, sizeof where);
+            rt_error(rt, ins->span, "this update would make param '%s' %s%s (its gradient is "
+                     "%s); try a smaller learning rate", n->name, fmt_num(v, val), where,
+                     fmt_num(n->grad[j], grad));
+        }
+    }
     for (uint32_t i = 0; i < rt->graph.count; i++) {
         GraphNode *n = &rt->graph.nodes[i];
         if (n->op != OP_PARAM) continue;
         for (size_t j = 0; j < n->size; j++) n->value[j] -= ins->lr * n->grad[j];
-        long bad = tensor_find_nonfinite(n->value, n->size);
-        if (bad >= 0)
-            rt_error(rt, ins->span, "this update made param '%s' non-finite; the gradient is "
-                     "too large for this learning rate", n->name);
     }
     if (rt->explain_step) {
         trace_update(rt, ins->lr, before);
@@ -195,12 +229,14 @@ static void set_param(Runtime *rt, const Instr *ins)
     forward(rt, &ins->plan);
     GraphNode *p = graph_node(&rt->graph, ins->node), *v = graph_node(&rt->graph, ins->value);
     for (size_t i = 0; i < p->size; i++) p->value[i] = v->value[v->size == 1 ? 0 : i];
+    if (ins->reset_grad) memset(p->grad, 0, p->size * sizeof(float));
 }
 
 void rt_exec(Runtime *rt, const Program *p)
 {
     for (size_t k = 0; k < p->count; k++) {
         const Instr *ins = &p->items[k];
+        rt->err_stmt = ins->span;
         switch (ins->kind) {
         case INS_INIT: {
             GraphNode *n = graph_node(&rt->graph, ins->node);

@@ -18,7 +18,7 @@ void graph_init(Graph *g)
 
 static void node_release(GraphNode *n)
 {
-    if (n->op != OP_GRAD) nn_free(n->value);
+    nn_free(n->value);
     nn_free(n->grad);
 }
 
@@ -57,6 +57,7 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
         ins[i] = g->nodes[in[i]].shape;
         n->requires_grad |= g->nodes[in[i]].requires_grad;
     }
+    if (info->flags & OPF_NO_GRAD) n->requires_grad = false;
     StrBuf err;
     sb_init(&err);
     bool ok = info->shape(info, ins, &n->attrs, &n->shape, &err);
@@ -64,7 +65,7 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
     sb_free(&err);
     n->size = shape_size(&n->shape);
     if (op == OP_PARAM) n->requires_grad = true;
-    if (op != OP_GRAD) n->value = nn_calloc(n->size, sizeof(float));
+    n->value = nn_calloc(n->size, sizeof(float));
     if (n->requires_grad) n->grad = nn_calloc(n->size, sizeof(float));
     return g->count++;
 }

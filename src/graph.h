@@ -13,7 +13,7 @@ typedef struct GraphNode {
     OpAttrs attrs;
     Shape shape;
     size_t size;            /* number of elements */
-    float *value;           /* owned, except for OP_GRAD, which shows its param's grad */
+    float *value;           /* owned */
     float *grad;            /* owned; NULL unless requires_grad */
     bool requires_grad;     /* depends on a param (or is one) */
     Span span;              /* the source that made it */

@@ -89,10 +89,7 @@ static uint32_t lower_expr(Lower *l, const AstNode *e)
     case AST_FIELD: {
         const OpInfo *op = op_info(e->sema.op);
         if (e->sema.op == OP_GRAD) {
-            /* a view of the param's gradient buffer: always current */
-            uint32_t id = add_node(l, OP_GRAD, NULL, 0, &at, e->span);
-            graph_node(l->g, id)->value = graph_node(l->g, e->sema.sym->node)->grad;
-            return id;
+            return add_node(l, OP_GRAD, &e->sema.sym->node, 1, &at, e->span);
         }
         if (op->flags & OPF_LEAF) {
             uint32_t id = add_node(l, op->kind, NULL, 0, &at, e->span);
@@ -127,6 +124,7 @@ static void set_param(Lower *l, const AstNode *st, uint32_t param)
     ins->node = param;
     ins->value = v;
     ins->plan = plan_of(l, &v, 1);
+    ins->reset_grad = st->kind == AST_PARAM;
 }
 
 static void lower_stmt(Lower *l, const AstNode *st)
@@ -187,9 +185,7 @@ static void lower_stmt(Lower *l, const AstNode *st)
     case AST_STEP: {
         Instr *ins = program_add(l->p, INS_STEP, st->span);
         ins->optim = OPTIM_SGD;
-        const AstList *args = &st->u.call.args;
-        for (size_t i = 0; i < args->count; i++)
-            ins->lr = (float)args->items[i]->u.bind.value->sema.const_value;
+        ins->lr = (float)st->sema.const_value;
         return;
     }
     case AST_ZERO_GRAD: program_add(l->p, INS_ZERO_GRAD, st->span); return;

@@ -1,6 +1,7 @@
 /* main.c — the `nn` command: a thin client of the public API in nn.h. */
 #include "nn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ static const char usage[] =
     "options:\n"
     "  --check             parse and check names and shapes only; run nothing\n"
     "  --trace             explain every backward pass and the update after it\n"
-    "  --seed N            seed the random numbers (default 42)\n"
+    "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
     "  -h, --help          show this help and exit\n"
     "  --version           show the version and exit\n"
     "\n"
@@ -77,10 +78,13 @@ int main(int argc, char **argv)
     NnState *nn = nn_new();
     if (seed) {
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(seed, &end, 10);
-        if (*seed == '\0' || *end != '\0' || *seed == '-') {
+        /* the same range as the language's `seed` statement */
+        if (*seed == '\0' || *end != '\0' || *seed == '-' || errno == ERANGE ||
+            v > 4294967295ull) {
             nn_close(nn);
-            return usage_error("--seed needs a non-negative integer, not '%s'", seed);
+            return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", seed);
         }
         nn_set_seed(nn, (uint64_t)v);
     }

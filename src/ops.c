@@ -112,6 +112,14 @@ static bool shape_reduce(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *
     return true;
 }
 
+/* ---- p.grad: the param's gradient as it is when the pass runs ------------------------------ */
+
+static void fwd_grad(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    memcpy(n->value, in[0]->grad, n->size * sizeof(float));
+}
+
 /* ---- constructors -------------------------------------------------------------------- */
 
 static void fill(GraphNode *n, float v)

@@ -29,6 +29,7 @@ typedef enum OpSig {
 
 enum {
     OPF_LEAF = 1 << 0,          /* no inputs; a forward pass never recomputes it */
+    OPF_NO_GRAD = 1 << 3,       /* no gradient flows through it */
     OPF_ELEMENTWISE = 1 << 1,   /* out[i] = f(in[i]...) with broadcasting */
     OPF_RANDOM = 1 << 2,        /* draws from the session's random numbers */
 };

@@ -26,8 +26,13 @@ typedef struct ParseCtx {
     Span last_lex_error;    /* a syntax error at the same place is not reported twice */
     bool had_lex_error;
     bool incomplete;        /* the input ended inside a bracket (the REPL reads more) */
+    uint32_t last_end;      /* where the last real token ended (errors at end of input) */
     int errors;
 } ParseCtx;
+
+/* Counts an error; true if it should still be reported (the first NN_MAX_ERRORS are; the
+ * next one becomes a "too many errors" note). */
+bool parse_count_error(ParseCtx *ctx, Span at);
 
 /* Parses ctx->text into ctx->stmts, reporting through ctx->diag. Returns the number of
  * errors (0 = success). */

@@ -37,6 +37,7 @@ typedef struct Instr {
     OptimKind optim;
     float lr;
     uint64_t seed;
+    bool reset_grad;        /* SET_PARAM from a declaration: a new param has no gradient */
 } Instr;
 
 typedef struct Program {

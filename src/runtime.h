@@ -27,6 +27,7 @@ typedef struct Runtime {
     void *locate_ud;
     jmp_buf *catch_point;       /* set around each execution */
     Span err_span;
+    Span err_stmt;              /* the statement that was running */
     char err_msg[1024];
     StrBuf out;                 /* output being built; reused, owned here */
     float *scratch;             /* reusable floats (trace snapshots); owned here */

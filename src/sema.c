@@ -8,11 +8,15 @@
 #include <string.h>
 
 #define MAX_ELEMENTS (1u << 28)     /* 1 GiB of float32 in one tensor */
+#define MAX_EXPR_DEPTH 1000         /* deeper expressions are refused, not recursed into */
+#define MAX_ERRORS 20
 
 typedef struct Sema {
     SymbolTable *syms;
     DiagSink *diag;
     int errors;
+    int depth;                      /* of the expression being checked */
+    bool too_deep;                  /* reported for this statement already */
 } Sema;
 
 /* ---- symbols ----------------------------------------------------------------------------- */
@@ -63,6 +67,9 @@ static void error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(
 static void error(Sema *s, Span at, const char *fmt, ...)
 {
     s->errors++;
+    if (s->errors == MAX_ERRORS + 1)
+        diag_report(s->diag, DIAG_NOTE, at, "too many errors; stopping here");
+    if (s->errors > MAX_ERRORS) return;
     va_list ap;
     va_start(ap, fmt);
     diag_vreport(s->diag, DIAG_ERROR, at, fmt, ap);
@@ -95,7 +102,8 @@ static size_t edit_distance(const char *a, const char *b)
 static const char *suggest(Sema *s, const char *name, bool functions)
 {
     const char *best = NULL;
-    size_t best_d = strlen(name) <= 3 ? 1 : 2;
+    if (strlen(name) < 3) return NULL;     /* every short name is close to every other */
+    size_t best_d = strlen(name) <= 4 ? 1 : 2;
     if (functions) {
         for (int k = 0; k < OP_COUNT; k++) {
             const OpInfo *op = op_info((OpKind)k);
@@ -133,14 +141,22 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
     bool ok = info->shape(info, shapes, &e->sema.attrs, &e->sema.shape, &err);
     if (!ok) error(s, e->span, "%s", err.data);
     sb_free(&err);
+    double elements = 1;   /* in double: a product of sizes can overflow size_t */
+    for (int i = 0; ok && i < e->sema.shape.rank; i++) elements *= e->sema.shape.dim[i];
+    if (ok && elements > MAX_ELEMENTS) {
+        char buf[64];
+        error(s, e->span, "the result %s would have %.0f elements; the limit is %u",
+              shape_str(&e->sema.shape, buf, sizeof buf), elements, MAX_ELEMENTS);
+        ok = false;
+    }
     e->sema.op = op;
     e->sema.grad = false;
     for (int i = 0; i < n; i++) e->sema.grad |= in[i]->sema.grad;
     return ok;
 }
 
-/* A compile-time constant integer argument (sizes, axes, seeds). */
-static bool const_int(Sema *s, AstNode *e, const char *what, long lo, long *out)
+/* A compile-time constant integer argument (sizes, axes, seeds) in [lo, hi]. */
+static bool const_int(Sema *s, AstNode *e, const char *what, double lo, double hi, long *out)
 {
     if (!check_expr(s, e)) return false;
     double v = e->sema.const_value;
@@ -148,9 +164,12 @@ static bool const_int(Sema *s, AstNode *e, const char *what, long lo, long *out)
         error(s, e->span, "%s must be a constant integer", what);
         return false;
     }
-    if (v < (double)lo || v > 2147483647.0) {
-        error(s, e->span, "%s must be %s, not %.17g", what,
-              lo == 1 ? "at least 1" : lo == 0 ? "at least 0" : "in range", v);
+    if (v < lo) {
+        error(s, e->span, "%s must be at least %.17g, not %.17g", what, lo, v);
+        return false;
+    }
+    if (v > hi) {
+        error(s, e->span, "%s must be at most %.17g, not %.17g", what, hi, v);
         return false;
     }
     *out = (long)v;
@@ -187,6 +206,12 @@ static bool check_literal(Sema *s, AstNode *e, int depth, const Shape *shape)
         if (!check_expr(s, e)) return false;
         if (!e->sema.is_const || e->sema.shape.rank != 0) {
             error(s, e->span, "elements of a tensor literal must be constant numbers");
+            return false;
+        }
+        if (!isfinite((float)e->sema.const_value)) {
+            char buf[32];
+            error(s, e->span, "this element is %s; a tensor literal needs finite numbers",
+                  fmt_num((float)e->sema.const_value, buf));
             return false;
         }
         return true;
@@ -228,6 +253,20 @@ static int positional_count(const AstList *args)
     int n = 0;
     for (size_t i = 0; i < args->count; i++) n += args->items[i]->u.bind.name == NULL;
     return n;
+}
+
+/* An argument given both by position and by name is an error (Python's rule). */
+static bool given_twice(Sema *s, const AstList *args, int pos, const char *name)
+{
+    if (positional_count(args) <= pos) return false;
+    for (size_t i = 0; i < args->count; i++) {
+        AstNode *a = args->items[i];
+        if (a->u.bind.name && strcmp(a->u.bind.name, name) == 0) {
+            error(s, a->u.bind.name_span, "'%s' is given twice: by position and by name", name);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Finds an argument by position or name; reports unknown names. Returns NULL if absent. */
@@ -278,7 +317,8 @@ static bool check_dims(Sema *s, AstNode *e, const AstList *args, int ndims, Shap
     double total = 1;
     for (int i = 0; i < ndims; i++) {
         long d;
-        if (!const_int(s, args->items[i]->u.bind.value, "a size", 1, &d)) return false;
+        if (!const_int(s, args->items[i]->u.bind.value, "a size", 1, MAX_ELEMENTS, &d))
+            return false;
         shape->dim[shape->rank++] = (int)d;
         total *= (double)d;
     }
@@ -328,8 +368,8 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_LEAKY: {
         if (!check_named(s, args, name, "a")) return false;
         AstNode *x = get_arg(args, 0, NULL), *a = get_arg(args, 1, "a");
-        bool a_twice = npos == 2 && get_arg(args, 99, "a");  /* positional and named */
-        if (!x || npos > 2 || a_twice) {
+        if (given_twice(s, args, 1, "a")) return false;
+        if (!x || npos > 2) {
             error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
                   name);
             return false;
@@ -342,7 +382,7 @@ static bool check_call(Sema *s, AstNode *e)
         return apply_shape(s, e, op->kind, &x, 1);
     }
     case SIG_REDUCE: {
-        if (!check_named(s, args, name, "axis")) return false;
+        if (!check_named(s, args, name, "axis") || given_twice(s, args, 1, "axis")) return false;
         AstNode *x = get_arg(args, 0, NULL), *ax = get_arg(args, 1, "axis");
         if (!x || npos > 2) {
             error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
@@ -352,7 +392,7 @@ static bool check_call(Sema *s, AstNode *e)
         if (!check_expr(s, x)) return false;
         if (ax) {
             long axis;
-            if (!const_int(s, ax, "the axis", -2147483647L, &axis)) return false;
+            if (!const_int(s, ax, "the axis", -NN_MAX_RANK, NN_MAX_RANK - 1, &axis)) return false;
             e->sema.attrs.axis = (int)axis;
         }
         e->sema.operand = x;
@@ -417,7 +457,25 @@ static double fold(int c, double a, double b)
     return NAN;
 }
 
+static bool check_expr_at(Sema *s, AstNode *e);
+
+/* Checks an expression, refusing nesting so deep that recursion could exhaust the stack. */
 static bool check_expr(Sema *s, AstNode *e)
+{
+    if (s->depth >= MAX_EXPR_DEPTH) {
+        if (!s->too_deep)
+            error(s, e->span, "this expression is nested too deeply (the limit is %d levels)",
+                  MAX_EXPR_DEPTH);
+        s->too_deep = true;
+        return false;
+    }
+    s->depth++;
+    bool ok = check_expr_at(s, e);
+    s->depth--;
+    return ok;
+}
+
+static bool check_expr_at(Sema *s, AstNode *e)
 {
     memset(&e->sema, 0, sizeof e->sema);
     e->sema.attrs = no_attrs();
@@ -451,9 +509,12 @@ static bool check_expr(Sema *s, AstNode *e)
                 error(s, e->span, "unknown name '%s'", e->u.name);
             return false;
         }
+        if (sym->poisoned) return false;    /* its definition was already reported */
         e->sema.sym = sym;
         e->sema.shape = sym->shape;
         e->sema.grad = sym->grad;
+        e->sema.is_const = sym->is_const;
+        e->sema.const_value = sym->const_value;
         return true;
     }
     case AST_UNARY: {
@@ -491,8 +552,8 @@ static bool check_expr(Sema *s, AstNode *e)
             }
             if (!check_expr(s, obj)) return false;
             if (obj->sema.sym->kind != SYM_PARAM) {
-                error(s, e->span, "'%s' is a let, and only params keep a gradient; declare "
-                                  "it with 'param' to learn it", obj->u.name);
+                error(s, e->span, "'%s' is a let, and only params keep a gradient ('trace' "
+                                  "shows the gradients of intermediate values)", obj->u.name);
                 return false;
             }
             e->sema.op = OP_GRAD;
@@ -506,6 +567,7 @@ static bool check_expr(Sema *s, AstNode *e)
             e->sema.operand = obj;
             return apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
         }
+        if (!check_expr(s, obj)) return false;     /* an unknown name is the first mistake */
         error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
         return false;
     }
@@ -540,20 +602,30 @@ static bool check_param_value(Sema *s, Symbol *sym, AstNode *v)
 static void check_stmt(Sema *s, AstNode *st)
 {
     memset(&st->sema, 0, sizeof st->sema);
+    s->too_deep = false;
     switch (st->kind) {
     case AST_LET: {
         AstNode *v = st->u.bind.value;
-        if (!check_expr(s, v)) return;
+        bool ok = check_expr(s, v);
         Symbol *sym = symtab_add(s->syms, st->u.bind.name, SYM_LET, st->u.bind.name_span);
+        sym->poisoned = !ok;    /* later uses of a failed definition are not errors again */
+        if (!ok) return;
         sym->shape = v->sema.shape;
         sym->grad = v->sema.grad;
+        sym->is_const = v->sema.is_const && v->sema.shape.rank == 0;
+        sym->const_value = v->sema.const_value;
         st->sema.sym = sym;
         return;
     }
     case AST_PARAM: {
         AstNode *v = st->u.bind.value;
-        if (!check_expr(s, v)) return;
         Symbol *old = symtab_find(s->syms, st->u.bind.name);
+        if (!check_expr(s, v)) {
+            if (!old || old->kind != SYM_PARAM)
+                symtab_add(s->syms, st->u.bind.name, SYM_PARAM, st->u.bind.name_span)->poisoned =
+                    true;
+            return;
+        }
         if (old && old->kind == SYM_PARAM) {
             /* declaring a param again gives it a new value; formulas that use it follow */
             if (check_param_value(s, old, v)) st->sema.sym = old;
@@ -609,7 +681,7 @@ static void check_stmt(Sema *s, AstNode *st)
                   st->u.call.name);
             return;
         }
-        if (!check_named(s, args, "sgd", "lr")) return;
+        if (!check_named(s, args, "sgd", "lr") || given_twice(s, args, 0, "lr")) return;
         AstNode *lr = get_arg(args, 0, "lr");
         if (!lr || positional_count(args) > 1) {
             error(s, st->span, "'sgd' takes a learning rate: step sgd(lr = 0.1)");
@@ -618,12 +690,13 @@ static void check_stmt(Sema *s, AstNode *st)
         double v;
         if (!const_number(s, lr, "the learning rate 'lr'", &v)) return;
         if (!(v > 0) || !isfinite(v)) error(s, lr->span, "the learning rate must be positive");
+        st->sema.const_value = v;   /* the value lowering uses */
         return;
     }
     case AST_ZERO_GRAD: return;
     case AST_SEED: {
         long v;
-        const_int(s, st->u.expr, "the seed", 0, &v);
+        const_int(s, st->u.expr, "the seed", 0, 4294967295.0, &v);
         return;
     }
     case AST_EXPR: check_expr(s, st->u.expr); return;
@@ -634,7 +707,7 @@ static void check_stmt(Sema *s, AstNode *st)
 
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag)
 {
-    Sema s = { syms, diag, 0 };
+    Sema s = { syms, diag, 0, 0, false };
     for (size_t i = 0; i < stmts->count; i++) check_stmt(&s, stmts->items[i]);
     return s.errors;
 }

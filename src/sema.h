@@ -15,6 +15,9 @@ typedef struct Symbol {
     Shape shape;
     bool grad;              /* depends on a param */
     Span decl;              /* where it was defined */
+    bool poisoned;          /* its definition failed: uses are not reported again */
+    bool is_const;          /* a let of a constant number: usable where constants are */
+    double const_value;
     uint32_t node;          /* its graph node, set by lowering */
     bool has_node;
 } Symbol;

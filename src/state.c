@@ -129,7 +129,10 @@ static NnStatus execute(NnState *nn, Program *prog)
     if (setjmp(catch_point)) {
         nn->rt.catch_point = NULL;
         sb_clear(&nn->rt.out);      /* a half-built line is not output */
-        diag_report(&nn->diag, DIAG_ERROR, nn->rt.err_span, "%s", nn->rt.err_msg);
+        Span at = nn->rt.err_span, stmt = nn->rt.err_stmt;
+        diag_report(&nn->diag, DIAG_ERROR, at, "%s", nn->rt.err_msg);
+        if (at.source != stmt.source || at.start < stmt.start || at.end > stmt.end)
+            diag_report(&nn->diag, DIAG_NOTE, stmt, "while running this statement");
         return NN_ERROR_RUNTIME;
     }
     rt_exec(&nn->rt, prog);

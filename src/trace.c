@@ -80,10 +80,7 @@ static void make_labels(Trace *t)
         GraphNode *n = graph_node(t->g, id);
         t->in_plan[id] = true;
         if (n->op == OP_GRAD) {
-            /* find the param whose gradient this shows */
-            for (uint32_t i = 0; i < t->g->count; i++)
-                if (t->g->nodes[i].op == OP_PARAM && t->g->nodes[i].grad == n->value)
-                    snprintf(buf, sizeof buf, "%s.grad", t->g->nodes[i].name);
+            snprintf(buf, sizeof buf, "%s.grad", graph_node(t->g, n->in[0])->name);
         } else if (n->name) {
             snprintf(buf, sizeof buf, "%s", n->name);
         } else if (is_inline_const(n)) {
@@ -204,7 +201,6 @@ static void trace_forward(Trace *t)
             /* "w = 0.5 (param)", "r = [..] (randn [3])" */
             put_value(&r->cols[1], n->value, &n->shape);
             if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
-            else if (n->op == OP_GRAD) sb_puts(&r->cols[1], "  (gradient)");
             else if (n->op != OP_CONST) {
                 sb_printf(&r->cols[1], "  (%s ", op->name);
                 shape_format(&n->shape, &r->cols[1]);
@@ -216,7 +212,8 @@ static void trace_forward(Trace *t)
             continue;
         }
         render(t, &r->cols[1], op->text, n, false);
-        if (all_scalar(t, n)) {
+        if (strcmp(r->cols[1].data, r->cols[0].data) == 0) sb_clear(&r->cols[1]); /* w.grad */
+        if (all_scalar(t, n) && r->cols[1].len) {
             render(t, &r->cols[2], op->text, n, true);
         } else if (n->shape.rank > 0) {
             /* "t1 = X @ W1   [4,8]  mean …": a shape, then the value or its summary */
@@ -225,8 +222,9 @@ static void trace_forward(Trace *t)
             r->sep[3] = "   ";
         }
         put_value(&r->cols[3], n->value, &n->shape);
-        if (r->cols[2].len && strcmp(r->cols[2].data, r->cols[3].data) == 0)
-            sb_clear(&r->cols[2]);      /* "t1 = -w = -3", not "= -3 = -3" */
+        if (r->cols[2].len && (strcmp(r->cols[2].data, r->cols[3].data) == 0 ||
+                               strcmp(r->cols[2].data, r->cols[1].data) == 0))
+            sb_clear(&r->cols[2]);      /* "t1 = -w = -3", not "= -3 = -3"; "2 × 3" once */
     }
     emit_rows(out, rows, nr, "  ");
     for (size_t r = 0; r < nr; r++)
@@ -271,8 +269,12 @@ static void trace_backward_ops(Trace *t)
                 double b = n->n_in > 1 ? graph_node(t->g, n->in[1])->value[0] : 0;
                 double d = (float)op->deriv(i, a, b, n->value[0], &n->attrs);
                 sb_printf(out, "      local  ∂%s/∂%s = ", N, I);
-                render(t, out, op->dtext[i], n, false);
-                if (has_placeholder(op->dtext[i])) {
+                if (!(op->flags & OPF_ELEMENTWISE)) {
+                    put_num(out, d, false);     /* sum or mean of one number: 1 */
+                } else {
+                    render(t, out, op->dtext[i], n, false);
+                }
+                if ((op->flags & OPF_ELEMENTWISE) && has_placeholder(op->dtext[i])) {
                     /* "x = 2", not "x = 2 = 2" */
                     StrBuf vals, num;
                     sb_init(&vals);
@@ -295,12 +297,18 @@ static void trace_backward_ops(Trace *t)
                 sb_putc(out, '\n');
             } else {
                 sb_printf(out, "      ∂%s/∂%s ", L, I);
-                shape_format(&in->shape, out);
-                sb_printf(out, " %s ", assign);
+                if (in->shape.rank > 0) {
+                    shape_format(&in->shape, out);
+                    sb_putc(out, ' ');
+                }
+                sb_printf(out, "%s ", assign);
                 if (op->flags & OPF_ELEMENTWISE) {
-                    sb_printf(out, "∂%s/∂%s × (", L, N);
-                    render(t, out, op->dtext[i], n, false);
-                    sb_puts(out, "), elementwise");
+                    /* "× 1", "× (1 - h^2)", "× (1 if x > 0, else 0)": brackets only if needed */
+                    const char *d = op->dtext[i];
+                    bool bracket = strchr(d, ' ') && d[0] != '(';
+                    sb_printf(out, "∂%s/∂%s × %s", L, N, bracket ? "(" : "");
+                    render(t, out, d, n, false);
+                    sb_printf(out, "%s, elementwise", bracket ? ")" : "");
                     if (!shape_eq(&in->shape, &n->shape))
                         sb_puts(out, ", summed over the broadcast dimensions");
                 } else {

@@ -23,7 +23,8 @@ check unknown-option 2 "unknown option '--bogus'" -- "$nn" --bogus
 check missing-file 2 "cannot open 'no/such.nn'" -- "$nn" no/such.nn
 check e-needs-code 2 "-e needs code" -- "$nn" -e
 check two-scripts 2 "give one script" -- "$nn" a.nn b.nn
-check seed-bad 2 "--seed needs a non-negative integer" -- "$nn" --seed x -e 'print 1'
+check seed-bad 2 "--seed needs an integer from 0 to 4294967295" -- "$nn" --seed x -e 'print 1'
+check seed-overflow 2 "--seed needs an integer" -- "$nn" --seed 99999999999999999999999 -e 'print 1'
 check seed 0 "" -- "$nn" --seed 7 -e 'print rand(2)'
 check trace-flag 0 "backward:" -- "$nn" --trace -e 'param w = 3; backward w * w'
 # the same seed gives the same draws; a different one does not
