@@ -270,10 +270,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
     (void)scanner;
     Span at = *yypcontext_location(yyctx);
     yysymbol_kind_t look = yypcontext_token(yyctx);
-    if (ctx->had_lex_error && ctx->last_lex_error.start == at.start) {
-        ctx->errors++;          /* the lexer already said what is wrong here */
-        return 0;
-    }
+    if (ctx->had_lex_error && ctx->last_lex_error.start == at.start)
+        return 0;               /* the lexer already said (and counted) what is wrong here */
     if (look == YYSYMBOL_YYEOF || look == YYSYMBOL_NEWLINE) {
         /* point just after the last token, not at the start of an empty line */
         at.start = at.end = ctx->last_end;
@@ -292,6 +290,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
 
     char look_text[64];
     symbol_text(look, look_text, sizeof look_text);
+    if (look == YYSYMBOL_YYUNDEF)   /* a character the grammar does not know, like '{' */
+        snprintf(look_text, sizeof look_text, "'%.*s'", (int)(at.end - at.start),
+                 ctx->text + at.start);
     StrBuf msg;
     sb_init(&msg);
     if (name_ok && !expr_ok && is_keyword(look)) {

@@ -392,7 +392,7 @@ static bool check_call(Sema *s, AstNode *e)
         if (!check_expr(s, x)) return false;
         if (ax) {
             long axis;
-            if (!const_int(s, ax, "the axis", -NN_MAX_RANK, NN_MAX_RANK - 1, &axis)) return false;
+            if (!const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis)) return false;
             e->sema.attrs.axis = (int)axis;
         }
         e->sema.operand = x;
@@ -404,9 +404,12 @@ static bool check_call(Sema *s, AstNode *e)
         if (!check_named(s, args, name, NULL)) return false;
         int ndims = op->sig == SIG_FULL ? npos - 1 : npos;
         if (ndims < 1 || (op->sig == SIG_EYE && npos != 1)) {
-            error(s, e->span, "%s", op->sig == SIG_EYE ? "'eye' takes one size: eye(n)"
-                                    : op->sig == SIG_FULL ? "'full' takes sizes, then the value: full(2, 3, 0.5)"
-                                    : "give at least one size, e.g. zeros(2, 3)");
+            if (op->sig == SIG_EYE)
+                error(s, e->span, "'eye' takes one size: eye(n)");
+            else if (op->sig == SIG_FULL)
+                error(s, e->span, "'full' takes sizes, then the value: full(2, 3, 0.5)");
+            else
+                error(s, e->span, "'%s' takes at least one size, e.g. %s(2, 3)", name, name);
             return false;
         }
         if (!check_dims(s, e, args, ndims, &e->sema.attrs.shape)) return false;
@@ -627,6 +630,7 @@ static void check_stmt(Sema *s, AstNode *st)
             return;
         }
         if (old && old->kind == SYM_PARAM) {
+            if (old->poisoned) return;  /* its shape is unknown; its error was reported */
             /* declaring a param again gives it a new value; formulas that use it follow */
             if (check_param_value(s, old, v)) st->sema.sym = old;
             return;
@@ -649,10 +653,11 @@ static void check_stmt(Sema *s, AstNode *st)
         if (sym->kind != SYM_PARAM) {
             error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
                   "follows its inputs; define it again with 'let %s = ...'", sym->name, sym->name);
-            diag_report(s->diag, DIAG_NOTE, sym->decl, "'%s' is defined here", sym->name);
+            if (s->errors <= MAX_ERRORS)    /* no note for an error that was not shown */
+                diag_report(s->diag, DIAG_NOTE, sym->decl, "'%s' is defined here", sym->name);
             return;
         }
-        if (ok && check_param_value(s, sym, v)) st->sema.sym = sym;
+        if (ok && !sym->poisoned && check_param_value(s, sym, v)) st->sema.sym = sym;
         return;
     }
     case AST_PRINT:
