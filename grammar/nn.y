@@ -68,6 +68,55 @@ static void yyerror(const Span *loc, yyscan_t scanner, ParseCtx *ctx, const char
     diag_report(ctx->diag, DIAG_ERROR, *loc, "this expression is nested too deeply");
 }
 
+static AstNode *number(ParseCtx *ctx, double v, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_NUM, at);
+    n->u.num = v;
+    return n;
+}
+
+static AstNode *train(ParseCtx *ctx, AstNode *target, AstNode *x, AstNode *y, AstList settings,
+                      Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_TRAIN, at);
+    n->u.train.target = target;
+    n->u.train.x = x;
+    n->u.train.y = y;
+    n->u.train.settings = settings;
+    return n;
+}
+
+/* 'on' is a word only in train statements, so that it stays free as a name elsewhere. */
+static bool expect_on(ParseCtx *ctx, const char *word, Span at)
+{
+    if (strcmp(word, "on") == 0) return true;
+    if (parse_count_error(ctx, at))
+        diag_report(ctx->diag, DIAG_ERROR, at, "expected 'on' before '%s': train MODEL on X, Y "
+                    "{ ... }", word);
+    return false;
+}
+
+static AstNode *setting(ParseCtx *ctx, const char *name, Span name_span, const char *word,
+                        AstNode *value, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_SETTING, at);
+    n->u.setting.name = name;
+    n->u.setting.name_span = name_span;
+    n->u.setting.word = word;
+    n->u.setting.value = value;
+    return n;
+}
+
+static AstNode *file_stmt(ParseCtx *ctx, AstKind k, const char *name, Span name_span,
+                          AstNode *path, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, k, at);
+    n->u.file.name = name;
+    n->u.file.name_span = name_span;
+    n->u.file.path = path;
+    return n;
+}
+
 static void push_stmt(ParseCtx *ctx, AstNode *s)
 {
     if (s) ast_list_push(ctx->arena, &ctx->stmts, s);
@@ -106,9 +155,16 @@ static void push_stmt(ParseCtx *ctx, AstNode *s)
 %token STEP             "'step'"
 %token ZERO_GRAD        "'zero_grad'"
 %token SEED             "'seed'"
+%token MODEL            "'model'"
+%token FORWARD          "'forward'"
+%token RESIDUAL         "'residual'"
+%token TRAIN            "'train'"
+%token SAVE             "'save'"
+%token LOAD             "'load'"
 
-%type <node> stmt expr postfix primary arg print_item
-%type <list> args args_opt elems print_items
+%type <node> stmt expr postfix primary arg print_item model_item setting string name_node
+%type <list> args args_opt elems print_items model_body model_lines settings setting_lines
+%type <list> names
 
 %printer { fprintf(yyo, "%g", $$); } <num>
 %printer { fprintf(yyo, "%s", $$); } <name>
@@ -154,6 +210,94 @@ stmt
     | ZERO_GRAD                 { $$ = ast_new(ctx->arena, AST_ZERO_GRAD, @$); }
     | SEED expr                 { $$ = unary_stmt(ctx, AST_SEED, $2, @$); }
     | expr                      { $$ = unary_stmt(ctx, AST_EXPR, $1, @$); }
+    | LET name_node ',' names '=' expr {
+                                  $$ = ast_new(ctx->arena, AST_LET_MANY, @$);
+                                  ast_list_push(ctx->arena, &$$->u.many.names, $2);
+                                  for (size_t i = 0; i < $4.count; i++)
+                                      ast_list_push(ctx->arena, &$$->u.many.names, $4.items[i]);
+                                  $$->u.many.value = $6;
+                                }
+    | MODEL IDENT model_body    {
+                                  $$ = ast_new(ctx->arena, AST_MODEL, @$);
+                                  $$->u.block.name = $2;
+                                  $$->u.block.name_span = @2;
+                                  $$->u.block.items = $3;
+                                }
+    | TRAIN expr settings       { $$ = train(ctx, $2, NULL, NULL, $3, @$); }
+    | TRAIN name_node IDENT expr settings {
+                                  $$ = train(ctx, $2, $4, NULL, $5, @$);
+                                  if (!expect_on(ctx, $3, @3)) $$ = NULL;
+                                }
+    | TRAIN name_node IDENT expr ',' expr settings {
+                                  $$ = train(ctx, $2, $4, $6, $7, @$);
+                                  if (!expect_on(ctx, $3, @3)) $$ = NULL;
+                                }
+    | SAVE IDENT string         { $$ = file_stmt(ctx, AST_SAVE, $2, @2, $3, @$); }
+    | LOAD IDENT string         { $$ = file_stmt(ctx, AST_LOAD, $2, @2, $3, @$); }
+    ;
+
+name_node
+    : IDENT                     { $$ = ast_new(ctx->arena, AST_NAME, @$); $$->u.name = $1; }
+    ;
+
+names
+    : name_node                 { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | names ',' name_node       { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+string
+    : STRING                    {
+                                  $$ = ast_new(ctx->arena, AST_STRING, @$);
+                                  $$->u.str.text = $1.text;
+                                  $$->u.str.len = $1.len;
+                                }
+    ;
+
+/* { one item per line }: the last line needs no separator before the '}' */
+model_body
+    : '{' model_lines '}'       { $$ = $2; }
+    | '{' model_lines model_item '}' { $$ = $2; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+model_lines
+    : %empty                    { $$ = (AstList){ 0 }; }
+    | model_lines sep
+    | model_lines model_item sep { $$ = $1; ast_list_push(ctx->arena, &$$, $2); }
+    | model_lines error sep     { $$ = $1; yyerrok; }
+    ;
+
+model_item
+    : expr                      /* a layer: dense(2, 8), relu, dropout(0.5), ... */
+    | PARAM IDENT '=' expr      { $$ = bind(ctx, AST_PARAM, $2, @2, $4, @$); }
+    | FORWARD '(' IDENT ')' '=' expr {
+                                  $$ = ast_new(ctx->arena, AST_FORWARD, @$);
+                                  $$->u.fwd.arg = $3;
+                                  $$->u.fwd.arg_span = @3;
+                                  $$->u.fwd.body = $6;
+                                }
+    | RESIDUAL model_body       {
+                                  $$ = ast_new(ctx->arena, AST_RESIDUAL, @$);
+                                  $$->u.block.items = $2;
+                                }
+    ;
+
+settings
+    : '{' setting_lines '}'     { $$ = $2; }
+    | '{' setting_lines setting '}' { $$ = $2; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+setting_lines
+    : %empty                    { $$ = (AstList){ 0 }; }
+    | setting_lines sep
+    | setting_lines setting sep { $$ = $1; ast_list_push(ctx->arena, &$$, $2); }
+    | setting_lines error sep   { $$ = $1; yyerrok; }
+    ;
+
+/* epochs 100 / optimizer adam(lr = 0.01) / log every 10 / trace step 1 */
+setting
+    : IDENT expr                { $$ = setting(ctx, $1, @1, NULL, $2, @$); }
+    | IDENT IDENT NUMBER        { $$ = setting(ctx, $1, @1, $2, number(ctx, $3, @3), @$); }
+    | TRACE STEP NUMBER         { $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$); }
     ;
 
 print_items
@@ -163,11 +307,6 @@ print_items
 
 print_item
     : expr
-    | STRING                    {
-                                  $$ = ast_new(ctx->arena, AST_STRING, @$);
-                                  $$->u.str.text = $1.text;
-                                  $$->u.str.len = $1.len;
-                                }
     ;
 
 expr
@@ -205,6 +344,7 @@ primary
                                   $$->u.call.args = $3;
                                 }
     | '(' expr ')'              { $$ = $2; $$->span = @$; }
+    | string
     | '[' elems ']'             { $$ = ast_new(ctx->arena, AST_TENSOR, @$); $$->u.list = $2; }
     | '[' elems ',' ']'         { $$ = ast_new(ctx->arena, AST_TENSOR, @$); $$->u.list = $2; }
     ;
@@ -305,7 +445,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         for (int i = 0; i < n; i++) {
             yysymbol_kind_t k = exp[i];
             if (is_operator(k)) continue;
-            if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT
+            if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT || k == YYSYMBOL_STRING
                             || strcmp(yysymbol_name(k), "'('") == 0
                             || strcmp(yysymbol_name(k), "'['") == 0))
                 continue;

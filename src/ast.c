@@ -32,6 +32,9 @@ const char *ast_kind_name(AstKind k)
         [AST_PARAM] = "param", [AST_ASSIGN] = "assign", [AST_PRINT] = "print",
         [AST_BACKWARD] = "backward", [AST_TRACE] = "trace", [AST_STEP] = "step",
         [AST_ZERO_GRAD] = "zero_grad", [AST_SEED] = "seed", [AST_EXPR] = "expr",
+        [AST_LET_MANY] = "let", [AST_MODEL] = "model", [AST_RESIDUAL] = "residual",
+        [AST_FORWARD] = "forward", [AST_TRAIN] = "train", [AST_SETTING] = "setting",
+        [AST_SAVE] = "save", [AST_LOAD] = "load",
     };
     return names[k];
 }
@@ -100,7 +103,77 @@ void ast_dump(const AstNode *n, StrBuf *sb)
         sb_putc(sb, ' ');
         ast_dump(n->u.expr, sb);
         break;
+    case AST_LET_MANY:
+        dump_list(&n->u.many.names, sb);
+        sb_putc(sb, ' ');
+        ast_dump(n->u.many.value, sb);
+        break;
+    case AST_MODEL:
+    case AST_RESIDUAL:
+        if (n->u.block.name) sb_printf(sb, " %s", n->u.block.name);
+        dump_list(&n->u.block.items, sb);
+        break;
+    case AST_FORWARD:
+        sb_printf(sb, " %s ", n->u.fwd.arg);
+        ast_dump(n->u.fwd.body, sb);
+        break;
+    case AST_TRAIN:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.train.target, sb);
+        if (n->u.train.x) {
+            sb_puts(sb, " on ");
+            ast_dump(n->u.train.x, sb);
+            if (n->u.train.y) {
+                sb_putc(sb, ' ');
+                ast_dump(n->u.train.y, sb);
+            }
+        }
+        dump_list(&n->u.train.settings, sb);
+        break;
+    case AST_SETTING:
+        sb_printf(sb, " %s", n->u.setting.name);
+        if (n->u.setting.word) sb_printf(sb, " %s", n->u.setting.word);
+        if (n->u.setting.value) {
+            sb_putc(sb, ' ');
+            ast_dump(n->u.setting.value, sb);
+        }
+        break;
+    case AST_SAVE:
+    case AST_LOAD:
+        sb_printf(sb, " %s ", n->u.file.name);
+        ast_dump(n->u.file.path, sb);
+        break;
     default: break;
     }
     sb_putc(sb, ')');
+}
+
+static AstList clone_list(Arena *a, const AstList *l)
+{
+    AstList out = { 0 };
+    for (size_t i = 0; i < l->count; i++) ast_list_push(a, &out, ast_clone(a, l->items[i]));
+    return out;
+}
+
+AstNode *ast_clone(Arena *a, const AstNode *n)
+{
+    if (!n) return NULL;
+    AstNode *c = ast_new(a, n->kind, n->span);
+    c->u = n->u;
+    switch (n->kind) {
+    case AST_NUM:
+    case AST_NAME: break;       /* names are interned: shared */
+    case AST_STRING: c->u.str.text = arena_strndup(a, n->u.str.text, n->u.str.len); break;
+    case AST_TENSOR: c->u.list = clone_list(a, &n->u.list); break;
+    case AST_UNARY:
+    case AST_BINARY:
+        c->u.op.a = ast_clone(a, n->u.op.a);
+        c->u.op.b = ast_clone(a, n->u.op.b);
+        break;
+    case AST_CALL: c->u.call.args = clone_list(a, &n->u.call.args); break;
+    case AST_ARG: c->u.bind.value = ast_clone(a, n->u.bind.value); break;
+    case AST_FIELD: c->u.field.obj = ast_clone(a, n->u.field.obj); break;
+    default: NN_ASSERT(!"ast_clone copies expressions only");
+    }
+    return c;
 }

@@ -14,7 +14,7 @@
 typedef enum AstKind {
     /* expressions */
     AST_NUM,        /* 2, 0.5, 1e-3 */
-    AST_STRING,     /* "text" (print items only) */
+    AST_STRING,     /* "text" (printed, or a file name) */
     AST_TENSOR,     /* [1, 2], [[1, 2], [3, 4]] */
     AST_NAME,       /* x */
     AST_UNARY,      /* -x */
@@ -33,6 +33,14 @@ typedef enum AstKind {
     AST_ZERO_GRAD,  /* zero_grad */
     AST_SEED,       /* seed 42 */
     AST_EXPR,       /* expr (its value is printed) */
+    AST_LET_MANY,   /* let a, b = split(d, 0.8) */
+    AST_MODEL,      /* model NAME { items } */
+    AST_RESIDUAL,   /* residual { items }, inside a model */
+    AST_FORWARD,    /* forward(x) = expr, inside a model */
+    AST_TRAIN,      /* train MODEL on X, Y { settings } or train LOSS { settings } */
+    AST_SETTING,    /* one line of a train block: NAME [WORD] [value] */
+    AST_SAVE,       /* save MODEL "file" */
+    AST_LOAD,       /* load MODEL "file" */
 } AstKind;
 
 typedef struct AstNode AstNode;
@@ -58,6 +66,14 @@ struct AstNode {
         struct { AstNode *obj; const char *field; Span field_span; } field;
         AstList list;                                       /* TENSOR elements, PRINT items */
         AstNode *expr;                                      /* BACKWARD, TRACE, EXPR, SEED */
+        struct { const char *name; Span name_span; AstList items; } block; /* MODEL; RESIDUAL
+                                                                (name NULL) */
+        struct { const char *arg; Span arg_span; AstNode *body; } fwd;     /* FORWARD */
+        struct { AstNode *target; AstNode *x, *y; AstList settings; } train; /* TRAIN: target
+                                                is the model's NAME (x set) or the loss */
+        struct { const char *name; Span name_span; const char *word; AstNode *value; } setting;
+        struct { const char *name; Span name_span; AstNode *path; } file; /* SAVE, LOAD */
+        struct { AstList names; AstNode *value; } many;     /* LET_MANY: names are AST_NAMEs */
     } u;
     /* filled by sema */
     struct {
@@ -69,6 +85,8 @@ struct AstNode {
         OpAttrs attrs;
         struct Symbol *sym;     /* AST_NAME, and the declared symbol of LET/PARAM/ASSIGN */
         AstNode *operand;       /* CALL: the argument that is the op's input (if any) */
+        AstNode *operand2;      /* CALL: the second input of a two-input op (losses) */
+        struct SemaExtra *extra;    /* statements and calls that need more (models, data, train) */
     } sema;
 };
 
@@ -79,5 +97,8 @@ void ast_list_push(Arena *a, AstList *l, AstNode *n);
 const char *ast_kind_name(AstKind k);
 /* Writes an S-expression dump, for tests and `--dump-ast`. */
 void ast_dump(const AstNode *n, StrBuf *sb);
+/* A deep copy of an expression into another arena (a model's formula is kept for the session
+ * and copied into each unit that applies it). Sema fields are not copied. */
+AstNode *ast_clone(Arena *a, const AstNode *n);
 
 #endif

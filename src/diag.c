@@ -79,3 +79,22 @@ void diag_plain(DiagSink *d, DiagLevel level, const char *fmt, ...)
     d->emit(d->ud, sb.data, sb.len);
     sb_free(&sb);
 }
+
+void diag_file(DiagSink *d, DiagLevel level, const char *file, int line, int col,
+               const char *fmt, ...)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, file);
+    if (line > 0) sb_printf(&sb, ":%d", line);
+    if (line > 0 && col > 0) sb_printf(&sb, ":%d", col);
+    sb_printf(&sb, ": %s: ", level_name(level));
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&sb, fmt, ap);
+    va_end(ap);
+    sb_putc(&sb, '\n');
+    if (level == DIAG_ERROR) d->errors++;
+    d->emit(d->ud, sb.data, sb.len);
+    sb_free(&sb);
+}

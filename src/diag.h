@@ -30,4 +30,9 @@ void diag_vreport(DiagSink *d, DiagLevel level, Span span, const char *fmt, va_l
 void diag_plain(DiagSink *d, DiagLevel level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A message located in a data file rather than a script: "file:line:col: error: message"
+ * (":col" left out when col is 0, the whole "line:col" when line is 0). */
+void diag_file(DiagSink *d, DiagLevel level, const char *file, int line, int col,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 #endif

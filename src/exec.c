@@ -18,6 +18,10 @@ void rt_init(Runtime *rt)
 
 void rt_free(Runtime *rt)
 {
+    for (uint32_t i = 0; i < rt->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    nn_free(rt->popt);
+    nn_free(rt->upd);
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);
@@ -112,7 +116,7 @@ static const char *why_grad_nonfinite(const GraphNode *n)
     }
 }
 
-static void check_node(void *ud, Graph *g, GraphNode *n, int backward)
+void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
 {
     Runtime *rt = ud;
     char where[64], val[32];
@@ -139,7 +143,7 @@ static void check_node(void *ud, Graph *g, GraphNode *n, int backward)
 
 static void forward(Runtime *rt, const Plan *p)
 {
-    graph_forward(&rt->graph, p, &rt->rng, check_node, rt);
+    graph_forward(&rt->graph, p, &rt->rng, rt_check_node, rt);
 }
 
 static void print_items(Runtime *rt, const Instr *ins)
@@ -167,7 +171,7 @@ static void print_items(Runtime *rt, const Instr *ins)
 
 /* Copies every param's gradient (grads = true) or value, in graph order, into scratch
  * memory, so a trace can show what a pass changed. */
-static float *snapshot_params(Runtime *rt, bool grads)
+float *rt_snapshot_params(Runtime *rt, bool grads)
 {
     size_t total = 0;
     for (uint32_t i = 0; i < rt->graph.count; i++)
@@ -186,8 +190,8 @@ static float *snapshot_params(Runtime *rt, bool grads)
 static void backward(Runtime *rt, const Instr *ins, bool explain)
 {
     forward(rt, &ins->plan);
-    float *before = explain ? snapshot_params(rt, true) : NULL;
-    graph_backward(&rt->graph, &ins->plan, ins->node, check_node, rt);
+    float *before = explain ? rt_snapshot_params(rt, true) : NULL;
+    graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
     if (explain) {
         trace_backward(rt, &ins->plan, ins->node, before, ins->span);
         rt_flush(rt);
@@ -195,30 +199,112 @@ static void backward(Runtime *rt, const Instr *ins, bool explain)
     }
 }
 
-static void step_sgd(Runtime *rt, const Instr *ins)
+ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c)
 {
-    float *before = rt->explain_step ? snapshot_params(rt, false) : NULL;
-    /* check every new value first, so a failed step leaves every param as it was */
-    for (uint32_t i = 0; i < rt->graph.count; i++) {
-        GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
-        for (size_t j = 0; j < n->size; j++) {
-            float v = n->value[j] - ins->lr * n->grad[j];
-            if (isfinite(v)) continue;
-            char where[64], val[32], grad[32];
-            index_str(&n->shape, j, where, sizeof where);
-            rt_error(rt, ins->span, "this update would make param '%s' %s%s (its gradient is "
-                     "%s); try a smaller learning rate", n->name, fmt_num(v, val), where,
-                     fmt_num(n->grad[j], grad));
+    if (id >= rt->popt_count) {
+        uint32_t n = rt->graph.count > id ? rt->graph.count : id + 1;
+        rt->popt = nn_realloc(rt->popt, n * sizeof *rt->popt);
+        memset(rt->popt + rt->popt_count, 0, (n - rt->popt_count) * sizeof *rt->popt);
+        rt->popt_count = n;
+    }
+    ParamOpt *po = &rt->popt[id];
+    int nbuf = optim_state_count(c);
+    if (!po->used || po->kind != c->kind || po->nbuf != nbuf) {
+        size_t size = graph_node(&rt->graph, id)->size;
+        for (int b = 0; b < 3; b++) {
+            nn_free(po->buf[b]);
+            po->buf[b] = b < nbuf ? nn_calloc(size, sizeof(float)) : NULL;
         }
+        po->used = true;
+        po->kind = c->kind;
+        po->nbuf = nbuf;
+        po->t = 0;
     }
-    for (uint32_t i = 0; i < rt->graph.count; i++) {
-        GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
-        for (size_t j = 0; j < n->size; j++) n->value[j] -= ins->lr * n->grad[j];
+    return po;
+}
+
+void rt_optim_reset(Runtime *rt, const uint32_t *params, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (params[i] >= rt->popt_count) continue;
+        ParamOpt *po = &rt->popt[params[i]];
+        for (int b = 0; b < 3; b++) {
+            nn_free(po->buf[b]);
+            po->buf[b] = NULL;
+        }
+        memset(po, 0, sizeof *po);
     }
+}
+
+void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
+               Span at)
+{
+    /* keep a copy of every value and state, so a failed update can be undone */
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        ParamOpt *po = rt_param_opt(rt, params[i], c);
+        total += graph_node(&rt->graph, params[i])->size * (size_t)(1 + po->nbuf);
+    }
+    if (total > rt->upd_cap) {
+        rt->upd = nn_realloc(rt->upd, total * sizeof *rt->upd);
+        rt->upd_cap = total;
+    }
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        ParamOpt *po = &rt->popt[params[i]];
+        memcpy(rt->upd + k, p->value, p->size * sizeof(float));
+        k += p->size;
+        for (int b = 0; b < po->nbuf; b++, k += p->size)
+            memcpy(rt->upd + k, po->buf[b], p->size * sizeof(float));
+        po->t++;
+        optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
+    }
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        long bad = tensor_find_nonfinite(p->value, p->size);
+        if (bad < 0) continue;
+        char where[64], val[32], grad[32];
+        index_str(&p->shape, (size_t)bad, where, sizeof where);
+        fmt_num(p->value[bad], val);
+        fmt_num(p->grad[bad], grad);
+        k = 0;
+        for (int j = 0; j < n; j++) {
+            GraphNode *q = graph_node(&rt->graph, params[j]);
+            ParamOpt *po = &rt->popt[params[j]];
+            memcpy(q->value, rt->upd + k, q->size * sizeof(float));
+            k += q->size;
+            for (int b = 0; b < po->nbuf; b++, k += q->size)
+                memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
+            po->t--;
+        }
+        rt_error(rt, at, "this update would make param '%s' %s%s (its gradient is %s); try a "
+                 "smaller learning rate", p->name, val, where, grad);
+    }
+}
+
+/* `step`: every param with a gradient takes one update. */
+static void step(Runtime *rt, const Instr *ins)
+{
+    float *before = rt->explain_step ? rt_snapshot_params(rt, false) : NULL;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++) n += rt->graph.nodes[i].op == OP_PARAM;
+    uint32_t *params = nn_alloc((n ? n : 1) * sizeof *params);
+    n = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) params[n++] = i;
+    jmp_buf *outer = rt->catch_point, here;
+    if (setjmp(here)) {         /* free the list, then pass the error on */
+        nn_free(params);
+        rt->catch_point = outer;
+        longjmp(*outer, 1);
+    }
+    rt->catch_point = &here;
+    rt_update(rt, &ins->optim, ins->optim.lr, params, (int)n, ins->span);
+    rt->catch_point = outer;
+    nn_free(params);
     if (rt->explain_step) {
-        trace_update(rt, ins->lr, before);
+        trace_update(rt, &ins->optim, ins->optim.lr, before);
         rt_flush(rt);
         rt->explain_step = false;
     }
@@ -251,7 +337,11 @@ void rt_exec(Runtime *rt, const Program *p)
             break;
         case INS_BACKWARD: backward(rt, ins, rt->trace_all); break;
         case INS_TRACE: backward(rt, ins, true); break;
-        case INS_STEP: step_sgd(rt, ins); break;
+        case INS_STEP: step(rt, ins); break;
+        case INS_DATA: rt_data(rt, ins->data, ins->span); break;
+        case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;
+        case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
+        case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
         case INS_ZERO_GRAD:
             for (uint32_t i = 0; i < rt->graph.count; i++) {
                 GraphNode *n = &rt->graph.nodes[i];

@@ -5,7 +5,9 @@
  * just the sorted set of a root's ancestors, computed once when a statement is compiled and
  * replayed as often as needed. Forward walks a plan up; backward walks it down, each op adding
  * its inputs' share of the gradient (symbol-to-number differentiation: backward never adds
- * nodes). Leaves (constants, params, constructors) are never recomputed by a forward pass. */
+ * nodes). Leaves (constants, params, constructors) are never recomputed by a forward pass; a
+ * random op that is not a leaf (dropout) draws afresh on every pass, in plan order, and keeps
+ * what it drew in its node's aux buffer for the backward pass that follows. */
 #include "graph.h"
 
 #include <string.h>
@@ -20,6 +22,7 @@ static void node_release(GraphNode *n)
 {
     nn_free(n->value);
     nn_free(n->grad);
+    nn_free(n->aux);
 }
 
 void graph_free(Graph *g)
@@ -67,6 +70,11 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
     if (op == OP_PARAM) n->requires_grad = true;
     n->value = nn_calloc(n->size, sizeof(float));
     if (n->requires_grad) n->grad = nn_calloc(n->size, sizeof(float));
+    if (info->flags & OPF_AUX) {
+        NN_ASSERT(n_in >= 1);
+        n->aux_size = g->nodes[in[0]].size;
+        n->aux = nn_calloc(n->aux_size, sizeof(float));
+    }
     return g->count++;
 }
 
@@ -115,6 +123,12 @@ void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *
 
 void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, void *ud)
 {
+    graph_backward_seeded(g, p, root, 1.0f, check, ud);
+}
+
+void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
+                           GraphCheckFn check, void *ud)
+{
     for (uint32_t k = 0; k < p->count; k++) {
         GraphNode *n = &g->nodes[p->ids[k]];
         if (n->requires_grad && n->op != OP_PARAM) memset(n->grad, 0, n->size * sizeof(float));
@@ -122,7 +136,7 @@ void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, 
     GraphNode *r = &g->nodes[root];
     NN_ASSERT(r->size == 1);
     if (!r->requires_grad) return;
-    r->grad[0] += 1.0f;     /* += keeps a param's own gradient accumulating: backward w */
+    r->grad[0] += seed;     /* += keeps a param's own gradient accumulating: backward w */
     for (uint32_t k = p->count; k-- > 0;) {
         GraphNode *n = &g->nodes[p->ids[k]];
         const OpInfo *info = op_info(n->op);

@@ -15,6 +15,8 @@ typedef struct GraphNode {
     size_t size;            /* number of elements */
     float *value;           /* owned */
     float *grad;            /* owned; NULL unless requires_grad */
+    float *aux;             /* owned scratch of OPF_AUX ops (e.g. dropout's mask), else NULL */
+    size_t aux_size;        /* floats in aux: the size of input 0 */
     bool requires_grad;     /* depends on a param (or is one) */
     Span span;              /* the source that made it */
     const char *name;       /* the let/param name that first named it, or NULL */
@@ -59,5 +61,9 @@ void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *
 /* Reverse-mode pass: zeroes the gradients of the plan's non-param nodes, seeds the root's
  * gradient with 1 and walks the plan backwards. Param gradients accumulate. */
 void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, void *ud);
+/* graph_backward with the root's gradient seeded with `seed` instead of 1, so param gradients
+ * accumulate seed × ∂root/∂p (gradient accumulation weights each batch this way). */
+void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
+                           GraphCheckFn check, void *ud);
 
 #endif

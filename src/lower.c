@@ -11,6 +11,8 @@ typedef struct Lower {
     Program *p;
 } Lower;
 
+static uint32_t lower_expr(Lower *l, const AstNode *e);
+
 void program_init(Program *p)
 {
     p->items = NULL;
@@ -54,6 +56,67 @@ static void flatten_literal(const AstNode *e, float *out, size_t *k)
     for (size_t i = 0; i < e->u.list.count; i++) flatten_literal(e->u.list.items[i], out, k);
 }
 
+static OpAttrs attrs_none(void)
+{
+    OpAttrs at;
+    memset(&at, 0, sizeof at);
+    at.axis = NN_AXIS_ALL;
+    return at;
+}
+
+static uint32_t leaf(Lower *l, OpKind op, Shape shape, Span span)
+{
+    OpAttrs at = attrs_none();
+    at.shape = shape;
+    return add_node(l, op, NULL, 0, &at, span);
+}
+
+/* A model applied to node x: its layers' ops one after another (dropout only while
+ * training), or its formula with the argument bound to x. */
+static uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)
+{
+    const Model *m = app->model->model;
+    if (m->formula) {
+        app->arg->node = x;
+        app->arg->has_node = true;
+        return lower_expr(l, app->body);
+    }
+    uint32_t *saved = arena_alloc(&l->p->arena, (size_t)m->n_layers * sizeof *saved);
+    int depth = 0;
+    uint32_t h = x;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *ly = &m->layers[i];
+        OpAttrs at = attrs_none();
+        switch (ly->kind) {
+        case LAYER_DENSE: {
+            uint32_t mm[2] = { h, ly->W->node };
+            uint32_t prod = add_node(l, OP_MATMUL, mm, 2, &at, ly->span);
+            uint32_t sum[2] = { prod, ly->b->node };
+            h = add_node(l, OP_ADD, sum, 2, &at, ly->span);
+            break;
+        }
+        case LAYER_ACT:
+            at.alpha = ly->alpha;
+            if (op_info(ly->op)->sig == SIG_AXIS) at.axis = -1;
+            h = add_node(l, ly->op, &h, 1, &at, ly->span);
+            break;
+        case LAYER_DROPOUT:
+            if (training && ly->p > 0) {
+                at.p = ly->p;
+                h = add_node(l, OP_DROPOUT, &h, 1, &at, ly->span);
+            }
+            break;
+        case LAYER_RES_BEGIN: saved[depth++] = h; break;
+        case LAYER_RES_END: {
+            uint32_t sum[2] = { saved[--depth], h };
+            h = add_node(l, OP_ADD, sum, 2, &at, ly->span);
+            break;
+        }
+        }
+    }
+    return h;
+}
+
 static uint32_t lower_expr(Lower *l, const AstNode *e)
 {
     OpAttrs at = e->sema.attrs;
@@ -87,6 +150,10 @@ static uint32_t lower_expr(Lower *l, const AstNode *e)
     }
     case AST_CALL:
     case AST_FIELD: {
+        if (e->kind == AST_FIELD && e->sema.sym && e->sema.op != OP_GRAD)
+            return e->sema.sym->node;       /* data.X, net.layer1.W */
+        if (e->kind == AST_CALL && e->sema.extra && e->sema.extra->app.model)
+            return lower_apply(l, &e->sema.extra->app, lower_expr(l, e->sema.operand), false);
         const OpInfo *op = op_info(e->sema.op);
         if (e->sema.op == OP_GRAD) {
             return add_node(l, OP_GRAD, &e->sema.sym->node, 1, &at, e->span);
@@ -96,6 +163,10 @@ static uint32_t lower_expr(Lower *l, const AstNode *e)
             Instr *ins = program_add(l->p, INS_INIT, e->span);
             ins->node = id;
             return id;
+        }
+        if (e->sema.operand2) {
+            uint32_t in[2] = { lower_expr(l, e->sema.operand), lower_expr(l, e->sema.operand2) };
+            return add_node(l, op->kind, in, 2, &at, e->span);
         }
         uint32_t x = lower_expr(l, e->sema.operand);
         return add_node(l, op->kind, &x, 1, &at, e->span);
@@ -127,10 +198,231 @@ static void set_param(Lower *l, const AstNode *st, uint32_t param)
     ins->reset_grad = st->kind == AST_PARAM;
 }
 
+static void bind_symbol(Lower *l, Symbol *sym, uint32_t id)
+{
+    sym->node = id;
+    sym->has_node = true;
+    name_node(l, id, sym->name);
+}
+
+/* Data sets: leaves of their static shapes, filled here (csv) or by an instruction. */
+static void lower_data(Lower *l, const AstNode *st)
+{
+    const SemaData *sd = &st->sema.extra->data;
+    for (int i = 0; i < sd->n_dst; i++) {
+        DataSym *d = sd->dst[i]->data;
+        bind_symbol(l, d->X, leaf(l, OP_CONST, d->X->shape, st->span));
+        bind_symbol(l, d->Y, leaf(l, OP_CONST, d->Y->shape, st->span));
+    }
+    if (sd->fn == DATA_CSV) {
+        DataSym *d = sd->dst[0]->data;
+        memcpy(graph_node(l->g, d->X->node)->value, sd->x,
+               (size_t)d->rows * (size_t)d->features * sizeof(float));
+        memcpy(graph_node(l->g, d->Y->node)->value, sd->y,
+               (size_t)d->rows * (size_t)d->targets * sizeof(float));
+        return;
+    }
+    Instr *ins = program_add(l->p, INS_DATA, st->span);
+    DataInstr *di = arena_alloc(&l->p->arena, sizeof *di);
+    di->fn = sd->fn;
+    di->n = sd->n;
+    di->k = sd->k;
+    di->noise = sd->noise;
+    di->fraction = sd->fraction;
+    if (sd->n_rows) {
+        int *rows = arena_alloc(&l->p->arena, (size_t)sd->n_rows * sizeof *rows);
+        memcpy(rows, sd->rows, (size_t)sd->n_rows * sizeof *rows);
+        di->rows = rows;
+        di->n_rows = sd->n_rows;
+    }
+    for (int i = 0; i < sd->n_src; i++) {
+        di->src_x[i] = sd->src[i]->data->X->node;
+        di->src_y[i] = sd->src[i]->data->Y->node;
+    }
+    for (int i = 0; i < sd->n_dst; i++) {
+        di->dst_x[i] = sd->dst[i]->data->X->node;
+        di->dst_y[i] = sd->dst[i]->data->Y->node;
+    }
+    di->n_src = sd->n_src;
+    di->n_dst = sd->n_dst;
+    ins->data = di;
+}
+
+static void set_param(Lower *l, const AstNode *st, uint32_t param);
+
+/* A param made by the compiler (a layer's W or b), filled by an initialiser leaf. */
+static void init_param(Lower *l, Symbol *p, OpKind init, Span span)
+{
+    bind_symbol(l, p, leaf(l, OP_PARAM, p->shape, span));
+    uint32_t v = leaf(l, init, p->shape, span);
+    program_add(l->p, INS_INIT, span)->node = v;
+    Instr *ins = program_add(l->p, INS_SET_PARAM, span);
+    ins->node = p->node;
+    ins->value = v;
+    ins->plan = plan_of(l, &v, 1);
+    ins->reset_grad = true;
+}
+
+static void lower_model(Lower *l, const AstNode *st)
+{
+    const Model *m = st->sema.sym->model;
+    if (m->formula) {
+        for (size_t i = 0; i < st->u.block.items.count; i++) {
+            const AstNode *it = st->u.block.items.items[i];
+            if (it->kind != AST_PARAM) continue;
+            Symbol *p = it->sema.sym;
+            bind_symbol(l, p, leaf(l, OP_PARAM, p->shape, it->u.bind.name_span));
+            set_param(l, it, p->node);
+        }
+        return;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *ly = &m->layers[i];
+        if (ly->kind != LAYER_DENSE) continue;
+        init_param(l, ly->W, ly->init, ly->span);
+        init_param(l, ly->b, OP_ZEROS, ly->span);
+    }
+}
+
+static ModelParams model_params(Lower *l, const Symbol *msym)
+{
+    const Model *m = msym->model;
+    ModelParams mp;
+    uint32_t *nodes = arena_alloc(&l->p->arena, (size_t)m->n_params * sizeof *nodes);
+    const char **names = arena_alloc(&l->p->arena, (size_t)m->n_params * sizeof *names);
+    for (int i = 0; i < m->n_params; i++) {
+        nodes[i] = m->params[i]->node;
+        names[i] = m->param_names[i];
+    }
+    mp.model = m->name;
+    mp.source = m->source;
+    mp.nodes = nodes;
+    mp.names = names;
+    mp.count = m->n_params;
+    return mp;
+}
+
+/* A leaf with `rows` rows shaped like node `like`, for the loop to fill. */
+static uint32_t rows_leaf(Lower *l, uint32_t like, int rows, Span span)
+{
+    Shape sh = graph_node(l->g, like)->shape;
+    sh.dim[0] = rows;
+    return leaf(l, OP_CONST, sh, span);
+}
+
+static void lower_pass(Lower *l, TrainPass *tp, const SemaTrain *t, const ModelApp *app,
+                       uint32_t x, uint32_t y, bool training, bool metric, Span span)
+{
+    OpAttrs at = attrs_none();
+    tp->x = x;
+    tp->y = y;
+    tp->rows = graph_node(l->g, x)->shape.dim[0];
+    uint32_t out = lower_apply(l, app, x, training);
+    uint32_t in[2] = { out, y };
+    tp->loss = add_node(l, t->loss, in, 2, &at, span);
+    uint32_t roots[2] = { tp->loss, 0 };
+    if (metric) {
+        if (t->loss == OP_BCE_LOGITS) in[0] = add_node(l, OP_SIGMOID, &out, 1, &at, span);
+        tp->metric = add_node(l, OP_ACCURACY, in, 2, &at, span);
+        tp->has_metric = true;
+        roots[1] = tp->metric;
+    }
+    tp->plan = plan_of(l, roots, metric ? 2 : 1);
+}
+
+static void lower_train(Lower *l, const AstNode *st)
+{
+    const SemaTrain *t = &st->sema.extra->train;
+    Instr *ins = program_add(l->p, INS_TRAIN, st->span);
+    TrainInstr *ti = arena_alloc(&l->p->arena, sizeof *ti);
+    ins->train = ti;
+    ti->optim = t->optim;
+    ti->sched = t->sched;
+    ti->epochs = t->epochs;
+    ti->accumulate = t->accumulate;
+    ti->log_every = t->log_every;
+    ti->patience = t->patience;
+    ti->trace_step = t->trace_step;
+    ti->clip = t->clip;
+    ti->resume = t->resume ? arena_strndup(&l->p->arena, t->resume, strlen(t->resume)) : NULL;
+    if (!t->over_data) {
+        uint32_t root = lower_expr(l, st->u.train.target);
+        ti->formula.loss = root;
+        ti->formula.plan = plan_of(l, &root, 1);
+        int n = 0;
+        for (uint32_t k = 0; k < ti->formula.plan.count; k++)
+            n += graph_node(l->g, ti->formula.plan.ids[k])->op == OP_PARAM;
+        uint32_t *params = arena_alloc(&l->p->arena, (size_t)(n ? n : 1) * sizeof *params);
+        n = 0;
+        for (uint32_t k = 0; k < ti->formula.plan.count; k++)
+            if (graph_node(l->g, ti->formula.plan.ids[k])->op == OP_PARAM)
+                params[n++] = ti->formula.plan.ids[k];
+        ti->params = params;
+        ti->n_params = n;
+        ti->loss_name = "loss";
+        return;
+    }
+    ti->over_data = true;
+    ti->metric = t->metric;
+    ti->loss_name = op_info(t->loss)->name;
+    ti->X = lower_expr(l, st->u.train.x);
+    ti->Y = lower_expr(l, st->u.train.y);
+    ti->rows = t->rows;
+    ti->train_rows = t->train_rows;
+    ti->val_rows = t->val_rows;
+    ti->has_val = t->has_val;
+    ti->val_split = t->has_val && !t->val_given;
+    ti->batch_size = t->batch;
+    ti->model = model_params(l, t->model);
+    ti->params = ti->model.nodes;
+    ti->n_params = ti->model.count;
+    Span span = st->span;
+    lower_pass(l, &ti->batch, t, &t->batch_app, rows_leaf(l, ti->X, t->batch, span),
+               rows_leaf(l, ti->Y, t->batch, span), true, false, span);
+    if (t->rest) {
+        ti->has_rest = true;
+        lower_pass(l, &ti->rest, t, &t->rest_app, rows_leaf(l, ti->X, t->rest, span),
+                   rows_leaf(l, ti->Y, t->rest, span), true, false, span);
+    }
+    uint32_t ex = ti->X, ey = ti->Y;
+    if (ti->val_split) {
+        ex = rows_leaf(l, ti->X, t->train_rows, span);
+        ey = rows_leaf(l, ti->Y, t->train_rows, span);
+    }
+    lower_pass(l, &ti->train_eval, t, &t->train_app, ex, ey, false, t->metric, span);
+    if (t->has_val) {
+        uint32_t vx, vy;
+        if (t->val_given) {
+            vx = lower_expr(l, t->vx);
+            vy = lower_expr(l, t->vy);
+        } else {
+            vx = rows_leaf(l, ti->X, t->val_rows, span);
+            vy = rows_leaf(l, ti->Y, t->val_rows, span);
+        }
+        lower_pass(l, &ti->val_eval, t, &t->val_app, vx, vy, false, t->metric, span);
+    }
+}
+
 static void lower_stmt(Lower *l, const AstNode *st)
 {
     switch (st->kind) {
+    case AST_LET_MANY: lower_data(l, st); return;
+    case AST_MODEL: lower_model(l, st); return;
+    case AST_TRAIN: lower_train(l, st); return;
+    case AST_SAVE:
+    case AST_LOAD: {
+        Instr *ins = program_add(l->p, st->kind == AST_SAVE ? INS_SAVE : INS_LOAD, st->span);
+        ins->ckpt = arena_alloc(&l->p->arena, sizeof *ins->ckpt);
+        *ins->ckpt = model_params(l, st->sema.sym);
+        const char *path = st->sema.extra->path;
+        ins->path = arena_strndup(&l->p->arena, path, strlen(path));
+        return;
+    }
     case AST_LET: {
+        if (st->sema.extra) {
+            lower_data(l, st);
+            return;
+        }
         uint32_t id = lower_expr(l, st->u.bind.value);
         name_node(l, id, st->u.bind.name);
         st->sema.sym->node = id;
@@ -164,6 +456,10 @@ static void lower_stmt(Lower *l, const AstNode *st)
             if (e->kind == AST_STRING) {
                 items[i].len = e->u.str.len;
                 items[i].text = arena_strndup(&l->p->arena, e->u.str.text, e->u.str.len);
+            } else if (e->sema.extra && e->sema.extra->text) {
+                const char *text = e->sema.extra->text;
+                items[i].len = strlen(text);
+                items[i].text = arena_strndup(&l->p->arena, text, items[i].len);
             } else {
                 items[i].node = roots[nroots++] = lower_expr(l, e);
             }
@@ -184,8 +480,7 @@ static void lower_stmt(Lower *l, const AstNode *st)
     }
     case AST_STEP: {
         Instr *ins = program_add(l->p, INS_STEP, st->span);
-        ins->optim = OPTIM_SGD;
-        ins->lr = (float)st->sema.const_value;
+        ins->optim = st->sema.extra->train.optim;
         return;
     }
     case AST_ZERO_GRAD: program_add(l->p, INS_ZERO_GRAD, st->span); return;

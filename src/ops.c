@@ -112,6 +112,157 @@ static bool shape_reduce(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *
     return true;
 }
 
+/* Makes attrs.axis of an op along one axis positive: -1 or NN_AXIS_ALL (the default) is the
+ * last axis. A scalar has no axis. */
+static bool axis_canon(const OpInfo *op, const Shape *in, OpAttrs *at, StrBuf *err)
+{
+    int r = in->rank;
+    if (r == 0) {
+        if (at->axis == NN_AXIS_ALL || at->axis == -1)
+            sb_printf(err, "'%s' works along an axis, but its input is a scalar", op->name);
+        else
+            sb_printf(err, "'%s' of a scalar has no axis %d", op->name, at->axis);
+        return false;
+    }
+    if (at->axis == NN_AXIS_ALL) at->axis = r - 1;
+    if (at->axis < -r || at->axis >= r) {
+        char a[64];
+        sb_printf(err, "axis %d is out of range for shape %s (axes are 0 to %d, or -%d to -1)",
+                  at->axis, shape_str(in, a, sizeof a), r - 1, r);
+        return false;
+    }
+    if (at->axis < 0) at->axis += r;
+    return true;
+}
+
+/* softmax, log_softmax: the same shape, along one axis */
+static bool shape_axis(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    if (!axis_canon(op, &in[0], at, err)) return false;
+    *out = in[0];
+    return true;
+}
+
+/* argmax: the axis is removed */
+static bool shape_argmax(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                         StrBuf *err)
+{
+    if (!axis_canon(op, &in[0], at, err)) return false;
+    *out = shape_scalar();
+    for (int i = 0; i < in[0].rank; i++)
+        if (i != at->axis) out->dim[out->rank++] = in[0].dim[i];
+    return true;
+}
+
+/* dropout: the same shape; p must be a probability */
+static bool shape_dropout(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                          StrBuf *err)
+{
+    if (!(at->p >= 0.0f && at->p <= 1.0f)) {
+        char v[32];
+        sb_printf(err, "'%s' needs a probability between 0 and 1, but p is %s", op->name,
+                  fmt_num(at->p, v));
+        return false;
+    }
+    *out = in[0];
+    return true;
+}
+
+/* xavier, he: a matrix [in, out] from attrs.shape */
+static bool shape_fans(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    (void)in;
+    if (at->shape.rank != 2) {
+        char a[64];
+        sb_printf(err, "'%s' makes a matrix [in, out], but the shape asked for is %s", op->name,
+                  shape_str(&at->shape, a, sizeof a));
+        return false;
+    }
+    *out = at->shape;
+    return true;
+}
+
+/* mse, l1, bce, bce_logits: prediction and target of the same shape; a scalar result */
+static bool shape_loss(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    (void)op, (void)at;
+    if (!shape_eq(&in[0], &in[1])) {
+        char a[64], b[64];
+        sb_printf(err, "prediction is %s but target is %s: a loss needs them the same shape",
+                  shape_str(&in[0], a, sizeof a), shape_str(&in[1], b, sizeof b));
+        return false;
+    }
+    *out = shape_scalar();
+    return true;
+}
+
+/* cross_entropy: logits [N,C] with target [N,C] (probabilities) or [N] (class indices);
+ * logits [C] with target [C] or a scalar index */
+static bool shape_cross_entropy(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                                StrBuf *err)
+{
+    (void)at;
+    char a[64], b[64], c[64], d[64];
+    const Shape *x = &in[0], *t = &in[1];
+    if (x->rank < 1 || x->rank > 2 || x->dim[x->rank - 1] < 1) {
+        sb_printf(err, "'%s' needs logits [N,C] (a row per example) or [C], but they are %s",
+                  op->name, shape_str(x, a, sizeof a));
+        return false;
+    }
+    Shape idx = *x;     /* the shape of class indices: the logits without their last axis */
+    idx.rank--;
+    if (!shape_eq(t, x) && !shape_eq(t, &idx)) {
+        if (x->rank == 2)
+            sb_printf(err, "logits are %s, so the target must be %s (probabilities) or %s (class "
+                           "indices), but it is %s",
+                      shape_str(x, a, sizeof a), shape_str(x, b, sizeof b),
+                      shape_str(&idx, c, sizeof c), shape_str(t, d, sizeof d));
+        else
+            sb_printf(err, "logits are %s, so the target must be %s (probabilities) or a scalar "
+                           "(a class index), but it is %s",
+                      shape_str(x, a, sizeof a), shape_str(x, b, sizeof b),
+                      shape_str(t, c, sizeof c));
+        return false;
+    }
+    *out = shape_scalar();
+    return true;
+}
+
+/* accuracy: predictions [N,C] (C >= 2 classes) with a one-hot [N,C] or index [N] target, or
+ * probabilities [N,1] or [N] with a target of the same shape */
+static bool shape_accuracy(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                           StrBuf *err)
+{
+    (void)at;
+    char a[64], b[64], c[64], d[64];
+    const Shape *p = &in[0], *t = &in[1];
+    bool classes = p->rank == 2 && p->dim[1] >= 2;
+    if (p->rank < 1 || p->rank > 2) {
+        sb_printf(err, "'%s' needs predictions [N,C] (class scores) or [N] or [N,1] "
+                       "(probabilities), but they are %s",
+                  op->name, shape_str(p, a, sizeof a));
+        return false;
+    }
+    Shape idx = *p;
+    idx.rank = 1;
+    if (classes && !shape_eq(t, p) && !shape_eq(t, &idx)) {
+        sb_printf(err, "predictions are %s, so the target must be %s (one-hot) or %s (class "
+                       "indices), but it is %s",
+                  shape_str(p, a, sizeof a), shape_str(p, b, sizeof b),
+                  shape_str(&idx, c, sizeof c), shape_str(t, d, sizeof d));
+        return false;
+    }
+    if (!classes && !shape_eq(t, p)) {
+        sb_printf(err, "predictions are %s (probabilities), so the target must be %s too, but it "
+                       "is %s",
+                  shape_str(p, a, sizeof a), shape_str(p, b, sizeof b),
+                  shape_str(t, c, sizeof c));
+        return false;
+    }
+    *out = shape_scalar();
+    return true;
+}
+
 /* ---- p.grad: the param's gradient as it is when the pass runs ------------------------------ */
 
 static void fwd_grad(GraphNode *n, GraphNode *const *in, Rng *rng)
@@ -165,6 +316,57 @@ static void fwd_randn(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)in;
     for (size_t i = 0; i < n->size; i++) n->value[i] = rng_normal(rng);
+}
+
+/* Initialisers of a weight matrix [in, out]: fan_in is dim 0 (for a vector too), fan_out dim 1
+ * (1 for a vector). The spread shrinks with the fans so that a layer's outputs keep about the
+ * variance of its inputs. */
+static double fan_in(const GraphNode *n)
+{
+    return n->shape.rank >= 1 ? (double)n->shape.dim[0] : 1.0;
+}
+
+static double fan_out(const GraphNode *n)
+{
+    return n->shape.rank >= 2 ? (double)n->shape.dim[1] : 1.0;
+}
+
+static void fill_uniform(GraphNode *n, double a, Rng *rng)     /* U(-a, a) */
+{
+    for (size_t i = 0; i < n->size; i++) n->value[i] = (float)(a * (2.0 * rng_uniform(rng) - 1.0));
+}
+
+static void fill_normal(GraphNode *n, double sd, Rng *rng)     /* N(0, sd^2) */
+{
+    for (size_t i = 0; i < n->size; i++) n->value[i] = (float)(sd * rng_normal(rng));
+}
+
+/* xavier: Glorot uniform, U(-a, a) with a = sqrt(6 / (in + out)) (torch xavier_uniform_). */
+static void fwd_xavier(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)in;
+    fill_uniform(n, sqrt(6.0 / (fan_in(n) + fan_out(n))), rng);
+}
+
+/* he: Kaiming normal, N(0, 2 / in) (torch kaiming_normal_, fan_in, gain of relu). */
+static void fwd_he(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)in;
+    fill_normal(n, sqrt(2.0 / fan_in(n)), rng);
+}
+
+/* init_uniform: U(-1/sqrt(in), 1/sqrt(in)), the default of torch.nn.Linear. */
+static void fwd_init_uniform(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)in;
+    fill_uniform(n, 1.0 / sqrt(fan_in(n)), rng);
+}
+
+/* init_normal: LeCun normal, N(0, 1 / in). */
+static void fwd_init_normal(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)in;
+    fill_normal(n, sqrt(1.0 / fan_in(n)), rng);
 }
 
 /* ---- elementwise unary ops -------------------------------------------------------------
@@ -474,6 +676,341 @@ static void fwd_mean(GraphNode *n, GraphNode *const *in, Rng *rng)
 static void bwd_mean(GraphNode *n, GraphNode *const *in)
 {
     reduce_backward(n, in[0], true);
+}
+
+/* ---- softmax and log_softmax along one axis ------------------------------------------------
+ * y_i = exp(x_i - m) / sum_j exp(x_j - m) with m = max_j x_j (the same value as without m, but
+ * no exp can overflow), and log_softmax y_i = x_i - m - log sum_j exp(x_j - m).
+ * softmax: dL/dx_i = y_i (g_i - sum_j g_j y_j).  log_softmax: dL/dx_i = g_i - exp(y_i) sum_j g_j.
+ * The input is seen as [outer, len, inner] around the axis, as for reductions. */
+
+static void softmax_forward(GraphNode *n, const GraphNode *x, bool take_log)
+{
+    size_t outer, len, inner;
+    reduce_dims(n, x, &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++) {
+            const float *xv = x->value + o * len * inner + i;
+            float *y = n->value + o * len * inner + i;
+            float m = xv[0];
+            for (size_t l = 1; l < len; l++)
+                if (xv[l * inner] > m) m = xv[l * inner];
+            double s = 0;   /* in double: a long row of floats drifts otherwise */
+            for (size_t l = 0; l < len; l++) {
+                double e = exp((double)xv[l * inner] - m);
+                s += e;
+                y[l * inner] = (float)e;
+            }
+            if (take_log) {
+                double lse = (double)m + log(s);
+                for (size_t l = 0; l < len; l++) y[l * inner] = (float)(xv[l * inner] - lse);
+            } else {
+                for (size_t l = 0; l < len; l++) y[l * inner] = (float)(y[l * inner] / s);
+            }
+        }
+}
+
+static void fwd_softmax(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    softmax_forward(n, in[0], false);
+}
+
+static void bwd_softmax(GraphNode *n, GraphNode *const *in)
+{
+    size_t outer, len, inner;
+    reduce_dims(n, in[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++) {
+            size_t base = o * len * inner + i;
+            const float *y = n->value + base, *g = n->grad + base;
+            float *gx = in[0]->grad + base;
+            double dot = 0;
+            for (size_t l = 0; l < len; l++) dot += (double)g[l * inner] * y[l * inner];
+            for (size_t l = 0; l < len; l++)
+                gx[l * inner] += (float)(y[l * inner] * (g[l * inner] - dot));
+        }
+}
+
+static void fwd_log_softmax(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    softmax_forward(n, in[0], true);
+}
+
+static void bwd_log_softmax(GraphNode *n, GraphNode *const *in)
+{
+    size_t outer, len, inner;
+    reduce_dims(n, in[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++) {
+            size_t base = o * len * inner + i;
+            const float *y = n->value + base, *g = n->grad + base;
+            float *gx = in[0]->grad + base;
+            double gsum = 0;
+            for (size_t l = 0; l < len; l++) gsum += g[l * inner];
+            for (size_t l = 0; l < len; l++)
+                gx[l * inner] += (float)(g[l * inner] - exp((double)y[l * inner]) * gsum);
+        }
+}
+
+/* ---- argmax along one axis: the index of the largest element, as a float -----------------
+ * The first of equal maxima wins, and a NaN counts as the largest (as torch.argmax), so a NaN
+ * is never hidden behind an ordinary index. No gradient: the result is piecewise constant. */
+
+static size_t argmax_strided(const float *v, size_t len, size_t stride)
+{
+    size_t best = 0;
+    float bv = v[0];
+    if (isnan(bv)) return 0;
+    for (size_t l = 1; l < len; l++) {
+        float x = v[l * stride];
+        if (isnan(x)) return l;
+        if (x > bv) best = l, bv = x;
+    }
+    return best;
+}
+
+static void fwd_argmax(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    size_t outer, len, inner;
+    reduce_dims(n, in[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++)
+            n->value[o * inner + i] =
+                len ? (float)argmax_strided(in[0]->value + o * len * inner + i, len, inner) : NAN;
+}
+
+/* ---- dropout (inverted): y = x m, with a fresh mask m drawn on every forward pass ----------
+ * m_i = 0 with probability p, else 1 / (1 - p), so E[y] = x and nothing needs rescaling when
+ * dropout is left out at evaluation. The mask is kept in aux: dL/dx = g m, the same mask.
+ * p = 0 draws nothing and is the identity; p = 1 drops everything (y = 0, as PyTorch). */
+
+static void fwd_dropout(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    const float *x = in[0]->value;
+    float *m = n->aux, p = n->attrs.p;
+    NN_ASSERT(n->aux_size == n->size);
+    if (p <= 0.0f) {
+        for (size_t i = 0; i < n->size; i++) m[i] = 1.0f;
+    } else if (p >= 1.0f) {
+        for (size_t i = 0; i < n->size; i++) m[i] = 0.0f;
+    } else {
+        float keep = 1.0f / (1.0f - p);
+        for (size_t i = 0; i < n->size; i++) m[i] = rng_uniform(rng) < p ? 0.0f : keep;
+    }
+    for (size_t i = 0; i < n->size; i++) n->value[i] = x[i] * m[i];
+}
+
+static void bwd_dropout(GraphNode *n, GraphNode *const *in)
+{
+    float *gx = in[0]->grad;
+    for (size_t i = 0; i < n->size; i++) gx[i] += n->grad[i] * n->aux[i];
+}
+
+/* ---- losses with a same-shape target: L = (1/n) sum_i l(p_i, t_i) --------------------------
+ * LOSS(name, l(p, t), dl/dp, dl/dt) makes the forward kernel (the mean, summed in double), the
+ * backward kernel (g/n dl/dp into p, g/n dl/dt into t) and the derivative traces use for one
+ * scalar pair (n = 1), from one formula, like UNARY. */
+
+#define LOSS(NAME, FWD, DP, DT)                                                              \
+    static inline double NAME##_l(double p, double t)                                        \
+    {                                                                                        \
+        return (FWD);                                                                        \
+    }                                                                                        \
+    static inline double NAME##_dp(double p, double t)                                       \
+    {                                                                                        \
+        (void)p, (void)t;                                                                    \
+        return (DP);                                                                         \
+    }                                                                                        \
+    static inline double NAME##_dt(double p, double t)                                       \
+    {                                                                                        \
+        (void)p, (void)t;                                                                    \
+        return (DT);                                                                         \
+    }                                                                                        \
+    static void fwd_##NAME(GraphNode *n, GraphNode *const *in, Rng *rng)                     \
+    {                                                                                        \
+        (void)rng;                                                                           \
+        const float *p = in[0]->value, *t = in[1]->value;                                    \
+        size_t m = in[0]->size;                                                              \
+        double s = 0;                                                                        \
+        for (size_t i = 0; i < m; i++) s += NAME##_l(p[i], t[i]);                            \
+        n->value[0] = (float)(s / (double)m);                                                \
+    }                                                                                        \
+    static void bwd_##NAME(GraphNode *n, GraphNode *const *in)                               \
+    {                                                                                        \
+        const float *p = in[0]->value, *t = in[1]->value;                                    \
+        size_t m = in[0]->size;                                                              \
+        double k = (double)n->grad[0] / (double)m;                                           \
+        if (in[0]->requires_grad)                                                            \
+            for (size_t i = 0; i < m; i++) in[0]->grad[i] += (float)(k * NAME##_dp(p[i], t[i])); \
+        if (in[1]->requires_grad)                                                            \
+            for (size_t i = 0; i < m; i++) in[1]->grad[i] += (float)(k * NAME##_dt(p[i], t[i])); \
+    }                                                                                        \
+    static double der_##NAME(int i, double a, double b, double out, const OpAttrs *at)       \
+    {                                                                                        \
+        (void)out, (void)at;                                                                 \
+        return i == 0 ? NAME##_dp(a, b) : NAME##_dt(a, b);                                   \
+    }
+
+/* PyTorch's binary_cross_entropy clamps each log at -100, so p = 0 or 1 gives a large finite
+ * loss rather than inf. A NaN (p outside [0, 1]) stays NaN, so the runtime reports it. */
+static inline double clamp_log(double v)
+{
+    return v < -100.0 ? -100.0 : v;
+}
+
+static inline double sigmoid_dbl(double x)
+{
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static inline double sign_dbl(double x)
+{
+    return (double)((x > 0) - (x < 0));
+}
+
+/* mse: (p - t)^2; dl/dp = 2 (p - t), dl/dt = -2 (p - t) */
+LOSS(mse, (p - t) * (p - t), 2.0 * (p - t), -2.0 * (p - t))
+/* l1: |p - t|; dl/dp = sign(p - t) (0 at p = t, as PyTorch), dl/dt = -sign(p - t) */
+LOSS(l1, fabs(p - t), sign_dbl(p - t), -sign_dbl(p - t))
+/* bce on probabilities: -(t log p + (1 - t) log(1 - p)), each log clamped at -100;
+ * dl/dp = (p - t) / (p (1 - p)), the denominator kept >= 1e-12 as PyTorch;
+ * dl/dt = log(1 - p) - log p (clamped likewise) */
+LOSS(bce, -(t * clamp_log(log(p)) + (1.0 - t) * clamp_log(log1p(-p))),
+     (p - t) / fmax(p * (1.0 - p), 1e-12), clamp_log(log1p(-p)) - clamp_log(log(p)))
+/* bce on logits x = p: the same loss on sigmoid(x), computed stably as
+ * max(x, 0) - x t + log(1 + exp(-|x|)) (no exp of a large positive number, no log of 0);
+ * dl/dx = sigmoid(x) - t, dl/dt = -x */
+LOSS(bce_logits, fmax(p, 0.0) - p * t + log1p(exp(-fabs(p))), sigmoid_dbl(p) - t, -p)
+
+/* ---- cross_entropy: log-softmax and negative log-likelihood in one op ---------------------
+ * Logits x [N,C] (or [C], N = 1), ls = log_softmax(x) along the classes, kept in aux.
+ * Probability target t [N,C]: L = -(1/N) sum_n sum_c t_nc ls_nc;
+ *   dL/dx_nc = (softmax_nc sum_c' t_nc' - t_nc) / N (softmax - t for rows summing to 1),
+ *   dL/dt_nc = -ls_nc / N.
+ * Index target k [N] (floats holding 0..C-1): L = -(1/N) sum_n ls_n,k_n; dL/dx = (softmax -
+ *   onehot(k)) / N; no gradient into k (it is piecewise constant). An index that is not an
+ *   integer in 0..C-1 makes L (and its gradient) NaN, which the runtime reports at the call.
+ * Terms with t = 0 are skipped, so a one-hot target gives exactly the index target's loss even
+ * where a logit is -inf. */
+
+static void ce_dims(const GraphNode *x, size_t *rows, size_t *classes)
+{
+    *classes = (size_t)x->shape.dim[x->shape.rank - 1];
+    *rows = x->size / *classes;
+}
+
+/* The class index t as a size_t, or false if it is not an integer in [0, classes). */
+static bool class_index(float t, size_t classes, size_t *k)
+{
+    if (!(t >= 0.0f && t < (float)classes && t == floorf(t))) return false;
+    *k = (size_t)t;
+    return true;
+}
+
+static void fwd_cross_entropy(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    const GraphNode *x = in[0], *t = in[1];
+    size_t N, C;
+    ce_dims(x, &N, &C);
+    bool index = t->shape.rank < x->shape.rank;
+    NN_ASSERT(n->aux_size == x->size);
+    double loss = 0;
+    for (size_t r = 0; r < N; r++) {
+        const float *xr = x->value + r * C;
+        float *ls = n->aux + r * C, m = xr[0];
+        for (size_t c = 1; c < C; c++)
+            if (xr[c] > m) m = xr[c];
+        double s = 0;
+        for (size_t c = 0; c < C; c++) s += exp((double)xr[c] - m);
+        double lse = (double)m + log(s);
+        for (size_t c = 0; c < C; c++) ls[c] = (float)(xr[c] - lse);
+        if (index) {
+            size_t k;
+            if (class_index(t->value[r], C, &k)) loss -= ls[k];
+            else loss = NAN;
+        } else {
+            const float *tr = t->value + r * C;
+            for (size_t c = 0; c < C; c++)
+                if (tr[c] != 0.0f) loss -= (double)tr[c] * ls[c];
+        }
+    }
+    n->value[0] = (float)(loss / (double)N);
+}
+
+static void bwd_cross_entropy(GraphNode *n, GraphNode *const *in)
+{
+    GraphNode *x = in[0], *t = in[1];
+    size_t N, C;
+    ce_dims(x, &N, &C);
+    bool index = t->shape.rank < x->shape.rank;
+    double k = (double)n->grad[0] / (double)N;
+    for (size_t r = 0; r < N; r++) {
+        const float *ls = n->aux + r * C, *tr = t->value + (index ? r : r * C);
+        if (x->requires_grad) {
+            float *gx = x->grad + r * C;
+            if (index) {
+                size_t j;
+                bool ok = class_index(tr[0], C, &j);
+                for (size_t c = 0; c < C; c++)
+                    gx[c] += ok ? (float)(k * (exp((double)ls[c]) - (c == j))) : NAN;
+            } else {
+                double tsum = 0;
+                for (size_t c = 0; c < C; c++) tsum += tr[c];
+                for (size_t c = 0; c < C; c++)
+                    gx[c] += (float)(k * (exp((double)ls[c]) * tsum - tr[c]));
+            }
+        }
+        if (!index && t->requires_grad) {
+            float *gt = t->grad + r * C;
+            for (size_t c = 0; c < C; c++) gt[c] += (float)(-k * ls[c]);
+        }
+    }
+}
+
+/* ---- accuracy: the fraction of rows predicted right (a metric: no gradient) ----------------
+ * Classes, p [N,C]: row n is right when argmax p_n equals the target class (the argmax of a
+ * one-hot row, or the index; an index that is not an integer in 0..C-1 gives NaN).
+ * Probabilities, p [N] or [N,1]: right when (p >= 0.5) == (t >= 0.5).
+ * A NaN prediction or target gives NaN: a metric must not hide a diverged model. */
+
+static void fwd_accuracy(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    const GraphNode *p = in[0], *t = in[1];
+    double right = 0;
+    size_t rows;
+    if (p->shape.rank == 2 && p->shape.dim[1] >= 2) {
+        size_t C = (size_t)p->shape.dim[1];
+        bool index = t->shape.rank == 1;
+        rows = (size_t)p->shape.dim[0];
+        for (size_t r = 0; r < rows; r++) {
+            const float *pr = p->value + r * C;
+            size_t want, got = argmax_strided(pr, C, 1);
+            bool ok;
+            if (index) {
+                ok = class_index(t->value[r], C, &want);
+            } else {
+                want = argmax_strided(t->value + r * C, C, 1);
+                ok = !isnan(t->value[r * C + want]);
+            }
+            if (!ok || isnan(pr[got])) right = NAN;
+            else right += got == want;
+        }
+    } else {
+        rows = p->size;
+        for (size_t i = 0; i < rows; i++) {
+            float pv = p->value[i], tv = t->value[i];
+            if (isnan(pv) || isnan(tv)) right = NAN;
+            else right += (pv >= 0.5f) == (tv >= 0.5f);
+        }
+    }
+    n->value[0] = (float)(right / (double)rows);
 }
 
 /* ---- the table -------------------------------------------------------------------------- */

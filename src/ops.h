@@ -24,14 +24,22 @@ typedef enum OpSig {
     SIG_REDUCE,     /* f(x) over everything, or f(x, axis) */
     SIG_DIMS,       /* f(d0, d1, ...) */
     SIG_FULL,       /* f(d0, d1, ..., value) */
-    SIG_EYE         /* f(n) */
+    SIG_EYE,        /* f(n) */
+    SIG_AXIS,       /* f(x) along the last axis, or f(x, axis); attrs.axis is -1 (or
+                     * NN_AXIS_ALL) for the default, and the shape rule makes it positive */
+    SIG_LOSS,       /* f(prediction, target): two tensors in, a scalar out */
+    SIG_PROB,       /* f(x, p): one tensor and a constant probability in attrs.p */
+    SIG_FANS        /* f(in, out): a constructor of shape [in, out], in attrs.shape */
 } OpSig;
 
 enum {
     OPF_LEAF = 1 << 0,          /* no inputs; a forward pass never recomputes it */
     OPF_NO_GRAD = 1 << 3,       /* no gradient flows through it */
     OPF_ELEMENTWISE = 1 << 1,   /* out[i] = f(in[i]...) with broadcasting */
-    OPF_RANDOM = 1 << 2,        /* draws from the session's random numbers */
+    OPF_RANDOM = 1 << 2,        /* draws from the session's random numbers: a leaf once, when
+                                 * filled; any other op on every forward pass */
+    OPF_AUX = 1 << 4,           /* the node gets scratch `aux`, as many floats as input 0, that
+                                 * forward fills and backward reads */
 };
 
 #define NN_AXIS_ALL (-1000)
@@ -41,6 +49,7 @@ typedef struct OpAttrs {
     int axis;           /* reductions: the axis, or NN_AXIS_ALL */
     float alpha;        /* leaky_relu: slope for negative inputs */
     float fill;         /* full: the value */
+    float p;            /* dropout: the probability of dropping an element, in [0, 1] */
     Shape shape;        /* leaves: the shape */
 } OpAttrs;
 
@@ -52,7 +61,7 @@ typedef struct OpInfo OpInfo;
  * returns false. */
 typedef bool (*OpShapeFn)(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
                           StrBuf *err);
-/* Computes n->value from the inputs' values. */
+/* Computes n->value from the inputs' values (and n->aux, for OPF_AUX ops). */
 typedef void (*OpForwardFn)(struct GraphNode *n, struct GraphNode *const *in, Rng *rng);
 /* Adds (+=) the gradient of each input that needs one, from n->grad and saved values. */
 typedef void (*OpBackwardFn)(struct GraphNode *n, struct GraphNode *const *in);

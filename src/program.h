@@ -5,6 +5,7 @@
 
 #include "arena.h"
 #include "graph.h"
+#include "optim.h"
 
 typedef enum InstrKind {
     INS_INIT,       /* fill a constructor leaf (zeros, randn, ...) once, in program order */
@@ -16,9 +17,63 @@ typedef enum InstrKind {
     INS_STEP,       /* one optimizer update of every param */
     INS_ZERO_GRAD,  /* clear every param's gradient */
     INS_SEED,       /* restart the random numbers */
+    INS_DATA,       /* make data sets: generate, split or normalize into leaf nodes */
+    INS_TRAIN,      /* a whole train block */
+    INS_SAVE,       /* write a model's params to a safetensors file */
+    INS_LOAD,       /* read them back */
 } InstrKind;
 
-typedef enum OptimKind { OPTIM_SGD } OptimKind;
+#define NN_MAX_DATA 8
+
+/* Making data sets at run time (their shapes are fixed when checked). `fn` is a DataFn. */
+typedef struct DataInstr {
+    int fn;
+    int n, k;
+    double noise, fraction;
+    const int *rows;            /* SPLIT_ROWS: rows of the second part */
+    int n_rows;
+    uint32_t src_x[NN_MAX_DATA], src_y[NN_MAX_DATA];
+    uint32_t dst_x[NN_MAX_DATA], dst_y[NN_MAX_DATA];
+    int n_src, n_dst;
+} DataInstr;
+
+/* One compiled pass of a train block: inputs fed into x and y, the loss (and accuracy). */
+typedef struct TrainPass {
+    uint32_t x, y;              /* leaves the loop fills, or the data's own nodes */
+    uint32_t loss, metric;
+    bool has_metric;
+    int rows;
+    Plan plan;                  /* computes loss (and metric) */
+} TrainPass;
+
+/* A model's params as a checkpoint names them. */
+typedef struct ModelParams {
+    const char *model;          /* its name */
+    const char *source;         /* its definition's text */
+    const uint32_t *nodes;
+    const char *const *names;   /* "layer1.W" */
+    int count;
+} ModelParams;
+
+typedef struct TrainInstr {
+    bool over_data;             /* train MODEL on X, Y; else train LOSS */
+    uint32_t X, Y;              /* the whole data */
+    int rows, train_rows, val_rows;
+    bool has_val, val_split;    /* val_split: the last val_rows rows of X are held out */
+    bool has_rest;
+    TrainPass batch, rest, train_eval, val_eval;
+    TrainPass formula;          /* train LOSS: the loss and its plan */
+    const uint32_t *params;     /* what the optimizer updates */
+    int n_params;
+    ModelParams model;          /* for resume */
+    OptimConfig optim;
+    Schedule sched;
+    int epochs, batch_size, accumulate, log_every, patience, trace_step;
+    double clip;
+    bool metric;
+    const char *loss_name;
+    const char *resume;
+} TrainInstr;
 
 typedef struct PrintItem {
     uint32_t node;
@@ -34,9 +89,12 @@ typedef struct Instr {
     Plan plan;              /* nodes to compute, in order */
     PrintItem *items;
     uint32_t n_items;
-    OptimKind optim;
-    float lr;
+    OptimConfig optim;          /* STEP */
     uint64_t seed;
+    DataInstr *data;
+    TrainInstr *train;
+    ModelParams *ckpt;          /* SAVE, LOAD */
+    const char *path;
     bool reset_grad;        /* SET_PARAM from a declaration: a new param has no gradient */
 } Instr;
 

@@ -17,6 +17,22 @@ typedef void (*RtLocateFn)(void *ud, Span span, StrBuf *out);
 
 #define NN_DEFAULT_SEED 42
 
+/* An optimizer's state for one param (momentum, Adam's moments), kept between steps. */
+typedef struct ParamOpt {
+    bool used;
+    OptimKind kind;
+    int nbuf;
+    long t;                     /* updates made (PyTorch's per-param step) */
+    float *buf[3];
+} ParamOpt;
+
+/* What the last train run left, so a checkpoint can record where training stands. */
+typedef struct TrainRecord {
+    const char *model;          /* interned model name, or NULL */
+    int epoch;                  /* epochs completed */
+    OptimConfig optim;
+} TrainRecord;
+
 typedef struct Runtime {
     Graph graph;
     Rng rng;
@@ -34,6 +50,12 @@ typedef struct Runtime {
     size_t scratch_cap;
     bool trace_all;             /* --trace: explain every backward and step */
     bool explain_step;          /* the last backward was traced: explain the next step */
+    bool progress;              /* output is a terminal: show a live progress line */
+    ParamOpt *popt;             /* indexed by param node id; grown on demand */
+    uint32_t popt_count;
+    float *upd;                 /* scratch for undoing a failed update; owned */
+    size_t upd_cap;
+    TrainRecord record;
 } Runtime;
 
 void rt_init(Runtime *rt);
@@ -46,10 +68,32 @@ void rt_exec(Runtime *rt, const Program *p);
 /* Writes rt->out through the write callback and clears it. */
 void rt_flush(Runtime *rt);
 float *rt_scratch(Runtime *rt, size_t n);
+/* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
+float *rt_snapshot_params(Runtime *rt, bool grads);
+/* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of every pass). */
+void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward);
+/* One optimizer update of the given params with learning rate lr; raises (leaving every
+ * param and state as it was) if a value would become inf or NaN. */
+void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
+               Span at);
+/* Forgets the optimizer state of these params (a new optimizer starts). */
+void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
+ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+
+/* train.c */
+void rt_data(Runtime *rt, const DataInstr *d, Span at);
+void rt_train(Runtime *rt, const TrainInstr *t, Span at);
+/* checkpoint.c */
+void rt_save(Runtime *rt, const ModelParams *m, const char *path, Span at);
+void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
+/* Loads weights and, from the file's metadata and tensors, the optimizer state, the random
+ * state and the epoch reached; returns that epoch. */
+int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
+              Span at);
 
 /* trace.c: the blackboard explanation of one backward pass and of one update. */
 void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
                     Span where);
-void trace_update(Runtime *rt, float lr, const float *before);
+void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 
 #endif

@@ -2,22 +2,14 @@
  * Shape rules come from the op table, so the checker and the runtime agree by construction.
  * Every error is reported at the span that caused it; checking goes on after an error so a
  * script's mistakes are reported together. */
-#include "sema.h"
+#include "sema_int.h"
 
 #include <math.h>
 #include <string.h>
 
-#define MAX_ELEMENTS (1u << 28)     /* 1 GiB of float32 in one tensor */
 #define MAX_EXPR_DEPTH 1000         /* deeper expressions are refused, not recursed into */
 #define MAX_ERRORS 20
 
-typedef struct Sema {
-    SymbolTable *syms;
-    DiagSink *diag;
-    int errors;
-    int depth;                      /* of the expression being checked */
-    bool too_deep;                  /* reported for this statement already */
-} Sema;
 
 /* ---- symbols ----------------------------------------------------------------------------- */
 
@@ -36,7 +28,7 @@ void symtab_free(SymbolTable *t)
 
 void symtab_truncate(SymbolTable *t, size_t count)
 {
-    while (t->count > count) nn_free(t->items[--t->count]);
+    while (t->count > count) sema_symbol_free(t->items[--t->count]);
 }
 
 Symbol *symtab_find(const SymbolTable *t, const char *name)
@@ -48,6 +40,7 @@ Symbol *symtab_find(const SymbolTable *t, const char *name)
 
 static Symbol *symtab_add(SymbolTable *t, const char *name, SymKind kind, Span decl)
 {
+    NN_ASSERT(name);
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
         t->items = nn_realloc(t->items, t->cap * sizeof *t->items);
@@ -62,9 +55,7 @@ static Symbol *symtab_add(SymbolTable *t, const char *name, SymKind kind, Span d
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static void error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void error(Sema *s, Span at, const char *fmt, ...)
+void sema_error(Sema *s, Span at, const char *fmt, ...)
 {
     s->errors++;
     if (s->errors == MAX_ERRORS + 1)
@@ -76,9 +67,59 @@ static void error(Sema *s, Span at, const char *fmt, ...)
     va_end(ap);
 }
 
+void sema_note(Sema *s, Span at, const char *fmt, ...)
+{
+    if (s->errors > MAX_ERRORS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(s->diag, DIAG_NOTE, at, fmt, ap);
+    va_end(ap);
+}
+
+Symbol *sema_lookup(Sema *s, const char *name)
+{
+    for (int i = s->n_locals; i-- > 0;)
+        if (s->locals[i].name == name) return s->locals[i].sym;
+    return symtab_find(s->syms, name);
+}
+
+Symbol *sema_add_symbol(Sema *s, const char *name, SymKind kind, Span decl)
+{
+    return symtab_add(s->syms, name, kind, decl);
+}
+
+SemaExtra *sema_extra(Sema *s, AstNode *n)
+{
+    if (!n->sema.extra) n->sema.extra = arena_alloc(s->arena, sizeof *n->sema.extra);
+    return n->sema.extra;
+}
+
+const char *sema_intern(Sema *s, const char *text)
+{
+    return intern(s->interner, text, strlen(text));
+}
+
+const char *sema_dotted(Sema *s, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *buf = nn_alloc(la + lb + 2);
+    memcpy(buf, a, la);
+    buf[la] = '.';
+    memcpy(buf + la + 1, b, lb + 1);
+    const char *r = intern(s->interner, buf, la + lb + 1);
+    nn_free(buf);
+    return r;
+}
+
 static const char *kind_word(SymKind k)
 {
-    return k == SYM_PARAM ? "param" : "let";
+    switch (k) {
+    case SYM_PARAM: return "param";
+    case SYM_LET: return "let";
+    case SYM_MODEL: return "model";
+    case SYM_DATA: return "data set";
+    }
+    return "name";
 }
 
 static size_t edit_distance(const char *a, const char *b)
@@ -120,9 +161,7 @@ static const char *suggest(Sema *s, const char *name, bool functions)
     return best;
 }
 
-static bool check_expr(Sema *s, AstNode *e);
-
-static OpAttrs no_attrs(void)
+OpAttrs sema_no_attrs(void)
 {
     OpAttrs at;
     memset(&at, 0, sizeof at);
@@ -131,7 +170,7 @@ static OpAttrs no_attrs(void)
 }
 
 /* Runs op's shape rule on the inputs' shapes; reports a mismatch at the expression. */
-static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int n)
+bool sema_apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int n)
 {
     const OpInfo *info = op_info(op);
     Shape shapes[2];
@@ -139,13 +178,13 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
     StrBuf err;
     sb_init(&err);
     bool ok = info->shape(info, shapes, &e->sema.attrs, &e->sema.shape, &err);
-    if (!ok) error(s, e->span, "%s", err.data);
+    if (!ok) sema_error(s, e->span, "%s", err.data);
     sb_free(&err);
     double elements = 1;   /* in double: a product of sizes can overflow size_t */
     for (int i = 0; ok && i < e->sema.shape.rank; i++) elements *= e->sema.shape.dim[i];
     if (ok && elements > MAX_ELEMENTS) {
         char buf[64];
-        error(s, e->span, "the result %s would have %.0f elements; the limit is %u",
+        sema_error(s, e->span, "the result %s would have %.0f elements; the limit is %u",
               shape_str(&e->sema.shape, buf, sizeof buf), elements, MAX_ELEMENTS);
         ok = false;
     }
@@ -156,35 +195,35 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
 }
 
 /* A compile-time constant integer argument (sizes, axes, seeds) in [lo, hi]. */
-static bool const_int(Sema *s, AstNode *e, const char *what, double lo, double hi, long *out)
+bool sema_const_int(Sema *s, AstNode *e, const char *what, double lo, double hi, long *out)
 {
-    if (!check_expr(s, e)) return false;
+    if (!sema_expr(s, e)) return false;
     double v = e->sema.const_value;
     if (!e->sema.is_const || e->sema.shape.rank != 0 || v != floor(v)) {
-        error(s, e->span, "%s must be a constant integer", what);
+        sema_error(s, e->span, "%s must be a constant integer", what);
         return false;
     }
     if (v < lo) {
-        error(s, e->span, "%s must be at least %.17g, not %.17g", what, lo, v);
+        sema_error(s, e->span, "%s must be at least %.17g, not %.17g", what, lo, v);
         return false;
     }
     if (v > hi) {
-        error(s, e->span, "%s must be at most %.17g, not %.17g", what, hi, v);
+        sema_error(s, e->span, "%s must be at most %.17g, not %.17g", what, hi, v);
         return false;
     }
     *out = (long)v;
     return true;
 }
 
-static bool const_number(Sema *s, AstNode *e, const char *what, double *out)
+bool sema_const_number(Sema *s, AstNode *e, const char *what, double *out)
 {
-    if (!check_expr(s, e)) return false;
+    if (!sema_expr(s, e)) return false;
     if (!e->sema.is_const || e->sema.shape.rank != 0) {
-        error(s, e->span, "%s must be a constant number", what);
+        sema_error(s, e->span, "%s must be a constant number", what);
         return false;
     }
     if (!isfinite(e->sema.const_value)) {
-        error(s, e->span, "%s must be a finite number", what);
+        sema_error(s, e->span, "%s must be a finite number", what);
         return false;
     }
     *out = e->sema.const_value;
@@ -199,30 +238,30 @@ static bool check_literal(Sema *s, AstNode *e, int depth, const Shape *shape)
 {
     if (depth == shape->rank) {
         if (e->kind == AST_TENSOR) {
-            error(s, e->span, "a tensor literal must be rectangular: a number is expected "
+            sema_error(s, e->span, "a tensor literal must be rectangular: a number is expected "
                               "here, as in the first row");
             return false;
         }
-        if (!check_expr(s, e)) return false;
+        if (!sema_expr(s, e)) return false;
         if (!e->sema.is_const || e->sema.shape.rank != 0) {
-            error(s, e->span, "elements of a tensor literal must be constant numbers");
+            sema_error(s, e->span, "elements of a tensor literal must be constant numbers");
             return false;
         }
         if (!isfinite((float)e->sema.const_value)) {
             char buf[32];
-            error(s, e->span, "this element is %s; a tensor literal needs finite numbers",
+            sema_error(s, e->span, "this element is %s; a tensor literal needs finite numbers",
                   fmt_num((float)e->sema.const_value, buf));
             return false;
         }
         return true;
     }
     if (e->kind != AST_TENSOR) {
-        error(s, e->span, "a tensor literal must be rectangular: a list of %d is expected "
+        sema_error(s, e->span, "a tensor literal must be rectangular: a list of %d is expected "
                           "here, as in the first row", shape->dim[depth]);
         return false;
     }
     if ((int)e->u.list.count != shape->dim[depth]) {
-        error(s, e->span, "a tensor literal must be rectangular: this row has %zu element%s, "
+        sema_error(s, e->span, "a tensor literal must be rectangular: this row has %zu element%s, "
                           "the first has %d", e->u.list.count, e->u.list.count == 1 ? "" : "s",
               shape->dim[depth]);
         return false;
@@ -238,7 +277,7 @@ static bool literal_shape(Sema *s, AstNode *e, Shape *shape)
     *shape = shape_scalar();
     for (const AstNode *p = e; p->kind == AST_TENSOR; p = p->u.list.items[0]) {
         if (shape->rank == NN_MAX_RANK) {
-            error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
+            sema_error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
             return false;
         }
         shape->dim[shape->rank++] = (int)p->u.list.count;
@@ -248,7 +287,7 @@ static bool literal_shape(Sema *s, AstNode *e, Shape *shape)
 
 /* ---- calls --------------------------------------------------------------------------------- */
 
-static int positional_count(const AstList *args)
+int sema_npos(const AstList *args)
 {
     int n = 0;
     for (size_t i = 0; i < args->count; i++) n += args->items[i]->u.bind.name == NULL;
@@ -256,13 +295,13 @@ static int positional_count(const AstList *args)
 }
 
 /* An argument given both by position and by name is an error (Python's rule). */
-static bool given_twice(Sema *s, const AstList *args, int pos, const char *name)
+bool sema_given_twice(Sema *s, const AstList *args, int pos, const char *name)
 {
-    if (positional_count(args) <= pos) return false;
+    if (sema_npos(args) <= pos) return false;
     for (size_t i = 0; i < args->count; i++) {
         AstNode *a = args->items[i];
         if (a->u.bind.name && strcmp(a->u.bind.name, name) == 0) {
-            error(s, a->u.bind.name_span, "'%s' is given twice: by position and by name", name);
+            sema_error(s, a->u.bind.name_span, "'%s' is given twice: by position and by name", name);
             return true;
         }
     }
@@ -270,7 +309,7 @@ static bool given_twice(Sema *s, const AstList *args, int pos, const char *name)
 }
 
 /* Finds an argument by position or name; reports unknown names. Returns NULL if absent. */
-static AstNode *get_arg(const AstList *args, int pos, const char *name)
+AstNode *sema_arg(const AstList *args, int pos, const char *name)
 {
     int p = 0;
     for (size_t i = 0; i < args->count; i++) {
@@ -284,7 +323,7 @@ static AstNode *get_arg(const AstList *args, int pos, const char *name)
     return NULL;
 }
 
-static bool check_named(Sema *s, const AstList *args, const char *fn, const char *allowed)
+bool sema_named(Sema *s, const AstList *args, const char *fn, const char *allowed)
 {
     bool ok = true;
     for (size_t i = 0; i < args->count; i++) {
@@ -292,15 +331,15 @@ static bool check_named(Sema *s, const AstList *args, const char *fn, const char
         if (!a->u.bind.name) continue;
         if (!allowed || strcmp(a->u.bind.name, allowed) != 0) {
             if (allowed)
-                error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes '%s')", fn,
+                sema_error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes '%s')", fn,
                       a->u.bind.name, allowed);
             else
-                error(s, a->u.bind.name_span, "'%s' takes no named arguments", fn);
+                sema_error(s, a->u.bind.name_span, "'%s' takes no named arguments", fn);
             ok = false;
         }
         for (size_t j = 0; j < i; j++)
             if (args->items[j]->u.bind.name == a->u.bind.name) {
-                error(s, a->u.bind.name_span, "argument '%s' is given twice", a->u.bind.name);
+                sema_error(s, a->u.bind.name_span, "argument '%s' is given twice", a->u.bind.name);
                 ok = false;
             }
     }
@@ -310,20 +349,20 @@ static bool check_named(Sema *s, const AstList *args, const char *fn, const char
 static bool check_dims(Sema *s, AstNode *e, const AstList *args, int ndims, Shape *shape)
 {
     if (ndims > NN_MAX_RANK) {
-        error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
+        sema_error(s, e->span, "a tensor may have at most %d dimensions", NN_MAX_RANK);
         return false;
     }
     *shape = shape_scalar();
     double total = 1;
     for (int i = 0; i < ndims; i++) {
         long d;
-        if (!const_int(s, args->items[i]->u.bind.value, "a size", 1, MAX_ELEMENTS, &d))
+        if (!sema_const_int(s, args->items[i]->u.bind.value, "a size", 1, MAX_ELEMENTS, &d))
             return false;
         shape->dim[shape->rank++] = (int)d;
         total *= (double)d;
     }
     if (total > MAX_ELEMENTS) {
-        error(s, e->span, "a tensor of %.0f elements is too large (the limit is %u)", total,
+        sema_error(s, e->span, "a tensor of %.0f elements is too large (the limit is %u)", total,
               MAX_ELEMENTS);
         return false;
     }
@@ -334,82 +373,94 @@ static bool check_call(Sema *s, AstNode *e)
 {
     const char *name = e->u.call.name;
     const AstList *args = &e->u.call.args;
+    Symbol *msym = sema_lookup(s, name);
+    if (msym && msym->kind == SYM_MODEL) return sema_model_call(s, e, msym);
+    if (sema_is_data_fn(name)) {
+        sema_error(s, e->span, "'%s' makes a data set; give it a name: let data = %s(...)", name,
+                   name);
+        return false;
+    }
+    if (strcmp(name, "summary") == 0) {
+        sema_error(s, e->span, "'summary' prints a model's layers; write it as a statement: "
+                   "summary(net)");
+        return false;
+    }
     const OpInfo *op = op_lookup(name);
     if (!op) {
-        Symbol *sym = symtab_find(s->syms, name);
+        Symbol *sym = sema_lookup(s, name);
         if (sym) {
-            error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
+            sema_error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
                   kind_word(sym->kind));
             return false;
         }
         const char *hint = suggest(s, name, true);
         if (hint)
-            error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?", name,
+            sema_error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?", name,
                   hint);
         else
-            error(s, e->u.call.name_span, "unknown function '%s'", name);
+            sema_error(s, e->u.call.name_span, "unknown function '%s'", name);
         return false;
     }
-    e->sema.attrs = no_attrs();
-    int npos = positional_count(args);
+    e->sema.attrs = sema_no_attrs();
+    int npos = sema_npos(args);
     switch (op->sig) {
     case SIG_UNARY: {
-        if (!check_named(s, args, name, NULL)) return false;
+        if (!sema_named(s, args, name, NULL)) return false;
         if (npos != 1) {
-            error(s, e->span, "'%s' takes 1 argument, but %d %s given", name, npos,
+            sema_error(s, e->span, "'%s' takes 1 argument, but %d %s given", name, npos,
                   npos == 1 ? "was" : "were");
             return false;
         }
-        AstNode *x = get_arg(args, 0, NULL);
-        if (!check_expr(s, x)) return false;
+        AstNode *x = sema_arg(args, 0, NULL);
+        if (!sema_expr(s, x)) return false;
         e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
+        return sema_apply_shape(s, e, op->kind, &x, 1);
     }
     case SIG_LEAKY: {
-        if (!check_named(s, args, name, "a")) return false;
-        AstNode *x = get_arg(args, 0, NULL), *a = get_arg(args, 1, "a");
-        if (given_twice(s, args, 1, "a")) return false;
+        if (!sema_named(s, args, name, "a")) return false;
+        AstNode *x = sema_arg(args, 0, NULL), *a = sema_arg(args, 1, "a");
+        if (sema_given_twice(s, args, 1, "a")) return false;
         if (!x || npos > 2) {
-            error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
+            sema_error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
                   name);
             return false;
         }
         double slope = 0.01;    /* PyTorch's default negative slope */
-        if (a && !const_number(s, a, "the slope 'a'", &slope)) return false;
-        if (!check_expr(s, x)) return false;
+        if (a && !sema_const_number(s, a, "the slope 'a'", &slope)) return false;
+        if (!sema_expr(s, x)) return false;
         e->sema.attrs.alpha = (float)slope;
         e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
+        return sema_apply_shape(s, e, op->kind, &x, 1);
     }
     case SIG_REDUCE: {
-        if (!check_named(s, args, name, "axis") || given_twice(s, args, 1, "axis")) return false;
-        AstNode *x = get_arg(args, 0, NULL), *ax = get_arg(args, 1, "axis");
+        if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis")) return false;
+        AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
         if (!x || npos > 2) {
-            error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
+            sema_error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
                   name, name);
             return false;
         }
-        if (!check_expr(s, x)) return false;
+        if (!sema_expr(s, x)) return false;
         if (ax) {
             long axis;
-            if (!const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis)) return false;
+            if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis)) return false;
             e->sema.attrs.axis = (int)axis;
         }
         e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
+        return sema_apply_shape(s, e, op->kind, &x, 1);
     }
     case SIG_DIMS:
     case SIG_FULL:
     case SIG_EYE: {
-        if (!check_named(s, args, name, NULL)) return false;
+        if (!sema_named(s, args, name, NULL)) return false;
         int ndims = op->sig == SIG_FULL ? npos - 1 : npos;
         if (ndims < 1 || (op->sig == SIG_EYE && npos != 1)) {
             if (op->sig == SIG_EYE)
-                error(s, e->span, "'eye' takes one size: eye(n)");
+                sema_error(s, e->span, "'eye' takes one size: eye(n)");
             else if (op->sig == SIG_FULL)
-                error(s, e->span, "'full' takes sizes, then the value: full(2, 3, 0.5)");
+                sema_error(s, e->span, "'full' takes sizes, then the value: full(2, 3, 0.5)");
             else
-                error(s, e->span, "'%s' takes at least one size, e.g. %s(2, 3)", name, name);
+                sema_error(s, e->span, "'%s' takes at least one size, e.g. %s(2, 3)", name, name);
             return false;
         }
         if (!check_dims(s, e, args, ndims, &e->sema.attrs.shape)) return false;
@@ -419,11 +470,74 @@ static bool check_call(Sema *s, AstNode *e)
         }
         if (op->sig == SIG_FULL) {
             double v;
-            if (!const_number(s, get_arg(args, npos - 1, NULL), "the fill value", &v))
+            if (!sema_const_number(s, sema_arg(args, npos - 1, NULL), "the fill value", &v))
                 return false;
             e->sema.attrs.fill = (float)v;
         }
-        return apply_shape(s, e, op->kind, NULL, 0);
+        return sema_apply_shape(s, e, op->kind, NULL, 0);
+    }
+    case SIG_AXIS: {
+        if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis"))
+            return false;
+        AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
+        if (!x || npos > 2) {
+            sema_error(s, e->span, "'%s' takes x and an optional axis (the last by default): "
+                       "%s(x) or %s(x, axis)", name, name, name);
+            return false;
+        }
+        if (!sema_expr(s, x)) return false;
+        e->sema.attrs.axis = -1;
+        if (ax) {
+            long axis;
+            if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis))
+                return false;
+            e->sema.attrs.axis = (int)axis;
+        }
+        e->sema.operand = x;
+        return sema_apply_shape(s, e, op->kind, &x, 1);
+    }
+    case SIG_LOSS: {
+        if (!sema_named(s, args, name, NULL)) return false;
+        if (npos != 2) {
+            sema_error(s, e->span, "'%s' takes a prediction and a target: %s(prediction, "
+                       "target)", name, name);
+            return false;
+        }
+        AstNode *in[2] = { sema_arg(args, 0, NULL), sema_arg(args, 1, NULL) };
+        bool ok = sema_expr(s, in[0]);
+        ok = sema_expr(s, in[1]) && ok;
+        if (!ok) return false;
+        e->sema.operand = in[0];
+        e->sema.operand2 = in[1];
+        return sema_apply_shape(s, e, op->kind, in, 2);
+    }
+    case SIG_PROB: {
+        if (!sema_named(s, args, name, "p") || sema_given_twice(s, args, 1, "p")) return false;
+        AstNode *x = sema_arg(args, 0, NULL), *pa = sema_arg(args, 1, "p");
+        if (!x || !pa || npos > 2) {
+            sema_error(s, e->span, "'%s' takes x and a probability: %s(x, 0.5)", name, name);
+            return false;
+        }
+        double p;
+        if (!sema_const_number(s, pa, "the probability", &p)) return false;
+        if (p < 0 || p >= 1) {
+            sema_error(s, pa->span, "the probability must be at least 0 and below 1");
+            return false;
+        }
+        if (!sema_expr(s, x)) return false;
+        e->sema.attrs.p = (float)p;
+        e->sema.operand = x;
+        return sema_apply_shape(s, e, op->kind, &x, 1);
+    }
+    case SIG_FANS: {
+        if (!sema_named(s, args, name, NULL)) return false;
+        if (npos != 2) {
+            sema_error(s, e->span, "'%s' takes the number of inputs and outputs: %s(4, 8)", name,
+                       name);
+            return false;
+        }
+        if (!check_dims(s, e, args, 2, &e->sema.attrs.shape)) return false;
+        return sema_apply_shape(s, e, op->kind, NULL, 0);
     }
     case SIG_LEAF:
     case SIG_OPERATOR: break;
@@ -463,11 +577,11 @@ static double fold(int c, double a, double b)
 static bool check_expr_at(Sema *s, AstNode *e);
 
 /* Checks an expression, refusing nesting so deep that recursion could exhaust the stack. */
-static bool check_expr(Sema *s, AstNode *e)
+bool sema_expr(Sema *s, AstNode *e)
 {
     if (s->depth >= MAX_EXPR_DEPTH) {
         if (!s->too_deep)
-            error(s, e->span, "this expression is nested too deeply (the limit is %d levels)",
+            sema_error(s, e->span, "this expression is nested too deeply (the limit is %d levels)",
                   MAX_EXPR_DEPTH);
         s->too_deep = true;
         return false;
@@ -481,7 +595,7 @@ static bool check_expr(Sema *s, AstNode *e)
 static bool check_expr_at(Sema *s, AstNode *e)
 {
     memset(&e->sema, 0, sizeof e->sema);
-    e->sema.attrs = no_attrs();
+    e->sema.attrs = sema_no_attrs();
     switch (e->kind) {
     case AST_NUM:
         e->sema.op = OP_CONST;
@@ -489,7 +603,7 @@ static bool check_expr_at(Sema *s, AstNode *e)
         e->sema.const_value = e->u.num;
         return true;
     case AST_STRING:
-        error(s, e->span, "a string can only be printed, not computed with");
+        sema_error(s, e->span, "a string can only be printed, not computed with");
         return false;
     case AST_TENSOR: {
         Shape shape;
@@ -500,19 +614,29 @@ static bool check_expr_at(Sema *s, AstNode *e)
         return true;
     }
     case AST_NAME: {
-        Symbol *sym = symtab_find(s->syms, e->u.name);
+        Symbol *sym = sema_lookup(s, e->u.name);
         if (!sym) {
             const char *hint = suggest(s, e->u.name, false);
             if (op_lookup(e->u.name))
-                error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", e->u.name,
+                sema_error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", e->u.name,
                       e->u.name);
             else if (hint)
-                error(s, e->span, "unknown name '%s'; did you mean '%s'?", e->u.name, hint);
+                sema_error(s, e->span, "unknown name '%s'; did you mean '%s'?", e->u.name, hint);
             else
-                error(s, e->span, "unknown name '%s'", e->u.name);
+                sema_error(s, e->span, "unknown name '%s'", e->u.name);
             return false;
         }
         if (sym->poisoned) return false;    /* its definition was already reported */
+        if (sym->kind == SYM_MODEL) {
+            sema_error(s, e->span, "'%s' is a model; apply it to inputs, e.g. %s(X)", sym->name,
+                       sym->name);
+            return false;
+        }
+        if (sym->kind == SYM_DATA) {
+            sema_error(s, e->span, "'%s' is a data set; use its inputs %s.X or its targets %s.Y",
+                       sym->name, sym->name, sym->name);
+            return false;
+        }
         e->sema.sym = sym;
         e->sema.shape = sym->shape;
         e->sema.grad = sym->grad;
@@ -522,8 +646,8 @@ static bool check_expr_at(Sema *s, AstNode *e)
     }
     case AST_UNARY: {
         AstNode *a = e->u.op.a;
-        if (!check_expr(s, a)) return false;
-        bool ok = apply_shape(s, e, OP_NEG, &a, 1);
+        if (!sema_expr(s, a)) return false;
+        bool ok = sema_apply_shape(s, e, OP_NEG, &a, 1);
         if (a->sema.is_const && a->sema.shape.rank == 0) {
             e->sema.is_const = true;
             e->sema.const_value = -a->sema.const_value;
@@ -532,10 +656,10 @@ static bool check_expr_at(Sema *s, AstNode *e)
     }
     case AST_BINARY: {
         AstNode *in[2] = { e->u.op.a, e->u.op.b };
-        bool ok = check_expr(s, in[0]);
-        ok = check_expr(s, in[1]) && ok;
+        bool ok = sema_expr(s, in[0]);
+        ok = sema_expr(s, in[1]) && ok;
         if (!ok) return false;
-        ok = apply_shape(s, e, binary_op(e->u.op.op), in, 2);
+        ok = sema_apply_shape(s, e, binary_op(e->u.op.op), in, 2);
         if (ok && in[0]->sema.is_const && in[1]->sema.is_const && e->sema.shape.rank == 0) {
             e->sema.is_const = true;
             e->sema.const_value = fold(e->u.op.op, in[0]->sema.const_value,
@@ -548,14 +672,15 @@ static bool check_expr_at(Sema *s, AstNode *e)
         AstNode *obj = e->u.field.obj;
         const char *f = e->u.field.field;
         if (strcmp(f, "grad") == 0) {
-            if (obj->kind != AST_NAME) {
-                error(s, e->span, "'.grad' is kept only for params; write it after a param's "
+            if (obj->kind != AST_NAME && !sema_param_path(s, obj)) {
+                if (obj->kind == AST_FIELD && !sema_expr(s, obj)) return false;
+                sema_error(s, e->span, "'.grad' is kept only for params; write it after a param's "
                                   "name, e.g. w.grad");
                 return false;
             }
-            if (!check_expr(s, obj)) return false;
+            if (!sema_expr(s, obj)) return false;
             if (obj->sema.sym->kind != SYM_PARAM) {
-                error(s, e->span, "'%s' is a let, and only params keep a gradient ('trace' "
+                sema_error(s, e->span, "'%s' is a let, and only params keep a gradient ('trace' "
                                   "shows the gradients of intermediate values)", obj->u.name);
                 return false;
             }
@@ -565,13 +690,16 @@ static bool check_expr_at(Sema *s, AstNode *e)
             e->sema.sym = obj->sema.sym;
             return true;
         }
+        bool handled;
+        if (sema_net_field(s, e, &handled)) return true;
+        if (handled) return false;
         if (strcmp(f, "T") == 0) {
-            if (!check_expr(s, obj)) return false;
+            if (!sema_expr(s, obj)) return false;
             e->sema.operand = obj;
-            return apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
+            return sema_apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
         }
-        if (!check_expr(s, obj)) return false;     /* an unknown name is the first mistake */
-        error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
+        if (!sema_expr(s, obj)) return false;     /* an unknown name is the first mistake */
+        sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
         return false;
     }
     default: break;
@@ -582,11 +710,11 @@ static bool check_expr_at(Sema *s, AstNode *e)
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
-static bool check_scalar(Sema *s, AstNode *e, const char *stmt)
+bool sema_scalar(Sema *s, AstNode *e, const char *stmt)
 {
     if (e->sema.shape.rank == 0) return true;
     char buf[64];
-    error(s, e->span, "'%s' needs a scalar, but this has shape %s; reduce it first, e.g. "
+    sema_error(s, e->span, "'%s' needs a scalar, but this has shape %s; reduce it first, e.g. "
                       "with sum(...) or mean(...)", stmt, shape_str(&e->sema.shape, buf, sizeof buf));
     return false;
 }
@@ -596,7 +724,7 @@ static bool check_param_value(Sema *s, Symbol *sym, AstNode *v)
 {
     if (shape_eq(&v->sema.shape, &sym->shape) || v->sema.shape.rank == 0) return true;
     char a[64], b[64];
-    error(s, v->span, "'%s' is a param of shape %s, so its new value must have that shape "
+    sema_error(s, v->span, "'%s' is a param of shape %s, so its new value must have that shape "
                       "(or be a scalar), but this is %s", sym->name,
           shape_str(&sym->shape, a, sizeof a), shape_str(&v->sema.shape, b, sizeof b));
     return false;
@@ -607,9 +735,33 @@ static void check_stmt(Sema *s, AstNode *st)
     memset(&st->sema, 0, sizeof st->sema);
     s->too_deep = false;
     switch (st->kind) {
+    case AST_LET_MANY: {
+        AstNode *v = st->u.many.value;
+        if (v->kind == AST_CALL && (strcmp(v->u.call.name, "split") == 0
+                                    || strcmp(v->u.call.name, "normalize") == 0)) {
+            sema_check_data_let(s, st);
+            return;
+        }
+        sema_error(s, v->span, "only data functions give several values: let a, b = "
+                   "split(data, 0.8) or normalize(a, b)");
+        for (size_t i = 0; i < st->u.many.names.count; i++)
+            symtab_add(s->syms, st->u.many.names.items[i]->u.name, SYM_LET,
+                       st->u.many.names.items[i]->span)->poisoned = true;
+        return;
+    }
+    case AST_MODEL: sema_check_model(s, st); return;
+    case AST_TRAIN: sema_check_train(s, st); return;
+    case AST_SAVE:
+    case AST_LOAD: sema_check_file(s, st); return;
     case AST_LET: {
         AstNode *v = st->u.bind.value;
-        bool ok = check_expr(s, v);
+        if (v->kind == AST_CALL && sema_is_data_fn(v->u.call.name)
+            && !(sema_lookup(s, v->u.call.name)
+                 && sema_lookup(s, v->u.call.name)->kind == SYM_MODEL)) {
+            sema_check_data_let(s, st);
+            return;
+        }
+        bool ok = sema_expr(s, v);
         Symbol *sym = symtab_add(s->syms, st->u.bind.name, SYM_LET, st->u.bind.name_span);
         sym->poisoned = !ok;    /* later uses of a failed definition are not errors again */
         if (!ok) return;
@@ -623,7 +775,7 @@ static void check_stmt(Sema *s, AstNode *st)
     case AST_PARAM: {
         AstNode *v = st->u.bind.value;
         Symbol *old = symtab_find(s->syms, st->u.bind.name);
-        if (!check_expr(s, v)) {
+        if (!sema_expr(s, v)) {
             if (!old || old->kind != SYM_PARAM)
                 symtab_add(s->syms, st->u.bind.name, SYM_PARAM, st->u.bind.name_span)->poisoned =
                     true;
@@ -643,15 +795,15 @@ static void check_stmt(Sema *s, AstNode *st)
     }
     case AST_ASSIGN: {
         AstNode *v = st->u.bind.value;
-        bool ok = check_expr(s, v);
+        bool ok = sema_expr(s, v);
         Symbol *sym = symtab_find(s->syms, st->u.bind.name);
         if (!sym) {
-            error(s, st->u.bind.name_span, "unknown name '%s'; define it with 'let %s = ...' "
+            sema_error(s, st->u.bind.name_span, "unknown name '%s'; define it with 'let %s = ...' "
                   "or 'param %s = ...'", st->u.bind.name, st->u.bind.name, st->u.bind.name);
             return;
         }
         if (sym->kind != SYM_PARAM) {
-            error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
+            sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
                   "follows its inputs; define it again with 'let %s = ...'", sym->name, sym->name);
             if (s->errors <= MAX_ERRORS)    /* no note for an error that was not shown */
                 diag_report(s->diag, DIAG_NOTE, sym->decl, "'%s' is defined here", sym->name);
@@ -663,56 +815,52 @@ static void check_stmt(Sema *s, AstNode *st)
     case AST_PRINT:
         for (size_t i = 0; i < st->u.list.count; i++) {
             AstNode *item = st->u.list.items[i];
-            if (item->kind != AST_STRING) check_expr(s, item);
+            if (item->kind == AST_STRING) continue;
+            const char *text = sema_print_text(s, item);
+            if (text) sema_extra(s, item)->text = text;
+            else sema_expr(s, item);
         }
         return;
     case AST_BACKWARD: {
         AstNode *e = st->u.expr;
-        if (!check_expr(s, e) || !check_scalar(s, e, "backward")) return;
+        if (!sema_expr(s, e) || !sema_scalar(s, e, "backward")) return;
         if (!e->sema.grad)
-            error(s, e->span, "nothing to differentiate: this depends on no param (declare "
+            sema_error(s, e->span, "nothing to differentiate: this depends on no param (declare "
                               "the weights with 'param')");
         return;
     }
     case AST_TRACE: {
         AstNode *e = st->u.expr;
-        if (check_expr(s, e)) check_scalar(s, e, "trace");
+        if (sema_expr(s, e)) sema_scalar(s, e, "trace");
         return;
     }
-    case AST_STEP: {
-        const AstList *args = &st->u.call.args;
-        if (strcmp(st->u.call.name, "sgd") != 0) {
-            error(s, st->u.call.name_span, "unknown optimizer '%s' (nn has 'sgd')",
-                  st->u.call.name);
-            return;
-        }
-        if (!check_named(s, args, "sgd", "lr") || given_twice(s, args, 0, "lr")) return;
-        AstNode *lr = get_arg(args, 0, "lr");
-        if (!lr || positional_count(args) > 1) {
-            error(s, st->span, "'sgd' takes a learning rate: step sgd(lr = 0.1)");
-            return;
-        }
-        double v;
-        if (!const_number(s, lr, "the learning rate 'lr'", &v)) return;
-        if (!(v > 0) || !isfinite(v)) error(s, lr->span, "the learning rate must be positive");
-        st->sema.const_value = v;   /* the value lowering uses */
-        return;
-    }
+    case AST_STEP: sema_check_step(s, st); return;
     case AST_ZERO_GRAD: return;
     case AST_SEED: {
         long v;
-        const_int(s, st->u.expr, "the seed", 0, 4294967295.0, &v);
+        sema_const_int(s, st->u.expr, "the seed", 0, 4294967295.0, &v);
         return;
     }
-    case AST_EXPR: check_expr(s, st->u.expr); return;
+    case AST_EXPR: {
+        const char *text = sema_print_text(s, st->u.expr);
+        if (text) sema_extra(s, st->u.expr)->text = text;
+        else sema_expr(s, st->u.expr);
+        return;
+    }
     default: break;
     }
     NN_ASSERT(!"not a statement");
 }
 
-int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag)
+int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
+               Arena *arena)
 {
-    Sema s = { syms, diag, 0, 0, false };
+    Sema s;
+    memset(&s, 0, sizeof s);
+    s.syms = syms;
+    s.diag = diag;
+    s.interner = interner;
+    s.arena = arena;
     for (size_t i = 0; i < stmts->count; i++) check_stmt(&s, stmts->items[i]);
     return s.errors;
 }

@@ -4,11 +4,15 @@
 #define NN_SEMA_H
 
 #include "ast.h"
+#include "data.h"
 #include "diag.h"
+#include "intern.h"
+#include "optim.h"
 
-typedef enum SymKind { SYM_LET, SYM_PARAM } SymKind;
+typedef enum SymKind { SYM_LET, SYM_PARAM, SYM_MODEL, SYM_DATA } SymKind;
 
-/* A name the program defined. Lives for the session (the REPL keeps adding). */
+struct Model;
+struct DataSym;
 typedef struct Symbol {
     const char *name;       /* interned */
     SymKind kind;
@@ -20,7 +24,107 @@ typedef struct Symbol {
     double const_value;
     uint32_t node;          /* its graph node, set by lowering */
     bool has_node;
+    struct Model *model;    /* SYM_MODEL, owned */
+    struct DataSym *data;   /* SYM_DATA, owned */
 } Symbol;
+
+/* ---- models ------------------------------------------------------------------------------
+ * A model is a list of layers (residual blocks are bracketed by BEGIN/END entries) or a set of
+ * params with a forward formula. Its params are ordinary param symbols named "net.layer1.W". */
+
+typedef enum LayerKind {
+    LAYER_DENSE, LAYER_ACT, LAYER_DROPOUT, LAYER_RES_BEGIN, LAYER_RES_END
+} LayerKind;
+
+typedef struct Layer {
+    LayerKind kind;
+    Span span;
+    OpKind op;              /* ACT: the activation's op */
+    float alpha;            /* leaky_relu's slope */
+    float p;                /* dropout's probability */
+    int in, out;            /* widths before and after the layer */
+    int index;              /* DENSE: 1, 2, ... (its params are layerN.W, layerN.b) */
+    OpKind init;            /* DENSE: how W is initialised */
+    Symbol *W, *b;
+} Layer;
+
+typedef struct Model {
+    const char *name;
+    Layer *layers;
+    int n_layers;
+    int in, out;            /* layer models: input and output widths */
+    bool formula;           /* params and forward(x) = ... */
+    Symbol **params;        /* every param, in declaration order */
+    const char **param_names;   /* their names inside the model: "layer1.W", "w" */
+    int n_params;
+    const char *arg;        /* formula: the argument's name */
+    AstNode *body;          /* formula: the unchecked body, in `arena` */
+    Arena arena;
+    char *source;           /* the model's source text (for checkpoints) */
+    char *summary;          /* the table `summary(net)` prints */
+} Model;
+
+/* One application of a model to an input of a given shape. */
+typedef struct ModelApp {
+    Symbol *model;
+    Shape in, out;
+    Symbol *arg;            /* formula: the argument, bound to the input's node */
+    AstNode *body;          /* formula: a checked copy of the body */
+} ModelApp;
+
+/* ---- data sets ----------------------------------------------------------------------------
+ * A data set is a pair of nodes X [rows, features] and Y [rows, targets] with class names. */
+
+typedef struct DataSym {
+    int rows, features, targets;
+    Symbol *X, *Y;          /* hidden lets: name.X, name.Y */
+    char **class_names;     /* n_classes, owned; none for a numeric target */
+    int n_classes;
+    char *about;            /* what `print data` says */
+} DataSym;
+
+
+#define NN_MAX_DATA_ARGS 8
+
+/* What lowering needs to make data sets (in the unit's arena). */
+typedef struct SemaData {
+    DataFn fn;
+    int n, k;
+    double noise, fraction;
+    int *rows;              /* SPLIT_ROWS: the rows of the second part */
+    int n_rows;
+    float *x, *y;           /* CSV: the values (unit-arena copies) */
+    Symbol *src[NN_MAX_DATA_ARGS];
+    Symbol *dst[NN_MAX_DATA_ARGS];
+    int n_src, n_dst;
+} SemaData;
+
+/* ---- train --------------------------------------------------------------------------------- */
+
+typedef struct SemaTrain {
+    bool over_data;         /* train MODEL on X, Y; else train LOSS */
+    Symbol *model;
+    OpKind loss;
+    bool metric;            /* report accuracy */
+    int rows, train_rows, val_rows, batch, rest;
+    ModelApp batch_app, rest_app, train_app, val_app;
+    bool has_val, val_given;
+    AstNode *vx, *vy;       /* validation set given as data */
+    int epochs, accumulate, log_every, patience, trace_step;
+    double clip;
+    OptimConfig optim;      /* also the optimizer of a `step` statement */
+    Schedule sched;
+    const char *resume;     /* a checkpoint to continue from, or NULL */
+} SemaTrain;
+
+/* Per-node results for lowering that do not fit AstNode.sema. */
+typedef struct SemaExtra {
+    ModelApp app;           /* CALL of a model */
+    SemaData data;          /* LET / LET_MANY of a data function */
+    SemaTrain train;        /* TRAIN */
+    const char *text;       /* print of a model or data set: the text */
+    const char *path;       /* SAVE, LOAD: the file */
+} SemaExtra;
 
 typedef struct SymbolTable {
     Symbol **items;         /* owned, each allocated separately so pointers stay valid */
@@ -34,7 +138,10 @@ Symbol *symtab_find(const SymbolTable *t, const char *name);
 void symtab_truncate(SymbolTable *t, size_t count);
 
 /* Checks every statement; defines the unit's symbols in `syms`. Returns the number of
- * errors; on errors the caller rolls `syms` back. */
-int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag);
+ * errors; on errors the caller rolls `syms` back. `interner` makes the dotted names of model
+ * params and data fields; `arena` is the unit's (sema results live as long as the AST);
+ * `sources` gives a model's source text for checkpoints. */
+int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
+               Arena *arena);
 
 #endif

@@ -158,7 +158,7 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
 
     size_t nsyms = nn->syms.count;
     NnStatus status = NN_OK;
-    if (parse_unit(&ctx) > 0 || sema_check(&ctx.stmts, &nn->syms, &nn->diag) > 0) {
+    if (parse_unit(&ctx) > 0 || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena) > 0) {
         status = NN_ERROR_COMPILE;
     } else if (run) {
         Program prog;

@@ -456,8 +456,43 @@ void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *b
     nn_free(t.in_plan);
 }
 
-void trace_update(Runtime *rt, float lr, const float *before)
+/* Other optimizers than plain SGD: each param's old and new value, and the rule's name. */
+static void trace_update_other(Runtime *rt, const OptimConfig *c, float lr, const float *before)
 {
+    StrBuf *out = &rt->out;
+    sb_printf(out, "\nupdate: %s, lr = ", optim_name(c->kind));
+    put_num(out, lr, false);
+    sb_puts(out, c->kind == OPTIM_SGD ? ", with momentum or weight decay: each param moves by its "
+                                        "velocity\n"
+                                      : ": each param moves by its own adapted step\n");
+    size_t k = 0;
+    for (uint32_t id = 0; id < rt->graph.count; id++) {
+        GraphNode *p = graph_node(&rt->graph, id);
+        if (p->op != OP_PARAM) continue;
+        const float *old = before + k;
+        k += p->size;
+        sb_printf(out, "  %s", p->name);
+        if (p->size == 1) {
+            sb_puts(out, ": ");
+            put_num(out, old[0], false);
+            sb_puts(out, " -> ");
+            put_num(out, p->value[0], false);
+        } else {
+            sb_putc(out, ' ');
+            shape_format(&p->shape, out);
+            sb_puts(out, " = ");
+            put_value(out, p->value, &p->shape);
+        }
+        sb_putc(out, '\n');
+    }
+}
+
+void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before)
+{
+    if (c->kind != OPTIM_SGD || c->momentum != 0 || c->weight_decay != 0) {
+        trace_update_other(rt, c, lr, before);
+        return;
+    }
     StrBuf *out = &rt->out;
     sb_puts(out, "\nupdate: sgd, lr = ");
     put_num(out, lr, false);

@@ -1,6 +1,7 @@
 /* test_ops.c — unit tests for the op table (ops.def, ops.c): the forward value of every op on
- * hand-computed inputs, run through graph_add / graph_plan / graph_forward, and the table's
- * consistency (kernels, derivatives, trace texts, lookup by name). */
+ * hand-computed inputs, run through graph_add / graph_plan / graph_forward, the table's
+ * consistency (kernels, derivatives, trace texts, lookup by name), per-node scratch (aux) and
+ * the seeded backward pass. */
 #include "testutil.h"
 
 #include "arena.h"
@@ -530,15 +531,545 @@ static void test_grad(void **state)
     assert_float_equal(graph_node(&f->g, id)->value[0], 1.0f, 0);
 }
 
+/* ---- along one axis: softmax, log_softmax, argmax ---------------------------------------- */
+
+static void test_softmax(void **state)
+{
+    Fixture *f = *state;
+    /* softmax([1, 2, 3]) = e^(0,1,2) / (1 + e + e^2); a constant row is uniform */
+    uint32_t x = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 1, 1, 1 });
+    const float rows[] = { 0.09003057f, 0.24472847f, 0.66524096f, 1.0f / 3, 1.0f / 3, 1.0f / 3 };
+    expect_impl(f, reduce(f, OP_SOFTMAX, x, 1), mkshape(2, 2, 3), rows, TOL, __FILE__, __LINE__);
+    /* the default axis (-1, or NN_AXIS_ALL as no_attrs leaves it) is the last, made positive */
+    uint32_t d1 = reduce(f, OP_SOFTMAX, x, -1), d2 = reduce(f, OP_SOFTMAX, x, NN_AXIS_ALL);
+    expect_impl(f, d1, mkshape(2, 2, 3), rows, TOL, __FILE__, __LINE__);
+    expect_impl(f, d2, mkshape(2, 2, 3), rows, TOL, __FILE__, __LINE__);
+    assert_int_equal(graph_node(&f->g, d1)->attrs.axis, 1);
+    assert_int_equal(graph_node(&f->g, d2)->attrs.axis, 1);
+    /* along axis 0 each column is normalised: (1, 1) -> 1/2 each, (2, 1) -> sigmoid(±1),
+     * (3, 1) -> sigmoid(±2) */
+    EXPECT(f, reduce(f, OP_SOFTMAX, x, 0), mkshape(2, 2, 3),
+           0.5f, 0.73105858f, 0.88079708f, 0.5f, 0.26894142f, 0.11920292f);
+    EXPECT(f, reduce(f, OP_SOFTMAX, x, -2), mkshape(2, 2, 3),
+           0.5f, 0.73105858f, 0.88079708f, 0.5f, 0.26894142f, 0.11920292f);
+    /* the middle axis of [2,2,2]: pairs (x[i,0,k], x[i,1,k]) */
+    uint32_t c = konst(f, mkshape(3, 2, 2, 2), (const float[]){ 0, 1, 2, 5, 1, 1, 0, -1 });
+    EXPECT(f, reduce(f, OP_SOFTMAX, c, 1), mkshape(3, 2, 2, 2),
+           0.11920292f, 0.01798621f, 0.88079708f, 0.98201379f,
+           0.73105858f, 0.88079708f, 0.26894142f, 0.11920292f);
+    /* max subtraction: huge logits neither overflow nor give NaN */
+    uint32_t big = konst(f, mkshape(1, 3), (const float[]){ 1001, 1002, 1003 });
+    EXPECT(f, reduce(f, OP_SOFTMAX, big, 0), mkshape(1, 3), 0.09003057f, 0.24472847f,
+           0.66524096f);
+    uint32_t wide = konst(f, mkshape(1, 2), (const float[]){ -1000, 1000 });
+    EXPECT(f, reduce(f, OP_SOFTMAX, wide, 0), mkshape(1, 2), 0, 1);
+    /* one element: always 1 */
+    EXPECT(f, reduce(f, OP_SOFTMAX, konst(f, mkshape(1, 1), (const float[]){ -7 }), -1),
+           mkshape(1, 1), 1);
+}
+
+static void test_log_softmax(void **state)
+{
+    Fixture *f = *state;
+    /* log_softmax(x) = x - log sum exp x: [1, 2, 3] -> x - 3.4076059 */
+    uint32_t x = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 1, 1, 1 });
+    EXPECT(f, reduce(f, OP_LOG_SOFTMAX, x, -1), mkshape(2, 2, 3),
+           -2.4076059f, -1.4076059f, -0.40760596f, -1.0986123f, -1.0986123f, -1.0986123f);
+    /* axis 0: log sigmoid(0) = -log 2, log sigmoid(±1), log sigmoid(±2) */
+    EXPECT(f, reduce(f, OP_LOG_SOFTMAX, x, 0), mkshape(2, 2, 3),
+           -0.69314718f, -0.31326169f, -0.12692801f, -0.69314718f, -1.3132617f, -2.1269280f);
+    /* stable where log(softmax) would be log 0 = -inf */
+    uint32_t wide = konst(f, mkshape(1, 2), (const float[]){ -1000, 1000 });
+    EXPECT(f, reduce(f, OP_LOG_SOFTMAX, wide, 0), mkshape(1, 2), -2000, 0);
+    /* exp(log_softmax) is softmax */
+    uint32_t c = konst(f, mkshape(3, 2, 2, 2), (const float[]){ 0, 1, 2, 5, 1, 1, 0, -1 });
+    EXPECT(f, op1(f, OP_EXP, reduce(f, OP_LOG_SOFTMAX, c, 1)), mkshape(3, 2, 2, 2),
+           0.11920292f, 0.01798621f, 0.88079708f, 0.98201379f,
+           0.73105858f, 0.88079708f, 0.26894142f, 0.11920292f);
+}
+
+static void test_argmax(void **state)
+{
+    Fixture *f = *state;
+    /* ties: the first maximum wins */
+    uint32_t x = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 3, 3, 5, 2, 5 });
+    EXPECT(f, reduce(f, OP_ARGMAX, x, 1), mkshape(1, 2), 1, 0);
+    EXPECT(f, reduce(f, OP_ARGMAX, x, NN_AXIS_ALL), mkshape(1, 2), 1, 0);
+    EXPECT(f, reduce(f, OP_ARGMAX, x, 0), mkshape(1, 3), 1, 0, 1);
+    uint32_t v = konst(f, mkshape(1, 4), (const float[]){ -1, -0.5f, -0.5f, -2 });
+    EXPECT(f, reduce(f, OP_ARGMAX, v, -1), shape_scalar(), 1);
+    uint32_t c = konst(f, mkshape(3, 2, 2, 2), (const float[]){ 0, 1, 2, 5, 1, 1, 0, -1 });
+    EXPECT(f, reduce(f, OP_ARGMAX, c, 1), mkshape(2, 2, 2), 1, 1, 0, 0);
+    /* a NaN counts as the largest, as torch.argmax: it is not hidden */
+    uint32_t nan = konst(f, mkshape(1, 3), (const float[]){ 1, NAN, 5 });
+    EXPECT(f, reduce(f, OP_ARGMAX, nan, 0), shape_scalar(), 1);
+    /* no gradient flows through an index, even from a param */
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(1, 3);
+    uint32_t p = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    assert_false(graph_node(&f->g, reduce(f, OP_ARGMAX, p, 0))->requires_grad);
+}
+
+/* ---- dropout ----------------------------------------------------------------------------- */
+
+static uint32_t dropout(Fixture *f, uint32_t x, float p)
+{
+    OpAttrs at = no_attrs();
+    at.p = p;
+    return graph_add(&f->g, OP_DROPOUT, &x, 1, &at, nowhere());
+}
+
+static void test_dropout(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 20000 };
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(2, 100, 200);
+    uint32_t w = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    for (size_t i = 0; i < N; i++) graph_node(&f->g, w)->value[i] = 1.0f + (float)(i % 7);
+    uint32_t d = dropout(f, w, 0.3f);
+    GraphNode *n = graph_node(&f->g, d);
+    assert_non_null(n->aux);
+    assert_int_equal(n->aux_size, N);
+    assert_true(n->requires_grad);
+
+    /* about p of the elements are dropped (binomial sd sqrt(p(1-p)/N) = 0.0032), the rest are
+     * scaled by 1 / (1 - p); the mask is kept in aux */
+    n = eval(f, d);
+    const float *x = graph_node(&f->g, w)->value;
+    size_t dropped = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (n->value[i] == 0.0f) {
+            dropped++;
+            assert_true(n->aux[i] == 0.0f);
+        } else {
+            assert_close(n->value[i], x[i] / 0.7, 1e-6);
+            assert_close(n->aux[i], 1 / 0.7, 1e-6);
+        }
+    }
+    assert_close((double)dropped / N, 0.3, 0.015);
+    float *first = nn_alloc(N * sizeof *first);
+    memcpy(first, n->aux, N * sizeof *first);
+
+    /* backward multiplies by that same mask: L = sum(dropout(w)) gives dL/dw = mask; seeded
+     * with 2, twice the mask */
+    uint32_t L = reduce(f, OP_SUM, d, NN_AXIS_ALL);
+    Plan p = graph_plan(&f->g, &L, 1, &f->arena);
+    graph_forward(&f->g, &p, &f->rng, NULL, NULL);
+    n = graph_node(&f->g, d);
+    float *mask = nn_alloc(N * sizeof *mask);
+    memcpy(mask, n->aux, N * sizeof *mask);
+    graph_backward_seeded(&f->g, &p, L, 2.0f, NULL, NULL);
+    const float *gw = graph_node(&f->g, w)->grad;
+    for (size_t i = 0; i < N; i++) assert_true(gw[i] == 2.0f * mask[i]);
+
+    /* every forward pass draws a fresh mask */
+    size_t same = 0;
+    for (size_t i = 0; i < N; i++) same += (mask[i] == 0.0f) == (first[i] == 0.0f);
+    assert_true(same < N - 1000);
+    nn_free(mask);
+    nn_free(first);
+
+    /* p = 0 is the identity and draws nothing; p = 1 drops everything */
+    Rng before = f->rng;
+    uint32_t v = konst(f, mkshape(1, 4), (const float[]){ 1, -2, 3.5f, 0 });
+    EXPECT(f, dropout(f, v, 0), mkshape(1, 4), 1, -2, 3.5f, 0);
+    assert_true(before.state == f->rng.state && before.has_spare == f->rng.has_spare);
+    EXPECT(f, dropout(f, v, 1), mkshape(1, 4), 0, 0, 0, 0);
+    /* p = 0.5 on a scalar: 0 or doubled */
+    GraphNode *s = eval(f, dropout(f, scalar(f, 3), 0.5f));
+    assert_true(s->value[0] == 0.0f || s->value[0] == 6.0f);
+}
+
+/* ---- losses --------------------------------------------------------------------------------- */
+
+static void test_mse_l1(void **state)
+{
+    Fixture *f = *state;
+    /* differences 0, 2, 0, -3 */
+    uint32_t p = konst(f, mkshape(1, 4), (const float[]){ 1, 2, 3, 4 });
+    uint32_t t = konst(f, mkshape(1, 4), (const float[]){ 1, 0, 3, 7 });
+    EXPECT(f, op2(f, OP_MSE, p, t), shape_scalar(), 13.0f / 4);
+    EXPECT(f, op2(f, OP_L1, p, t), shape_scalar(), 5.0f / 4);
+    EXPECT(f, op2(f, OP_MSE, p, p), shape_scalar(), 0);
+    /* matrices: the mean over every element */
+    uint32_t a = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 4, 5, 6 });
+    uint32_t b = konst(f, mkshape(2, 2, 3), (const float[]){ 0, 2, 5, 4, 4, 6 });
+    EXPECT(f, op2(f, OP_MSE, a, b), shape_scalar(), 1.0f);       /* (1 + 4 + 1) / 6 */
+    EXPECT(f, op2(f, OP_L1, a, b), shape_scalar(), 4.0f / 6);    /* (1 + 2 + 1) / 6 */
+    EXPECT(f, op2(f, OP_MSE, scalar(f, 0.5f), scalar(f, 2)), shape_scalar(), 2.25f);
+    EXPECT(f, op2(f, OP_L1, scalar(f, 0.5f), scalar(f, 2)), shape_scalar(), 1.5f);
+    /* the scalar derivatives traces use: d/dp = 2 (p - t), d/dt = -2 (p - t); sign for l1 */
+    const OpAttrs at = no_attrs();
+    assert_close(op_info(OP_MSE)->deriv(0, 0.5, 2, 2.25, &at), -3, TOL);
+    assert_close(op_info(OP_MSE)->deriv(1, 0.5, 2, 2.25, &at), 3, TOL);
+    assert_close(op_info(OP_L1)->deriv(0, 0.5, 2, 1.5, &at), -1, TOL);
+    assert_close(op_info(OP_L1)->deriv(1, 0.5, 2, 1.5, &at), 1, TOL);
+}
+
+static void test_bce(void **state)
+{
+    Fixture *f = *state;
+    /* -(log 0.9 + log 0.8 + log 0.5) / 3 */
+    uint32_t p = konst(f, mkshape(1, 3), (const float[]){ 0.9f, 0.2f, 0.5f });
+    uint32_t t = konst(f, mkshape(1, 3), (const float[]){ 1, 0, 1 });
+    EXPECT(f, op2(f, OP_BCE, p, t), shape_scalar(), 0.34055042f);
+    /* soft targets: t = 0.5 at p = 0.5 is log 2 */
+    EXPECT(f, op2(f, OP_BCE, scalar(f, 0.5f), scalar(f, 0.5f)), shape_scalar(), 0.69314718f);
+    /* p = 0 or 1: each log is clamped at -100, as PyTorch, so the loss stays finite */
+    uint32_t edge = konst(f, mkshape(1, 4), (const float[]){ 0, 1, 0, 1 });
+    uint32_t right = konst(f, mkshape(1, 4), (const float[]){ 0, 1, 1, 0 });
+    EXPECT(f, op2(f, OP_BCE, edge, right), shape_scalar(), 50);   /* (0 + 0 + 100 + 100) / 4 */
+    EXPECT(f, op2(f, OP_BCE, scalar(f, 0), scalar(f, 1)), shape_scalar(), 100);
+    /* and so is its gradient */
+    const OpAttrs at = no_attrs();
+    assert_true(isfinite(op_info(OP_BCE)->deriv(0, 0, 1, 100, &at)));
+    assert_close(op_info(OP_BCE)->deriv(1, 0, 1, 100, &at), 100, TOL);
+    /* d/dp = (p - t) / (p (1 - p)), d/dt = log(1 - p) - log p */
+    assert_close(op_info(OP_BCE)->deriv(0, 0.2, 1, 0, &at), -5, TOL);
+    assert_close(op_info(OP_BCE)->deriv(1, 0.2, 1, 0, &at), log(0.8 / 0.2), TOL);
+    /* a probability outside [0, 1] is NaN, not a silently clamped number */
+    GraphNode *n = eval(f, op2(f, OP_BCE, scalar(f, 1.5f), scalar(f, 1)));
+    assert_true(isnan(n->value[0]));
+    n = eval(f, op2(f, OP_BCE, scalar(f, -0.5f), scalar(f, 0)));
+    assert_true(isnan(n->value[0]));
+}
+
+static void test_bce_logits(void **state)
+{
+    Fixture *f = *state;
+    /* max(x, 0) - x t + log(1 + exp(-|x|)) per element, by hand: log 2, 2 + log(1 + e^-2),
+     * 1.5 + log(1 + e^-3), about 2e-9 twice; the mean is 0.87373251 */
+    const float xs[] = { 0, 2, -3, 20, -20 }, ts[] = { 1, 0, 0.5f, 1, 0 };
+    uint32_t x = konst(f, mkshape(1, 5), xs), t = konst(f, mkshape(1, 5), ts);
+    EXPECT(f, op2(f, OP_BCE_LOGITS, x, t), shape_scalar(), 0.87373251f);
+    /* the same as bce on sigmoid(x) */
+    GraphNode *a = eval(f, op2(f, OP_BCE_LOGITS, x, t));
+    float av = a->value[0];
+    GraphNode *b = eval(f, op2(f, OP_BCE, op1(f, OP_SIGMOID, x), t));
+    assert_close(av, b->value[0], 1e-5);
+    uint32_t m = konst(f, mkshape(2, 2, 2), (const float[]){ 0.3f, -1.2f, 4, -0.1f });
+    uint32_t mt = konst(f, mkshape(2, 2, 2), (const float[]){ 1, 0, 0.25f, 1 });
+    av = eval(f, op2(f, OP_BCE_LOGITS, m, mt))->value[0];
+    assert_close(av, eval(f, op2(f, OP_BCE, op1(f, OP_SIGMOID, m), mt))->value[0], 1e-5);
+    /* stable far out, where bce on sigmoid saturates at its clamp of 100 */
+    EXPECT(f, op2(f, OP_BCE_LOGITS, scalar(f, 1000), scalar(f, 0)), shape_scalar(), 1000);
+    EXPECT(f, op2(f, OP_BCE_LOGITS, scalar(f, -1000), scalar(f, 1)), shape_scalar(), 1000);
+    EXPECT(f, op2(f, OP_BCE_LOGITS, scalar(f, 1000), scalar(f, 1)), shape_scalar(), 0);
+    /* d/dx = sigmoid(x) - t, d/dt = -x */
+    const OpAttrs at = no_attrs();
+    assert_close(op_info(OP_BCE_LOGITS)->deriv(0, 0, 1, 0, &at), -0.5, TOL);
+    assert_close(op_info(OP_BCE_LOGITS)->deriv(1, 2, 1, 0, &at), -2, TOL);
+}
+
+static void test_cross_entropy(void **state)
+{
+    Fixture *f = *state;
+    /* log_softmax([1, 2, 3]) = [-2.4076, -1.4076, -0.4076], of [1, 1, 1] -log 3 each:
+     * classes 2 and 0 give (0.4076060 + 1.0986123) / 2 */
+    uint32_t x = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 1, 1, 1 });
+    uint32_t onehot = konst(f, mkshape(2, 2, 3), (const float[]){ 0, 0, 1, 1, 0, 0 });
+    uint32_t index = konst(f, mkshape(1, 2), (const float[]){ 2, 0 });
+    uint32_t ce1 = op2(f, OP_CROSS_ENTROPY, x, onehot), ce2 = op2(f, OP_CROSS_ENTROPY, x, index);
+    EXPECT(f, ce1, shape_scalar(), 0.75310913f);
+    EXPECT(f, ce2, shape_scalar(), 0.75310913f);
+    assert_true(eval(f, ce1)->value[0] == eval(f, ce2)->value[0]);
+    /* aux keeps log_softmax for backward */
+    GraphNode *n = graph_node(&f->g, ce2);
+    assert_int_equal(n->aux_size, 6);
+    assert_close(n->aux[0], -2.4076059, TOL);
+    assert_close(n->aux[5], -1.0986123, TOL);
+    /* probability targets: -sum t log_softmax, here 0.25 2.4076 + 0.25 1.4076 + 0.5 0.4076 */
+    uint32_t v = konst(f, mkshape(1, 3), (const float[]){ 1, 2, 3 });
+    uint32_t soft = konst(f, mkshape(1, 3), (const float[]){ 0.25f, 0.25f, 0.5f });
+    EXPECT(f, op2(f, OP_CROSS_ENTROPY, v, soft), shape_scalar(), 1.1576060f);
+    /* one example [C] with a scalar class index */
+    EXPECT(f, op2(f, OP_CROSS_ENTROPY, v, scalar(f, 0)), shape_scalar(), 2.4076059f);
+    EXPECT(f, op2(f, OP_CROSS_ENTROPY, v, scalar(f, 2)), shape_scalar(), 0.40760596f);
+    /* stable: huge logits are fine */
+    uint32_t big = konst(f, mkshape(1, 2), (const float[]){ 1000, 0 });
+    EXPECT(f, op2(f, OP_CROSS_ENTROPY, big, scalar(f, 1)), shape_scalar(), 1000);
+    EXPECT(f, op2(f, OP_CROSS_ENTROPY, big, scalar(f, 0)), shape_scalar(), 0);
+    /* an index that is not an integer in 0..C-1 gives NaN, which the runtime reports */
+    const float bad[] = { 1.5f, 3, -1, NAN };
+    for (size_t i = 0; i < NN_ARRAY_LEN(bad); i++) {
+        n = eval(f, op2(f, OP_CROSS_ENTROPY, v, scalar(f, bad[i])));
+        assert_true(isnan(n->value[0]));
+        uint32_t rows = konst(f, mkshape(1, 2), (const float[]){ 0, bad[i] });
+        n = eval(f, op2(f, OP_CROSS_ENTROPY, x, rows));
+        assert_true(isnan(n->value[0]));
+    }
+}
+
+static void test_accuracy(void **state)
+{
+    Fixture *f = *state;
+    /* probabilities: right when (p >= 0.5) == (t >= 0.5): yes, yes, no, no */
+    uint32_t p = konst(f, mkshape(1, 4), (const float[]){ 0.9f, 0.2f, 0.5f, 0.4f });
+    uint32_t t = konst(f, mkshape(1, 4), (const float[]){ 1, 0, 0, 1 });
+    EXPECT(f, op2(f, OP_ACCURACY, p, t), shape_scalar(), 0.5f);
+    uint32_t pc = konst(f, mkshape(2, 4, 1), (const float[]){ 0.9f, 0.2f, 0.5f, 0.4f });
+    uint32_t tc = konst(f, mkshape(2, 4, 1), (const float[]){ 1, 0, 1, 0 });
+    EXPECT(f, op2(f, OP_ACCURACY, pc, tc), shape_scalar(), 1);
+    /* classes: argmax of each row (the first of a tie) against the one-hot argmax or index */
+    uint32_t s = konst(f, mkshape(2, 3, 3),
+                       (const float[]){ 0.1f, 0.7f, 0.2f, 0.5f, 0.5f, 0, 0, 0.2f, 0.9f });
+    uint32_t oh = konst(f, mkshape(2, 3, 3), (const float[]){ 0, 1, 0, 0, 1, 0, 0, 0, 1 });
+    EXPECT(f, op2(f, OP_ACCURACY, s, oh), shape_scalar(), 2.0f / 3);
+    EXPECT(f, op2(f, OP_ACCURACY, s, konst(f, mkshape(1, 3), (const float[]){ 1, 1, 2 })),
+           shape_scalar(), 2.0f / 3);
+    EXPECT(f, op2(f, OP_ACCURACY, s, konst(f, mkshape(1, 3), (const float[]){ 1, 0, 2 })),
+           shape_scalar(), 1);
+    EXPECT(f, op2(f, OP_ACCURACY, s, konst(f, mkshape(1, 3), (const float[]){ 0, 2, 1 })),
+           shape_scalar(), 0);
+    /* a bad index or a NaN prediction gives NaN; and no gradient ever */
+    GraphNode *n = eval(f, op2(f, OP_ACCURACY, s,
+                               konst(f, mkshape(1, 3), (const float[]){ 1, 3, 2 })));
+    assert_true(isnan(n->value[0]));
+    n = eval(f, op2(f, OP_ACCURACY, konst(f, mkshape(1, 2), (const float[]){ NAN, 1 }),
+                    konst(f, mkshape(1, 2), (const float[]){ 1, 1 })));
+    assert_true(isnan(n->value[0]));
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(1, 4);
+    uint32_t w = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    assert_false(graph_node(&f->g, op2(f, OP_ACCURACY, w, t))->requires_grad);
+}
+
+/* graph_backward_seeded: the root's gradient starts at the seed, so every gradient scales by
+ * it, and params accumulate across calls (gradient accumulation over weighted batches). */
+static void test_backward_seeded(void **state)
+{
+    Fixture *f = *state;
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(1, 2);
+    uint32_t w = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    memcpy(graph_node(&f->g, w)->value, (const float[]){ 1, 3 }, 2 * sizeof(float));
+    uint32_t t = konst(f, mkshape(1, 2), (const float[]){ 0, 1 });
+    uint32_t L = op2(f, OP_MSE, w, t);     /* dL/dw = (w - t) = [1, 2] */
+    Plan p = graph_plan(&f->g, &L, 1, &f->arena);
+    graph_forward(&f->g, &p, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &p, L, NULL, NULL);
+    const float *g = graph_node(&f->g, w)->grad;
+    assert_close(g[0], 1, TOL);
+    assert_close(g[1], 2, TOL);
+    graph_backward_seeded(&f->g, &p, L, 0.25f, NULL, NULL);
+    assert_close(g[0], 1.25, TOL);
+    assert_close(g[1], 2.5, TOL);
+    assert_close(graph_node(&f->g, L)->grad[0], 0.25, TOL);
+    graph_backward_seeded(&f->g, &p, L, 0, NULL, NULL);
+    assert_close(g[0], 1.25, TOL);
+}
+
+/* Nodes of OPF_AUX ops own scratch as large as input 0; others have none; truncating the
+ * graph frees it (the sanitizer build checks for leaks). */
+static void test_aux(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = konst(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 4, 5, 6 });
+    uint32_t keep = f->g.count;
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!(op->flags & OPF_AUX)) continue;
+        assert_true(op->arity >= 1);
+        assert_false(op->flags & OPF_LEAF);
+    }
+    GraphNode *n = graph_node(&f->g, dropout(f, x, 0.5f));
+    assert_non_null(n->aux);
+    assert_int_equal(n->aux_size, 6);
+    n = graph_node(&f->g, op2(f, OP_CROSS_ENTROPY, x, konst(f, mkshape(1, 2),
+                                                           (const float[]){ 0, 1 })));
+    assert_int_equal(n->aux_size, 6);
+    n = graph_node(&f->g, op1(f, OP_EXP, x));
+    assert_null(n->aux);
+    assert_int_equal(n->aux_size, 0);
+    graph_truncate(&f->g, keep);
+    assert_int_equal(f->g.count, keep);
+}
+
+/* ---- initialisers ------------------------------------------------------------------------- */
+
+typedef struct Moments {
+    double mean, var, lo, hi;
+} Moments;
+
+static Moments moments(const GraphNode *n)
+{
+    Moments m = { 0, 0, INFINITY, -INFINITY };
+    for (size_t i = 0; i < n->size; i++) {
+        m.mean += n->value[i];
+        m.lo = fmin(m.lo, n->value[i]);
+        m.hi = fmax(m.hi, n->value[i]);
+    }
+    m.mean /= (double)n->size;
+    for (size_t i = 0; i < n->size; i++) m.var += pow(n->value[i] - m.mean, 2);
+    m.var /= (double)n->size;
+    return m;
+}
+
+static void test_initialisers(void **state)
+{
+    Fixture *f = *state;
+    Rng ref;
+    rng_seed(&f->rng, 3);
+    rng_seed(&ref, 3);
+
+    /* xavier(in, out): U(-a, a), a = sqrt(6 / (in + out)); variance a^2 / 3 = 2 / (in + out);
+     * drawn from the session's stream in order */
+    GraphNode *n = construct(f, OP_XAVIER, mkshape(2, 30, 20), 0);
+    double a = sqrt(6.0 / 50);
+    for (size_t i = 0; i < n->size; i++) {
+        assert_close(n->value[i], a * (2.0 * rng_uniform(&ref) - 1.0), 1e-6);
+        assert_true(fabs(n->value[i]) <= a);
+    }
+    Moments m = moments(n);
+    assert_true(m.lo < -0.95 * a && m.hi > 0.95 * a);
+    assert_close(m.mean, 0, 0.02);
+    assert_close(m.var, 2.0 / 50, 0.004);
+
+    /* he(in, out): N(0, 2 / in), whatever out is */
+    n = construct(f, OP_HE, mkshape(2, 200, 50), 0);
+    m = moments(n);
+    assert_close(m.mean, 0, 0.005);
+    assert_close(m.var / (2.0 / 200), 1.0, 0.05);
+    assert_true(m.hi > 3 * sqrt(2.0 / 200));     /* normal tails, not a bounded range */
+
+    /* init_uniform: U(-1/sqrt(in), 1/sqrt(in)), torch.nn.Linear's default */
+    n = construct(f, OP_INIT_UNIFORM, mkshape(2, 16, 256), 0);
+    m = moments(n);
+    assert_true(m.lo >= -0.25 && m.hi <= 0.25);
+    assert_true(m.lo < -0.24 && m.hi > 0.24);
+    assert_close(m.var / (0.0625 / 3), 1.0, 0.05);
+    /* for a vector, in is its length */
+    n = construct(f, OP_INIT_UNIFORM, mkshape(1, 9), 0);
+    for (size_t i = 0; i < n->size; i++) assert_true(fabs(n->value[i]) <= 1.0 / 3);
+
+    /* init_normal: LeCun normal, N(0, 1 / in) */
+    n = construct(f, OP_INIT_NORMAL, mkshape(2, 25, 400), 0);
+    m = moments(n);
+    assert_close(m.mean, 0, 0.005);
+    assert_close(m.var / 0.04, 1.0, 0.05);
+
+    /* leaves: a forward pass never redraws them */
+    n->value[0] = 42;
+    assert_true(eval(f, n->id)->value[0] == 42.0f);
+}
+
+/* ---- shape rules of the new ops ------------------------------------------------------------ */
+
+static bool shape_of(OpKind k, Shape a, Shape b, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    Shape in[2] = { a, b };
+    sb_clear(err);
+    return op_info(k)->shape(op_info(k), in, at, out, err);
+}
+
+static void test_new_shape_rules(void **state)
+{
+    (void)state;
+    StrBuf err;
+    sb_init(&err);
+    Shape out;
+    OpAttrs at = no_attrs();
+    const Shape S = shape_scalar();
+
+    /* losses: same shapes, scalar result */
+    assert_true(shape_of(OP_MSE, mkshape(2, 4, 1), mkshape(2, 4, 1), &at, &out, &err));
+    assert_int_equal(out.rank, 0);
+    const OpKind same[] = { OP_MSE, OP_L1, OP_BCE, OP_BCE_LOGITS };
+    for (size_t i = 0; i < NN_ARRAY_LEN(same); i++) {
+        assert_false(shape_of(same[i], mkshape(2, 4, 1), mkshape(1, 4), &at, &out, &err));
+        assert_string_equal(err.data, "prediction is [4,1] but target is [4]: a loss needs "
+                                      "them the same shape");
+    }
+
+    /* cross_entropy */
+    assert_true(shape_of(OP_CROSS_ENTROPY, mkshape(2, 4, 3), mkshape(2, 4, 3), &at, &out, &err));
+    assert_true(shape_of(OP_CROSS_ENTROPY, mkshape(2, 4, 3), mkshape(1, 4), &at, &out, &err));
+    assert_true(shape_of(OP_CROSS_ENTROPY, mkshape(1, 3), mkshape(1, 3), &at, &out, &err));
+    assert_true(shape_of(OP_CROSS_ENTROPY, mkshape(1, 3), S, &at, &out, &err));
+    assert_int_equal(out.rank, 0);
+    assert_false(shape_of(OP_CROSS_ENTROPY, mkshape(2, 4, 3), mkshape(1, 3), &at, &out, &err));
+    assert_string_equal(err.data, "logits are [4,3], so the target must be [4,3] (probabilities) "
+                                  "or [4] (class indices), but it is [3]");
+    assert_false(shape_of(OP_CROSS_ENTROPY, mkshape(1, 3), mkshape(1, 1), &at, &out, &err));
+    assert_string_equal(err.data, "logits are [3], so the target must be [3] (probabilities) or "
+                                  "a scalar (a class index), but it is [1]");
+    assert_false(shape_of(OP_CROSS_ENTROPY, S, S, &at, &out, &err));
+    assert_string_equal(err.data, "'cross_entropy' needs logits [N,C] (a row per example) or [C], "
+                                  "but they are []");
+    assert_false(shape_of(OP_CROSS_ENTROPY, mkshape(3, 2, 3, 4), mkshape(2, 2, 3), &at, &out,
+                          &err));
+    assert_non_null(strstr(err.data, "[2,3,4]"));
+
+    /* accuracy */
+    assert_true(shape_of(OP_ACCURACY, mkshape(2, 4, 3), mkshape(2, 4, 3), &at, &out, &err));
+    assert_true(shape_of(OP_ACCURACY, mkshape(2, 4, 3), mkshape(1, 4), &at, &out, &err));
+    assert_true(shape_of(OP_ACCURACY, mkshape(2, 4, 1), mkshape(2, 4, 1), &at, &out, &err));
+    assert_true(shape_of(OP_ACCURACY, mkshape(1, 4), mkshape(1, 4), &at, &out, &err));
+    assert_false(shape_of(OP_ACCURACY, mkshape(2, 4, 3), mkshape(1, 3), &at, &out, &err));
+    assert_string_equal(err.data, "predictions are [4,3], so the target must be [4,3] (one-hot) "
+                                  "or [4] (class indices), but it is [3]");
+    assert_false(shape_of(OP_ACCURACY, mkshape(2, 4, 1), mkshape(1, 4), &at, &out, &err));
+    assert_string_equal(err.data, "predictions are [4,1] (probabilities), so the target must be "
+                                  "[4,1] too, but it is [4]");
+    assert_false(shape_of(OP_ACCURACY, S, S, &at, &out, &err));
+    assert_non_null(strstr(err.data, "but they are []"));
+
+    /* along an axis: the default is the last; a scalar has none */
+    at.axis = -1;
+    assert_true(shape_of(OP_SOFTMAX, mkshape(2, 4, 3), S, &at, &out, &err));
+    assert_int_equal(at.axis, 1);
+    at.axis = NN_AXIS_ALL;
+    assert_true(shape_of(OP_ARGMAX, mkshape(2, 4, 3), S, &at, &out, &err));
+    assert_int_equal(at.axis, 1);
+    assert_true(shape_eq(&out, &(Shape){ 1, { 4 } }));
+    at.axis = 2;
+    assert_false(shape_of(OP_LOG_SOFTMAX, mkshape(2, 4, 3), S, &at, &out, &err));
+    assert_string_equal(err.data, "axis 2 is out of range for shape [4,3] (axes are 0 to 1, or -2 "
+                                  "to -1)");
+    at.axis = -1;
+    assert_false(shape_of(OP_SOFTMAX, S, S, &at, &out, &err));
+    assert_string_equal(err.data, "'softmax' works along an axis, but its input is a scalar");
+    at.axis = 0;
+    assert_false(shape_of(OP_ARGMAX, S, S, &at, &out, &err));
+    assert_string_equal(err.data, "'argmax' of a scalar has no axis 0");
+
+    /* dropout: a probability */
+    at = no_attrs();
+    at.p = 0.5f;
+    assert_true(shape_of(OP_DROPOUT, mkshape(2, 4, 3), S, &at, &out, &err));
+    assert_true(shape_eq(&out, &(Shape){ 2, { 4, 3 } }));
+    at.p = 1.5f;
+    assert_false(shape_of(OP_DROPOUT, mkshape(2, 4, 3), S, &at, &out, &err));
+    assert_string_equal(err.data, "'dropout' needs a probability between 0 and 1, but p is 1.5");
+    at.p = NAN;
+    assert_false(shape_of(OP_DROPOUT, mkshape(2, 4, 3), S, &at, &out, &err));
+
+    /* xavier and he make [in, out] from attrs.shape */
+    at = no_attrs();
+    at.shape = mkshape(2, 3, 5);
+    assert_true(shape_of(OP_XAVIER, S, S, &at, &out, &err));
+    assert_true(shape_eq(&out, &at.shape));
+    at.shape = mkshape(1, 3);
+    assert_false(shape_of(OP_HE, S, S, &at, &out, &err));
+    assert_string_equal(err.data, "'he' makes a matrix [in, out], but the shape asked for is [3]");
+    assert_true(shape_of(OP_INIT_NORMAL, S, S, &at, &out, &err));
+    assert_true(shape_eq(&out, &at.shape));
+    sb_free(&err);
+}
+
 /* ---- the table itself ------------------------------------------------------------------- */
 
 /* Every op with a forward kernel, as tested above. A new op in ops.def fails this test until
  * its forward is tested here. */
 static const OpKind tested_ops[] = {
     OP_ZEROS, OP_ONES, OP_FULL, OP_EYE, OP_RAND, OP_RANDN,
+    OP_XAVIER, OP_HE, OP_INIT_UNIFORM, OP_INIT_NORMAL,
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW,
     OP_NEG, OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_SIGMOID, OP_TANH, OP_RELU, OP_LEAKY_RELU,
     OP_SOFTPLUS, OP_MATMUL, OP_TRANSPOSE, OP_SUM, OP_MEAN, OP_GRAD,
+    OP_SOFTMAX, OP_LOG_SOFTMAX, OP_ARGMAX, OP_DROPOUT,
+    OP_MSE, OP_L1, OP_BCE, OP_BCE_LOGITS, OP_CROSS_ENTROPY, OP_ACCURACY,
 };
 
 static void test_every_op_tested(void **state)
@@ -570,12 +1101,16 @@ static void test_table_consistent(void **state)
         if (op->flags & OPF_LEAF) {
             assert_int_equal(op->arity, 0);
             assert_null(op->backward);
-            /* constructors are callable and fill themselves; compiler-made leaves are not */
-            if (op->sig == SIG_LEAF) {
+            assert_false(op->flags & OPF_AUX);
+            /* constructors fill themselves (the callable ones, and the initialisers the
+             * compiler makes for dense layers); const and param are set from outside */
+            if (k == OP_CONST || k == OP_PARAM) {
                 assert_null(op->forward);
+                assert_int_equal(op->sig, SIG_LEAF);
             } else {
                 assert_non_null(op->forward);
             }
+            if (op->sig == SIG_FANS) assert_true(op->flags & OPF_RANDOM);
         } else {
             /* only ops through which no gradient flows may lack a backward kernel */
             if (!op->forward || (!op->backward && !(op->flags & OPF_NO_GRAD))) {
@@ -584,9 +1119,37 @@ static void test_table_consistent(void **state)
             }
             assert_true(op->arity >= 1);
             assert_true(op->sig != SIG_LEAF || (op->flags & OPF_NO_GRAD));
-            assert_false(op->flags & OPF_RANDOM);
+            /* a constructor signature makes a leaf */
+            assert_true(op->sig != SIG_DIMS && op->sig != SIG_FULL && op->sig != SIG_EYE &&
+                        op->sig != SIG_FANS);
         }
-        if (op->flags & OPF_RANDOM) assert_true(op->flags & OPF_LEAF);
+        /* no gradient: no backward kernel, nor a text for one */
+        if (op->flags & OPF_NO_GRAD) {
+            assert_null(op->backward);
+            assert_false(op->flags & OPF_LEAF);
+        }
+        /* a signature fixes the arity the front end checks against */
+        switch (op->sig) {
+        case SIG_UNARY: case SIG_LEAKY: case SIG_REDUCE: case SIG_AXIS: case SIG_PROB:
+            assert_int_equal(op->arity, 1);
+            break;
+        case SIG_LOSS:
+            assert_int_equal(op->arity, 2);
+            break;
+        case SIG_DIMS: case SIG_FULL: case SIG_EYE: case SIG_FANS:
+            assert_int_equal(op->arity, 0);
+            break;
+        case SIG_LEAF: case SIG_OPERATOR:
+            break;
+        }
+        /* a random op that is not a leaf draws on every pass and keeps its draw for backward */
+        if ((op->flags & OPF_RANDOM) && !(op->flags & OPF_LEAF)) {
+            assert_true(op->flags & OPF_AUX);
+            assert_int_equal(op->sig, SIG_PROB);
+        }
+        if (op->sig == SIG_PROB) assert_true(op->flags & OPF_RANDOM);
+        /* a loss or a metric is a scalar function of two tensors, never elementwise */
+        if (op->sig == SIG_LOSS) assert_false(op->flags & OPF_ELEMENTWISE);
         if (op->flags & OPF_ELEMENTWISE) {
             if (!op->deriv) {
                 print_error("elementwise op %s has no derivative\n", op->enum_name);
@@ -621,8 +1184,22 @@ static void test_lookup(void **state)
             callable++;
         }
     }
-    assert_true(callable >= 17);
+    assert_true(callable >= 30);
     assert_ptr_equal(op_lookup("sigmoid"), op_info(OP_SIGMOID));
+    assert_ptr_equal(op_lookup("softmax"), op_info(OP_SOFTMAX));
+    assert_ptr_equal(op_lookup("log_softmax"), op_info(OP_LOG_SOFTMAX));
+    assert_ptr_equal(op_lookup("argmax"), op_info(OP_ARGMAX));
+    assert_ptr_equal(op_lookup("dropout"), op_info(OP_DROPOUT));
+    assert_ptr_equal(op_lookup("mse"), op_info(OP_MSE));
+    assert_ptr_equal(op_lookup("l1"), op_info(OP_L1));
+    assert_ptr_equal(op_lookup("bce"), op_info(OP_BCE));
+    assert_ptr_equal(op_lookup("bce_logits"), op_info(OP_BCE_LOGITS));
+    assert_ptr_equal(op_lookup("cross_entropy"), op_info(OP_CROSS_ENTROPY));
+    assert_ptr_equal(op_lookup("accuracy"), op_info(OP_ACCURACY));
+    assert_ptr_equal(op_lookup("xavier"), op_info(OP_XAVIER));
+    assert_ptr_equal(op_lookup("he"), op_info(OP_HE));
+    assert_null(op_lookup("init_uniform"));     /* only the compiler makes these */
+    assert_null(op_lookup("init_normal"));
     assert_ptr_equal(op_lookup("leaky_relu"), op_info(OP_LEAKY_RELU));
     assert_ptr_equal(op_lookup("randn"), op_info(OP_RANDN));
     assert_ptr_equal(op_lookup("mean"), op_info(OP_MEAN));
@@ -705,6 +1282,19 @@ int main(void)
         T(test_constructors),
         T(test_random_constructors),
         T(test_grad),
+        T(test_softmax),
+        T(test_log_softmax),
+        T(test_argmax),
+        T(test_dropout),
+        T(test_mse_l1),
+        T(test_bce),
+        T(test_bce_logits),
+        T(test_cross_entropy),
+        T(test_accuracy),
+        T(test_initialisers),
+        T(test_backward_seeded),
+        T(test_aux),
+        T(test_new_shape_rules),
         T(test_every_op_tested),
         T(test_table_consistent),
         T(test_lookup),

@@ -346,7 +346,7 @@ static void test_error_let_without_name(void **state)
 static void test_error_let_without_equals(void **state)
 {
     check_errors(*state, "let x 2", 1,
-                 "t.nn:1:7: error: expected '=' before number\n"
+                 "t.nn:1:7: error: expected '=' or ',' before number\n"
                  "   1 | let x 2\n"
                  "     |       ^\n");
 }
@@ -460,10 +460,10 @@ static void test_error_expected_lists(void **state)
                  "t.nn:1:12: error: expected an expression or ']' before ','\n"
                  "   1 | let x = [1,,2]\n"
                  "     |            ^\n");
-    check_errors(f, "print \"x\" + 1", 1,
-                 "t.nn:1:11: error: expected end of line, ';' or ',' before '+'\n"
-                 "   1 | print \"x\" + 1\n"
-                 "     |           ^\n");
+    check_errors(f, "print 1 2", 1,
+                 "t.nn:1:9: error: expected end of line, ';' or ',' before number\n"
+                 "   1 | print 1 2\n"
+                 "     |         ^\n");
     check_errors(f, "step sgd", 1,
                  "t.nn:1:9: error: expected '(' before end of line\n"
                  "   1 | step sgd\n"
@@ -492,10 +492,6 @@ static void test_error_expected_lists(void **state)
                  "t.nn:1:5: error: expected ')' or ',' before number\n"
                  "   1 | f(1 2)\n"
                  "     |     ^\n");
-    check_errors(f, "\"abc\"", 1,
-                 "t.nn:1:1: error: unexpected string\n"
-                 "   1 | \"abc\"\n"
-                 "     | ^~~~~\n");
 }
 
 static void test_error_unexpected_character(void **state)
@@ -685,7 +681,7 @@ static void test_recovery_two_errors(void **state)
                  "t.nn:1:5: error: expected name before '='\n"
                  "   1 | let = 1\n"
                  "     |     ^\n"
-                 "t.nn:2:7: error: expected '=' before number\n"
+                 "t.nn:2:7: error: expected '=' or ',' before number\n"
                  "   2 | let y 2\n"
                  "     |       ^\n");
     /* the good statement after the errors is still parsed */
@@ -695,7 +691,7 @@ static void test_recovery_two_errors(void **state)
                  "t.nn:1:5: error: expected name before '='\n"
                  "   1 | let = 1; let x 2; let z = 3\n"
                  "     |     ^\n"
-                 "t.nn:1:16: error: expected '=' before number\n"
+                 "t.nn:1:16: error: expected '=' or ',' before number\n"
                  "   1 | let = 1; let x 2; let z = 3\n"
                  "     |                ^\n");
     assert_string_equal(text_of(&f->dump), "(let z 3)");

@@ -90,7 +90,7 @@ static int compile_at(Fixture *f, const char *code, const char *file, int line)
     }
     f->stmts = ctx.stmts;
     size_t nsyms = f->syms.count;
-    int errors = sema_check(&f->stmts, &f->syms, &f->diag);
+    int errors = sema_check(&f->stmts, &f->syms, &f->diag, &f->interner, arena);
     if (errors) symtab_truncate(&f->syms, nsyms);
     return errors;
 }
@@ -518,7 +518,7 @@ static void test_error_arg_by_position_and_name(void **state)
                 "   1 | print leaky_relu(1, 0.2, a = 0.3)\n"
                 "     |                          ^\n");
     check_error(f, "step sgd(0.1, lr = 0.2)", 1,
-                "t.nn:1:15: error: 'lr' is given twice: by position and by name\n"
+                "t.nn:1:15: error: argument 'lr' is given twice: by position and by name\n"
                 "   1 | step sgd(0.1, lr = 0.2)\n"
                 "     |               ^~\n");
 }
@@ -859,20 +859,22 @@ static void test_error_step(void **state)
     Fixture *f = *state;
     check_ok(f, "let k = 0.5\nstep sgd(lr = 0.1)\nstep sgd(0.5)\nstep sgd(lr = k / 10)");
     check_ok(f, "param r = 1");
-    check_error(f, "step adam(lr = 0.1)", 1,
-                "t.nn:1:6: error: unknown optimizer 'adam' (nn has 'sgd')\n"
-                "   1 | step adam(lr = 0.1)\n"
-                "     |      ^~~~\n");
+    check_error(f, "step lbfgs(lr = 0.1)", 1,
+                "t.nn:1:6: error: unknown optimizer 'lbfgs' (nn has sgd, adam, adamw and rmsprop)\n"
+                "   1 | step lbfgs(lr = 0.1)\n"
+                "     |      ^~~~~\n");
     check_error(f, "step sgd()", 1,
-                "t.nn:1:1: error: 'sgd' takes a learning rate: step sgd(lr = 0.1)\n"
+                "t.nn:1:1: error: 'sgd' needs a learning rate, e.g. sgd(lr = 0.1)\n"
                 "   1 | step sgd()\n"
                 "     | ^~~~~~~~~~\n");
     check_error(f, "step sgd(0.1, 0.2)", 1,
-                "t.nn:1:1: error: 'sgd' takes a learning rate: step sgd(lr = 0.1)\n"
+                "t.nn:1:15: error: only the learning rate may be given without its name; name "
+                "the others, e.g. momentum = 0.9\n"
                 "   1 | step sgd(0.1, 0.2)\n"
-                "     | ^~~~~~~~~~~~~~~~~~\n");
+                "     |               ^~~\n");
     check_error(f, "step sgd(rate = 0.1)", 1,
-                "t.nn:1:10: error: 'sgd' has no argument 'rate' (it takes 'lr')\n"
+                "t.nn:1:10: error: 'sgd' has no argument 'rate' (it takes lr, momentum, dampening, nesterov, "
+                "weight_decay)\n"
                 "   1 | step sgd(rate = 0.1)\n"
                 "     |          ^~~~\n");
     check_error(f, "step sgd(lr = 0.1, lr = 0.2)", 1,
@@ -932,7 +934,7 @@ static void test_error_string_value(void **state)
     AstList list = { 0 };
     ast_list_push(&f->arenas[f->nunits - 1], &list, stmt);
     sb_clear(&f->msgs);
-    assert_int_equal(sema_check(&list, &f->syms, &f->diag), 1);
+    assert_int_equal(sema_check(&list, &f->syms, &f->diag, &f->interner, &f->arenas[f->nunits - 1]), 1);
     assert_string_equal(text_of(&f->msgs),
                         "t.nn:1:7: error: a string can only be printed, not computed with\n"
                         "   1 | print \"s\"\n"
@@ -942,7 +944,7 @@ static void test_error_string_value(void **state)
 /* Checking goes on after an error, so one run reports a script's mistakes together. */
 static void test_errors_reported_together(void **state)
 {
-    check_error(*state, "let a = q\nlet b = ones(2) + ones(3)\nstep adam(lr = 1)\nseed 0.5", 4,
+    check_error(*state, "let a = q\nlet b = ones(2) + ones(3)\nstep lbfgs(lr = 1)\nseed 0.5", 4,
                 "t.nn:1:9: error: unknown name 'q'\n"
                 "   1 | let a = q\n"
                 "     |         ^\n"
@@ -950,9 +952,9 @@ static void test_errors_reported_together(void **state)
                 "1 from the right, and neither is 1\n"
                 "   2 | let b = ones(2) + ones(3)\n"
                 "     |         ^~~~~~~~~~~~~~~~~\n"
-                "t.nn:3:6: error: unknown optimizer 'adam' (nn has 'sgd')\n"
-                "   3 | step adam(lr = 1)\n"
-                "     |      ^~~~\n"
+                "t.nn:3:6: error: unknown optimizer 'lbfgs' (nn has sgd, adam, adamw and rmsprop)\n"
+                "   3 | step lbfgs(lr = 1)\n"
+                "     |      ^~~~~\n"
                 "t.nn:4:6: error: the seed must be a constant integer\n"
                 "   4 | seed 0.5\n"
                 "     |      ^~~\n");

@@ -1,0 +1,384 @@
+/* train.c — data sets made at run time, and the train loop.
+ *
+ * A train block arrives compiled: leaves for one batch (and for the last, smaller batch),
+ * the model applied to them, the loss, and plans for every pass. The loop only copies rows
+ * into those leaves and replays the plans, so a step parses nothing and allocates nothing;
+ * what it needs (the shuffled order, the best weights for early stopping) is allocated once
+ * per run, before the first epoch. */
+#include "runtime.h"
+
+#include "data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- data ------------------------------------------------------------------------------------ */
+
+static GraphNode *node(Runtime *rt, uint32_t id)
+{
+    return graph_node(&rt->graph, id);
+}
+
+/* Copies row `from` of src into row `to` of dst (both [rows, width]). */
+static void copy_row(GraphNode *dst, int to, const GraphNode *src, int from)
+{
+    size_t w = (size_t)src->shape.dim[1];
+    memcpy(dst->value + (size_t)to * w, src->value + (size_t)from * w, w * sizeof(float));
+}
+
+/* A Dataset that borrows two nodes' values (no copy). */
+static Dataset borrow(Runtime *rt, uint32_t x, uint32_t y)
+{
+    Dataset d;
+    memset(&d, 0, sizeof d);
+    d.rows = node(rt, x)->shape.dim[0];
+    d.features = node(rt, x)->shape.dim[1];
+    d.targets = node(rt, y)->shape.dim[1];
+    d.X = node(rt, x)->value;
+    d.Y = node(rt, y)->value;
+    return d;
+}
+
+static uint32_t below(Rng *rng, uint32_t n)
+{
+    /* Lemire's method is overkill here; rejection keeps the draw unbiased */
+    uint32_t limit = UINT32_MAX - UINT32_MAX % n;
+    uint32_t r;
+    do r = rng_u32(rng);
+    while (r >= limit);
+    return r % n;
+}
+
+static void shuffle(int *perm, int n, Rng *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)below(rng, (uint32_t)i + 1);
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void rt_data(Runtime *rt, const DataInstr *d, Span at)
+{
+    (void)at;
+    Dataset made;
+    switch ((DataFn)d->fn) {
+    case DATA_XOR: data_xor(d->n, d->noise, &rt->rng, &made); break;
+    case DATA_CIRCLES: data_circles(d->n, d->noise, &rt->rng, &made); break;
+    case DATA_MOONS: data_moons(d->n, d->noise, &rt->rng, &made); break;
+    case DATA_SPIRALS: data_spirals(d->k, d->n, d->noise, &rt->rng, &made); break;
+    case DATA_BLOBS: data_blobs(d->k, d->n, d->noise, &rt->rng, &made); break;
+    case DATA_SPLIT:
+    case DATA_SPLIT_ROWS: {
+        GraphNode *sx = node(rt, d->src_x[0]), *sy = node(rt, d->src_y[0]);
+        GraphNode *ax = node(rt, d->dst_x[0]), *ay = node(rt, d->dst_y[0]);
+        GraphNode *bx = node(rt, d->dst_x[1]), *by = node(rt, d->dst_y[1]);
+        int rows = sx->shape.dim[0], first = ax->shape.dim[0];
+        int *perm = nn_alloc((size_t)rows * sizeof *perm);
+        if (d->fn == DATA_SPLIT) {
+            for (int i = 0; i < rows; i++) perm[i] = i;
+            shuffle(perm, rows, &rt->rng);
+        } else {
+            /* rows not listed keep their order in the first part; listed ones follow */
+            char *listed = nn_calloc((size_t)rows, 1);
+            for (int i = 0; i < d->n_rows; i++) listed[d->rows[i]] = 1;
+            int k = 0;
+            for (int i = 0; i < rows; i++)
+                if (!listed[i]) perm[k++] = i;
+            for (int i = 0; i < d->n_rows; i++) perm[k++] = d->rows[i];
+            nn_free(listed);
+        }
+        for (int i = 0; i < rows; i++) {
+            GraphNode *x = i < first ? ax : bx, *y = i < first ? ay : by;
+            int to = i < first ? i : i - first;
+            copy_row(x, to, sx, perm[i]);
+            copy_row(y, to, sy, perm[i]);
+        }
+        nn_free(perm);
+        return;
+    }
+    case DATA_NORMALIZE: {
+        Dataset first = borrow(rt, d->src_x[0], d->src_y[0]);
+        float *mean = nn_alloc((size_t)first.features * sizeof *mean);
+        float *sd = nn_alloc((size_t)first.features * sizeof *sd);
+        data_feature_stats(&first, mean, sd);
+        for (int i = 0; i < d->n_src; i++) {
+            GraphNode *sx = node(rt, d->src_x[i]), *sy = node(rt, d->src_y[i]);
+            memcpy(node(rt, d->dst_x[i])->value, sx->value, sx->size * sizeof(float));
+            memcpy(node(rt, d->dst_y[i])->value, sy->value, sy->size * sizeof(float));
+            Dataset out = borrow(rt, d->dst_x[i], d->dst_y[i]);
+            data_apply_normalize(&out, mean, sd);
+        }
+        nn_free(mean);
+        nn_free(sd);
+        return;
+    }
+    case DATA_CSV: NN_ASSERT(!"csv data is filled when compiled"); return;
+    }
+    GraphNode *x = node(rt, d->dst_x[0]), *y = node(rt, d->dst_y[0]);
+    NN_ASSERT(x->size == (size_t)made.rows * (size_t)made.features);
+    NN_ASSERT(y->size == (size_t)made.rows * (size_t)made.targets);
+    memcpy(x->value, made.X, x->size * sizeof(float));
+    memcpy(y->value, made.Y, y->size * sizeof(float));
+    data_free(&made);
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
+
+typedef struct Loop {
+    Runtime *rt;
+    const TrainInstr *t;
+    Span at;
+    int *perm;
+    float *best;            /* early stopping: the best weights so far */
+    float **grads;          /* clipping: each param's gradient */
+    size_t *sizes;
+    double started;
+    double last_progress;   /* when the progress line was last drawn */
+    long step;              /* updates made */
+} Loop;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void zero_grads(Loop *lp)
+{
+    for (int i = 0; i < lp->t->n_params; i++) {
+        GraphNode *p = node(lp->rt, lp->t->params[i]);
+        memset(p->grad, 0, p->size * sizeof(float));
+    }
+}
+
+static void save_params(Loop *lp, float *to, bool restore)
+{
+    size_t k = 0;
+    for (int i = 0; i < lp->t->n_params; i++) {
+        GraphNode *p = node(lp->rt, lp->t->params[i]);
+        if (restore) memcpy(p->value, to + k, p->size * sizeof(float));
+        else memcpy(to + k, p->value, p->size * sizeof(float));
+        k += p->size;
+    }
+}
+
+/* The update that ends a group of accumulated batches: clip, then step. */
+static void update(Loop *lp, float lr)
+{
+    const TrainInstr *t = lp->t;
+    if (t->clip > 0) {
+        for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
+        optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
+    }
+    rt_update(lp->rt, &t->optim, lr, t->params, t->n_params, lp->at);
+    lp->step++;
+}
+
+/* Forward and backward of one batch, its gradient weighted by `weight`; explained when it
+ * is the step the block asked to trace. */
+static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool explain)
+{
+    Runtime *rt = lp->rt;
+    graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
+    if (explain) {
+        float *before = rt_snapshot_params(rt, true);
+        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
+        trace_backward(rt, &pass->plan, pass->loss, before, lp->at);
+        rt_flush(rt);
+    } else {
+        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
+    }
+    return node(rt, pass->loss)->value[0];
+}
+
+typedef struct Scores {
+    double loss, metric, val_loss, val_metric;
+} Scores;
+
+static void evaluate(Loop *lp, const TrainPass *pass, double *loss, double *metric)
+{
+    Runtime *rt = lp->rt;
+    graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
+    *loss = node(rt, pass->loss)->value[0];
+    if (pass->has_metric) *metric = node(rt, pass->metric)->value[0];
+}
+
+static void log_line(Loop *lp, int epoch, const Scores *sc)
+{
+    const TrainInstr *t = lp->t;
+    StrBuf *out = &lp->rt->out;
+    int width = snprintf(NULL, 0, "%d", t->epochs);
+    sb_printf(out, "epoch %*d/%d  %s %.4f", width, epoch + 1, t->epochs, t->loss_name, sc->loss);
+    if (t->over_data && t->metric) sb_printf(out, "  accuracy %.4f", sc->metric);
+    if (t->has_val) {
+        sb_printf(out, "  val_%s %.4f", t->loss_name, sc->val_loss);
+        if (t->metric) sb_printf(out, "  val_accuracy %.4f", sc->val_metric);
+    }
+    sb_putc(out, '\n');
+    rt_flush(lp->rt);
+}
+
+/* On a terminal: one line, rewritten in place, at most ten times a second. */
+static void progress(Loop *lp, int epoch, int batch, int batches, double loss, bool force)
+{
+    static const double every = 0.1;
+    Runtime *rt = lp->rt;
+    if (!rt->progress) return;
+    double t = now();
+    if (!force && t - lp->last_progress < every) return;
+    lp->last_progress = t;
+    double done = ((double)epoch + (double)batch / batches) / lp->t->epochs;
+    double left = done > 0 ? (t - lp->started) * (1 - done) / done : 0;
+    sb_printf(&rt->out, "\r\033[Kepoch %d/%d  batch %d/%d  loss %.4f  %.0fs left", epoch + 1,
+              lp->t->epochs, batch, batches, loss, left);
+    rt_flush(rt);
+}
+
+static void progress_done(Loop *lp)
+{
+    if (!lp->rt->progress) return;
+    sb_puts(&lp->rt->out, "\r\033[K");
+    rt_flush(lp->rt);
+}
+
+static void fill_rows(Runtime *rt, const TrainPass *pass, const TrainInstr *t, const int *rows,
+                      int n)
+{
+    GraphNode *x = node(rt, pass->x), *y = node(rt, pass->y);
+    GraphNode *X = node(rt, t->X), *Y = node(rt, t->Y);
+    for (int i = 0; i < n; i++) {
+        copy_row(x, i, X, rows[i]);
+        copy_row(y, i, Y, rows[i]);
+    }
+}
+
+/* One epoch over the data in shuffled batches; returns the mean training loss. */
+static double data_epoch(Loop *lp, int epoch, float lr)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    int n = t->train_rows, b = t->batch_size;
+    int batches = (n + b - 1) / b, acc = t->accumulate;
+    for (int i = 0; i < n; i++) lp->perm[i] = i;
+    shuffle(lp->perm, n, &rt->rng);
+    double total = 0;
+    for (int k = 0; k < batches; k++) {
+        int first = k * b, rows = n - first < b ? n - first : b;
+        const TrainPass *pass = rows == b ? &t->batch : &t->rest;
+        fill_rows(rt, pass, t, lp->perm + first, rows);
+        /* a group of `acc` batches makes one update, weighted as one batch of all its rows */
+        int g0 = k / acc * acc, g1 = g0 + acc < batches ? g0 + acc : batches;
+        int group_rows = (g1 * b < n ? g1 * b : n) - g0 * b;
+        if (k == g0) zero_grads(lp);
+        bool explain = t->trace_step > 0 && lp->step + 1 == t->trace_step && k == g0;
+        double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
+        total += loss * rows;
+        if (k == g1 - 1) update(lp, lr);
+        progress(lp, epoch, k + 1, batches, loss, false);
+    }
+    return total / n;
+}
+
+static void report_stop(Loop *lp, int epoch, int best_epoch, double best)
+{
+    sb_printf(&lp->rt->out, "early stop after epoch %d: best %s%s %.4f at epoch %d; its weights "
+              "are restored\n", epoch + 1, lp->t->has_val ? "val_" : "", lp->t->loss_name, best,
+              best_epoch + 1);
+    rt_flush(lp->rt);
+}
+
+void rt_train(Runtime *rt, const TrainInstr *t, Span at)
+{
+    Loop lp;
+    memset(&lp, 0, sizeof lp);
+    lp.rt = rt;
+    lp.t = t;
+    lp.at = at;
+    lp.started = now();
+    size_t total = 0;
+    for (int i = 0; i < t->n_params; i++) total += node(rt, t->params[i])->size;
+    /* everything the loop needs, allocated once; freed on every way out */
+    lp.perm = nn_alloc((size_t)(t->train_rows > 0 ? t->train_rows : 1) * sizeof *lp.perm);
+    lp.best = t->patience ? nn_alloc((total ? total : 1) * sizeof *lp.best) : NULL;
+    lp.grads = nn_alloc((size_t)(t->n_params ? t->n_params : 1) * sizeof *lp.grads);
+    lp.sizes = nn_alloc((size_t)(t->n_params ? t->n_params : 1) * sizeof *lp.sizes);
+    for (int i = 0; i < t->n_params; i++) lp.sizes[i] = node(rt, t->params[i])->size;
+    jmp_buf *outer = rt->catch_point, here;
+    if (setjmp(here)) {
+        rt->catch_point = outer;
+        progress_done(&lp);
+        nn_free(lp.perm);
+        nn_free(lp.best);
+        nn_free(lp.grads);
+        nn_free(lp.sizes);
+        longjmp(*outer, 1);
+    }
+    rt->catch_point = &here;
+
+    rt_optim_reset(rt, t->params, t->n_params);     /* a train block starts a new optimizer */
+    int start = 0;
+    if (t->resume) start = rt_resume(rt, &t->model, &t->optim, t->resume, at);
+    if (t->over_data && t->val_split) {
+        /* the held-out rows are the last ones, as Keras' validation_split takes them */
+        int *rows = lp.perm;
+        for (int i = 0; i < t->train_rows; i++) rows[i] = i;
+        fill_rows(rt, &t->train_eval, t, rows, t->train_rows);
+        for (int i = 0; i < t->val_rows; i++) rows[i] = t->train_rows + i;
+        fill_rows(rt, &t->val_eval, t, rows, t->val_rows);
+    }
+    double best = INFINITY;
+    int best_epoch = -1, epoch;
+    for (epoch = start; epoch < t->epochs; epoch++) {
+        float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
+        Scores sc = { 0 };
+        if (t->over_data) {
+            sc.loss = data_epoch(&lp, epoch, lr);
+        } else {
+            zero_grads(&lp);
+            bool explain = t->trace_step > 0 && lp.step + 1 == t->trace_step;
+            sc.loss = run_batch(&lp, &t->formula, 1.0f, explain);
+            update(&lp, lr);
+            progress(&lp, epoch, 1, 1, sc.loss, false);
+        }
+        bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
+        if (t->has_val) evaluate(&lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
+        if (log && t->over_data && t->metric) {
+            double loss;
+            evaluate(&lp, &t->train_eval, &loss, &sc.metric);
+        }
+        if (log) {
+            progress_done(&lp);
+            log_line(&lp, epoch, &sc);
+        }
+        if (t->patience) {
+            double watch = t->has_val ? sc.val_loss : sc.loss;
+            if (watch < best) {
+                best = watch;
+                best_epoch = epoch;
+                save_params(&lp, lp.best, false);
+            } else if (epoch - best_epoch >= t->patience) {
+                save_params(&lp, lp.best, true);
+                progress_done(&lp);
+                report_stop(&lp, epoch, best_epoch, best);
+                epoch++;
+                break;
+            }
+        }
+    }
+    if (t->patience && best_epoch >= 0 && epoch == t->epochs && best_epoch != epoch - 1)
+        save_params(&lp, lp.best, true);    /* ran out of epochs: keep the best, not the last */
+    progress_done(&lp);
+    rt->record.model = t->over_data ? t->model.model : NULL;
+    rt->record.epoch = epoch;
+    rt->record.optim = t->optim;
+    rt->catch_point = outer;
+    nn_free(lp.perm);
+    nn_free(lp.best);
+    nn_free(lp.grads);
+    nn_free(lp.sizes);
+}
