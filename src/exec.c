@@ -146,6 +146,27 @@ static void forward(Runtime *rt, const Plan *p)
     graph_forward(&rt->graph, p, &rt->rng, rt_check_node, rt);
 }
 
+/* Each row's predicted class by name: the largest score, or for one probability column,
+ * class 1 at 0.5 and above. */
+static void print_labels(StrBuf *sb, const GraphNode *n, const PrintItem *it)
+{
+    int cols = n->shape.rank == 2 ? n->shape.dim[1] : (int)n->size;   /* [C]: one row */
+    size_t rows = n->size / (size_t)cols;
+    sb_putc(sb, '[');
+    for (size_t r = 0; r < rows; r++) {
+        const float *v = n->value + r * (size_t)cols;
+        int best = 0;
+        if (cols == 1) {
+            best = v[0] >= 0.5f;
+        } else {
+            for (int c = 1; c < cols; c++)
+                if (v[c] > v[best]) best = c;
+        }
+        sb_printf(sb, "%s%s", r ? ", " : "", it->labels[best]);
+    }
+    sb_putc(sb, ']');
+}
+
 static void print_items(Runtime *rt, const Instr *ins)
 {
     StrBuf *sb = &rt->out;
@@ -157,6 +178,10 @@ static void print_items(Runtime *rt, const Instr *ins)
             continue;
         }
         GraphNode *n = graph_node(&rt->graph, it->node);
+        if (it->labels) {
+            print_labels(sb, n, it);
+            continue;
+        }
         size_t line = sb->len;
         while (line > 0 && sb->data[line - 1] != '\n') line--;
         tensor_format(n->value, &n->shape, sb, (int)utf8_width(sb->data + line, sb->len - line));

@@ -456,6 +456,15 @@ static void lower_stmt(Lower *l, const AstNode *st)
             if (e->kind == AST_STRING) {
                 items[i].len = e->u.str.len;
                 items[i].text = arena_strndup(&l->p->arena, e->u.str.text, e->u.str.len);
+            } else if (e->sema.extra && e->sema.extra->labels) {
+                const DataSym *d = e->sema.extra->labels;
+                const char **names = arena_alloc(&l->p->arena, (size_t)d->n_classes * sizeof *names);
+                for (int c = 0; c < d->n_classes; c++)
+                    names[c] = arena_strndup(&l->p->arena, d->class_names[c],
+                                             strlen(d->class_names[c]));
+                items[i].labels = names;
+                items[i].n_labels = d->n_classes;
+                items[i].node = roots[nroots++] = lower_expr(l, e->sema.operand);
             } else if (e->sema.extra && e->sema.extra->text) {
                 const char *text = e->sema.extra->text;
                 items[i].len = strlen(text);

@@ -79,6 +79,8 @@ typedef struct PrintItem {
     uint32_t node;
     const char *text;       /* non-NULL: a string to print instead of a node */
     size_t len;
+    const char *const *labels;  /* non-NULL: print the node's rows as these class names */
+    int n_labels;
 } PrintItem;
 
 typedef struct Instr {

@@ -838,66 +838,59 @@ bool st_parse(const unsigned char *buf, size_t len, StFile *out, char *err, size
 
 /* ---- reading a file ------------------------------------------------------------------------ */
 
-static bool read_exact(FILE *fp, void *dst, size_t n, const char *path, char *err,
-                       size_t errlen)
+static bool read_exact(FILE *fp, void *dst, size_t n, char *err, size_t errlen)
 {
     if (n == 0 || fread(dst, 1, n, fp) == n) return true;
-    if (ferror(fp)) return fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-    return fail(err, errlen, "cannot read '%s': the file ended early (did it change while it "
-                "was read?)", path);
+    if (ferror(fp)) return fail(err, errlen, "%s", strerror(errno));
+    return fail(err, errlen, "the file ended early while it was read (did it change?)");
 }
 
 bool st_load(const char *path, StFile *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    if (!fp) return fail(err, errlen, "%s", strerror(errno));
 
-    char *msg = nn_alloc(errlen + 1);
     unsigned char *hdr = NULL;
     unsigned char prefix[8];
     struct stat sb;
     Build b;
     bool have_build = false, ok = false;
+    uint64_t size, n;
 
     if (fstat(fileno(fp), &sb) != 0) {
-        fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        fail(err, errlen, "%s", strerror(errno));
         goto done;
     }
     if (S_ISDIR(sb.st_mode)) {
-        fail(err, errlen, "cannot read '%s': %s", path, strerror(EISDIR));
+        fail(err, errlen, "%s", strerror(EISDIR));
         goto done;
     }
     if (!S_ISREG(sb.st_mode)) {
-        fail(err, errlen, "cannot load '%s': not a regular file", path);
+        fail(err, errlen, "not a regular file");
         goto done;
     }
-    uint64_t size = (uint64_t)sb.st_size;
-    if (!check_file_size(size, msg, errlen + 1)) goto bad_file;
-    if (!read_exact(fp, prefix, 8, path, err, errlen)) goto done;
-    uint64_t n = get_le64(prefix);
-    if (!check_header_size(n, size - 8, msg, errlen + 1)) goto bad_file;
+    size = (uint64_t)sb.st_size;
+    if (!check_file_size(size, err, errlen) || !read_exact(fp, prefix, 8, err, errlen))
+        goto done;
+    n = get_le64(prefix);
+    if (!check_header_size(n, size - 8, err, errlen)) goto done;
     hdr = nn_alloc((size_t)n);
-    if (!read_exact(fp, hdr, (size_t)n, path, err, errlen)) goto done;
-    if (!load_header(hdr, (size_t)n, size - 8 - n, &b, msg, errlen + 1)) goto bad_file;
+    if (!read_exact(fp, hdr, (size_t)n, err, errlen)) goto done;
+    if (!load_header(hdr, (size_t)n, size - 8 - n, &b, err, errlen)) goto done;
     have_build = true;
     /* The offsets tile the data exactly, so reading in offset order is one sequential pass. */
     for (size_t k = 0; k < b.f.count; k++) {
         StEntry *e = &b.f.entries[b.order[k]];
-        if (!read_exact(fp, e->data, e->count * 4, path, err, errlen)) goto done;
+        if (!read_exact(fp, e->data, e->count * 4, err, errlen)) goto done;
         floats_from_le(e->data, (const unsigned char *)e->data, e->count);
     }
     *out = b.f;
     memset(&b.f, 0, sizeof b.f);
     ok = true;
-    goto done;
-
-bad_file:
-    fail(err, errlen, "cannot load '%s': %s", path, msg);
 done:
     if (have_build) build_free(&b);
     nn_free(hdr);
-    nn_free(msg);
     fclose(fp);
     return ok;
 }

@@ -62,12 +62,13 @@ typedef struct StFile {
  * duplicate keys), every tensor with exactly dtype, shape (at most NN_MAX_RANK non-negative
  * integers) and data_offsets, sizes that agree with shape and dtype, offsets that tile the data
  * from 0 to the end of the file with no gap or overlap, dtype F32. On failure returns false,
- * leaves *out zeroed with nothing allocated, and puts a message in err ("cannot load 'm.st':
- * the file is truncated: tensor 'w' needs bytes 0..400 of the data, the file has 200"). */
+ * leaves *out zeroed with nothing allocated, and puts a message without the path in err, for
+ * the caller to prefix ("No such file or directory", "the file is truncated: tensor 'w' needs
+ * bytes 0..400 of the data, the file has 200"). */
 bool st_load(const char *path, StFile *out, char *err, size_t errlen);
 
-/* The same from memory (the whole file in buf); messages carry no "cannot load" prefix.
- * Never reads outside buf[0..len). */
+/* The same from memory (the whole file in buf), with the same messages. Never reads outside
+ * buf[0..len). */
 bool st_parse(const unsigned char *buf, size_t len, StFile *out, char *err, size_t errlen);
 
 /* Frees everything a successful st_load/st_parse allocated and zeroes *f. Safe on a zeroed

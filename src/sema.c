@@ -380,6 +380,11 @@ static bool check_call(Sema *s, AstNode *e)
                    name);
         return false;
     }
+    if (strcmp(name, "labels") == 0) {
+        sema_error(s, e->span, "'labels' names the predicted classes in print only: print "
+                   "labels(data, scores)");
+        return false;
+    }
     if (strcmp(name, "summary") == 0) {
         sema_error(s, e->span, "'summary' prints a model's layers; write it as a statement: "
                    "summary(net)");
@@ -818,7 +823,7 @@ static void check_stmt(Sema *s, AstNode *st)
             if (item->kind == AST_STRING) continue;
             const char *text = sema_print_text(s, item);
             if (text) sema_extra(s, item)->text = text;
-            else sema_expr(s, item);
+            else if (!sema_print_labels(s, item)) sema_expr(s, item);
         }
         return;
     case AST_BACKWARD: {

@@ -123,6 +123,7 @@ typedef struct SemaExtra {
     SemaData data;          /* LET / LET_MANY of a data function */
     SemaTrain train;        /* TRAIN */
     const char *text;       /* print of a model or data set: the text */
+    DataSym *labels;        /* print labels(data, scores): the class names */
     const char *path;       /* SAVE, LOAD: the file */
 } SemaExtra;
 

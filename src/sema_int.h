@@ -66,5 +66,7 @@ void sema_check_file(Sema *s, AstNode *st);
 void sema_check_step(Sema *s, AstNode *st);
 /* print net / print iris / summary(net): the text to print, or NULL (not such an item). */
 const char *sema_print_text(Sema *s, AstNode *item);
+/* print labels(data, scores): checks it; true if the item is such a call. */
+bool sema_print_labels(Sema *s, AstNode *item);
 
 #endif

@@ -348,7 +348,7 @@ static void build_summary(Model *m)
     sb_printf(&sb, "model %s: %d input%s -> %d output%s, %ld param%s\n", m->name, m->in,
               m->in == 1 ? "" : "s", m->out, m->out == 1 ? "" : "s", total,
               total == 1 ? "" : "s");
-    sb_printf(&sb, "  %-22s %-10s %8s\n", "layer", "output", "params");
+    sb_printf(&sb, "  %-26s %-10s %8s\n", "layer", "output", "params");
     int indent = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
@@ -369,7 +369,7 @@ static void build_summary(Model *m)
         case LAYER_RES_END: snprintf(label, sizeof label, "} + input"); indent--; break;
         }
         snprintf(shape, sizeof shape, "[N, %d]", l->out);
-        sb_printf(&sb, "  %*s%-*s %-10s %8ld\n", 2 * indent, "", 22 - 2 * indent, label,
+        sb_printf(&sb, "  %*s%-*s %-10s %8ld\n", 2 * indent, "", 26 - 2 * indent, label,
                   l->kind == LAYER_RES_BEGIN ? "" : shape, params);
         if (l->kind == LAYER_RES_BEGIN) indent++;
     }
@@ -1491,4 +1491,37 @@ const char *sema_print_text(Sema *s, AstNode *item)
     size_t len = strlen(text);
     while (len && text[len - 1] == '\n') len--;
     return arena_strndup(s->arena, text, len);
+}
+
+bool sema_print_labels(Sema *s, AstNode *item)
+{
+    if (item->kind != AST_CALL || strcmp(item->u.call.name, "labels") != 0) return false;
+    const AstList *args = &item->u.call.args;
+    if (args->count != 2 || args->items[0]->u.bind.name || args->items[1]->u.bind.name) {
+        sema_error(s, item->span, "'labels' takes a data set (for its class names) and the "
+                   "scores to name: labels(iris, net(X))");
+        return true;
+    }
+    Symbol *d = data_arg(s, args->items[0]->u.bind.value, "labels");
+    AstNode *x = args->items[1]->u.bind.value;
+    if (!d || !sema_expr(s, x)) return true;
+    if (!d->data->n_classes) {
+        sema_error(s, args->items[0]->span, "'%s' has a numeric target, so it has no class "
+                   "names", d->name);
+        return true;
+    }
+    const Shape *sh = &x->sema.shape;
+    int classes = sh->rank ? sh->dim[sh->rank - 1] : 1;
+    bool binary = d->data->targets == 1 && classes == 1;
+    if (sh->rank < 1 || sh->rank > 2 || (!binary && classes != d->data->n_classes)) {
+        char buf[64];
+        sema_error(s, x->span, "'labels' needs one row of %d class scores per example (shape "
+                   "[N, %d]), but this has shape %s", d->data->n_classes, d->data->n_classes,
+                   shape_str(sh, buf, sizeof buf));
+        return true;
+    }
+    SemaExtra *ex = sema_extra(s, item);
+    ex->labels = d->data;
+    item->sema.operand = x;
+    return true;
 }

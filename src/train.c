@@ -139,6 +139,8 @@ typedef struct Loop {
     double started;
     double last_progress;   /* when the progress line was last drawn */
     long step;              /* updates made */
+    double norm;            /* the gradient norm before clipping, at the last update */
+    int epoch;              /* the epoch running, for messages */
 } Loop;
 
 static double now(void)
@@ -173,7 +175,7 @@ static void update(Loop *lp, float lr)
     const TrainInstr *t = lp->t;
     if (t->clip > 0) {
         for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
-        optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
+        lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
     }
     rt_update(lp->rt, &t->optim, lr, t->params, t->n_params, lp->at);
     lp->step++;
@@ -218,6 +220,10 @@ static void log_line(Loop *lp, int epoch, const Scores *sc)
     if (t->has_val) {
         sb_printf(out, "  val_%s %.4f", t->loss_name, sc->val_loss);
         if (t->metric) sb_printf(out, "  val_accuracy %.4f", sc->val_metric);
+    }
+    if (t->clip > 0) {
+        char buf[32];
+        sb_printf(out, "  grad_norm %s", fmt_num(lp->norm, buf));
     }
     sb_putc(out, '\n');
     rt_flush(lp->rt);
@@ -294,7 +300,8 @@ static void report_stop(Loop *lp, int epoch, int best_epoch, double best)
 
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
 {
-    Loop lp;
+    Loop lp;        /* its address escapes to every helper, so it lives in memory: the handler
+                     * below reads its current epoch and step after a longjmp */
     memset(&lp, 0, sizeof lp);
     lp.rt = rt;
     lp.t = t;
@@ -310,6 +317,10 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     for (int i = 0; i < t->n_params; i++) lp.sizes[i] = node(rt, t->params[i])->size;
     jmp_buf *outer = rt->catch_point, here;
     if (setjmp(here)) {
+        /* say when: the same error at epoch 1 and at epoch 900 mean different things */
+        size_t len = strlen(rt->err_msg);
+        snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
+                 "update%s)", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
         rt->catch_point = outer;
         progress_done(&lp);
         nn_free(lp.perm);
@@ -334,6 +345,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     double best = INFINITY;
     int best_epoch = -1, epoch;
     for (epoch = start; epoch < t->epochs; epoch++) {
+        lp.epoch = epoch;
         float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
         Scores sc = { 0 };
         if (t->over_data) {
