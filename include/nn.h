@@ -65,6 +65,10 @@ NN_API void nn_set_errors(NnState *nn, NnWriteFn fn, void *userdata);
 NN_API void nn_set_seed(NnState *nn, uint64_t seed);
 /* Non-zero: every `backward` prints its trace, and every `step` after it its update. */
 NN_API void nn_set_trace(NnState *nn, int on);
+/* On (nonzero): long train blocks redraw a one-line progress report (epoch, batch, loss,
+ * time left) on the output, with carriage returns; meant for a terminal. Off by default:
+ * output to a pipe or file gets only the log lines. */
+NN_API void nn_set_progress(NnState *nn, int on);
 
 /* Compiles and runs `code`; `name` labels it in messages ("<-e>", "script.nn"). The text
  * is copied. */

@@ -89,6 +89,7 @@ int main(int argc, char **argv)
         nn_set_seed(nn, (uint64_t)v);
     }
     nn_set_trace(nn, trace);
+    nn_set_progress(nn, isatty(STDOUT_FILENO));
 
     NnStatus st;
     if (code) {

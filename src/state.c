@@ -111,6 +111,11 @@ void nn_set_seed(NnState *nn, uint64_t seed)
     rng_seed(&nn->rt.rng, seed);
 }
 
+void nn_set_progress(NnState *nn, int on)
+{
+    nn->rt.progress = on != 0;
+}
+
 void nn_set_trace(NnState *nn, int on)
 {
     nn->rt.trace_all = on != 0;
