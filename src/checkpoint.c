@@ -110,7 +110,7 @@ void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
     for (size_t i = 0; i < nt; i++) nn_free(names[i]);
     nn_free(names);
     nn_free(ts);
-    if (!ok) rt_error(rt, at, "cannot save '%s': %s", path, err);
+    if (!ok) rt_error(rt, at, "%s", err);   /* st_save names the file */
 }
 
 /* ---- loading -------------------------------------------------------------------------------- */
