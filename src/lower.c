@@ -320,6 +320,11 @@ static void lower_pass(Lower *l, TrainPass *tp, const SemaTrain *t, const ModelA
     uint32_t out = lower_apply(l, app, x, training);
     uint32_t in[2] = { out, y };
     tp->loss = add_node(l, t->loss, in, 2, &at, span);
+    /* names for `trace step N`: the batch, the model's output and the loss */
+    name_node(l, x, "X");
+    name_node(l, y, "Y");
+    name_node(l, out, "out");
+    name_node(l, tp->loss, "loss");
     uint32_t roots[2] = { tp->loss, 0 };
     if (metric) {
         if (t->loss == OP_BCE_LOGITS) in[0] = add_node(l, OP_SIGMOID, &out, 1, &at, span);

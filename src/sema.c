@@ -390,7 +390,9 @@ static bool check_call(Sema *s, AstNode *e)
                    "summary(net)");
         return false;
     }
-    const OpInfo *op = op_lookup(name);
+    /* the other names PyTorch and Keras users know the initialisers by */
+    const OpInfo *op = op_lookup(strcmp(name, "glorot") == 0 ? "xavier"
+                                 : strcmp(name, "kaiming") == 0 ? "he" : name);
     if (!op) {
         Symbol *sym = sema_lookup(s, name);
         if (sym) {

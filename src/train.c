@@ -139,6 +139,7 @@ typedef struct Loop {
     double started;
     double last_progress;   /* when the progress line was last drawn */
     long step;              /* updates made */
+    bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
     int epoch;              /* the epoch running, for messages */
 } Loop;
@@ -177,8 +178,14 @@ static void update(Loop *lp, float lr)
         for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
         lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
     }
+    float *before = lp->explain_update ? rt_snapshot_params(lp->rt, false) : NULL;
     rt_update(lp->rt, &t->optim, lr, t->params, t->n_params, lp->at);
     lp->step++;
+    if (lp->explain_update) {
+        trace_update(lp->rt, &t->optim, lr, before);
+        rt_flush(lp->rt);
+        lp->explain_update = false;
+    }
 }
 
 /* Forward and backward of one batch, its gradient weighted by `weight`; explained when it
@@ -192,6 +199,7 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool expl
         graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
         trace_backward(rt, &pass->plan, pass->loss, before, lp->at);
         rt_flush(rt);
+        lp->explain_update = true;
     } else {
         graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
     }
