@@ -68,6 +68,25 @@ static void yyerror(const Span *loc, yyscan_t scanner, ParseCtx *ctx, const char
     diag_report(ctx->diag, DIAG_ERROR, *loc, "this expression is nested too deeply");
 }
 
+/* "net.layer1.W" for a chain of fields on a name; NULL (reported) for anything else. */
+static const char *dotted_name(ParseCtx *ctx, const AstNode *e)
+{
+    if (e->kind == AST_NAME) return e->u.name;
+    const char *inner = e->kind == AST_FIELD ? dotted_name(ctx, e->u.field.obj) : NULL;
+    if (!inner) {
+        if (e->kind != AST_FIELD && parse_count_error(ctx, e->span))
+            diag_report(ctx->diag, DIAG_ERROR, e->span, "only a param can be assigned to, as "
+                        "in w = 0.7 or net.layer1.b = 0");
+        return NULL;
+    }
+    size_t a = strlen(inner), b = strlen(e->u.field.field);
+    char *buf = arena_alloc(ctx->arena, a + b + 2);
+    memcpy(buf, inner, a);
+    buf[a] = '.';
+    memcpy(buf + a + 1, e->u.field.field, b + 1);
+    return intern(ctx->interner, buf, a + b + 1);
+}
+
 static AstNode *number(ParseCtx *ctx, double v, Span at)
 {
     AstNode *n = ast_new(ctx->arena, AST_NUM, at);
@@ -197,7 +216,10 @@ sep
 stmt
     : LET IDENT '=' expr        { $$ = bind(ctx, AST_LET, $2, @2, $4, @$); }
     | PARAM IDENT '=' expr      { $$ = bind(ctx, AST_PARAM, $2, @2, $4, @$); }
-    | IDENT '=' expr            { $$ = bind(ctx, AST_ASSIGN, $1, @1, $3, @$); }
+    | postfix '=' expr          {   /* w = 0.7, or a model's param: net.layer1.W = ... */
+                                  const char *name = dotted_name(ctx, $1);
+                                  $$ = name ? bind(ctx, AST_ASSIGN, name, @1, $3, @$) : NULL;
+                                }
     | PRINT print_items         { $$ = ast_new(ctx->arena, AST_PRINT, @$); $$->u.list = $2; }
     | BACKWARD expr             { $$ = unary_stmt(ctx, AST_BACKWARD, $2, @$); }
     | TRACE expr                { $$ = unary_stmt(ctx, AST_TRACE, $2, @$); }
@@ -474,7 +496,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         int ol, oc, el, ec;
         source_line_col(src, open.start, &ol, &oc);
         source_line_col(src, at.start, &el, &ec);
-        if (look == YYSYMBOL_YYEOF || ol < el)
+        /* blocks span lines on purpose: only a '{' still open at the end is suspect */
+        bool block = ctx->open[ctx->depth - 1].ch == '{';
+        if (look == YYSYMBOL_YYEOF || (ol < el && !block))
             diag_report(ctx->diag, DIAG_NOTE, open, "the '%c' opened here is never closed",
                         ctx->open[ctx->depth - 1].ch);
     }

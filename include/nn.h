@@ -16,6 +16,7 @@
 #ifndef NN_H
 #define NN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +86,31 @@ NN_API NnStatus nn_check_file(NnState *nn, const char *path);
 NN_API NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out);
 
 NN_API const char *nn_version(void);
+
+/* ---- for interactive hosts (the REPL) ------------------------------------------------------ */
+
+/* 0 if `code` ends inside an open bracket or block, so a REPL should read another line
+ * before running it; 1 otherwise (complete, or wrong in a way more lines cannot fix). */
+NN_API int nn_is_complete(NnState *nn, const char *code);
+/* Ctrl-C: while code runs, a train block checks *flag between steps; when it is set, the
+ * block stops after the current step (keeping the params as they are) and clears it. */
+NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
+/* Calls fn for every keyword, built-in and defined name that starts with `prefix`. */
+NN_API void nn_complete(NnState *nn, const char *prefix,
+                        void (*fn)(void *userdata, const char *word), void *userdata);
+/* Writes to the output: every defined name with its kind and shape (and for params the norm
+ * of the gradient). */
+NN_API void nn_print_vars(NnState *nn);
+/* Writes the computation graph of an expression as an indented tree with each node's value,
+ * and, for a scalar that depends on params, each node's gradient ∂expr/∂node (computed
+ * without changing the params' accumulated gradients). */
+NN_API NnStatus nn_print_graph(NnState *nn, const char *expr);
+/* Writes help on a keyword, built-in, layer, optimizer or train setting, or (name NULL or
+ * empty) the list of topics. Returns 0 if the name is unknown. */
+NN_API int nn_print_help(NnState *nn, const char *name);
+/* Writes a script that recreates the session's definitions: every let, param, model, data
+ * set and seed that ran, in order, then every param's current value. */
+NN_API NnStatus nn_save_session(NnState *nn, const char *path);
 
 #ifdef __cplusplus
 }

@@ -159,7 +159,7 @@ static void open_checked(Runtime *rt, const ModelParams *mp, const char *path, S
         for (int j = 0; j < mp->count && !known; j++) known = strcmp(mp->names[j], name) == 0;
         if (!known)
             snprintf(msg, sizeof msg, "the file has a tensor '%s' that model '%s' does not "
-                     "have; was it saved from another model?", name, mp->model);
+                     "have (was it saved from another model?)", name, mp->model);
     }
     if (msg[0]) {
         st_free(f);

@@ -560,7 +560,7 @@ static bool parse_indices(char *p, char *end, int max_row, bool *seen, int **idx
         *q = saved;
         p = q;
     }
-    if (*n == 0) return set_error(err, 0, 0, "the file is empty");
+    if (*n == 0) return set_error(err, 0, 0, "the file lists no rows");
     return true;
 }
 

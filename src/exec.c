@@ -377,3 +377,71 @@ void rt_exec(Runtime *rt, const Program *p)
         }
     }
 }
+
+/* ---- undoing a failed run -------------------------------------------------------------------- */
+
+void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->nodes = rt->graph.count;
+    size_t total = 0;
+    for (uint32_t i = 0; i < s->nodes; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) total += 2 * rt->graph.nodes[i].size;
+    s->params = nn_alloc((total ? total : 1) * sizeof *s->params);
+    size_t k = 0;
+    for (uint32_t i = 0; i < s->nodes; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(s->params + k, n->value, n->size * sizeof(float));
+        memcpy(s->params + k + n->size, n->grad, n->size * sizeof(float));
+        k += 2 * n->size;
+    }
+    s->popt_count = rt->popt_count;
+    s->popt = nn_calloc(s->popt_count ? s->popt_count : 1, sizeof *s->popt);
+    for (uint32_t i = 0; i < s->popt_count; i++) {
+        ParamOpt *src = &rt->popt[i], *dst = &s->popt[i];
+        *dst = *src;
+        size_t size = rt->graph.nodes[i].size;
+        for (int b = 0; b < 3; b++) {
+            dst->buf[b] = NULL;
+            if (src->buf[b]) {
+                dst->buf[b] = nn_alloc(size * sizeof(float));
+                memcpy(dst->buf[b], src->buf[b], size * sizeof(float));
+            }
+        }
+    }
+    s->rng = rt->rng;
+    s->record = rt->record;
+}
+
+void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
+{
+    for (uint32_t i = 0; i < rt->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    nn_free(rt->popt);
+    rt->popt = s->popt;
+    rt->popt_count = s->popt_count;
+    s->popt = NULL;
+    s->popt_count = 0;
+    graph_truncate(&rt->graph, s->nodes);
+    size_t k = 0;
+    for (uint32_t i = 0; i < s->nodes; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(n->value, s->params + k, n->size * sizeof(float));
+        memcpy(n->grad, s->params + k + n->size, n->size * sizeof(float));
+        k += 2 * n->size;
+    }
+    rt->rng = s->rng;
+    rt->record = s->record;
+    rt->explain_step = false;
+}
+
+void rt_snapshot_free(RtSnapshot *s)
+{
+    for (uint32_t i = 0; i < s->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(s->popt[i].buf[b]);
+    nn_free(s->popt);
+    nn_free(s->params);
+    memset(s, 0, sizeof *s);
+}

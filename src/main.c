@@ -1,5 +1,6 @@
 /* main.c — the `nn` command: a thin client of the public API in nn.h. */
 #include "nn.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,8 @@ static const char usage[] =
     "\n"
     "  nn FILE.nn          run a script ('-' reads standard input)\n"
     "  nn -e CODE          run CODE given on the command line\n"
-    "  nn                  run standard input as a script (when it is not a terminal)\n"
+    "  nn                  an interactive session on a terminal; otherwise runs standard\n"
+    "                      input as a script\n"
     "\n"
     "options:\n"
     "  --check             parse and check names and shapes only; run nothing\n"
@@ -96,11 +98,7 @@ int main(int argc, char **argv)
         st = check ? nn_check_string(nn, "<-e>", code) : nn_run_string(nn, "<-e>", code);
     } else {
         if (!file) {
-            if (isatty(STDIN_FILENO)) {
-                fputs(usage, stderr);
-                nn_close(nn);
-                return 2;
-            }
+            if (isatty(STDIN_FILENO) && !check) return repl_run(nn, trace);
             file = "-";
         }
         st = check ? nn_check_file(nn, file) : nn_run_file(nn, file);

@@ -5,6 +5,7 @@
 #define NN_RUNTIME_H
 
 #include <setjmp.h>
+#include <signal.h>
 
 #include "graph.h"
 #include "program.h"
@@ -56,6 +57,7 @@ typedef struct Runtime {
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
     TrainRecord record;
+    volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
 } Runtime;
 
 void rt_init(Runtime *rt);
@@ -79,6 +81,21 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
 /* Forgets the optimizer state of these params (a new optimizer starts). */
 void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+
+/* Everything a failed run could have changed, so that it can be undone: the graph's size,
+ * every param's value and gradient, the optimizer states, the random numbers. */
+typedef struct RtSnapshot {
+    uint32_t nodes;
+    float *params;          /* values then gradients, param by param */
+    ParamOpt *popt;         /* deep copies */
+    uint32_t popt_count;
+    Rng rng;
+    TrainRecord record;
+} RtSnapshot;
+
+void rt_snapshot_take(Runtime *rt, RtSnapshot *s);
+void rt_snapshot_restore(Runtime *rt, RtSnapshot *s);
+void rt_snapshot_free(RtSnapshot *s);
 
 /* train.c */
 void rt_data(Runtime *rt, const DataInstr *d, Span at);

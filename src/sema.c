@@ -744,8 +744,7 @@ static void check_stmt(Sema *s, AstNode *st)
     switch (st->kind) {
     case AST_LET_MANY: {
         AstNode *v = st->u.many.value;
-        if (v->kind == AST_CALL && (strcmp(v->u.call.name, "split") == 0
-                                    || strcmp(v->u.call.name, "normalize") == 0)) {
+        if (v->kind == AST_CALL && sema_is_data_fn(v->u.call.name)) {
             sema_check_data_let(s, st);
             return;
         }
@@ -804,6 +803,10 @@ static void check_stmt(Sema *s, AstNode *st)
         AstNode *v = st->u.bind.value;
         bool ok = sema_expr(s, v);
         Symbol *sym = symtab_find(s->syms, st->u.bind.name);
+        if (!sym && strchr(st->u.bind.name, '.')) {
+            sema_error(s, st->u.bind.name_span, "unknown param '%s'", st->u.bind.name);
+            return;
+        }
         if (!sym) {
             sema_error(s, st->u.bind.name_span, "unknown name '%s'; define it with 'let %s = ...' "
                   "or 'param %s = ...'", st->u.bind.name, st->u.bind.name, st->u.bind.name);

@@ -697,6 +697,10 @@ static bool check_csv(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbo
     Dataset d;
     DataError err;
     if (!data_read_csv(file, arena_text(s, target), &d, &err)) {
+        if (err.line == 0) {    /* the whole file: the script's string is the place */
+            sema_error(s, path->span, "%s", err.msg);
+            return false;
+        }
         diag_file(s->diag, DIAG_ERROR, file, err.line, err.col, "%s", err.msg);
         s->errors++;
         sema_note(s, call->span, "while reading the data set for '%s' here", name->u.name);
@@ -761,7 +765,7 @@ static bool check_toy(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbo
     int targets = toys[t].k ? (int)k : 1;
     Symbol *sym = data_symbol(s, name, (int)n, 2, targets);
     char *classes[100];
-    char buf[100][8];
+    char buf[100][12];
     for (int i = 0; i < k; i++) {
         snprintf(buf[i], sizeof buf[i], "%d", i);
         classes[i] = buf[i];
@@ -807,6 +811,10 @@ static bool check_split(Sema *s, AstNode *call, SemaData *sd, const AstList *nam
         int *rows, count;
         DataError err;
         if (!data_read_indices(file, d->rows, &rows, &count, &err)) {
+            if (err.line == 0) {
+                sema_error(s, how->span, "%s", err.msg);
+                return false;
+            }
             diag_file(s->diag, DIAG_ERROR, file, err.line, err.col, "%s", err.msg);
             s->errors++;
             sema_note(s, how->span, "while reading the rows to split off here");
@@ -1268,14 +1276,15 @@ void sema_check_train(Sema *s, AstNode *st)
             ok = setting_int(s, set, "the step to trace", 1, 100000000, &t->trace_step) && ok;
         }
     }
-    if (!seen[1]) {
+    bool unknown = !ok;     /* a misspelt setting: "missing" errors would only repeat it */
+    if (!seen[1] && !unknown) {
         sema_error(s, st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
                    "0.1)' or 'optimizer adam()'");
         ok = false;
-    } else if (!check_optimizer(s, opt, &t->optim, true)) {
+    } else if (seen[1] && !check_optimizer(s, opt, &t->optim, true)) {
         ok = false;
     }
-    if (!seen[2]) {
+    if (!seen[2] && !unknown) {
         sema_error(s, st->span, "a train block needs 'epochs N'");
         ok = false;
     }
@@ -1360,7 +1369,7 @@ void sema_check_train(Sema *s, AstNode *st)
         sema_error(s, x->sema.grad ? x->span : y->span, "training data cannot depend on params");
         return;
     }
-    if (!seen[0]) {
+    if (!seen[0] && !unknown) {
         sema_error(s, st->span, "a train block on data needs a loss, e.g. 'loss mse' or 'loss "
                    "cross_entropy'");
         return;
@@ -1370,6 +1379,11 @@ void sema_check_train(Sema *s, AstNode *st)
     t->train_rows = t->rows;
     if (val) {
         Symbol *vd = val->kind == AST_NAME ? sema_lookup(s, val->u.name) : NULL;
+        if (vd && vd->kind != SYM_DATA) {
+            sema_error(s, val->span, "'validation' takes a fraction such as 0.2 or a data set's "
+                       "name");
+            return;
+        }
         if (vd && vd->kind == SYM_DATA) {
             if (vd->poisoned) return;
             if (vd->data->features != x->sema.shape.dim[1]) {
@@ -1421,8 +1435,18 @@ void sema_check_train(Sema *s, AstNode *st)
                    shape_str(&yb, w, sizeof w));
         return;
     }
+    /* a data set knows whether its target is classes */
+    Symbol *data = NULL;
+    if (st->u.train.x->kind == AST_FIELD && st->u.train.x->u.field.obj->kind == AST_NAME)
+        data = sema_lookup(s, st->u.train.x->u.field.obj->u.name);
+    bool numeric = data && data->kind == SYM_DATA && data->data->n_classes == 0;
+    if (metric_set && t->metric && numeric) {
+        sema_error(s, seen[10]->span, "accuracy needs class targets, but '%s' has a numeric "
+                   "target", data->name);
+        return;
+    }
     if (!metric_set)
-        t->metric = t->loss != OP_MSE && t->loss != OP_L1 && metric_fits(&t->batch_app.out, &yb);
+        t->metric = !numeric && t->loss != OP_MSE && t->loss != OP_L1 && metric_fits(&t->batch_app.out, &yb);
     if (t->rest) {
         Shape xr = with_rows(&xs, t->rest);
         if (!sema_apply_model(s, msym, &xr, x->span, &t->rest_app)) return;

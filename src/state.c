@@ -1,26 +1,14 @@
 /* state.c — implements nn.h: one session's sources, symbols and runtime, and the pipeline
  * parse → check → lower → run for each text it is given. */
-#include "nn.h"
+#include "state.h"
 
-#include "diag.h"
 #include "lower.h"
 #include "parse.h"
-#include "runtime.h"
-#include "sema.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-struct NnState {
-    Interner interner;
-    SourceTable sources;
-    SymbolTable syms;
-    Runtime rt;
-    DiagSink diag;
-    NnWriteFn out_fn, err_fn;
-    void *out_ud, *err_ud;
-};
 
 static void write_stdout(void *ud, const char *text, size_t len)
 {
@@ -87,6 +75,7 @@ NnState *nn_new(void)
 void nn_close(NnState *nn)
 {
     if (!nn) return;
+    nn_free(nn->defs);
     rt_free(&nn->rt);
     symtab_free(&nn->syms);
     source_table_free(&nn->sources);
@@ -145,6 +134,30 @@ static NnStatus execute(NnState *nn, Program *prog)
     return NN_OK;
 }
 
+/* Keeps the spans of the statements that define something, so nn_save_session can write a
+ * script that recreates the session. */
+static void remember_definitions(NnState *nn, const AstList *stmts)
+{
+    for (size_t i = 0; i < stmts->count; i++) {
+        const AstNode *st = stmts->items[i];
+        switch (st->kind) {
+        case AST_LET:
+        case AST_LET_MANY:
+        case AST_PARAM:
+        case AST_ASSIGN:
+        case AST_MODEL:
+        case AST_SEED:
+            if (nn->n_defs == nn->cap_defs) {
+                nn->cap_defs = nn->cap_defs ? 2 * nn->cap_defs : 16;
+                nn->defs = nn_realloc(nn->defs, nn->cap_defs * sizeof *nn->defs);
+            }
+            nn->defs[nn->n_defs++] = st->span;
+            break;
+        default: break;
+        }
+    }
+}
+
 /* The whole pipeline for one text. With run = false, only parse and check. */
 static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, bool run)
 {
@@ -166,12 +179,23 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
     if (parse_unit(&ctx) > 0 || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena) > 0) {
         status = NN_ERROR_COMPILE;
     } else if (run) {
+        /* a run that fails part-way changes nothing: keep what it could change */
+        RtSnapshot before;
+        rt_snapshot_take(&nn->rt, &before);
         Program prog;
         program_init(&prog);
         lower_unit(&ctx.stmts, &nn->rt.graph, &prog);
+        size_t n_defs = nn->n_defs;
+        remember_definitions(nn, &ctx.stmts);
         arena_free(&arena);     /* the AST is not needed once the graph is built */
         status = execute(nn, &prog);
         program_free(&prog);
+        if (status != NN_OK) {
+            rt_snapshot_restore(&nn->rt, &before);
+            symtab_truncate(&nn->syms, nsyms);
+            nn->n_defs = n_defs;
+        }
+        rt_snapshot_free(&before);
         return status;
     }
     symtab_truncate(&nn->syms, nsyms);  /* failed, or only checked: define nothing */
@@ -242,4 +266,84 @@ NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out)
     out->size = n->size;
     out->data = n->value;
     return NN_OK;
+}
+
+/* ---- for interactive hosts ------------------------------------------------------------------ */
+
+static void discard(void *ud, const char *text, size_t len)
+{
+    (void)ud, (void)text, (void)len;
+}
+
+int nn_is_complete(NnState *nn, const char *code)
+{
+    /* parse in a scratch source table, saying nothing: only the bracket depth matters */
+    SourceTable sources;
+    source_table_init(&sources);
+    DiagSink quiet = { &sources, discard, NULL, 0 };
+    uint32_t id = source_add(&sources, "<probe>", code, strlen(code));
+    const Source *src = source_get(&sources, id);
+    Arena arena;
+    arena_init(&arena);
+    ParseCtx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.arena = &arena;
+    ctx.interner = &nn->interner;
+    ctx.diag = &quiet;
+    ctx.source = id;
+    ctx.text = src->text;
+    ctx.len = src->len;
+    parse_unit(&ctx);
+    arena_free(&arena);
+    source_table_free(&sources);
+    return !ctx.incomplete;
+}
+
+void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag)
+{
+    nn->rt.interrupt = flag;
+}
+
+NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
+{
+    uint32_t id = source_add(&nn->sources, "<expr>", expr, strlen(expr));
+    const Source *src = source_get(&nn->sources, id);
+    Arena arena;
+    arena_init(&arena);
+    ParseCtx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.arena = &arena;
+    ctx.interner = &nn->interner;
+    ctx.diag = &nn->diag;
+    ctx.source = id;
+    ctx.text = src->text;
+    ctx.len = src->len;
+    size_t nsyms = nn->syms.count;
+    NnStatus st = NN_ERROR_COMPILE;
+    if (parse_unit(&ctx) > 0
+        || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena) > 0) {
+        symtab_truncate(&nn->syms, nsyms);
+        arena_free(&arena);
+        return st;
+    }
+    if (ctx.stmts.count != 1 || ctx.stmts.items[0]->kind != AST_EXPR
+        || ctx.stmts.items[0]->u.expr->sema.extra) {
+        diag_report(&nn->diag, DIAG_ERROR, ctx.stmts.count ? ctx.stmts.items[0]->span
+                    : (Span){ id, 0, 0 }, "expected one expression, such as loss or w * x + b");
+        symtab_truncate(&nn->syms, nsyms);
+        arena_free(&arena);
+        return st;
+    }
+    Program prog;
+    program_init(&prog);
+    lower_unit(&ctx.stmts, &nn->rt.graph, &prog);
+    arena_free(&arena);
+    for (size_t i = 0; i < prog.count; i++)
+        if (prog.items[i].kind == INS_PRINT) {     /* compute it, print nothing */
+            prog.items[i].kind = INS_EVAL;
+            *root = prog.items[i].items[0].node;
+        }
+    st = execute(nn, &prog);
+    program_free(&prog);
+    return st;
 }

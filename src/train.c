@@ -142,6 +142,7 @@ typedef struct Loop {
     bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
     int epoch;              /* the epoch running, for messages */
+    bool started_epochs;    /* past setting up (resume): errors say which epoch */
 } Loop;
 
 static double now(void)
@@ -292,7 +293,10 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         bool explain = t->trace_step > 0 && lp->step + 1 == t->trace_step && k == g0;
         double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
         total += loss * rows;
-        if (k == g1 - 1) update(lp, lr);
+        if (k == g1 - 1) {
+            update(lp, lr);
+            if (rt->interrupt && *rt->interrupt) return total / (first + rows);  /* Ctrl-C */
+        }
         progress(lp, epoch, k + 1, batches, loss, false);
     }
     return total / n;
@@ -327,8 +331,9 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (setjmp(here)) {
         /* say when: the same error at epoch 1 and at epoch 900 mean different things */
         size_t len = strlen(rt->err_msg);
-        snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
-                 "update%s)", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
+        if (lp.started_epochs)
+            snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
+                     "update%s)", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
         rt->catch_point = outer;
         progress_done(&lp);
         nn_free(lp.perm);
@@ -352,6 +357,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     }
     double best = INFINITY;
     int best_epoch = -1, epoch;
+    lp.started_epochs = true;
     for (epoch = start; epoch < t->epochs; epoch++) {
         lp.epoch = epoch;
         float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
@@ -365,6 +371,16 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             update(&lp, lr);
             progress(&lp, epoch, 1, 1, sc.loss, false);
         }
+        if (rt->interrupt && *rt->interrupt) {
+            *rt->interrupt = 0;
+            progress_done(&lp);
+            sb_printf(&rt->out, "interrupted in epoch %d of %d, after %ld update%s; the params "
+                      "are as the last update left them\n", epoch + 1, t->epochs, lp.step,
+                      lp.step == 1 ? "" : "s");
+            rt_flush(rt);
+            epoch++;
+            break;
+        }
         bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
         if (t->has_val) evaluate(&lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
         if (log && t->over_data && t->metric) {
@@ -376,7 +392,11 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             log_line(&lp, epoch, &sc);
         }
         if (t->patience) {
-            double watch = t->has_val ? sc.val_loss : sc.loss;
+            /* watch the loss of the weights as the epoch leaves them, the ones kept if best
+             * (an epoch's logged loss is measured while they were still changing) */
+            double watch = sc.val_loss, unused;
+            if (!t->has_val && t->over_data) evaluate(&lp, &t->train_eval, &watch, &unused);
+            else if (!t->has_val) evaluate(&lp, &t->formula, &watch, &unused);
             if (watch < best) {
                 best = watch;
                 best_epoch = epoch;

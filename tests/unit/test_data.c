@@ -485,8 +485,8 @@ static void test_indices_bad(void **state)
                  "row 99999999999999999999999 is out of range: the data set has 5 rows");
     indices_fail(*state, "5\n3 5\n", 10, 2, 3, "row 5 is listed twice");
     indices_fail(*state, "5 005", 10, 1, 3, "row 5 is listed twice");
-    indices_fail(*state, "", 10, 0, 0, "the file is empty");
-    indices_fail(*state, " \n\n", 10, 0, 0, "the file is empty");
+    indices_fail(*state, "", 10, 0, 0, "the file lists no rows");
+    indices_fail(*state, " \n\n", 10, 0, 0, "the file lists no rows");
 }
 
 /* ---- subsets, splits, normalisation ----------------------------------------------------- */

@@ -1,0 +1,320 @@
+/* repl.c — the interactive session: read a line (with GNU readline when built with it, else
+ * plain stdio), keep reading while a bracket or block is open, run it, and never let a mistake
+ * end the session. A client of nn.h only, like main.c. */
+#include "repl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef NN_HAVE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+#define PROMPT "nn> "
+#define MORE "... "
+
+/* Ctrl-C: the one global the house style allows. Set by the signal handler; a train block
+ * polls it between steps (through nn_set_interrupt). */
+static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t at_prompt;     /* reading a line, not running code */
+static volatile sig_atomic_t cancelled;     /* Ctrl-C at the prompt: drop the unfinished input */
+
+typedef struct Repl {
+    NnState *nn;
+    bool readline;          /* line editing, completion and history */
+    bool trace;
+    char history[4096];     /* ~/.nn_history, or "" */
+    char *pending;          /* lines of an input not yet complete */
+    size_t pending_len;
+} Repl;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (!at_prompt) {
+        interrupted = 1;
+        return;
+    }
+    cancelled = 1;
+#ifdef NN_HAVE_READLINE
+    {
+        /* clear the line being typed and show a fresh prompt, as bash does */
+        if (write(STDOUT_FILENO, "\n", 1) < 0) { /* nothing to do */ }
+        rl_on_new_line();
+        rl_replace_line("", 0);
+        rl_redisplay();
+    }
+#endif
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+#ifdef NN_HAVE_READLINE
+/* Readline asks for completions through a generator with no user pointer, so the matches for
+ * the word being completed live here, with the session they come from: state forced on us by
+ * readline's API, touched only while reading a line. */
+static struct {
+    NnState *nn;
+    char **words;
+    size_t count, cap, next;
+} matches;
+
+static void add_match(void *ud, const char *word)
+{
+    (void)ud;
+    for (size_t i = 0; i < matches.count; i++)
+        if (strcmp(matches.words[i], word) == 0) return;
+    if (matches.count == matches.cap) {
+        matches.cap = matches.cap ? 2 * matches.cap : 32;
+        matches.words = realloc(matches.words, matches.cap * sizeof *matches.words);
+        if (!matches.words) abort();
+    }
+    matches.words[matches.count++] = strdup(word);
+}
+
+static void clear_matches(void)
+{
+    for (size_t i = 0; i < matches.count; i++) free(matches.words[i]);
+    free(matches.words);
+    matches.words = NULL;
+    matches.count = matches.cap = matches.next = 0;
+}
+
+static char *next_match(const char *text, int state)
+{
+    if (state == 0) {           /* a new word: collect every completion, then hand them out */
+        clear_matches();
+        nn_complete(matches.nn, text, add_match, NULL);
+    }
+    return matches.next < matches.count ? strdup(matches.words[matches.next++]) : NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)start, (void)end;
+    rl_attempted_completion_over = 1;   /* no file names */
+    return rl_completion_matches(text, next_match);
+}
+#endif
+
+/* One line without its newline, or NULL at end of input. The caller frees it. */
+static char *read_line(Repl *r, const char *prompt)
+{
+#ifdef NN_HAVE_READLINE
+    if (r->readline) {
+        matches.nn = r->nn;
+        at_prompt = 1;
+        char *line = readline(prompt);
+        at_prompt = 0;
+        return line;
+    }
+#endif
+    fputs(prompt, stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    at_prompt = 1;
+    ssize_t n = getline(&line, &cap, stdin);
+    at_prompt = 0;
+    if (n < 0) {
+        free(line);
+        if (errno == EINTR && cancelled) {      /* Ctrl-C at the prompt: a fresh line */
+            clearerr(stdin);
+            putchar('\n');
+            return strdup("");
+        }
+        return NULL;
+    }
+    if (n > 0 && line[n - 1] == '\n') line[n - 1] = '\0';
+    return line;
+}
+
+static void pending_add(Repl *r, const char *line)
+{
+    size_t n = strlen(line);
+    r->pending = realloc(r->pending, r->pending_len + n + 2);
+    if (!r->pending) abort();
+    memcpy(r->pending + r->pending_len, line, n);
+    r->pending_len += n;
+    r->pending[r->pending_len++] = '\n';
+    r->pending[r->pending_len] = '\0';
+}
+
+static void pending_clear(Repl *r)
+{
+    r->pending_len = 0;
+    if (r->pending) r->pending[0] = '\0';
+}
+
+/* ---- commands ------------------------------------------------------------------------------- */
+
+static const char commands_help[] =
+    "commands:\n"
+    "  :help [NAME]     help on a keyword, function, layer, optimizer or setting\n"
+    "  :vars            every defined name, its kind and shape (params: gradient norm)\n"
+    "  :graph EXPR      the expression's computation graph, with values and gradients\n"
+    "  :trace on|off    explain every backward and step\n"
+    "  :load FILE       run a script into this session\n"
+    "  :save FILE       write this session's definitions as a script\n"
+    "  :reset           forget everything\n"
+    "  :quit            leave (or Ctrl-D)\n"
+    "Ctrl-C stops a long train block after its current step, or clears the line.\n";
+
+static NnState *new_session(Repl *r)
+{
+    NnState *nn = nn_new();
+    nn_set_trace(nn, r->trace);
+    nn_set_progress(nn, isatty(STDOUT_FILENO));
+    nn_set_interrupt(nn, &interrupted);
+    return nn;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+/* Returns false for :quit. */
+static bool command(Repl *r, char *line)
+{
+    char *cmd = line + 1, *arg = cmd;
+    while (*arg && !isspace((unsigned char)*arg)) arg++;
+    if (*arg) *arg++ = '\0';
+    arg = trim(arg);
+    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0 || strcmp(cmd, "exit") == 0)
+        return false;
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "h") == 0) {
+        if (!*arg) {
+            fputs(commands_help, stdout);
+            nn_print_help(r->nn, NULL);
+        } else if (!nn_print_help(r->nn, arg)) {
+            fprintf(stderr, "nn: no help on '%s' (':help' lists the topics)\n", arg);
+        }
+    } else if (strcmp(cmd, "vars") == 0) {
+        nn_print_vars(r->nn);
+    } else if (strcmp(cmd, "graph") == 0) {
+        if (!*arg) fputs("nn: ':graph' needs an expression, e.g. :graph loss\n", stderr);
+        else nn_print_graph(r->nn, arg);
+    } else if (strcmp(cmd, "trace") == 0) {
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+            r->trace = strcmp(arg, "on") == 0;
+            nn_set_trace(r->nn, r->trace);
+            printf("trace is %s\n", arg);
+        } else {
+            fputs("nn: write ':trace on' or ':trace off'\n", stderr);
+        }
+    } else if (strcmp(cmd, "load") == 0) {
+        if (!*arg) fputs("nn: ':load' needs a file name\n", stderr);
+        else nn_run_file(r->nn, arg);
+    } else if (strcmp(cmd, "save") == 0) {
+        if (!*arg) fputs("nn: ':save' needs a file name\n", stderr);
+        else if (nn_save_session(r->nn, arg) == NN_OK) printf("saved to %s\n", arg);
+    } else if (strcmp(cmd, "reset") == 0) {
+        nn_close(r->nn);
+        r->nn = new_session(r);
+        puts("the session is empty");
+    } else {
+        fprintf(stderr, "nn: unknown command ':%s' (':help' lists the commands)\n", cmd);
+    }
+    fflush(stdout);
+    return true;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+int repl_run(NnState *nn, int trace)
+{
+    Repl r;
+    memset(&r, 0, sizeof r);
+    r.trace = trace != 0;
+#ifdef NN_HAVE_READLINE
+    const char *off = getenv("NN_NO_READLINE");
+    r.readline = !(off && *off && strcmp(off, "0") != 0);
+#endif
+    nn_close(nn);       /* the REPL keeps its own session, so :reset can replace it */
+    r.nn = new_session(&r);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;    /* no SA_RESTART: a plain read returns at Ctrl-C */
+    sigaction(SIGINT, &sa, NULL);
+
+#ifdef NN_HAVE_READLINE
+    if (r.readline) {
+        rl_readline_name = "nn";
+        rl_attempted_completion_function = complete;
+        rl_basic_word_break_characters = " \t\n\"()[]{},;=+-*/^@";
+        rl_catch_signals = 0;
+        const char *home = getenv("HOME");
+        if (home && *home) {
+            snprintf(r.history, sizeof r.history, "%s/.nn_history", home);
+            read_history(r.history);
+        }
+    }
+#endif
+    printf("nn %s — type statements, or :help. Ctrl-D leaves.\n", nn_version());
+    for (;;) {
+        interrupted = 0;
+        char *line = read_line(&r, r.pending_len ? MORE : PROMPT);
+        if (!line) {                /* Ctrl-D */
+            putchar('\n');
+            break;
+        }
+        if (cancelled) {            /* Ctrl-C while typing: the input so far is dropped */
+            cancelled = 0;
+            pending_clear(&r);
+            if (!r.readline) {      /* readline keeps reading: `line` is what came after */
+                free(line);
+                continue;
+            }
+        }
+        if (!r.pending_len && line[0] == ':') {
+#ifdef NN_HAVE_READLINE
+            if (r.readline) add_history(line);
+#endif
+            bool go_on = command(&r, line);
+            free(line);
+            if (!go_on) break;
+            continue;
+        }
+        pending_add(&r, line);
+        free(line);
+        if (!nn_is_complete(r.nn, r.pending)) continue;
+        if (strspn(r.pending, " \t\n") == r.pending_len) {
+            pending_clear(&r);
+            continue;
+        }
+#ifdef NN_HAVE_READLINE
+        if (r.readline) {
+            r.pending[r.pending_len - 1] = '\0';    /* the history entry without its newline */
+            add_history(r.pending);
+            r.pending[r.pending_len - 1] = '\n';
+        }
+#endif
+        nn_run_string(r.nn, "<input>", r.pending);
+        fflush(stdout);
+        pending_clear(&r);
+    }
+#ifdef NN_HAVE_READLINE
+    if (r.readline && r.history[0]) {
+        stifle_history(1000);
+        write_history(r.history);
+    }
+    clear_matches();
+#endif
+    free(r.pending);
+    nn_close(r.nn);
+    return 0;
+}

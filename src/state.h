@@ -1,0 +1,30 @@
+/* state.h — the session behind nn.h's NnState, shared by the files that implement the public
+ * API: state.c (running code) and inspect.c (what the REPL and other hosts ask about). */
+#ifndef NN_STATE_H
+#define NN_STATE_H
+
+#include "nn.h"
+
+#include "diag.h"
+#include "intern.h"
+#include "runtime.h"
+#include "sema.h"
+#include "source.h"
+
+struct NnState {
+    Interner interner;
+    SourceTable sources;
+    SymbolTable syms;
+    Runtime rt;
+    DiagSink diag;
+    NnWriteFn out_fn, err_fn;
+    void *out_ud, *err_ud;
+    Span *defs;             /* definitions that ran, in order (for nn_save_session) */
+    size_t n_defs, cap_defs;
+};
+
+/* Compiles `expr` (one expression) and computes it; *root is its graph node. The node stays
+ * in the graph (like any other computed expression); no name is defined. */
+NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root);
+
+#endif
