@@ -44,18 +44,22 @@ static void meta_num(Meta *m, const char *key, const char *fmt, double v)
     meta_set(m, key, m->values[m->count]);
 }
 
+/* The optimizer state is saved when every param of the model has one, from the same kind of
+ * optimizer (one train block, or the same `step`s). */
 static bool optimizer_saved(Runtime *rt, const ModelParams *mp)
 {
-    if (rt->record.model != mp->model) return false;
-    for (int i = 0; i < mp->count; i++)
-        if (mp->nodes[i] >= rt->popt_count || !rt->popt[mp->nodes[i]].used) return false;
+    for (int i = 0; i < mp->count; i++) {
+        if (mp->nodes[i] >= rt->popt_count) return false;
+        const ParamOpt *po = &rt->popt[mp->nodes[i]];
+        if (!po->used || po->t == 0 || po->kind != rt->popt[mp->nodes[0]].kind) return false;
+    }
     return true;
 }
 
 void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
 {
     bool with_optim = optimizer_saved(rt, mp);
-    const OptimConfig *c = &rt->record.optim;
+    const OptimConfig *c = with_optim ? &rt->popt[mp->nodes[0]].config : NULL;
     int per = with_optim ? 1 + optim_state_count(c) : 1;
     size_t nt = (size_t)mp->count * (size_t)per;
     StTensor *ts = nn_calloc(nt, sizeof *ts);
@@ -92,7 +96,7 @@ void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
     meta_set(&meta, "rng", rng);
     if (with_optim) {
         ParamOpt *po = &rt->popt[mp->nodes[0]];
-        meta_num(&meta, "epoch", "%.0f", rt->record.epoch);
+        meta_num(&meta, "epoch", "%.0f", po->epoch);
         meta_num(&meta, "step", "%.0f", (double)po->t);
         meta_set(&meta, "optimizer", optim_name(c->kind));
         meta_num(&meta, "optimizer.lr", "%.9g", c->lr);

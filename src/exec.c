@@ -283,6 +283,7 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
         for (int b = 0; b < po->nbuf; b++, k += p->size)
             memcpy(rt->upd + k, po->buf[b], p->size * sizeof(float));
         po->t++;
+        po->config = *c;
         optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
     }
     for (int i = 0; i < n; i++) {
@@ -411,7 +412,6 @@ void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
         }
     }
     s->rng = rt->rng;
-    s->record = rt->record;
 }
 
 void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
@@ -433,7 +433,6 @@ void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
         k += 2 * n->size;
     }
     rt->rng = s->rng;
-    rt->record = s->record;
     rt->explain_step = false;
 }
 

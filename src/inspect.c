@@ -184,7 +184,7 @@ void nn_print_vars(NnState *nn)
         for (size_t j = i + 1; j < nn->syms.count && !shadowed; j++)
             shadowed = nn->syms.items[j]->name == s->name;
         if (shadowed || s->poisoned) continue;
-        if (!shown++) sb_printf(&sb, "%-20s %-6s %-12s %s\n", "name", "kind", "shape", "");
+        if (!shown++) sb_printf(&sb, "%-20s %-6s %s\n", "name", "kind", "shape");
         char shape[64] = "";
         if (s->kind == SYM_LET || s->kind == SYM_PARAM) shape_str(&s->shape, shape, sizeof shape);
         sb_printf(&sb, "%-20s %-6s %-12s", s->name, kind_name(s->kind), shape);
@@ -250,6 +250,8 @@ static void tree(NnState *nn, uint32_t id, int depth, uint8_t *seen, bool grads,
     seen[id] = 1;
     if (!(op->flags & OPF_LEAF) || n->op == OP_PARAM)
         sb_printf(sb, " = %s", n->op == OP_PARAM ? "param" : op->name);
+    else if (n->op == OP_CONST)
+        sb_puts(sb, " = constant");
     sb_puts(sb, "  value ");
     brief_value(n->value, n, sb);
     if (grads && n->requires_grad) {

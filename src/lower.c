@@ -406,6 +406,8 @@ static void lower_train(Lower *l, const AstNode *st)
         }
         lower_pass(l, &ti->val_eval, t, &t->val_app, vx, vy, false, t->metric, span);
     }
+    uint32_t data[4] = { ti->X, ti->Y, ti->val_eval.x, ti->val_eval.y };
+    ti->data = plan_of(l, data, t->has_val ? 4 : 2);
 }
 
 static void lower_stmt(Lower *l, const AstNode *st)

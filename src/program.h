@@ -58,6 +58,8 @@ typedef struct ModelParams {
 typedef struct TrainInstr {
     bool over_data;             /* train MODEL on X, Y; else train LOSS */
     uint32_t X, Y;              /* the whole data */
+    Plan data;                  /* computes X and Y (and a validation set): they may be
+                                   formulas, like argmax(d.Y) */
     int rows, train_rows, val_rows;
     bool has_val, val_split;    /* val_split: the last val_rows rows of X are held out */
     bool has_rest;

@@ -104,6 +104,16 @@ static char **complete(const char *text, int start, int end)
 }
 #endif
 
+#ifdef NN_HAVE_READLINE
+/* Adds an entry to the history, and to the history file at once, so a session that ends
+ * badly keeps what was typed. */
+static void remember(Repl *r, const char *entry)
+{
+    add_history(entry);
+    if (r->history[0]) append_history(1, r->history);
+}
+#endif
+
 /* One line without its newline, or NULL at end of input. The caller frees it. */
 static char *read_line(Repl *r, const char *prompt)
 {
@@ -260,7 +270,7 @@ int repl_run(NnState *nn, int trace)
         const char *home = getenv("HOME");
         if (home && *home) {
             snprintf(r.history, sizeof r.history, "%s/.nn_history", home);
-            read_history(r.history);
+            if (read_history(r.history) != 0) write_history(r.history);    /* create it */
         }
     }
 #endif
@@ -282,7 +292,7 @@ int repl_run(NnState *nn, int trace)
         }
         if (!r.pending_len && line[0] == ':') {
 #ifdef NN_HAVE_READLINE
-            if (r.readline) add_history(line);
+            if (r.readline) remember(&r, line);
 #endif
             bool go_on = command(&r, line);
             free(line);
@@ -299,7 +309,7 @@ int repl_run(NnState *nn, int trace)
 #ifdef NN_HAVE_READLINE
         if (r.readline) {
             r.pending[r.pending_len - 1] = '\0';    /* the history entry without its newline */
-            add_history(r.pending);
+            remember(&r, r.pending);
             r.pending[r.pending_len - 1] = '\n';
         }
 #endif
@@ -308,10 +318,7 @@ int repl_run(NnState *nn, int trace)
         pending_clear(&r);
     }
 #ifdef NN_HAVE_READLINE
-    if (r.readline && r.history[0]) {
-        stifle_history(1000);
-        write_history(r.history);
-    }
+    if (r.readline && r.history[0]) history_truncate_file(r.history, 1000);
     clear_matches();
 #endif
     free(r.pending);

@@ -25,14 +25,9 @@ typedef struct ParamOpt {
     int nbuf;
     long t;                     /* updates made (PyTorch's per-param step) */
     float *buf[3];
+    OptimConfig config;         /* the settings of the last update */
+    int epoch;                  /* epochs a train block completed (for checkpoints) */
 } ParamOpt;
-
-/* What the last train run left, so a checkpoint can record where training stands. */
-typedef struct TrainRecord {
-    const char *model;          /* interned model name, or NULL */
-    int epoch;                  /* epochs completed */
-    OptimConfig optim;
-} TrainRecord;
 
 typedef struct Runtime {
     Graph graph;
@@ -56,7 +51,6 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
-    TrainRecord record;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
 } Runtime;
 
@@ -90,7 +84,6 @@ typedef struct RtSnapshot {
     ParamOpt *popt;         /* deep copies */
     uint32_t popt_count;
     Rng rng;
-    TrainRecord record;
 } RtSnapshot;
 
 void rt_snapshot_take(Runtime *rt, RtSnapshot *s);

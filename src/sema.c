@@ -697,14 +697,14 @@ static bool check_expr_at(Sema *s, AstNode *e)
             e->sema.sym = obj->sema.sym;
             return true;
         }
-        bool handled;
-        if (sema_net_field(s, e, &handled)) return true;
-        if (handled) return false;
         if (strcmp(f, "T") == 0) {
             if (!sema_expr(s, obj)) return false;
             e->sema.operand = obj;
             return sema_apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
         }
+        bool handled;
+        if (sema_net_field(s, e, &handled)) return true;
+        if (handled) return false;
         if (!sema_expr(s, obj)) return false;     /* an unknown name is the first mistake */
         sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
         return false;

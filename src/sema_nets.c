@@ -310,8 +310,9 @@ static void layer_item(ModelBuild *b, const AstList *items, size_t i)
     const char *name = it->kind == AST_NAME ? it->u.name
                        : it->kind == AST_CALL ? it->u.call.name : NULL;
     if (name)
-        sema_error(s, it->span, "unknown layer '%s' (layers are dense, dropout, residual and "
-                   "the activations relu, leaky_relu, sigmoid, tanh, softplus, softmax)", name);
+        sema_error(s, it->span, "unknown layer '%s' (layers are dense, dropout, residual, "
+                   "softmax, log_softmax and the elementwise functions: relu, leaky_relu, "
+                   "sigmoid, tanh, softplus, exp, log, sqrt, abs)", name);
     else
         sema_error(s, it->span, "expected a layer, such as dense(4, 8) or relu");
     b->ok = false;
@@ -357,7 +358,8 @@ static void build_summary(Model *m)
         switch (l->kind) {
         case LAYER_DENSE:
             snprintf(label, sizeof label, "dense layer%d (%s)", l->index,
-                     op_info(l->init)->name);
+                     l->init == OP_INIT_UNIFORM ? "uniform"
+                     : l->init == OP_INIT_NORMAL ? "normal" : op_info(l->init)->name);
             params = (long)l->in * l->out + l->out;
             break;
         case LAYER_ACT:
@@ -396,6 +398,15 @@ void sema_check_model(Sema *s, AstNode *st)
             AstNode *it = items->items[i];
             if (it->kind == AST_PARAM) {
                 AstNode *v = it->u.bind.value;
+                bool twice = false;
+                for (int k = 0; k < m->n_params && !twice; k++)
+                    twice = m->param_names[k] == it->u.bind.name;
+                if (twice) {
+                    sema_error(s, it->u.bind.name_span, "model '%s' already has a param '%s'",
+                               m->name, it->u.bind.name);
+                    b.ok = false;
+                    break;
+                }
                 if (!sema_expr(s, v)) {
                     b.ok = false;
                     break;

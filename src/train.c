@@ -21,10 +21,11 @@ static GraphNode *node(Runtime *rt, uint32_t id)
     return graph_node(&rt->graph, id);
 }
 
-/* Copies row `from` of src into row `to` of dst (both [rows, width]). */
+/* Copies row `from` of src into row `to` of dst: rows of a matrix, or single values of a
+ * vector (class-index targets [N]). */
 static void copy_row(GraphNode *dst, int to, const GraphNode *src, int from)
 {
-    size_t w = (size_t)src->shape.dim[1];
+    size_t w = src->size / (size_t)src->shape.dim[0];
     memcpy(dst->value + (size_t)to * w, src->value + (size_t)from * w, w * sizeof(float));
 }
 
@@ -219,15 +220,23 @@ static void evaluate(Loop *lp, const TrainPass *pass, double *loss, double *metr
     if (pass->has_metric) *metric = node(rt, pass->metric)->value[0];
 }
 
+/* Losses with 4 decimals, as Keras prints them; very large ones in exponent form. */
+static void put_score(StrBuf *out, double v)
+{
+    sb_printf(out, fabs(v) < 1e6 ? "%.4f" : "%.4g", v);
+}
+
 static void log_line(Loop *lp, int epoch, const Scores *sc)
 {
     const TrainInstr *t = lp->t;
     StrBuf *out = &lp->rt->out;
     int width = snprintf(NULL, 0, "%d", t->epochs);
-    sb_printf(out, "epoch %*d/%d  %s %.4f", width, epoch + 1, t->epochs, t->loss_name, sc->loss);
+    sb_printf(out, "epoch %*d/%d  %s ", width, epoch + 1, t->epochs, t->loss_name);
+    put_score(out, sc->loss);
     if (t->over_data && t->metric) sb_printf(out, "  accuracy %.4f", sc->metric);
     if (t->has_val) {
-        sb_printf(out, "  val_%s %.4f", t->loss_name, sc->val_loss);
+        sb_printf(out, "  val_%s ", t->loss_name);
+        put_score(out, sc->val_loss);
         if (t->metric) sb_printf(out, "  val_accuracy %.4f", sc->val_metric);
     }
     if (t->clip > 0) {
@@ -344,6 +353,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     }
     rt->catch_point = &here;
 
+    if (t->over_data) graph_forward(&rt->graph, &t->data, &rt->rng, rt_check_node, rt);
     rt_optim_reset(rt, t->params, t->n_params);     /* a train block starts a new optimizer */
     int start = 0;
     if (t->resume) start = rt_resume(rt, &t->model, &t->optim, t->resume, at);
@@ -413,9 +423,8 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (t->patience && best_epoch >= 0 && epoch == t->epochs && best_epoch != epoch - 1)
         save_params(&lp, lp.best, true);    /* ran out of epochs: keep the best, not the last */
     progress_done(&lp);
-    rt->record.model = t->over_data ? t->model.model : NULL;
-    rt->record.epoch = epoch;
-    rt->record.optim = t->optim;
+    for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
+        rt_param_opt(rt, t->params[i], &t->optim)->epoch = epoch;
     rt->catch_point = outer;
     nn_free(lp.perm);
     nn_free(lp.best);

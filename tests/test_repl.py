@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""test_repl.py — drives the `nn` REPL through a pseudo-terminal, as a user would.
+
+Each scenario types lines, waits for the prompt, and checks what came back: values with
+shapes, multi-line blocks, errors that keep the session, :commands, Ctrl-C during training
+and at the prompt, tab completion and the history file (with readline), and the plain-line
+fallback (NN_NO_READLINE=1). Usage: test_repl.py PATH/TO/nn
+"""
+import os
+import pty
+import re
+import select
+import signal
+import sys
+import tempfile
+import time
+
+NN = sys.argv[1]
+FAILURES = []
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\x07")
+
+
+class Session:
+    def __init__(self, home, readline=True):
+        env = dict(os.environ, HOME=home, TERM="dumb", LC_ALL="C")
+        if not readline:
+            env["NN_NO_READLINE"] = "1"
+        env.pop("NN_NO_READLINE", None) if readline else None
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(NN, [NN], env)
+        self.buf = ""
+        self.wait_for("nn> ")
+
+    def read(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return False
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:
+            return False
+        if not data:
+            return False
+        self.buf += data.decode("utf-8", "replace").replace("\r", "")
+        return True
+
+    def wait_for(self, text, timeout=20):
+        """Reads until `text` has appeared; returns (and consumes) everything up to its end."""
+        end = time.time() + timeout
+        while text not in ANSI.sub("", self.buf):
+            if time.time() > end or not self.read(max(0.0, end - time.time())):
+                if text in ANSI.sub("", self.buf):
+                    break
+                raise TimeoutError("waited for %r; got:\n%s" % (text, ANSI.sub("", self.buf)))
+        clean = ANSI.sub("", self.buf)
+        i = clean.index(text) + len(text)
+        self.buf = clean[i:]
+        return clean[:i]
+
+    def send(self, keys):
+        os.write(self.fd, keys.encode())
+
+    def line(self, text, prompt="nn> "):
+        """Types a line and returns what the session printed before the next prompt."""
+        self.send(text + "\n")
+        out = self.wait_for(prompt)
+        echoed = text.split("\n")[-1]
+        if out.startswith(echoed):      # the terminal's echo of what was typed
+            out = out[len(echoed):]
+        return out[: -len(prompt)].strip("\n")
+
+    def close(self):
+        self.send("\x04")
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = 0
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+
+def check(name, cond, detail=""):
+    if not cond:
+        FAILURES.append("%s\n%s" % (name, detail))
+        print("FAIL", name)
+    else:
+        print("ok  ", name)
+
+
+def expect_in(name, text, *parts):
+    missing = [p for p in parts if p not in text]
+    check(name, not missing, "missing %r in:\n%s" % (missing, text))
+
+
+def scenario_neuron(readline):
+    tag = "readline" if readline else "plain"
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    s = Session(home, readline)
+    s.line("let x = 2")
+    s.line("let y = 1")
+    s.line("param w = 0.5")
+    s.line("param b = 0.1")
+    s.line("let yhat = sigmoid(w * x + b)")
+    s.line("let loss = (y - yhat)^2")
+    expect_in(tag + ": a value prints", s.line("loss"), "0.06237")
+    expect_in(tag + ": a tensor prints with its shape", s.line("[1, 2] * w"), "[0.5,", "shape [2]")
+    out = s.line(":graph loss")
+    expect_in(tag + ": :graph shows the tree with values and gradients", out,
+              "loss = ^", "yhat = sigmoid", "w = param  value 0.5  grad -0.187")
+    # three mistakes; the session keeps going with everything as it was
+    expect_in(tag + ": a syntax error points into the line", s.line("let = 3"),
+              "<input>:1:5: error: expected name before '='", "1 | let = 3")
+    s.line("let z = (w +", prompt="... ")   # an open bracket continues the input
+    out = s.line(")")
+    expect_in(tag + ": the continued input is one statement", out,
+              "<input>:2:1: error: expected an expression before ')'")
+    expect_in(tag + ": a shape error", s.line("let bad = [1, 2] @ [1, 2, 3]"),
+              "<input>:1:11: error: cannot multiply [2] @ [3]")
+    out = s.line("w = 5; print log(0 - w)")
+    expect_in(tag + ": a runtime error", out, "error: this produced nan")
+    expect_in(tag + ": a failed input changed nothing", s.line("print w"), "0.5")
+    expect_in(tag + ": an unknown name", s.line("print lss"), "did you mean 'loss'?")
+    s.line("backward loss")
+    expect_in(tag + ": gradients after backward", s.line("print w.grad"), "-0.187175")
+    s.line("step sgd(lr = 0.1)")
+    expect_in(tag + ": the formula follows the new weights", s.line("print loss"), "0.0581173")
+    s.line("w = 0.7")
+    expect_in(tag + ": assigning a param", s.line("print w, loss"), "0.7")
+    out = s.line(":vars")
+    expect_in(tag + ": :vars", out, "w ", "param", "loss", "let")
+    # a model typed over several lines
+    s.send("model net {\n")
+    s.wait_for("... ")
+    s.send("dense(2, 4)\n")
+    s.wait_for("... ")
+    s.send("tanh\n")
+    s.wait_for("... ")
+    s.send("dense(1)\n")
+    s.wait_for("... ")
+    out = s.line("}")
+    expect_in(tag + ": a multi-line model", s.line("summary(net)"), "model net: 2 inputs -> 1 output")
+    out = s.line(":help dense")
+    expect_in(tag + ": :help NAME", out, "dense (layer)", "dense(4, 8)")
+    script = os.path.join(home, "session.nn")
+    expect_in(tag + ": :save", s.line(":save " + script), "saved to")
+    saved = open(script).read()
+    expect_in(tag + ": the saved script has definitions and values", saved,
+              "param w = 0.5", "let loss = (y - yhat)^2", "w = 0.699999988", "net.layer1.W = [[")
+    expect_in(tag + ": :reset", s.line(":reset"), "the session is empty")
+    expect_in(tag + ": after :reset nothing is defined", s.line("print w"), "unknown name 'w'")
+    s.line(":load " + script)
+    expect_in(tag + ": :load restores the session", s.line("print w"), "0.7")
+    code = s.close()
+    check(tag + ": Ctrl-D leaves with status 0", code == 0, "status %r" % code)
+
+
+def scenario_interrupt(readline):
+    tag = "readline" if readline else "plain"
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    s = Session(home, readline)
+    s.line("seed 1")
+    s.line("let d = moons(2000, noise = 0.1)")
+    s.send("model m {\ndense(2, 32)\nrelu\ndense(1)\n}\n")
+    s.wait_for("nn> ")
+    s.send("train m on d {\nloss bce_logits\noptimizer adam()\nepochs 1000000\nbatch 8\n}\n")
+    s.wait_for("epoch 1/1000000")   # the progress line: training is under way
+    time.sleep(0.3)
+    s.send("\x03")
+    out = s.wait_for("nn> ")
+    expect_in(tag + ": Ctrl-C stops training after a step", out, "interrupted in epoch")
+    out = s.line("print m.layer2.b")
+    check(tag + ": the params are as training left them", "shape [1]" in out, out)
+    s.send("print 12345")
+    time.sleep(0.3)
+    s.send("\x03")
+    s.wait_for("nn> ")          # a fresh prompt at once
+    out = s.line("print 678")
+    check(tag + ": Ctrl-C at the prompt drops the line", "678" in out and "12345\n" not in out, out)
+    code = s.close()
+    check(tag + ": Ctrl-D after an interrupt", code == 0, "status %r" % code)
+
+
+def scenario_readline_only():
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    s = Session(home, True)
+    s.line("let loss_value = 3")
+    s.send("zero_g\t")
+    time.sleep(0.3)
+    s.read(0.3)
+    out = s.line("")
+    check("readline: a keyword completes", "zero_grad" in out or "zero_grad" in s.buf, out)
+    s.send("print loss_v\t")
+    time.sleep(0.3)
+    out = s.line("")
+    expect_in("readline: a defined name completes", out, "3")
+    s.close()
+    history = open(os.path.join(home, ".nn_history")).read()
+    expect_in("readline: the history is kept in ~/.nn_history", history, "let loss_value = 3")
+    s = Session(home, True)
+    s.send("\x1b[A")     # up arrow: the last entry of the previous session
+    time.sleep(0.3)
+    out = s.line("")
+    expect_in("readline: history carries over to the next session", out, "print loss_value")
+    s.close()
+
+
+def main():
+    readline = os.environ.get("NN_TEST_READLINE", "1") != "0"
+    signal.alarm(300)
+    scenario_neuron(False)
+    scenario_interrupt(False)
+    if readline:
+        scenario_neuron(True)
+        scenario_interrupt(True)
+        scenario_readline_only()
+    if FAILURES:
+        print("\n%d failed:\n" % len(FAILURES))
+        for f in FAILURES:
+            print(f, "\n")
+        sys.exit(1)
+
+
+main()
