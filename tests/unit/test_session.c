@@ -1,0 +1,205 @@
+/* test_session.c — a session used piece by piece, as the REPL uses it: a failed input changes
+ * nothing, incomplete input is recognised, completion, :vars, :graph, :help and :save. */
+#include "testutil.h"
+
+#include "nn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct Text {
+    char buf[1 << 16];
+    size_t len;
+} Text;
+
+static void collect(void *ud, const char *text, size_t len)
+{
+    Text *t = ud;
+    if (len > sizeof t->buf - 1 - t->len) len = sizeof t->buf - 1 - t->len;
+    memcpy(t->buf + t->len, text, len);
+    t->len += len;
+    t->buf[t->len] = '\0';
+}
+
+typedef struct Fixture {
+    NnState *nn;
+    Text out, err;
+} Fixture;
+
+static int setup(void **state)
+{
+    Fixture *f = calloc(1, sizeof *f);
+    f->nn = nn_new();
+    nn_set_output(f->nn, collect, &f->out);
+    nn_set_errors(f->nn, collect, &f->err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Fixture *f = *state;
+    nn_close(f->nn);
+    free(f);
+    return 0;
+}
+
+static void clear(Fixture *f)
+{
+    f->out.len = f->err.len = 0;
+    f->out.buf[0] = f->err.buf[0] = '\0';
+}
+
+static double value(Fixture *f, const char *name, size_t i)
+{
+    NnTensorView v;
+    assert_int_equal(nn_get(f->nn, name, &v), NN_OK);
+    assert_true(i < v.size);
+    return v.data[i];
+}
+
+static void run(Fixture *f, const char *code, NnStatus want)
+{
+    clear(f);
+    NnStatus st = nn_run_string(f->nn, "<input>", code);
+    if (st != want) {
+        print_error("%s\nstatus %d, wanted %d\nout: %s\nerr: %s\n", code, st, want, f->out.buf,
+                    f->err.buf);
+        fail();
+    }
+}
+
+/* A run-time error part-way through an input undoes what the input did before it. */
+static void test_failed_input_changes_nothing(void **state)
+{
+    Fixture *f = *state;
+    run(f, "param w = 0.5\nlet loss = (w - 1)^2\nbackward loss", NN_OK);
+    run(f, "print w.grad", NN_OK);
+    assert_string_equal(f->out.buf, "-1\n");
+    run(f, "w = 5\nbackward loss\nstep adam(lr = 0.1)\nparam extra = 1\nprint log(0 - w)",
+        NN_ERROR_RUNTIME);
+    assert_non_null(strstr(f->err.buf, "this produced nan"));
+    assert_close(value(f, "w", 0), 0.5, 1e-7);
+    /* the gradient w had before, not the one the failed input's backward added */
+    run(f, "print w.grad", NN_OK);
+    assert_string_equal(f->out.buf, "-1\n");
+    /* the name the failed input defined is gone */
+    NnTensorView v;
+    assert_int_equal(nn_get(f->nn, "extra", &v), NN_ERROR_COMPILE);
+    /* and the session goes on */
+    run(f, "w = 0.7\nprint loss", NN_OK);
+    assert_string_equal(f->out.buf, "0.09\n");
+}
+
+/* The random numbers are restored too: a failed input's draws are not consumed. */
+static void test_failed_input_keeps_random_numbers(void **state)
+{
+    Fixture *f = *state;
+    run(f, "seed 3", NN_OK);
+    run(f, "let a = rand(3)\nprint log(0 - 1)", NN_ERROR_RUNTIME);
+    run(f, "print rand(1)", NN_OK);
+    Text first = f->out;
+    run(f, "seed 3\nprint rand(1)", NN_OK);
+    assert_string_equal(first.buf, f->out.buf);
+}
+
+static void test_is_complete(void **state)
+{
+    Fixture *f = *state;
+    assert_int_equal(nn_is_complete(f->nn, "let x = 1\n"), 1);
+    assert_int_equal(nn_is_complete(f->nn, "let x = (1 +\n"), 0);
+    assert_int_equal(nn_is_complete(f->nn, "model net {\n  dense(2, 3)\n"), 0);
+    assert_int_equal(nn_is_complete(f->nn, "model net {\n  dense(2, 3)\n}\n"), 1);
+    assert_int_equal(nn_is_complete(f->nn, "print [1, 2,\n"), 0);
+    /* wrong, but no further line can help: run it and report */
+    assert_int_equal(nn_is_complete(f->nn, "let = )\n"), 1);
+    /* probing says nothing */
+    assert_int_equal((int)f->err.len, 0);
+}
+
+static void add_word(void *ud, const char *word)
+{
+    Text *t = ud;
+    collect(t, word, strlen(word));
+    collect(t, " ", 1);
+}
+
+static void test_complete(void **state)
+{
+    Fixture *f = *state;
+    run(f, "param weight = 1\nmodel net {\n dense(1, 1)\n}", NN_OK);
+    Text words = { .len = 0 };
+    words.buf[0] = '\0';
+    nn_complete(f->nn, "we", add_word, &words);
+    assert_string_equal(words.buf, "weight ");
+    words.len = 0;
+    words.buf[0] = '\0';
+    nn_complete(f->nn, "zero", add_word, &words);
+    assert_string_equal(words.buf, "zero_grad zeros ");
+    words.len = 0;
+    words.buf[0] = '\0';
+    nn_complete(f->nn, "net.l", add_word, &words);
+    assert_string_equal(words.buf, "net.layer1.W net.layer1.b ");
+}
+
+static void test_vars_graph_help(void **state)
+{
+    Fixture *f = *state;
+    run(f, "param w = 0.5\nlet loss = (w * 2 - 3)^2\nbackward loss", NN_OK);
+    clear(f);
+    nn_print_vars(f->nn);
+    assert_non_null(strstr(f->out.buf, "w                    param  []"));
+    assert_non_null(strstr(f->out.buf, "|grad| 8"));
+    clear(f);
+    assert_int_equal(nn_print_graph(f->nn, "loss"), NN_OK);
+    assert_non_null(strstr(f->out.buf, "loss = ^  value 4  grad 1\n"));
+    assert_non_null(strstr(f->out.buf, "w = param  value 0.5  grad -8\n"));
+    /* :graph computes its gradients aside: w's accumulated gradient is still -8, not -16 */
+    run(f, "print w.grad", NN_OK);
+    assert_string_equal(f->out.buf, "-8\n");
+    clear(f);
+    assert_int_equal(nn_print_graph(f->nn, "lss"), NN_ERROR_COMPILE);
+    assert_non_null(strstr(f->err.buf, "unknown name 'lss'; did you mean 'loss'?"));
+    clear(f);
+    assert_int_equal(nn_print_help(f->nn, "adam"), 1);
+    assert_non_null(strstr(f->out.buf, "adam (optimizer)"));
+    assert_int_equal(nn_print_help(f->nn, "no_such_word"), 0);
+}
+
+/* :save writes a script that recreates the session, trained weights included. */
+static void test_save_session(void **state)
+{
+    Fixture *f = *state;
+    run(f, "seed 2\nparam w = 0.5\nlet loss = (w - 3)^2\nmodel net {\n dense(2, 2)\n relu\n}\n"
+           "backward loss\nstep sgd(lr = 0.1)\nprint net([1, 2])", NN_OK);
+    Text before = f->out;
+    char path[] = "/tmp/nn-session-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(nn_save_session(f->nn, path), NN_OK);
+    NnState *again = nn_new();
+    Text out = { .len = 0 };
+    nn_set_output(again, collect, &out);
+    assert_int_equal(nn_run_file(again, path), NN_OK);
+    assert_int_equal(nn_run_string(again, "<t>", "print net([1, 2])\nprint w"), NN_OK);
+    nn_close(again);
+    unlink(path);
+    collect(&before, "1\n", 2);     /* w after one step: 0.5 - 0.1 * 2 * (0.5 - 3) */
+    assert_string_equal(out.buf, before.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_failed_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_input_keeps_random_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_is_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vars_graph_help, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_session, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
