@@ -180,6 +180,7 @@ static void push_stmt(ParseCtx *ctx, AstNode *s)
 %token TRAIN            "'train'"
 %token SAVE             "'save'"
 %token LOAD             "'load'"
+%token GRADCHECK        "'gradcheck'"
 
 %type <node> stmt expr postfix primary arg print_item model_item setting string name_node
 %type <list> args args_opt elems print_items model_body model_lines settings setting_lines
@@ -223,6 +224,7 @@ stmt
     | PRINT print_items         { $$ = ast_new(ctx->arena, AST_PRINT, @$); $$->u.list = $2; }
     | BACKWARD expr             { $$ = unary_stmt(ctx, AST_BACKWARD, $2, @$); }
     | TRACE expr                { $$ = unary_stmt(ctx, AST_TRACE, $2, @$); }
+    | GRADCHECK expr            { $$ = unary_stmt(ctx, AST_GRADCHECK, $2, @$); }
     | STEP IDENT '(' args_opt ')' {
                                   $$ = ast_new(ctx->arena, AST_STEP, @$);
                                   $$->u.call.name = $2;

@@ -66,6 +66,9 @@ NN_API void nn_set_errors(NnState *nn, NnWriteFn fn, void *userdata);
 NN_API void nn_set_seed(NnState *nn, uint64_t seed);
 /* Non-zero: every `backward` prints its trace, and every `step` after it its update. */
 NN_API void nn_set_trace(NnState *nn, int on);
+/* How traces are written: "text" (the explanation, the default) or "dot" (the graph in
+ * Graphviz DOT, with each node's value and gradient). Returns 0 for an unknown format. */
+NN_API int nn_set_trace_format(NnState *nn, const char *format);
 /* On (nonzero): long train blocks redraw a one-line progress report (epoch, batch, loss,
  * time left) on the output, with carriage returns; meant for a terminal. Off by default:
  * output to a pipe or file gets only the log lines. */
@@ -105,6 +108,8 @@ NN_API void nn_print_vars(NnState *nn);
  * and, for a scalar that depends on params, each node's gradient ∂expr/∂node (computed
  * without changing the params' accumulated gradients). */
 NN_API NnStatus nn_print_graph(NnState *nn, const char *expr);
+/* The same graph in Graphviz DOT. */
+NN_API NnStatus nn_print_dot(NnState *nn, const char *expr);
 /* Writes help on a keyword, built-in, layer, optimizer or train setting, or (name NULL or
  * empty) the list of topics. Returns 0 if the name is unknown. */
 NN_API int nn_print_help(NnState *nn, const char *name);

@@ -34,7 +34,7 @@ const char *ast_kind_name(AstKind k)
         [AST_ZERO_GRAD] = "zero_grad", [AST_SEED] = "seed", [AST_EXPR] = "expr",
         [AST_LET_MANY] = "let", [AST_MODEL] = "model", [AST_RESIDUAL] = "residual",
         [AST_FORWARD] = "forward", [AST_TRAIN] = "train", [AST_SETTING] = "setting",
-        [AST_SAVE] = "save", [AST_LOAD] = "load",
+        [AST_SAVE] = "save", [AST_LOAD] = "load", [AST_GRADCHECK] = "gradcheck",
     };
     return names[k];
 }
@@ -98,6 +98,7 @@ void ast_dump(const AstNode *n, StrBuf *sb)
         break;
     case AST_BACKWARD:
     case AST_TRACE:
+    case AST_GRADCHECK:
     case AST_EXPR:
     case AST_SEED:
         sb_putc(sb, ' ');

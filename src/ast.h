@@ -41,6 +41,7 @@ typedef enum AstKind {
     AST_SETTING,    /* one line of a train block: NAME [WORD] [value] */
     AST_SAVE,       /* save MODEL "file" */
     AST_LOAD,       /* load MODEL "file" */
+    AST_GRADCHECK,  /* gradcheck expr */
 } AstKind;
 
 typedef struct AstNode AstNode;

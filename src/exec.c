@@ -217,7 +217,10 @@ static void backward(Runtime *rt, const Instr *ins, bool explain)
     forward(rt, &ins->plan);
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
     graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
-    if (explain) {
+    if (explain && rt->trace_dot) {
+        trace_dot(rt, &ins->plan, ins->node, true);
+        rt_flush(rt);
+    } else if (explain) {
         trace_backward(rt, &ins->plan, ins->node, before, ins->span);
         rt_flush(rt);
         rt->explain_step = true;
@@ -336,6 +339,99 @@ static void step(Runtime *rt, const Instr *ins)
     }
 }
 
+/* ---- gradcheck ------------------------------------------------------------------------------
+ * Each param's backprop gradient beside central differences (f(x + h) - f(x - h)) / 2h of the
+ * same float32 forward pass, element by element (a fixed sample of large params). The random
+ * numbers are rewound before every pass, so dropout draws the same mask each time. Nothing
+ * changes: params, their accumulated gradients and the random state end as they began. */
+
+#define GRADCHECK_MAX 256       /* elements checked per param */
+
+static double run_root(Runtime *rt, const Instr *ins, const Rng *start)
+{
+    rt->rng = *start;
+    forward(rt, &ins->plan);
+    return graph_node(&rt->graph, ins->node)->value[0];
+}
+
+static void gradcheck(Runtime *rt, const Instr *ins)
+{
+    Graph *g = &rt->graph;
+    const Plan *plan = &ins->plan;
+    size_t total = 0;
+    for (uint32_t k = 0; k < plan->count; k++)
+        if (g->nodes[plan->ids[k]].op == OP_PARAM) total += g->nodes[plan->ids[k]].size;
+    float *saved = rt_scratch(rt, 2 * total + 1), *analytic = saved + total;
+    Rng start = rt->rng;
+    size_t off = 0;
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *p = &g->nodes[plan->ids[k]];
+        if (p->op != OP_PARAM) continue;
+        memcpy(saved + off, p->grad, p->size * sizeof(float));
+        memset(p->grad, 0, p->size * sizeof(float));
+        off += p->size;
+    }
+    run_root(rt, ins, &start);
+    graph_backward(g, plan, ins->node, rt_check_node, rt);
+    StrBuf *out = &rt->out;
+    sb_puts(out, "gradcheck of ");
+    const GraphNode *root = graph_node(g, ins->node);
+    if (root->name) sb_puts(out, root->name);
+    else rt->source_text(rt->locate_ud, root->span, out);
+    sb_puts(out, ": backprop against central differences (f(p + h) - f(p - h)) / 2h, "
+                 "h = 1e-3 × max(1, |p|)\n");
+    off = 0;
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *p = &g->nodes[plan->ids[k]];
+        if (p->op != OP_PARAM) continue;
+        memcpy(analytic + off, p->grad, p->size * sizeof(float));
+        size_t step = p->size <= GRADCHECK_MAX ? 1 : p->size / GRADCHECK_MAX, checked = 0;
+        double worst = 0, worst_a = 0, worst_n = 0;
+        size_t worst_at = 0;
+        for (size_t j = 0; j < p->size; j += step, checked++) {
+            float x = p->value[j];
+            float h = 1e-3f * fmaxf(1.0f, fabsf(x));
+            p->value[j] = x + h;
+            float up = p->value[j];
+            double f1 = run_root(rt, ins, &start);
+            p->value[j] = x - h;
+            float down = p->value[j];
+            double f2 = run_root(rt, ins, &start);
+            p->value[j] = x;
+            double num = (f1 - f2) / ((double)up - (double)down), a = analytic[off + j];
+            /* relative to the larger of the two, with a floor so that tiny gradients are
+             * compared absolutely (float32 forward passes resolve about 1e-4 here) */
+            double err = fabs(a - num) / fmax(fmax(fabs(a), fabs(num)), 1e-2);
+            if (err > worst || checked == 0) {
+                worst = err;
+                worst_a = a;
+                worst_n = num;
+                worst_at = j;
+            }
+        }
+        char where[64], av[32], nv[32], ev[32];
+        index_str(&p->shape, worst_at, where, sizeof where);
+        snprintf(ev, sizeof ev, "%.2g", worst);
+        sb_printf(out, "  %-14s ", p->name ? p->name : "param");
+        if (p->shape.rank) shape_format(&p->shape, out);
+        sb_printf(out, "  %zu of %zu checked, worst relative error %s%s (backprop %s, "
+                  "numerical %s)  %s\n", checked, p->size, ev, where, fmt_num(worst_a, av),
+                  fmt_num(worst_n, nv), worst < 1e-2 ? "agrees" : "DIFFERS");
+        off += p->size;
+    }
+    /* put everything back: the params' own gradients, the values, the random numbers */
+    off = 0;
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *p = &g->nodes[plan->ids[k]];
+        if (p->op != OP_PARAM) continue;
+        memcpy(p->grad, saved + off, p->size * sizeof(float));
+        off += p->size;
+    }
+    run_root(rt, ins, &start);
+    rt->rng = start;
+    rt_flush(rt);
+}
+
 static void set_param(Runtime *rt, const Instr *ins)
 {
     forward(rt, &ins->plan);
@@ -363,6 +459,7 @@ void rt_exec(Runtime *rt, const Program *p)
             break;
         case INS_BACKWARD: backward(rt, ins, rt->trace_all); break;
         case INS_TRACE: backward(rt, ins, true); break;
+        case INS_GRADCHECK: gradcheck(rt, ins); break;
         case INS_STEP: step(rt, ins); break;
         case INS_DATA: rt_data(rt, ins->data, ins->span); break;
         case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;

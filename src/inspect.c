@@ -262,7 +262,7 @@ static void tree(NnState *nn, uint32_t id, int depth, uint8_t *seen, bool grads,
     for (int i = 0; i < n->n_in; i++) tree(nn, n->in[i], depth + 1, seen, grads, sb);
 }
 
-NnStatus nn_print_graph(NnState *nn, const char *expr)
+static NnStatus print_graph(NnState *nn, const char *expr, bool dot)
 {
     uint32_t root = 0;
     NnStatus st = state_eval(nn, expr, &root);
@@ -290,14 +290,20 @@ NnStatus nn_print_graph(NnState *nn, const char *expr)
         }
         graph_backward(g, &plan, root, NULL, NULL);
     }
-    StrBuf sb;
-    sb_init(&sb);
-    uint8_t *seen = nn_calloc(g->count, 1);
-    if (grads) sb_puts(&sb, "(grad: the gradient of the whole expression with respect to the node)\n");
-    tree(nn, root, 0, seen, grads, &sb);
-    nn_free(seen);
-    out(nn, &sb);
-    sb_free(&sb);
+    if (dot) {
+        trace_dot(&nn->rt, &plan, root, grads);
+        rt_flush(&nn->rt);
+    } else {
+        StrBuf sb;
+        sb_init(&sb);
+        uint8_t *seen = nn_calloc(g->count, 1);
+        if (grads)
+            sb_puts(&sb, "(grad: the gradient of the whole expression with respect to the node)\n");
+        tree(nn, root, 0, seen, grads, &sb);
+        nn_free(seen);
+        out(nn, &sb);
+        sb_free(&sb);
+    }
     if (grads) {
         size_t off = 0;
         for (uint32_t k = 0; k < plan.count; k++) {
@@ -310,6 +316,16 @@ NnStatus nn_print_graph(NnState *nn, const char *expr)
     }
     arena_free(&arena);
     return NN_OK;
+}
+
+NnStatus nn_print_graph(NnState *nn, const char *expr)
+{
+    return print_graph(nn, expr, false);
+}
+
+NnStatus nn_print_dot(NnState *nn, const char *expr)
+{
+    return print_graph(nn, expr, true);
 }
 
 /* ---- :save ----------------------------------------------------------------------------------- */

@@ -487,9 +487,12 @@ static void lower_stmt(Lower *l, const AstNode *st)
         return;
     }
     case AST_BACKWARD:
-    case AST_TRACE: {
+    case AST_TRACE:
+    case AST_GRADCHECK: {
         uint32_t root = lower_expr(l, st->u.expr);
-        Instr *ins = program_add(l->p, st->kind == AST_TRACE ? INS_TRACE : INS_BACKWARD, st->span);
+        Instr *ins = program_add(l->p, st->kind == AST_TRACE ? INS_TRACE
+                                       : st->kind == AST_GRADCHECK ? INS_GRADCHECK : INS_BACKWARD,
+                                 st->span);
         ins->node = root;
         ins->plan = plan_of(l, &root, 1);
         return;

@@ -22,6 +22,7 @@ static const char usage[] =
     "options:\n"
     "  --check             parse and check names and shapes only; run nothing\n"
     "  --trace             explain every backward pass and the update after it\n"
+    "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
     "  -h, --help          show this help and exit\n"
     "  --version           show the version and exit\n"
@@ -44,7 +45,7 @@ static int exit_status(NnStatus st)
 int main(int argc, char **argv)
 {
     const char *code = NULL, *file = NULL;
-    int check = 0, trace = 0;
+    int check = 0, trace = 0, dot = 0;
     const char *seed = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -59,6 +60,9 @@ int main(int argc, char **argv)
             check = 1;
         } else if (strcmp(a, "--trace") == 0 || strcmp(a, "--trace=text") == 0) {
             trace = 1;
+        } else if (strcmp(a, "--trace=dot") == 0) {
+            trace = 1;
+            dot = 1;
         } else if (strcmp(a, "--seed") == 0) {
             if (++i == argc) return usage_error("%s needs a number", a);
             seed = argv[i];
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
         nn_set_seed(nn, (uint64_t)v);
     }
     nn_set_trace(nn, trace);
+    nn_set_trace_format(nn, dot ? "dot" : "text");
     nn_set_progress(nn, isatty(STDOUT_FILENO));
 
     NnStatus st;

@@ -21,6 +21,7 @@ typedef enum InstrKind {
     INS_TRAIN,      /* a whole train block */
     INS_SAVE,       /* write a model's params to a safetensors file */
     INS_LOAD,       /* read them back */
+    INS_GRADCHECK,  /* backprop's gradients against finite differences */
 } InstrKind;
 
 #define NN_MAX_DATA 8

@@ -170,6 +170,7 @@ static const char commands_help[] =
     "  :help [NAME]     help on a keyword, function, layer, optimizer or setting\n"
     "  :vars            every defined name, its kind and shape (params: gradient norm)\n"
     "  :graph EXPR      the expression's computation graph, with values and gradients\n"
+    "  :dot EXPR        the same graph in Graphviz DOT (pipe it to 'dot -Tsvg')\n"
     "  :trace on|off    explain every backward and step\n"
     "  :load FILE       run a script into this session\n"
     "  :save FILE       write this session's definitions as a script\n"
@@ -215,6 +216,9 @@ static bool command(Repl *r, char *line)
     } else if (strcmp(cmd, "graph") == 0) {
         if (!*arg) fputs("nn: ':graph' needs an expression, e.g. :graph loss\n", stderr);
         else nn_print_graph(r->nn, arg);
+    } else if (strcmp(cmd, "dot") == 0) {
+        if (!*arg) fputs("nn: ':dot' needs an expression, e.g. :dot loss\n", stderr);
+        else nn_print_dot(r->nn, arg);
     } else if (strcmp(cmd, "trace") == 0) {
         if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
             r->trace = strcmp(arg, "on") == 0;

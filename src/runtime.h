@@ -45,6 +45,7 @@ typedef struct Runtime {
     float *scratch;             /* reusable floats (trace snapshots); owned here */
     size_t scratch_cap;
     bool trace_all;             /* --trace: explain every backward and step */
+    bool trace_dot;             /* traces are drawn as Graphviz DOT instead of explained */
     bool explain_step;          /* the last backward was traced: explain the next step */
     bool progress;              /* output is a terminal: show a live progress line */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
@@ -105,5 +106,7 @@ int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const cha
 void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
                     Span where);
 void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
+/* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
+void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 
 #endif

@@ -844,6 +844,13 @@ static void check_stmt(Sema *s, AstNode *st)
         if (sema_expr(s, e)) sema_scalar(s, e, "trace");
         return;
     }
+    case AST_GRADCHECK: {
+        AstNode *e = st->u.expr;
+        if (!sema_expr(s, e) || !sema_scalar(s, e, "gradcheck")) return;
+        if (!e->sema.grad)
+            sema_error(s, e->span, "nothing to check: this depends on no param");
+        return;
+    }
     case AST_STEP: sema_check_step(s, st); return;
     case AST_ZERO_GRAD: return;
     case AST_SEED: {

@@ -105,6 +105,13 @@ void nn_set_progress(NnState *nn, int on)
     nn->rt.progress = on != 0;
 }
 
+int nn_set_trace_format(NnState *nn, const char *format)
+{
+    if (strcmp(format, "text") != 0 && strcmp(format, "dot") != 0) return 0;
+    nn->rt.trace_dot = strcmp(format, "dot") == 0;
+    return 1;
+}
+
 void nn_set_trace(NnState *nn, int on)
 {
     nn->rt.trace_all = on != 0;

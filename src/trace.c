@@ -118,6 +118,8 @@ static void render(Trace *t, StrBuf *sb, const char *tmpl, const GraphNode *n, b
             else sb_puts(sb, t->label[n->id]);
         } else if (len == 1 && key[0] == 'a') {
             put_num(sb, n->attrs.alpha, !bare);
+        } else if (len == 1 && key[0] == 'p') {
+            put_num(sb, n->attrs.p, !bare);
         } else if (len == 1 && key[0] == 'g') {
             sb_printf(sb, "∂%s/∂%s", t->label[t->root], t->label[n->id]);
         } else if (len == 1 && key[0] == 'v') {
@@ -523,4 +525,71 @@ void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *befo
             sb_putc(out, '\n');
         }
     }
+}
+
+/* ---- the graph as a picture ------------------------------------------------------------------
+ * Graphviz DOT: one box per node of the plan with its formula, shape, value and gradient;
+ * params are blue, the loss (the root) red, constants grey; edges run from inputs to users. */
+
+static void dot_escaped(StrBuf *sb, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') sb_putc(sb, '\\');
+        if (s[i] == '\n') {
+            sb_puts(sb, "\\n");
+            continue;
+        }
+        sb_putc(sb, s[i]);
+    }
+}
+
+void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
+{
+    Trace t = { rt, &rt->graph, plan, root, NULL, NULL, &rt->out };
+    t.label = nn_calloc(t.g->count, sizeof *t.label);
+    t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
+    make_labels(&t);
+    StrBuf *out = &rt->out, text;
+    sb_init(&text);
+    sb_puts(out, "digraph nn {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\", "
+                 "fontsize=11];\n");
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *n = graph_node(t.g, plan->ids[k]);
+        const OpInfo *op = op_info(n->op);
+        sb_clear(&text);
+        sb_puts(&text, t.label[n->id]);
+        if (!(op->flags & OPF_LEAF) && op->text) {
+            sb_puts(&text, " = ");
+            render(&t, &text, op->text, n, false);
+        } else if (n->op == OP_PARAM) {
+            sb_puts(&text, " (param)");
+        }
+        sb_putc(&text, '\n');
+        if (n->shape.rank) {
+            shape_format(&n->shape, &text);
+            sb_putc(&text, ' ');
+        }
+        sb_puts(&text, "value ");
+        put_value(&text, n->value, &n->shape);
+        if (grads && n->requires_grad) {
+            sb_puts(&text, "\ngrad ");
+            put_value(&text, n->grad, &n->shape);
+        }
+        sb_printf(out, "  n%u [label=\"", n->id);
+        dot_escaped(out, text.data, text.len);
+        sb_putc(out, '"');
+        if (n->id == root) sb_puts(out, ", style=\"filled,bold\", fillcolor=\"#f4c7c3\"");
+        else if (n->op == OP_PARAM) sb_puts(out, ", style=filled, fillcolor=\"#c6dafc\"");
+        else if (op->flags & OPF_LEAF) sb_puts(out, ", color=gray50, fontcolor=gray30");
+        sb_puts(out, "];\n");
+    }
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *n = graph_node(t.g, plan->ids[k]);
+        for (int i = 0; i < n->n_in; i++) sb_printf(out, "  n%u -> n%u;\n", n->in[i], n->id);
+    }
+    sb_puts(out, "}\n");
+    sb_free(&text);
+    for (uint32_t i = 0; i < t.g->count; i++) nn_free(t.label[i]);
+    nn_free(t.label);
+    nn_free(t.in_plan);
 }
