@@ -44,6 +44,34 @@ void rt_flush(Runtime *rt)
     sb_clear(&rt->out);
 }
 
+void rt_flush_text(Runtime *rt)
+{
+    if (rt->trace_format != TRACE_JSON || !rt->out.len) {
+        rt_flush(rt);
+        return;
+    }
+    /* in a JSON trace, what a script prints is an event too: one per line */
+    StrBuf ev;
+    sb_init(&ev);
+    const char *p = rt->out.data, *end = p + rt->out.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        sb_puts(&ev, "{\"event\":\"print\",\"text\":\"");
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c == '"' || c == '\\') sb_printf(&ev, "\\%c", c);
+            else if (c < 0x20) sb_printf(&ev, "\\u%04x", c);
+            else sb_putc(&ev, (char)c);
+        }
+        sb_puts(&ev, "\"}\n");
+        p += len + (nl != NULL);
+    }
+    rt->write(rt->write_ud, ev.data, ev.len);
+    sb_free(&ev);
+    sb_clear(&rt->out);
+}
+
 float *rt_scratch(Runtime *rt, size_t n)
 {
     if (n > rt->scratch_cap) {
@@ -191,7 +219,7 @@ static void print_items(Runtime *rt, const Instr *ins)
         }
     }
     sb_putc(sb, '\n');
-    rt_flush(rt);
+    rt_flush_text(rt);
 }
 
 /* Copies every param's gradient (grads = true) or value, in graph order, into scratch
@@ -217,13 +245,10 @@ static void backward(Runtime *rt, const Instr *ins, bool explain)
     forward(rt, &ins->plan);
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
     graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
-    if (explain && rt->trace_dot) {
-        trace_dot(rt, &ins->plan, ins->node, true);
+    if (explain) {
+        trace_pass(rt, &ins->plan, ins->node, before, ins->span);
         rt_flush(rt);
-    } else if (explain) {
-        trace_backward(rt, &ins->plan, ins->node, before, ins->span);
-        rt_flush(rt);
-        rt->explain_step = true;
+        rt->explain_step = rt->trace_format != TRACE_DOT;
     }
 }
 
@@ -333,7 +358,7 @@ static void step(Runtime *rt, const Instr *ins)
     rt->catch_point = outer;
     nn_free(params);
     if (rt->explain_step) {
-        trace_update(rt, &ins->optim, ins->optim.lr, before);
+        trace_step_update(rt, &ins->optim, ins->optim.lr, before);
         rt_flush(rt);
         rt->explain_step = false;
     }

@@ -23,6 +23,7 @@ static const char usage[] =
     "  --check             parse and check names and shapes only; run nothing\n"
     "  --trace             explain every backward pass and the update after it\n"
     "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
+    "  --trace=json        write every traced pass and update as JSON Lines events\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
     "  -h, --help          show this help and exit\n"
     "  --version           show the version and exit\n"
@@ -45,7 +46,8 @@ static int exit_status(NnStatus st)
 int main(int argc, char **argv)
 {
     const char *code = NULL, *file = NULL;
-    int check = 0, trace = 0, dot = 0;
+    int check = 0, trace = 0;
+    const char *format = "text";
     const char *seed = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -60,9 +62,9 @@ int main(int argc, char **argv)
             check = 1;
         } else if (strcmp(a, "--trace") == 0 || strcmp(a, "--trace=text") == 0) {
             trace = 1;
-        } else if (strcmp(a, "--trace=dot") == 0) {
+        } else if (strcmp(a, "--trace=dot") == 0 || strcmp(a, "--trace=json") == 0) {
             trace = 1;
-            dot = 1;
+            format = a + 8;
         } else if (strcmp(a, "--seed") == 0) {
             if (++i == argc) return usage_error("%s needs a number", a);
             seed = argv[i];
@@ -95,7 +97,7 @@ int main(int argc, char **argv)
         nn_set_seed(nn, (uint64_t)v);
     }
     nn_set_trace(nn, trace);
-    nn_set_trace_format(nn, dot ? "dot" : "text");
+    nn_set_trace_format(nn, format);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
 
     NnStatus st;

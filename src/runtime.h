@@ -18,6 +18,8 @@ typedef void (*RtLocateFn)(void *ud, Span span, StrBuf *out);
 
 #define NN_DEFAULT_SEED 42
 
+typedef enum TraceFormat { TRACE_TEXT, TRACE_DOT, TRACE_JSON } TraceFormat;
+
 /* An optimizer's state for one param (momentum, Adam's moments), kept between steps. */
 typedef struct ParamOpt {
     bool used;
@@ -45,7 +47,8 @@ typedef struct Runtime {
     float *scratch;             /* reusable floats (trace snapshots); owned here */
     size_t scratch_cap;
     bool trace_all;             /* --trace: explain every backward and step */
-    bool trace_dot;             /* traces are drawn as Graphviz DOT instead of explained */
+    TraceFormat trace_format;   /* how `trace`, --trace and `trace step N` are written */
+    long trace_passes;          /* traced passes so far: the step number in JSON events */
     bool explain_step;          /* the last backward was traced: explain the next step */
     bool progress;              /* output is a terminal: show a live progress line */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
@@ -64,6 +67,9 @@ _Noreturn void rt_error(Runtime *rt, Span span, const char *fmt, ...)
 void rt_exec(Runtime *rt, const Program *p);
 /* Writes rt->out through the write callback and clears it. */
 void rt_flush(Runtime *rt);
+/* The same for text a script prints (print, train logs): in a JSON trace it becomes "print"
+ * events, so the stream stays JSON Lines. */
+void rt_flush_text(Runtime *rt);
 float *rt_scratch(Runtime *rt, size_t n);
 /* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
@@ -108,5 +114,9 @@ void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *b
 void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
+/* A traced pass (after its backward) and a traced update, in the session's trace format:
+ * the explanation, DOT, or JSON Lines events (docs/trace-json.md). */
+void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where);
+void trace_step_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 
 #endif

@@ -107,8 +107,10 @@ void nn_set_progress(NnState *nn, int on)
 
 int nn_set_trace_format(NnState *nn, const char *format)
 {
-    if (strcmp(format, "text") != 0 && strcmp(format, "dot") != 0) return 0;
-    nn->rt.trace_dot = strcmp(format, "dot") == 0;
+    if (strcmp(format, "text") == 0) nn->rt.trace_format = TRACE_TEXT;
+    else if (strcmp(format, "dot") == 0) nn->rt.trace_format = TRACE_DOT;
+    else if (strcmp(format, "json") == 0) nn->rt.trace_format = TRACE_JSON;
+    else return 0;
     return 1;
 }
 

@@ -593,3 +593,230 @@ void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
     nn_free(t.label);
     nn_free(t.in_plan);
 }
+
+/* ---- JSON Lines: the trace as events for programs (docs/trace-json.md) ------------------------ */
+
+#define JSON_FULL 64        /* tensors up to this many elements are written in full */
+
+static void json_string(StrBuf *sb, const char *s)
+{
+    sb_putc(sb, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') sb_printf(sb, "\\%c", *p);
+        else if (*p == '\n') sb_puts(sb, "\\n");
+        else if (*p < 0x20) sb_printf(sb, "\\u%04x", *p);
+        else sb_putc(sb, (char)*p);
+    }
+    sb_putc(sb, '"');
+}
+
+static void json_num(StrBuf *sb, double v)
+{
+    if (!isfinite(v)) sb_puts(sb, "null");
+    else sb_printf(sb, "%.9g", v);
+}
+
+static void json_nested(StrBuf *sb, const float *v, const Shape *s, int d, size_t *k)
+{
+    if (d == s->rank) {
+        json_num(sb, v[(*k)++]);
+        return;
+    }
+    sb_putc(sb, '[');
+    for (int i = 0; i < s->dim[d]; i++) {
+        if (i) sb_putc(sb, ',');
+        json_nested(sb, v, s, d + 1, k);
+    }
+    sb_putc(sb, ']');
+}
+
+/* A value: the number, nested arrays for small tensors, else a summary object. */
+static void json_value(StrBuf *sb, const float *v, const Shape *s)
+{
+    size_t n = shape_size(s);
+    if (n <= JSON_FULL) {
+        size_t k = 0;
+        json_nested(sb, v, s, 0, &k);
+        return;
+    }
+    TensorStats st = tensor_stats(v, n);
+    sb_puts(sb, "{\"mean\":");
+    json_num(sb, st.mean);
+    sb_puts(sb, ",\"min\":");
+    json_num(sb, st.min);
+    sb_puts(sb, ",\"max\":");
+    json_num(sb, st.max);
+    sb_puts(sb, ",\"norm\":");
+    json_num(sb, st.norm);
+    sb_putc(sb, '}');
+}
+
+static void json_shape(StrBuf *sb, const Shape *s)
+{
+    sb_putc(sb, '[');
+    for (int i = 0; i < s->rank; i++) sb_printf(sb, i ? ",%d" : "%d", s->dim[i]);
+    sb_putc(sb, ']');
+}
+
+static void json_head(Trace *t, const char *event, const GraphNode *n, long step)
+{
+    sb_printf(t->out, "{\"event\":\"%s\",\"step\":%ld,\"node\":%u,\"label\":", event, step,
+              n->id);
+    json_string(t->out, t->label[n->id]);
+}
+
+static void json_location(Trace *t, Span span)
+{
+    StrBuf loc;
+    sb_init(&loc);
+    t->rt->locate(t->rt->locate_ud, span, &loc);
+    sb_puts(t->out, ",\"at\":");
+    json_string(t->out, loc.data ? loc.data : "");
+    sb_free(&loc);
+}
+
+static void trace_json(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
+                       Span where)
+{
+    Trace t = { rt, &rt->graph, plan, root, NULL, NULL, &rt->out };
+    t.label = nn_calloc(t.g->count, sizeof *t.label);
+    t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
+    make_labels(&t);
+    long step = ++rt->trace_passes;
+    StrBuf *out = t.out, text;
+    sb_init(&text);
+    GraphNode *r = graph_node(t.g, root);
+    sb_printf(out, "{\"event\":\"pass\",\"step\":%ld,\"root\":%u,\"label\":", step, root);
+    json_string(out, t.label[root]);
+    sb_puts(out, ",\"loss\":");
+    json_num(out, r->value[0]);
+    json_location(&t, where);
+    sb_puts(out, "}\n");
+    /* forward: every node of the plan, inputs before users */
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *n = graph_node(t.g, plan->ids[k]);
+        const OpInfo *op = op_info(n->op);
+        json_head(&t, "forward", n, step);
+        sb_puts(out, ",\"op\":");
+        json_string(out, n->op == OP_PARAM ? "param" : op->name);
+        sb_printf(out, ",\"kind\":\"%s\"", n->op == OP_PARAM ? "param"
+                  : (op->flags & OPF_LEAF) ? "constant" : "op");
+        if (!(op->flags & OPF_LEAF) && op->text) {
+            sb_clear(&text);
+            render(&t, &text, op->text, n, false);
+            sb_puts(out, ",\"formula\":");
+            json_string(out, text.data);
+        }
+        sb_puts(out, ",\"inputs\":[");
+        for (int i = 0; i < n->n_in; i++) sb_printf(out, i ? ",%u" : "%u", n->in[i]);
+        sb_puts(out, "],\"shape\":");
+        json_shape(out, &n->shape);
+        sb_puts(out, ",\"value\":");
+        json_value(out, n->value, &n->shape);
+        json_location(&t, n->span);
+        sb_puts(out, "}\n");
+    }
+    /* backward: from the root down, each op's gradient and what it passes to each input */
+    for (uint32_t k = plan->count; k-- > 0;) {
+        GraphNode *n = graph_node(t.g, plan->ids[k]);
+        const OpInfo *op = op_info(n->op);
+        if (!n->requires_grad || (op->flags & OPF_LEAF)) continue;
+        json_head(&t, "backward", n, step);
+        sb_puts(out, ",\"grad\":");
+        json_value(out, n->grad, &n->shape);
+        sb_puts(out, ",\"inputs\":[");
+        bool first = true;
+        for (int i = 0; i < n->n_in; i++) {
+            GraphNode *in = graph_node(t.g, n->in[i]);
+            if (!in->requires_grad) continue;
+            sb_printf(out, "%s{\"node\":%u,\"label\":", first ? "" : ",", in->id);
+            first = false;
+            json_string(out, t.label[in->id]);
+            if (op->dtext[i]) {
+                sb_clear(&text);
+                render(&t, &text, op->dtext[i], n, false);
+                sb_puts(out, ",\"local\":");
+                json_string(out, text.data);
+            }
+            if (all_scalar(&t, n) && op->deriv) {
+                double a = graph_node(t.g, n->in[0])->value[0];
+                double b = n->n_in > 1 ? graph_node(t.g, n->in[1])->value[0] : 0;
+                double d = (float)op->deriv(i, a, b, n->value[0], &n->attrs);
+                sb_puts(out, ",\"local_value\":");
+                json_num(out, d);
+                sb_puts(out, ",\"chain\":");
+                json_num(out, (float)(n->grad[0] * (float)d));
+            }
+            sb_puts(out, ",\"grad\":");
+            json_value(out, in->grad, &in->shape);
+            sb_putc(out, '}');
+        }
+        sb_puts(out, "]}\n");
+    }
+    /* each param's gradient: what this pass added, and the total it now holds */
+    size_t off = 0;
+    for (uint32_t id = 0; id < t.g->count; id++) {
+        GraphNode *p = graph_node(t.g, id);
+        if (p->op != OP_PARAM) continue;
+        if (t.in_plan[id] && p->requires_grad) {
+            json_head(&t, "gradient", p, step);
+            sb_puts(out, ",\"grad\":");
+            json_value(out, p->grad, &p->shape);
+            if (before) {
+                float *added = nn_alloc(p->size * sizeof *added);
+                for (size_t j = 0; j < p->size; j++) added[j] = p->grad[j] - before[off + j];
+                sb_puts(out, ",\"added\":");
+                json_value(out, added, &p->shape);
+                nn_free(added);
+            }
+            sb_puts(out, "}\n");
+        }
+        off += p->size;
+    }
+    sb_free(&text);
+    for (uint32_t i = 0; i < t.g->count; i++) nn_free(t.label[i]);
+    nn_free(t.label);
+    nn_free(t.in_plan);
+}
+
+static void trace_json_update(Runtime *rt, const OptimConfig *c, float lr, const float *before)
+{
+    StrBuf *out = &rt->out;
+    size_t off = 0;
+    for (uint32_t id = 0; id < rt->graph.count; id++) {
+        GraphNode *p = graph_node(&rt->graph, id);
+        if (p->op != OP_PARAM) continue;
+        sb_printf(out, "{\"event\":\"update\",\"step\":%ld,\"node\":%u,\"label\":",
+                  rt->trace_passes, id);
+        json_string(out, p->name ? p->name : "param");
+        sb_printf(out, ",\"optimizer\":\"%s\",\"lr\":", optim_name(c->kind));
+        json_num(out, lr);
+        Shape s = p->shape;
+        sb_puts(out, ",\"before\":");
+        json_value(out, before + off, &s);
+        sb_puts(out, ",\"grad\":");
+        json_value(out, p->grad, &s);
+        sb_puts(out, ",\"after\":");
+        json_value(out, p->value, &s);
+        sb_puts(out, "}\n");
+        off += p->size;
+    }
+}
+
+void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where)
+{
+    switch (rt->trace_format) {
+    case TRACE_TEXT: trace_backward(rt, plan, root, before, where); break;
+    case TRACE_DOT: trace_dot(rt, plan, root, true); break;
+    case TRACE_JSON: trace_json(rt, plan, root, before, where); break;
+    }
+}
+
+void trace_step_update(Runtime *rt, const OptimConfig *c, float lr, const float *before)
+{
+    switch (rt->trace_format) {
+    case TRACE_TEXT: trace_update(rt, c, lr, before); break;
+    case TRACE_DOT: break;
+    case TRACE_JSON: trace_json_update(rt, c, lr, before); break;
+    }
+}

@@ -140,6 +140,7 @@ typedef struct Loop {
     double started;
     double last_progress;   /* when the progress line was last drawn */
     long step;              /* updates made */
+    double last_loss;       /* of the last batch */
     bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
     int epoch;              /* the epoch running, for messages */
@@ -183,8 +184,14 @@ static void update(Loop *lp, float lr)
     float *before = lp->explain_update ? rt_snapshot_params(lp->rt, false) : NULL;
     rt_update(lp->rt, &t->optim, lr, t->params, t->n_params, lp->at);
     lp->step++;
+    if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
+        /* the loss curve: one event per update, with the loss of its last batch */
+        sb_printf(&lp->rt->out, "{\"event\":\"loss\",\"epoch\":%d,\"update\":%ld,\"loss\":%.9g}\n",
+                  lp->epoch + 1, lp->step, lp->last_loss);
+        rt_flush(lp->rt);
+    }
     if (lp->explain_update) {
-        trace_update(lp->rt, &t->optim, lr, before);
+        trace_step_update(lp->rt, &t->optim, lr, before);
         rt_flush(lp->rt);
         lp->explain_update = false;
     }
@@ -199,9 +206,9 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool expl
     if (explain) {
         float *before = rt_snapshot_params(rt, true);
         graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
-        trace_backward(rt, &pass->plan, pass->loss, before, lp->at);
+        trace_pass(rt, &pass->plan, pass->loss, before, lp->at);
         rt_flush(rt);
-        lp->explain_update = true;
+        lp->explain_update = rt->trace_format != TRACE_DOT;
     } else {
         graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
     }
@@ -244,7 +251,7 @@ static void log_line(Loop *lp, int epoch, const Scores *sc)
         sb_printf(out, "  grad_norm %s", fmt_num(lp->norm, buf));
     }
     sb_putc(out, '\n');
-    rt_flush(lp->rt);
+    rt_flush_text(lp->rt);
 }
 
 /* On a terminal: one line, rewritten in place, at most ten times a second. */
@@ -252,7 +259,7 @@ static void progress(Loop *lp, int epoch, int batch, int batches, double loss, b
 {
     static const double every = 0.1;
     Runtime *rt = lp->rt;
-    if (!rt->progress) return;
+    if (!rt->progress || rt->trace_format == TRACE_JSON) return;
     double t = now();
     if (!force && t - lp->last_progress < every) return;
     lp->last_progress = t;
@@ -265,7 +272,7 @@ static void progress(Loop *lp, int epoch, int batch, int batches, double loss, b
 
 static void progress_done(Loop *lp)
 {
-    if (!lp->rt->progress) return;
+    if (!lp->rt->progress || lp->rt->trace_format == TRACE_JSON) return;
     sb_puts(&lp->rt->out, "\r\033[K");
     rt_flush(lp->rt);
 }
@@ -301,6 +308,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         if (k == g0) zero_grads(lp);
         bool explain = t->trace_step > 0 && lp->step + 1 == t->trace_step && k == g0;
         double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
+        lp->last_loss = loss;
         total += loss * rows;
         if (k == g1 - 1) {
             update(lp, lr);
@@ -316,7 +324,7 @@ static void report_stop(Loop *lp, int epoch, int best_epoch, double best)
     sb_printf(&lp->rt->out, "early stop after epoch %d: best %s%s %.4f at epoch %d; its weights "
               "are restored\n", epoch + 1, lp->t->has_val ? "val_" : "", lp->t->loss_name, best,
               best_epoch + 1);
-    rt_flush(lp->rt);
+    rt_flush_text(lp->rt);
 }
 
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
@@ -378,6 +386,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             zero_grads(&lp);
             bool explain = t->trace_step > 0 && lp.step + 1 == t->trace_step;
             sc.loss = run_batch(&lp, &t->formula, 1.0f, explain);
+            lp.last_loss = sc.loss;
             update(&lp, lr);
             progress(&lp, epoch, 1, 1, sc.loss, false);
         }
@@ -387,7 +396,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             sb_printf(&rt->out, "interrupted in epoch %d of %d, after %ld update%s; the params "
                       "are as the last update left them\n", epoch + 1, t->epochs, lp.step,
                       lp.step == 1 ? "" : "s");
-            rt_flush(rt);
+            rt_flush_text(rt);
             epoch++;
             break;
         }

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""test_trace_json.py — checks `nn --trace=json` against numbers computed independently.
+
+1. The one-neuron example against the exact values of the worked example (DEVELOPERS.md).
+2. The two-layer example: from the params' values in the first pass's forward events, this
+   script recomputes the forward pass and every param's gradient by central differences in
+   double precision (plain Python, no numpy), and compares them with the events.
+3. Every line is a JSON object with the documented fields (docs/trace-json.md).
+Usage: test_trace_json.py PATH/TO/nn (run from the project root)
+"""
+import json
+import math
+import subprocess
+import sys
+
+NN = sys.argv[1]
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name)
+    if not cond:
+        failures.append(name + ": " + detail)
+
+
+def close(a, b, tol):
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def events(script):
+    out = subprocess.run([NN, "--trace=json", script], capture_output=True, text=True,
+                         check=True).stdout
+    evs = [json.loads(line) for line in out.splitlines()]
+    required = {
+        "pass": {"step", "root", "label", "loss", "at"},
+        "forward": {"step", "node", "label", "op", "kind", "inputs", "shape", "value", "at"},
+        "backward": {"step", "node", "label", "grad", "inputs"},
+        "gradient": {"step", "node", "label", "grad"},
+        "update": {"step", "node", "label", "optimizer", "lr", "before", "grad", "after"},
+        "print": {"text"},
+        "loss": {"epoch", "update", "loss"},
+    }
+    for e in evs:
+        missing = required.get(e.get("event"), {"?"}) - set(e)
+        check("schema of a %s event" % e.get("event"), not missing, "missing %s" % missing)
+    return evs
+
+
+# ---- 1. the worked example -------------------------------------------------------------------
+ev = events("examples/neuron.nn")
+by = {}
+for e in ev:
+    if e["event"] == "forward" and e["step"] == 1:
+        by[e["label"]] = e["value"]
+exact = {"z": 1.1, "yhat": 0.7502601, "loss": 0.0623700}
+for k, v in exact.items():
+    check("neuron: forward %s = %g" % (k, v), close(by[k], v, 1e-6), str(by.get(k)))
+back = {e["label"]: e for e in ev if e["event"] == "backward"}
+d_yhat = [i for i in back["t2"]["inputs"] if i["label"] == "yhat"][0]["grad"]
+check("neuron: dL/dyhat = -0.4994798", close(d_yhat, -0.4994798, 1e-6), str(d_yhat))
+local = back["yhat"]["inputs"][0]["local_value"]
+check("neuron: dyhat/dz = 0.1873699", close(local, 0.1873699, 1e-6), str(local))
+grads = {e["label"]: e["grad"] for e in ev if e["event"] == "gradient"}
+check("neuron: dL/dw = -0.1871749", close(grads["w"], -0.1871749, 1e-6), str(grads["w"]))
+check("neuron: dL/db = -0.0935875", close(grads["b"], -0.0935875, 1e-6), str(grads["b"]))
+upd = {e["label"]: e["after"] for e in ev if e["event"] == "update"}
+check("neuron: new w = 0.5187175", close(upd["w"], 0.5187175, 1e-6), str(upd["w"]))
+check("neuron: new b = 0.1093587", close(upd["b"], 0.1093587, 1e-6), str(upd["b"]))
+check("neuron: the script's prints are events too",
+      any(e["event"] == "print" and e["text"].startswith("w = 0.518717") for e in ev))
+
+# ---- 2. the two-layer network, recomputed in double precision --------------------------------
+ev = events("examples/two_layer.nn")
+fw = {e["label"]: e for e in ev if e["event"] == "forward" and e["step"] == 1}
+X, Y = fw["X"]["value"], fw["Y"]["value"]
+params = {k: fw[k]["value"] for k in ("W1", "b1", "W2", "b2")}
+
+
+def forward(p):
+    loss = 0.0
+    for x, y in zip(X, Y):
+        h = [math.tanh(sum(x[i] * p["W1"][i][j] for i in range(2)) + p["b1"][j])
+             for j in range(8)]
+        z = sum(h[j] * p["W2"][j][0] for j in range(8)) + p["b2"][0]
+        out = 1 / (1 + math.exp(-z))
+        loss += (out - y[0]) ** 2
+    return loss / len(X)
+
+
+check("two layers: the loss recomputed in double", close(fw["loss"]["value"], forward(params), 1e-6),
+      "%r vs %r" % (fw["loss"]["value"], forward(params)))
+
+
+def numeric_grad(name):
+    """Central differences of the double-precision loss, element by element."""
+    import copy
+    p = copy.deepcopy(params)
+    flat = p[name] if isinstance(p[name][0], list) else [p[name]]
+    rows = flat if isinstance(p[name][0], list) else None
+    out = []
+    h = 1e-6
+    cells = [(r, c) for r in range(len(flat)) for c in range(len(flat[0]))]
+    for r, c in cells:
+        target = p[name][r] if rows is not None else p[name]
+        x = target[c]
+        target[c] = x + h
+        up = forward(p)
+        target[c] = x - h
+        down = forward(p)
+        target[c] = x
+        out.append((up - down) / (2 * h))
+    return out
+
+
+def flatten(v):
+    return [x for row in v for x in row] if isinstance(v, list) and v and isinstance(v[0], list) \
+        else (v if isinstance(v, list) else [v])
+
+
+first_grads = {e["label"]: e["grad"] for e in ev if e["event"] == "gradient" and e["step"] == 1}
+for name in ("W1", "b1", "W2", "b2"):
+    got, want = flatten(first_grads[name]), numeric_grad(name)
+    worst = max(abs(a - b) / max(1e-3, abs(a), abs(b)) for a, b in zip(got, want))
+    check("two layers: d loss / d %s matches finite differences (worst %.1e)" % (name, worst),
+          worst < 1e-4, "got %r want %r" % (got, want))
+
+if failures:
+    print("\n%d failed:" % len(failures))
+    for f in failures:
+        print(" ", f)
+    sys.exit(1)
