@@ -27,8 +27,20 @@ void rt_free(Runtime *rt)
     nn_free(rt->scratch);
 }
 
+void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_flush(rt);       /* output so far comes first */
+    if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
+}
+
 void rt_error(Runtime *rt, Span span, const char *fmt, ...)
 {
+    rt->err_nonfinite = false;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
@@ -144,6 +156,23 @@ static const char *why_grad_nonfinite(const GraphNode *n)
     }
 }
 
+/* rt_error, marked as a value that stopped being finite (a train block turns it into a
+ * stop with advice rather than a failure). */
+static _Noreturn void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
+    va_end(ap);
+    rt->err_span = span;
+    rt->err_nonfinite = true;
+    NN_ASSERT(rt->catch_point);
+    longjmp(*rt->catch_point, 1);
+}
+
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
 {
     Runtime *rt = ud;
@@ -154,15 +183,15 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
         long bad = tensor_find_nonfinite(n->value, n->size);
         if (bad < 0) return;
         index_str(&n->shape, (size_t)bad, where, sizeof where);
-        rt_error(rt, n->span, "this produced %s%s (%s)", fmt_num(n->value[bad], val), where,
-                 why_nonfinite(n, in, (size_t)bad));
+        raise_nonfinite(rt, n->span, "this produced %s%s (%s)", fmt_num(n->value[bad], val),
+                        where, why_nonfinite(n, in, (size_t)bad));
     }
     for (int i = 0; i < n->n_in; i++) {
         if (!in[i]->requires_grad) continue;
         long bad = tensor_find_nonfinite(in[i]->grad, in[i]->size);
         if (bad < 0) continue;
         index_str(&in[i]->shape, (size_t)bad, where, sizeof where);
-        rt_error(rt, n->span, "the gradient flowing back through this is %s%s (%s)",
+        raise_nonfinite(rt, n->span, "the gradient flowing back through this is %s%s (%s)",
                  fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
     }
 }
@@ -332,7 +361,7 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
                 memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
             po->t--;
         }
-        rt_error(rt, at, "this update would make param '%s' %s%s (its gradient is %s); try a "
+        raise_nonfinite(rt, at, "this update would make param '%s' %s%s (its gradient is %s); try a "
                  "smaller learning rate", p->name, val, where, grad);
     }
 }

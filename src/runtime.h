@@ -13,6 +13,8 @@
 #include "strbuf.h"
 
 typedef void (*RtWriteFn)(void *ud, const char *text, size_t len);
+/* A warning located in the script (training diagnostics), with an optional note. */
+typedef void (*RtWarnFn)(void *ud, Span at, const char *msg, Span note_at, const char *note);
 /* Writes "file:line" for a span (the front end knows the sources; the engine does not). */
 typedef void (*RtLocateFn)(void *ud, Span span, StrBuf *out);
 
@@ -40,6 +42,9 @@ typedef struct Runtime {
     RtLocateFn source_text;     /* writes the source text a span covers */
     void *locate_ud;
     jmp_buf *catch_point;       /* set around each execution */
+    RtWarnFn warn;
+    void *warn_ud;
+    bool err_nonfinite;         /* the raised error is a value or gradient that became inf/NaN */
     Span err_span;
     Span err_stmt;              /* the statement that was running */
     char err_msg[1024];
@@ -63,6 +68,9 @@ void rt_free(Runtime *rt);
 /* Raises a user error at span: records it and longjmps to rt->catch_point. */
 _Noreturn void rt_error(Runtime *rt, Span span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A warning at span (and, if note is not NULL, a note at note_at). */
+void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Runs p's instructions in order. May raise. */
 void rt_exec(Runtime *rt, const Program *p);
 /* Writes rt->out through the write callback and clears it. */

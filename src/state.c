@@ -44,6 +44,13 @@ static void locate(void *ud, Span span, StrBuf *out)
     sb_printf(out, "%s:%d", src->name, line);
 }
 
+static void warn(void *ud, Span at, const char *msg, Span note_at, const char *note)
+{
+    NnState *nn = ud;
+    diag_report(&nn->diag, DIAG_WARNING, at, "%s", msg);
+    if (note) diag_report(&nn->diag, DIAG_NOTE, note_at, "%s", note);
+}
+
 static void source_text(void *ud, Span span, StrBuf *out)
 {
     NnState *nn = ud;
@@ -66,6 +73,8 @@ NnState *nn_new(void)
     nn->rt.locate = locate;
     nn->rt.source_text = source_text;
     nn->rt.locate_ud = nn;
+    nn->rt.warn = warn;
+    nn->rt.warn_ud = nn;
     nn->diag.sources = &nn->sources;
     nn->diag.emit = emit_err;
     nn->diag.ud = nn;

@@ -141,6 +141,9 @@ typedef struct Loop {
     double last_progress;   /* when the progress line was last drawn */
     long step;              /* updates made */
     double last_loss;       /* of the last batch */
+    double *wnorm;          /* diagnostics: each param's gradient norm, summed over epoch 1 */
+    long wnorm_updates;
+    bool first_epoch;
     bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
     int epoch;              /* the epoch running, for messages */
@@ -177,6 +180,15 @@ static void save_params(Loop *lp, float *to, bool restore)
 static void update(Loop *lp, float lr)
 {
     const TrainInstr *t = lp->t;
+    if (lp->first_epoch) {      /* gradient norms per layer, for the vanishing-gradient check */
+        for (int i = 0; i < t->n_params; i++) {
+            const GraphNode *p = node(lp->rt, t->params[i]);
+            double sq = 0;
+            for (size_t j = 0; j < p->size; j++) sq += (double)p->grad[j] * p->grad[j];
+            lp->wnorm[i] += sqrt(sq);
+        }
+        lp->wnorm_updates++;
+    }
     if (t->clip > 0) {
         for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
         lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
@@ -327,6 +339,88 @@ static void report_stop(Loop *lp, int epoch, int best_epoch, double best)
     rt_flush_text(lp->rt);
 }
 
+/* ---- diagnostics: what went wrong, from the run's own numbers, and what usually helps ------- */
+
+static bool is_weight(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 2 && strcmp(name + n - 2, ".W") == 0;
+}
+
+/* Vanishing gradients: in epoch 1 the first layer's weights got a gradient orders of
+ * magnitude smaller than the last layer's. */
+static void check_vanishing(Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    if (!t->over_data || lp->wnorm_updates == 0) return;
+    int first = -1, last = -1;
+    for (int i = 0; i < t->n_params; i++)
+        if (is_weight(t->model.names[i])) {
+            if (first < 0) first = i;
+            last = i;
+        }
+    if (first < 0 || first == last) return;
+    double a = lp->wnorm[first] / lp->wnorm_updates, b = lp->wnorm[last] / lp->wnorm_updates;
+    if (!(b > 0) || a / b >= 1e-3) return;
+    char na[32], nb[32], ratio[32];
+    snprintf(ratio, sizeof ratio, "%.0e", a / b);
+    rt_warn(lp->rt, lp->at, lp->at, "try relu layers (with he initialisation) or residual "
+            "connections, which pass gradients through undiminished",
+            "vanishing gradients: in epoch 1 the first layer's weights (%s) got gradients of norm "
+            "%s, %s times those of the last layer's (%s, %s); each sigmoid or tanh layer shrinks "
+            "the gradient passing through it, so the early layers hardly learn",
+            t->model.names[first], fmt_num(a, na), ratio, t->model.names[last], fmt_num(b, nb));
+}
+
+/* Dead ReLU units: columns of a relu's output that are 0 for every training row. */
+static void check_dead_relu(Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    if (!t->over_data) return;
+    double loss, metric;
+    evaluate(lp, &t->train_eval, &loss, &metric);
+    const Plan *p = &t->train_eval.plan;
+    for (uint32_t k = 0; k < p->count; k++) {
+        const GraphNode *n = node(lp->rt, p->ids[k]);
+        if (n->op != OP_RELU || n->shape.rank != 2) continue;
+        int rows = n->shape.dim[0], units = n->shape.dim[1], dead = 0;
+        for (int u = 0; u < units; u++) {
+            bool fires = false;
+            for (int r = 0; r < rows && !fires; r++) fires = n->value[(size_t)r * units + u] > 0;
+            dead += !fires;
+        }
+        if (dead * 2 < units) continue;
+        rt_warn(lp->rt, n->span, lp->at, "try leaky_relu, a lower learning rate, or he "
+                "initialisation",
+                "dead units: %d of the %d units of this relu (%.0f%%) never fire on the "
+                "training data; a unit that outputs 0 for every input passes no gradient back, "
+                "so it has stopped learning", dead, units, 100.0 * dead / units);
+    }
+}
+
+/* A plateau: the loss barely moved over the last fifth of a run that learned little. */
+static void check_plateau(Loop *lp, int epochs, double first, double mark, double last)
+{
+    if (epochs < 20 || !(first > 0) || last < 0.8 * first) return;
+    if (fabs(mark - last) > 0.01 * fabs(mark)) return;
+    char a[32], b[32], c[32];
+    rt_warn(lp->rt, lp->at, lp->at, "try a larger learning rate, or adam, which adapts each "
+            "param's step",
+            "slow convergence: the loss went from %s after epoch 1 to only %s after epoch %d, "
+            "and moved less than 1%% in the last %d epochs (from %s); training is stuck on a "
+            "plateau", fmt_num(first, a), fmt_num(last, b), epochs, epochs - epochs * 4 / 5,
+            fmt_num(mark, c));
+}
+
+static void free_loop(Loop *lp)
+{
+    nn_free(lp->perm);
+    nn_free(lp->best);
+    nn_free(lp->grads);
+    nn_free(lp->sizes);
+    nn_free(lp->wnorm);
+}
+
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
 {
     Loop lp;        /* its address escapes to every helper, so it lives in memory: the handler
@@ -339,24 +433,40 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     size_t total = 0;
     for (int i = 0; i < t->n_params; i++) total += node(rt, t->params[i])->size;
     /* everything the loop needs, allocated once; freed on every way out */
+    size_t np = (size_t)(t->n_params ? t->n_params : 1);
     lp.perm = nn_alloc((size_t)(t->train_rows > 0 ? t->train_rows : 1) * sizeof *lp.perm);
     lp.best = t->patience ? nn_alloc((total ? total : 1) * sizeof *lp.best) : NULL;
-    lp.grads = nn_alloc((size_t)(t->n_params ? t->n_params : 1) * sizeof *lp.grads);
-    lp.sizes = nn_alloc((size_t)(t->n_params ? t->n_params : 1) * sizeof *lp.sizes);
+    lp.grads = nn_alloc(np * sizeof *lp.grads);
+    lp.sizes = nn_alloc(np * sizeof *lp.sizes);
+    lp.wnorm = nn_calloc(np, sizeof *lp.wnorm);
     for (int i = 0; i < t->n_params; i++) lp.sizes[i] = node(rt, t->params[i])->size;
     jmp_buf *outer = rt->catch_point, here;
     if (setjmp(here)) {
+        rt->catch_point = outer;
+        progress_done(&lp);
+        if (rt->err_nonfinite && lp.started_epochs) {
+            /* a diverging run stops here; the params are as the last good update left them
+             * (an update that would make one inf or NaN is undone before it is reported) */
+            const char *msg = rt->err_msg, *lead = "";
+            Span where = rt->err_span;
+            if (where.start == at.start && where.end == at.end
+                && strncmp(msg, "this produced ", 14) == 0) {
+                msg += 14;      /* the loss node is the block itself: say what it is */
+                lead = "the loss became ";
+            }
+            rt_warn(rt, where, at, "training stopped here; try a lower learning rate, or "
+                    "'clip' to cap the gradient's norm",
+                    "%s%s, in epoch %d after %ld update%s; the params are as the last finite "
+                    "update left them", lead, msg, lp.epoch + 1, lp.step,
+                    lp.step == 1 ? "" : "s");
+            goto finished;
+        }
         /* say when: the same error at epoch 1 and at epoch 900 mean different things */
         size_t len = strlen(rt->err_msg);
         if (lp.started_epochs)
             snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
                      "update%s)", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
-        rt->catch_point = outer;
-        progress_done(&lp);
-        nn_free(lp.perm);
-        nn_free(lp.best);
-        nn_free(lp.grads);
-        nn_free(lp.sizes);
+        free_loop(&lp);
         longjmp(*outer, 1);
     }
     rt->catch_point = &here;
@@ -373,11 +483,12 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
         for (int i = 0; i < t->val_rows; i++) rows[i] = t->train_rows + i;
         fill_rows(rt, &t->val_eval, t, rows, t->val_rows);
     }
-    double best = INFINITY;
-    int best_epoch = -1, epoch;
+    double best = INFINITY, first_loss = NAN, mark_loss = NAN, last_loss = NAN;
+    int best_epoch = -1, epoch, mark = t->epochs * 4 / 5;
     lp.started_epochs = true;
     for (epoch = start; epoch < t->epochs; epoch++) {
         lp.epoch = epoch;
+        lp.first_epoch = epoch == start;
         float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
         Scores sc = { 0 };
         if (t->over_data) {
@@ -390,6 +501,10 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             update(&lp, lr);
             progress(&lp, epoch, 1, 1, sc.loss, false);
         }
+        if (epoch == start) first_loss = sc.loss;
+        if (epoch == mark) mark_loss = sc.loss;
+        last_loss = sc.loss;
+        if (lp.first_epoch) check_vanishing(&lp);
         if (rt->interrupt && *rt->interrupt) {
             *rt->interrupt = 0;
             progress_done(&lp);
@@ -432,11 +547,14 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (t->patience && best_epoch >= 0 && epoch == t->epochs && best_epoch != epoch - 1)
         save_params(&lp, lp.best, true);    /* ran out of epochs: keep the best, not the last */
     progress_done(&lp);
-    for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
-        rt_param_opt(rt, t->params[i], &t->optim)->epoch = epoch;
+    if (epoch == t->epochs && start == 0) {
+        check_dead_relu(&lp);
+        check_plateau(&lp, t->epochs, first_loss, mark_loss, last_loss);
+    }
+    lp.epoch = epoch;
+finished:
     rt->catch_point = outer;
-    nn_free(lp.perm);
-    nn_free(lp.best);
-    nn_free(lp.grads);
-    nn_free(lp.sizes);
+    for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
+        rt_param_opt(rt, t->params[i], &t->optim)->epoch = lp.epoch;
+    free_loop(&lp);
 }
