@@ -12,7 +12,25 @@
  *  - Every diagnostic is a complete, rendered text: "file:line:col: error: message", then
  *    the source line and a caret.
  *  - Functions never abort on user errors; they return an NnStatus.
- * Not thread-safe per state; separate states are independent. */
+ * Not thread-safe per state; separate states are independent.
+ *
+ * Conventions, for every function below unless its comment says otherwise:
+ *  - Ownership: strings and callbacks passed in are borrowed. A string is read during the call
+ *    only (what the session keeps, it copies); a `userdata` pointer is stored as given and
+ *    must stay valid while it is installed. Pointers handed out (NnTensorView.data, the text
+ *    given to a callback, a completion word, nn_version) belong to the library: never free
+ *    them, and copy what must outlive the lifetime stated.
+ *  - Lifetime: an NnState lives from nn_new to nn_close; everything it owns (definitions,
+ *    tensors, the texts it ran) is freed by nn_close. Each text run is kept for the rest of
+ *    the session (messages and nn_save_session quote it).
+ *  - Errors: a user error (syntax, name, shape, a NaN while running, a file that cannot be
+ *    read or written) is reported as one or more complete messages to the error callback, and
+ *    the function returns a status other than NN_OK; a run that fails leaves the session as it
+ *    was before it. Misuse (a NULL state or string, a state used after nn_close, calling into
+ *    a state from one of its own callbacks) is undefined behaviour, not an error. Out of
+ *    memory prints a message and aborts the process.
+ *  - Callbacks run synchronously, on the calling thread, during the call that produces the
+ *    text. */
 #ifndef NN_H
 #define NN_H
 
@@ -34,19 +52,27 @@ extern "C" {
 
 typedef struct NnState NnState;
 
-/* Results of running code. The values are the exit statuses of the `nn` command. */
+/* Results of running code. The values are the exit statuses of the `nn` command (which
+ * reports NN_ERROR_IO as 2). Every status but NN_OK comes with a message on the error
+ * callback, except nn_get's for a name that has no value. */
 typedef enum NnStatus {
     NN_OK = 0,
     NN_ERROR_RUNTIME = 1,   /* a statement failed while running (e.g. a value became NaN) */
     NN_ERROR_COMPILE = 2,   /* syntax, name or shape error: nothing was run */
-    NN_ERROR_IO = 3,        /* a file could not be read */
+    NN_ERROR_IO = 3,        /* a file could not be read (or, for nn_save_session, written) */
 } NnStatus;
 
-/* Receives `len` bytes of text (not NUL-terminated). */
+/* Receives `len` bytes of text (not NUL-terminated), borrowed for the call only. The output
+ * callback gets printed text in pieces (not necessarily whole lines); the error callback gets
+ * one complete rendered message per call (an error, then each note separately), each ending
+ * in a newline. */
 typedef void (*NnWriteFn)(void *userdata, const char *text, size_t len);
 
-/* A read-only view of a tensor's float32 values, row-major. Valid until the next call
- * that runs code in the same state, or nn_close. */
+/* A read-only view of a tensor's float32 values, row-major, filled in by nn_get. `data`
+ * points into the session (do not free or write it); it is valid until the next call on the
+ * same state that runs or evaluates code (nn_run_*, nn_get, nn_print_graph, nn_print_dot),
+ * or nn_close. Copy the values to keep them. A scalar has rank 0 and size 1; shape[i] is 0
+ * for i >= rank. */
 typedef struct NnTensorView {
     int rank;
     int shape[6];
@@ -54,67 +80,105 @@ typedef struct NnTensorView {
     const float *data;
 } NnTensorView;
 
-/* A new session with the default seed. Never NULL (aborts if out of memory). The caller
- * owns it and frees it with nn_close. */
+/* A new, empty session with the default seed (42, as `nn`), output to stdout, diagnostics to
+ * stderr, tracing and progress off. Never NULL (aborts if out of memory). The caller owns it
+ * and frees it with nn_close. */
 NN_API NnState *nn_new(void);
+/* Frees the session and everything it owns; views from nn_get become invalid. The installed
+ * callbacks are not called, and their userdata is not freed (it is the caller's). NULL is
+ * allowed and does nothing. */
 NN_API void nn_close(NnState *nn);
 
-/* Where printed output and diagnostics go. NULL restores the default (stdout, stderr). */
+/* Where printed output and diagnostics go, from the next text written on: `fn` is called
+ * with `userdata` (borrowed, stored until replaced or nn_close). fn NULL restores the default
+ * (stdout, stderr). A callback must not call functions of the same state. Cannot fail. */
 NN_API void nn_set_output(NnState *nn, NnWriteFn fn, void *userdata);
 NN_API void nn_set_errors(NnState *nn, NnWriteFn fn, void *userdata);
-/* Restarts the random numbers, as the statement `seed N`. */
+/* Restarts the random numbers, as the statement `seed N` (which takes 0 to 4294967295; here
+ * any 64-bit value gives a stream of its own). Cannot fail. */
 NN_API void nn_set_seed(NnState *nn, uint64_t seed);
-/* Non-zero: every `backward` prints its trace, and every `step` after it its update. */
+/* Non-zero: every `backward` prints its trace to the output, and every `step` after it its
+ * update, as `nn --trace`. Off by default. Cannot fail. */
 NN_API void nn_set_trace(NnState *nn, int on);
-/* How traces are written: "text" (the explanation, the default) or "dot" (the graph in
- * Graphviz DOT, with each node's value and gradient). Returns 0 for an unknown format. */
+/* How traces are written: "text" (the explanation, the default), "dot" (the graph in
+ * Graphviz DOT, with each node's value and gradient) or "json" (JSON Lines events, one object
+ * per line, for programs). Returns 1, or 0 for an unknown format (the setting is then
+ * unchanged; nothing is written). `format` is borrowed. */
 NN_API int nn_set_trace_format(NnState *nn, const char *format);
 /* On (nonzero): long train blocks redraw a one-line progress report (epoch, batch, loss,
  * time left) on the output, with carriage returns; meant for a terminal. Off by default:
- * output to a pipe or file gets only the log lines. */
+ * output to a pipe or file gets only the log lines. Cannot fail. */
 NN_API void nn_set_progress(NnState *nn, int on);
 
-/* Compiles and runs `code`; `name` labels it in messages ("<-e>", "script.nn"). The text
- * is copied. */
+/* Compiles and runs `code` (NUL-terminated) in the session; `name` labels it in messages
+ * ("<-e>", "script.nn"). Both are copied and kept by the session, so a host that runs many
+ * small texts grows the session by each one. Returns NN_OK; NN_ERROR_COMPILE if any syntax,
+ * name, shape or argument error was found (all are reported, nothing ran, nothing changed);
+ * or NN_ERROR_RUNTIME if a statement failed while running (the output of the statements
+ * before it has been written, but the params, gradients, optimizer states, random numbers
+ * and names are put back as they were before the call). */
 NN_API NnStatus nn_run_string(NnState *nn, const char *name, const char *code);
-/* Reads and runs a file. */
+/* Reads the file at `path` (borrowed; "-" reads standard input to its end) and runs it as
+ * nn_run_string does, with the path as its name. Returns NN_ERROR_IO, with a message, if it
+ * cannot be read; otherwise as nn_run_string. */
 NN_API NnStatus nn_run_file(NnState *nn, const char *path);
-/* Parses and checks names and shapes only: nothing runs and the session is unchanged. */
+/* Parses and checks names, shapes and arguments only (CSV and row-index files named in the
+ * text are read): nothing runs and no name is defined, though the text is kept as for
+ * nn_run_string. Returns NN_OK or NN_ERROR_COMPILE (nn_check_file also NN_ERROR_IO), with
+ * the messages on the error callback. */
 NN_API NnStatus nn_check_string(NnState *nn, const char *name, const char *code);
 NN_API NnStatus nn_check_file(NnState *nn, const char *path);
 
-/* Computes the current value of a defined name (a let formula is re-evaluated) and points
- * `out` at it. Returns NN_OK, NN_ERROR_COMPILE if the name is not defined, or
- * NN_ERROR_RUNTIME if evaluating it failed (the message goes to the error callback). */
+/* Computes the current value of a defined name (a let formula is re-evaluated from the
+ * current params) and fills *out with a view of it (see NnTensorView for how long it is
+ * valid). `name` is a let or param, or a dotted name such as "net.layer1.W" or "data.X";
+ * a model or data set as a whole has no value. Returns NN_OK; NN_ERROR_COMPILE if there is no
+ * such value (no message is written, *out is untouched); or NN_ERROR_RUNTIME if computing it
+ * failed (the message goes to the error callback). */
 NN_API NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out);
 
+/* The library's version, NN_VERSION of the nn.h it was built with ("0.1.0"): a static
+ * string, never NULL, never to be freed. Compare it with NN_VERSION to detect a header and
+ * library of different versions. */
 NN_API const char *nn_version(void);
 
 /* ---- for interactive hosts (the REPL) ------------------------------------------------------ */
 
 /* 0 if `code` ends inside an open bracket or block, so a REPL should read another line
- * before running it; 1 otherwise (complete, or wrong in a way more lines cannot fix). */
+ * before running it; 1 otherwise (complete, or wrong in a way more lines cannot fix). Only
+ * parses `code` (borrowed): writes nothing, keeps no text, defines nothing. */
 NN_API int nn_is_complete(NnState *nn, const char *code);
 /* Ctrl-C: while code runs, a train block checks *flag between steps; when it is set, the
- * block stops after the current step (keeping the params as they are) and clears it. */
+ * block stops after the current step (keeping the params as they are), reports it on the
+ * output and clears the flag; the run goes on with the next statement. `flag` is borrowed and
+ * must stay valid until replaced or nn_close; NULL (the default) turns the check off. Set it
+ * from a signal handler or another thread; nothing else checks it. Cannot fail. */
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
-/* Calls fn for every keyword, built-in and defined name that starts with `prefix`. */
+/* Calls fn(userdata, word) for every keyword, built-in and defined name that starts with
+ * `prefix` ("" for all). `word` is borrowed for the call only: copy it to keep it. A defined
+ * name that is also a built-in may come twice. Writes nothing, changes nothing, cannot fail. */
 NN_API void nn_complete(NnState *nn, const char *prefix,
                         void (*fn)(void *userdata, const char *word), void *userdata);
 /* Writes to the output: every defined name with its kind and shape (and for params the norm
- * of the gradient). */
+ * of the gradient). Changes nothing; cannot fail. */
 NN_API void nn_print_vars(NnState *nn);
 /* Writes the computation graph of an expression as an indented tree with each node's value,
  * and, for a scalar that depends on params, each node's gradient ∂expr/∂node (computed
- * without changing the params' accumulated gradients). */
+ * without changing the params' accumulated gradients). `expr` (borrowed, one expression) is
+ * kept as a text of the session but defines nothing. Returns NN_OK; NN_ERROR_COMPILE if it
+ * is not one valid expression, or NN_ERROR_RUNTIME if computing it failed (messages on the
+ * error callback, nothing written to the output). */
 NN_API NnStatus nn_print_graph(NnState *nn, const char *expr);
-/* The same graph in Graphviz DOT. */
+/* The same graph in Graphviz DOT, with the same arguments, results and errors. */
 NN_API NnStatus nn_print_dot(NnState *nn, const char *expr);
-/* Writes help on a keyword, built-in, layer, optimizer or train setting, or (name NULL or
- * empty) the list of topics. Returns 0 if the name is unknown. */
+/* Writes help on a keyword, built-in, layer, optimizer or train setting to the output, or
+ * (name NULL or empty) the list of topics. Returns 1, or 0 if the name is unknown (then
+ * nothing is written, and no message: the caller says it its own way). */
 NN_API int nn_print_help(NnState *nn, const char *name);
-/* Writes a script that recreates the session's definitions: every let, param, model, data
- * set and seed that ran, in order, then every param's current value. */
+/* Writes a script to `path` (borrowed; replaced if it exists) that recreates the session's
+ * definitions: every let, param, model, data set, assignment and seed that ran, in order,
+ * then every param's current value, exactly. Returns NN_OK, or NN_ERROR_IO with a message if
+ * the file cannot be written. Changes nothing in the session. */
 NN_API NnStatus nn_save_session(NnState *nn, const char *path);
 
 #ifdef __cplusplus
