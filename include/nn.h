@@ -137,6 +137,14 @@ NN_API NnStatus nn_check_file(NnState *nn, const char *path);
  * failed (the message goes to the error callback). */
 NN_API NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out);
 
+/* Sets a param (such as "x" or "net.layer1.W") from `size` float32 values, row-major, copied:
+ * the way a host feeds inputs without formatting numbers as text. Formulas that use it follow
+ * (as after an assignment `x = ...`); its gradient is kept. Returns NN_OK, or
+ * NN_ERROR_COMPILE (with a message to the error callback) if there is no such param or
+ * `size` is not its number of elements. Nothing is compiled, so nothing accumulates in the
+ * session however often it is called. */
+NN_API NnStatus nn_set(NnState *nn, const char *name, const float *data, size_t size);
+
 /* The library's version, NN_VERSION of the nn.h it was built with ("0.1.0"): a static
  * string, never NULL, never to be freed. Compare it with NN_VERSION to detect a header and
  * library of different versions. */

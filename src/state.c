@@ -266,6 +266,24 @@ NnStatus nn_check_file(NnState *nn, const char *path)
     return with_file(nn, path, false);
 }
 
+NnStatus nn_set(NnState *nn, const char *name, const float *data, size_t size)
+{
+    Symbol *sym = symtab_find(&nn->syms, intern(&nn->interner, name, strlen(name)));
+    if (!sym || sym->kind != SYM_PARAM || !sym->has_node) {
+        diag_plain(&nn->diag, DIAG_ERROR, "nn_set: '%s' is not a param", name);
+        return NN_ERROR_COMPILE;
+    }
+    GraphNode *n = graph_node(&nn->rt.graph, sym->node);
+    if (size != n->size) {
+        char shape[64];
+        diag_plain(&nn->diag, DIAG_ERROR, "nn_set: '%s' has shape %s, %zu values, not %zu", name,
+                   shape_str(&n->shape, shape, sizeof shape), n->size, size);
+        return NN_ERROR_COMPILE;
+    }
+    memcpy(n->value, data, size * sizeof(float));
+    return NN_OK;
+}
+
 NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out)
 {
     Symbol *sym = symtab_find(&nn->syms, intern(&nn->interner, name, strlen(name)));

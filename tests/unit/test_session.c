@@ -191,6 +191,26 @@ static void test_save_session(void **state)
     assert_string_equal(out.buf, before.buf);
 }
 
+/* nn_set feeds a param from C; formulas follow; errors are reported, not crashed on. */
+static void test_set_param(void **state)
+{
+    Fixture *f = *state;
+    run(f, "param x = [0, 0]\nparam w = [1, 2]\nlet y = sum(x * w)", NN_OK);
+    const float in[2] = { 3, 4 };
+    assert_int_equal(nn_set(f->nn, "x", in, 2), NN_OK);
+    assert_close(value(f, "y", 0), 11, 1e-7);
+    clear(f);
+    assert_int_equal(nn_set(f->nn, "x", in, 1), NN_ERROR_COMPILE);
+    assert_string_equal(f->err.buf, "nn: error: nn_set: 'x' has shape [2], 2 values, not 1\n");
+    clear(f);
+    assert_int_equal(nn_set(f->nn, "y", in, 2), NN_ERROR_COMPILE);
+    assert_string_equal(f->err.buf, "nn: error: nn_set: 'y' is not a param\n");
+    run(f, "model net {\n dense(2, 1)\n}", NN_OK);
+    const float w[2] = { 0.5f, -1 };
+    assert_int_equal(nn_set(f->nn, "net.layer1.W", w, 2), NN_OK);
+    assert_close(value(f, "net.layer1.W", 1), -1, 1e-7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vars_graph_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
