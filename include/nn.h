@@ -188,6 +188,10 @@ NN_API int nn_print_help(NnState *nn, const char *name);
  * then every param's current value, exactly. Returns NN_OK, or NN_ERROR_IO with a message if
  * the file cannot be written. Changes nothing in the session. */
 NN_API NnStatus nn_save_session(NnState *nn, const char *path);
+/* Writes the step-by-step HTML page (what `nn --html` writes) for a JSON Lines trace: `events`
+ * is `len` bytes of the output of a session with nn_set_trace(nn, 1) and the "json" trace
+ * format. Returns NN_OK, or NN_ERROR_IO with a message to the error callback. */
+NN_API NnStatus nn_write_html(NnState *nn, const char *path, const char *events, size_t len);
 
 #ifdef __cplusplus
 }

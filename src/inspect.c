@@ -3,6 +3,7 @@
  * back out as a script. */
 #include "state.h"
 
+#include "html.h"
 #include "ops.h"
 
 #include <math.h>
@@ -326,6 +327,14 @@ NnStatus nn_print_graph(NnState *nn, const char *expr)
 NnStatus nn_print_dot(NnState *nn, const char *expr)
 {
     return print_graph(nn, expr, true);
+}
+
+NnStatus nn_write_html(NnState *nn, const char *path, const char *events, size_t len)
+{
+    char err[512];
+    if (html_write(path, events, len, err, sizeof err)) return NN_OK;
+    diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
+    return NN_ERROR_IO;
 }
 
 /* ---- :save ----------------------------------------------------------------------------------- */

@@ -24,6 +24,8 @@ static const char usage[] =
     "  --trace             explain every backward pass and the update after it\n"
     "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
     "  --trace=json        write every traced pass and update as JSON Lines events\n"
+    "  --html PAGE.html    write a page that steps through every traced pass, update\n"
+    "                      and the loss curve (self-contained; open it in a browser)\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
     "  -h, --help          show this help and exit\n"
     "  --version           show the version and exit\n"
@@ -38,6 +40,30 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+/* --html: the JSON trace is collected here, then drawn into the page. */
+typedef struct Collected {
+    char *text;
+    size_t len, cap;
+} Collected;
+
+static void collect(void *ud, const char *text, size_t len)
+{
+    Collected *c = ud;
+    if (c->len + len > c->cap) {
+        size_t cap = c->cap ? c->cap : 65536;
+        while (cap < c->len + len) cap *= 2;
+        char *grown = realloc(c->text, cap);
+        if (!grown) {
+            fputs("nn: out of memory\n", stderr);
+            exit(2);
+        }
+        c->text = grown;
+        c->cap = cap;
+    }
+    memcpy(c->text + c->len, text, len);
+    c->len += len;
+}
+
 static int exit_status(NnStatus st)
 {
     return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : 2;
@@ -47,7 +73,7 @@ int main(int argc, char **argv)
 {
     const char *code = NULL, *file = NULL;
     int check = 0, trace = 0;
-    const char *format = "text";
+    const char *format = "text", *html = NULL;
     const char *seed = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -65,6 +91,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--trace=dot") == 0 || strcmp(a, "--trace=json") == 0) {
             trace = 1;
             format = a + 8;
+        } else if (strcmp(a, "--html") == 0) {
+            if (++i == argc) return usage_error("%s needs the page's file name", a);
+            html = argv[i];
+        } else if (strncmp(a, "--html=", 7) == 0) {
+            html = a + 7;
         } else if (strcmp(a, "--seed") == 0) {
             if (++i == argc) return usage_error("%s needs a number", a);
             seed = argv[i];
@@ -96,6 +127,12 @@ int main(int argc, char **argv)
         }
         nn_set_seed(nn, (uint64_t)v);
     }
+    Collected events = { NULL, 0, 0 };
+    if (html) {         /* every pass and update, as events, into the page */
+        trace = 1;
+        format = "json";
+        nn_set_output(nn, collect, &events);
+    }
     nn_set_trace(nn, trace);
     nn_set_trace_format(nn, format);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
@@ -110,6 +147,12 @@ int main(int argc, char **argv)
         }
         st = check ? nn_check_file(nn, file) : nn_run_file(nn, file);
     }
+    if (html && !check) {
+        NnStatus written = nn_write_html(nn, html, events.text ? events.text : "", events.len);
+        if (written == NN_OK) fprintf(stderr, "nn: wrote %s\n", html);
+        else if (st == NN_OK) st = written;
+    }
+    free(events.text);
     nn_close(nn);
     fflush(stdout);
     return exit_status(st);

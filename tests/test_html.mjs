@@ -1,0 +1,219 @@
+// test_html.mjs — drives the `nn --html` page in headless Chromium (playwright-core) and checks
+// it against the JSON trace of the same script. Run by tests/test_html.sh, which installs what it
+// needs and passes:
+//   NN_PLAYWRIGHT  the node_modules folder holding playwright-core
+//   NN_CHROMIUM    the browser (Debian's /usr/bin/chromium)
+//   NN_HTML_SCREENSHOTS  optional: a folder for a PNG of the page mid-backward
+// Arguments: PAGE.html TRACE.jsonl [MORE.html ...]. The first page gets every check; the others
+// (bigger networks) are stepped through from end to end with no error allowed.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+
+const require = createRequire(path.join(process.env.NN_PLAYWRIGHT || '.', 'x.js'));
+const { chromium } = require('playwright-core');
+
+const [pagePath, tracePath, ...morePages] = process.argv.slice(2);
+const failures = [];
+let checks = 0;
+function check(ok, what) {
+  checks++;
+  if (!ok) failures.push(what);
+  return ok;
+}
+
+// The numbers written in a text, as the page shows them (U+2212 for minus), not counting the
+// digits of names like t2.
+function numbersIn(text) {
+  const t = text.replace(/\u2212/g, '-');
+  return (t.match(/(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?/g) || []).map(Number);
+}
+// A number shown with 6 significant digits stands for the trace's value.
+function same(shown, want) {
+  return Math.abs(shown - want) <= 5.000001e-6 * Math.abs(want) + 1e-30;
+}
+function shows(text, want) { return numbersIn(text).some((x) => same(x, want)); }
+const fmt = (x) => JSON.stringify(x);
+
+const events = readFileSync(tracePath, 'utf8').split('\n')
+  .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const expected = events.filter((e) => ['forward', 'backward', 'gradient', 'update'].includes(e.event));
+const passEv = events.find((e) => e.event === 'pass');
+
+const browser = await chromium.launch({
+  executablePath: process.env.NN_CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+
+// Everything the page asks for, everything it complains about.
+async function open(file) {
+  const page = await context.newPage();
+  const url = pathToFileURL(path.resolve(file)).href;
+  const log = { url, requests: [], errors: [] };
+  page.on('request', (r) => log.requests.push(r.url()));
+  page.on('websocket', (w) => log.requests.push(w.url()));
+  page.on('console', (m) => { if (m.type() === 'error') log.errors.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => log.errors.push('page error: ' + e.message));
+  await page.goto(url, { waitUntil: 'load' });
+  return { page, log };
+}
+function checkQuiet(log, name) {
+  check(log.errors.length === 0, name + ': errors in the console: ' + log.errors.join('; '));
+  const others = log.requests.filter((u) => u !== log.url);
+  check(others.length === 0, name + ': requests besides the file itself: ' + others.join(', '));
+}
+
+// What the page shows now.
+const snapshot = (page) => page.evaluate(() => {
+  const ex = document.getElementById('explain');
+  const nodes = {};
+  for (const g of document.querySelectorAll('#graph .node')) {
+    const v = g.querySelector('.val'), gr = g.querySelector('.grad');
+    nodes[g.dataset.node] = { val: v ? v.textContent : '', valRaw: v ? v.getAttribute('data-raw') : null,
+      grad: gr ? gr.textContent : '', gradRaw: gr ? gr.getAttribute('data-raw') : null,
+      current: g.classList.contains('current') };
+  }
+  const pills = {};       // the gradient written on each edge, by "from>to"
+  for (const g of document.querySelectorAll('#graph g[data-pill-from]'))
+    if (g.style.display !== 'none') pills[g.dataset.pillFrom + '>' + g.dataset.pillTo] = g.textContent;
+  return {
+    frame: Number(document.body.dataset.frame),
+    phase: ex.dataset.phase, node: ex.dataset.node, text: ex.innerText,
+    current: Array.from(document.querySelectorAll('#graph .node.current')).map((g) => g.dataset.node),
+    nodes, pills,
+    lossPoints: document.querySelectorAll('#loss path, #loss circle').length,
+  };
+});
+
+// ---- the first page: every event of the trace, in order, with its numbers
+{
+  const { page, log } = await open(pagePath);
+  let snap = await snapshot(page);
+  check(snap.frame === 0 && snap.phase === 'start', 'the page opens at the start of the first pass');
+  check(snap.lossPoints > 0, 'the loss curve is drawn');
+  const seen = [];
+  let shot = false;
+  for (let k = 0; k < 500; k++) {
+    await page.keyboard.press('ArrowRight');
+    const next = await snapshot(page);
+    if (next.frame === snap.frame) break;           // the end
+    check(next.frame === snap.frame + 1, 'ArrowRight moves one event: ' + snap.frame + ' -> ' + next.frame);
+    snap = next;
+    if (['forward', 'backward', 'gradient', 'update'].includes(snap.phase)) seen.push(snap);
+    if (snap.phase === 'loss' && passEv) {
+      check(shows(snap.text, passEv.loss), 'the loss step shows loss ' + passEv.loss + ': ' + snap.text);
+      check(snap.current.join() === String(passEv.root), 'the loss step highlights the root');
+    }
+    if (!shot && process.env.NN_HTML_SCREENSHOTS && snap.phase === 'backward'
+        && seen.filter((s) => s.phase === 'backward').length === 3) {
+      const file = path.join(process.env.NN_HTML_SCREENSHOTS, 'nn-html-' + path.basename(pagePath, '.html') + '-backward.png');
+      await page.screenshot({ path: file });
+      console.log('screenshot: ' + file);
+      shot = true;
+    }
+  }
+  check(seen.length === expected.length,
+    'one step per forward, backward, gradient and update event: ' + seen.length + ' steps, ' + expected.length + ' events');
+  for (let k = 0; k < Math.min(seen.length, expected.length); k++) {
+    const s = seen[k], e = expected[k], where = e.event + ' ' + e.label + ' (node ' + e.node + ')';
+    if (!check(s.phase === e.event && s.node === String(e.node),
+      'step ' + (k + 1) + ' shows ' + s.phase + ' of node ' + s.node + ', the trace has ' + where)) continue;
+    check(s.current.length === 1 && s.current[0] === String(e.node), where + ': the node is highlighted');
+    const n = s.nodes[e.node];
+    if (e.event === 'forward') {
+      check(n.valRaw !== null && Number(n.valRaw) === e.value, where + ': node value ' + n.valRaw + ', trace ' + fmt(e.value));
+      check(shows(n.val, e.value), where + ': node shows "' + n.val + '" for ' + fmt(e.value));
+      check(shows(s.text, e.value), where + ': the explanation shows ' + fmt(e.value) + ': ' + s.text);
+    } else if (e.event === 'backward') {
+      check(Number(n.gradRaw) === e.grad && shows(n.grad, e.grad), where + ': node grad "' + n.grad + '", trace ' + fmt(e.grad));
+      check(shows(s.text, e.grad), where + ': the explanation shows the gradient ' + fmt(e.grad));
+      for (const inp of e.inputs) {
+        const m = s.nodes[inp.node], w = where + ' -> ' + inp.label;
+        check(Number(m.gradRaw) === inp.grad && shows(m.grad, inp.grad), w + ': input grad "' + m.grad + '", trace ' + fmt(inp.grad));
+        check(shows(s.text, inp.local_value), w + ': local derivative ' + fmt(inp.local_value) + ' in: ' + s.text);
+        check(shows(s.text, inp.chain), w + ': chain ' + fmt(inp.chain) + ' in: ' + s.text);
+        const pill = s.pills[inp.node + '>' + e.node];
+        check(pill !== undefined && shows(pill, inp.chain), w + ': the edge shows the gradient ' + fmt(inp.chain));
+      }
+    } else if (e.event === 'gradient') {
+      check(Number(n.gradRaw) === e.grad && shows(n.grad, e.grad), where + ': node grad "' + n.grad + '", trace ' + fmt(e.grad));
+      check(shows(s.text, e.grad), where + ': the explanation shows ' + fmt(e.grad));
+    } else if (e.event === 'update') {
+      for (const key of ['before', 'lr', 'grad', 'after'])
+        check(shows(s.text, e[key]), where + ': the explanation shows ' + key + ' ' + fmt(e[key]) + ': ' + s.text);
+      const shown = numbersIn(n.val);
+      check(Number(n.valRaw) === e.after && shown.length === 2 && same(shown[0], e.before) && same(shown[1], e.after),
+        where + ': node shows "' + n.val + '" for ' + fmt(e.before) + ' -> ' + fmt(e.after));
+    }
+  }
+  // The worked example's sentences, word for word (examples/neuron.nn).
+  if (path.basename(pagePath).startsWith('neuron')) {
+    const all = seen.map((s) => s.text).join('\n');
+    for (const want of ['yhat = sigmoid(z) = sigmoid(1.1) = 0.75026',
+      '\u2202loss/\u2202z = \u2202loss/\u2202yhat \u00D7 yhat \u00D7 (1 \u2212 yhat) = \u22120.49948 \u00D7 0.18737 = \u22120.0935875',
+      '\u2202loss/\u2202w = 0.49948 \u00D7 (\u22121) \u00D7 0.18737 \u00D7 1 \u00D7 2 = \u22120.187175',
+      'w: 0.5 \u2212 0.1 \u00D7 (\u22120.187175) = 0.518717',
+      'b: 0.1 \u2212 0.1 \u00D7 (\u22120.0935875) = 0.109359'])
+      check(all.includes(want), 'the page says "' + want + '"');
+  }
+  // The other keys and buttons.
+  const frameNow = async () => (await snapshot(page)).frame;
+  const last = await frameNow();
+  await page.keyboard.press('Home');
+  check(await frameNow() === 0, 'Home goes to the first event');
+  await page.keyboard.press('End');
+  check(await frameNow() === last, 'End goes to the last event');
+  await page.keyboard.press('ArrowLeft');
+  check(await frameNow() === last - 1, 'ArrowLeft goes back one event');
+  await page.keyboard.press('Home');
+  await page.keyboard.press(' ');
+  await page.waitForTimeout(2600);
+  await page.keyboard.press(' ');
+  const played = await frameNow();
+  await page.waitForTimeout(1500);
+  check(played >= 1 && await frameNow() === played, 'space plays, and space again pauses (at ' + played + ')');
+  await page.click('#next');
+  check(await frameNow() === played + 1, 'the next button steps');
+  await page.click('#prev');
+  check(await frameNow() === played, 'the previous button steps back');
+  await page.click('#last');
+  check(await frameNow() === last, 'the last button goes to the end');
+  checkQuiet(log, path.basename(pagePath));
+  await page.close();
+}
+
+// ---- other pages: stepped through end to end without an error
+for (const file of morePages) {
+  const { page, log } = await open(file);
+  const name = path.basename(file);
+  const start = (await snapshot(page)).frame;
+  let frame = start, k = 0;
+  for (; k < 2000; k++) {
+    await page.keyboard.press('ArrowRight');
+    const f = (await snapshot(page)).frame;
+    if (f === frame) break;
+    frame = f;
+  }
+  check(k > 3, name + ': steps through ' + k + ' events');
+  if (name.startsWith('escape')) {
+    const out = await page.evaluate(() => document.getElementById('outtext').textContent);
+    check(out === '</script><!-- <script> </SCRIPT " \\ end', name + ': the printed line comes back intact: ' + out);
+  }
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Home');
+  check((await snapshot(page)).frame === 0, name + ': Home goes back to the start');
+  checkQuiet(log, name);
+  console.log(name + ': ' + k + ' events stepped through');
+  await page.close();
+}
+
+await browser.close();
+if (failures.length) {
+  for (const f of failures) console.log('FAIL ' + f);
+  console.log('html: ' + failures.length + ' of ' + checks + ' checks failed');
+  process.exit(1);
+}
+console.log('html: all ' + checks + ' checks passed (' + expected.length + ' trace events of '
+  + path.basename(pagePath) + ' matched' + (morePages.length ? ', ' + morePages.length + ' more page(s) stepped through' : '') + ')');
