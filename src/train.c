@@ -142,6 +142,10 @@ typedef struct Loop {
     long step;              /* updates made */
     double last_loss;       /* of the last batch */
     double *wnorm;          /* diagnostics: each param's gradient norm, summed over epoch 1 */
+    int n_relu;             /* diagnostics: the relu layers of the batch pass, [rows, units] */
+    uint32_t *relu_batch, *relu_rest;   /* the same layers in the full and the last batch */
+    uint8_t *fired;         /* per unit of each: did it fire in this epoch's batches */
+    size_t *fired_at;       /* where each layer's units start in `fired` */
     long wnorm_updates;
     bool first_epoch;
     bool explain_update;    /* the last backward was traced: explain the update too */
@@ -149,6 +153,8 @@ typedef struct Loop {
     int epoch;              /* the epoch running, for messages */
     bool started_epochs;    /* past setting up (resume): errors say which epoch */
 } Loop;
+
+static void note_firing(Loop *lp, const uint32_t *relus);
 
 static double now(void)
 {
@@ -321,6 +327,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         bool explain = t->trace_step > 0 && lp->step + 1 == t->trace_step && k == g0;
         double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
         lp->last_loss = loss;
+        if (lp->n_relu) note_firing(lp, pass == &t->batch ? lp->relu_batch : lp->relu_rest);
         total += loss * rows;
         if (k == g1 - 1) {
             update(lp, lr);
@@ -372,29 +379,79 @@ static void check_vanishing(Loop *lp)
             t->model.names[first], fmt_num(a, na), ratio, t->model.names[last], fmt_num(b, nb));
 }
 
-/* Dead ReLU units: columns of a relu's output that are 0 for every training row. */
-static void check_dead_relu(Loop *lp)
+/* Dead ReLU units: units of a relu layer that output 0 for every row of every batch of the
+ * last epoch. The batches' own activations are read as training computes them (no extra pass
+ * over the data): after each forward, a unit that was positive anywhere is marked. */
+static void find_relus(Loop *lp)
 {
     const TrainInstr *t = lp->t;
     if (!t->over_data) return;
-    double loss, metric;
-    evaluate(lp, &t->train_eval, &loss, &metric);
-    const Plan *p = &t->train_eval.plan;
+    const Plan *p = &t->batch.plan;
+    int n = 0;
+    size_t units = 0;
     for (uint32_t k = 0; k < p->count; k++) {
-        const GraphNode *n = node(lp->rt, p->ids[k]);
-        if (n->op != OP_RELU || n->shape.rank != 2) continue;
-        int rows = n->shape.dim[0], units = n->shape.dim[1], dead = 0;
-        for (int u = 0; u < units; u++) {
-            bool fires = false;
-            for (int r = 0; r < rows && !fires; r++) fires = n->value[(size_t)r * units + u] > 0;
-            dead += !fires;
+        const GraphNode *r = node(lp->rt, p->ids[k]);
+        if (r->op == OP_RELU && r->shape.rank == 2) {
+            n++;
+            units += (size_t)r->shape.dim[1];
         }
+    }
+    if (!n) return;
+    lp->relu_batch = nn_alloc((size_t)n * sizeof *lp->relu_batch);
+    lp->relu_rest = nn_alloc((size_t)n * sizeof *lp->relu_rest);
+    lp->fired_at = nn_alloc((size_t)n * sizeof *lp->fired_at);
+    lp->fired = nn_calloc(units, 1);
+    units = 0;
+    for (uint32_t k = 0; k < p->count; k++) {
+        const GraphNode *r = node(lp->rt, p->ids[k]);
+        if (r->op != OP_RELU || r->shape.rank != 2) continue;
+        lp->fired_at[lp->n_relu] = units;
+        lp->relu_batch[lp->n_relu++] = r->id;
+        units += (size_t)r->shape.dim[1];
+    }
+    /* the last batch's pass is the same model applied again: its relus come in the same order */
+    if (t->has_rest) {
+        int k = 0;
+        for (uint32_t q = 0; q < t->rest.plan.count; q++) {
+            const GraphNode *r = node(lp->rt, t->rest.plan.ids[q]);
+            if (r->op == OP_RELU && r->shape.rank == 2 && k < n) lp->relu_rest[k++] = r->id;
+        }
+        NN_ASSERT(k == n);
+    }
+}
+
+static void note_firing(Loop *lp, const uint32_t *relus)
+{
+    for (int k = 0; k < lp->n_relu; k++) {
+        const GraphNode *r = node(lp->rt, relus[k]);
+        int rows = r->shape.dim[0], units = r->shape.dim[1];
+        uint8_t *fired = lp->fired + lp->fired_at[k];
+        for (int i = 0; i < rows; i++) {
+            const float *v = r->value + (size_t)i * units;
+            for (int u = 0; u < units; u++) fired[u] |= v[u] > 0;
+        }
+    }
+}
+
+static void forget_firing(Loop *lp)
+{
+    for (int k = 0; k < lp->n_relu; k++)
+        memset(lp->fired + lp->fired_at[k], 0,
+               (size_t)node(lp->rt, lp->relu_batch[k])->shape.dim[1]);
+}
+
+static void check_dead_relu(Loop *lp)
+{
+    for (int k = 0; k < lp->n_relu; k++) {
+        const GraphNode *r = node(lp->rt, lp->relu_batch[k]);
+        int units = r->shape.dim[1], dead = 0;
+        for (int u = 0; u < units; u++) dead += !lp->fired[lp->fired_at[k] + (size_t)u];
         if (dead * 2 < units) continue;
-        rt_warn(lp->rt, n->span, lp->at, "try leaky_relu, a lower learning rate, or he "
+        rt_warn(lp->rt, r->span, lp->at, "try leaky_relu, a lower learning rate, or he "
                 "initialisation",
-                "dead units: %d of the %d units of this relu (%.0f%%) never fire on the "
-                "training data; a unit that outputs 0 for every input passes no gradient back, "
-                "so it has stopped learning", dead, units, 100.0 * dead / units);
+                "dead units: %d of the %d units of this relu (%.0f%%) never fired in the last "
+                "epoch; a unit that outputs 0 for every input passes no gradient back, so it "
+                "has stopped learning", dead, units, 100.0 * dead / units);
     }
 }
 
@@ -419,6 +476,10 @@ static void free_loop(Loop *lp)
     nn_free(lp->grads);
     nn_free(lp->sizes);
     nn_free(lp->wnorm);
+    nn_free(lp->relu_batch);
+    nn_free(lp->relu_rest);
+    nn_free(lp->fired);
+    nn_free(lp->fired_at);
 }
 
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
@@ -485,9 +546,11 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     }
     double best = INFINITY, first_loss = NAN, mark_loss = NAN, last_loss = NAN;
     int best_epoch = -1, epoch, mark = t->epochs * 4 / 5;
+    find_relus(&lp);
     lp.started_epochs = true;
     for (epoch = start; epoch < t->epochs; epoch++) {
         lp.epoch = epoch;
+        forget_firing(&lp);     /* each epoch counts afresh: the last one is reported */
         lp.first_epoch = epoch == start;
         float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
         Scores sc = { 0 };

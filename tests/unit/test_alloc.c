@@ -47,6 +47,7 @@ static size_t count_train(const char *setup, const char *train_fmt, int epochs)
 {
     NnState *nn = nn_new();
     nn_set_output(nn, quiet, NULL);
+    nn_set_errors(nn, quiet, NULL);
     assert_int_equal(nn_run_string(nn, "<setup>", setup), NN_OK);
     char code[1024];
     snprintf(code, sizeof code, train_fmt, epochs);
@@ -80,13 +81,21 @@ static void test_train_steps_allocate_nothing(void **state)
     }
 }
 
+/* (A tanh net: a warning such as "dead units" at the end of one run and not the other would
+ * allocate for its message, which is not a step.) */
+static const char tanh_setup[] =
+    "seed 1\n"
+    "let d = moons(100, noise = 0.1)\n"
+    "let tr, va = split(d, 0.8)\n"
+    "model net {\n dense(2, 16)\n tanh\n dense(1)\n}\n";
+
 static void test_sgd_steps_allocate_nothing(void **state)
 {
     (void)state;
     const char *train =
         "train net on tr.X, tr.Y {\n loss mse\n optimizer sgd(lr = 0.1, momentum = 0.9)\n"
         " epochs %d\n batch 7\n}\n";
-    assert_int_equal(count_train(setup, train, 2), count_train(setup, train, 9));
+    assert_int_equal(count_train(tanh_setup, train, 2), count_train(tanh_setup, train, 9));
 }
 
 /* The counter works: running more code allocates. */
