@@ -1,0 +1,46 @@
+#!/bin/sh
+# The benchmark: nn against PyTorch on four workloads (see bench/README.md).
+#   bench/run.sh [--repeats N] [--only w1,w3] [--threads 1,2]
+# from the project's root (or anywhere: it finds the root itself). Builds nn in Release into
+# build-bench/ (NN_BENCH_BUILD to change it) when needed, then runs bench/harness.py with the
+# Debian python that has torch (PYTHON to change it). Prints a markdown table, also written to
+# bench/out/results.md (raw numbers: bench/out/results.json).
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${NN_BENCH_BUILD:-build-bench}
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
+    echo "bench: $PYTHON cannot import torch and numpy; on Debian 12:" >&2
+    echo "  apt-get install -y python3-torch python3-numpy libopenblas0-pthread" >&2
+    exit 2
+fi
+if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas'; then
+    echo "bench: note: no OpenBLAS found; Debian's torch then runs the reference BLAS, many" >&2
+    echo "  times slower (apt-get install -y libopenblas0-pthread)" >&2
+fi
+
+# Build (incremental: quick when up to date). Others may be editing src/: retry a failed build
+# a few times, and fall back on an existing binary if it keeps failing.
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNN_TESTS=OFF >/dev/null
+fi
+built=0
+for try in 1 2 3; do
+    if cmake --build "$BUILD" -j 2 --target nn >"$BUILD/bench-build.log" 2>&1; then
+        built=1
+        break
+    fi
+    echo "bench: build failed (try $try), retrying in 20 s; see $BUILD/bench-build.log" >&2
+    sleep 20
+done
+if [ "$built" = 0 ]; then
+    if [ -x "$BUILD/nn" ]; then
+        echo "bench: build keeps failing; benchmarking the existing $BUILD/nn" >&2
+    else
+        cat "$BUILD/bench-build.log" >&2
+        exit 2
+    fi
+fi
+
+exec "$PYTHON" bench/harness.py --nn "$BUILD/nn" --python "$PYTHON" "$@"
