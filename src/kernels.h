@@ -4,14 +4,17 @@
  * Every element of C is computed the same way whatever the shapes, the block sizes, the
  * orientation chosen or the SIMD path: one multiply-add chain over p = 0, 1, ..., k-1 in order,
  *     c = (accumulate ? C[i,j] : 0);  c = fma(A[i,p], B[p,j], c)  for each p,
- * rounded to float at every step (the portable path uses c + A*B, fused only where the compiler
- * contracts it). So results depend on the input values alone: they are reproducible, do not
- * change with the batch size (row i of C depends only on row i of A and on B), and the AVX-512
- * and AVX2 paths give bit-identical results.
+ * rounded to float at every step. So results depend on the input values alone: they are
+ * reproducible, do not change with the batch size (row i of C depends only on row i of A and on
+ * B), and are the same bits on every path that fuses (kern_isa_fused): AVX-512, AVX2, and the
+ * portable path where the build targets a CPU with fma (aarch64; x86 built with -mfma). The
+ * portable path of a default x86-64 build, taken only on CPUs without AVX2 + FMA, computes
+ * c + A*B with two roundings instead.
  *
  * All matrices are dense and row-major with leading dimension = row length; no alignment is
  * required. C must not overlap A or B. The functions allocate nothing, keep no state and take no
- * locks (thread-safe, reentrant); they use about 200 KiB of stack (kern_stack_bytes()). */
+ * locks (thread-safe, reentrant); they use about 270 KiB of stack (kern_stack_bytes()) for
+ * their copies of operand blocks, so call them from a thread with a normal-sized stack. */
 #ifndef NN_KERNELS_H
 #define NN_KERNELS_H
 
@@ -33,7 +36,7 @@ void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k
 
 /* The instruction-set paths. kern_matmul* use kern_isa_best(). */
 typedef enum KernIsa {
-    KERN_ISA_PORTABLE,  /* plain C (GCC vector extensions where available) */
+    KERN_ISA_PORTABLE,  /* C with GCC vector extensions, any target */
     KERN_ISA_AVX2,      /* x86-64 AVX2 + FMA */
     KERN_ISA_AVX512,    /* x86-64 AVX-512F (+ FMA) */
     KERN_ISA_COUNT
@@ -41,6 +44,9 @@ typedef enum KernIsa {
 
 /* Whether this build and this CPU (and its OS) can run the path. */
 bool kern_isa_supported(KernIsa isa);
+/* Whether the path rounds once per multiply-add (fma); every path that does gives the same
+ * bits. */
+bool kern_isa_fused(KernIsa isa);
 /* The widest supported path. */
 KernIsa kern_isa_best(void);
 /* "portable", "avx2", "avx512". */

@@ -3,6 +3,8 @@
  * generated from ops.def. Backward kernels always ADD into input gradients. */
 #include "ops.h"
 
+#include "kernels.h"
+
 #include "graph.h"
 
 #include <math.h>
@@ -547,45 +549,22 @@ static void mm_dims(const GraphNode *a, const GraphNode *b, size_t *m, size_t *k
     *n = b->shape.rank == 2 ? (size_t)b->shape.dim[1] : 1;
 }
 
+/* The products run on the blocked, vectorised kernels of kernels.c; backward uses the
+ * transposed forms directly: dA += dC @ Bᵀ, dB += Aᵀ @ dC. */
 static void fwd_matmul(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)rng;
     size_t M, K, N;
     mm_dims(in[0], in[1], &M, &K, &N);
-    const float *A = in[0]->value, *B = in[1]->value;
-    float *C = n->value;
-    memset(C, 0, M * N * sizeof *C);
-    for (size_t i = 0; i < M; i++)
-        for (size_t p = 0; p < K; p++) {
-            float aip = A[i * K + p];
-            const float *brow = B + p * N;
-            float *crow = C + i * N;
-            for (size_t j = 0; j < N; j++) crow[j] += aip * brow[j];
-        }
+    kern_matmul(in[0]->value, in[1]->value, n->value, M, K, N, false);
 }
 
 static void bwd_matmul(GraphNode *n, GraphNode *const *in)
 {
     size_t M, K, N;
     mm_dims(in[0], in[1], &M, &K, &N);
-    const float *A = in[0]->value, *B = in[1]->value, *G = n->grad;
-    if (in[0]->requires_grad) {
-        float *GA = in[0]->grad;
-        for (size_t i = 0; i < M; i++)
-            for (size_t p = 0; p < K; p++) {
-                float s = 0;
-                for (size_t j = 0; j < N; j++) s += G[i * N + j] * B[p * N + j];
-                GA[i * K + p] += s;
-            }
-    }
-    if (in[1]->requires_grad) {
-        float *GB = in[1]->grad;
-        for (size_t i = 0; i < M; i++)
-            for (size_t p = 0; p < K; p++) {
-                float aip = A[i * K + p];
-                for (size_t j = 0; j < N; j++) GB[p * N + j] += aip * G[i * N + j];
-            }
-    }
+    if (in[0]->requires_grad) kern_matmul_bt(n->grad, in[1]->value, in[0]->grad, M, N, K, true);
+    if (in[1]->requires_grad) kern_matmul_at(in[0]->value, n->grad, in[1]->grad, K, M, N, true);
 }
 
 /* ---- transpose: y[j,i] = x[i,j]; the gradient is transposed back ------------------------- */

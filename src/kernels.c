@@ -1,0 +1,759 @@
+/* kernels.c — float32 matrix products (kernels.h): cache blocking in the manner of BLIS around
+ * register-tiled micro-kernels, one per instruction set (AVX-512, AVX2 + FMA, portable C with
+ * GCC vector extensions), chosen per call with __builtin_cpu_supports.
+ *
+ * Design. A problem is first described by a Gemm (where each operand's elements are: rows or
+ * columns, C possibly transposed), then computed by one of two routes, both with the one chain
+ * per element of kernels.h, so that the route never changes a bit of the result:
+ *   - products of at most SMALL_WORK multiply-adds: a plain loop over rows of C (Kern.small);
+ *   - the blocked loops (gemm_run), possibly on the transposed problem C^T = B^T A^T when C is
+ *     too narrow for the vector width (want_transposed). They copy only what needs copying, into
+ *     stack buffers (Work): a KC-step panel of A's rows (a memcpy per row), B when it is stored
+ *     transposed or is large, the last partial panel of B, and a tile of C that is partial or
+ *     transposed. The rest is read in place: a 32x64 @ 64x128 product copies just A.
+ * The micro-kernels are written once per instruction set as an always-inline body with the
+ * tile height, the vector count and A's layout as constants, instantiated by a switch. */
+#include "kernels.h"
+
+#include "common.h"
+
+#include <string.h>
+
+/* a * b + c is never contracted into fma behind our back: each path asks for fma explicitly
+ * or not at all, so that all its routes give the same bits (kernels.h). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KERN_X86 1
+#include <immintrin.h>
+#else
+#define KERN_X86 0
+#endif
+
+/* ---- blocking -----------------------------------------------------------------------------
+ * C is computed in tiles of MR x NR held in registers. A pass covers KC steps of k: the MR x KC
+ * panel of A (12 KiB at most) stays in L1 while the micro-kernel sweeps a KC x NC block of B
+ * that stays in L2 (Zen 4 and recent Intel cores have 1-2 MiB). Between passes a tile of C is
+ * stored and reloaded, which leaves each element's multiply-add chain unchanged (kernels.h).
+ * NC is a multiple of every NR; KC bounds the A panel. Work is KC * NC * 4 bytes + 14 KiB. */
+#define KC 256
+#define NC 256
+#define MR_MAX 12
+#define NR_MAX 32
+/* Products of at most this many multiply-adds skip blocking and copying (Kern.small): below
+ * this the fixed costs of the blocked loops dominate. */
+#define SMALL_WORK 1024
+
+/* One micro-tile: C[0:mr, 0:nr] (+)= A[0:mr, 0:kc] B[0:kc, 0:nr]. */
+typedef struct Tile {
+    const float *a;     /* A[i,p] = a[i*KC + p] if lda == 0 (a packed panel), else a[p*lda + i] */
+    size_t lda;
+    const float *b;     /* B[p,j] = b[p*ldb + j]; NR columns readable (zeros past nr) */
+    size_t ldb;
+    float *c;           /* C[i,j] = c[i*ldc + j]; NR columns readable and writable */
+    size_t ldc;
+    size_t kc;          /* >= 1 */
+    int mr;             /* rows, 1..MR */
+    int nr;             /* columns that matter, 1..NR: the kernel may skip vectors past them */
+    bool load_c;        /* start from C, else from 0 */
+} Tile;
+
+/* The problem, with the layout of each operand spelled out. */
+typedef struct Gemm {
+    const float *a;     /* A[i,p] = a_cols ? a[p*lda + i] : a[i*lda + p] */
+    size_t lda;
+    bool a_cols;
+    const float *b;     /* B[p,j] = b_trans ? b[j*ldb + p] : b[p*ldb + j] */
+    size_t ldb;
+    bool b_trans;
+    float *c;           /* C[i,j] = c_trans ? c[j*ldc + i] : c[i*ldc + j] */
+    size_t ldc;
+    bool c_trans;
+    size_t m, k, n;
+    bool accumulate;
+} Gemm;
+
+/* An instruction-set path: its tile size, its micro-kernel and its packer for B stored
+ * transposed. */
+typedef struct Kern {
+    int mr, nr;
+    void (*tile)(const Tile *t);
+    /* dst <- the kc x nc block of B where B[p,j] = src[j*ld + p], as panels of NR columns
+     * (panel q at dst + q*kc*NR, element [p,jj] at p*NR + jj), zero past nc. */
+    void (*pack_bt)(float *dst, const float *src, size_t ld, size_t kc, size_t nc);
+    /* The whole product without blocking or packing, for products too small to pay for it. */
+    void (*small)(const Gemm *g);
+} Kern;
+
+/* Packing buffers, on the caller's stack (kern_stack_bytes). */
+typedef struct Work {
+    _Alignas(64) float b[KC * NC];          /* packed B block, or the last partial B panel */
+    _Alignas(64) float a[MR_MAX * KC];      /* packed A panel */
+    _Alignas(64) float c[MR_MAX * NR_MAX];  /* a tile of C that is partial or transposed */
+} Work;
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+/* Fully unrolls a loop over the rows of a tile, so that the accumulators live in registers. */
+#if defined(__clang__)
+#define UNROLL_ROWS _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL_ROWS _Pragma("GCC unroll 12")
+#endif
+
+/* Elements of the operands of a problem, for the small-product loops. */
+static ALWAYS_INLINE float a_elem(const Gemm *g, size_t i, size_t p)
+{
+    return g->a_cols ? g->a[p * g->lda + i] : g->a[i * g->lda + p];
+}
+
+static ALWAYS_INLINE float b_elem(const Gemm *g, size_t p, size_t j)
+{
+    return g->b_trans ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j];
+}
+
+/* The small product element by element, for the columns j >= j_from: four columns at a time
+ * so that four chains are in flight. fused: fmaf, else a multiply then an add. */
+static ALWAYS_INLINE void small_scalar(const Gemm *g, size_t j_from, const bool fused)
+{
+    for (size_t i = 0; i < g->m; i++) {
+        float *c = g->c + i * g->ldc;
+        size_t j = j_from;
+        for (; j + 4 <= g->n; j += 4) {
+            float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+            if (g->accumulate) c0 = c[j], c1 = c[j + 1], c2 = c[j + 2], c3 = c[j + 3];
+            for (size_t p = 0; p < g->k; p++) {
+                float a = a_elem(g, i, p);
+                float b0 = b_elem(g, p, j), b1 = b_elem(g, p, j + 1);
+                float b2 = b_elem(g, p, j + 2), b3 = b_elem(g, p, j + 3);
+                if (fused) {
+                    c0 = __builtin_fmaf(a, b0, c0), c1 = __builtin_fmaf(a, b1, c1);
+                    c2 = __builtin_fmaf(a, b2, c2), c3 = __builtin_fmaf(a, b3, c3);
+                } else {
+                    c0 = c0 + a * b0, c1 = c1 + a * b1, c2 = c2 + a * b2, c3 = c3 + a * b3;
+                }
+            }
+            c[j] = c0, c[j + 1] = c1, c[j + 2] = c2, c[j + 3] = c3;
+        }
+        for (; j < g->n; j++) {
+            float acc = g->accumulate ? c[j] : 0.0f;
+            for (size_t p = 0; p < g->k; p++)
+                acc = fused ? __builtin_fmaf(a_elem(g, i, p), b_elem(g, p, j), acc)
+                            : acc + a_elem(g, i, p) * b_elem(g, p, j);
+            c[j] = acc;
+        }
+    }
+}
+
+/* The transposed packer for paths without a faster one. */
+static ALWAYS_INLINE void pack_bt_scalar(float *dst, const float *src, size_t ld, size_t kc,
+                                         size_t nc, int nr)
+{
+    for (size_t j0 = 0; j0 < nc; j0 += (size_t)nr) {
+        size_t w = nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
+        for (size_t jj = 0; jj < w; jj++) {
+            const float *s = src + (j0 + jj) * ld;
+            for (size_t p = 0; p < kc; p++) dst[p * (size_t)nr + jj] = s[p];
+        }
+        for (size_t p = 0; w < (size_t)nr && p < kc; p++)
+            memset(dst + p * (size_t)nr + w, 0, ((size_t)nr - w) * sizeof *dst);
+        dst += kc * (size_t)nr;
+    }
+}
+
+/* ---- portable path: 6 x 8 tiles of 4-float vectors ------------------------------------- */
+
+#define PORT_MR 6
+#define PORT_NR 8
+
+typedef float V4 __attribute__((vector_size(16)));
+
+/* Fused where the target has a fast fma (aarch64, or x86 built for FMA): the same bits as the
+ * x86 paths. Elsewhere fmaf would be a slow library call: a multiply, then an add. */
+#if defined(__FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define PORT_FUSED true
+#else
+#define PORT_FUSED false
+#endif
+
+/* c + a b, lane by lane; compilers turn the fused form into one vector fma. */
+static ALWAYS_INLINE V4 v4_madd(float a, V4 b, V4 c)
+{
+    if (!PORT_FUSED) return c + a * b;
+    return (V4){ __builtin_fmaf(a, b[0], c[0]), __builtin_fmaf(a, b[1], c[1]),
+                 __builtin_fmaf(a, b[2], c[2]), __builtin_fmaf(a, b[3], c[3]) };
+}
+
+static ALWAYS_INLINE V4 v4_load(const float *p)
+{
+    V4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static ALWAYS_INLINE void v4_store(float *p, V4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static ALWAYS_INLINE void tile_port_body(const Tile *t, const int MR, const bool cols)
+{
+    V4 acc[PORT_MR][2];
+    const size_t ldc = t->ldc;
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        if (t->load_c) {
+            acc[i][0] = v4_load(t->c + (size_t)i * ldc);
+            acc[i][1] = v4_load(t->c + (size_t)i * ldc + 4);
+        } else {
+            acc[i][0] = acc[i][1] = (V4){ 0, 0, 0, 0 };
+        }
+    }
+    const float *a = t->a, *b = t->b;
+    const size_t astep = cols ? t->lda : 1, ldb = t->ldb;
+    for (size_t p = t->kc; p; p--) {
+        V4 b0 = v4_load(b), b1 = v4_load(b + 4);
+    UNROLL_ROWS
+        for (int i = 0; i < MR; i++) {
+            float ai = a[cols ? (size_t)i : (size_t)i * KC];
+            acc[i][0] = v4_madd(ai, b0, acc[i][0]);
+            acc[i][1] = v4_madd(ai, b1, acc[i][1]);
+        }
+        a += astep;
+        b += ldb;
+    }
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        v4_store(t->c + (size_t)i * ldc, acc[i][0]);
+        v4_store(t->c + (size_t)i * ldc + 4, acc[i][1]);
+    }
+}
+
+#define PORT_CASE(M) \
+    case 2 * (M): tile_port_body(t, M, false); break; \
+    case 2 * (M) + 1: tile_port_body(t, M, true); break;
+
+static void tile_port(const Tile *t)
+{
+    switch (2 * t->mr + (t->lda != 0)) {
+    PORT_CASE(1) PORT_CASE(2) PORT_CASE(3) PORT_CASE(4) PORT_CASE(5) PORT_CASE(6)
+    default: NN_ASSERT(!"bad tile height");
+    }
+}
+
+static void pack_bt_port(float *dst, const float *src, size_t ld, size_t kc, size_t nc)
+{
+    pack_bt_scalar(dst, src, ld, kc, nc, PORT_NR);
+}
+
+/* A row of C at a time in vectors of 4 columns (B in rows), the rest element by element. */
+static void small_port(const Gemm *g)
+{
+    size_t n4 = g->b_trans ? 0 : g->n & ~(size_t)3;
+    for (size_t i = 0; i < g->m; i++)
+        for (size_t j = 0; j < n4; j += 4) {
+            float *c = g->c + i * g->ldc + j;
+            V4 acc = g->accumulate ? v4_load(c) : (V4){ 0, 0, 0, 0 };
+            for (size_t p = 0; p < g->k; p++)
+                acc = v4_madd(a_elem(g, i, p), v4_load(g->b + p * g->ldb + j), acc);
+            v4_store(c, acc);
+        }
+    small_scalar(g, n4, PORT_FUSED);
+}
+
+static const Kern kern_port = { PORT_MR, PORT_NR, tile_port, pack_bt_port, small_port };
+
+#if KERN_X86
+
+/* ---- x86: a transposed packer built from 8 x 8 transposes (AVX) ------------------------ */
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/* dst[r*ldd + c] = src[c*lds + r] for an 8 x 8 block. */
+static ALWAYS_INLINE TARGET_AVX2 void transpose8(float *dst, size_t ldd, const float *src,
+                                                 size_t lds)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* pack_bt for NR-column panels: whole 8 x 8 blocks by transposes, the rest element-wise. */
+static ALWAYS_INLINE TARGET_AVX2 void pack_bt_x86(float *dst, const float *src, size_t ld,
+                                                  size_t kc, size_t nc, int nr)
+{
+    const size_t NR = (size_t)nr;
+    for (size_t j0 = 0; j0 < nc; j0 += NR) {
+        size_t w = nc - j0 < NR ? nc - j0 : NR;
+        size_t w8 = w & ~(size_t)7, k8 = kc & ~(size_t)7;
+        for (size_t jj = 0; jj < w8; jj += 8) {
+            const float *s = src + (j0 + jj) * ld;
+            for (size_t p = 0; p < k8; p += 8) transpose8(dst + p * NR + jj, NR, s + p, ld);
+            for (size_t p = k8; p < kc; p++)
+                for (size_t q = 0; q < 8; q++) dst[p * NR + jj + q] = s[q * ld + p];
+        }
+        for (size_t jj = w8; jj < w; jj++) {
+            const float *s = src + (j0 + jj) * ld;
+            for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = s[p];
+        }
+        for (size_t p = 0; w < NR && p < kc; p++)
+            memset(dst + p * NR + w, 0, (NR - w) * sizeof *dst);
+        dst += kc * NR;
+    }
+}
+
+static TARGET_AVX2 void small_fused(const Gemm *g, size_t j_from)
+{
+    small_scalar(g, j_from, true);
+}
+
+/* ---- AVX2 + FMA: 6 x 16 tiles (12 accumulators, 2 B vectors, 1 broadcast: 15 of 16 ymm) -- */
+
+#define AVX2_MR 6
+#define AVX2_NR 16
+
+static ALWAYS_INLINE TARGET_AVX2 void tile_avx2_body(const Tile *t, const int MR, const int NV,
+                                                     const bool cols)
+{
+    __m256 acc[AVX2_MR][2];
+    const size_t ldc = t->ldc;
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        if (t->load_c) {
+            acc[i][0] = _mm256_loadu_ps(t->c + (size_t)i * ldc);
+            acc[i][1] = NV == 2 ? _mm256_loadu_ps(t->c + (size_t)i * ldc + 8) : acc[i][0];
+        } else {
+            acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+        }
+    }
+    const float *a = t->a, *b = t->b;
+    const size_t astep = cols ? t->lda : 1, ldb = t->ldb;
+    for (size_t p = t->kc; p; p--) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = NV == 2 ? _mm256_loadu_ps(b + 8) : b0;
+    UNROLL_ROWS
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + (cols ? (size_t)i : (size_t)i * KC));
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV == 2) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += astep;
+        b += ldb;
+    }
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(t->c + (size_t)i * ldc, acc[i][0]);
+        if (NV == 2) _mm256_storeu_ps(t->c + (size_t)i * ldc + 8, acc[i][1]);
+    }
+}
+
+#define AVX2_CASE(M) \
+    case 4 * (M): tile_avx2_body(t, M, 1, false); break; \
+    case 4 * (M) + 1: tile_avx2_body(t, M, 1, true); break; \
+    case 4 * (M) + 2: tile_avx2_body(t, M, 2, false); break; \
+    case 4 * (M) + 3: tile_avx2_body(t, M, 2, true); break;
+
+static TARGET_AVX2 void tile_avx2(const Tile *t)
+{
+    switch (4 * t->mr + 2 * (t->nr > AVX2_NR / 2) + (t->lda != 0)) {
+    AVX2_CASE(1) AVX2_CASE(2) AVX2_CASE(3) AVX2_CASE(4) AVX2_CASE(5) AVX2_CASE(6)
+    default: NN_ASSERT(!"bad tile height");
+    }
+}
+
+static TARGET_AVX2 void pack_bt_avx2(float *dst, const float *src, size_t ld, size_t kc,
+                                     size_t nc)
+{
+    pack_bt_x86(dst, src, ld, kc, nc, AVX2_NR);
+}
+
+/* A row of C at a time in vectors of 8 columns (B in rows), the rest element by element. */
+static TARGET_AVX2 void small_avx2(const Gemm *g)
+{
+    size_t n8 = g->b_trans ? 0 : g->n & ~(size_t)7;
+    for (size_t i = 0; i < g->m; i++)
+        for (size_t j = 0; j < n8; j += 8) {
+            float *c = g->c + i * g->ldc + j;
+            __m256 acc = g->accumulate ? _mm256_loadu_ps(c) : _mm256_setzero_ps();
+            for (size_t p = 0; p < g->k; p++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(a_elem(g, i, p)),
+                                      _mm256_loadu_ps(g->b + p * g->ldb + j), acc);
+            _mm256_storeu_ps(c, acc);
+        }
+    small_fused(g, n8);
+}
+
+static const Kern kern_avx2 = { AVX2_MR, AVX2_NR, tile_avx2, pack_bt_avx2, small_avx2 };
+
+/* ---- AVX-512: 12 x 32 tiles (24 accumulators, 2 B vectors, 1 broadcast of 32 zmm) ------- */
+
+#define AVX512_MR 12
+#define AVX512_NR 32
+
+static ALWAYS_INLINE TARGET_AVX512 void tile_avx512_body(const Tile *t, const int MR,
+                                                         const int NV, const bool cols)
+{
+    __m512 acc[AVX512_MR][2];
+    const size_t ldc = t->ldc;
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        if (t->load_c) {
+            acc[i][0] = _mm512_loadu_ps(t->c + (size_t)i * ldc);
+            acc[i][1] = NV == 2 ? _mm512_loadu_ps(t->c + (size_t)i * ldc + 16) : acc[i][0];
+        } else {
+            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        }
+    }
+    const float *a = t->a, *b = t->b;
+    const size_t astep = cols ? t->lda : 1, ldb = t->ldb;
+    for (size_t p = t->kc; p; p--) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = NV == 2 ? _mm512_loadu_ps(b + 16) : b0;
+    UNROLL_ROWS
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[cols ? (size_t)i : (size_t)i * KC]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += astep;
+        b += ldb;
+    }
+    UNROLL_ROWS
+    for (int i = 0; i < MR; i++) {
+        _mm512_storeu_ps(t->c + (size_t)i * ldc, acc[i][0]);
+        if (NV == 2) _mm512_storeu_ps(t->c + (size_t)i * ldc + 16, acc[i][1]);
+    }
+}
+
+#define AVX512_CASE(M) \
+    case 4 * (M): tile_avx512_body(t, M, 1, false); break; \
+    case 4 * (M) + 1: tile_avx512_body(t, M, 1, true); break; \
+    case 4 * (M) + 2: tile_avx512_body(t, M, 2, false); break; \
+    case 4 * (M) + 3: tile_avx512_body(t, M, 2, true); break;
+
+static TARGET_AVX512 void tile_avx512(const Tile *t)
+{
+    switch (4 * t->mr + 2 * (t->nr > AVX512_NR / 2) + (t->lda != 0)) {
+    AVX512_CASE(1) AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6)
+    AVX512_CASE(7) AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11)
+    AVX512_CASE(12)
+    default: NN_ASSERT(!"bad tile height");
+    }
+}
+
+static TARGET_AVX512 void pack_bt_avx512(float *dst, const float *src, size_t ld, size_t kc,
+                                         size_t nc)
+{
+    pack_bt_x86(dst, src, ld, kc, nc, AVX512_NR);
+}
+
+/* A row of C at a time in vectors of 16 columns, the last one masked (B in rows), else
+ * element by element. */
+static TARGET_AVX512 void small_avx512(const Gemm *g)
+{
+    if (g->b_trans) {
+        small_fused(g, 0);
+        return;
+    }
+    for (size_t i = 0; i < g->m; i++)
+        for (size_t j = 0; j < g->n; j += 16) {
+            __mmask16 mask = g->n - j >= 16 ? 0xffff : (__mmask16)((1u << (g->n - j)) - 1);
+            float *c = g->c + i * g->ldc + j;
+            __m512 acc = g->accumulate ? _mm512_maskz_loadu_ps(mask, c) : _mm512_setzero_ps();
+            for (size_t p = 0; p < g->k; p++)
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(a_elem(g, i, p)),
+                                      _mm512_maskz_loadu_ps(mask, g->b + p * g->ldb + j), acc);
+            _mm512_mask_storeu_ps(c, mask, acc);
+        }
+}
+
+static const Kern kern_avx512 = { AVX512_MR, AVX512_NR, tile_avx512, pack_bt_avx512,
+                                  small_avx512 };
+
+#endif /* KERN_X86 */
+
+/* ---- the blocked loops --------------------------------------------------------------------- */
+
+/* dst <- the kc x nc block of B where B[p,j] = src[p*ld + j], as panels of nr columns. */
+static void pack_b_rows(float *dst, const float *src, size_t ld, size_t kc, size_t nc, int nr)
+{
+    const size_t NR = (size_t)nr;
+    for (size_t j0 = 0; j0 < nc; j0 += NR) {
+        size_t w = nc - j0 < NR ? nc - j0 : NR;
+        for (size_t p = 0; p < kc; p++) {
+            memcpy(dst + p * NR, src + p * ld + j0, w * sizeof *dst);
+            if (w < NR) memset(dst + p * NR + w, 0, (NR - w) * sizeof *dst);
+        }
+        dst += kc * NR;
+    }
+}
+
+/* dst[p*MR + i] <- src[p*ld + i] for i < mr, p < kc: rows of A^T into a column panel. The
+ * whole-panel copies have constant sizes so that they compile to a few moves. */
+static void pack_a_cols(float *dst, const float *src, size_t ld, size_t kc, size_t mr, size_t MR)
+{
+    if (mr == 12 && MR == 12)
+        for (size_t p = 0; p < kc; p++) memcpy(dst + p * 12, src + p * ld, 12 * sizeof *dst);
+    else if (mr == 6 && MR == 6)
+        for (size_t p = 0; p < kc; p++) memcpy(dst + p * 6, src + p * ld, 6 * sizeof *dst);
+    else
+        for (size_t p = 0; p < kc; p++) memcpy(dst + p * MR, src + p * ld, mr * sizeof *dst);
+}
+
+/* C[i,j] of the problem's C, for tiles that go through the scratch tile. */
+static float *c_at(const Gemm *g, size_t i, size_t j)
+{
+    return g->c_trans ? g->c + j * g->ldc + i : g->c + i * g->ldc + j;
+}
+
+/* One tile of C at (i0, j0), mr x nr: straight into C when it is whole and not transposed,
+ * else through the scratch tile. */
+static void run_tile(const Kern *K, const Gemm *g, Tile *t, size_t i0, size_t j0, float *scratch)
+{
+    if (!g->c_trans && t->nr == K->nr) {
+        t->c = g->c + i0 * g->ldc + j0;
+        t->ldc = g->ldc;
+        K->tile(t);
+        return;
+    }
+    const size_t NR = (size_t)K->nr, mr = (size_t)t->mr, nr = (size_t)t->nr;
+    if (t->load_c)
+        for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < nr; j++) scratch[i * NR + j] = *c_at(g, i0 + i, j0 + j);
+    t->c = scratch;
+    t->ldc = NR;
+    K->tile(t);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) *c_at(g, i0 + i, j0 + j) = scratch[i * NR + j];
+}
+
+/* Whether to copy B into panels: always when it is stored transposed. In rows, B is read in
+ * place unless its rows are long (a pass over KC rows then touches a page per row, and rows a
+ * multiple of 4 KiB apart compete for the same cache sets) and enough rows of A reuse the copy.
+ * (Measured on Zen 4: copying loses up to 15% at n = 256 and 512, gains 5-10% at n = 1000.) */
+static bool want_pack_b(const Gemm *g)
+{
+    return g->b_trans || (g->m >= 96 && g->n >= 768);
+}
+
+/* Whether to copy column-stored A into a contiguous panel: when enough panels of B reuse it. */
+static bool want_pack_a_cols(const Kern *K, const Gemm *g)
+{
+    return g->n > 2 * (size_t)K->nr;
+}
+
+/* The blocked loops: for each block of NC columns of C and each pass of KC steps of k, B's
+ * block (copied into panels or read in place), then each panel of MR rows of A (copied, unless
+ * it can be read in place) against each tile of NR columns. m, k, n >= 1. */
+static void gemm_run(const Kern *K, const Gemm *g, Work *w)
+{
+    const size_t MR = (size_t)K->mr, NR = (size_t)K->nr;
+    const bool pack_b = want_pack_b(g), copy_a_cols = g->a_cols && want_pack_a_cols(K, g);
+    Tile t;
+    for (size_t jc = 0; jc < g->n; jc += NC) {
+        const size_t nc = g->n - jc < NC ? g->n - jc : NC;
+        for (size_t pc = 0; pc < g->k; pc += KC) {
+            const size_t kc = g->k - pc < KC ? g->k - pc : KC;
+            t.kc = kc;
+            t.load_c = g->accumulate || pc > 0;
+            /* B: the whole block in panels, or only the last partial panel (read in place,
+             * B would be read past its row). */
+            const size_t full = nc - nc % NR;
+            if (pack_b && g->b_trans)
+                K->pack_bt(w->b, g->b + jc * g->ldb + pc, g->ldb, kc, nc);
+            else if (pack_b)
+                pack_b_rows(w->b, g->b + pc * g->ldb + jc, g->ldb, kc, nc, K->nr);
+            else if (full < nc)
+                pack_b_rows(w->b, g->b + pc * g->ldb + jc + full, g->ldb, kc, nc - full, K->nr);
+            for (size_t ic = 0; ic < g->m; ic += MR) {
+                const size_t mr = g->m - ic < MR ? g->m - ic : MR;
+                t.mr = (int)mr;
+                if (g->a_cols && !copy_a_cols) {
+                    t.a = g->a + pc * g->lda + ic;
+                    t.lda = g->lda;
+                } else if (g->a_cols) {
+                    pack_a_cols(w->a, g->a + pc * g->lda + ic, g->lda, kc, mr, MR);
+                    t.a = w->a;
+                    t.lda = MR;
+                } else if (mr == 1) {
+                    t.a = g->a + ic * g->lda + pc;  /* one row: already a column panel */
+                    t.lda = 1;
+                } else {
+                    for (size_t i = 0; i < mr; i++)
+                        memcpy(w->a + i * KC, g->a + (ic + i) * g->lda + pc, kc * sizeof(float));
+                    t.a = w->a;
+                    t.lda = 0;
+                }
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    const size_t nr = nc - jr < NR ? nc - jr : NR;
+                    t.nr = (int)nr;
+                    if (pack_b) {
+                        t.b = w->b + jr * kc;
+                        t.ldb = NR;
+                    } else if (jr < full) {
+                        t.b = g->b + pc * g->ldb + jc + jr;
+                        t.ldb = g->ldb;
+                    } else {
+                        t.b = w->b;
+                        t.ldb = NR;
+                    }
+                    run_tile(K, g, &t, ic, jc + jr, w->c);
+                }
+            }
+        }
+    }
+}
+
+/* ---- entry points -------------------------------------------------------------------------- */
+
+bool kern_isa_supported(KernIsa isa)
+{
+    switch (isa) {
+    case KERN_ISA_PORTABLE: return true;
+#if KERN_X86
+    case KERN_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case KERN_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+#endif
+    default: return false;
+    }
+}
+
+bool kern_isa_fused(KernIsa isa)
+{
+    return isa == KERN_ISA_PORTABLE ? PORT_FUSED : isa < KERN_ISA_COUNT;
+}
+
+KernIsa kern_isa_best(void)
+{
+    if (kern_isa_supported(KERN_ISA_AVX512)) return KERN_ISA_AVX512;
+    if (kern_isa_supported(KERN_ISA_AVX2)) return KERN_ISA_AVX2;
+    return KERN_ISA_PORTABLE;
+}
+
+const char *kern_isa_name(KernIsa isa)
+{
+    switch (isa) {
+    case KERN_ISA_PORTABLE: return "portable";
+    case KERN_ISA_AVX2: return "avx2";
+    case KERN_ISA_AVX512: return "avx512";
+    default: return "?";
+    }
+}
+
+size_t kern_stack_bytes(void)
+{
+    return sizeof(Work) + 1024;
+}
+
+/* The path's tables; the path must be supported. */
+static const Kern *kern_of(KernIsa isa)
+{
+#if KERN_X86
+    if (isa == KERN_ISA_AVX512) return &kern_avx512;
+    if (isa == KERN_ISA_AVX2) return &kern_avx2;
+#endif
+    (void)isa;
+    return &kern_port;
+}
+
+static const Kern *kern_for(KernIsa isa)
+{
+    NN_ASSERT(kern_isa_supported(isa));
+    return kern_of(isa);
+}
+
+/* The same product as C^T = B^T A^T: the same elements by the same chains (kernels.h). Its A
+ * is op(B)^T, whose rows are B's columns; its B is op(A)^T; its C is C seen transposed. */
+static Gemm gemm_transposed(const Gemm *g)
+{
+    Gemm t = {
+        .a = g->b, .lda = g->ldb, .a_cols = !g->b_trans,
+        .b = g->a, .ldb = g->lda, .b_trans = !g->a_cols,
+        .c = g->c, .ldc = g->ldc, .c_trans = !g->c_trans,
+        .m = g->n, .k = g->k, .n = g->m, .accumulate = g->accumulate,
+    };
+    return t;
+}
+
+/* Whether the transposed problem is cheaper. Tiles are NR wide, so C should be wide rather
+ * than tall; B stored transposed costs a transposing copy, A stored in rows costs one in the
+ * transposed problem. */
+static bool want_transposed(const Kern *K, const Gemm *g)
+{
+    const size_t NR = (size_t)K->nr;
+    if (g->b_trans) return false;
+    if (g->a_cols) return g->n < NR / 2 && g->m > g->n;
+    return g->n <= NR / 4 && g->m >= 4 * NR;
+}
+
+/* kern_gemm on the path K: empty cases, then the small loop or the blocked loops. */
+static void gemm(const Kern *K, bool trans_a, bool trans_b, const float *A, const float *B,
+                 float *C, size_t m, size_t k, size_t n, bool accumulate)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        if (!accumulate) memset(C, 0, m * n * sizeof *C);
+        return;
+    }
+    Gemm g = {
+        .a = A, .lda = trans_a ? m : k, .a_cols = trans_a,
+        .b = B, .ldb = trans_b ? k : n, .b_trans = trans_b,
+        .c = C, .ldc = n, .c_trans = false,
+        .m = m, .k = k, .n = n, .accumulate = accumulate,
+    };
+    if (m <= SMALL_WORK && k <= SMALL_WORK && n <= SMALL_WORK && m * k * n <= SMALL_WORK) {
+        K->small(&g);
+        return;
+    }
+    if (want_transposed(K, &g)) g = gemm_transposed(&g);
+    Work w;
+    gemm_run(K, &g, &w);
+}
+
+void kern_gemm(KernIsa isa, bool trans_a, bool trans_b, const float *A, const float *B,
+               float *C, size_t m, size_t k, size_t n, bool accumulate)
+{
+    gemm(kern_for(isa), trans_a, trans_b, A, B, C, m, k, n, accumulate);
+}
+
+void kern_matmul(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
+                 bool accumulate)
+{
+    gemm(kern_of(kern_isa_best()), false, false, A, B, C, m, k, n, accumulate);
+}
+
+void kern_matmul_bt(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
+                    bool accumulate)
+{
+    gemm(kern_of(kern_isa_best()), false, true, A, B, C, m, k, n, accumulate);
+}
+
+void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
+                    bool accumulate)
+{
+    gemm(kern_of(kern_isa_best()), true, false, A, B, C, m, k, n, accumulate);
+}

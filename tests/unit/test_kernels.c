@@ -1,0 +1,361 @@
+/* test_kernels.c — unit tests for kernels.c: every product form on every instruction-set path
+ * this CPU runs, against a double-precision reference with an error bound that grows with k,
+ * and bit for bit against the one multiply-add chain per element that kernels.h promises
+ * (fused or not, as kern_isa_fused says). */
+#include "testutil.h"
+
+#include "common.h"
+#include "kernels.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static unsigned lcg(unsigned *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return *seed >> 8;
+}
+
+/* count floats in [-1, 1), allocated one float past an aligned block so that no operand is
+ * aligned. Free with free_floats. */
+static float *random_floats(size_t count, unsigned *seed)
+{
+    float *x = test_malloc((count + 1) * sizeof *x);
+    x += 1;
+    for (size_t i = 0; i < count; i++) x[i] = (float)(lcg(seed) & 0xffff) / 32768.0f - 1.0f;
+    return x;
+}
+
+static void free_floats(float *x)
+{
+    test_free(x - 1);
+}
+
+/* dst[c, r] = src[r, c] for an r x c matrix. */
+static void transpose(const float *src, float *dst, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* |got - want| <= tol, with a message naming the element. */
+static bool near(double got, double want, double tol, const char *what, size_t i, size_t j)
+{
+    if (fabs(got - want) <= tol) return true;
+    print_error("%s: C[%zu,%zu] = %.9g, want %.9g (tolerance %.3g)\n", what, i, j, got, want,
+                tol);
+    return false;
+}
+
+/* The chain of kernels.h with fmaf (correctly rounded): what the AVX2 and AVX-512 paths give. */
+static void chain_fma(const float *A, const float *B, const float *C0, float *C, size_t m,
+                      size_t k, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float c = C0 ? C0[i * n + j] : 0.0f;
+            for (size_t p = 0; p < k; p++) c = fmaf(A[i * k + p], B[p * n + j], c);
+            C[i * n + j] = c;
+        }
+}
+
+/* The same with a multiply then an add, each rounded (the volatile keeps the compiler from
+ * fusing them): what a path that does not fuse gives, unless arithmetic has excess precision. */
+static void chain_unfused(const float *A, const float *B, const float *C0, float *C, size_t m,
+                          size_t k, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float c = C0 ? C0[i * n + j] : 0.0f;
+            for (size_t p = 0; p < k; p++) {
+                volatile float prod = A[i * k + p] * B[p * n + j];
+                c = c + prod;
+            }
+            C[i * n + j] = c;
+        }
+}
+
+/* The chain a path must reproduce bit for bit, or NULL when it is not known here. */
+static const float *exact_for(KernIsa isa, const float *fused, const float *unfused)
+{
+    if (kern_isa_fused(isa)) return fused;
+    return FLT_EVAL_METHOD == 0 ? unfused : NULL;
+}
+
+/* Runs form (trans_a, trans_b) of C[m,n] (+)= A[m,k] B[k,n] on the path, with the operands
+ * stored as the form wants them. */
+static void run_form(KernIsa isa, bool ta, bool tb, const float *A, const float *At,
+                     const float *B, const float *Bt, float *C, size_t m, size_t k, size_t n,
+                     bool accumulate)
+{
+    kern_gemm(isa, ta, tb, ta ? At : A, tb ? Bt : B, C, m, k, n, accumulate);
+}
+
+/* Checks every form on every supported path for one shape, with and without accumulation:
+ * within the error bound of the double reference, bit-identical to the chain of kernels.h
+ * (exact_for), and the same bits from all four forms on each path. */
+static void check_shape(size_t m, size_t k, size_t n)
+{
+    unsigned seed = (unsigned)(m * 7919 + k * 104729 + n * 13);
+    float *A = random_floats(m * k, &seed), *B = random_floats(k * n, &seed);
+    float *C0 = random_floats(m * n, &seed);
+    float *At = random_floats(m * k, &seed), *Bt = random_floats(k * n, &seed);
+    transpose(A, At, m, k);
+    transpose(B, Bt, k, n);
+    double *ref = test_malloc(m * n * sizeof *ref), *bound = test_malloc(m * n * sizeof *bound);
+    float *exact = random_floats(m * n, &seed), *C = random_floats(m * n, &seed);
+    float *first = random_floats(m * n, &seed), *unfused = random_floats(m * n, &seed);
+    char what[128];
+
+    for (int acc = 0; acc < 2; acc++) {
+        /* reference and error bound: a chain of k steps errs by at most about k u (|C0| +
+         * sum |a b|), u = 2^-24; the tolerance is 2 (k+2) u times that sum (FLT_EPSILON = 2u),
+         * plus the smallest normal for sums that are zero */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double s = acc ? C0[i * n + j] : 0.0, mag = fabs(s);
+                for (size_t p = 0; p < k; p++) {
+                    double prod = (double)A[i * k + p] * (double)B[p * n + j];
+                    s += prod;
+                    mag += fabs(prod);
+                }
+                ref[i * n + j] = s;
+                bound[i * n + j] = (double)(k + 2) * FLT_EPSILON * mag + FLT_MIN;
+            }
+        chain_fma(A, B, acc ? C0 : NULL, exact, m, k, n);
+        chain_unfused(A, B, acc ? C0 : NULL, unfused, m, k, n);
+
+        for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+            if (!kern_isa_supported((KernIsa)isa)) continue;
+            for (int form = 0; form < 4; form++) {
+                bool ta = form & 1, tb = form & 2;
+                snprintf(what, sizeof what, "%s %s%s %zux%zux%zu%s", kern_isa_name((KernIsa)isa),
+                         ta ? "A^T" : "A", tb ? "B^T" : "B", m, k, n, acc ? " +=" : "");
+                memcpy(C, C0, m * n * sizeof *C);
+                run_form((KernIsa)isa, ta, tb, A, At, B, Bt, C, m, k, n, acc);
+                bool ok = true;
+                for (size_t e = 0; ok && e < m * n; e++)
+                    ok = near(C[e], ref[e], bound[e], what, e / n, e % n);
+                const float *want = exact_for((KernIsa)isa, exact, unfused);
+                for (size_t e = 0; ok && want && e < m * n; e++)
+                    ok = near(C[e], want[e], 0.0, what, e / n, e % n);
+                if (ok && form == 0) memcpy(first, C, m * n * sizeof *C);
+                if (ok && form > 0 && memcmp(first, C, m * n * sizeof *C) != 0) {
+                    print_error("%s: differs from the untransposed form\n", what);
+                    ok = false;
+                }
+                if (!ok) fail_msg("%s", what);
+            }
+        }
+    }
+    test_free(ref), test_free(bound);
+    free_floats(A), free_floats(B), free_floats(C0), free_floats(At), free_floats(Bt);
+    free_floats(exact), free_floats(C), free_floats(first), free_floats(unfused);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_isa_detection(void **state)
+{
+    (void)state;
+    assert_true(kern_isa_supported(KERN_ISA_PORTABLE));
+    assert_true(kern_isa_supported(kern_isa_best()));
+    assert_false(kern_isa_supported(KERN_ISA_COUNT));
+    if (kern_isa_supported(KERN_ISA_AVX512)) assert_int_equal(kern_isa_best(), KERN_ISA_AVX512);
+    assert_true(kern_isa_fused(KERN_ISA_AVX2));
+    assert_true(kern_isa_fused(KERN_ISA_AVX512));
+    assert_false(kern_isa_fused(KERN_ISA_COUNT));
+    assert_string_equal(kern_isa_name(KERN_ISA_PORTABLE), "portable");
+    assert_string_equal(kern_isa_name(KERN_ISA_AVX2), "avx2");
+    assert_string_equal(kern_isa_name(KERN_ISA_AVX512), "avx512");
+    assert_string_equal(kern_isa_name(KERN_ISA_COUNT), "?");
+    assert_in_range(kern_stack_bytes(), 1024, 512 * 1024);
+    for (int isa = 0; isa < KERN_ISA_COUNT; isa++)
+        print_message("[ info     ] %s: %s, %s\n", kern_isa_name((KernIsa)isa),
+                      kern_isa_supported((KernIsa)isa) ? "runs here" : "not tested here",
+                      kern_isa_fused((KernIsa)isa) ? "fused" : "not fused");
+}
+
+/* Vectors and the smallest products: dot products, outer products, scalars. */
+static void test_degenerate_shapes(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {
+        { 1, 1, 1 }, { 1, 2, 1 }, { 1, 1000, 1 }, { 1, 1, 1000 }, { 1000, 1, 1 },
+        { 1000, 1, 1000 }, { 1, 300, 77 }, { 77, 300, 1 }, { 2, 1, 3 }, { 4, 2, 8 },
+        { 1, 1024, 1 }, { 3, 5, 2 },
+    };
+    for (size_t s = 0; s < NN_ARRAY_LEN(shapes); s++)
+        check_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+/* Sizes around every tile and block edge (tiles 6x8, 6x16, 12x32; blocks k 256, n 256), and
+ * on both sides of each choice of route: small-product loop or blocks, transposed problem or
+ * not, B copied into panels or read in place. */
+static void test_odd_shapes(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {
+        { 7, 13, 29 }, { 5, 7, 15 }, { 6, 8, 16 }, { 11, 9, 17 }, { 12, 32, 32 },
+        { 13, 33, 33 }, { 25, 31, 65 }, { 24, 255, 31 }, { 23, 256, 64 }, { 19, 257, 97 },
+        { 36, 511, 191 }, { 37, 513, 193 }, { 20, 600, 300 }, { 100, 70, 385 },
+        { 129, 17, 3 }, { 3, 17, 129 }, { 61, 129, 14 }, { 14, 129, 61 }, { 200, 50, 1 },
+        { 200, 50, 2 }, { 97, 70, 800 }, { 96, 5, 768 }, { 10, 10, 10 }, { 8, 16, 8 },
+    };
+    for (size_t s = 0; s < NN_ARRAY_LEN(shapes); s++)
+        check_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+/* Every tile height and width, rows and columns of A: each is a separate instance of the
+ * micro-kernels. */
+static void test_every_tile_size(void **state)
+{
+    (void)state;
+    for (size_t m = 1; m <= 25; m++) check_shape(m, 40, 40);
+    for (size_t n = 1; n <= 33; n++) check_shape(13, 40, n);
+    for (size_t m = 1; m <= 13; m++) check_shape(m, 40, 100);  /* A^T copied into panels */
+}
+
+/* Shapes of a small network: batch x features x units, forward and backward. */
+static void test_layer_shapes(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {
+        { 32, 64, 128 }, { 32, 128, 64 }, { 64, 32, 128 }, { 150, 4, 16 }, { 150, 16, 3 },
+        { 256, 784, 10 }, { 64, 100, 100 },
+    };
+    for (size_t s = 0; s < NN_ARRAY_LEN(shapes); s++)
+        check_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+/* 1024 in each position, and a k long enough for several passes. */
+static void test_large_shapes(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {
+        { 1024, 40, 24 }, { 24, 1024, 40 }, { 40, 24, 1024 }, { 7, 1024, 1024 },
+        { 1024, 1024, 3 }, { 1024, 1, 300 }, { 2, 5000, 3 }, { 97, 300, 777 },
+    };
+    for (size_t s = 0; s < NN_ARRAY_LEN(shapes); s++)
+        check_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+/* Row i of C depends on row i of A and on B only: the same bits whatever the batch size,
+ * although a single row may take another route (the small-product loop, or no transposed
+ * problem) than the whole batch. */
+static void check_batch_invariance(size_t m, size_t k, size_t n)
+{
+    unsigned seed = 99;
+    float *A = random_floats(m * k, &seed), *B = random_floats(k * n, &seed);
+    float *C = random_floats(m * n, &seed), *R = random_floats(n, &seed);
+    for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+        if (!kern_isa_supported((KernIsa)isa)) continue;
+        for (int tb = 0; tb < 2; tb++) {  /* B^T is just another k x n matrix here */
+            kern_gemm((KernIsa)isa, false, tb, A, B, C, m, k, n, false);
+            for (size_t i = 0; i < m; i++) {
+                kern_gemm((KernIsa)isa, false, tb, A + i * k, B, R, 1, k, n, false);
+                if (memcmp(R, C + i * n, n * sizeof *R) != 0)
+                    fail_msg("%s %s %zux%zux%zu: row %zu alone differs",
+                             kern_isa_name((KernIsa)isa), tb ? "AB^T" : "AB", m, k, n, i);
+            }
+        }
+    }
+    free_floats(A), free_floats(B), free_floats(C), free_floats(R);
+}
+
+static void test_batch_invariance(void **state)
+{
+    (void)state;
+    check_batch_invariance(45, 300, 70);
+    check_batch_invariance(45, 10, 20);
+    check_batch_invariance(300, 20, 5);
+    check_batch_invariance(100, 20, 800);
+}
+
+/* The public entry points are the best path's forms. */
+static void test_entry_points(void **state)
+{
+    (void)state;
+    const size_t m = 20, k = 30, n = 40;
+    unsigned seed = 5;
+    float *A = random_floats(m * k, &seed), *B = random_floats(k * n, &seed);
+    float *C1 = random_floats(m * n, &seed), *C2 = random_floats(m * n, &seed);
+    memcpy(C2, C1, m * n * sizeof *C1);
+    kern_matmul(A, B, C1, m, k, n, true);
+    kern_gemm(kern_isa_best(), false, false, A, B, C2, m, k, n, true);
+    assert_memory_equal(C1, C2, m * n * sizeof *C1);
+    kern_matmul_bt(A, B, C1, m, k, n, false);
+    kern_gemm(kern_isa_best(), false, true, A, B, C2, m, k, n, false);
+    assert_memory_equal(C1, C2, m * n * sizeof *C1);
+    kern_matmul_at(A, B, C1, m, k, n, false);  /* A read as [k,m] */
+    kern_gemm(kern_isa_best(), true, false, A, B, C2, m, k, n, false);
+    assert_memory_equal(C1, C2, m * n * sizeof *C1);
+    free_floats(A), free_floats(B), free_floats(C1), free_floats(C2);
+}
+
+/* k = 0 is an empty sum: C = 0, or C unchanged when accumulating. m or n = 0 writes nothing. */
+static void test_empty(void **state)
+{
+    (void)state;
+    float A[1] = { 1 }, B[1] = { 1 }, C[6];
+    for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+        if (!kern_isa_supported((KernIsa)isa)) continue;
+        for (int form = 0; form < 4; form++) {
+            for (int i = 0; i < 6; i++) C[i] = 7;
+            kern_gemm((KernIsa)isa, form & 1, form & 2, A, B, C, 2, 0, 3, true);
+            for (int i = 0; i < 6; i++) assert_true(C[i] == 7);
+            kern_gemm((KernIsa)isa, form & 1, form & 2, A, B, C, 2, 0, 3, false);
+            for (int i = 0; i < 6; i++) assert_true(C[i] == 0);
+            for (int i = 0; i < 6; i++) C[i] = 7;
+            kern_gemm((KernIsa)isa, form & 1, form & 2, A, B, C, 0, 1, 3, false);
+            kern_gemm((KernIsa)isa, form & 1, form & 2, A, B, C, 2, 1, 0, false);
+            for (int i = 0; i < 6; i++) assert_true(C[i] == 7);
+        }
+    }
+}
+
+/* An infinity in A or B spreads along its own row or column only, even where tiles are
+ * padded past the edge of the matrix. */
+static void test_nonfinite_stays_put(void **state)
+{
+    (void)state;
+    const size_t m = 13, k = 9, n = 35;
+    unsigned seed = 3;
+    float *A = random_floats(m * k, &seed), *B = random_floats(k * n, &seed);
+    float *C = random_floats(m * n, &seed), *Bt = random_floats(k * n, &seed);
+    A[4 * k + 2] = INFINITY;    /* row 4 of A */
+    B[3 * n + 33] = INFINITY;   /* column 33 of B, in the last, partial tile */
+    transpose(B, Bt, k, n);
+    for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+        if (!kern_isa_supported((KernIsa)isa)) continue;
+        for (int tb = 0; tb < 2; tb++) {
+            kern_gemm((KernIsa)isa, false, tb, A, tb ? Bt : B, C, m, k, n, false);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++)
+                    assert_int_equal(isfinite(C[i * n + j]), i != 4 && j != 33);
+        }
+    }
+    free_floats(A), free_floats(B), free_floats(C), free_floats(Bt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_isa_detection),
+        cmocka_unit_test(test_degenerate_shapes),
+        cmocka_unit_test(test_odd_shapes),
+        cmocka_unit_test(test_every_tile_size),
+        cmocka_unit_test(test_layer_shapes),
+        cmocka_unit_test(test_large_shapes),
+        cmocka_unit_test(test_batch_invariance),
+        cmocka_unit_test(test_entry_points),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_nonfinite_stays_put),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
