@@ -439,6 +439,15 @@ UNARY(softplus, (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))), sigmoidf(x))
  * BCAST_LOOP walks the output in order while ia and ib follow the inputs; a broadcast
  * dimension has stride 0, so in backward the += sums over it, as the chain rule requires. */
 
+/* True if s is the trailing part of out (so it repeats along out's leading dimensions). */
+static inline bool trailing_of(const Shape *s, const Shape *out)
+{
+    if (s->rank > out->rank) return false;
+    for (int i = 1; i <= s->rank; i++)
+        if (s->dim[s->rank - i] != out->dim[out->rank - i]) return false;
+    return true;
+}
+
 #define BCAST_LOOP(N, A, B, BODY)                                                            \
     do {                                                                                     \
         const Shape *os_ = &(N)->shape;                                                      \
@@ -448,6 +457,25 @@ UNARY(softplus, (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))), sigmoidf(x))
                 size_t ia = io, ib = io;                                                     \
                 BODY;                                                                        \
             }                                                                                \
+            break;                                                                           \
+        }                                                                                    \
+        /* one side repeats along leading dimensions (a bias row, a scalar): no strides */   \
+        if (shape_eq(&(A)->shape, os_) && trailing_of(&(B)->shape, os_)) {                   \
+            size_t nb_ = (B)->size, io = 0;                                                  \
+            for (size_t r_ = 0; r_ < total_ / nb_; r_++)                                     \
+                for (size_t ib = 0; ib < nb_; ib++, io++) {                                  \
+                    size_t ia = io;                                                          \
+                    BODY;                                                                    \
+                }                                                                            \
+            break;                                                                           \
+        }                                                                                    \
+        if (shape_eq(&(B)->shape, os_) && trailing_of(&(A)->shape, os_)) {                   \
+            size_t na_ = (A)->size, io = 0;                                                  \
+            for (size_t r_ = 0; r_ < total_ / na_; r_++)                                     \
+                for (size_t ia = 0; ia < na_; ia++, io++) {                                  \
+                    size_t ib = io;                                                          \
+                    BODY;                                                                    \
+                }                                                                            \
             break;                                                                           \
         }                                                                                    \
         size_t sa_[NN_MAX_RANK], sb_[NN_MAX_RANK];                                           \

@@ -172,6 +172,17 @@ TensorStats tensor_stats(const float *data, size_t n)
 
 long tensor_find_nonfinite(const float *data, size_t n)
 {
+    /* every pass checks every value: first a branch-free scan the compiler vectorises (the
+     * largest magnitude's bits; inf and NaN have all exponent bits set), then, only if it
+     * finds one, where */
+    uint32_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &data[i], sizeof bits);
+        bits &= 0x7fffffffu;
+        most = bits > most ? bits : most;
+    }
+    if (most < 0x7f800000u) return -1;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(data[i])) return (long)i;
     return -1;
