@@ -105,6 +105,9 @@ NN_API void nn_set_trace(NnState *nn, int on);
  * per line, for programs). Returns 1, or 0 for an unknown format (the setting is then
  * unchanged; nothing is written). `format` is borrowed. */
 NN_API int nn_set_trace_format(NnState *nn, const char *format);
+/* Each train block writes its loss curve (and validation loss) as SVG to `path` (the copy
+ * is kept); a second block writes PATH-2.svg, and so on. NULL stops it. */
+NN_API void nn_set_plot(NnState *nn, const char *path);
 /* On (nonzero): long train blocks redraw a one-line progress report (epoch, batch, loss,
  * time left) on the output, with carriage returns; meant for a terminal. Off by default:
  * output to a pipe or file gets only the log lines. Cannot fail. */

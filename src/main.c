@@ -24,6 +24,7 @@ static const char usage[] =
     "  --trace             explain every backward pass and the update after it\n"
     "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
     "  --trace=json        write every traced pass and update as JSON Lines events\n"
+    "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
     "  --html PAGE.html    write a page that steps through every traced pass, update\n"
     "                      and the loss curve (self-contained; open it in a browser)\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
 {
     const char *code = NULL, *file = NULL;
     int check = 0, trace = 0;
-    const char *format = "text", *html = NULL;
+    const char *format = "text", *html = NULL, *plot = NULL;
     const char *seed = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -91,6 +92,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--trace=dot") == 0 || strcmp(a, "--trace=json") == 0) {
             trace = 1;
             format = a + 8;
+        } else if (strcmp(a, "--plot") == 0) {
+            if (++i == argc) return usage_error("%s needs the SVG file's name", a);
+            plot = argv[i];
+        } else if (strncmp(a, "--plot=", 7) == 0) {
+            plot = a + 7;
         } else if (strcmp(a, "--html") == 0) {
             if (++i == argc) return usage_error("%s needs the page's file name", a);
             html = argv[i];
@@ -135,6 +141,7 @@ int main(int argc, char **argv)
     }
     nn_set_trace(nn, trace);
     nn_set_trace_format(nn, format);
+    if (plot) nn_set_plot(nn, plot);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
 
     NnStatus st;

@@ -61,6 +61,8 @@ typedef struct Runtime {
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
+    const char *plot_path;      /* --plot: each train block's loss curve as SVG, or NULL */
+    int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;
 
 void rt_init(Runtime *rt);

@@ -85,6 +85,7 @@ void nn_close(NnState *nn)
 {
     if (!nn) return;
     nn_free(nn->defs);
+    nn_free(nn->plot_path);
     rt_free(&nn->rt);
     symtab_free(&nn->syms);
     source_table_free(&nn->sources);
@@ -121,6 +122,14 @@ int nn_set_trace_format(NnState *nn, const char *format)
     else if (strcmp(format, "json") == 0) nn->rt.trace_format = TRACE_JSON;
     else return 0;
     return 1;
+}
+
+void nn_set_plot(NnState *nn, const char *path)
+{
+    nn_free(nn->plot_path);
+    nn->plot_path = path ? nn_strndup(path, strlen(path)) : NULL;
+    nn->rt.plot_path = nn->plot_path;
+    nn->rt.plots = 0;
 }
 
 void nn_set_trace(NnState *nn, int on)

@@ -21,6 +21,7 @@ struct NnState {
     void *out_ud, *err_ud;
     Span *defs;             /* definitions that ran, in order (for nn_save_session) */
     size_t n_defs, cap_defs;
+    char *plot_path;        /* --plot */
 };
 
 /* Compiles `expr` (one expression) and computes it; *root is its graph node. The node stays

@@ -146,6 +146,8 @@ typedef struct Loop {
     uint32_t *relu_batch, *relu_rest;   /* the same layers in the full and the last batch */
     uint8_t *fired;         /* per unit of each: did it fire in this epoch's batches */
     size_t *fired_at;       /* where each layer's units start in `fired` */
+    float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
+    int curve_n, curve_cap, curve_every;
     long wnorm_updates;
     bool first_epoch;
     bool explain_update;    /* the last backward was traced: explain the update too */
@@ -512,6 +514,111 @@ static void free_loop(Loop *lp)
     nn_free(lp->relu_rest);
     nn_free(lp->fired);
     nn_free(lp->fired_at);
+    nn_free(lp->curve);
+    nn_free(lp->val_curve);
+}
+
+/* ---- the loss curve: in the terminal after training, and as SVG with --plot ------------------ */
+
+static void record_curve(Loop *lp, int epoch, double loss, double val)
+{
+    if (!lp->curve || (epoch + 1) % lp->curve_every != 0 || lp->curve_n == lp->curve_cap) return;
+    lp->curve[lp->curve_n] = (float)loss;
+    lp->val_curve[lp->curve_n] = (float)val;
+    lp->curve_n++;
+}
+
+/* One line of block characters, each the mean of its share of the epochs, highest = tallest. */
+static void terminal_curve(Loop *lp)
+{
+    static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+    int n = lp->curve_n, width = n < 60 ? n : 60;
+    if (n < 2) return;
+    double lo = INFINITY, hi = -INFINITY, col[60];
+    for (int c = 0; c < width; c++) {
+        int a = c * n / width, b = (c + 1) * n / width;
+        double sum = 0;
+        for (int i = a; i < b; i++) sum += lp->curve[i];
+        col[c] = sum / (b - a);
+        lo = fmin(lo, col[c]);
+        hi = fmax(hi, col[c]);
+    }
+    StrBuf *out = &lp->rt->out;
+    char first[32], last[32];
+    sb_puts(out, "loss ");
+    for (int c = 0; c < width; c++) {
+        int level = hi > lo ? (int)((col[c] - lo) / (hi - lo) * 7.0 + 0.5) : 0;
+        sb_puts(out, bars[level]);
+    }
+    sb_printf(out, "  %s -> %s\n", fmt_num(lp->curve[0], first), fmt_num(lp->curve[n - 1], last));
+    rt_flush(lp->rt);
+}
+
+static void svg_polyline(StrBuf *sb, const float *v, int n, double lo, double hi, bool logy,
+                         const char *style)
+{
+    sb_printf(sb, "<polyline fill=\"none\" %s points=\"", style);
+    for (int i = 0; i < n; i++) {
+        double x = 80 + 540.0 * (n > 1 ? (double)i / (n - 1) : 0);
+        double y = logy ? (log10(v[i]) - log10(lo)) / (log10(hi) - log10(lo))
+                        : (v[i] - lo) / (hi > lo ? hi - lo : 1);
+        sb_printf(sb, "%s%.1f,%.1f", i ? " " : "", x, 330 - 300 * y);
+    }
+    sb_puts(sb, "\"/>\n");
+}
+
+/* The curve as a small SVG file: loss (and validation loss, dashed), log scale when it spans
+ * more than two orders of magnitude. Raises if the file cannot be written. */
+static void svg_curve(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    int n = lp->curve_n;
+    if (!rt->plot_path || n < 1) return;
+    char path[1024];
+    const char *dot = strrchr(rt->plot_path, '.');
+    if (++rt->plots == 1 || !dot) snprintf(path, sizeof path, "%s", rt->plot_path);
+    else snprintf(path, sizeof path, "%.*s-%d%s", (int)(dot - rt->plot_path), rt->plot_path,
+                  rt->plots, dot);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        lo = fmin(lo, lp->curve[i]);
+        hi = fmax(hi, lp->curve[i]);
+        if (t->has_val) {
+            lo = fmin(lo, lp->val_curve[i]);
+            hi = fmax(hi, lp->val_curve[i]);
+        }
+    }
+    bool logy = lo > 0 && hi / lo > 100;
+    StrBuf sb;
+    sb_init(&sb);
+    char a[32], b[32];
+    sb_puts(&sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n"
+                 "<rect width=\"640\" height=\"380\" fill=\"white\"/>\n"
+                 "<line x1=\"80\" y1=\"30\" x2=\"80\" y2=\"330\" stroke=\"#888\"/>\n"
+                 "<line x1=\"80\" y1=\"330\" x2=\"620\" y2=\"330\" stroke=\"#888\"/>\n");
+    snprintf(a, sizeof a, "%.3g", hi);
+    snprintf(b, sizeof b, "%.3g", lo);
+    sb_printf(&sb, "<text x=\"75\" y=\"34\" text-anchor=\"end\">%s</text>\n", a);
+    sb_printf(&sb, "<text x=\"75\" y=\"334\" text-anchor=\"end\">%s</text>\n", b);
+    sb_printf(&sb, "<text x=\"620\" y=\"350\" text-anchor=\"end\">epoch %d</text>\n",
+              n * lp->curve_every);
+    sb_printf(&sb, "<text x=\"80\" y=\"18\">%s%s</text>\n", t->loss_name,
+              logy ? " (log scale)" : "");
+    svg_polyline(&sb, lp->curve, n, lo, hi, logy, "stroke=\"#1f6feb\" stroke-width=\"2\"");
+    if (t->has_val) {
+        svg_polyline(&sb, lp->val_curve, n, lo, hi, logy,
+                     "stroke=\"#e8590c\" stroke-width=\"2\" stroke-dasharray=\"6 4\"");
+        sb_puts(&sb, "<text x=\"620\" y=\"18\" text-anchor=\"end\" fill=\"#e8590c\">"
+                     "validation (dashed)</text>\n");
+    }
+    sb_puts(&sb, "</svg>\n");
+    FILE *f = fopen(path, "w");
+    bool ok = f && fwrite(sb.data, 1, sb.len, f) == sb.len;
+    if (f && fclose(f) != 0) ok = false;
+    sb_free(&sb);
+    if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "cannot write the loss curve to '%s'", path);
 }
 
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
@@ -532,6 +639,12 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     lp.grads = nn_alloc(np * sizeof *lp.grads);
     lp.sizes = nn_alloc(np * sizeof *lp.sizes);
     lp.wnorm = nn_calloc(np, sizeof *lp.wnorm);
+    if (rt->plot_path || rt->progress) {
+        lp.curve_every = t->epochs <= 4096 ? 1 : (t->epochs + 4095) / 4096;
+        lp.curve_cap = t->epochs / lp.curve_every + 1;
+        lp.curve = nn_alloc((size_t)lp.curve_cap * sizeof *lp.curve);
+        lp.val_curve = nn_alloc((size_t)lp.curve_cap * sizeof *lp.val_curve);
+    }
     for (int i = 0; i < t->n_params; i++) lp.sizes[i] = node(rt, t->params[i])->size;
     jmp_buf *outer = rt->catch_point, here;
     if (setjmp(here)) {
@@ -612,6 +725,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
         }
         bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
         if (t->has_val) evaluate(&lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
+        record_curve(&lp, epoch, sc.loss, sc.val_loss);
         if (log && t->over_data && t->metric) {
             double loss;
             evaluate(&lp, &t->train_eval, &loss, &sc.metric);
@@ -642,6 +756,8 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (t->patience && best_epoch >= 0 && epoch == t->epochs && best_epoch != epoch - 1)
         save_params(&lp, lp.best, true);    /* ran out of epochs: keep the best, not the last */
     progress_done(&lp);
+    if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(&lp);
+    svg_curve(&lp);
     if (epoch == t->epochs && start == 0) {
         check_dead_relu(&lp);
         check_plateau(&lp, t->epochs, first_loss, mark_loss, last_loss);

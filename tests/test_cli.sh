@@ -37,5 +37,21 @@ out=$(printf 'let x = 3\nprint x * 2\n' | "$nn"); st=$?
 out=$(printf 'print 5\n' | "$nn" -); [ "$out" = "5" ] || { echo "FAIL stdin '-': '$out'"; fails=$((fails+1)); }
 # a compile error prints nothing on stdout, even for statements before it
 out=$("$nn" -e 'print 1; print q' 2>/dev/null); [ -z "$out" ] || { echo "FAIL partial output before a compile error: '$out'"; fails=$((fails+1)); }
+# --plot: one SVG per train block, the second with a -2 suffix; one point per epoch
+plotdir=$(mktemp -d)
+"$nn" --plot "$plotdir/curve.svg" -e 'seed 1
+let d = moons(40)
+model m {
+ dense(2, 4)
+ tanh
+ dense(1)
+}
+train m on d { loss bce_logits; optimizer adam(lr = 0.05); epochs 30 }
+train m on d { loss bce_logits; optimizer adam(lr = 0.05); epochs 7; validation 0.25 }' >/dev/null
+points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve.svg" | head -n 1 | wc -w)
+[ "$points" = 30 ] || { echo "FAIL --plot: $points points for 30 epochs"; fails=$((fails+1)); }
+[ "$(grep -c '<polyline' "$plotdir/curve-2.svg" 2>/dev/null)" = 2 ] ||
+    { echo "FAIL --plot: no curve-2.svg with loss and validation"; fails=$((fails+1)); }
+rm -rf "$plotdir"
 if [ $fails -eq 0 ]; then echo "cli: all passed"; fi
 exit $fails
