@@ -322,6 +322,7 @@ setting
     : IDENT expr                { $$ = setting(ctx, $1, @1, NULL, $2, @$); }
     | IDENT IDENT NUMBER        { $$ = setting(ctx, $1, @1, $2, number(ctx, $3, @3), @$); }
     | TRACE STEP NUMBER         { $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$); }
+    | TRACE IDENT NUMBER        { $$ = setting(ctx, "trace", @1, $2, number(ctx, $3, @3), @$); }
     ;
 
 print_items

@@ -108,6 +108,11 @@ NN_API int nn_set_trace_format(NnState *nn, const char *format);
 /* Each train block writes its loss curve (and validation loss) as SVG to `path` (the copy
  * is kept); a second block writes PATH-2.svg, and so on. NULL stops it. */
 NN_API void nn_set_plot(NnState *nn, const char *path);
+/* Train blocks explain updates number `from` to `to` (counted from 1 in each block), as
+ * `trace step N` does for one; 0, 0 turns it off. */
+NN_API void nn_set_trace_steps(NnState *nn, long from, long to);
+/* Traces show tensors of up to 4096 elements in full rather than summarised (on: nonzero). */
+NN_API void nn_set_trace_full(NnState *nn, int on);
 /* On (nonzero): long train blocks redraw a one-line progress report (epoch, batch, loss,
  * time left) on the output, with carriage returns; meant for a terminal. Off by default:
  * output to a pipe or file gets only the log lines. Cannot fail. */

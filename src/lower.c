@@ -348,6 +348,7 @@ static void lower_train(Lower *l, const AstNode *st)
     ti->log_every = t->log_every;
     ti->patience = t->patience;
     ti->trace_step = t->trace_step;
+    ti->trace_every = t->trace_every;
     ti->clip = t->clip;
     ti->resume = t->resume ? arena_strndup(&l->p->arena, t->resume, strlen(t->resume)) : NULL;
     if (!t->over_data) {

@@ -24,6 +24,8 @@ static const char usage[] =
     "  --trace             explain every backward pass and the update after it\n"
     "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
     "  --trace=json        write every traced pass and update as JSON Lines events\n"
+    "  --trace-full        show tensors of up to 4096 elements in full in traces\n"
+    "  --trace-steps A-B   explain updates A to B of every train block (or one: N)\n"
     "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
     "  --html PAGE.html    write a page that steps through every traced pass, update\n"
     "                      and the loss curve (self-contained; open it in a browser)\n"
@@ -75,6 +77,8 @@ int main(int argc, char **argv)
     const char *code = NULL, *file = NULL;
     int check = 0, trace = 0;
     const char *format = "text", *html = NULL, *plot = NULL;
+    int full = 0;
+    long steps_from = 0, steps_to = 0;
     const char *seed = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -92,6 +96,16 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--trace=dot") == 0 || strcmp(a, "--trace=json") == 0) {
             trace = 1;
             format = a + 8;
+        } else if (strcmp(a, "--trace-full") == 0) {
+            full = 1;
+        } else if (strcmp(a, "--trace-steps") == 0 || strncmp(a, "--trace-steps=", 14) == 0) {
+            const char *v = a[13] == '=' ? a + 14 : (++i < argc ? argv[i] : NULL);
+            char *end;
+            if (!v) return usage_error("%s needs steps, as in 1-3", a);
+            steps_from = strtol(v, &end, 10);
+            steps_to = *end == '-' ? strtol(end + 1, &end, 10) : steps_from;
+            if (*end || steps_from < 1 || steps_to < steps_from)
+                return usage_error("--trace-steps needs steps from 1, as in 5 or 1-3, not '%s'", v);
         } else if (strcmp(a, "--plot") == 0) {
             if (++i == argc) return usage_error("%s needs the SVG file's name", a);
             plot = argv[i];
@@ -142,6 +156,8 @@ int main(int argc, char **argv)
     nn_set_trace(nn, trace);
     nn_set_trace_format(nn, format);
     if (plot) nn_set_plot(nn, plot);
+    nn_set_trace_full(nn, full);
+    nn_set_trace_steps(nn, steps_from, steps_to);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
 
     NnStatus st;

@@ -71,7 +71,7 @@ typedef struct TrainInstr {
     ModelParams model;          /* for resume */
     OptimConfig optim;
     Schedule sched;
-    int epochs, batch_size, accumulate, log_every, patience, trace_step;
+    int epochs, batch_size, accumulate, log_every, patience, trace_step, trace_every;
     double clip;
     bool metric;
     const char *loss_name;

@@ -53,6 +53,8 @@ typedef struct Runtime {
     size_t scratch_cap;
     bool trace_all;             /* --trace: explain every backward and step */
     TraceFormat trace_format;   /* how `trace`, --trace and `trace step N` are written */
+    bool trace_full;            /* --trace-full: tensors up to 4096 elements in full */
+    long trace_from, trace_to;  /* --trace-steps A-B: train blocks explain these updates */
     long trace_passes;          /* traced passes so far: the step number in JSON events */
     bool explain_step;          /* the last backward was traced: explain the next step */
     bool progress;              /* output is a terminal: show a live progress line */

@@ -110,7 +110,7 @@ typedef struct SemaTrain {
     ModelApp batch_app, rest_app, train_app, val_app;
     bool has_val, val_given;
     AstNode *vx, *vy;       /* validation set given as data */
-    int epochs, accumulate, log_every, patience, trace_step;
+    int epochs, accumulate, log_every, patience, trace_step, trace_every;
     double clip;
     OptimConfig optim;      /* also the optimizer of a `step` statement */
     Schedule sched;

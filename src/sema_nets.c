@@ -1224,9 +1224,13 @@ void sema_check_train(Sema *s, AstNode *st)
         seen[k] = set;
         bool want_word = strcmp(name, "log") == 0 || strcmp(name, "trace") == 0;
         const char *word = want_word ? (name[0] == 'l' ? "every" : "step") : NULL;
-        if (want_word ? !set->u.setting.word || strcmp(set->u.setting.word, word) != 0
-                      : set->u.setting.word != NULL) {
-            if (want_word)
+        bool every = name[0] == 't' && set->u.setting.word
+                     && strcmp(set->u.setting.word, "every") == 0;     /* trace every N */
+        if (!every && (want_word ? !set->u.setting.word || strcmp(set->u.setting.word, word) != 0
+                                 : set->u.setting.word != NULL)) {
+            if (want_word && name[0] == 't')
+                sema_error(s, set->span, "write 'trace step N' or 'trace every N'");
+            else if (want_word)
                 sema_error(s, set->span, "write '%s %s N'", name, word);
             else
                 sema_error(s, set->span, "'%s' takes one value, as in '%s ...'", name, name);
@@ -1284,7 +1288,11 @@ void sema_check_train(Sema *s, AstNode *st)
                 t->resume = arena_text(s, v);
             }
         } else if (strcmp(name, "trace") == 0) {
-            ok = setting_int(s, set, "the step to trace", 1, 100000000, &t->trace_step) && ok;
+            if (strcmp(set->u.setting.word, "every") == 0)
+                ok = setting_int(s, set, "the tracing interval", 1, 100000000, &t->trace_every)
+                     && ok;
+            else
+                ok = setting_int(s, set, "the step to trace", 1, 100000000, &t->trace_step) && ok;
         }
     }
     bool unknown = !ok;     /* a misspelt setting: "missing" errors would only repeat it */

@@ -124,6 +124,17 @@ int nn_set_trace_format(NnState *nn, const char *format)
     return 1;
 }
 
+void nn_set_trace_steps(NnState *nn, long from, long to)
+{
+    nn->rt.trace_from = from;
+    nn->rt.trace_to = to;
+}
+
+void nn_set_trace_full(NnState *nn, int on)
+{
+    nn->rt.trace_full = on != 0;
+}
+
 void nn_set_plot(NnState *nn, const char *path)
 {
     nn_free(nn->plot_path);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define SMALL_TENSOR 8      /* tensors up to this many elements are shown in full */
+#define FULL_TENSOR 4096    /* ... and with --trace-full, up to this many */
 #define MAX_PATHS 8         /* more paths than this and only the total is shown */
 
 typedef struct Trace {
@@ -46,11 +47,17 @@ static void put_inline(StrBuf *sb, const float *v, const Shape *s, int d, size_t
     sb_putc(sb, ']');
 }
 
-/* A value in one line: the numbers if small, else mean/min/max/norm. */
-static void put_value(StrBuf *sb, const float *v, const Shape *s)
+/* How many elements a trace shows in full: a few, or with --trace-full up to FULL_TENSOR. */
+static size_t limit_of(const Runtime *rt)
+{
+    return rt->trace_full ? FULL_TENSOR : SMALL_TENSOR;
+}
+
+/* A value in one line: the numbers if at most `limit`, else mean/min/max/norm. */
+static void put_value(StrBuf *sb, const float *v, const Shape *s, size_t limit)
 {
     size_t n = shape_size(s);
-    if (n <= SMALL_TENSOR) {
+    if (n <= limit) {
         size_t k = 0;
         put_inline(sb, v, s, 0, &k);
         return;
@@ -123,7 +130,7 @@ static void render(Trace *t, StrBuf *sb, const char *tmpl, const GraphNode *n, b
         } else if (len == 1 && key[0] == 'g') {
             sb_printf(sb, "∂%s/∂%s", t->label[t->root], t->label[n->id]);
         } else if (len == 1 && key[0] == 'v') {
-            put_value(sb, n->value, &n->shape);
+            put_value(sb, n->value, &n->shape, limit_of(t->rt));
         }
         p = close + 1;
     }
@@ -201,7 +208,7 @@ static void trace_forward(Trace *t)
         sb_puts(&r->cols[0], t->label[n->id]);
         if (op->flags & OPF_LEAF) {
             /* "w = 0.5 (param)", "r = [..] (randn [3])" */
-            put_value(&r->cols[1], n->value, &n->shape);
+            put_value(&r->cols[1], n->value, &n->shape, limit_of(t->rt));
             if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
             else if (n->op != OP_CONST) {
                 sb_printf(&r->cols[1], "  (%s ", op->name);
@@ -223,7 +230,7 @@ static void trace_forward(Trace *t)
             r->sep[2] = "   ";
             r->sep[3] = "   ";
         }
-        put_value(&r->cols[3], n->value, &n->shape);
+        put_value(&r->cols[3], n->value, &n->shape, limit_of(t->rt));
         if (r->cols[2].len && (strcmp(r->cols[2].data, r->cols[3].data) == 0 ||
                                strcmp(r->cols[2].data, r->cols[1].data) == 0))
             sb_clear(&r->cols[2]);      /* "t1 = -w = -3", not "= -3 = -3"; "2 × 3" once */
@@ -257,7 +264,7 @@ static void trace_backward_ops(Trace *t)
         render(t, out, op->text, n, false);
         if (uses[n->id] > 1) {
             sb_printf(out, "      (∂%s/∂%s = ", L, N);
-            put_value(out, n->grad, &n->shape);
+            put_value(out, n->grad, &n->shape, limit_of(t->rt));
             sb_printf(out, ", the sum over its %d uses)", uses[n->id]);
         }
         sb_putc(out, '\n');
@@ -318,7 +325,7 @@ static void trace_backward_ops(Trace *t)
                 }
                 sb_putc(out, '\n');
                 sb_puts(out, "        = ");
-                put_value(out, in->grad, &in->shape);
+                put_value(out, in->grad, &in->shape, limit_of(t->rt));
                 if (in->op != OP_PARAM && uses[in->id] > 1) sb_puts(out, "   (all uses so far)");
                 sb_putc(out, '\n');
             }
@@ -406,7 +413,7 @@ static void trace_param_grads(Trace *t, const float *before)
             }
             put_num(out, p->grad[0] - before[off], false);
         } else {
-            put_value(out, p->grad, &p->shape);   /* shown with its shape below */
+            put_value(out, p->grad, &p->shape, limit_of(t->rt));   /* shown with its shape below */
             sb_puts(out, "  shape ");
             shape_format(&p->shape, out);
         }
@@ -483,7 +490,7 @@ static void trace_update_other(Runtime *rt, const OptimConfig *c, float lr, cons
             sb_putc(out, ' ');
             shape_format(&p->shape, out);
             sb_puts(out, " = ");
-            put_value(out, p->value, &p->shape);
+            put_value(out, p->value, &p->shape, limit_of(rt));
         }
         sb_putc(out, '\n');
     }
@@ -521,7 +528,7 @@ void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *befo
             sb_printf(out, " = %s - ", p->name);
             put_num(out, lr, false);
             sb_printf(out, " × %s.grad = ", p->name);
-            put_value(out, p->value, &p->shape);
+            put_value(out, p->value, &p->shape, limit_of(rt));
             sb_putc(out, '\n');
         }
     }
@@ -570,10 +577,10 @@ void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
             sb_putc(&text, ' ');
         }
         sb_puts(&text, "value ");
-        put_value(&text, n->value, &n->shape);
+        put_value(&text, n->value, &n->shape, SMALL_TENSOR);
         if (grads && n->requires_grad) {
             sb_puts(&text, "\ngrad ");
-            put_value(&text, n->grad, &n->shape);
+            put_value(&text, n->grad, &n->shape, SMALL_TENSOR);
         }
         sb_printf(out, "  n%u [label=\"", n->id);
         dot_escaped(out, text.data, text.len);

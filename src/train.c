@@ -129,6 +129,9 @@ void rt_data(Runtime *rt, const DataInstr *d, Span at)
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
+struct Loop;
+static bool explain_update(const struct Loop *lp, long step);
+
 typedef struct Loop {
     Runtime *rt;
     const TrainInstr *t;
@@ -157,6 +160,17 @@ typedef struct Loop {
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
+
+/* Whether update number `step` (from 1) is explained: `trace step N`, `trace every N`, or
+ * the command line's --trace-steps A-B. */
+static bool explain_update(const Loop *lp, long step)
+{
+    const TrainInstr *t = lp->t;
+    const Runtime *rt = lp->rt;
+    return (t->trace_step > 0 && step == t->trace_step)
+           || (t->trace_every > 0 && step % t->trace_every == 0)
+           || (rt->trace_from > 0 && step >= rt->trace_from && step <= rt->trace_to);
+}
 
 static double now(void)
 {
@@ -358,7 +372,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         int g0 = k / acc * acc, g1 = g0 + acc < batches ? g0 + acc : batches;
         int group_rows = (g1 * b < n ? g1 * b : n) - g0 * b;
         if (k == g0) zero_grads(lp);
-        bool explain = t->trace_step > 0 && lp->step + 1 == t->trace_step && k == g0;
+        bool explain = k == g0 && explain_update(lp, lp->step + 1);
         double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
         lp->last_loss = loss;
         if (lp->n_relu) note_firing(lp, pass == &t->batch ? lp->relu_batch : lp->relu_rest);
@@ -703,7 +717,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
             sc.loss = data_epoch(&lp, epoch, lr);
         } else {
             zero_grads(&lp);
-            bool explain = t->trace_step > 0 && lp.step + 1 == t->trace_step;
+            bool explain = explain_update(&lp, lp.step + 1);
             sc.loss = run_batch(&lp, &t->formula, 1.0f, explain);
             lp.last_loss = sc.loss;
             update(&lp, lr);

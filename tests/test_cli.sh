@@ -37,6 +37,10 @@ out=$(printf 'let x = 3\nprint x * 2\n' | "$nn"); st=$?
 out=$(printf 'print 5\n' | "$nn" -); [ "$out" = "5" ] || { echo "FAIL stdin '-': '$out'"; fails=$((fails+1)); }
 # a compile error prints nothing on stdout, even for statements before it
 out=$("$nn" -e 'print 1; print q' 2>/dev/null); [ -z "$out" ] || { echo "FAIL partial output before a compile error: '$out'"; fails=$((fails+1)); }
+# --trace-steps A-B explains those updates of every train block
+n=$("$nn" --trace-steps 2-3 examples/xor.nn | grep -c '^trace of')
+[ "$n" = 2 ] || { echo "FAIL --trace-steps 2-3: $n traces"; fails=$((fails+1)); }
+check trace-steps-bad 2 "--trace-steps needs steps from 1" -- "$nn" --trace-steps 3-1 -e 'print 1'
 # --plot: one SVG per train block, the second with a -2 suffix; one point per epoch
 plotdir=$(mktemp -d)
 "$nn" --plot "$plotdir/curve.svg" -e 'seed 1

@@ -1,0 +1,402 @@
+/* fuzz_run.c — libFuzzer harness for the whole pipeline: a script (or several, separated by
+ * NUL bytes, run one after the other in the same session like REPL inputs) goes through
+ * nn_run_string in a fresh NnState whose output and errors are discarded; then the session is
+ * inspected (nn_print_vars, nn_complete, nn_print_graph/dot) and, if everything ran, written
+ * back with nn_save_session and that script run in a new session.
+ *
+ * Budget. A script can legitimately ask for a 2^28-float tensor or 10^8 epochs, which is no
+ * bug but would stall the fuzzer. The library has no limits to set (yet), so before running
+ * anything the harness compiles each part itself (parse and check only, with the library's
+ * internal front end, in a scratch session) and estimates the work and memory from the checked
+ * shapes, models and train settings. Inputs over budget are skipped (return -1: libFuzzer
+ * does not add them to the corpus). The estimate is conservative; see README.md.
+ *
+ * Files. Scripts may read and write files (csv, split rows, load, save, resume). The process
+ * works in a private directory holding copies of the repository's data files; the harness
+ * skips inputs whose strings name an absolute path or contain "..", and `save` paths must be
+ * plain file names, which are deleted after each input.
+ *
+ * Options in a first line starting with "#!" (a comment to nn): "trace" turns on tracing of
+ * every backward/step, "json" or "dot" choose the trace format. */
+#define _GNU_SOURCE    /* memmem */
+#include "fuzz_common.h"
+
+#include "nn.h"
+
+/* the library's internal front end, for the budget estimate */
+#include "parse.h"
+#include "sema.h"
+#include "state.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PARTS 8
+#define MAX_SAVES 32
+
+/* Limits, from the environment (NN_FUZZ_MAX_OPS, ...) or these defaults. */
+static double max_ops = 1e7;            /* float operations, roughly */
+static double max_mem = 1 << 23;        /* floats held at once, roughly (32 MiB) */
+static double max_elements = 1 << 20;   /* floats in one tensor (4 MiB) */
+static int verbose;     /* NN_FUZZ_VERBOSE=1: print the estimate; 2: also the messages */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_workdir(1);
+    max_ops = fuzz_env_num("NN_FUZZ_MAX_OPS", max_ops);
+    max_mem = fuzz_env_num("NN_FUZZ_MAX_MEM", max_mem);
+    max_elements = fuzz_env_num("NN_FUZZ_MAX_ELEMENTS", max_elements);
+    verbose = (int)fuzz_env_num("NN_FUZZ_VERBOSE", 0);
+    return 0;
+}
+
+/* ---- the budget estimate -------------------------------------------------------------------- */
+
+typedef struct Est {
+    double ops;         /* total work of the input so far */
+    double mem;         /* floats allocated */
+    double max_el;      /* the largest single tensor */
+    double session;     /* cost of evaluating every formula defined so far once */
+    bool no_mem;        /* walking again: tensors are already counted */
+    bool bad_path;      /* a string names a file outside the working directory */
+    const char *saves[MAX_SAVES];   /* `save` paths to delete afterwards (arena text copied) */
+    int n_saves;
+    char save_buf[MAX_SAVES][256];
+} Est;
+
+static double shape_el(const Shape *s)
+{
+    double n = 1;
+    for (int i = 0; i < s->rank && i < NN_MAX_RANK; i++) n *= s->dim[i] > 0 ? s->dim[i] : 1;
+    return n;
+}
+
+static void tensor_seen(Est *e, double el)
+{
+    if (e->no_mem) return;
+    e->mem += el;
+    if (el > e->max_el) e->max_el = el;
+}
+
+static bool is_expr(const AstNode *n)
+{
+    return n->kind <= AST_FIELD;
+}
+
+/* Every child of a node, for the walks below. */
+static int children(AstNode *n, AstNode **out, int cap, const AstList **list)
+{
+    int k = 0;
+    *list = NULL;
+#define KID(x) do { if ((x) && k < cap) out[k++] = (x); } while (0)
+    switch (n->kind) {
+    case AST_NUM: case AST_STRING: case AST_NAME: case AST_ZERO_GRAD: break;
+    case AST_TENSOR: case AST_PRINT: *list = &n->u.list; break;
+    case AST_UNARY: case AST_BINARY: KID(n->u.op.a); KID(n->u.op.b); break;
+    case AST_CALL: case AST_STEP: *list = &n->u.call.args; break;
+    case AST_ARG: case AST_LET: case AST_PARAM: case AST_ASSIGN: KID(n->u.bind.value); break;
+    case AST_FIELD: KID(n->u.field.obj); break;
+    case AST_BACKWARD: case AST_TRACE: case AST_EXPR: case AST_SEED: case AST_GRADCHECK:
+        KID(n->u.expr); break;
+    case AST_LET_MANY: KID(n->u.many.value); *list = &n->u.many.names; break;
+    case AST_MODEL: case AST_RESIDUAL: *list = &n->u.block.items; break;
+    case AST_FORWARD: KID(n->u.fwd.body); break;
+    case AST_TRAIN:
+        KID(n->u.train.target); KID(n->u.train.x); KID(n->u.train.y);
+        *list = &n->u.train.settings; break;
+    case AST_SETTING: KID(n->u.setting.value); break;
+    case AST_SAVE: case AST_LOAD: KID(n->u.file.path); break;
+    }
+#undef KID
+    return k;
+}
+
+/* Before checking (which reads csv files): every string must be a relative path that stays
+ * inside the working directory; `save` paths must be plain names. */
+static void check_paths(Est *e, AstNode *n, int depth)
+{
+    if (!n || depth > 2000) return;
+    if (n->kind == AST_STRING) {
+        const char *t = n->u.str.text;
+        size_t len = n->u.str.len;
+        if ((len && t[0] == '/') || memmem(t, len, "..", 2) || memchr(t, '\0', len))
+            e->bad_path = true;
+        return;
+    }
+    if (n->kind == AST_SAVE && n->u.file.path && n->u.file.path->kind == AST_STRING) {
+        const AstNode *p = n->u.file.path;
+        const char *t = p->u.str.text;
+        size_t len = p->u.str.len;
+        if (len == 0 || len >= 200 || t[0] == '.' || memchr(t, '/', len) || e->n_saves == MAX_SAVES)
+            e->bad_path = true;
+        else {
+            memcpy(e->save_buf[e->n_saves], t, len);
+            e->save_buf[e->n_saves][len] = '\0';
+            e->saves[e->n_saves] = e->save_buf[e->n_saves];
+            e->n_saves++;
+        }
+    }
+    AstNode *kids[3];
+    const AstList *list;
+    int k = children(n, kids, 3, &list);
+    for (int i = 0; i < k; i++) check_paths(e, kids[i], depth + 1);
+    if (list)
+        for (size_t i = 0; i < list->count; i++) check_paths(e, list->items[i], depth + 1);
+}
+
+static double expr_cost(Est *e, AstNode *n, bool *uses_names, int depth);
+
+/* One application of a model to an input of shape app->in. */
+static double app_cost(Est *e, const ModelApp *app, bool *uses_names, int depth)
+{
+    if (!app->model || !app->model->model) return 0;
+    const Model *m = app->model->model;
+    if (m->formula) return app->body ? expr_cost(e, app->body, uses_names, depth + 1) : 0;
+    double rows = shape_el(&app->in) / (m->in > 0 ? m->in : 1), per_row = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = &m->layers[i];
+        double w = l->out > l->in ? l->out : l->in;
+        per_row += l->kind == LAYER_DENSE ? (double)l->in * l->out + l->out : w;
+        tensor_seen(e, rows * (w > 0 ? w : 1) * 2);    /* activation and its gradient */
+    }
+    return rows * per_row;
+}
+
+/* The work of computing expression n once (every node of it), adding its tensors to the
+ * memory estimate. Sets *uses_names if it refers to any defined name (whose formula is then
+ * recomputed too). */
+static double expr_cost(Est *e, AstNode *n, bool *uses_names, int depth)
+{
+    if (!n || depth > 2000) return 0;
+    double cost = 0;
+    if (is_expr(n) && n->kind != AST_ARG) {
+        double el = shape_el(&n->sema.shape);
+        tensor_seen(e, el);
+        cost += el;
+        if (n->kind == AST_NAME || n->kind == AST_FIELD) *uses_names = true;
+        if (n->kind == AST_BINARY && n->u.op.op == '@' && n->u.op.a) {
+            const Shape *a = &n->u.op.a->sema.shape;
+            double k = a->rank >= 1 ? a->dim[a->rank - 1] : 1;
+            cost += el * k;
+        }
+        if (n->kind == AST_CALL && n->sema.extra && n->sema.extra->app.model)
+            cost += app_cost(e, &n->sema.extra->app, uses_names, depth);
+    }
+    AstNode *kids[3];
+    const AstList *list;
+    int k = children(n, kids, 3, &list);
+    for (int i = 0; i < k; i++) cost += expr_cost(e, kids[i], uses_names, depth + 1);
+    if (list)
+        for (size_t i = 0; i < list->count; i++)
+            cost += expr_cost(e, list->items[i], uses_names, depth + 1);
+    return cost;
+}
+
+/* Param elements and count in the session's symbols. */
+static void param_totals(const SymbolTable *syms, double *elements, double *count)
+{
+    *elements = 0;
+    *count = 0;
+    for (size_t i = 0; i < syms->count; i++)
+        if (syms->items[i]->kind == SYM_PARAM) {
+            *elements += shape_el(&syms->items[i]->shape);
+            *count += 1;
+        }
+}
+
+/* The cost of one statement that ran, given the unit's formulas cost `unit`. */
+static double stmt_cost(Est *e, AstNode *st, const SymbolTable *syms, double unit)
+{
+    bool names = false;
+    double own = expr_cost(e, st, &names, 0);
+    double with_names = own + (names ? e->session + unit : 0);
+    double pe, pn;
+    param_totals(syms, &pe, &pn);
+    switch (st->kind) {
+    case AST_BACKWARD: return 3 * with_names;
+    case AST_TRACE: return 6 * with_names;
+    case AST_GRADCHECK: {
+        double checked = pe < 512 * pn ? pe : 512 * pn;
+        return (3 + 2 * checked) * (own + e->session + unit);
+    }
+    case AST_STEP: case AST_ZERO_GRAD: case AST_SAVE: case AST_LOAD: return 8 * pe;
+    case AST_TRAIN: {
+        const SemaTrain *t = st->sema.extra ? &st->sema.extra->train : NULL;
+        if (!t) return with_names;
+        double per_epoch;
+        if (t->over_data) {
+            double batches = t->batch > 0 ? floor((double)t->train_rows / t->batch) : 1;
+            per_epoch = 3 * (app_cost(e, &t->batch_app, &names, 0) * batches
+                             + app_cost(e, &t->rest_app, &names, 0))
+                        + app_cost(e, &t->train_app, &names, 0)
+                        + app_cost(e, &t->val_app, &names, 0)
+                        + 8 * pe;
+        } else {
+            per_epoch = 3 * (own + e->session + unit) + 8 * pe;
+        }
+        return (t->epochs > 0 ? t->epochs : 1) * per_epoch + own + e->session + unit;
+    }
+    default: return with_names;
+    }
+}
+
+/* Compiles one part in the scratch session and adds its estimate. */
+static void estimate_part(Est *e, NnState *scratch, const char *text, size_t len)
+{
+    uint32_t id = source_add(&scratch->sources, "<fuzz>", text, len);
+    const Source *src = source_get(&scratch->sources, id);
+    Arena arena;
+    arena_init(&arena);
+    ParseCtx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.arena = &arena;
+    ctx.interner = &scratch->interner;
+    ctx.diag = &scratch->diag;
+    ctx.source = id;
+    ctx.text = src->text;
+    ctx.len = src->len;
+    e->ops += (double)len * 10;
+    if (parse_unit(&ctx) > 0) {             /* a syntax error: nothing is read or run */
+        arena_free(&arena);
+        return;
+    }
+    for (size_t i = 0; i < ctx.stmts.count; i++) check_paths(e, ctx.stmts.items[i], 0);
+    if (e->bad_path) {
+        arena_free(&arena);
+        return;
+    }
+    size_t nsyms = scratch->syms.count;
+    if (sema_check(&ctx.stmts, &scratch->syms, &scratch->diag, &scratch->interner, &arena) > 0) {
+        symtab_truncate(&scratch->syms, nsyms);     /* a compile error: nothing runs */
+        arena_free(&arena);
+        return;
+    }
+    /* the unit's formulas, once each */
+    double unit = 0;
+    e->no_mem = true;
+    for (size_t i = 0; i < ctx.stmts.count; i++) {
+        bool names = false;
+        unit += expr_cost(e, ctx.stmts.items[i], &names, 0);
+    }
+    e->no_mem = false;
+    for (size_t i = 0; i < ctx.stmts.count; i++)
+        e->ops += stmt_cost(e, ctx.stmts.items[i], &scratch->syms, unit);
+    /* everything the unit defined holds a value (params also a gradient and optimizer state) */
+    for (size_t i = nsyms; i < scratch->syms.count; i++) {
+        const Symbol *sym = scratch->syms.items[i];
+        double el = shape_el(&sym->shape);
+        tensor_seen(e, sym->kind == SYM_PARAM ? 4 * el : el);
+        if (el > e->max_el) e->max_el = el;
+        e->ops += 20 * el;      /* initialising, data generation, printing */
+    }
+    e->session += unit;
+    /* inspecting the session afterwards (print_vars, print_graph of two names) */
+    e->ops += 4 * e->session;
+    arena_free(&arena);
+}
+
+/* ---- the harness ---------------------------------------------------------------------------- */
+
+static void complete_cb(void *ud, const char *word)
+{
+    (void)ud;
+    (void)word;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    const char *parts[MAX_PARTS];
+    size_t lens[MAX_PARTS];
+    int n_parts = 0;
+    for (size_t at = 0; at <= size && n_parts < MAX_PARTS;) {
+        size_t len = strlen(text + at);
+        parts[n_parts] = text + at;
+        lens[n_parts++] = len;
+        at += len + 1;
+    }
+
+    /* the budget, on a scratch session */
+    Est *est = calloc(1, sizeof *est);
+    NnState *scratch = nn_new();
+    nn_set_output(scratch, fuzz_discard, NULL);
+    nn_set_errors(scratch, fuzz_discard, NULL);
+    for (int i = 0; i < n_parts && !est->bad_path; i++) estimate_part(est, scratch, parts[i], lens[i]);
+    nn_close(scratch);
+    bool skip = est->bad_path || est->ops > max_ops || est->mem > max_mem ||
+                est->max_el > max_elements;
+    if (verbose)
+        fprintf(stderr, "==fuzz== estimate: ops %.3g, mem %.3g floats, largest %.3g%s%s\n",
+                est->ops, est->mem, est->max_el, est->bad_path ? ", bad path" : "",
+                skip ? ": SKIPPED" : "");
+    if (skip) {
+        free(est);
+        free(text);
+        return -1;
+    }
+
+    NnState *nn = nn_new();
+    nn_set_output(nn, verbose >= 3 ? NULL : fuzz_discard, NULL);     /* NULL: stdout */
+    nn_set_errors(nn, verbose >= 2 ? NULL : fuzz_discard, NULL);     /* NULL: stderr */
+    if (strncmp(text, "#!", 2) == 0) {
+        const char *eol = strchr(text, '\n');
+        size_t n = eol ? (size_t)(eol - text) : strlen(text);
+        char opts[128];
+        snprintf(opts, sizeof opts, "%.*s", (int)(n < 127 ? n : 127), text);
+        if (strstr(opts, "trace")) nn_set_trace(nn, 1);
+        if (strstr(opts, "json")) nn_set_trace_format(nn, "json");
+        if (strstr(opts, "dot")) nn_set_trace_format(nn, "dot");
+    }
+    bool all_ok = true;
+    for (int i = 0; i < n_parts; i++) {
+        (void)nn_is_complete(nn, parts[i]);
+        NnStatus st = nn_run_string(nn, "<fuzz>", parts[i]);
+        if (st != NN_OK && st != NN_ERROR_COMPILE && st != NN_ERROR_RUNTIME)
+            fuzz_fail("nn_run_string returned %d", (int)st);
+        if (st != NN_OK) all_ok = false;
+    }
+    nn_print_vars(nn);
+    nn_complete(nn, "", complete_cb, NULL);
+    /* the graph of the last two names defined */
+    int shown = 0;
+    for (size_t i = nn->syms.count; i-- > 0 && shown < 2;) {
+        const Symbol *sym = nn->syms.items[i];
+        if ((sym->kind != SYM_LET && sym->kind != SYM_PARAM) || !sym->has_node ||
+            strchr(sym->name, '.'))
+            continue;
+        char *name = strdup(sym->name);     /* the call may add symbols */
+        (void)nn_print_graph(nn, name);
+        (void)nn_print_dot(nn, name);
+        NnTensorView view;
+        (void)nn_get(nn, name, &view);
+        free(name);
+        shown++;
+    }
+    if (all_ok) {
+        /* the session written back must recreate it */
+        if (nn_save_session(nn, "session.nn") == NN_OK) {
+            NnState *again = nn_new();
+            nn_set_output(again, fuzz_discard, NULL);
+            nn_set_errors(again, fuzz_discard, NULL);
+            (void)nn_run_file(again, "session.nn");
+            nn_close(again);
+        }
+        unlink("session.nn");
+    }
+    nn_close(nn);
+    for (int i = 0; i < est->n_saves; i++) unlink(est->saves[i]);
+    free(est);
+    free(text);
+    return 0;
+}
