@@ -108,6 +108,10 @@ NN_API int nn_set_trace_format(NnState *nn, const char *format);
 /* Each train block writes its loss curve (and validation loss) as SVG to `path` (the copy
  * is kept); a second block writes PATH-2.svg, and so on. NULL stops it. */
 NN_API void nn_set_plot(NnState *nn, const char *path);
+/* The most memory the session's tensors (values, gradients, scratch) may take, in bytes
+ * (default 4 GiB). A program that would pass it is refused before it runs, with a message at
+ * the tensor that crosses it. 0 means no limit. */
+NN_API void nn_set_max_memory(NnState *nn, size_t bytes);
 /* Train blocks explain updates number `from` to `to` (counted from 1 in each block), as
  * `trace step N` does for one; 0, 0 turns it off. */
 NN_API void nn_set_trace_steps(NnState *nn, long from, long to);

@@ -12,6 +12,7 @@ void rt_init(Runtime *rt)
 {
     memset(rt, 0, sizeof *rt);
     graph_init(&rt->graph);
+    rt->graph.max_bytes = NN_DEFAULT_MAX_MEMORY;
     rng_seed(&rt->rng, NN_DEFAULT_SEED);
     sb_init(&rt->out);
 }

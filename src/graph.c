@@ -14,12 +14,16 @@
 
 void graph_init(Graph *g)
 {
-    g->nodes = NULL;
-    g->count = g->cap = 0;
+    size_t max = g->max_bytes;      /* a setting, kept across graph_free */
+    memset(g, 0, sizeof *g);
+    g->max_bytes = max;
 }
 
-static void node_release(GraphNode *n)
+static void node_release(Graph *g, GraphNode *n)
 {
+    if (n->value) {
+        g->bytes -= n->size * sizeof(float) * (n->grad ? 2 : 1) + n->aux_size * sizeof(float);
+    }
     nn_free(n->value);
     nn_free(n->grad);
     nn_free(n->aux);
@@ -27,14 +31,15 @@ static void node_release(GraphNode *n)
 
 void graph_free(Graph *g)
 {
-    for (uint32_t i = 0; i < g->count; i++) node_release(&g->nodes[i]);
+    for (uint32_t i = 0; i < g->count; i++) node_release(g, &g->nodes[i]);
     nn_free(g->nodes);
     graph_init(g);
 }
 
 void graph_truncate(Graph *g, uint32_t count)
 {
-    while (g->count > count) node_release(&g->nodes[--g->count]);
+    while (g->count > count) node_release(g, &g->nodes[--g->count]);
+    if (g->over && g->over_node >= count) g->over = false;
 }
 
 uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAttrs *at,
@@ -68,6 +73,17 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
     sb_free(&err);
     n->size = shape_size(&n->shape);
     if (op == OP_PARAM) n->requires_grad = true;
+    /* past the memory limit a node gets no buffers: the caller sees g->over and undoes the
+     * compilation before anything runs */
+    size_t need = n->size * sizeof(float) * (n->requires_grad ? 2 : 1);
+    if (info->flags & OPF_AUX) need += g->nodes[in[0]].size * sizeof(float);
+    if (g->over || (g->max_bytes && need > g->max_bytes - (g->bytes < g->max_bytes ? g->bytes
+                                                                              : g->max_bytes))) {
+        if (!g->over) g->over_node = g->count;
+        g->over = true;
+        return g->count++;
+    }
+    g->bytes += need;
     n->value = nn_calloc(n->size, sizeof(float));
     if (n->requires_grad) n->grad = nn_calloc(n->size, sizeof(float));
     if (info->flags & OPF_AUX) {

@@ -33,7 +33,14 @@ typedef struct Plan {
 typedef struct Graph {
     GraphNode *nodes;
     uint32_t count, cap;
+    size_t bytes;           /* of every node's value, gradient and scratch */
+    size_t max_bytes;       /* the limit (--max-memory); 0 = none */
+    bool over;              /* a node past the limit was added (its buffers are not) */
+    uint32_t over_node;     /* the first such node */
 } Graph;
+
+/* The default memory limit for tensors: 4 GiB. */
+#define NN_DEFAULT_MAX_MEMORY ((size_t)4 << 30)
 
 void graph_init(Graph *g);
 void graph_free(Graph *g);

@@ -124,13 +124,14 @@ static uint32_t lower_expr(Lower *l, const AstNode *e)
     case AST_NUM: {
         at.shape = shape_scalar();
         uint32_t id = add_node(l, OP_CONST, NULL, 0, &at, e->span);
-        graph_node(l->g, id)->value[0] = (float)e->u.num;
+        if (graph_node(l->g, id)->value)    /* none past the memory limit (g->over) */
+            graph_node(l->g, id)->value[0] = (float)e->u.num;
         return id;
     }
     case AST_TENSOR: {
         uint32_t id = add_node(l, OP_CONST, NULL, 0, &at, e->span);
         size_t k = 0;
-        flatten_literal(e, graph_node(l->g, id)->value, &k);
+        if (graph_node(l->g, id)->value) flatten_literal(e, graph_node(l->g, id)->value, &k);
         return id;
     }
     case AST_NAME: return e->sema.sym->node;
@@ -138,7 +139,8 @@ static uint32_t lower_expr(Lower *l, const AstNode *e)
         if (e->u.op.a->kind == AST_NUM) {   /* -2 is a number, not an operation */
             at.shape = shape_scalar();
             uint32_t id = add_node(l, OP_CONST, NULL, 0, &at, e->span);
-            graph_node(l->g, id)->value[0] = -(float)e->u.op.a->u.num;
+            if (graph_node(l->g, id)->value)
+                graph_node(l->g, id)->value[0] = -(float)e->u.op.a->u.num;
             return id;
         }
         uint32_t a = lower_expr(l, e->u.op.a);
@@ -216,6 +218,7 @@ static void lower_data(Lower *l, const AstNode *st)
     }
     if (sd->fn == DATA_CSV) {
         DataSym *d = sd->dst[0]->data;
+        if (l->g->over) return;
         memcpy(graph_node(l->g, d->X->node)->value, sd->x,
                (size_t)d->rows * (size_t)d->features * sizeof(float));
         memcpy(graph_node(l->g, d->Y->node)->value, sd->y,

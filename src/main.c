@@ -27,6 +27,7 @@ static const char usage[] =
     "  --trace-full        show tensors of up to 4096 elements in full in traces\n"
     "  --trace-steps A-B   explain updates A to B of every train block (or one: N)\n"
     "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
+    "  --max-memory MIB    the most memory the tensors may take (default 4096)\n"
     "  --html PAGE.html    write a page that steps through every traced pass, update\n"
     "                      and the loss curve (self-contained; open it in a browser)\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
     int check = 0, trace = 0;
     const char *format = "text", *html = NULL, *plot = NULL;
     int full = 0;
+    size_t max_memory = 0;
     long steps_from = 0, steps_to = 0;
     const char *seed = NULL;
 
@@ -106,6 +108,15 @@ int main(int argc, char **argv)
             steps_to = *end == '-' ? strtol(end + 1, &end, 10) : steps_from;
             if (*end || steps_from < 1 || steps_to < steps_from)
                 return usage_error("--trace-steps needs steps from 1, as in 5 or 1-3, not '%s'", v);
+        } else if (strcmp(a, "--max-memory") == 0 || strncmp(a, "--max-memory=", 13) == 0) {
+            const char *v = a[12] == '=' ? a + 13 : (++i < argc ? argv[i] : NULL);
+            char *end;
+            if (!v) return usage_error("%s needs a size in MiB", a);
+            errno = 0;
+            unsigned long long mib = strtoull(v, &end, 10);
+            if (*v == '-' || *end || errno || mib == 0 || mib > (1ull << 40))
+                return usage_error("--max-memory needs a size in MiB from 1, not '%s'", v);
+            max_memory = (size_t)mib << 20;
         } else if (strcmp(a, "--plot") == 0) {
             if (++i == argc) return usage_error("%s needs the SVG file's name", a);
             plot = argv[i];
@@ -157,6 +168,7 @@ int main(int argc, char **argv)
     nn_set_trace_format(nn, format);
     if (plot) nn_set_plot(nn, plot);
     nn_set_trace_full(nn, full);
+    if (max_memory) nn_set_max_memory(nn, max_memory);
     nn_set_trace_steps(nn, steps_from, steps_to);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
 

@@ -135,6 +135,11 @@ void nn_set_trace_full(NnState *nn, int on)
     nn->rt.trace_full = on != 0;
 }
 
+void nn_set_max_memory(NnState *nn, size_t bytes)
+{
+    nn->rt.graph.max_bytes = bytes;
+}
+
 void nn_set_plot(NnState *nn, const char *path)
 {
     nn_free(nn->plot_path);
@@ -170,6 +175,21 @@ static NnStatus execute(NnState *nn, Program *prog)
     rt_exec(&nn->rt, prog);
     nn->rt.catch_point = NULL;
     return NN_OK;
+}
+
+/* The program's tensors would pass the memory limit: said at the first tensor past it, before
+ * anything runs (the caller undoes the compilation). */
+static NnStatus over_memory(NnState *nn)
+{
+    Graph *g = &nn->rt.graph;
+    const GraphNode *n = graph_node(g, g->over_node);
+    char shape[64];
+    double need = (double)n->size * sizeof(float) / (1 << 20);
+    diag_report(&nn->diag, DIAG_ERROR, n->span, "this tensor %s (%.0f MiB) would take the "
+                "program's tensors past the memory limit of %zu MiB; raise it with --max-memory",
+                shape_str(&n->shape, shape, sizeof shape), need < 1 ? 1 : need,
+                g->max_bytes >> 20);
+    return NN_ERROR_COMPILE;
 }
 
 /* Keeps the spans of the statements that define something, so nn_save_session can write a
@@ -226,7 +246,7 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
         size_t n_defs = nn->n_defs;
         remember_definitions(nn, &ctx.stmts);
         arena_free(&arena);     /* the AST is not needed once the graph is built */
-        status = execute(nn, &prog);
+        status = nn->rt.graph.over ? over_memory(nn) : execute(nn, &prog);
         program_free(&prog);
         if (status != NN_OK) {
             rt_snapshot_restore(&nn->rt, &before);
@@ -394,6 +414,12 @@ NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
     program_init(&prog);
     lower_unit(&ctx.stmts, &nn->rt.graph, &prog);
     arena_free(&arena);
+    if (nn->rt.graph.over) {
+        st = over_memory(nn);
+        graph_truncate(&nn->rt.graph, nn->rt.graph.over_node);
+        program_free(&prog);
+        return st;
+    }
     for (size_t i = 0; i < prog.count; i++)
         if (prog.items[i].kind == INS_PRINT) {     /* compute it, print nothing */
             prog.items[i].kind = INS_EVAL;
