@@ -317,7 +317,7 @@ static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 static bool no_column_error(DataError *err, int line, const char *target, const Field *hdr,
                             int n)
 {
-    char t[CLIP_MAX + 4], list[200];
+    char t[CLIP_MAX + 4], name[CLIP_MAX + 4], list[200];
     size_t len = 0, total = 0;
     for (int i = 0; i < n; i++) total += strlen(hdr[i].text) + 2;
     bool elide = total >= sizeof list && n > 5;
@@ -328,7 +328,8 @@ static bool no_column_error(DataError *err, int line, const char *target, const 
             i = n - 3;
             continue;
         }
-        append(list, sizeof list, &len, "%s%s", i ? ", " : "", hdr[i].text);
+        /* clipped like every quoted text: a quoted name may hold a newline */
+        append(list, sizeof list, &len, "%s%s", i ? ", " : "", clip(hdr[i].text, name));
     }
     if (elide) append(list, sizeof list, &len, " (%d columns)", n);
     return set_error(err, line, 1, "no column named '%s'; the columns are %s", clip(target, t),

@@ -242,7 +242,8 @@ static void print_items(Runtime *rt, const Instr *ins)
         }
         size_t line = sb->len;
         while (line > 0 && sb->data[line - 1] != '\n') line--;
-        tensor_format(n->value, &n->shape, sb, (int)utf8_width(sb->data + line, sb->len - line));
+        int indent = line < sb->len ? (int)utf8_width(sb->data + line, sb->len - line) : 0;
+        tensor_format(n->value, &n->shape, sb, indent);
         if (n->shape.rank > 0) {
             sb_puts(sb, "  shape ");
             shape_format(&n->shape, sb);

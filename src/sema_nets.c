@@ -1300,9 +1300,10 @@ void sema_check_train(Sema *s, AstNode *st)
         sema_error(s, st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
                    "0.1)' or 'optimizer adam()'");
         ok = false;
-    } else if (seen[1] && !check_optimizer(s, opt, &t->optim, true)) {
+    } else if (opt && !check_optimizer(s, opt, &t->optim, true)) {
         ok = false;
     }
+    if (seen[1] && !opt) ok = false;       /* its error was reported */
     if (!seen[2] && !unknown) {
         sema_error(s, st->span, "a train block needs 'epochs N'");
         ok = false;
