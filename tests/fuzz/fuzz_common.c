@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,25 @@ static void remove_workdir(void)
     nftw(workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* libFuzzer often ends with _Exit, which skips atexit: directories of processes that are
+ * gone ("nn-fuzz-PID-XXXXXX" with no process PID) are removed by the next one. */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        char rest[64];
+        if (sscanf(e->d_name, "nn-fuzz-%ld-%63s", &pid, rest) != 2 || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 const char *fuzz_workdir(int copy_data)
 {
     if (workdir[0]) return workdir;
@@ -131,7 +151,8 @@ const char *fuzz_workdir(int copy_data)
         else if (!(base = getenv("TMPDIR")) || !*base)
             base = "/tmp";
     }
-    snprintf(workdir, sizeof workdir, "%s/nn-fuzz-XXXXXX", base);
+    remove_stale(base);
+    snprintf(workdir, sizeof workdir, "%s/nn-fuzz-%ld-XXXXXX", base, (long)getpid());
     if (!mkdtemp(workdir)) fuzz_fail("cannot make a directory in %s: %s", base, strerror(errno));
     if (chdir(workdir) != 0) fuzz_fail("cannot enter %s: %s", workdir, strerror(errno));
     atexit(remove_workdir);

@@ -11,7 +11,9 @@
  * and removes it at exit. With copy_data, the repository's data files are copied into it at
  * the paths the scripts use (examples/data/..., tests/errors/data/...), so seeds that read
  * them work while the fuzzed scripts can touch nothing outside the directory. Returns its
- * path (static storage). Call once, from LLVMFuzzerInitialize. */
+ * path (static storage). Call once, from LLVMFuzzerInitialize. The directory is removed at
+ * exit, or, if the process ends without running atexit handlers (libFuzzer's _Exit, a
+ * crash), by the next harness that starts. */
 const char *fuzz_workdir(int copy_data);
 
 /* Replaces the file `name` (relative to the working directory) with data[0..size). Aborts

@@ -16,6 +16,8 @@
 
 #define CSV_FILE "input.csv"
 
+static bool skip_known;     /* NN_FUZZ_SKIP_KNOWN=1: see known_bug */
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_workdir(0);
+    skip_known = fuzz_env_num("NN_FUZZ_SKIP_KNOWN", 0) != 0;
     return 0;
 }
 
@@ -47,6 +50,21 @@ static void header_field(const uint8_t *data, size_t size, int which, char *out,
     if (n == 0 || memchr(out, '\0', n)) snprintf(out, cap, "y");
 }
 
+/* Bugs found by fuzzing, reported and not fixed yet. With NN_FUZZ_SKIP_KNOWN=1 (set by
+ * .ci/fuzz.sh while fuzzing, not when it replays crashes/) they are not reported, so that
+ * fuzzing goes on past them. Delete an entry once its bug is fixed. None today; the first
+ * one was, until 28dc0ee:
+ *     crashes/csv-no-column-list-newline.csv: no_column_error listed the header's names
+ *     without clip(), so a quoted name with a newline got into the message
+ *     return strncmp(err->msg, "no column named", 15) == 0; */
+static bool known_bug(const DataError *err)
+{
+    (void)err;
+    return false;
+}
+
+/* A failure has a location and a one-line message: texts from the file are clipped before
+ * any control character (data.c, clip). */
 static void check_error(const DataError *err, const char *what)
 {
     size_t n = strnlen(err->msg, sizeof err->msg);
@@ -54,7 +72,10 @@ static void check_error(const DataError *err, const char *what)
     if (n == sizeof err->msg) fuzz_fail("%s: message not terminated", what);
     if (err->line < 0 || err->col < 0 || (err->line == 0 && err->col != 0))
         fuzz_fail("%s: bad location %d:%d for '%s'", what, err->line, err->col, err->msg);
-    if (strchr(err->msg, '\n')) fuzz_fail("%s: message has a newline: '%s'", what, err->msg);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)err->msg[i] < 0x20 && !(skip_known && known_bug(err)))
+            fuzz_fail("%s: control character 0x%02x in the message '%s'", what,
+                      (unsigned char)err->msg[i], err->msg);
 }
 
 /* Optional sign, then digits only. */

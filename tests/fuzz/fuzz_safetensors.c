@@ -42,7 +42,8 @@ static void check_file(const StFile *f)
             if (e->dims[d] < 0) fuzz_fail("'%s': dimension %lld", e->name, (long long)e->dims[d]);
             count *= (size_t)e->dims[d];
         }
-        if (count != e->count) fuzz_fail("'%s': count %zu, shape says %zu", e->name, e->count, count);
+        if (count != e->count)
+            fuzz_fail("'%s': count %zu, shape says %zu", e->name, e->count, count);
         if (st_find(f, e->name) != e) fuzz_fail("'%s': st_find finds another entry", e->name);
     }
     for (size_t i = 0; i < f->meta_count; i++) {
