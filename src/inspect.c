@@ -32,6 +32,7 @@ static const HelpEntry help[] = {
     { "print", "statement", "print \"loss:\", loss", "prints values (with their shapes) and strings" },
     { "backward", "statement", "backward loss", "accumulates d loss / d p into p.grad for every param p" },
     { "trace", "statement", "trace loss", "forward, backward and the chain rule, explained step by step" },
+    { "gradcheck", "statement", "gradcheck loss", "backprop's gradients beside finite differences, per param" },
     { "step", "statement", "step sgd(lr = 0.1)", "one optimizer update of every param from its gradient" },
     { "zero_grad", "statement", "zero_grad", "sets every param's gradient to zero" },
     { "seed", "statement", "seed 42", "restarts the random numbers, so draws repeat" },
