@@ -193,6 +193,22 @@ static inline float lerpf(float start, float end, float weight)
  *   m = beta1*m + (1 - beta1)*g               (as lerp(m, g, 1 - beta1))
  *   v = beta2*v + (1 - beta2)*g^2
  *   w = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
+/* The loop of one update, for one weight-decay mode and one lerp form (both fixed per call, so
+ * they are chosen outside the loop, which then vectorises). */
+static void adam_loop(float *restrict w, const float *restrict g, float *restrict m,
+                      float *restrict v, size_t n, float l2, float shrink, bool low, float w1,
+                      float b2, float w2, float bc2_sqrt, float eps, float step)
+{
+    for (size_t i = 0; i < n; i++) {
+        float wi = w[i] * shrink, gi = g[i] + l2 * wi;
+        float mi = low ? m[i] + w1 * (gi - m[i]) : gi - (gi - m[i]) * (1.0f - w1);
+        float vi = v[i] * b2 + w2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = wi - step * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+    }
+}
+
 static void adam_update(const OptimConfig *c, float lr, long t, float *w, const float *g,
                         float *const *state, size_t n)
 {
@@ -203,19 +219,15 @@ static void adam_update(const OptimConfig *c, float lr, long t, float *w, const 
     const float step = (float)((double)lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float w1 = (float)(1.0 - (double)b1), w2 = (float)(1.0 - (double)b2);
-    const float shrink = (float)(1.0 - (double)lr * (double)wd);
-    float *m = state[0], *v = state[1];
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        if (decoupled)
-            w[i] *= shrink;
-        else if (wd != 0.0f)
-            gi += wd * w[i];
-        m[i] = lerpf(m[i], gi, w1);
-        v[i] = v[i] * b2 + w2 * gi * gi;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        w[i] -= step * (m[i] / denom);
-    }
+    /* adamw shrinks w first (shrink), adam adds wd * w to the gradient (l2); multiplying by 1
+     * and adding 0 * w change nothing, so one loop serves both */
+    const float shrink = decoupled ? (float)(1.0 - (double)lr * (double)wd) : 1.0f;
+    const float l2 = decoupled ? 0.0f : wd;
+    if (fabsf(w1) < 0.5f)   /* torch.lerp's two forms, as lerpf */
+        adam_loop(w, g, state[0], state[1], n, l2, shrink, true, w1, b2, w2, bc2_sqrt, eps, step);
+    else
+        adam_loop(w, g, state[0], state[1], n, l2, shrink, false, w1, b2, w2, bc2_sqrt, eps,
+                  step);
 }
 
 /* RMSprop (torch.optim.RMSprop, centered=False):
