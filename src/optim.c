@@ -180,13 +180,6 @@ static void sgd_update(const OptimConfig *c, float lr, long t, float *w, const f
     }
 }
 
-/* torch.lerp(start, end, weight) for float, evaluated the way PyTorch's CPU kernel does (from
- * whichever end is nearer), so exp_avg rounds the same. */
-static inline float lerpf(float start, float end, float weight)
-{
-    return fabsf(weight) < 0.5f ? start + weight * (end - start)
-                                : end - (end - start) * (1.0f - weight);
-}
 
 /* Adam and AdamW (torch.optim.Adam / AdamW, non-amsgrad, non-capturable):
  *   adamw: w = w * (1 - lr*wd)                adam: g = g + wd*w   (L2, if wd != 0)
@@ -194,7 +187,9 @@ static inline float lerpf(float start, float end, float weight)
  *   v = beta2*v + (1 - beta2)*g^2
  *   w = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 /* The loop of one update, for one weight-decay mode and one lerp form (both fixed per call, so
- * they are chosen outside the loop, which then vectorises). */
+ * they are chosen outside the loop, which then vectorises). exp_avg is torch.lerp(m, g, 1 - b1)
+ * evaluated as PyTorch's CPU kernel does it, from whichever end is nearer (`low`), so it
+ * rounds the same. */
 static void adam_loop(float *restrict w, const float *restrict g, float *restrict m,
                       float *restrict v, size_t n, float l2, float shrink, bool low, float w1,
                       float b2, float w2, float bc2_sqrt, float eps, float step)
@@ -223,7 +218,7 @@ static void adam_update(const OptimConfig *c, float lr, long t, float *w, const 
      * and adding 0 * w change nothing, so one loop serves both */
     const float shrink = decoupled ? (float)(1.0 - (double)lr * (double)wd) : 1.0f;
     const float l2 = decoupled ? 0.0f : wd;
-    if (fabsf(w1) < 0.5f)   /* torch.lerp's two forms, as lerpf */
+    if (fabsf(w1) < 0.5f)   /* torch.lerp's two forms */
         adam_loop(w, g, state[0], state[1], n, l2, shrink, true, w1, b2, w2, bc2_sqrt, eps, step);
     else
         adam_loop(w, g, state[0], state[1], n, l2, shrink, false, w1, b2, w2, bc2_sqrt, eps,
