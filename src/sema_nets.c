@@ -224,7 +224,6 @@ static void layer_item(ModelBuild *b, const AstList *items, size_t i)
             return;
         }
         int in = b->width;
-        size_t begin = (size_t)b->m->n_layers;
         Layer *l = push_layer(b, LAYER_RES_BEGIN, it->span);
         l->in = l->out = in;
         layer_items(b, &it->u.block.items);
@@ -237,7 +236,6 @@ static void layer_item(ModelBuild *b, const AstList *items, size_t i)
         }
         l = push_layer(b, LAYER_RES_END, it->span);
         l->in = l->out = in;
-        (void)begin;
         return;
     }
     if (it->kind == AST_CALL && strcmp(it->u.call.name, "dense") == 0) {
@@ -1332,10 +1330,7 @@ void sema_check_train(Sema *s, AstNode *st)
             sema_error(s, target->span, "nothing to train: this depends on no param");
             return;
         }
-        if (!ok) return;
         t->over_data = false;
-        st->sema.sym = NULL;
-        st->sema.is_const = true;   /* checked */
         return;
     }
 
@@ -1480,10 +1475,6 @@ void sema_check_train(Sema *s, AstNode *st)
         Shape yv = t->val_given ? t->vy->sema.shape : with_rows(&ys, t->val_rows);
         if (!check_loss_shapes(s, val->span, t->loss, &t->val_app.out, &yv)) return;
     }
-    if (t->resume && msym->model->formula) {
-        /* formula models are saved too; nothing special */
-    }
-    st->sema.is_const = true;   /* checked */
 }
 
 /* ---- save / load ------------------------------------------------------------------------- */
