@@ -3,6 +3,7 @@
  * back out as a script. */
 #include "state.h"
 
+#include "fileio.h"
 #include "html.h"
 #include "ops.h"
 
@@ -384,10 +385,9 @@ NnStatus nn_save_session(NnState *nn, const char *path)
         literal(n->value, &n->shape, 0, &k, &sb);
         sb_putc(&sb, '\n');
     }
-    FILE *f = fopen(path, "w");
-    bool ok = f && fwrite(sb.data, 1, sb.len, f) == sb.len;
-    if (f && fclose(f) != 0) ok = false;
-    if (!ok) diag_plain(&nn->diag, DIAG_ERROR, "cannot write '%s'", path);
+    char err[512];
+    bool ok = afile_write_all(path, sb.data ? sb.data : "", sb.len, err, sizeof err);
+    if (!ok) diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
     sb_free(&sb);
     return ok ? NN_OK : NN_ERROR_IO;
 }

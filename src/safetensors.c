@@ -3,6 +3,8 @@
  * (temporary file, fsync, rename). Nothing read from a file is trusted. */
 #include "safetensors.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -977,35 +979,6 @@ static void buf_json_string(Buf *b, const char *s)
     buf_add(b, "\"", 1);
 }
 
-static bool write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* Makes sure the rename reaches the disk: fsync the directory holding path. Best effort. */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? nn_strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : nn_strndup(".", 1);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    nn_free(dir);
-}
-
 /* Checks the arguments of st_save and builds the padded header. */
 static bool build_header(const char *path, const StTensor *t, size_t nt, const StMeta *meta,
                          size_t nmeta, Buf *h, size_t *counts, char *err, size_t errlen)
@@ -1093,60 +1066,29 @@ bool st_save(const char *path, const StTensor *t, size_t nt, const StMeta *meta,
              char *err, size_t errlen)
 {
     enum { CHUNK = 16384 };     /* floats converted and written at a time */
-    Buf h = { NULL, 0, 0 }, tmp = { NULL, 0, 0 };
-    size_t *counts = nn_alloc(nt * sizeof *counts);
+    Buf h = { NULL, 0, 0 };
+    size_t *counts = nn_alloc((nt ? nt : 1) * sizeof *counts);
     unsigned char *chunk = NULL, prefix[8];
-    struct stat old;
-    int fd = -1;
+    AtomicFile f;
     bool ok = false;
 
     if (!build_header(path, t, nt, meta, nmeta, &h, counts, err, errlen)) goto done;
-
-    /* A unique name in the same directory, so that rename() is atomic. */
-    for (unsigned k = 0; fd < 0; k++) {
-        char suffix[64];
-        if (k == 0) snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
-        else snprintf(suffix, sizeof suffix, ".tmp.%ld.%u", (long)getpid(), k);
-        tmp.len = 0;
-        buf_puts(&tmp, path);
-        buf_add(&tmp, suffix, strlen(suffix) + 1);
-        fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && (errno != EEXIST || k == 1000)) {
-            fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-            goto done;
-        }
-    }
-    if (stat(path, &old) == 0 && S_ISREG(old.st_mode)) (void)fchmod(fd, old.st_mode & 07777);
-
+    if (!afile_open(&f, path, err, errlen)) goto done;
     put_le64(prefix, h.len);
-    if (!write_all(fd, prefix, 8) || !write_all(fd, h.data, h.len)) goto io_error;
+    bool written = afile_write(&f, prefix, 8) && afile_write(&f, h.data, h.len);
     chunk = nn_alloc(CHUNK * 4);
-    for (size_t i = 0; i < nt; i++) {
-        for (size_t at = 0; at < counts[i]; at += CHUNK) {
+    for (size_t i = 0; i < nt && written; i++) {
+        for (size_t at = 0; at < counts[i] && written; at += CHUNK) {
             size_t m = counts[i] - at < CHUNK ? counts[i] - at : CHUNK;
             floats_to_le(chunk, t[i].data + at, m);
-            if (!write_all(fd, chunk, m * 4)) goto io_error;
+            written = afile_write(&f, chunk, m * 4);
         }
     }
-    if (fsync(fd) != 0) goto io_error;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto io_error;
-    }
-    fd = -1;
-    if (rename(tmp.data, path) != 0) goto io_error;
-    sync_parent_dir(path);
-    ok = true;
-    goto done;
-
-io_error:
-    fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    if (!written) afile_fail(&f, err, errlen);
+    else ok = afile_commit(&f, err, errlen);
 done:
-    if (fd >= 0) close(fd);
-    if (!ok && tmp.data && tmp.len) (void)unlink(tmp.data);
     nn_free(chunk);
     nn_free(counts);
     nn_free(h.data);
-    nn_free(tmp.data);
     return ok;
 }

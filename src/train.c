@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 #include "data.h"
+#include "fileio.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -628,11 +629,10 @@ static void svg_curve(Loop *lp)
                      "validation (dashed)</text>\n");
     }
     sb_puts(&sb, "</svg>\n");
-    FILE *f = fopen(path, "w");
-    bool ok = f && fwrite(sb.data, 1, sb.len, f) == sb.len;
-    if (f && fclose(f) != 0) ok = false;
+    char err[512];
+    bool ok = afile_write_all(path, sb.data, sb.len, err, sizeof err);
     sb_free(&sb);
-    if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "cannot write the loss curve to '%s'", path);
+    if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "%s (the loss curve)", err);
 }
 
 void rt_train(Runtime *rt, const TrainInstr *t, Span at)
