@@ -158,6 +158,19 @@ const char *nn_version(void)
     return NN_VERSION;
 }
 
+/* A parser context for the source `id` (src), building into arena, reporting to diag. */
+static void parse_ctx_init(ParseCtx *ctx, NnState *nn, Arena *arena, DiagSink *diag,
+                           const Source *src, uint32_t id)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->arena = arena;
+    ctx->interner = &nn->interner;
+    ctx->diag = diag;
+    ctx->source = id;
+    ctx->text = src->text;
+    ctx->len = src->len;
+}
+
 /* Runs the program, catching run-time errors. Returns the status. */
 static NnStatus execute(NnState *nn, Program *prog)
 {
@@ -224,13 +237,7 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
     Arena arena;
     arena_init(&arena);
     ParseCtx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.arena = &arena;
-    ctx.interner = &nn->interner;
-    ctx.diag = &nn->diag;
-    ctx.source = id;
-    ctx.text = src->text;
-    ctx.len = src->len;
+    parse_ctx_init(&ctx, nn, &arena, &nn->diag, src, id);
 
     size_t nsyms = nn->syms.count;
     NnStatus status = NN_OK;
@@ -362,13 +369,7 @@ int nn_is_complete(NnState *nn, const char *code)
     Arena arena;
     arena_init(&arena);
     ParseCtx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.arena = &arena;
-    ctx.interner = &nn->interner;
-    ctx.diag = &quiet;
-    ctx.source = id;
-    ctx.text = src->text;
-    ctx.len = src->len;
+    parse_ctx_init(&ctx, nn, &arena, &quiet, src, id);
     parse_unit(&ctx);
     arena_free(&arena);
     source_table_free(&sources);
@@ -387,13 +388,7 @@ NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
     Arena arena;
     arena_init(&arena);
     ParseCtx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.arena = &arena;
-    ctx.interner = &nn->interner;
-    ctx.diag = &nn->diag;
-    ctx.source = id;
-    ctx.text = src->text;
-    ctx.len = src->len;
+    parse_ctx_init(&ctx, nn, &arena, &nn->diag, src, id);
     size_t nsyms = nn->syms.count;
     NnStatus st = NN_ERROR_COMPILE;
     if (parse_unit(&ctx) > 0
