@@ -65,36 +65,39 @@ void diag_report(DiagSink *d, DiagLevel level, Span span, const char *fmt, ...)
     va_end(ap);
 }
 
-void diag_plain(DiagSink *d, DiagLevel level, const char *fmt, ...)
+/* "WHERE: level: message" on one line, with no source line under it. */
+static void report_unlocated(DiagSink *d, DiagLevel level, const char *where, const char *fmt,
+                             va_list ap)
 {
     StrBuf sb;
     sb_init(&sb);
-    sb_printf(&sb, "nn: %s: ", level_name(level));
-    va_list ap;
-    va_start(ap, fmt);
+    sb_printf(&sb, "%s: %s: ", where, level_name(level));
     sb_vprintf(&sb, fmt, ap);
-    va_end(ap);
     sb_putc(&sb, '\n');
     if (level == DIAG_ERROR) d->errors++;
     d->emit(d->ud, sb.data, sb.len);
     sb_free(&sb);
 }
 
+void diag_plain(DiagSink *d, DiagLevel level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report_unlocated(d, level, "nn", fmt, ap);
+    va_end(ap);
+}
+
 void diag_file(DiagSink *d, DiagLevel level, const char *file, int line, int col,
                const char *fmt, ...)
 {
-    StrBuf sb;
-    sb_init(&sb);
-    sb_puts(&sb, file);
-    if (line > 0) sb_printf(&sb, ":%d", line);
-    if (line > 0 && col > 0) sb_printf(&sb, ":%d", col);
-    sb_printf(&sb, ": %s: ", level_name(level));
+    StrBuf where;
+    sb_init(&where);
+    sb_puts(&where, file);
+    if (line > 0) sb_printf(&where, ":%d", line);
+    if (line > 0 && col > 0) sb_printf(&where, ":%d", col);
     va_list ap;
     va_start(ap, fmt);
-    sb_vprintf(&sb, fmt, ap);
+    report_unlocated(d, level, where.data, fmt, ap);
     va_end(ap);
-    sb_putc(&sb, '\n');
-    if (level == DIAG_ERROR) d->errors++;
-    d->emit(d->ud, sb.data, sb.len);
-    sb_free(&sb);
+    sb_free(&where);
 }
