@@ -115,6 +115,34 @@ static bool expect_on(ParseCtx *ctx, const char *word, Span at)
     return false;
 }
 
+/* `at` is a word only after `trace EXPR` and `trace step N`, so it stays free as a name. */
+static bool expect_at(ParseCtx *ctx, const char *word, Span at)
+{
+    if (strcmp(word, "at") == 0) return true;
+    if (parse_count_error(ctx, at))
+        diag_report(ctx->diag, DIAG_ERROR, at, "expected 'at' before '%s': trace EXPR at "
+                    "MODEL.layerN, or at one unit MODEL.layerN[i]", word);
+    return false;
+}
+
+static AstNode *trace_stmt(ParseCtx *ctx, AstNode *e, const AstList *places, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_TRACE, at);
+    n->u.trace.expr = e;
+    if (places) n->u.trace.places = *places;
+    return n;
+}
+
+static AstNode *place(ParseCtx *ctx, AstNode *path, const double *unit, Span unit_span, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_PLACE, at);
+    n->u.place.path = path;
+    n->u.place.has_unit = unit != NULL;
+    n->u.place.unit = unit ? *unit : 0;
+    n->u.place.unit_span = unit_span;
+    return n;
+}
+
 static AstNode *setting(ParseCtx *ctx, const char *name, Span name_span, const char *word,
                         AstNode *value, Span at)
 {
@@ -183,8 +211,9 @@ static void push_stmt(ParseCtx *ctx, AstNode *s)
 %token GRADCHECK        "'gradcheck'"
 
 %type <node> stmt expr postfix primary arg print_item model_item setting string name_node
+%type <node> place_item
 %type <list> args args_opt elems print_items model_body model_lines settings setting_lines
-%type <list> names
+%type <list> names places
 
 %printer { fprintf(yyo, "%g", $$); } <num>
 %printer { fprintf(yyo, "%s", $$); } <name>
@@ -223,7 +252,8 @@ stmt
                                 }
     | PRINT print_items         { $$ = ast_new(ctx->arena, AST_PRINT, @$); $$->u.list = $2; }
     | BACKWARD expr             { $$ = unary_stmt(ctx, AST_BACKWARD, $2, @$); }
-    | TRACE expr                { $$ = unary_stmt(ctx, AST_TRACE, $2, @$); }
+    | TRACE expr                { $$ = trace_stmt(ctx, $2, NULL, @$); }
+    | TRACE expr IDENT places   { $$ = expect_at(ctx, $3, @3) ? trace_stmt(ctx, $2, &$4, @$) : NULL; }
     | GRADCHECK expr            { $$ = unary_stmt(ctx, AST_GRADCHECK, $2, @$); }
     | STEP IDENT '(' args_opt ')' {
                                   $$ = ast_new(ctx->arena, AST_STEP, @$);
@@ -323,6 +353,27 @@ setting
     | IDENT IDENT NUMBER        { $$ = setting(ctx, $1, @1, $2, number(ctx, $3, @3), @$); }
     | TRACE STEP NUMBER         { $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$); }
     | TRACE IDENT NUMBER        { $$ = setting(ctx, "trace", @1, $2, number(ctx, $3, @3), @$); }
+    | TRACE STEP NUMBER IDENT places {
+                                  $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$);
+                                  $$->u.setting.places = $5;
+                                  if (!expect_at(ctx, $4, @4)) $$ = NULL;
+                                }
+    | TRACE IDENT NUMBER IDENT places {
+                                  $$ = setting(ctx, "trace", @1, $2, number(ctx, $3, @3), @$);
+                                  $$->u.setting.places = $5;
+                                  if (!expect_at(ctx, $4, @4)) $$ = NULL;
+                                }
+    ;
+
+/* where a trace looks: net.layer1, layer2 (in a train block), net.layer1[3] */
+places
+    : place_item                { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | places ',' place_item     { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+place_item
+    : postfix                   { $$ = place(ctx, $1, NULL, @1, @$); }
+    | postfix '[' NUMBER ']'    { $$ = place(ctx, $1, &$3, @3, @$); }
     ;
 
 print_items

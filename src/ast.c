@@ -35,6 +35,7 @@ const char *ast_kind_name(AstKind k)
         [AST_LET_MANY] = "let", [AST_MODEL] = "model", [AST_RESIDUAL] = "residual",
         [AST_FORWARD] = "forward", [AST_TRAIN] = "train", [AST_SETTING] = "setting",
         [AST_SAVE] = "save", [AST_LOAD] = "load", [AST_GRADCHECK] = "gradcheck",
+        [AST_PLACE] = "place",
     };
     return names[k];
 }
@@ -96,8 +97,17 @@ void ast_dump(const AstNode *n, StrBuf *sb)
         ast_dump(n->u.field.obj, sb);
         sb_printf(sb, " %s", n->u.field.field);
         break;
-    case AST_BACKWARD:
     case AST_TRACE:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.trace.expr, sb);
+        dump_list(&n->u.trace.places, sb);
+        break;
+    case AST_PLACE:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.place.path, sb);
+        if (n->u.place.has_unit) sb_printf(sb, " %g", n->u.place.unit);
+        break;
+    case AST_BACKWARD:
     case AST_GRADCHECK:
     case AST_EXPR:
     case AST_SEED:
@@ -138,6 +148,7 @@ void ast_dump(const AstNode *n, StrBuf *sb)
             sb_putc(sb, ' ');
             ast_dump(n->u.setting.value, sb);
         }
+        dump_list(&n->u.setting.places, sb);
         break;
     case AST_SAVE:
     case AST_LOAD:

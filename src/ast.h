@@ -42,6 +42,7 @@ typedef enum AstKind {
     AST_SAVE,       /* save MODEL "file" */
     AST_LOAD,       /* load MODEL "file" */
     AST_GRADCHECK,  /* gradcheck expr */
+    AST_PLACE,      /* where a trace looks: net.layer1, or one unit net.layer1[3] */
 } AstKind;
 
 typedef struct AstNode AstNode;
@@ -66,13 +67,16 @@ struct AstNode {
                                                                 PARAM, ASSIGN; ARG name may be NULL */
         struct { AstNode *obj; const char *field; Span field_span; } field;
         AstList list;                                       /* TENSOR elements, PRINT items */
-        AstNode *expr;                                      /* BACKWARD, TRACE, EXPR, SEED */
+        AstNode *expr;                                      /* BACKWARD, EXPR, SEED */
+        struct { AstNode *expr; AstList places; } trace;    /* TRACE expr [at places] */
+        struct { AstNode *path; double unit; Span unit_span; bool has_unit; } place;
         struct { const char *name; Span name_span; AstList items; } block; /* MODEL; RESIDUAL
                                                                 (name NULL) */
         struct { const char *arg; Span arg_span; AstNode *body; } fwd;     /* FORWARD */
         struct { AstNode *target; AstNode *x, *y; AstList settings; } train; /* TRAIN: target
                                                 is the model's NAME (x set) or the loss */
-        struct { const char *name; Span name_span; const char *word; AstNode *value; } setting;
+        struct { const char *name; Span name_span; const char *word; AstNode *value;
+                 AstList places; } setting;         /* places: trace step N at PLACES */
         struct { const char *name; Span name_span; AstNode *path; } file; /* SAVE, LOAD */
         struct { AstList names; AstNode *value; } many;     /* LET_MANY: names are AST_NAMEs */
     } u;

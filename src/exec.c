@@ -26,6 +26,7 @@ void rt_free(Runtime *rt)
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);
+    nn_free(rt->step_focus);
 }
 
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
@@ -271,13 +272,13 @@ float *rt_snapshot_params(Runtime *rt, bool grads)
     return buf;
 }
 
-static void backward(Runtime *rt, const Instr *ins, bool explain)
+static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFocus *focus)
 {
     forward(rt, &ins->plan);
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
     graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
     if (explain) {
-        trace_pass(rt, &ins->plan, ins->node, before, ins->span);
+        trace_pass(rt, &ins->plan, ins->node, before, ins->span, focus);
         rt_flush(rt);
         rt->explain_step = rt->trace_format != TRACE_DOT;
     }
@@ -513,8 +514,8 @@ void rt_exec(Runtime *rt, const Program *p)
             forward(rt, &ins->plan);
             print_items(rt, ins);
             break;
-        case INS_BACKWARD: backward(rt, ins, rt->trace_all); break;
-        case INS_TRACE: backward(rt, ins, true); break;
+        case INS_BACKWARD: backward(rt, ins, rt->trace_all, NULL); break;
+        case INS_TRACE: backward(rt, ins, true, &ins->focus); break;
         case INS_GRADCHECK: gradcheck(rt, ins); break;
         case INS_STEP: step(rt, ins); break;
         case INS_DATA: rt_data(rt, ins->data, ins->span); break;

@@ -4,6 +4,7 @@
 #define NN_GRAPH_H
 
 #include "arena.h"
+#include "focus.h"
 #include "ops.h"
 
 typedef struct GraphNode {
@@ -20,8 +21,11 @@ typedef struct GraphNode {
     bool requires_grad;     /* depends on a param (or is one) */
     Span span;              /* the source that made it */
     const char *name;       /* the let/param name that first named it, or NULL */
+    const char *group;      /* the model layer it belongs to ("net.layer1": a dense layer, its
+                               params and the activations after it), or NULL; interned */
     uint32_t id;
 } GraphNode;
+
 
 /* The nodes needed to compute some roots, in topological (= creation) order. Because the
  * graph only grows and inputs are always older than their users, a plan never goes stale. */

@@ -32,7 +32,7 @@ static const HelpEntry help[] = {
     { "param", "statement", "param w = randn(2, 3) * 0.1", "declares a trainable tensor, set once from its value" },
     { "print", "statement", "print \"loss:\", loss", "prints values (with their shapes) and strings" },
     { "backward", "statement", "backward loss", "accumulates d loss / d p into p.grad for every param p" },
-    { "trace", "statement", "trace loss", "forward, backward and the chain rule, explained step by step" },
+    { "trace", "statement", "trace loss at net.layer1[0]", "forward, backward and the chain rule, explained step by step; `at` looks at some layers or zooms into one unit" },
     { "gradcheck", "statement", "gradcheck loss", "backprop's gradients beside finite differences, per param" },
     { "step", "statement", "step sgd(lr = 0.1)", "one optimizer update of every param from its gradient" },
     { "zero_grad", "statement", "zero_grad", "sets every param's gradient to zero" },

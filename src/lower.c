@@ -71,6 +71,17 @@ static uint32_t leaf(Lower *l, OpKind op, Shape shape, Span span)
     return add_node(l, op, NULL, 0, &at, span);
 }
 
+/* The places of a trace, copied out of the unit's arena (which goes when lowering ends). */
+static TraceFocus copy_focus(Lower *l, const TraceFocus *f)
+{
+    TraceFocus c = { NULL, f->count };
+    if (!f->count) return c;
+    TracePlace *ps = arena_alloc(&l->p->arena, (size_t)f->count * sizeof *ps);
+    memcpy(ps, f->places, (size_t)f->count * sizeof *ps);
+    c.places = ps;
+    return c;
+}
+
 /* A model applied to node x: its layers' ops one after another (dropout only while
  * training), or its formula with the argument bound to x. */
 static uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)
@@ -93,17 +104,21 @@ static uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool trai
             uint32_t prod = add_node(l, OP_MATMUL, mm, 2, &at, ly->span);
             uint32_t sum[2] = { prod, ly->b->node };
             h = add_node(l, OP_ADD, sum, 2, &at, ly->span);
+            graph_node(l->g, prod)->group = ly->group;
+            graph_node(l->g, h)->group = ly->group;
             break;
         }
         case LAYER_ACT:
             at.alpha = ly->alpha;
             if (op_info(ly->op)->sig == SIG_AXIS) at.axis = -1;
             h = add_node(l, ly->op, &h, 1, &at, ly->span);
+            graph_node(l->g, h)->group = ly->group;
             break;
         case LAYER_DROPOUT:
             if (training && ly->p > 0) {
                 at.p = ly->p;
                 h = add_node(l, OP_DROPOUT, &h, 1, &at, ly->span);
+                graph_node(l->g, h)->group = ly->group;
             }
             break;
         case LAYER_RES_BEGIN: saved[depth++] = h; break;
@@ -254,9 +269,10 @@ static void lower_data(Lower *l, const AstNode *st)
 static void set_param(Lower *l, const AstNode *st, uint32_t param);
 
 /* A param made by the compiler (a layer's W or b), filled by an initialiser leaf. */
-static void init_param(Lower *l, Symbol *p, OpKind init, Span span)
+static void init_param(Lower *l, Symbol *p, OpKind init, const char *group, Span span)
 {
     bind_symbol(l, p, leaf(l, OP_PARAM, p->shape, span));
+    graph_node(l->g, p->node)->group = group;
     uint32_t v = leaf(l, init, p->shape, span);
     program_add(l->p, INS_INIT, span)->node = v;
     Instr *ins = program_add(l->p, INS_SET_PARAM, span);
@@ -282,8 +298,8 @@ static void lower_model(Lower *l, const AstNode *st)
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];
         if (ly->kind != LAYER_DENSE) continue;
-        init_param(l, ly->W, ly->init, ly->span);
-        init_param(l, ly->b, OP_ZEROS, ly->span);
+        init_param(l, ly->W, ly->init, ly->group, ly->span);
+        init_param(l, ly->b, OP_ZEROS, ly->group, ly->span);
     }
 }
 
@@ -351,6 +367,7 @@ static void lower_train(Lower *l, const AstNode *st)
     ti->log_every = t->log_every;
     ti->patience = t->patience;
     ti->trace_step = t->trace_step;
+    ti->focus = copy_focus(l, &t->focus);
     ti->trace_every = t->trace_every;
     ti->clip = t->clip;
     ti->resume = t->resume ? arena_strndup(&l->p->arena, t->resume, strlen(t->resume)) : NULL;
@@ -493,12 +510,13 @@ static void lower_stmt(Lower *l, const AstNode *st)
     case AST_BACKWARD:
     case AST_TRACE:
     case AST_GRADCHECK: {
-        uint32_t root = lower_expr(l, st->u.expr);
+        uint32_t root = lower_expr(l, st->kind == AST_TRACE ? st->u.trace.expr : st->u.expr);
         Instr *ins = program_add(l->p, st->kind == AST_TRACE ? INS_TRACE
                                        : st->kind == AST_GRADCHECK ? INS_GRADCHECK : INS_BACKWARD,
                                  st->span);
         ins->node = root;
         ins->plan = plan_of(l, &root, 1);
+        if (st->kind == AST_TRACE) ins->focus = copy_focus(l, &st->sema.extra->focus);
         return;
     }
     case AST_STEP: {

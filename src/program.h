@@ -76,6 +76,7 @@ typedef struct TrainInstr {
     bool metric;
     const char *loss_name;
     const char *resume;
+    TraceFocus focus;           /* trace step N at PLACES */
 } TrainInstr;
 
 typedef struct PrintItem {
@@ -101,6 +102,7 @@ typedef struct Instr {
     ModelParams *ckpt;          /* SAVE, LOAD */
     const char *path;
     bool reset_grad;        /* SET_PARAM from a declaration: a new param has no gradient */
+    TraceFocus focus;       /* TRACE: the places looked at (none: everything) */
 } Instr;
 
 typedef struct Program {

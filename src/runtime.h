@@ -57,6 +57,8 @@ typedef struct Runtime {
     long trace_from, trace_to;  /* --trace-steps A-B: train blocks explain these updates */
     long trace_passes;          /* traced passes so far: the step number in JSON events */
     bool explain_step;          /* the last backward was traced: explain the next step */
+    TracePlace *step_focus;     /* ... looking at these places (owned copy) */
+    int step_focus_count;
     bool progress;              /* output is a terminal: show a live progress line */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
     uint32_t popt_count;
@@ -121,14 +123,13 @@ int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const cha
               Span at);
 
 /* trace.c: the blackboard explanation of one backward pass and of one update. */
-void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
-                    Span where);
-void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 /* A traced pass (after its backward) and a traced update, in the session's trace format:
- * the explanation, DOT, or JSON Lines events (docs/trace-json.md). */
-void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where);
+ * the explanation, DOT, or JSON Lines events (docs/trace-json.md). `focus` (NULL: all) limits
+ * the pass and the update after it to some layers, and zooms into single units. */
+void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where,
+                const TraceFocus *focus);
 void trace_step_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 
 #endif

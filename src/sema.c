@@ -840,8 +840,9 @@ static void check_stmt(Sema *s, AstNode *st)
         return;
     }
     case AST_TRACE: {
-        AstNode *e = st->u.expr;
+        AstNode *e = st->u.trace.expr;
         if (sema_expr(s, e)) sema_scalar(s, e, "trace");
+        sema_trace_places(s, &st->u.trace.places, NULL, &sema_extra(s, st)->focus);
         return;
     }
     case AST_GRADCHECK: {

@@ -6,6 +6,7 @@
 #include "ast.h"
 #include "data.h"
 #include "diag.h"
+#include "focus.h"
 #include "intern.h"
 #include "optim.h"
 
@@ -46,6 +47,8 @@ typedef struct Layer {
     int index;              /* DENSE: 1, 2, ... (its params are layerN.W, layerN.b) */
     OpKind init;            /* DENSE: how W is initialised */
     Symbol *W, *b;
+    const char *group;      /* DENSE and the activations and dropout after it: "net.layer1"
+                               (interned), what a trace's `at` names; else NULL */
 } Layer;
 
 typedef struct Model {
@@ -115,6 +118,7 @@ typedef struct SemaTrain {
     OptimConfig optim;      /* also the optimizer of a `step` statement */
     Schedule sched;
     const char *resume;     /* a checkpoint to continue from, or NULL */
+    TraceFocus focus;       /* trace step N at PLACES (in the unit's arena) */
 } SemaTrain;
 
 /* Per-node results for lowering that do not fit AstNode.sema. */
@@ -125,6 +129,7 @@ typedef struct SemaExtra {
     const char *text;       /* print of a model or data set: the text */
     DataSym *labels;        /* print labels(data, scores): the class names */
     const char *path;       /* SAVE, LOAD: the file */
+    TraceFocus focus;       /* TRACE ... at PLACES (in the unit's arena) */
 } SemaExtra;
 
 typedef struct SymbolTable {

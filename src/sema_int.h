@@ -59,6 +59,10 @@ bool sema_model_call(Sema *s, AstNode *call, Symbol *model);
 bool sema_net_field(Sema *s, AstNode *e, bool *handled);
 /* The param a field path names (for .grad), or NULL. */
 Symbol *sema_param_path(Sema *s, AstNode *e);
+/* The places of `trace ... at PLACES` as layers of models; `model`: those of a train block,
+ * where a bare `layer1` is a layer of that model (else NULL). Reports and returns false on a
+ * bad place. */
+bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus *out);
 void sema_check_model(Sema *s, AstNode *st);
 void sema_check_data_let(Sema *s, AstNode *st);
 void sema_check_train(Sema *s, AstNode *st);

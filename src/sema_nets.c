@@ -55,6 +55,7 @@ typedef struct ModelBuild {
     Model *m;
     int width;              /* the current width; 0 = not known yet */
     int next_index;         /* the next dense layer's number */
+    const char *group;      /* the dense layer the activations that follow belong to */
     int cap;
     bool ok;
 } ModelBuild;
@@ -70,6 +71,8 @@ static Layer *push_layer(ModelBuild *b, LayerKind kind, Span span)
     memset(l, 0, sizeof *l);
     l->kind = kind;
     l->span = span;
+    if (kind == LAYER_RES_BEGIN || kind == LAYER_RES_END) b->group = NULL;
+    l->group = b->group;
     return l;
 }
 
@@ -197,6 +200,8 @@ static void dense_layer(ModelBuild *b, AstNode *it, OpKind init)
     l->index = b->next_index++;
     l->init = init;
     char name[32];
+    snprintf(name, sizeof name, "layer%d", l->index);
+    l->group = b->group = sema_dotted(s, b->m->name, name);
     Shape w = shape_scalar(), bias = shape_scalar();
     w.rank = 2;
     w.dim[0] = (int)in;
@@ -382,7 +387,7 @@ void sema_check_model(Sema *s, AstNode *st)
     Model *m = nn_calloc(1, sizeof *m);
     arena_init(&m->arena);
     m->name = st->u.block.name;
-    ModelBuild b = { s, NULL, m, 0, 1, 0, true };
+    ModelBuild b = { s, NULL, m, 0, 1, NULL, 0, true };
     bool formula = false;
     for (size_t i = 0; i < items->count; i++)
         if (items->items[i]->kind == AST_PARAM || items->items[i]->kind == AST_FORWARD)
@@ -606,6 +611,95 @@ bool sema_net_field(Sema *s, AstNode *e, bool *handled)
                    m->name, path, m->n_params ? names.data : "none");
     sb_free(&names);
     return false;
+}
+
+/* ---- where a trace looks ---------------------------------------------------------------------- */
+
+static const Layer *dense_named(const Model *m, const char *group)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == LAYER_DENSE && m->layers[i].group == group) return &m->layers[i];
+    return NULL;
+}
+
+bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus *out)
+{
+    out->places = NULL;
+    out->count = 0;
+    if (!places->count) return true;
+    TracePlace *ps = arena_alloc(s->arena, places->count * sizeof *ps);
+    bool ok = true;
+    for (size_t i = 0; i < places->count; i++) {
+        const AstNode *pl = places->items[i];
+        AstNode *path = pl->u.place.path;
+        Symbol *root = NULL;
+        const char *sub = field_path(s, path, &root);
+        if (sub && !*sub && model && (!root || root->kind != SYM_MODEL)) {
+            sub = path->u.name;     /* in a train block, `layer1` is a layer of its model */
+            root = model;
+        }
+        if (!sub || !*sub || !root || root->kind != SYM_MODEL) {
+            if (model)
+                sema_error(s, path->span, "a trace looks at a layer of '%s': write layer1, or "
+                           "layer1[0] for one unit of it", model->name);
+            else
+                sema_error(s, path->span, "a trace looks at a layer of a model: write "
+                           "net.layer1, or net.layer1[0] for one unit of it");
+            ok = false;
+            continue;
+        }
+        if (root->poisoned) {
+            ok = false;
+            continue;
+        }
+        Model *m = root->model;
+        if (model && root != model) {
+            sema_error(s, path->span, "this block trains '%s', not '%s': trace the layers of "
+                       "'%s'", model->name, m->name, model->name);
+            ok = false;
+            continue;
+        }
+        if (m->formula) {
+            sema_error(s, path->span, "'%s' is written as a formula, not as layers: there is no "
+                       "layer to look at (trace without 'at' shows all of it)", m->name);
+            ok = false;
+            continue;
+        }
+        const Layer *ly = dense_named(m, sema_dotted(s, m->name, sub));
+        if (!ly) {
+            int last = 0;
+            for (int k = 0; k < m->n_layers; k++)
+                if (m->layers[k].kind == LAYER_DENSE) last = m->layers[k].index;
+            if (last == 1)
+                sema_error(s, path->span, "model '%s' has no layer '%s'; its one dense layer is "
+                           "layer1", m->name, sub);
+            else
+                sema_error(s, path->span, "model '%s' has no layer '%s'; its dense layers are "
+                           "layer1 to layer%d", m->name, sub, last);
+            ok = false;
+            continue;
+        }
+        int unit = -1;
+        if (pl->u.place.has_unit) {
+            double u = pl->u.place.unit;
+            if (u != floor(u) || u >= ly->out) {
+                if (ly->out == 1)
+                    sema_error(s, pl->u.place.unit_span, "%s has one unit: write %s[0]",
+                               ly->group, ly->group);
+                else
+                    sema_error(s, pl->u.place.unit_span, "%s has %d units, numbered from 0 to %d",
+                               ly->group, ly->out, ly->out - 1);
+                ok = false;
+                continue;
+            }
+            unit = (int)u;
+        }
+        ps[out->count].group = ly->group;
+        ps[out->count].unit = unit;
+        out->count++;
+    }
+    out->places = ps;
+    return ok;
 }
 
 /* ---- data sets ------------------------------------------------------------------------------- */
@@ -1325,6 +1419,8 @@ void sema_check_train(Sema *s, AstNode *st)
                        "data");
             ok = false;
         }
+        if (seen[12] && !sema_trace_places(s, &seen[12]->u.setting.places, NULL, &t->focus))
+            return;
         if (!sema_expr(s, target) || !sema_scalar(s, target, "train")) return;
         if (!target->sema.grad) {
             sema_error(s, target->span, "nothing to train: this depends on no param");
@@ -1346,6 +1442,8 @@ void sema_check_train(Sema *s, AstNode *st)
     if (msym->poisoned) return;
     t->over_data = true;
     t->model = msym;
+    if (seen[12] && !sema_trace_places(s, &seen[12]->u.setting.places, msym, &t->focus))
+        ok = false;
     AstNode *x = st->u.train.x, *y = st->u.train.y;
     if (!y) {
         Symbol *d = x->kind == AST_NAME ? sema_lookup(s, x->u.name) : NULL;

@@ -21,7 +21,26 @@ typedef struct Trace {
     char **label;           /* per node id (NULL if not in the plan) */
     bool *in_plan;
     StrBuf *out;
+    const TraceFocus *focus;    /* the layers looked at; NULL or none: all */
+    size_t elem;                /* zooming: values are read at this element (see render) */
+    bool zoom;
 } Trace;
+
+/* Whether a node belongs to a layer the trace looks at (every node, with no places). */
+static bool in_focus(const TracePlace *places, int count, const GraphNode *n)
+{
+    if (!count) return true;
+    for (int i = 0; i < count; i++)
+        if (n->group == places[i].group) return true;
+    return false;
+}
+
+/* Shown in the trace: the loss always, else the nodes of the places looked at. */
+static bool shown(const Trace *t, const GraphNode *n)
+{
+    if (!t->focus || n->id == t->root) return true;
+    return in_focus(t->focus->places, t->focus->count, n);
+}
 
 /* ---- numbers and labels ------------------------------------------------------------------- */
 
@@ -118,10 +137,12 @@ static void render(Trace *t, StrBuf *sb, const char *tmpl, const GraphNode *n, b
         bool bare = p > tmpl && p[-1] == '(' && (close[1] == ')' || close[1] == ',');
         if (len == 1 && (key[0] == '0' || key[0] == '1')) {
             const GraphNode *in = graph_node(t->g, n->in[key[0] - '0']);
-            if (values && in->size == 1) put_num(sb, in->value[0], !bare);
+            if (values && t->zoom) put_num(sb, in->value[in->size == 1 ? 0 : t->elem], !bare);
+            else if (values && in->size == 1) put_num(sb, in->value[0], !bare);
             else sb_puts(sb, t->label[in->id]);
         } else if (len == 3 && strncmp(key, "out", 3) == 0) {
-            if (values && n->size == 1) put_num(sb, n->value[0], !bare);
+            if (values && t->zoom) put_num(sb, n->value[t->elem], !bare);
+            else if (values && n->size == 1) put_num(sb, n->value[0], !bare);
             else sb_puts(sb, t->label[n->id]);
         } else if (len == 1 && key[0] == 'a') {
             put_num(sb, n->attrs.alpha, !bare);
@@ -199,10 +220,17 @@ static void trace_forward(Trace *t)
     sb_puts(out, "forward: each value computed from the ones above it\n");
     Row *rows = nn_calloc(t->plan->count, sizeof *rows);
     size_t nr = 0;
+    /* looking at some layers: the data they read is shown too */
+    bool *feeds = nn_calloc(t->g->count, sizeof *feeds);
+    for (uint32_t k = 0; k < t->plan->count; k++) {
+        GraphNode *n = graph_node(t->g, t->plan->ids[k]);
+        for (int i = 0; i < n->n_in && shown(t, n); i++)
+            if (op_info(graph_node(t->g, n->in[i])->op)->flags & OPF_LEAF) feeds[n->in[i]] = true;
+    }
     for (uint32_t k = 0; k < t->plan->count; k++) {
         GraphNode *n = graph_node(t->g, t->plan->ids[k]);
         const OpInfo *op = op_info(n->op);
-        if (is_inline_const(n)) continue;
+        if (is_inline_const(n) || !(shown(t, n) || feeds[n->id])) continue;
         Row *r = &rows[nr++];
         for (int c = 0; c < 4; c++) sb_init(&r->cols[c]);
         sb_puts(&r->cols[0], t->label[n->id]);
@@ -239,6 +267,7 @@ static void trace_forward(Trace *t)
     for (size_t r = 0; r < nr; r++)
         for (int c = 0; c < 4; c++) sb_free(&rows[r].cols[c]);
     nn_free(rows);
+    nn_free(feeds);
 }
 
 /* ---- backward ---------------------------------------------------------------------------------- */
@@ -255,11 +284,31 @@ static void trace_backward_ops(Trace *t)
         return;
     }
     int *uses = nn_calloc(t->g->count, sizeof *uses);   /* contributions received so far */
+    bool *from_hidden = nn_calloc(t->g->count, sizeof *from_hidden);
     for (uint32_t k = t->plan->count; k-- > 0;) {
         GraphNode *n = graph_node(t->g, t->plan->ids[k]);
         const OpInfo *op = op_info(n->op);
         if (!n->requires_grad || (op->flags & OPF_LEAF)) continue;
         const char *N = t->label[n->id];
+        if (!shown(t, n)) {
+            for (int i = 0; i < n->n_in; i++) {
+                if (!graph_node(t->g, n->in[i])->requires_grad) continue;
+                uses[n->in[i]]++;
+                from_hidden[n->in[i]] = true;
+            }
+            continue;
+        }
+        if (from_hidden[n->id]) {
+            /* the layers not shown passed this gradient down */
+            sb_printf(out, "  ∂%s/∂%s", L, N);
+            if (n->shape.rank > 0) {
+                sb_putc(out, ' ');
+                shape_format(&n->shape, out);
+            }
+            sb_puts(out, " = ");
+            put_value(out, n->grad, &n->shape, limit_of(t->rt));
+            sb_puts(out, "   (from the layers not shown)\n");
+        }
         sb_printf(out, "  %s = ", N);
         render(t, out, op->text, n, false);
         if (uses[n->id] > 1) {
@@ -332,6 +381,7 @@ static void trace_backward_ops(Trace *t)
         }
     }
     nn_free(uses);
+    nn_free(from_hidden);
 }
 
 /* ---- each param's gradient as a sum over paths of products of local derivatives ---------- */
@@ -393,7 +443,7 @@ static void trace_param_grads(Trace *t, const float *before)
         if (p->op != OP_PARAM) continue;
         size_t off = k;
         k += p->size;
-        if (!t->in_plan[id]) continue;
+        if (!t->in_plan[id] || !shown(t, p)) continue;
         if (!header) {
             sb_printf(out, "\ngradients: each param's ∂%s/∂p is the product of the local "
                            "derivatives along its path from %s\n", L, L);
@@ -434,15 +484,353 @@ static void trace_param_grads(Trace *t, const float *before)
     sb_free(&terms);
 }
 
-void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
-                    Span where)
+/* ---- zoom: one unit of a dense layer, in scalars ----------------------------------------------
+ * Unit u of a dense layer computes, for each row r of the batch, z = Σ_i x[r,i] W[i,u] + b[u],
+ * then its activations a = f(z): the one-neuron example once per row. The tensors above hold
+ * these numbers in column u; here they are taken out one at a time and multiplied by hand. */
+
+#define ZOOM_CHAIN 4        /* activations after z followed */
+#define ZOOM_TERMS 8        /* inputs written out term by term; more are summed up */
+#define ZOOM_ROWS 8         /* rows of the batch listed one by one */
+
+typedef struct Unit {
+    GraphNode *z, *x, *W, *b;
+    GraphNode *chain[ZOOM_CHAIN];   /* the activations after z, in order */
+    int n_chain;
+    int rows, fan_in, width, u;
+} Unit;
+
+static bool chain_op(const GraphNode *n)
+{
+    const OpInfo *op = op_info(n->op);
+    return n->n_in == 1 && (op->flags & OPF_ELEMENTWISE) && op->deriv;
+}
+
+/* The first application in the plan of the layer named by pl: its z = x @ W + b and the
+ * elementwise activations that follow it. */
+static bool find_unit(Trace *t, const TracePlace *pl, Unit *un)
+{
+    memset(un, 0, sizeof *un);
+    for (uint32_t k = 0; k < t->plan->count; k++) {
+        GraphNode *n = graph_node(t->g, t->plan->ids[k]);
+        if (n->group != pl->group) continue;
+        if (!un->z) {
+            if (n->op == OP_ADD && graph_node(t->g, n->in[0])->op == OP_MATMUL) un->z = n;
+            continue;
+        }
+        GraphNode *top = un->n_chain ? un->chain[un->n_chain - 1] : un->z;
+        bool next = n->n_in == 1 && n->in[0] == top->id
+                    && (chain_op(n) || (n->op == OP_DROPOUT && n->aux));
+        if (next && un->n_chain < ZOOM_CHAIN) un->chain[un->n_chain++] = n;
+    }
+    if (!un->z) return false;
+    GraphNode *mm = graph_node(t->g, un->z->in[0]);
+    un->x = graph_node(t->g, mm->in[0]);
+    un->W = graph_node(t->g, mm->in[1]);
+    un->b = graph_node(t->g, un->z->in[1]);
+    un->fan_in = un->W->shape.dim[0];
+    un->width = un->W->shape.dim[1];
+    un->rows = un->x->shape.rank == 2 ? un->x->shape.dim[0] : 1;
+    un->u = pl->unit;
+    return true;
+}
+
+/* x[r,i] (or x[i] for one input vector) */
+static void put_x(StrBuf *sb, const Trace *t, const Unit *un, int r, const char *i)
+{
+    sb_puts(sb, t->label[un->x->id]);
+    if (un->x->shape.rank == 2) sb_printf(sb, "[%d,%s]", r, i);
+    else sb_printf(sb, "[%s]", i);
+}
+
+static const char *chain_name(const Unit *un, int c, char *buf, size_t len)
+{
+    if (c < 0) return "z";
+    if (un->n_chain == 1) return "a";
+    snprintf(buf, len, "a%d", c + 1);
+    return buf;
+}
+
+/* Local derivative of chain node c at element e. */
+static double chain_deriv(Trace *t, const GraphNode *c, size_t e)
+{
+    if (c->op == OP_DROPOUT) return c->aux[e];
+    const GraphNode *in = graph_node(t->g, c->in[0]);
+    return (float)op_info(c->op)->deriv(0, in->value[e], 0, c->value[e], &c->attrs);
+}
+
+static size_t param_offset(Trace *t, const GraphNode *param)
+{
+    size_t off = 0;
+    for (uint32_t id = 0; id < param->id; id++) {
+        GraphNode *p = graph_node(t->g, id);
+        if (p->op == OP_PARAM) off += p->size;
+    }
+    return off;
+}
+
+static void zoom_forward(Trace *t, const Unit *un, int r)
+{
+    StrBuf *out = t->out;
+    size_t e = (size_t)r * (size_t)un->width + (size_t)un->u;
+    const float *x = un->x->value + (size_t)r * (size_t)un->fan_in;
+    const float *W = un->W->value;
+    int u = un->u;
+    char idx[16];
+    sb_puts(out, "  forward\n    z = ");
+    if (un->fan_in <= ZOOM_TERMS) {
+        for (int i = 0; i < un->fan_in; i++) {
+            snprintf(idx, sizeof idx, "%d", i);
+            put_x(out, t, un, r, idx);
+            sb_printf(out, " × W[%d,%d] + ", i, u);
+        }
+        sb_printf(out, "b[%d]\n      = ", u);
+        for (int i = 0; i < un->fan_in; i++) {
+            put_num(out, x[i], true);
+            sb_puts(out, " × ");
+            put_num(out, W[(size_t)i * (size_t)un->width + (size_t)u], true);
+            sb_puts(out, " + ");
+        }
+        put_num(out, un->b->value[u], true);
+    } else {
+        double dot = 0;
+        for (int i = 0; i < un->fan_in; i++)
+            dot += (double)x[i] * W[(size_t)i * (size_t)un->width + (size_t)u];
+        sb_printf(out, "Σ_i ");
+        put_x(out, t, un, r, "i");
+        sb_printf(out, " × W[i,%d] + b[%d]   (%d inputs)\n      = ", u, u, un->fan_in);
+        put_num(out, dot, false);
+        sb_puts(out, " + ");
+        put_num(out, un->b->value[u], true);
+    }
+    sb_puts(out, " = ");
+    put_num(out, un->z->value[e], false);
+    sb_putc(out, '\n');
+    char nb[16], ib[16];
+    for (int c = 0; c < un->n_chain; c++) {
+        const GraphNode *n = un->chain[c];
+        const char *name = chain_name(un, c, nb, sizeof nb);
+        const char *in_name = chain_name(un, c - 1, ib, sizeof ib);
+        const GraphNode *in = graph_node(t->g, n->in[0]);
+        sb_printf(out, "    %s = ", name);
+        if (n->op == OP_DROPOUT) {
+            sb_printf(out, "%s × mask = ", in_name);
+            put_num(out, in->value[e], true);
+            sb_puts(out, " × ");
+            put_num(out, n->aux[e], true);
+        } else {
+            render(t, out, op_info(n->op)->text, n, false);
+            sb_puts(out, " = ");
+            render(t, out, op_info(n->op)->text, n, true);
+        }
+        sb_puts(out, " = ");
+        put_num(out, n->value[e], false);
+        sb_putc(out, '\n');
+    }
+}
+
+static void zoom_backward(Trace *t, const Unit *un, int r, const char *top_label)
+{
+    StrBuf *out = t->out;
+    const char *L = t->label[t->root];
+    size_t e = (size_t)r * (size_t)un->width + (size_t)un->u;
+    int u = un->u;
+    char nb[16], ib[16], idx[16];
+    const GraphNode *top = un->n_chain ? un->chain[un->n_chain - 1] : un->z;
+    const char *top_name = chain_name(un, un->n_chain - 1, nb, sizeof nb);
+    sb_printf(out, "  backward\n    ∂%s/∂%s = ", L, top_name);
+    put_num(out, top->grad[e], false);
+    sb_printf(out, "   (from above: ");
+    if (un->rows > 1 || un->x->shape.rank == 2) sb_printf(out, "row %d, column %d", r, u);
+    else sb_printf(out, "element %d", u);
+    sb_printf(out, " of ∂%s/∂%s)\n", L, top_label);
+    for (int c = un->n_chain - 1; c >= 0; c--) {
+        const GraphNode *n = un->chain[c];
+        const char *name = chain_name(un, c, nb, sizeof nb);
+        const char *in_name = chain_name(un, c - 1, ib, sizeof ib);
+        double d = chain_deriv(t, n, e);
+        sb_printf(out, "    local  ∂%s/∂%s = ", name, in_name);
+        if (n->op == OP_DROPOUT) {
+            sb_puts(out, "mask = ");
+        } else {
+            const char *dt = op_info(n->op)->dtext[0];
+            StrBuf vals, num;
+            sb_init(&vals);
+            sb_init(&num);
+            render(t, out, dt, n, false);
+            render(t, &vals, dt, n, true);
+            put_num(&num, d, false);
+            sb_puts(out, " = ");
+            if (has_placeholder(dt) && strcmp(vals.data, num.data) != 0)
+                sb_printf(out, "%s = ", vals.data);
+            sb_free(&vals);
+            sb_free(&num);
+        }
+        put_num(out, d, false);
+        sb_putc(out, '\n');
+        sb_printf(out, "    chain  ∂%s/∂%s = ∂%s/∂%s × ∂%s/∂%s = ", L, in_name, L, name, name,
+                  in_name);
+        put_num(out, n->grad[e], false);
+        sb_puts(out, " × ");
+        put_num(out, d, true);
+        sb_puts(out, " = ");
+        put_num(out, (float)(n->grad[e] * (float)d), false);
+        sb_putc(out, '\n');
+    }
+    float gz = un->z->grad[e];
+    sb_printf(out, "    ∂%s/∂b[%d] += ∂%s/∂z × 1 = ", L, u, L);
+    put_num(out, gz, false);
+    sb_putc(out, '\n');
+    const float *x = un->x->value + (size_t)r * (size_t)un->fan_in;
+    int shown_terms = un->fan_in <= ZOOM_TERMS ? un->fan_in : 3;
+    for (int i = 0; i < shown_terms; i++) {
+        snprintf(idx, sizeof idx, "%d", i);
+        sb_printf(out, "    ∂%s/∂W[%d,%d] += ∂%s/∂z × ", L, i, u, L);
+        put_x(out, t, un, r, idx);
+        sb_puts(out, " = ");
+        put_num(out, gz, false);
+        sb_puts(out, " × ");
+        put_num(out, x[i], true);
+        sb_puts(out, " = ");
+        put_num(out, (float)(gz * x[i]), false);
+        sb_putc(out, '\n');
+    }
+    if (shown_terms < un->fan_in)
+        sb_printf(out, "    … and the same for W[%d,%d] to W[%d,%d]\n", shown_terms, u,
+                  un->fan_in - 1, u);
+    if (un->x->requires_grad) {
+        sb_printf(out, "    ∂%s/∂", L);
+        put_x(out, t, un, r, "i");
+        sb_printf(out, " += ∂%s/∂z × W[i,%d] for each input i: passed down to the layer below\n",
+                  L, u);
+    }
+}
+
+/* The whole batch: each row adds its own share to b.grad[u] (and to column u of W.grad). */
+static void zoom_rows(Trace *t, const Unit *un, const float *before)
+{
+    StrBuf *out = t->out;
+    const char *L = t->label[t->root];
+    const GraphNode *top = un->n_chain ? un->chain[un->n_chain - 1] : un->z;
+    char nb[16];
+    const char *top_name = chain_name(un, un->n_chain - 1, nb, sizeof nb);
+    sb_printf(out, "  the batch: each of its %d rows adds its own ∂%s/∂z to b.grad[%d]\n",
+              un->rows, L, un->u);
+    Row *rows = nn_calloc(ZOOM_ROWS + 2, sizeof *rows);
+    size_t nr = 0;
+    int listed = un->rows <= ZOOM_ROWS ? un->rows : ZOOM_ROWS - 1;
+    double sum = 0;
+    for (int r = 0; r < un->rows; r++) {
+        size_t e = (size_t)r * (size_t)un->width + (size_t)un->u;
+        sum += un->z->grad[e];
+        if (r >= listed && r != 0) continue;
+        Row *row = &rows[nr++];
+        for (int c = 0; c < 4; c++) sb_init(&row->cols[c]);
+        for (int c = 1; c < 4; c++) row->sep[c] = "   ";
+        sb_printf(&row->cols[0], "row %d", r);
+        sb_puts(&row->cols[1], "z ");
+        put_num(&row->cols[1], un->z->value[e], false);
+        StrBuf *last = &row->cols[un->n_chain ? 3 : 2];
+        if (un->n_chain) {
+            sb_printf(&row->cols[2], "%s ", top_name);
+            put_num(&row->cols[2], top->value[e], false);
+        }
+        sb_printf(last, "∂%s/∂z ", L);
+        put_num(last, un->z->grad[e], false);
+    }
+    emit_rows(out, rows, nr, "    ");
+    for (size_t r = 0; r < nr; r++)
+        for (int c = 0; c < 4; c++) sb_free(&rows[r].cols[c]);
+    nn_free(rows);
+    if (listed < un->rows) sb_printf(out, "    … %d rows more\n", un->rows - listed);
+    sb_printf(out, "    ∂%s/∂b[%d] = the sum over the rows = ", L, un->u);
+    put_num(out, (float)sum, false);
+    if (before && un->b->op == OP_PARAM) {
+        size_t off = param_offset(t, un->b) + (size_t)un->u;
+        float added = un->b->grad[un->u] - before[off];
+        sb_printf(out, ", element %d of %s.grad", un->u, t->label[un->b->id]);
+        char a[32], b[32];
+        fmt_num(sum, a);
+        fmt_num(added, b);
+        if (strcmp(a, b) != 0) {
+            sb_puts(out, " (which got ");
+            put_num(out, added, false);
+            sb_puts(out, ": the layer is used more than once here)");
+        }
+    }
+    sb_putc(out, '\n');
+}
+
+static void trace_zoom(Trace *t, const TracePlace *pl, const float *before)
+{
+    Unit un;
+    if (!find_unit(t, pl, &un)) return;     /* reported under the header */
+    StrBuf *out = t->out;
+    sb_printf(out, "\nzoom into %s[%d]: unit %d, ", pl->group, pl->unit, pl->unit);
+    if (un.rows > 1 || un.x->shape.rank == 2) sb_printf(out, "row 0 of the batch");
+    else sb_puts(out, "the one input");
+    sb_printf(out, ", one number at a time (W is %s, b is %s)\n", t->label[un.W->id],
+              t->label[un.b->id]);
+    /* the ops' texts name their inputs by label: call them z, a here */
+    char *saved[ZOOM_CHAIN + 1];
+    GraphNode *named[ZOOM_CHAIN + 1];
+    char nb[16];
+    named[0] = un.z;
+    for (int c = 0; c < un.n_chain; c++) named[c + 1] = un.chain[c];
+    for (int c = 0; c <= un.n_chain; c++) {
+        saved[c] = t->label[named[c]->id];
+        const char *nm = chain_name(&un, c - 1, nb, sizeof nb);
+        t->label[named[c]->id] = nn_strndup(nm, strlen(nm));
+    }
+    t->zoom = true;
+    t->elem = (size_t)un.u;
+    zoom_forward(t, &un, 0);
+    if (graph_node(t->g, t->root)->requires_grad && un.z->requires_grad) {
+        zoom_backward(t, &un, 0, saved[un.n_chain]);
+        if (un.rows > 1) zoom_rows(t, &un, before);
+    }
+    t->zoom = false;
+    for (int c = 0; c <= un.n_chain; c++) {
+        nn_free(t->label[named[c]->id]);
+        t->label[named[c]->id] = saved[c];
+    }
+}
+
+/* Places looked at that the pass does not use. */
+static void trace_places_unused(Trace *t)
+{
+    for (int i = 0; t->focus && i < t->focus->count; i++) {
+        const char *g = t->focus->places[i].group;
+        bool used = false;
+        for (uint32_t k = 0; k < t->plan->count && !used; k++)
+            used = graph_node(t->g, t->plan->ids[k])->group == g;
+        bool seen = false;
+        for (int j = 0; j < i; j++) seen |= t->focus->places[j].group == g;
+        if (!used && !seen)
+            sb_printf(t->out, "(%s takes no part in computing %s)\n", g, t->label[t->root]);
+    }
+}
+
+static void put_places(StrBuf *sb, const TraceFocus *f)
+{
+    for (int i = 0; i < f->count; i++) {
+        sb_puts(sb, i ? ", " : "");
+        sb_puts(sb, f->places[i].group);
+        if (f->places[i].unit >= 0) sb_printf(sb, "[%d]", f->places[i].unit);
+    }
+}
+
+static void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
+                           Span where, const TraceFocus *focus)
 {
     Trace t;
+    memset(&t, 0, sizeof t);
     t.rt = rt;
     t.g = &rt->graph;
     t.plan = plan;
     t.root = root;
     t.out = &rt->out;
+    t.focus = focus && focus->count ? focus : NULL;
     t.label = nn_calloc(t.g->count, sizeof *t.label);
     t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
     make_labels(&t);
@@ -455,9 +843,16 @@ void trace_backward(Runtime *rt, const Plan *plan, uint32_t root, const float *b
     }
     sb_puts(t.out, " at ");
     rt->locate(rt->locate_ud, where, t.out);
+    if (t.focus) {
+        sb_puts(t.out, ", looking at ");
+        put_places(t.out, t.focus);
+    }
     sb_puts(t.out, "\n\n");
+    trace_places_unused(&t);
     trace_forward(&t);
     trace_backward_ops(&t);
+    for (int i = 0; t.focus && i < t.focus->count; i++)
+        if (t.focus->places[i].unit >= 0) trace_zoom(&t, &t.focus->places[i], before);
     if (graph_node(t.g, root)->requires_grad) trace_param_grads(&t, before);
 
     for (uint32_t i = 0; i < t.g->count; i++) nn_free(t.label[i]);
@@ -480,6 +875,7 @@ static void trace_update_other(Runtime *rt, const OptimConfig *c, float lr, cons
         if (p->op != OP_PARAM) continue;
         const float *old = before + k;
         k += p->size;
+        if (!in_focus(rt->step_focus, rt->step_focus_count, p)) continue;
         sb_printf(out, "  %s", p->name);
         if (p->size == 1) {
             sb_puts(out, ": ");
@@ -496,7 +892,7 @@ static void trace_update_other(Runtime *rt, const OptimConfig *c, float lr, cons
     }
 }
 
-void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before)
+static void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *before)
 {
     if (c->kind != OPTIM_SGD || c->momentum != 0 || c->weight_decay != 0) {
         trace_update_other(rt, c, lr, before);
@@ -512,6 +908,7 @@ void trace_update(Runtime *rt, const OptimConfig *c, float lr, const float *befo
         if (p->op != OP_PARAM) continue;
         const float *old = before + k;
         k += p->size;
+        if (!in_focus(rt->step_focus, rt->step_focus_count, p)) continue;
         if (p->size == 1) {
             sb_printf(out, "  %s = ", p->name);
             put_num(out, old[0], false);
@@ -552,7 +949,7 @@ static void dot_escaped(StrBuf *sb, const char *s, size_t len)
 
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
 {
-    Trace t = { rt, &rt->graph, plan, root, NULL, NULL, &rt->out };
+    Trace t = { .rt = rt, .g = &rt->graph, .plan = plan, .root = root, .out = &rt->out };
     t.label = nn_calloc(t.g->count, sizeof *t.label);
     t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
     make_labels(&t);
@@ -683,9 +1080,10 @@ static void json_location(Trace *t, Span span)
 }
 
 static void trace_json(Runtime *rt, const Plan *plan, uint32_t root, const float *before,
-                       Span where)
+                       Span where, const TraceFocus *focus)
 {
-    Trace t = { rt, &rt->graph, plan, root, NULL, NULL, &rt->out };
+    Trace t = { .rt = rt, .g = &rt->graph, .plan = plan, .root = root, .out = &rt->out,
+                .focus = focus && focus->count ? focus : NULL };
     t.label = nn_calloc(t.g->count, sizeof *t.label);
     t.in_plan = nn_calloc(t.g->count, sizeof *t.in_plan);
     make_labels(&t);
@@ -698,6 +1096,19 @@ static void trace_json(Runtime *rt, const Plan *plan, uint32_t root, const float
     sb_puts(out, ",\"loss\":");
     json_num(out, r->value[0]);
     json_location(&t, where);
+    if (t.focus) {
+        sb_puts(out, ",\"places\":[");
+        for (int i = 0; i < t.focus->count; i++) {
+            StrBuf one;
+            sb_init(&one);
+            TraceFocus f1 = { &t.focus->places[i], 1 };
+            put_places(&one, &f1);
+            sb_puts(out, i ? "," : "");
+            json_string(out, one.data);
+            sb_free(&one);
+        }
+        sb_putc(out, ']');
+    }
     sb_puts(out, "}\n");
     /* forward: every node of the plan, inputs before users */
     for (uint32_t k = 0; k < plan->count; k++) {
@@ -718,6 +1129,10 @@ static void trace_json(Runtime *rt, const Plan *plan, uint32_t root, const float
         for (int i = 0; i < n->n_in; i++) sb_printf(out, i ? ",%u" : "%u", n->in[i]);
         sb_puts(out, "],\"shape\":");
         json_shape(out, &n->shape);
+        if (n->group) {
+            sb_puts(out, ",\"layer\":");
+            json_string(out, n->group);
+        }
         sb_puts(out, ",\"value\":");
         json_value(out, n->value, &n->shape);
         json_location(&t, n->span);
@@ -810,12 +1225,19 @@ static void trace_json_update(Runtime *rt, const OptimConfig *c, float lr, const
     }
 }
 
-void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where)
+void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where,
+                const TraceFocus *focus)
 {
+    /* the update after this pass looks at the same places; the focus may not outlive the
+     * program it came from, so it is copied */
+    int n = focus ? focus->count : 0;
+    rt->step_focus = nn_realloc(rt->step_focus, (size_t)(n ? n : 1) * sizeof *rt->step_focus);
+    if (n) memcpy(rt->step_focus, focus->places, (size_t)n * sizeof *rt->step_focus);
+    rt->step_focus_count = n;
     switch (rt->trace_format) {
-    case TRACE_TEXT: trace_backward(rt, plan, root, before, where); break;
+    case TRACE_TEXT: trace_backward(rt, plan, root, before, where, focus); break;
     case TRACE_DOT: trace_dot(rt, plan, root, true); break;
-    case TRACE_JSON: trace_json(rt, plan, root, before, where); break;
+    case TRACE_JSON: trace_json(rt, plan, root, before, where, focus); break;
     }
 }
 

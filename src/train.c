@@ -267,7 +267,7 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool expl
     if (explain) {
         float *before = rt_snapshot_params(rt, true);
         graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
-        trace_pass(rt, &pass->plan, pass->loss, before, lp->at);
+        trace_pass(rt, &pass->plan, pass->loss, before, lp->at, &lp->t->focus);
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
     } else {
