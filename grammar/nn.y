@@ -347,11 +347,12 @@ setting_lines
     | setting_lines error sep   { $$ = $1; yyerrok; }
     ;
 
-/* epochs 100 / optimizer adam(lr = 0.01) / log every 10 / trace step 1 */
+/* epochs 100 / optimizer adam(lr = 0.01) / log every 10 / trace step 1 / break step 5 */
 setting
     : IDENT expr                { $$ = setting(ctx, $1, @1, NULL, $2, @$); }
     | IDENT IDENT NUMBER        { $$ = setting(ctx, $1, @1, $2, number(ctx, $3, @3), @$); }
     | TRACE STEP NUMBER         { $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$); }
+    | IDENT STEP NUMBER         { $$ = setting(ctx, $1, @1, "step", number(ctx, $3, @3), @$); }
     | TRACE IDENT NUMBER        { $$ = setting(ctx, "trace", @1, $2, number(ctx, $3, @3), @$); }
     | TRACE STEP NUMBER IDENT places {
                                   $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$);

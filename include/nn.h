@@ -174,6 +174,26 @@ NN_API int nn_is_complete(NnState *nn, const char *code);
  * must stay valid until replaced or nn_close; NULL (the default) turns the check off. Set it
  * from a signal handler or another thread; nothing else checks it. Cannot fail. */
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
+/* Breakpoints. A train block can stop before an update: where the block says (`break step N`,
+ * `break nonfinite`, `break grad_norm X`) or, for every block, at the points set with
+ * nn_set_breakpoint. There nn writes "break: ..." to the output and calls the handler with the
+ * same text (borrowed, for the call). The params are the ones the step computed with and
+ * their gradients the step's own. While the handler runs, the session can be inspected and
+ * changed (nn_run_string, nn_get, nn_print_vars, ...), but it cannot start another train
+ * block and must not be closed; the gradients are put back when it returns, so the update is
+ * the one the step computed. NN_BREAK_CONTINUE goes on with that update; NN_BREAK_STOP ends the
+ * block there (without it), as Ctrl-C does. At the first inf or NaN the block ends either way.
+ * Without a handler (the default; fn NULL) a breakpoint is only reported. Cannot fail. */
+typedef enum NnBreakAction { NN_BREAK_CONTINUE, NN_BREAK_STOP } NnBreakAction;
+typedef NnBreakAction (*NnBreakFn)(NnState *nn, const char *why, void *userdata);
+NN_API void nn_set_break_handler(NnState *nn, NnBreakFn fn, void *userdata);
+/* Adds a breakpoint for every train block: "step=N" (before update N of each block),
+ * "nonfinite" (at the first inf or NaN) or "grad_norm=X" (before an update whose gradient norm
+ * is above X). "none" clears them. Returns 1, or 0 if `spec` (borrowed) is not one of these;
+ * then nothing changes. */
+NN_API int nn_set_breakpoint(NnState *nn, const char *spec);
+/* 1 while a train block is stopped at a breakpoint (inside the handler), else 0. */
+NN_API int nn_in_break(NnState *nn);
 /* Calls fn(userdata, word) for every keyword, built-in and defined name that starts with
  * `prefix` ("" for all). `word` is borrowed for the call only: copy it to keep it. A defined
  * name that is also a built-in may come twice. Writes nothing, changes nothing, cannot fail. */

@@ -77,6 +77,7 @@ static const HelpEntry help[] = {
     { "schedule", "train setting", "schedule cosine", "changes the learning rate by epoch" },
     { "metric", "train setting", "metric accuracy", "accuracy or none" },
     { "resume", "train setting", "resume \"net.safetensors\"", "continues training from a checkpoint" },
+    { "break", "train setting", "break step 100", "stops before update N (or at the first inf or NaN: break nonfinite; above a gradient norm: break grad_norm 10) at a prompt; :continue goes on" },
     /* functions */
     { "exp", "function", "exp(x)", "e to the x, elementwise" },
     { "log", "function", "log(x)", "natural logarithm, elementwise" },

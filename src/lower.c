@@ -369,6 +369,9 @@ static void lower_train(Lower *l, const AstNode *st)
     ti->trace_step = t->trace_step;
     ti->focus = copy_focus(l, &t->focus);
     ti->trace_every = t->trace_every;
+    ti->break_step = t->break_step;
+    ti->break_nonfinite = t->break_nonfinite;
+    ti->break_grad_norm = t->break_grad_norm;
     ti->clip = t->clip;
     ti->resume = t->resume ? arena_strndup(&l->p->arena, t->resume, strlen(t->resume)) : NULL;
     if (!t->over_data) {

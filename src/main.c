@@ -28,6 +28,9 @@ static const char usage[] =
     "  --trace-steps A-B   explain updates A to B of every train block (or one: N)\n"
     "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
     "  --max-memory MIB    the most memory the tensors may take (default 4096)\n"
+    "  --break WHERE       stop every train block at a prompt: step=N (before update N),\n"
+    "                      nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
+    "                      gradient norm is above X); :continue goes on\n"
     "  --html PAGE.html    write a page that steps through every traced pass, update\n"
     "                      and the loss curve (self-contained; open it in a browser)\n"
     "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
@@ -82,6 +85,8 @@ int main(int argc, char **argv)
     size_t max_memory = 0;
     long steps_from = 0, steps_to = 0;
     const char *seed = NULL;
+    const char *breaks[8];
+    size_t n_breaks = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -127,6 +132,12 @@ int main(int argc, char **argv)
             html = argv[i];
         } else if (strncmp(a, "--html=", 7) == 0) {
             html = a + 7;
+        } else if (strcmp(a, "--break") == 0 || strncmp(a, "--break=", 8) == 0) {
+            const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
+            if (!v) return usage_error("%s needs a breakpoint: step=N, nonfinite or grad_norm=X", a);
+            if (n_breaks == sizeof breaks / sizeof *breaks)
+                return usage_error("%s", "too many --break options");
+            breaks[n_breaks++] = v;
         } else if (strcmp(a, "--seed") == 0) {
             if (++i == argc) return usage_error("%s needs a number", a);
             seed = argv[i];
@@ -171,6 +182,13 @@ int main(int argc, char **argv)
     if (max_memory) nn_set_max_memory(nn, max_memory);
     nn_set_trace_steps(nn, steps_from, steps_to);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
+    for (size_t b = 0; b < n_breaks; b++)
+        if (!nn_set_breakpoint(nn, breaks[b])) {
+            nn_close(nn);
+            return usage_error("--break takes step=N, nonfinite or grad_norm=X, not '%s'",
+                               breaks[b]);
+        }
+    if (!html) nn_set_break_handler(nn, repl_on_break, NULL);   /* a page has no prompt */
 
     NnStatus st;
     if (code) {

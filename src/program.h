@@ -77,6 +77,9 @@ typedef struct TrainInstr {
     const char *loss_name;
     const char *resume;
     TraceFocus focus;           /* trace step N at PLACES */
+    long break_step;            /* breakpoints: before update N (0: none), */
+    bool break_nonfinite;       /* at the first inf or NaN, */
+    double break_grad_norm;     /* when the gradient norm is above this (0: never) */
 } TrainInstr;
 
 typedef struct PrintItem {

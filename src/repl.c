@@ -18,6 +18,7 @@
 #endif
 
 #define PROMPT "nn> "
+#define BREAK_PROMPT "break> "
 #define MORE "... "
 
 /* Ctrl-C: the one global the house style allows. Set by the signal handler; a train block
@@ -33,7 +34,12 @@ typedef struct Repl {
     char history[4096];     /* ~/.nn_history, or "" */
     char *pending;          /* lines of an input not yet complete */
     size_t pending_len;
+    bool quit;              /* :quit at a breakpoint: leave once the block has ended */
+    bool no_prompt;         /* input is not a terminal (`nn FILE` at a breakpoint) */
 } Repl;
+
+/* How reading input ended, or what a command asks for. */
+typedef enum Cmd { CMD_GO_ON, CMD_QUIT, CMD_CONTINUE, CMD_STOP } Cmd;
 
 static void on_sigint(int sig)
 {
@@ -126,7 +132,7 @@ static char *read_line(Repl *r, const char *prompt)
         return line;
     }
 #endif
-    fputs(prompt, stdout);
+    if (!r->no_prompt) fputs(prompt, stdout);
     fflush(stdout);
     char *line = NULL;
     size_t cap = 0;
@@ -176,11 +182,15 @@ static const char commands_help[] =
     "  :save FILE       write this session's definitions as a script\n"
     "  :reset           forget everything\n"
     "  :quit            leave (or Ctrl-D)\n"
+    "at a breakpoint of a train block (break step N, break nonfinite, break grad_norm X):\n"
+    "  :continue        make the update and go on training (or Ctrl-D)\n"
+    "  :stop            end the train block here\n"
     "Ctrl-C stops a long train block after its current step, or clears the line.\n";
 
 static NnState *new_session(Repl *r)
 {
     NnState *nn = nn_new();
+    nn_set_break_handler(nn, repl_on_break, r);
     nn_set_trace(nn, r->trace);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
     nn_set_interrupt(nn, &interrupted);
@@ -195,16 +205,22 @@ static char *trim(char *s)
     return s;
 }
 
-/* Returns false for :quit. */
-static bool command(Repl *r, char *line)
+static Cmd command(Repl *r, char *line, bool at_break)
 {
     char *cmd = line + 1, *arg = cmd;
     while (*arg && !isspace((unsigned char)*arg)) arg++;
     if (*arg) *arg++ = '\0';
     arg = trim(arg);
-    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0 || strcmp(cmd, "exit") == 0)
-        return false;
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "h") == 0) {
+    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0 || strcmp(cmd, "exit") == 0) {
+        if (!at_break) return CMD_QUIT;
+        r->quit = true;     /* end the block, then leave */
+        return CMD_STOP;
+    }
+    if (strcmp(cmd, "continue") == 0 || strcmp(cmd, "c") == 0 || strcmp(cmd, "stop") == 0) {
+        if (at_break) return cmd[1] == 't' ? CMD_STOP : CMD_CONTINUE;
+        fprintf(stderr, "nn: nothing to %s: no train block is stopped at a breakpoint\n",
+                cmd[1] == 't' ? "stop" : "continue");
+    } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "h") == 0) {
         if (!*arg) {
             fputs(commands_help, stdout);
             nn_print_help(r->nn, NULL);
@@ -233,6 +249,9 @@ static bool command(Repl *r, char *line)
     } else if (strcmp(cmd, "save") == 0) {
         if (!*arg) fputs("nn: ':save' needs a file name\n", stderr);
         else if (nn_save_session(r->nn, arg) == NN_OK) printf("saved to %s\n", arg);
+    } else if (strcmp(cmd, "reset") == 0 && at_break) {
+        fputs("nn: ':reset' cannot run while a train block is stopped at a breakpoint; :stop "
+              "it first\n", stderr);
     } else if (strcmp(cmd, "reset") == 0) {
         nn_close(r->nn);
         r->nn = new_session(r);
@@ -241,20 +260,114 @@ static bool command(Repl *r, char *line)
         fprintf(stderr, "nn: unknown command ':%s' (':help' lists the commands)\n", cmd);
     }
     fflush(stdout);
-    return true;
+    return CMD_GO_ON;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
+
+/* Reads and runs input until :quit or the end of input; at a breakpoint, until :continue or
+ * :stop (the end of input continues). Returns how it ended. */
+static Cmd session_loop(Repl *r, bool at_break)
+{
+    for (;;) {
+        interrupted = 0;
+        char *line = read_line(r, r->pending_len ? MORE : at_break ? BREAK_PROMPT : PROMPT);
+        if (!line) {                /* Ctrl-D */
+            if (!r->no_prompt) putchar('\n');
+            return at_break ? CMD_CONTINUE : CMD_QUIT;
+        }
+        if (cancelled) {            /* Ctrl-C while typing: the input so far is dropped */
+            cancelled = 0;
+            pending_clear(r);
+            if (!r->readline) {     /* readline keeps reading: `line` is what came after */
+                free(line);
+                continue;
+            }
+        }
+        if (!r->pending_len && line[0] == ':') {
+#ifdef NN_HAVE_READLINE
+            if (r->readline) remember(r, line);
+#endif
+            Cmd c = command(r, line, at_break);
+            free(line);
+            if (c != CMD_GO_ON) return c;
+            continue;
+        }
+        pending_add(r, line);
+        free(line);
+        if (!nn_is_complete(r->nn, r->pending)) continue;
+        if (strspn(r->pending, " \t\n") == r->pending_len) {
+            pending_clear(r);
+            continue;
+        }
+#ifdef NN_HAVE_READLINE
+        if (r->readline) {
+            r->pending[r->pending_len - 1] = '\0';  /* the history entry without its newline */
+            remember(r, r->pending);
+            r->pending[r->pending_len - 1] = '\n';
+        }
+#endif
+        nn_run_string(r->nn, "<input>", r->pending);
+        fflush(stdout);
+        pending_clear(r);
+        if (r->quit) return CMD_QUIT;   /* :quit at a breakpoint of what just ran */
+    }
+}
+
+#ifdef NN_HAVE_READLINE
+static void readline_setup(void)
+{
+    rl_readline_name = "nn";
+    rl_attempted_completion_function = complete;
+    rl_basic_word_break_characters = " \t\n\"()[]{},;=+-*/^@";
+    rl_catch_signals = 0;
+}
+#endif
+
+static bool want_readline(void)
+{
+#ifdef NN_HAVE_READLINE
+    const char *off = getenv("NN_NO_READLINE");
+    return !(off && *off && strcmp(off, "0") != 0);
+#else
+    return false;
+#endif
+}
+
+NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata)
+{
+    (void)why;      /* already written to the output */
+    Repl alone, *r = userdata;
+    if (!r) {       /* `nn FILE`: a prompt on standard input for this breakpoint */
+        memset(&alone, 0, sizeof alone);
+        alone.nn = nn;
+        alone.readline = want_readline() && isatty(STDIN_FILENO);
+        alone.no_prompt = !isatty(STDIN_FILENO);
+#ifdef NN_HAVE_READLINE
+        if (alone.readline) readline_setup();
+#endif
+        r = &alone;
+    }
+    char *outer = r->pending;   /* the input that is running: the prompt starts afresh */
+    size_t outer_len = r->pending_len;
+    r->pending = NULL;
+    r->pending_len = 0;
+    fputs("  (:vars, print and trace look around; :continue goes on, :stop ends the block)\n",
+          stdout);
+    fflush(stdout);
+    Cmd c = session_loop(r, true);
+    free(r->pending);
+    r->pending = outer;
+    r->pending_len = outer_len;
+    return c == CMD_CONTINUE ? NN_BREAK_CONTINUE : NN_BREAK_STOP;
+}
 
 int repl_run(NnState *nn, int trace)
 {
     Repl r;
     memset(&r, 0, sizeof r);
     r.trace = trace != 0;
-#ifdef NN_HAVE_READLINE
-    const char *off = getenv("NN_NO_READLINE");
-    r.readline = !(off && *off && strcmp(off, "0") != 0);
-#endif
+    r.readline = want_readline();
     nn_close(nn);       /* the REPL keeps its own session, so :reset can replace it */
     r.nn = new_session(&r);
 
@@ -267,10 +380,7 @@ int repl_run(NnState *nn, int trace)
 
 #ifdef NN_HAVE_READLINE
     if (r.readline) {
-        rl_readline_name = "nn";
-        rl_attempted_completion_function = complete;
-        rl_basic_word_break_characters = " \t\n\"()[]{},;=+-*/^@";
-        rl_catch_signals = 0;
+        readline_setup();
         const char *home = getenv("HOME");
         if (home && *home) {
             snprintf(r.history, sizeof r.history, "%s/.nn_history", home);
@@ -279,48 +389,7 @@ int repl_run(NnState *nn, int trace)
     }
 #endif
     printf("nn %s — type statements, or :help. Ctrl-D leaves.\n", nn_version());
-    for (;;) {
-        interrupted = 0;
-        char *line = read_line(&r, r.pending_len ? MORE : PROMPT);
-        if (!line) {                /* Ctrl-D */
-            putchar('\n');
-            break;
-        }
-        if (cancelled) {            /* Ctrl-C while typing: the input so far is dropped */
-            cancelled = 0;
-            pending_clear(&r);
-            if (!r.readline) {      /* readline keeps reading: `line` is what came after */
-                free(line);
-                continue;
-            }
-        }
-        if (!r.pending_len && line[0] == ':') {
-#ifdef NN_HAVE_READLINE
-            if (r.readline) remember(&r, line);
-#endif
-            bool go_on = command(&r, line);
-            free(line);
-            if (!go_on) break;
-            continue;
-        }
-        pending_add(&r, line);
-        free(line);
-        if (!nn_is_complete(r.nn, r.pending)) continue;
-        if (strspn(r.pending, " \t\n") == r.pending_len) {
-            pending_clear(&r);
-            continue;
-        }
-#ifdef NN_HAVE_READLINE
-        if (r.readline) {
-            r.pending[r.pending_len - 1] = '\0';    /* the history entry without its newline */
-            remember(&r, r.pending);
-            r.pending[r.pending_len - 1] = '\n';
-        }
-#endif
-        nn_run_string(r.nn, "<input>", r.pending);
-        fflush(stdout);
-        pending_clear(&r);
-    }
+    session_loop(&r, false);
 #ifdef NN_HAVE_READLINE
     if (r.readline && r.history[0]) history_truncate_file(r.history, 1000);
     clear_matches();

@@ -7,5 +7,9 @@
 /* Runs the read-eval-print loop on the terminal until :quit or Ctrl-D. Takes over `nn` (it
  * closes it; :reset makes new sessions). `trace` is --trace. Returns the exit status. */
 int repl_run(NnState *nn, int trace);
+/* A breakpoint handler (nn_set_break_handler) for `nn FILE` runs: a "break>" prompt on
+ * standard input, with line editing on a terminal, that runs statements and commands until
+ * :continue, :stop or the end of input (which continues). `userdata` is NULL. */
+NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata);
 
 #endif

@@ -15,6 +15,9 @@
 typedef void (*RtWriteFn)(void *ud, const char *text, size_t len);
 /* A warning located in the script (training diagnostics), with an optional note. */
 typedef void (*RtWarnFn)(void *ud, Span at, const char *msg, Span note_at, const char *note);
+/* A train block stopped at a breakpoint: `why` says where and what. The handler may run more
+ * statements in the session (not a train block); it returns true to end the block there. */
+typedef bool (*RtBreakFn)(void *ud, const char *why);
 /* Writes "file:line" for a span (the front end knows the sources; the engine does not). */
 typedef void (*RtLocateFn)(void *ud, Span span, StrBuf *out);
 
@@ -65,6 +68,12 @@ typedef struct Runtime {
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
+    long break_step;            /* --break for every train block: before update N, */
+    bool break_nonfinite;       /* at the first inf or NaN, */
+    double break_grad_norm;     /* when the gradient norm is above this (0: never) */
+    RtBreakFn on_break;         /* what a breakpoint does (NULL: it is only reported) */
+    void *break_ud;
+    bool in_break;              /* a train block is stopped at a breakpoint */
     const char *plot_path;      /* --plot: each train block's loss curve as SVG, or NULL */
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;

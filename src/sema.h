@@ -119,6 +119,9 @@ typedef struct SemaTrain {
     Schedule sched;
     const char *resume;     /* a checkpoint to continue from, or NULL */
     TraceFocus focus;       /* trace step N at PLACES (in the unit's arena) */
+    long break_step;        /* break step N: stop before update N (0: no) */
+    bool break_nonfinite;   /* break nonfinite */
+    double break_grad_norm; /* break grad_norm X: stop when the gradient norm is above X (0: no) */
 } SemaTrain;
 
 /* Per-node results for lowering that do not fit AstNode.sema. */

@@ -1157,8 +1157,38 @@ void sema_check_step(Sema *s, AstNode *st)
 
 static const char *const setting_names[] = {
     "loss", "optimizer", "epochs", "batch", "accumulate", "clip", "validation", "early_stop",
-    "log", "schedule", "metric", "resume", "trace",
+    "log", "schedule", "metric", "resume", "trace", "break",
 };
+
+/* break step N | break nonfinite | break grad_norm X (a block may have several) */
+static bool check_break(Sema *s, AstNode *set, SemaTrain *t)
+{
+    const char *word = set->u.setting.word;
+    AstNode *v = set->u.setting.value;
+    if (word && strcmp(word, "step") == 0) {
+        long n;
+        if (!sema_const_int(s, v, "the update to stop before", 1, 100000000, &n)) return false;
+        t->break_step = n;
+        return true;
+    }
+    if (!word && v && v->kind == AST_NAME && strcmp(v->u.name, "nonfinite") == 0) {
+        t->break_nonfinite = true;
+        return true;
+    }
+    if (word && strcmp(word, "grad_norm") == 0) {
+        double x;
+        if (!sema_const_number(s, v, "the largest gradient norm", &x)) return false;
+        if (!(x > 0)) {
+            sema_error(s, v->span, "the gradient norm to stop at must be above 0");
+            return false;
+        }
+        t->break_grad_norm = x;
+        return true;
+    }
+    sema_error(s, set->span, "write 'break step N' (stop before update N), 'break nonfinite' (at "
+               "the first inf or NaN) or 'break grad_norm X' (when the gradient norm is above X)");
+    return false;
+}
 
 static bool setting_int(Sema *s, AstNode *set, const char *what, long lo, long hi, int *out)
 {
@@ -1302,9 +1332,14 @@ void sema_check_train(Sema *s, AstNode *st)
             else
                 sema_error(s, set->u.setting.name_span, "unknown setting '%s' (a train block "
                            "takes loss, optimizer, epochs, batch, accumulate, clip, validation, "
-                           "early_stop, log every N, schedule, metric, resume, trace step N)",
+                           "early_stop, log every N, schedule, metric, resume, trace step N, "
+                           "break step N)",
                            name);
             ok = false;
+            continue;
+        }
+        if (strcmp(name, "break") == 0) {
+            ok = check_break(s, set, t) && ok;
             continue;
         }
         if (seen[k]) {

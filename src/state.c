@@ -6,7 +6,9 @@
 #include "parse.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -148,6 +150,50 @@ void nn_set_plot(NnState *nn, const char *path)
     nn->rt.plots = 0;
 }
 
+static bool on_break(void *ud, const char *why)
+{
+    NnState *nn = ud;
+    return nn->break_fn(nn, why, nn->break_ud) == NN_BREAK_STOP;
+}
+
+void nn_set_break_handler(NnState *nn, NnBreakFn fn, void *userdata)
+{
+    nn->break_fn = fn;
+    nn->break_ud = userdata;
+    nn->rt.on_break = fn ? on_break : NULL;
+    nn->rt.break_ud = nn;
+}
+
+int nn_set_breakpoint(NnState *nn, const char *spec)
+{
+    Runtime *rt = &nn->rt;
+    char *end;
+    if (strcmp(spec, "none") == 0) {
+        rt->break_step = 0;
+        rt->break_nonfinite = false;
+        rt->break_grad_norm = 0;
+    } else if (strcmp(spec, "nonfinite") == 0) {
+        rt->break_nonfinite = true;
+    } else if (strncmp(spec, "step=", 5) == 0) {
+        errno = 0;
+        long n = strtol(spec + 5, &end, 10);
+        if (end == spec + 5 || *end || errno || n < 1) return 0;
+        rt->break_step = n;
+    } else if (strncmp(spec, "grad_norm=", 10) == 0) {
+        double x = strtod(spec + 10, &end);
+        if (end == spec + 10 || *end || !(x > 0) || !isfinite(x)) return 0;
+        rt->break_grad_norm = x;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int nn_in_break(NnState *nn)
+{
+    return nn->rt.in_break;
+}
+
 void nn_set_trace(NnState *nn, int on)
 {
     nn->rt.trace_all = on != 0;
@@ -174,10 +220,11 @@ static void parse_ctx_init(ParseCtx *ctx, NnState *nn, Arena *arena, DiagSink *d
 /* Runs the program, catching run-time errors. Returns the status. */
 static NnStatus execute(NnState *nn, Program *prog)
 {
-    jmp_buf catch_point;
+    /* runs nest when a breakpoint's prompt runs statements inside a train block */
+    jmp_buf catch_point, *outer = nn->rt.catch_point;
     nn->rt.catch_point = &catch_point;
     if (setjmp(catch_point)) {
-        nn->rt.catch_point = NULL;
+        nn->rt.catch_point = outer;
         sb_clear(&nn->rt.out);      /* a half-built line is not output */
         Span at = nn->rt.err_span, stmt = nn->rt.err_stmt;
         diag_report(&nn->diag, DIAG_ERROR, at, "%s", nn->rt.err_msg);
@@ -186,7 +233,7 @@ static NnStatus execute(NnState *nn, Program *prog)
         return NN_ERROR_RUNTIME;
     }
     rt_exec(&nn->rt, prog);
-    nn->rt.catch_point = NULL;
+    nn->rt.catch_point = outer;
     return NN_OK;
 }
 

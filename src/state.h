@@ -22,6 +22,8 @@ struct NnState {
     Span *defs;             /* definitions that ran, in order (for nn_save_session) */
     size_t n_defs, cap_defs;
     char *plot_path;        /* --plot */
+    NnBreakFn break_fn;     /* the host's breakpoint handler */
+    void *break_ud;
 };
 
 /* Compiles `expr` (one expression) and computes it; *root is its graph node. The node stays

@@ -158,9 +158,12 @@ typedef struct Loop {
     double norm;            /* the gradient norm before clipping, at the last update */
     int epoch;              /* the epoch running, for messages */
     bool started_epochs;    /* past setting up (resume): errors say which epoch */
+    bool stop;              /* ended at a breakpoint */
+    int batch, batches;     /* the batch running (from 1), of the epoch's */
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
+static void progress_done(Loop *lp);
 
 /* Whether update number `step` (from 1) is explained: `trace step N`, `trace every N`, or
  * the command line's --trace-steps A-B. */
@@ -199,10 +202,79 @@ static void save_params(Loop *lp, float *to, bool restore)
     }
 }
 
+/* ---- breakpoints ------------------------------------------------------------------------------
+ * A breakpoint stops the block before an update: the params are those the step computed with,
+ * their .grad the step's gradients. The handler (the REPL's prompt) may run statements; the
+ * gradients are put back afterwards, so the update is the one the step computed. */
+
+static double grad_norm(Loop *lp)
+{
+    double sq = 0;
+    for (int i = 0; i < lp->t->n_params; i++) {
+        const GraphNode *p = node(lp->rt, lp->t->params[i]);
+        for (size_t j = 0; j < p->size; j++) sq += (double)p->grad[j] * p->grad[j];
+    }
+    return sqrt(sq);
+}
+
+/* Reports the breakpoint and hands over to the handler; true: end the block. */
+static bool stop_at(Loop *lp, const char *why)
+{
+    Runtime *rt = lp->rt;
+    progress_done(lp);
+    sb_printf(&rt->out, "break: %s\n", why);
+    rt_flush_text(rt);
+    if (!rt->on_break) return false;
+    size_t total = 0, k = 0;
+    for (int i = 0; i < lp->t->n_params; i++) total += node(rt, lp->t->params[i])->size;
+    float *grads = nn_alloc((total ? total : 1) * sizeof *grads);
+    for (int i = 0; i < lp->t->n_params; i++) {
+        const GraphNode *p = node(rt, lp->t->params[i]);
+        memcpy(grads + k, p->grad, p->size * sizeof *grads);
+        k += p->size;
+    }
+    jmp_buf *catch_point = rt->catch_point;
+    rt->in_break = true;
+    bool stop = rt->on_break(rt->break_ud, why);
+    rt->in_break = false;
+    rt->catch_point = catch_point;
+    k = 0;
+    for (int i = 0; i < lp->t->n_params; i++) {     /* nodes may have moved: look them up */
+        GraphNode *p = node(rt, lp->t->params[i]);
+        memcpy(p->grad, grads + k, p->size * sizeof *grads);
+        k += p->size;
+    }
+    nn_free(grads);
+    return stop;
+}
+
+/* Before update lp->step + 1: stop there if a breakpoint says so. */
+static void check_breakpoints(Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    Runtime *rt = lp->rt;
+    long next = lp->step + 1;
+    bool at_step = next == t->break_step || next == rt->break_step;
+    double bound = t->break_grad_norm > 0 ? t->break_grad_norm : rt->break_grad_norm;
+    double norm = bound > 0 || at_step ? grad_norm(lp) : 0;
+    bool over = bound > 0 && !(norm <= bound);
+    if (!at_step && !over) return;
+    char why[512];
+    int n = snprintf(why, sizeof why, "before update %ld (epoch %d", next, lp->epoch + 1);
+    if (t->over_data && lp->batches > 1)
+        n += snprintf(why + n, sizeof why - (size_t)n, ", batch %d of %d", lp->batch, lp->batches);
+    n += snprintf(why + n, sizeof why - (size_t)n, "): loss %.6g, gradient norm %.6g", lp->last_loss,
+                  norm);
+    if (over) snprintf(why + n, sizeof why - (size_t)n, ", above %g", bound);
+    lp->stop = stop_at(lp, why);
+}
+
 /* The update that ends a group of accumulated batches: clip, then step. */
 static void update(Loop *lp, float lr)
 {
     const TrainInstr *t = lp->t;
+    check_breakpoints(lp);
+    if (lp->stop) return;   /* ended at the breakpoint: this update is not made */
     if (lp->first_epoch) {      /* gradient norms per layer, for the vanishing-gradient check */
         for (int i = 0; i < t->n_params; i++) {
             const GraphNode *p = node(lp->rt, t->params[i]);
@@ -379,8 +451,11 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         if (lp->n_relu) note_firing(lp, pass == &t->batch ? lp->relu_batch : lp->relu_rest);
         total += loss * rows;
         if (k == g1 - 1) {
+            lp->batch = k + 1;
+            lp->batches = batches;
             update(lp, lr);
-            if (rt->interrupt && *rt->interrupt) return total / (first + rows);  /* Ctrl-C */
+            if (lp->stop || (rt->interrupt && *rt->interrupt))  /* a breakpoint, Ctrl-C */
+                return total / (first + rows);
         }
         progress(lp, epoch, k + 1, batches, loss, false);
     }
@@ -639,6 +714,9 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
 {
     Loop lp;        /* its address escapes to every helper, so it lives in memory: the handler
                      * below reads its current epoch and step after a longjmp */
+    if (rt->in_break)
+        rt_error(rt, at, "a train block cannot start while another is stopped at a breakpoint; "
+                 ":continue or :stop that one first");
     memset(&lp, 0, sizeof lp);
     lp.rt = rt;
     lp.t = t;
@@ -679,6 +757,12 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
                     "%s%s, in epoch %d after %ld update%s; the params are as the last finite "
                     "update left them", lead, msg, lp.epoch + 1, lp.step,
                     lp.step == 1 ? "" : "s");
+            if (t->break_nonfinite || rt->break_nonfinite) {
+                char why[128];
+                snprintf(why, sizeof why, "at the first inf or NaN (epoch %d, after %ld update%s); "
+                         "the block ends here", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
+                stop_at(&lp, why);
+            }
             goto finished;
         }
         /* say when: the same error at epoch 1 and at epoch 900 mean different things */
@@ -727,12 +811,12 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
         if (epoch == mark) mark_loss = sc.loss;
         last_loss = sc.loss;
         if (lp.first_epoch) check_vanishing(&lp);
-        if (rt->interrupt && *rt->interrupt) {
-            *rt->interrupt = 0;
+        if (lp.stop || (rt->interrupt && *rt->interrupt)) {
+            if (rt->interrupt) *rt->interrupt = 0;
             progress_done(&lp);
-            sb_printf(&rt->out, "interrupted in epoch %d of %d, after %ld update%s; the params "
-                      "are as the last update left them\n", epoch + 1, t->epochs, lp.step,
-                      lp.step == 1 ? "" : "s");
+            sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params "
+                      "are as the last update left them\n", lp.stop ? "stopped at the breakpoint"
+                      : "interrupted", epoch + 1, t->epochs, lp.step, lp.step == 1 ? "" : "s");
             rt_flush_text(rt);
             epoch++;
             break;

@@ -57,5 +57,21 @@ points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve.sv
 [ "$(grep -c '<polyline' "$plotdir/curve-2.svg" 2>/dev/null)" = 2 ] ||
     { echo "FAIL --plot: no curve-2.svg with loss and validation"; fails=$((fails+1)); }
 rm -rf "$plotdir"
+# --break: a "break>" prompt on standard input at every train block; :continue goes on
+script=$(mktemp)
+printf 'param w = 3\ntrain (w - 1)^2 { optimizer sgd(lr = 0.1); epochs 4 }\nprint w\n' > "$script"
+out=$(printf 'print w.grad\n:continue\n' | "$nn" --break step=2 "$script"); st=$?
+case "$out" in *"break: before update 2 (epoch 2): loss 2.56, gradient norm 3.2"*"ends the block)
+3.2
+1.8192") ;;
+  *) echo "FAIL --break step=2 (exit $st):"; echo "$out"; fails=$((fails+1));; esac
+out=$(printf ':stop\n' | "$nn" --break=grad_norm=3 "$script")
+case "$out" in *"gradient norm 4, above 3"*"stopped at the breakpoint in epoch 1 of 4, after 0 updates"*"3") ;;
+  *) echo "FAIL --break grad_norm=3 with :stop:"; echo "$out"; fails=$((fails+1));; esac
+out=$("$nn" --break step=1 "$script" </dev/null)     # the end of input continues
+case "$out" in *"break: before update 1"*"1.8192") ;;
+  *) echo "FAIL --break with no input:"; echo "$out"; fails=$((fails+1));; esac
+rm -f "$script"
+check break-bad 2 "--break takes step=N, nonfinite or grad_norm=X, not 'soon'" -- "$nn" --break soon -e 'print 1'
 if [ $fails -eq 0 ]; then echo "cli: all passed"; fi
 exit $fails

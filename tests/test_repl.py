@@ -181,6 +181,38 @@ def scenario_interrupt(readline):
     check(tag + ": Ctrl-D after an interrupt", code == 0, "status %r" % code)
 
 
+def scenario_break(readline):
+    tag = "readline" if readline else "plain"
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    s = Session(home, readline)
+    s.line("param w = 3")
+    s.send("train (w - 1)^2 {\noptimizer sgd(lr = 0.1)\nepochs 4\nbreak step 2\n}\n")
+    out = s.wait_for("break> ")
+    expect_in(tag + ": a breakpoint stops before its update", out,
+              "break: before update 2 (epoch 2): loss 2.56, gradient norm 3.2", ":continue")
+    out = s.line("print w, w.grad", prompt="break> ")
+    expect_in(tag + ": at the break the params and gradients are the step's", out, "2.6 3.2")
+    out = s.line("backward (w - 100)^2", prompt="break> ")
+    out = s.line(":reset", prompt="break> ")
+    expect_in(tag + ": no :reset at a breakpoint", out, "cannot run while a train block is stopped")
+    out = s.line(":vars", prompt="break> ")
+    expect_in(tag + ": :vars at a breakpoint", out, "param")
+    out = s.line(":continue")
+    expect_in(tag + ": :continue finishes the block", out, "")
+    out = s.line("print w")
+    expect_in(tag + ": the update used the step's own gradient", out, "1.8192")
+    out = s.line(":continue")
+    expect_in(tag + ": nothing to continue at the top", out, "nothing to continue")
+    s.send("train (w - 1)^2 {\noptimizer sgd(lr = 0.1)\nepochs 4\nbreak step 1\n}\n")
+    s.wait_for("break> ")
+    out = s.line(":stop")
+    expect_in(tag + ": :stop ends the block", out, "stopped at the breakpoint in epoch 1 of 4")
+    out = s.line("print w")
+    expect_in(tag + ": :stop makes no update", out, "1.8192")
+    code = s.close()
+    check(tag + ": Ctrl-D after breakpoints", code == 0, "status %r" % code)
+
+
 def scenario_readline_only():
     home = tempfile.mkdtemp(prefix="nn-repl-")
     s = Session(home, True)
@@ -210,9 +242,11 @@ def main():
     signal.alarm(300)
     scenario_neuron(False)
     scenario_interrupt(False)
+    scenario_break(False)
     if readline:
         scenario_neuron(True)
         scenario_interrupt(True)
+        scenario_break(True)
         scenario_readline_only()
     if FAILURES:
         print("\n%d failed:\n" % len(FAILURES))

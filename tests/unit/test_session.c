@@ -1,5 +1,6 @@
 /* test_session.c — a session used piece by piece, as the REPL uses it: a failed input changes
- * nothing, incomplete input is recognised, completion, :vars, :graph, :help and :save. */
+ * nothing, incomplete input is recognised, completion, :vars, :graph, :help, :save and
+ * breakpoints. */
 #include "testutil.h"
 
 #include "nn.h"
@@ -211,6 +212,91 @@ static void test_set_param(void **state)
     assert_close(value(f, "net.layer1.W", 1), -1, 1e-7);
 }
 
+/* ---- breakpoints ---------------------------------------------------------------------------- */
+
+typedef struct BreakLog {
+    Fixture *f;
+    int calls;
+    NnBreakAction answer;
+    char why[256];
+    double grad_at_break;
+    int in_break;
+    NnStatus nested_train;
+} BreakLog;
+
+static NnBreakAction on_break(NnState *nn, const char *why, void *ud)
+{
+    BreakLog *b = ud;
+    b->calls++;
+    snprintf(b->why, sizeof b->why, "%s", why);
+    b->in_break = nn_in_break(nn);
+    assert_int_equal(nn_run_string(nn, "<prompt>", "let g = w.grad"), NN_OK);
+    b->grad_at_break = value(b->f, "g", 0);
+    /* what runs at the prompt may add to the gradients: the update must not see it */
+    assert_int_equal(nn_run_string(nn, "<prompt>", "backward (w - 100)^2"), NN_OK);
+    b->nested_train = nn_run_string(nn, "<prompt>", "train (w - 1)^2 { optimizer sgd(lr = 0.1); "
+                                                    "epochs 1 }");
+    return b->answer;
+}
+
+static const char trained[] = "param w = 3\n"
+                              "train (w - 1)^2 {\n optimizer sgd(lr = 0.1)\n epochs 4\n%s}\n";
+
+static double train_w(Fixture *f, const char *extra)
+{
+    char code[256];
+    snprintf(code, sizeof code, trained, extra);
+    run(f, code, NN_OK);
+    return value(f, "w", 0);
+}
+
+/* A breakpoint stops before the update with the step's gradient; :continue makes exactly that
+ * update, :stop ends the block without it; no handler: only reported. */
+static void test_breakpoints(void **state)
+{
+    Fixture *f = *state;
+    double plain = train_w(f, "");
+    BreakLog b = { f, 0, NN_BREAK_CONTINUE, "", 0, 0, NN_OK };
+    nn_set_break_handler(f->nn, on_break, &b);
+    assert_close(train_w(f, " break step 2\n"), plain, 0);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(b.in_break, 1);
+    assert_int_equal(nn_in_break(f->nn), 0);
+    /* w = 3 - 0.1 * 4 = 2.6 after update 1, so update 2's gradient is 2 * (2.6 - 1) */
+    assert_close(b.grad_at_break, 3.2, 1e-6);
+    assert_string_equal(b.why, "before update 2 (epoch 2): loss 2.56, gradient norm 3.2");
+    assert_int_equal(b.nested_train, NN_ERROR_RUNTIME);
+    assert_non_null(strstr(f->err.buf, "cannot start while another is stopped"));
+    assert_non_null(strstr(f->out.buf, "break: before update 2"));
+
+    b.calls = 0;
+    b.answer = NN_BREAK_STOP;
+    assert_close(train_w(f, " break step 2\n"), 2.6, 1e-6);
+    assert_int_equal(b.calls, 1);
+    assert_non_null(strstr(f->out.buf, "stopped at the breakpoint in epoch 2 of 4, after 1 update"));
+
+    /* the session's breakpoints: every block; a gradient-norm bound fires while it holds */
+    b.calls = 0;
+    b.answer = NN_BREAK_CONTINUE;
+    assert_int_equal(nn_set_breakpoint(f->nn, "grad_norm=2.5"), 1);
+    assert_close(train_w(f, ""), plain, 0);
+    assert_int_equal(b.calls, 3);   /* gradients 4, 3.2 and 2.56; not 2.048 */
+    assert_int_equal(nn_set_breakpoint(f->nn, "none"), 1);
+    assert_int_equal(nn_set_breakpoint(f->nn, "step=0"), 0);
+    assert_int_equal(nn_set_breakpoint(f->nn, "step=2x"), 0);
+    assert_int_equal(nn_set_breakpoint(f->nn, "grad_norm=-1"), 0);
+    assert_int_equal(nn_set_breakpoint(f->nn, "often"), 0);
+    assert_int_equal(nn_set_breakpoint(f->nn, "step=3"), 1);
+    b.calls = 0;
+    train_w(f, "");
+    assert_int_equal(b.calls, 1);
+
+    /* without a handler a breakpoint is reported and training goes on */
+    nn_set_break_handler(f->nn, NULL, NULL);
+    assert_close(train_w(f, ""), plain, 0);
+    assert_non_null(strstr(f->out.buf, "break: before update 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vars_graph_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breakpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
