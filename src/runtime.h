@@ -131,7 +131,8 @@ void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
               Span at);
 
-/* trace.c: the blackboard explanation of one backward pass and of one update. */
+/* trace.c (with trace.h): a traced pass and update, recorded as events and written as the
+ * blackboard explanation, JSON Lines or DOT. */
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 /* A traced pass (after its backward) and a traced update, in the session's trace format:

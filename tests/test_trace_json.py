@@ -39,6 +39,7 @@ def events(script):
         "update": {"step", "node", "label", "optimizer", "lr", "before", "grad", "after"},
         "print": {"text"},
         "loss": {"epoch", "update", "loss"},
+        "zoom": {"step", "layer", "unit", "rows", "x", "x_row0", "w", "b", "z", "activations"},
     }
     for e in evs:
         missing = required.get(e.get("event"), {"?"}) - set(e)
@@ -123,6 +124,26 @@ for name in ("W1", "b1", "W2", "b2"):
     worst = max(abs(a - b) / max(1e-3, abs(a), abs(b)) for a, b in zip(got, want))
     check("two layers: d loss / d %s matches finite differences (worst %.1e)" % (name, worst),
           worst < 1e-4, "got %r want %r" % (got, want))
+
+# ---- 3. a zoom into one unit agrees with the tensors of the same pass --------------------------
+ev = events("tests/golden/trace_zoom.nn")
+zooms = [e for e in ev if e["event"] == "zoom"]
+check("zoom: one event per unit looked at", len(zooms) == 3, "%d zoom events" % len(zooms))
+for zm in zooms:
+    step = zm["step"]
+    fw = {e["label"]: e for e in ev if e["event"] == "forward" and e["step"] == step}
+    gr = {e["label"]: e for e in ev if e["event"] == "gradient" and e["step"] == step}
+    u, W = zm["unit"], flatten(fw[zm["layer"] + ".W"]["value"])
+    width = fw[zm["layer"] + ".W"]["shape"][1]
+    check("zoom %s[%d]: its weights are column %d of W" % (zm["layer"], u, u),
+          all(close(w, W[i * width + u], 1e-7) for i, w in enumerate(zm["w"])), zm["w"])
+    z = sum(x * w for x, w in zip(zm["x_row0"], zm["w"])) + zm["b"]
+    check("zoom %s[%d]: z = x . w + b" % (zm["layer"], u), close(z, zm["z"], 1e-6),
+          "%r vs %r" % (z, zm["z"]))
+    added = flatten(gr[zm["layer"] + ".b"]["added"])[u]
+    check("zoom %s[%d]: the rows' dL/dz add up to b.grad[%d]" % (zm["layer"], u, u),
+          close(sum(zm["rows_grad_z"]), added, 1e-6) and close(zm["sum_grad_z"], added, 1e-6),
+          "%r vs %r" % (zm["sum_grad_z"], added))
 
 if failures:
     print("\n%d failed:" % len(failures))

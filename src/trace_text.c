@@ -1,0 +1,511 @@
+/* trace_text.c — a traced pass written the way a teacher would on a blackboard, from its
+ * events (trace.h): every forward value from the ones above it, then for each op its local
+ * derivative and the chain-rule product, zooms into single units, each param's gradient as a
+ * product along its paths, then the update. Scalars get formulas with numbers; tensors get
+ * shapes, values (small) or summaries. */
+#include "trace.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ZOOM_TERMS 8        /* a unit's inputs written out term by term; more are summed up */
+#define ZOOM_ROWS 8         /* rows of the batch listed one by one */
+
+static size_t limit_of(const Runtime *rt)
+{
+    return rt->trace_full ? TRACE_FULL : TRACE_SMALL;
+}
+
+/* ---- aligned rows ---------------------------------------------------------------------------- */
+
+/* One row of aligned columns; sep[c] (3 columns wide, " = " unless set) goes before column c. */
+typedef struct Row {
+    StrBuf cols[4];
+    const char *sep[4];
+} Row;
+
+static bool later_column(const Row *row, int c)
+{
+    for (int j = c + 1; j < 4; j++)
+        if (row->cols[j].len) return true;
+    return false;
+}
+
+/* Prints rows with columns aligned; an empty column keeps its place when more follow. */
+static void emit_rows(StrBuf *out, Row *rows, size_t n, const char *indent)
+{
+    size_t w[3] = { 0, 0, 0 };
+    for (size_t r = 0; r < n; r++)
+        for (int c = 0; c < 3; c++) {
+            size_t cw = utf8_width(rows[r].cols[c].data ? rows[r].cols[c].data : "",
+                                   rows[r].cols[c].len);
+            if (later_column(&rows[r], c) && cw > w[c]) w[c] = cw;
+        }
+    size_t end[3];      /* display column where each column ends */
+    end[0] = utf8_width(indent, strlen(indent)) + w[0];
+    end[1] = end[0] + 3 + w[1];
+    end[2] = end[1] + 3 + w[2];
+    for (size_t r = 0; r < n; r++) {
+        size_t start = out->len;
+        sb_puts(out, indent);
+        for (int c = 0; c < 4; c++) {
+            const StrBuf *col = &rows[r].cols[c];
+            if (col->len) {
+                if (c) sb_puts(out, rows[r].sep[c] ? rows[r].sep[c] : " = ");
+                sb_append(out, col->data, col->len);
+            }
+            if (c < 3 && later_column(&rows[r], c)) sb_pad_to(out, start, end[c]);
+        }
+        sb_putc(out, '\n');
+    }
+}
+
+static Row *rows_new(size_t n)
+{
+    Row *rows = nn_calloc(n ? n : 1, sizeof *rows);
+    for (size_t r = 0; r < n; r++)
+        for (int c = 0; c < 4; c++) sb_init(&rows[r].cols[c]);
+    return rows;
+}
+
+static void rows_free(Row *rows, size_t n)
+{
+    for (size_t r = 0; r < n; r++)
+        for (int c = 0; c < 4; c++) sb_free(&rows[r].cols[c]);
+    nn_free(rows);
+}
+
+/* ---- forward --------------------------------------------------------------------------------- */
+
+static void write_forward(Runtime *rt, const TracePass *tp, StrBuf *out)
+{
+    sb_puts(out, "forward: each value computed from the ones above it\n");
+    Row *rows = rows_new(tp->count);
+    size_t nr = 0;
+    for (uint32_t k = 0; k < tp->count; k++) {
+        const TraceNode *e = &tp->nodes[k];
+        const GraphNode *n = e->n;
+        const OpInfo *op = op_info(n->op);
+        if (e->inline_const || !(e->shown || e->feeds_shown)) continue;
+        Row *r = &rows[nr++];
+        sb_puts(&r->cols[0], e->label);
+        if (op->flags & OPF_LEAF) {
+            /* "w = 0.5 (param)", "r = [..] (randn [3])" */
+            trace_put_value(&r->cols[1], n->value, &n->shape, limit_of(rt));
+            if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
+            else if (n->op != OP_CONST) {
+                sb_printf(&r->cols[1], "  (%s ", op->name);
+                shape_format(&n->shape, &r->cols[1]);
+                sb_putc(&r->cols[1], ')');
+            } else if (n->size > 1) {
+                sb_puts(&r->cols[1], "  shape ");
+                shape_format(&n->shape, &r->cols[1]);
+            }
+            continue;
+        }
+        if (e->formula && strcmp(e->formula, e->label) != 0)   /* not "w.grad = w.grad" */
+            sb_puts(&r->cols[1], e->formula);
+        if (e->formula_values && r->cols[1].len) {
+            sb_puts(&r->cols[2], e->formula_values);
+        } else if (n->shape.rank > 0) {
+            /* "t1 = X @ W1   [4,8]  mean …": a shape, then the value or its summary */
+            shape_format(&n->shape, &r->cols[2]);
+            r->sep[2] = "   ";
+            r->sep[3] = "   ";
+        }
+        trace_put_value(&r->cols[3], n->value, &n->shape, limit_of(rt));
+        if (r->cols[2].len && (strcmp(r->cols[2].data, r->cols[3].data) == 0 ||
+                               (r->cols[1].len && strcmp(r->cols[2].data, r->cols[1].data) == 0)))
+            sb_clear(&r->cols[2]);      /* "t1 = -w = -3", not "= -3 = -3"; "2 × 3" once */
+    }
+    emit_rows(out, rows, nr, "  ");
+    rows_free(rows, tp->count);
+}
+
+/* ---- backward ---------------------------------------------------------------------------------- */
+
+static void write_input_scalar(const TracePass *tp, const TraceNode *e, const TraceInput *in,
+                               StrBuf *out)
+{
+    const char *L = tp->root_label, *N = e->label, *I = in->label;
+    const OpInfo *op = op_info(e->n->op);
+    sb_printf(out, "      local  ∂%s/∂%s = ", N, I);
+    if (!(op->flags & OPF_ELEMENTWISE)) {
+        trace_put_num(out, in->local_value, false);     /* sum or mean of one number: 1 */
+    } else {
+        sb_puts(out, in->local);
+        if (in->local_values) {
+            /* "x = 2", not "x = 2 = 2" */
+            StrBuf num;
+            sb_init(&num);
+            trace_put_num(&num, in->local_value, false);
+            sb_printf(out, " = %s", in->local_values);
+            if (strcmp(in->local_values, num.data) != 0) sb_printf(out, " = %s", num.data);
+            sb_free(&num);
+        }
+    }
+    sb_putc(out, '\n');
+    sb_printf(out, "      chain  ∂%s/∂%s %s ∂%s/∂%s × ∂%s/∂%s = ", L, I, in->again ? "+=" : "=",
+              L, N, N, I);
+    trace_put_num(out, e->n->grad[0], false);
+    sb_puts(out, " × ");
+    trace_put_num(out, in->local_value, true);
+    sb_puts(out, " = ");
+    trace_put_num(out, in->chain, false);
+    sb_putc(out, '\n');
+}
+
+static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode *e,
+                               const TraceInput *in, StrBuf *out)
+{
+    const char *L = tp->root_label;
+    const OpInfo *op = op_info(e->n->op);
+    sb_printf(out, "      ∂%s/∂%s ", L, in->label);
+    if (in->n->shape.rank > 0) {
+        shape_format(&in->n->shape, out);
+        sb_putc(out, ' ');
+    }
+    sb_printf(out, "%s ", in->again ? "+=" : "=");
+    if (op->flags & OPF_ELEMENTWISE) {
+        /* "× 1", "× (1 - h^2)", "× (1 if x > 0, else 0)": brackets only if needed */
+        const char *d = op->dtext[in->index];
+        bool bracket = strchr(d, ' ') && d[0] != '(';
+        sb_printf(out, "∂%s/∂%s × %s%s%s, elementwise", L, e->label, bracket ? "(" : "",
+                  in->local, bracket ? ")" : "");
+        if (!shape_eq(&in->n->shape, &e->n->shape))
+            sb_puts(out, ", summed over the broadcast dimensions");
+    } else if (in->local) {
+        sb_puts(out, in->local);
+    }
+    sb_putc(out, '\n');
+    sb_puts(out, "        = ");
+    trace_put_value(out, in->n->grad, &in->n->shape, limit_of(rt));
+    if (in->summed) sb_puts(out, "   (all uses so far)");
+    sb_putc(out, '\n');
+}
+
+static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
+{
+    const char *L = tp->root_label;
+    sb_printf(out, "\nbackward: start from ∂%s/∂%s = 1; each op passes the gradient to its "
+                   "inputs,\n  local derivative × gradient from above (the chain rule)\n", L, L);
+    if (!tp->root->requires_grad) {
+        sb_printf(out, "  (%s depends on no param: there is nothing to differentiate)\n", L);
+        return;
+    }
+    for (uint32_t k = tp->count; k-- > 0;) {
+        const TraceNode *e = &tp->nodes[k];
+        if (!e->backward || !e->shown) continue;
+        const GraphNode *n = e->n;
+        if (e->from_hidden) {
+            /* the layers not shown passed this gradient down */
+            sb_printf(out, "  ∂%s/∂%s", L, e->label);
+            if (n->shape.rank > 0) {
+                sb_putc(out, ' ');
+                shape_format(&n->shape, out);
+            }
+            sb_puts(out, " = ");
+            trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+            sb_puts(out, "   (from the layers not shown)\n");
+        }
+        sb_printf(out, "  %s = %s", e->label, e->formula ? e->formula : "");
+        if (e->uses > 1) {
+            sb_printf(out, "      (∂%s/∂%s = ", L, e->label);
+            trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+            sb_printf(out, ", the sum over its %d uses)", e->uses);
+        }
+        sb_putc(out, '\n');
+        for (int i = 0; i < e->n_in; i++) {
+            if (e->in[i].scalar) write_input_scalar(tp, e, &e->in[i], out);
+            else write_input_tensor(rt, tp, e, &e->in[i], out);
+        }
+    }
+}
+
+/* ---- each param's gradient ------------------------------------------------------------------- */
+
+static void write_gradients(Runtime *rt, const TracePass *tp, StrBuf *out)
+{
+    const char *L = tp->root_label;
+    bool header = false;
+    for (int i = 0; i < tp->n_grads; i++) {
+        const TraceGradient *g = &tp->grads[i];
+        const GraphNode *p = g->p;
+        if (!g->shown) continue;
+        if (!header) {
+            sb_printf(out, "\ngradients: each param's ∂%s/∂p is the product of the local "
+                           "derivatives along its path from %s\n", L, L);
+            header = true;
+        }
+        sb_printf(out, "  ∂%s/∂%s = ", L, g->label);
+        if (p->size == 1) {
+            if (g->paths) sb_printf(out, "%s = ", g->paths);
+            trace_put_num(out, g->added[0], false);
+        } else {
+            trace_put_value(out, p->grad, &p->shape, limit_of(rt));   /* with its shape */
+            sb_puts(out, "  shape ");
+            shape_format(&p->shape, out);
+        }
+        sb_putc(out, '\n');
+        if (g->accumulated && p->size == 1) {
+            sb_printf(out, "      %s.grad = ", g->label);
+            trace_put_num(out, p->grad[0] - g->added[0], false);
+            sb_puts(out, " + ");
+            trace_put_num(out, g->added[0], true);
+            sb_puts(out, " = ");
+            trace_put_num(out, p->grad[0], false);
+            sb_puts(out, "  (gradients add up until zero_grad)\n");
+        } else if (g->accumulated) {
+            sb_printf(out, "      (%s.grad also holds earlier gradients: they add up until "
+                           "zero_grad)\n", g->label);
+        }
+    }
+}
+
+/* ---- zoom into one unit ------------------------------------------------------------------------ */
+
+/* x[r,i] (or x[i] for one input vector) */
+static void put_x(StrBuf *sb, const TraceZoom *zm, int r, const char *i)
+{
+    sb_puts(sb, zm->x_label);
+    if (zm->x_matrix) sb_printf(sb, "[%d,%s]", r, i);
+    else sb_printf(sb, "[%s]", i);
+}
+
+static void zoom_forward(const TraceZoom *zm, StrBuf *out)
+{
+    int u = zm->u;
+    char idx[16];
+    sb_puts(out, "  forward\n    z = ");
+    if (zm->fan_in <= ZOOM_TERMS) {
+        for (int i = 0; i < zm->fan_in; i++) {
+            snprintf(idx, sizeof idx, "%d", i);
+            put_x(out, zm, 0, idx);
+            sb_printf(out, " × W[%d,%d] + ", i, u);
+        }
+        sb_printf(out, "b[%d]\n      = ", u);
+        for (int i = 0; i < zm->fan_in; i++) {
+            trace_put_num(out, zm->x[i], true);
+            sb_puts(out, " × ");
+            trace_put_num(out, zm->w[i], true);
+            sb_puts(out, " + ");
+        }
+        trace_put_num(out, zm->b, true);
+    } else {
+        double dot = 0;
+        for (int i = 0; i < zm->fan_in; i++) dot += (double)zm->x[i] * zm->w[i];
+        sb_puts(out, "Σ_i ");
+        put_x(out, zm, 0, "i");
+        sb_printf(out, " × W[i,%d] + b[%d]   (%d inputs)\n      = ", u, u, zm->fan_in);
+        trace_put_num(out, dot, false);
+        sb_puts(out, " + ");
+        trace_put_num(out, zm->b, true);
+    }
+    sb_puts(out, " = ");
+    trace_put_num(out, zm->z, false);
+    sb_putc(out, '\n');
+    for (int c = 0; c < zm->n_chain; c++) {
+        const ZoomStep *s = &zm->chain[c];
+        sb_printf(out, "    %s = ", s->name);
+        if (s->dropout) {
+            sb_printf(out, "%s × mask = ", s->in_name);
+            trace_put_num(out, s->in_value, true);
+            sb_puts(out, " × ");
+            trace_put_num(out, s->deriv, true);
+        } else {
+            sb_printf(out, "%s = %s", s->formula, s->formula_values);
+        }
+        sb_puts(out, " = ");
+        trace_put_num(out, s->value, false);
+        sb_putc(out, '\n');
+    }
+}
+
+static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
+{
+    const char *L = tp->root_label;
+    int u = zm->u;
+    char idx[16];
+    const char *top = zm->n_chain ? zm->chain[zm->n_chain - 1].name : "z";
+    sb_printf(out, "  backward\n    ∂%s/∂%s = ", L, top);
+    trace_put_num(out, zm->top_grad, false);
+    sb_puts(out, "   (from above: ");
+    if (zm->rows > 1 || zm->x_matrix) sb_printf(out, "row 0, column %d", u);
+    else sb_printf(out, "element %d", u);
+    sb_printf(out, " of ∂%s/∂%s)\n", L, zm->top_label);
+    for (int c = zm->n_chain - 1; c >= 0; c--) {
+        const ZoomStep *s = &zm->chain[c];
+        sb_printf(out, "    local  ∂%s/∂%s = ", s->name, s->in_name);
+        if (s->dropout) {
+            sb_puts(out, "mask = ");
+        } else {
+            StrBuf num;
+            sb_init(&num);
+            trace_put_num(&num, s->deriv, false);
+            sb_printf(out, "%s = ", s->dtext);
+            if (s->dtext_values && strcmp(s->dtext_values, num.data) != 0)
+                sb_printf(out, "%s = ", s->dtext_values);
+            sb_free(&num);
+        }
+        trace_put_num(out, s->deriv, false);
+        sb_putc(out, '\n');
+        sb_printf(out, "    chain  ∂%s/∂%s = ∂%s/∂%s × ∂%s/∂%s = ", L, s->in_name, L, s->name,
+                  s->name, s->in_name);
+        trace_put_num(out, s->grad, false);
+        sb_puts(out, " × ");
+        trace_put_num(out, s->deriv, true);
+        sb_puts(out, " = ");
+        trace_put_num(out, s->chain, false);
+        sb_putc(out, '\n');
+    }
+    sb_printf(out, "    ∂%s/∂b[%d] += ∂%s/∂z × 1 = ", L, u, L);
+    trace_put_num(out, zm->gz, false);
+    sb_putc(out, '\n');
+    int terms = zm->fan_in <= ZOOM_TERMS ? zm->fan_in : 3;
+    for (int i = 0; i < terms; i++) {
+        snprintf(idx, sizeof idx, "%d", i);
+        sb_printf(out, "    ∂%s/∂W[%d,%d] += ∂%s/∂z × ", L, i, u, L);
+        put_x(out, zm, 0, idx);
+        sb_puts(out, " = ");
+        trace_put_num(out, zm->gz, false);
+        sb_puts(out, " × ");
+        trace_put_num(out, zm->x[i], true);
+        sb_puts(out, " = ");
+        trace_put_num(out, (float)(zm->gz * zm->x[i]), false);
+        sb_putc(out, '\n');
+    }
+    if (terms < zm->fan_in)
+        sb_printf(out, "    … and the same for W[%d,%d] to W[%d,%d]\n", terms, u, zm->fan_in - 1,
+                  u);
+    if (zm->x_grad) {
+        sb_printf(out, "    ∂%s/∂", L);
+        put_x(out, zm, 0, "i");
+        sb_printf(out, " += ∂%s/∂z × W[i,%d] for each input i: passed down to the layer below\n",
+                  L, u);
+    }
+}
+
+/* The whole batch: each row adds its own share to b.grad[u] (and to column u of W.grad). */
+static void zoom_rows(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
+{
+    const char *L = tp->root_label;
+    const char *top = zm->n_chain ? zm->chain[zm->n_chain - 1].name : NULL;
+    sb_printf(out, "  the batch: each of its %d rows adds its own ∂%s/∂z to b.grad[%d]\n",
+              zm->rows, L, zm->u);
+    int listed = zm->rows <= ZOOM_ROWS ? zm->rows : ZOOM_ROWS - 1;
+    Row *rows = rows_new((size_t)listed);
+    for (int r = 0; r < listed; r++) {
+        Row *row = &rows[r];
+        for (int c = 1; c < 4; c++) row->sep[c] = "   ";
+        sb_printf(&row->cols[0], "row %d", r);
+        sb_puts(&row->cols[1], "z ");
+        trace_put_num(&row->cols[1], zm->row_z[r], false);
+        StrBuf *last = &row->cols[top ? 3 : 2];
+        if (top) {
+            sb_printf(&row->cols[2], "%s ", top);
+            trace_put_num(&row->cols[2], zm->row_top[r], false);
+        }
+        sb_printf(last, "∂%s/∂z ", L);
+        trace_put_num(last, zm->row_gz[r], false);
+    }
+    emit_rows(out, rows, (size_t)listed, "    ");
+    rows_free(rows, (size_t)listed);
+    if (listed < zm->rows) sb_printf(out, "    … %d rows more\n", zm->rows - listed);
+    sb_printf(out, "    ∂%s/∂b[%d] = the sum over the rows = ", L, zm->u);
+    trace_put_num(out, (float)zm->sum, false);
+    if (zm->has_added) {
+        sb_printf(out, ", element %d of %s.grad", zm->u, zm->b_label);
+        char a[32], b[32];
+        fmt_num(zm->sum, a);
+        fmt_num(zm->added, b);
+        if (strcmp(a, b) != 0) {
+            sb_puts(out, " (which got ");
+            trace_put_num(out, zm->added, false);
+            sb_puts(out, ": the layer is used more than once here)");
+        }
+    }
+    sb_putc(out, '\n');
+}
+
+static void write_zoom(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
+{
+    if (!zm->x) return;
+    sb_printf(out, "\nzoom into %s[%d]: unit %d, ", zm->place.group, zm->u, zm->u);
+    if (zm->rows > 1 || zm->x_matrix) sb_puts(out, "row 0 of the batch");
+    else sb_puts(out, "the one input");
+    sb_printf(out, ", one number at a time (W is %s, b is %s)\n", zm->W_label, zm->b_label);
+    zoom_forward(zm, out);
+    if (!zm->backward) return;
+    zoom_backward(tp, zm, out);
+    if (zm->rows > 1) zoom_rows(tp, zm, out);
+}
+
+/* ---- the pass and the update ---------------------------------------------------------------- */
+
+void trace_text_pass(Runtime *rt, const TracePass *tp)
+{
+    StrBuf *out = &rt->out;
+    sb_printf(out, "trace of %s", tp->root_label);
+    if (tp->root_source) sb_printf(out, " = %s", tp->root_source);
+    sb_printf(out, " at %s", tp->where);
+    if (tp->focus) {
+        sb_puts(out, ", looking at ");
+        trace_put_places(out, tp->focus->places, tp->focus->count);
+    }
+    sb_puts(out, "\n\n");
+    for (int i = 0; i < tp->n_unused; i++)
+        sb_printf(out, "(%s takes no part in computing %s)\n", tp->unused[i], tp->root_label);
+    write_forward(rt, tp, out);
+    write_backward(rt, tp, out);
+    for (int i = 0; i < tp->n_zooms; i++) write_zoom(tp, &tp->zooms[i], out);
+    write_gradients(rt, tp, out);
+}
+
+void trace_text_update(Runtime *rt, const TraceUpdates *tu)
+{
+    StrBuf *out = &rt->out;
+    sb_printf(out, "\nupdate: %s, lr = ", tu->optimizer);
+    trace_put_num(out, tu->lr, false);
+    if (tu->plain_sgd)
+        sb_puts(out, ": each param takes a step against its gradient, p = p - lr × ∂L/∂p\n");
+    else if (strcmp(tu->optimizer, "sgd") == 0)
+        sb_puts(out, ", with momentum or weight decay: each param moves by its velocity\n");
+    else
+        sb_puts(out, ": each param moves by its own adapted step\n");
+    for (int i = 0; i < tu->count; i++) {
+        const TraceUpdate *u = &tu->items[i];
+        const GraphNode *p = u->p;
+        if (!u->shown) continue;
+        if (!tu->plain_sgd) {
+            sb_printf(out, "  %s", p->name);
+            if (p->size == 1) {
+                sb_puts(out, ": ");
+                trace_put_num(out, u->before[0], false);
+                sb_puts(out, " -> ");
+                trace_put_num(out, p->value[0], false);
+            } else {
+                sb_putc(out, ' ');
+                shape_format(&p->shape, out);
+                sb_puts(out, " = ");
+                trace_put_value(out, p->value, &p->shape, limit_of(rt));
+            }
+        } else if (p->size == 1) {
+            sb_printf(out, "  %s = ", p->name);
+            trace_put_num(out, u->before[0], false);
+            sb_puts(out, " - ");
+            trace_put_num(out, tu->lr, false);
+            sb_puts(out, " × ");
+            trace_put_num(out, p->grad[0], true);
+            sb_puts(out, " = ");
+            trace_put_num(out, p->value[0], false);
+        } else {
+            sb_printf(out, "  %s ", p->name);
+            shape_format(&p->shape, out);
+            sb_printf(out, " = %s - ", p->name);
+            trace_put_num(out, tu->lr, false);
+            sb_printf(out, " × %s.grad = ", p->name);
+            trace_put_value(out, p->value, &p->shape, limit_of(rt));
+        }
+        sb_putc(out, '\n');
+    }
+}
