@@ -60,7 +60,7 @@ typedef struct TraceGradient {
 
 /* One activation after a unit's z, at row 0. */
 typedef struct ZoomStep {
-    char name[8], in_name[8];   /* a (a1, a2, ...) and what it is computed from (z, a1, ...) */
+    char name[16], in_name[16]; /* a (a1, a2, ...) and what it is computed from (z, a1, ...) */
     const char *op;             /* its op's name: "tanh", "dropout", ... */
     bool dropout;               /* value = input × mask, local derivative = mask */
     char *formula, *formula_values, *dtext, *dtext_values;     /* ops' words, with numbers */
