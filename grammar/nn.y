@@ -311,6 +311,7 @@ string
 model_body
     : '{' model_lines '}'       { $$ = $2; }
     | '{' model_lines model_item '}' { $$ = $2; ast_list_push(ctx->arena, &$$, $3); }
+    | '{' model_lines error '}' { $$ = $2; yyerrok; }   /* a bad last line: resume after '}' */
     ;
 
 model_lines
@@ -338,6 +339,7 @@ model_item
 settings
     : '{' setting_lines '}'     { $$ = $2; }
     | '{' setting_lines setting '}' { $$ = $2; ast_list_push(ctx->arena, &$$, $3); }
+    | '{' setting_lines error '}' { $$ = $2; yyerrok; }
     ;
 
 setting_lines
