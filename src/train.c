@@ -726,7 +726,10 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     for (int i = 0; i < t->n_params; i++) total += node(rt, t->params[i])->size;
     /* everything the loop needs, allocated once; freed on every way out */
     size_t np = (size_t)(t->n_params ? t->n_params : 1);
-    lp.perm = nn_alloc((size_t)(t->train_rows > 0 ? t->train_rows : 1) * sizeof *lp.perm);
+    /* perm: the shuffled training rows, and first the row numbers of the held-out rows, which
+     * can be more (validation 0.9) */
+    int perm_rows = t->train_rows > t->val_rows ? t->train_rows : t->val_rows;
+    lp.perm = nn_alloc((size_t)(perm_rows > 0 ? perm_rows : 1) * sizeof *lp.perm);
     lp.best = t->patience ? nn_alloc((total ? total : 1) * sizeof *lp.best) : NULL;
     lp.grads = nn_alloc(np * sizeof *lp.grads);
     lp.sizes = nn_alloc(np * sizeof *lp.sizes);

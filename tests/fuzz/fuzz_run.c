@@ -116,15 +116,17 @@ static int children(AstNode *n, AstNode **out, int cap, const AstList **list)
     case AST_CALL: case AST_STEP: *list = &n->u.call.args; break;
     case AST_ARG: case AST_LET: case AST_PARAM: case AST_ASSIGN: KID(n->u.bind.value); break;
     case AST_FIELD: KID(n->u.field.obj); break;
-    case AST_BACKWARD: case AST_TRACE: case AST_EXPR: case AST_SEED: case AST_GRADCHECK:
+    case AST_BACKWARD: case AST_EXPR: case AST_SEED: case AST_GRADCHECK:
         KID(n->u.expr); break;
+    case AST_TRACE: KID(n->u.trace.expr); *list = &n->u.trace.places; break;
+    case AST_PLACE: KID(n->u.place.path); break;
     case AST_LET_MANY: KID(n->u.many.value); *list = &n->u.many.names; break;
     case AST_MODEL: case AST_RESIDUAL: *list = &n->u.block.items; break;
     case AST_FORWARD: KID(n->u.fwd.body); break;
     case AST_TRAIN:
         KID(n->u.train.target); KID(n->u.train.x); KID(n->u.train.y);
         *list = &n->u.train.settings; break;
-    case AST_SETTING: KID(n->u.setting.value); break;
+    case AST_SETTING: KID(n->u.setting.value); *list = &n->u.setting.places; break;
     case AST_SAVE: case AST_LOAD: KID(n->u.file.path); break;
     }
 #undef KID
