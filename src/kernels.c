@@ -16,7 +16,9 @@
 #include "kernels.h"
 
 #include "common.h"
+#include "pool.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* a * b + c is never contracted into fma behind our back: each path asks for fma explicitly
@@ -47,6 +49,18 @@
 /* Products of at most this many multiply-adds skip blocking and copying (Kern.small): below
  * this the fixed costs of the blocked loops dominate. */
 #define SMALL_WORK 1024
+/* Threads (kern_set_threads) take a product only if each gets at least THREAD_WORK
+ * multiply-adds: 2 threads from 2^20 (about 20 us on one Zen 4 core). Measured with
+ * `bench/kernel --threshold` (a product alone, then cut in 2 on 2 threads) on 2 idle Zen 4
+ * cores: while the worker is awake (it spins 50 us after each product, pool.c) 2 threads
+ * already gain 1.4x at 2^17 and 1.65x at 2^20; when it has to be woken (futex, then the
+ * VM's vCPU) that costs 10-20 us, so 2^20 then runs at 0.6x and 2^21 breaks even. Training
+ * calls products back to back, so the worker is mostly awake; the threshold bounds the loss
+ * of a cold start to a product of ~20 us. A product is cut into PARTS_PER_THREAD parts per
+ * thread, handed out first come, first served, so that a thread that starts late or shares
+ * its core takes fewer (1 and 2 measured alike on idle cores; 4 lost 5% at n = 1024). */
+#define THREAD_WORK ((size_t)1 << 19)
+#define PARTS_PER_THREAD 2
 
 /* One micro-tile: C[0:mr, 0:nr] (+)= A[0:mr, 0:kc] B[0:kc, 0:nr]. */
 typedef struct Tile {
@@ -549,10 +563,11 @@ static void run_tile(const Kern *K, const Gemm *g, Tile *t, size_t i0, size_t j0
 /* Whether to copy B into panels: always when it is stored transposed. In rows, B is read in
  * place unless its rows are long (a pass over KC rows then touches a page per row, and rows a
  * multiple of 4 KiB apart compete for the same cache sets) and enough rows of A reuse the copy.
- * (Measured on Zen 4: copying loses up to 15% at n = 256 and 512, gains 5-10% at n = 1000.) */
+ * (Measured on Zen 4: copying loses up to 15% at n = 256 and 512, gains 5-10% at n = 1000.)
+ * The row length is ldb, which is n except in a part cut from C's columns (threads). */
 static bool want_pack_b(const Gemm *g)
 {
-    return g->b_trans || (g->m >= 96 && g->n >= 768);
+    return g->b_trans || (g->m >= 96 && g->ldb >= 768);
 }
 
 /* Whether to copy column-stored A into a contiguous panel: when enough panels of B reuse it. */
@@ -710,9 +725,122 @@ static bool want_transposed(const Kern *K, const Gemm *g)
     return g->n <= NR / 4 && g->m >= 4 * NR;
 }
 
-/* kern_gemm on the path K: empty cases, then the small loop or the blocked loops. */
-static void gemm(const Kern *K, bool trans_a, bool trans_b, const float *A, const float *B,
-                 float *C, size_t m, size_t k, size_t n, bool accumulate)
+/* ---- threads ---------------------------------------------------------------------------
+ * A product large enough is cut into parts along the rows or the columns of C (of the problem
+ * as computed, after want_transposed), never along k, and the parts are handed to the pool
+ * (pool.h). Each part runs the blocked loops on its own block of C with its own Work, so every
+ * element is still computed by the one chain of kernels.h: the bits do not depend on the
+ * number of threads or parts. Cuts fall on tile edges (multiples of MR rows or NR columns) so
+ * that only the last part has a partial tile. */
+
+/* A product cut into parts, for pool_run. Part q covers the units [units q / parts,
+ * units (q+1) / parts) of unit rows (cut_rows) or columns of C. */
+typedef struct Split {
+    const Kern *K;
+    Gemm g;
+    bool cut_rows;
+    size_t unit;
+    size_t units;
+    int parts;
+} Split;
+
+_Static_assert(KERN_MAX_THREADS <= POOL_MAX_THREADS, "the pool has too few threads");
+
+/* The number of threads set by kern_set_threads: process-wide, like the pool (pool.c). */
+static atomic_int kern_thread_count = 1;
+
+void kern_set_threads(int n)
+{
+    if (n < 1) n = 1;
+    if (n > KERN_MAX_THREADS) n = KERN_MAX_THREADS;
+    int old = atomic_exchange(&kern_thread_count, n);
+    if (n < old) pool_shutdown();   /* started again when needed */
+}
+
+int kern_threads(void)
+{
+    return atomic_load_explicit(&kern_thread_count, memory_order_relaxed);
+}
+
+/* m k n >= w, without overflow. n >= 1. */
+static bool work_at_least(const Gemm *g, size_t w)
+{
+    return g->m * g->k >= w / g->n + (w % g->n != 0);
+}
+
+/* How to cut g into parts (at most `parts`, at least 1): along the dimension of C with more
+ * tiles, so that the parts stay balanced; rows on a tie (a little faster at n = 1024). */
+static Split split_make(const Kern *K, const Gemm *g, int parts)
+{
+    Split s = { .K = K, .g = *g };
+    const size_t MR = (size_t)K->mr, NR = (size_t)K->nr;
+    const size_t row_units = (g->m + MR - 1) / MR, col_units = (g->n + NR - 1) / NR;
+    s.cut_rows = row_units >= col_units;
+    s.unit = s.cut_rows ? MR : NR;
+    s.units = s.cut_rows ? row_units : col_units;
+    s.parts = (size_t)parts < s.units ? parts : (int)s.units;
+    return s;
+}
+
+/* The Work of a part, on the stack of the thread that runs it. noinline: gemm's frame holds
+ * no Work, so a caller that runs parts needs kern_stack_bytes() once, not twice. */
+static __attribute__((noinline)) void gemm_alone(const Kern *K, const Gemm *g)
+{
+    Work w;
+    gemm_run(K, g, &w);
+}
+
+/* PoolTask: part `part` of the Split ctx. */
+static void split_part(void *ctx, int part)
+{
+    const Split *s = ctx;
+    const size_t q = (size_t)part, parts = (size_t)s->parts;
+    const size_t lo = s->units * q / parts * s->unit;
+    size_t hi = s->units * (q + 1) / parts * s->unit;
+    Gemm g = s->g;
+    if (s->cut_rows) {
+        if (hi > g.m) hi = g.m;
+        g.a += g.a_cols ? lo : lo * g.lda;
+        g.c += g.c_trans ? lo : lo * g.ldc;
+        g.m = hi - lo;
+    } else {
+        if (hi > g.n) hi = g.n;
+        g.b += g.b_trans ? lo * g.ldb : lo;
+        g.c += g.c_trans ? lo * g.ldc : lo;
+        g.n = hi - lo;
+    }
+    gemm_alone(s->K, &g);
+}
+
+/* The stack a worker thread gets: the products' buffers and room for everything else. */
+static size_t worker_stack_bytes(void)
+{
+    return ((size_t)1 << 20) + kern_stack_bytes();
+}
+
+/* The blocked loops on g, cut into up to `parts` parts run by up to `threads` threads (in
+ * order on the caller if threads is 1). */
+static void gemm_blocked(const Kern *K, const Gemm *g, int threads, int parts)
+{
+    Split s = split_make(K, g, parts);
+    if (s.parts <= 1) {
+        gemm_alone(K, g);
+        return;
+    }
+    pool_run(threads, worker_stack_bytes(), split_part, &s, s.parts);
+}
+
+/* Of at most `threads` threads, those g is worth: at least THREAD_WORK multiply-adds each. */
+static int threads_for(const Gemm *g, int threads)
+{
+    while (threads > 1 && !work_at_least(g, (size_t)threads * THREAD_WORK)) threads--;
+    return threads;
+}
+
+/* kern_gemm on the path K: empty cases, then the small loop or the blocked loops, on threads
+ * as threads_for says, or cut into exactly `parts` parts if parts > 0 (kern_gemm_parts). */
+static void gemm(const Kern *K, int parts, bool trans_a, bool trans_b, const float *A,
+                 const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) {
@@ -725,35 +853,46 @@ static void gemm(const Kern *K, bool trans_a, bool trans_b, const float *A, cons
         .c = C, .ldc = n, .c_trans = false,
         .m = m, .k = k, .n = n, .accumulate = accumulate,
     };
-    if (m <= SMALL_WORK && k <= SMALL_WORK && n <= SMALL_WORK && m * k * n <= SMALL_WORK) {
+    if (parts == 0 && m <= SMALL_WORK && k <= SMALL_WORK && n <= SMALL_WORK &&
+        m * k * n <= SMALL_WORK) {
         K->small(&g);
         return;
     }
     if (want_transposed(K, &g)) g = gemm_transposed(&g);
-    Work w;
-    gemm_run(K, &g, &w);
+    int threads = kern_threads();
+    if (parts == 0) {
+        threads = threads_for(&g, threads);
+        parts = threads > 1 ? threads * PARTS_PER_THREAD : 1;
+    }
+    gemm_blocked(K, &g, threads, parts);
 }
 
 void kern_gemm(KernIsa isa, bool trans_a, bool trans_b, const float *A, const float *B,
                float *C, size_t m, size_t k, size_t n, bool accumulate)
 {
-    gemm(kern_for(isa), trans_a, trans_b, A, B, C, m, k, n, accumulate);
+    gemm(kern_for(isa), 0, trans_a, trans_b, A, B, C, m, k, n, accumulate);
+}
+
+void kern_gemm_parts(KernIsa isa, int parts, bool trans_a, bool trans_b, const float *A,
+                     const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate)
+{
+    gemm(kern_for(isa), parts < 1 ? 1 : parts, trans_a, trans_b, A, B, C, m, k, n, accumulate);
 }
 
 void kern_matmul(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
                  bool accumulate)
 {
-    gemm(kern_of(kern_isa_best()), false, false, A, B, C, m, k, n, accumulate);
+    gemm(kern_of(kern_isa_best()), 0, false, false, A, B, C, m, k, n, accumulate);
 }
 
 void kern_matmul_bt(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
                     bool accumulate)
 {
-    gemm(kern_of(kern_isa_best()), false, true, A, B, C, m, k, n, accumulate);
+    gemm(kern_of(kern_isa_best()), 0, false, true, A, B, C, m, k, n, accumulate);
 }
 
 void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
                     bool accumulate)
 {
-    gemm(kern_of(kern_isa_best()), true, false, A, B, C, m, k, n, accumulate);
+    gemm(kern_of(kern_isa_best()), 0, true, false, A, B, C, m, k, n, accumulate);
 }

@@ -12,9 +12,23 @@
  * c + A*B with two roundings instead.
  *
  * All matrices are dense and row-major with leading dimension = row length; no alignment is
- * required. C must not overlap A or B. The functions allocate nothing, keep no state and take no
- * locks (thread-safe, reentrant); they use about 270 KiB of stack (kern_stack_bytes()) for
- * their copies of operand blocks, so call them from a thread with a normal-sized stack. */
+ * required. C must not overlap A or B. The products allocate nothing (beyond starting the
+ * worker threads, below) and are thread-safe and reentrant; they use about 270 KiB of stack
+ * (kern_stack_bytes()) for their copies of operand blocks, so call them from a thread with a
+ * normal-sized stack.
+ *
+ * Threads. By default every product runs on the calling thread. After kern_set_threads(n),
+ * n > 1, a product is computed by t = min(n, m k n / 2^19) threads, the caller and t - 1
+ * workers: none below 2^20 multiply-adds (e.g. 128 x 128 x 64), 2 from there (kernels.c says
+ * how that threshold was measured). C is cut into 2 t blocks of whole rows or whole columns
+ * (fewer if it has fewer tiles), each computed by whichever thread is free; k is never cut, so
+ * each element is still the one chain above and the bits are the same for any number of
+ * threads. The workers are the process's (one set for every caller), started by the first
+ * product that needs them, asleep between products (after a 50 us spin), and stopped by
+ * kern_set_threads with a smaller n or at exit (atexit). They serve one product at a time: a
+ * thread that calls a product while another thread's product has them computes its own alone,
+ * so concurrent callers never wait for each other. Workers have a stack of 1 MiB +
+ * kern_stack_bytes(). */
 #ifndef NN_KERNELS_H
 #define NN_KERNELS_H
 
@@ -31,6 +45,18 @@ void kern_matmul_bt(const float *A, const float *B, float *C, size_t m, size_t k
 /* C[m,n] (+)= A[k,m]^T @ B[k,n]  (backward: dW = X^T @ dY) */
 void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
                     bool accumulate);
+
+/* The most threads kern_set_threads accepts. */
+#define KERN_MAX_THREADS 64
+
+/* Sets the number of threads a large product may use, caller included: n is clamped to
+ * [1, KERN_MAX_THREADS]; 1 (the default) means no threads. Process-wide, like the workers:
+ * it applies to kern_gemm too. Lowering it stops the workers (joined, after the product in
+ * progress, if any); the next product that needs them starts them again. Thread-safe;
+ * products already running finish with the count they started with. Allocates nothing. */
+void kern_set_threads(int n);
+/* The number set by kern_set_threads (1 if never called). Thread-safe. */
+int kern_threads(void);
 
 /* ---- for tests and benchmarks ------------------------------------------------------------ */
 
@@ -52,9 +78,16 @@ KernIsa kern_isa_best(void);
 /* "portable", "avx2", "avx512". */
 const char *kern_isa_name(KernIsa isa);
 /* The general form on an explicit path (asserted supported): C[m,n] (+)= op(A) op(B) where
- * op(A) is A[m,k], or A[k,m]^T if trans_a; op(B) is B[k,n], or B[n,k]^T if trans_b. */
+ * op(A) is A[m,k], or A[k,m]^T if trans_a; op(B) is B[k,n], or B[n,k]^T if trans_b. On
+ * threads like kern_matmul (kern_set_threads, the same threshold). */
 void kern_gemm(KernIsa isa, bool trans_a, bool trans_b, const float *A, const float *B,
                float *C, size_t m, size_t k, size_t n, bool accumulate);
+/* kern_gemm cut into exactly `parts` blocks of C (fewer if C has fewer tiles; parts < 1 counts
+ * as 1) whatever its size, computed on up to kern_threads() threads (in order by the caller if
+ * that is 1), never by the small-product loop: for tests that the cut never changes a bit, and
+ * for measuring when threads pay (bench/kernel.c --threshold). */
+void kern_gemm_parts(KernIsa isa, int parts, bool trans_a, bool trans_b, const float *A,
+                     const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate);
 /* Upper bound of the stack the products use for their packing buffers, in bytes. */
 size_t kern_stack_bytes(void);
 

@@ -1,14 +1,17 @@
 /* test_kernels.c — unit tests for kernels.c: every product form on every instruction-set path
  * this CPU runs, against a double-precision reference with an error bound that grows with k,
  * and bit for bit against the one multiply-add chain per element that kernels.h promises
- * (fused or not, as kern_isa_fused says). */
+ * (fused or not, as kern_isa_fused says); then the same bits on any number of threads and
+ * parts, and from two application threads at once. */
 #include "testutil.h"
 
 #include "common.h"
 #include "kernels.h"
+#include "pool.h"
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +346,226 @@ static void test_nonfinite_stays_put(void **state)
     free_floats(A), free_floats(B), free_floats(C), free_floats(Bt);
 }
 
+/* ---- threads ---------------------------------------------------------------------------- */
+
+/* The forms of kern_gemm: (trans_a, trans_b). 0 = A@B (kern_matmul), 1 = A@B^T (_bt),
+ * 2 = A^T@B (_at), 3 = A^T@B^T. */
+#define FORMS 4
+
+/* Operands of one shape for every form, and the single-threaded results per form. */
+typedef struct Case {
+    size_t m, k, n;
+    float *A, *At, *B, *Bt, *C0;
+    float *want[FORMS][2];          /* [form][accumulate], from 1 thread */
+} Case;
+
+static void run_case_form(KernIsa isa, const Case *c, int form, bool acc, int parts, float *C)
+{
+    bool ta = form & 2, tb = form & 1;
+    memcpy(C, c->C0, c->m * c->n * sizeof *C);
+    if (parts > 0)
+        kern_gemm_parts(isa, parts, ta, tb, ta ? c->At : c->A, tb ? c->Bt : c->B, C, c->m, c->k,
+                        c->n, acc);
+    else
+        kern_gemm(isa, ta, tb, ta ? c->At : c->A, tb ? c->Bt : c->B, C, c->m, c->k, c->n, acc);
+}
+
+/* Makes the operands and, on one thread, the wanted results on the path. */
+static void case_init(Case *c, KernIsa isa, size_t m, size_t k, size_t n)
+{
+    unsigned seed = (unsigned)(m * 31 + k * 17 + n * 7 + 1);
+    *c = (Case){ .m = m, .k = k, .n = n };
+    c->A = random_floats(m * k, &seed), c->B = random_floats(k * n, &seed);
+    c->At = random_floats(m * k, &seed), c->Bt = random_floats(k * n, &seed);
+    c->C0 = random_floats(m * n, &seed);
+    transpose(c->A, c->At, m, k);
+    transpose(c->B, c->Bt, k, n);
+    int threads = kern_threads();
+    kern_set_threads(1);
+    for (int form = 0; form < FORMS; form++)
+        for (int acc = 0; acc < 2; acc++) {
+            c->want[form][acc] = random_floats(m * n, &seed);
+            run_case_form(isa, c, form, acc, 0, c->want[form][acc]);
+        }
+    kern_set_threads(threads);
+}
+
+static void case_free(Case *c)
+{
+    free_floats(c->A), free_floats(c->At), free_floats(c->B), free_floats(c->Bt);
+    free_floats(c->C0);
+    for (int form = 0; form < FORMS; form++)
+        for (int acc = 0; acc < 2; acc++) free_floats(c->want[form][acc]);
+}
+
+/* Every form, with and without accumulation, on the current kern_threads(): through kern_gemm
+ * (threads as the size says) and through kern_gemm_parts for each count in parts[] (0 ends):
+ * the same bits as on one thread. */
+static void check_threads_case(KernIsa isa, const Case *c, const int *parts)
+{
+    float *C = random_floats(c->m * c->n, &(unsigned){ 1 });
+    for (int form = 0; form < FORMS; form++)
+        for (int acc = 0; acc < 2; acc++)
+            for (int p = -1; p < 0 || parts[p] != 0; p++) {
+                run_case_form(isa, c, form, acc, p < 0 ? 0 : parts[p], C);
+                if (memcmp(C, c->want[form][acc], c->m * c->n * sizeof *C) != 0)
+                    fail_msg("%s form %d %zux%zux%zu%s, %d threads, %d parts: differs from 1 "
+                             "thread", kern_isa_name(isa), form, c->m, c->k, c->n,
+                             acc ? " +=" : "", kern_threads(), p < 0 ? 0 : parts[p]);
+            }
+    free_floats(C);
+}
+
+static void test_threads_setting(void **state)
+{
+    (void)state;
+    assert_int_equal(kern_threads(), 1);
+    kern_set_threads(0);
+    assert_int_equal(kern_threads(), 1);
+    kern_set_threads(-5);
+    assert_int_equal(kern_threads(), 1);
+    kern_set_threads(1000);
+    assert_int_equal(kern_threads(), KERN_MAX_THREADS);
+    kern_set_threads(3);
+    assert_int_equal(kern_threads(), 3);
+    kern_set_threads(1);
+    assert_int_equal(kern_threads(), 1);
+    assert_int_equal(pool_workers(), 0);
+}
+
+/* Workers start with the first product large enough for two threads, never for a small one,
+ * and stop when the count is lowered. */
+static void test_threads_lazy(void **state)
+{
+    (void)state;
+    unsigned seed = 8;
+    const size_t big = 128;  /* 2^21 multiply-adds: 2 threads */
+    float *A = random_floats(big * big, &seed), *B = random_floats(big * big, &seed);
+    float *C = random_floats(big * big, &seed);
+    kern_set_threads(2);
+    kern_matmul(A, B, C, 32, 32, 32, false);
+    kern_matmul(A, B, C, 64, 64, 64, false);
+    assert_int_equal(pool_workers(), 0);
+    kern_matmul(A, B, C, big, big, big, false);
+    assert_int_equal(pool_workers(), 1);
+    kern_set_threads(3);
+    kern_matmul(A, B, C, big, big, big / 2, false);   /* 2^20 < 3 * 2^19: still 2 threads */
+    assert_int_equal(pool_workers(), 1);
+    kern_matmul(A, B, C, big, big, big, false);
+    assert_int_equal(pool_workers(), 2);
+    kern_set_threads(1);
+    assert_int_equal(pool_workers(), 0);
+    kern_matmul(A, B, C, big, big, big, false);
+    assert_int_equal(pool_workers(), 0);
+    free_floats(A), free_floats(B), free_floats(C);
+}
+
+/* The same bits on 1, 2 and 3 threads and cut into 1 to 7 (or 64) parts: odd shapes cut
+ * whatever their size, and shapes above the threshold through kern_gemm and the kern_matmul
+ * forms. */
+static void test_threads_bit_identical(void **state)
+{
+    (void)state;
+    static const size_t odd[][3] = {
+        { 1, 1, 1 }, { 2, 3, 2 }, { 7, 13, 29 }, { 13, 33, 33 }, { 25, 31, 65 }, { 3, 17, 129 },
+        { 129, 17, 3 }, { 61, 129, 14 }, { 37, 513, 193 }, { 200, 50, 2 }, { 97, 70, 800 },
+        { 1000, 1, 9 }, { 5, 300, 1000 },
+    };
+    static const size_t large[][3] = {
+        { 128, 128, 128 }, { 129, 127, 131 }, { 300, 257, 100 }, { 100, 300, 257 },
+        { 61, 1000, 97 }, { 1000, 40, 70 }, { 30, 64, 1000 }, { 385, 129, 385 },
+        { 250, 600, 210 },
+    };
+    static const int parts[] = { 1, 2, 3, 4, 5, 7, 64, 0 }, none[] = { 0 };
+    for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+        if (!kern_isa_supported((KernIsa)isa)) continue;
+        for (size_t s = 0; s < NN_ARRAY_LEN(odd) + NN_ARRAY_LEN(large); s++) {
+            const size_t *shape = s < NN_ARRAY_LEN(odd) ? odd[s] : large[s - NN_ARRAY_LEN(odd)];
+            Case c;
+            case_init(&c, (KernIsa)isa, shape[0], shape[1], shape[2]);
+            for (int threads = 1; threads <= 3; threads++) {
+                kern_set_threads(threads);
+                /* the large shapes on the best path only are cut by hand too: time */
+                bool cut = s < NN_ARRAY_LEN(odd) || isa == (int)kern_isa_best();
+                check_threads_case((KernIsa)isa, &c, cut ? parts : none);
+            }
+            kern_set_threads(1);
+            case_free(&c);
+        }
+    }
+    /* the public forms on 2 and 3 threads, above the threshold */
+    Case c;
+    case_init(&c, kern_isa_best(), 200, 150, 170);
+    float *C = random_floats(200 * 170, &(unsigned){ 2 });
+    for (int threads = 2; threads <= 3; threads++) {
+        kern_set_threads(threads);
+        for (int acc = 0; acc < 2; acc++) {
+            memcpy(C, c.C0, 200 * 170 * sizeof *C);
+            kern_matmul(c.A, c.B, C, 200, 150, 170, acc);
+            assert_memory_equal(C, c.want[0][acc], 200 * 170 * sizeof *C);
+            memcpy(C, c.C0, 200 * 170 * sizeof *C);
+            kern_matmul_bt(c.A, c.Bt, C, 200, 150, 170, acc);
+            assert_memory_equal(C, c.want[1][acc], 200 * 170 * sizeof *C);
+            memcpy(C, c.C0, 200 * 170 * sizeof *C);
+            kern_matmul_at(c.At, c.B, C, 200, 150, 170, acc);
+            assert_memory_equal(C, c.want[2][acc], 200 * 170 * sizeof *C);
+        }
+        assert_true(pool_workers() >= 1);
+    }
+    kern_set_threads(1);
+    free_floats(C);
+    case_free(&c);
+}
+
+/* Two application threads calling products at once while the pool has 2 threads: whichever
+ * finds the pool busy computes alone; both get the bits of one thread. */
+typedef struct Caller {
+    const Case *c;
+    float *C;
+    int rounds;
+    int failures;
+} Caller;
+
+static void *caller_main(void *arg)
+{
+    Caller *me = arg;
+    const Case *c = me->c;
+    for (int r = 0; r < me->rounds; r++) {
+        int form = r % 3, acc = (r / 3) % 2;   /* kern_matmul, _bt, _at */
+        run_case_form(kern_isa_best(), c, form, acc, 0, me->C);
+        if (memcmp(me->C, c->want[form][acc], c->m * c->n * sizeof *me->C) != 0)
+            me->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads_concurrent_callers(void **state)
+{
+    (void)state;
+    Case cases[2];
+    case_init(&cases[0], kern_isa_best(), 160, 130, 150);
+    case_init(&cases[1], kern_isa_best(), 97, 200, 301);
+    kern_set_threads(2);
+    Caller callers[2];
+    pthread_t thread[2];
+    unsigned seed = 4;
+    for (int t = 0; t < 2; t++) {
+        callers[t] = (Caller){ .c = &cases[t], .rounds = 60 };
+        callers[t].C = random_floats(cases[t].m * cases[t].n, &seed);
+    }
+    /* cmocka is not thread-safe: the threads only compute and count, this one checks */
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&thread[t], NULL, caller_main, &callers[t]), 0);
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_join(thread[t], NULL), 0);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(callers[t].failures, 0);
+        free_floats(callers[t].C);
+        case_free(&cases[t]);
+    }
+    assert_int_equal(pool_workers(), 1);
+    kern_set_threads(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +579,10 @@ int main(void)
         cmocka_unit_test(test_entry_points),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_nonfinite_stays_put),
+        cmocka_unit_test(test_threads_setting),
+        cmocka_unit_test(test_threads_lazy),
+        cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_threads_concurrent_callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
