@@ -165,7 +165,7 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="python with torch (default: this one)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", default="w1,w2,w3,w4", help="workloads, e.g. w3,w4")
-    ap.add_argument("--threads", default="1,2", help="torch thread counts (nn has one thread)")
+    ap.add_argument("--threads", default="1,2", help="thread counts, for nn and for torch")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     subprocess.run([args.python, os.path.join(HERE, "make_inputs.py")], check=True)
@@ -181,7 +181,7 @@ def main():
     blas_envs.append(("", unset))
     if coretype:
         blas_envs.append((", OPENBLAS_CORETYPE as set", dict(base)))
-    configs = [("nn", 1, dict(base, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))]
+    configs = [("nn", t, dict(base)) for t in threads]     # nn --threads t
     for suffix, env in blas_envs:
         for t in threads:
             configs.append(("torch" + suffix, t, dict(env, OMP_NUM_THREADS=str(t),
@@ -192,23 +192,25 @@ def main():
     load_before = os.getloadavg()
     started = time.time()
     # nn's start-up
-    startup = med([run_measured([nn, "-e", "print 1"], configs[0][2])[0]
+    startup = med([run_measured([nn, "--threads", "1", "-e", "print 1"], configs[0][2])[0]
                    for _ in range(max(args.repeats, 5))])
     results = {}      # (workload, config index) -> list of dicts
     setups = {}
     failures = []
     for key, name, stem in chosen:
         setup = setup_script(stem)
-        sruns = []
+        sruns = {}      # nn's thread count -> setup times (W4's data uses large products)
         for rep in range(args.repeats):
-            wall, rss, rc, out, err = run_measured([nn, setup], configs[0][2])
-            if rc != 0:
-                failures.append("%s setup: exit %d\n%s" % (name, rc, err))
-                break
-            sruns.append(wall)
+            for t in threads:
+                wall, rss, rc, out, err = run_measured([nn, "--threads", str(t), setup],
+                                                       configs[0][2])
+                if rc != 0:
+                    failures.append("%s setup: exit %d\n%s" % (name, rc, err))
+                    break
+                sruns.setdefault(t, []).append(wall)
             for ci, (label, t, env) in enumerate(configs):
                 if label == "nn":
-                    cmd = [nn, "bench/%s.nn" % stem]
+                    cmd = [nn, "--threads", str(t), "bench/%s.nn" % stem]
                 else:
                     cmd = [args.python, "bench/%s.py" % stem]
                 wall, rss, rc, out, err = run_measured(cmd, env)
@@ -219,7 +221,8 @@ def main():
                                                                   err[-2000:]))
                 results.setdefault((key, ci), []).append(r)
             print("  %s: run %d/%d done" % (name, rep + 1, args.repeats), file=sys.stderr)
-        setups[key] = med(sruns)
+        for t, walls in sruns.items():
+            setups[(key, t)] = med(walls)
     load_after = os.getloadavg()
 
     # ---- the table ----
@@ -250,23 +253,27 @@ def main():
     lines.append("| workload | run | threads | BLAS | loop s | process s | peak MB | final loss | "
                  "test acc | GFLOP/s | torch/nn loop |")
     lines.append("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    best = {}       # workload -> (torch's best loop, nn's loops by thread count)
     for key, name, stem in chosen:
-        nn_loop = None
+        nn_loop = {}    # nn's loop time by thread count: torch is compared at the same count
         for ci, (label, t, env) in enumerate(configs):
             rs = results.get((key, ci), [])
             if not rs:
                 continue
             proc = med([r["process"] for r in rs])
             if label == "nn":
-                loop = proc - setups[key] if setups.get(key) is not None else None
-                nn_loop = loop
+                loop = proc - setups[(key, t)] if setups.get((key, t)) is not None else None
+                nn_loop[t] = loop
             else:
                 loop = med([r.get("loop") for r in rs])
+                if loop and (key not in best or loop < best[key][0]):
+                    best[key] = (loop, nn_loop)
             blas = "–"
             if label != "nn":
                 blas = ", ".join(sorted({r.get("blas", "?") for r in rs}))
             gf = (W4_FLOP_PER_STEP * W4_STEPS / loop / 1e9) if key == "w4" and loop else None
-            ratio = (loop / nn_loop) if (label != "nn" and loop and nn_loop and nn_loop > 0) else None
+            same = nn_loop.get(t)
+            ratio = (loop / same) if (label != "nn" and loop and same and same > 0) else None
             loss = med([r.get("loss") for r in rs])
             lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, label, t, blas, fmt(loop), fmt(proc), fmt_mb(med([r["rss"] for r in rs])),
@@ -275,8 +282,16 @@ def main():
                 fmt_loss(med([r.get("acc") for r in rs])) if key == "w3" else "",
                 ("%.1f" % gf) if gf else "", ("%.2f" % ratio) if ratio else ("1" if label == "nn" else "–")))
     lines.append("")
-    lines.append("nn start-up (`nn -e 'print 1'`): %s s. nn setup (the script cut before `train`): %s."
-                 % (fmt(startup), ", ".join("%s %s s" % (n, fmt(setups.get(k))) for k, n, _ in chosen)))
+    for key, name, stem in chosen:
+        if key in best:
+            tb, loops = best[key]
+            lines.append("%s: torch's best loop %s s; nn %s." % (name, fmt(tb), ", ".join(
+                "with %d thread%s %s s (%.2f×)" % (t, "" if t == 1 else "s", fmt(l), tb / l)
+                for t, l in sorted(loops.items()) if l and l > 0)))
+    lines.append("")
+    lines.append("nn start-up (`nn -e 'print 1'`): %s s. nn setup (the script cut before `train`, "
+                 "1 thread): %s." % (fmt(startup), ", ".join(
+                     "%s %s s" % (n, fmt(setups.get((k, threads[0])))) for k, n, _ in chosen)))
     lines.append("nn process minus start-up: %s." % ", ".join(
         "%s %s s" % (n, fmt(med([r["process"] for r in results.get((k, 0), [])]) - startup))
         for k, n, _ in chosen if results.get((k, 0))))

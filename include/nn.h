@@ -112,6 +112,12 @@ NN_API void nn_set_plot(NnState *nn, const char *path);
  * (default 4 GiB). A program that would pass it is refused before it runs, with a message at
  * the tensor that crosses it. 0 means no limit. */
 NN_API void nn_set_max_memory(NnState *nn, size_t bytes);
+/* How many threads large matrix products may use, the calling thread included (n is clamped
+ * to 1..64; 1, the default, uses none). Products below about a million multiply-adds stay on
+ * one thread whatever n is. Results are the same bits for any n. Process-wide: the worker
+ * threads are shared by every session, started when first needed, asleep in between, and
+ * stopped at exit. Not to be called while another thread runs code. Cannot fail. */
+NN_API void nn_set_threads(int n);
 /* Train blocks explain updates number `from` to `to` (counted from 1 in each block), as
  * `trace step N` does for one; 0, 0 turns it off. */
 NN_API void nn_set_trace_steps(NnState *nn, long from, long to);

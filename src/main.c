@@ -28,6 +28,8 @@ static const char usage[] =
     "  --trace-steps A-B   explain updates A to B of every train block (or one: N)\n"
     "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
     "  --max-memory MIB    the most memory the tensors may take (default 4096)\n"
+    "  --threads N         threads for large matrix products (default: one per\n"
+    "                      processor, at most 8); the results are the same for any N\n"
     "  --break WHERE       stop every train block at a prompt: step=N (before update N),\n"
     "                      nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
     "                      gradient norm is above X); :continue goes on\n"
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
     const char *seed = NULL;
     const char *breaks[8];
     size_t n_breaks = 0;
+    int threads = 0;        /* 0: one per processor, at most 8 */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -138,6 +141,15 @@ int main(int argc, char **argv)
             if (n_breaks == sizeof breaks / sizeof *breaks)
                 return usage_error("%s", "too many --break options");
             breaks[n_breaks++] = v;
+        } else if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10 : (++i < argc ? argv[i] : NULL);
+            char *end;
+            if (!v) return usage_error("%s needs a number of threads", a);
+            errno = 0;
+            long t = strtol(v, &end, 10);
+            if (*end || errno || t < 1 || t > 64)
+                return usage_error("--threads needs a number from 1 to 64, not '%s'", v);
+            threads = (int)t;
         } else if (strcmp(a, "--seed") == 0) {
             if (++i == argc) return usage_error("%s needs a number", a);
             seed = argv[i];
@@ -156,6 +168,11 @@ int main(int argc, char **argv)
     }
     if (code && file) return usage_error("give a FILE or -e CODE, not both (got '%s')", file);
 
+    if (!threads) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+    }
+    nn_set_threads(threads);
     NnState *nn = nn_new();
     if (seed) {
         char *end;

@@ -2,6 +2,7 @@
  * parse → check → lower → run for each text it is given. */
 #include "state.h"
 
+#include "kernels.h"
 #include "lower.h"
 #include "parse.h"
 
@@ -140,6 +141,11 @@ void nn_set_trace_full(NnState *nn, int on)
 void nn_set_max_memory(NnState *nn, size_t bytes)
 {
     nn->rt.graph.max_bytes = bytes;
+}
+
+void nn_set_threads(int n)
+{
+    kern_set_threads(n);
 }
 
 void nn_set_plot(NnState *nn, const char *path)

@@ -72,6 +72,15 @@ out=$("$nn" --break step=1 "$script" </dev/null)     # the end of input continue
 case "$out" in *"break: before update 1"*"1.8192") ;;
   *) echo "FAIL --break with no input:"; echo "$out"; fails=$((fails+1));; esac
 rm -f "$script"
+# --threads: the same bits for any number of threads (these products are large enough to use them)
+prog='seed 3
+let a = randn(200, 300)
+let b = randn(300, 250)
+print sum(a @ b), mean((a @ b) @ b.T)'
+one=$("$nn" --threads 1 -e "$prog"); two=$("$nn" --threads 2 -e "$prog"); three=$("$nn" --threads=3 -e "$prog")
+[ -n "$one" ] && [ "$one" = "$two" ] && [ "$one" = "$three" ] ||
+    { echo "FAIL --threads changes results: '$one' '$two' '$three'"; fails=$((fails+1)); }
+check threads-bad 2 "--threads needs a number from 1 to 64, not '0'" -- "$nn" --threads 0 -e 'print 1'
 check break-bad 2 "--break takes step=N, nonfinite or grad_norm=X, not 'soon'" -- "$nn" --break soon -e 'print 1'
 if [ $fails -eq 0 ]; then echo "cli: all passed"; fi
 exit $fails
