@@ -194,10 +194,8 @@ void nn_print_vars(NnState *nn)
         sb_printf(&sb, "%-20s %-6s %-12s", s->name, kind_name(s->kind), shape);
         if (s->kind == SYM_PARAM && s->has_node) {
             const GraphNode *n = graph_node(&nn->rt.graph, s->node);
-            double sq = 0;
-            for (size_t k = 0; k < n->size; k++) sq += (double)n->grad[k] * n->grad[k];
             char buf[32];
-            sb_printf(&sb, " |grad| %s", fmt_num(sqrt(sq), buf));
+            sb_printf(&sb, " |grad| %s", fmt_num(sqrt(tensor_sum_squares(n->grad, n->size)), buf));
         } else if (s->kind == SYM_MODEL) {
             sb_printf(&sb, " %d param tensors", s->model->n_params);
         } else if (s->kind == SYM_DATA) {

@@ -3,6 +3,8 @@
  * float32 as PyTorch does for float32 parameters; only per-step scalars use double. */
 #include "optim.h"
 
+#include "tensor.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -273,7 +275,7 @@ double optim_clip_global_norm(float *const *grads, const size_t *sizes, size_t c
     NN_ASSERT(max_norm >= 0.0);
     double sq = 0.0;
     for (size_t k = 0; k < count; k++)
-        for (size_t i = 0; i < sizes[k]; i++) sq += (double)grads[k][i] * grads[k][i];
+        sq += tensor_sum_squares(grads[k], sizes[k]);
     double total = sqrt(sq);
     double coef = max_norm / (total + 1e-6);
     /* PyTorch multiplies by min(coef, 1); skipping the multiply by 1 changes nothing. Written

@@ -170,6 +170,16 @@ TensorStats tensor_stats(const float *data, size_t n)
     return st;
 }
 
+double tensor_sum_squares(const float *x, size_t n)
+{
+    double acc[8] = { 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++) acc[0] += (double)x[i] * x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 long tensor_find_nonfinite(const float *data, size_t n)
 {
     /* every pass checks every value: first a branch-free scan the compiler vectorises (the

@@ -52,6 +52,9 @@ typedef struct TensorStats {
 } TensorStats;
 TensorStats tensor_stats(const float *data, size_t n);
 
+/* Σ x², in double: 8 running sums, so that the loop vectorises (the order of additions is
+ * fixed, so the result is the same on every run). */
+double tensor_sum_squares(const float *x, size_t n);
 /* Index of the first non-finite element, or -1. */
 long tensor_find_nonfinite(const float *data, size_t n);
 

@@ -212,7 +212,7 @@ static double grad_norm(Loop *lp)
     double sq = 0;
     for (int i = 0; i < lp->t->n_params; i++) {
         const GraphNode *p = node(lp->rt, lp->t->params[i]);
-        for (size_t j = 0; j < p->size; j++) sq += (double)p->grad[j] * p->grad[j];
+        sq += tensor_sum_squares(p->grad, p->size);
     }
     return sqrt(sq);
 }
@@ -278,9 +278,7 @@ static void update(Loop *lp, float lr)
     if (lp->first_epoch) {      /* gradient norms per layer, for the vanishing-gradient check */
         for (int i = 0; i < t->n_params; i++) {
             const GraphNode *p = node(lp->rt, t->params[i]);
-            double sq = 0;
-            for (size_t j = 0; j < p->size; j++) sq += (double)p->grad[j] * p->grad[j];
-            lp->wnorm[i] += sqrt(sq);
+            lp->wnorm[i] += sqrt(tensor_sum_squares(p->grad, p->size));
         }
         lp->wnorm_updates++;
     }
