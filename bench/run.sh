@@ -4,7 +4,8 @@
 # from the project's root (or anywhere: it finds the root itself). Builds nn in Release into
 # build-bench/ (NN_BENCH_BUILD to change it) when needed, then runs bench/harness.py with the
 # Debian python that has torch (PYTHON to change it). Prints a markdown table, also written to
-# bench/out/results.md (raw numbers: bench/out/results.json).
+# bench/out/results.md (raw numbers: bench/out/results.json), then the matrix product's
+# GFLOP/s (bench/kernel.c) beside numpy/OpenBLAS's (bench/kernel_numpy.py).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${NN_BENCH_BUILD:-build-bench}
@@ -43,4 +44,15 @@ if [ "$built" = 0 ]; then
     fi
 fi
 
-exec "$PYTHON" bench/harness.py --nn "$BUILD/nn" --python "$PYTHON" "$@"
+"$PYTHON" bench/harness.py --nn "$BUILD/nn" --python "$PYTHON" "$@"
+
+# The matrix product alone: nn's kernels (bench/kernel.c) beside numpy/OpenBLAS, on 1 and 2
+# threads, at n = 256, 512, 1024.
+echo
+gcc -std=gnu11 -O2 -pthread -Isrc bench/kernel.c src/kernels.c src/pool.c src/alloc.c \
+    -o "$BUILD/bench-kernel" -lm
+"$BUILD/bench-kernel"
+for t in 1 2; do
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
+        "$PYTHON" bench/kernel_numpy.py
+done
