@@ -51,14 +51,15 @@
 #define SMALL_WORK 1024
 /* Threads (kern_set_threads) take a product only if each gets at least THREAD_WORK
  * multiply-adds: 2 threads from 2^20 (about 20 us on one Zen 4 core). Measured with
- * `bench/kernel --threshold` (a product alone, then cut in 2 on 2 threads) on 2 idle Zen 4
+ * `bench/kernel.c --threshold` (a product alone, then cut in 2 on 2 threads) on 2 idle Zen 4
  * cores: while the worker is awake (it spins 50 us after each product, pool.c) 2 threads
- * already gain 1.4x at 2^17 and 1.65x at 2^20; when it has to be woken (futex, then the
- * VM's vCPU) that costs 10-20 us, so 2^20 then runs at 0.6x and 2^21 breaks even. Training
- * calls products back to back, so the worker is mostly awake; the threshold bounds the loss
- * of a cold start to a product of ~20 us. A product is cut into PARTS_PER_THREAD parts per
- * thread, handed out first come, first served, so that a thread that starts late or shares
- * its core takes fewer (1 and 2 measured alike on idle cores; 4 lost 5% at n = 1024). */
+ * already gain 1.3-1.4x at 2^17 and 1.65-1.7x at 2^20; when it has to be woken (a futex, then
+ * the VM's vCPU) that costs 10-20 us, so 2^20 then runs at 0.6x and 2^21 breaks even.
+ * Training calls products back to back, so the worker is mostly awake; the threshold bounds
+ * the loss of a cold start to about 10 us on a product of 20. A product is cut into
+ * PARTS_PER_THREAD parts per thread, handed out first come, first served, so that a thread
+ * that starts late or shares its core takes fewer (1 and 2 measured alike on idle cores, 4
+ * lost 5% at n = 1024). */
 #define THREAD_WORK ((size_t)1 << 19)
 #define PARTS_PER_THREAD 2
 
