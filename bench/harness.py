@@ -307,7 +307,7 @@ def main():
         f.write(table + "\n")
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump({"configs": [(c[0], c[1]) for c in configs], "startup": startup,
-                   "setup": setups,
+                   "setup": {"%s/%d" % k: v for k, v in setups.items()},
                    "runs": {"%s/%d" % k: v for k, v in results.items()}}, f, indent=1)
     if failures:
         print("\nFAILURES:", file=sys.stderr)
