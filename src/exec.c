@@ -179,7 +179,7 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
 {
     Runtime *rt = ud;
     char where[64], val[32];
-    GraphNode *in[2] = { NULL, NULL };
+    GraphNode *in[NN_OP_MAX_IN] = { NULL };
     for (int i = 0; i < n->n_in; i++) in[i] = graph_node(g, n->in[i]);
     if (!backward) {
         long bad = tensor_find_nonfinite(n->value, n->size);

@@ -58,7 +58,7 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
     n->n_in = (uint8_t)n_in;
     n->attrs = *at;
     n->span = span;
-    Shape ins[2];
+    Shape ins[NN_OP_MAX_IN];
     for (int i = 0; i < n_in; i++) {
         NN_ASSERT(in[i] < g->count);
         n->in[i] = in[i];
@@ -130,7 +130,7 @@ void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *
         GraphNode *n = &g->nodes[p->ids[k]];
         const OpInfo *info = op_info(n->op);
         if (info->flags & OPF_LEAF) continue;
-        GraphNode *in[2] = { NULL, NULL };
+        GraphNode *in[NN_OP_MAX_IN] = { NULL };
         for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
         info->forward(n, in, rng);
         if (check) check(ud, g, n, 0);
@@ -157,7 +157,7 @@ void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
         GraphNode *n = &g->nodes[p->ids[k]];
         const OpInfo *info = op_info(n->op);
         if (!n->requires_grad || (info->flags & OPF_LEAF)) continue;
-        GraphNode *in[2] = { NULL, NULL };
+        GraphNode *in[NN_OP_MAX_IN] = { NULL };
         for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
         info->backward(n, in);
         if (check) check(ud, g, n, 1);

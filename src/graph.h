@@ -10,7 +10,7 @@
 typedef struct GraphNode {
     OpKind op;
     uint8_t n_in;
-    uint32_t in[2];
+    uint32_t in[NN_OP_MAX_IN];
     OpAttrs attrs;
     Shape shape;
     size_t size;            /* number of elements */

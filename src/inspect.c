@@ -45,7 +45,7 @@ static const HelpEntry help[] = {
     { "residual", "layer", "residual { dense(8); relu }", "adds a block's input to its output (the width must stay)" },
     /* layers */
     { "dense", "layer", "dense(4, 8) or dense(8)", "x @ W + b; W initialised for the next activation, b zeros" },
-    { "dropout", "layer / function", "dropout(0.5)", "zeroes each value with probability p while training, scales the rest" },
+    { "dropout", "layer", "dropout(0.5)", "zeroes each value with probability p while training, scales the rest" },
     /* data */
     { "csv", "data", "let d = csv(\"iris.csv\", target = \"species\")", "reads a CSV with a header; classes become one-hot" },
     { "split", "data", "let a, b = split(d, 0.8)", "seeded shuffle, then two parts; or a file listing the second's rows" },
@@ -78,40 +78,39 @@ static const HelpEntry help[] = {
     { "metric", "train setting", "metric accuracy", "accuracy or none" },
     { "resume", "train setting", "resume \"net.safetensors\"", "continues training from a checkpoint" },
     { "break", "train setting", "break step 100", "stops before update N (or at the first inf or NaN: break nonfinite; above a gradient norm: break grad_norm 10) at a prompt; :continue goes on" },
-    /* functions */
-    { "exp", "function", "exp(x)", "e to the x, elementwise" },
-    { "log", "function", "log(x)", "natural logarithm, elementwise" },
-    { "sqrt", "function", "sqrt(x)", "square root, elementwise" },
-    { "abs", "function", "abs(x)", "absolute value, elementwise" },
-    { "sigmoid", "function / layer", "sigmoid(z)", "1 / (1 + exp(-z))" },
-    { "tanh", "function / layer", "tanh(z)", "hyperbolic tangent" },
-    { "relu", "function / layer", "relu(z)", "max(z, 0)" },
-    { "leaky_relu", "function / layer", "leaky_relu(z, 0.01)", "z if z > 0, else a × z" },
-    { "softplus", "function / layer", "softplus(z)", "log(1 + exp(z)), a smooth relu" },
-    { "softmax", "function / layer", "softmax(z, axis = -1)", "exp(z) / sum(exp(z)) along an axis" },
-    { "log_softmax", "function / layer", "log_softmax(z)", "log of softmax, computed stably" },
-    { "argmax", "function", "argmax(z)", "index of the largest value along an axis" },
-    { "sum", "function", "sum(x) or sum(x, 0)", "sum of everything, or along an axis" },
-    { "mean", "function", "mean(x) or mean(x, 1)", "mean of everything, or along an axis" },
-    { "transpose", "function", "transpose(W) or W.T", "swaps the two axes of a matrix" },
-    { "mse", "loss", "mse(pred, target)", "mean of (pred - target)^2" },
-    { "l1", "loss", "l1(pred, target)", "mean of |pred - target|" },
-    { "bce", "loss", "bce(p, target)", "binary cross-entropy of probabilities" },
-    { "bce_logits", "loss", "bce_logits(z, target)", "binary cross-entropy of logits, stable" },
-    { "cross_entropy", "loss", "cross_entropy(logits, target)", "softmax + negative log-likelihood; one-hot or index targets" },
-    { "accuracy", "metric", "accuracy(pred, target)", "fraction of rows with the right class" },
-    { "zeros", "constructor", "zeros(2, 3)", "a tensor of zeros" },
-    { "ones", "constructor", "ones(4)", "a tensor of ones" },
-    { "full", "constructor", "full(2, 2, 0.5)", "a tensor filled with a value" },
-    { "eye", "constructor", "eye(3)", "the identity matrix" },
-    { "rand", "constructor", "rand(2, 3)", "uniform on [0, 1)" },
-    { "randn", "constructor", "randn(2, 3)", "standard normal" },
-    { "xavier", "constructor", "xavier(4, 8) (also glorot)", "Glorot uniform for a [in, out] weight" },
-    { "he", "constructor", "he(4, 8) (also kaiming)", "He normal for a [in, out] weight" },
     /* fields */
     { "grad", "field", "w.grad", "a param's accumulated gradient" },
     { "T", "field", "W.T", "the transpose" },
 };
+
+/* What kind of word a built-in op is, for help. */
+static const char *op_kind_word(const OpInfo *op)
+{
+    switch (op->sig) {
+    case SIG_LOSS: return op->flags & OPF_NO_GRAD ? "metric" : "loss";
+    case SIG_DIMS:
+    case SIG_FULL:
+    case SIG_EYE:
+    case SIG_FANS: return "constructor";
+    default: break;
+    }
+    bool layer = (op->sig == SIG_UNARY && (op->flags & OPF_ELEMENTWISE)) || op->sig == SIG_LEAKY
+                 || op->sig == SIG_AXIS;
+    return layer && op->kind != OP_ARGMAX ? "function / layer" : "function";
+}
+
+/* Help entry i: first the rows above, then every op the op table documents. */
+static bool help_entry(size_t i, HelpEntry *h)
+{
+    if (i < NN_ARRAY_LEN(help)) {
+        *h = help[i];
+        return true;
+    }
+    const OpInfo *op = op_info((OpKind)(i - NN_ARRAY_LEN(help)));
+    if (!op->help_text) return false;
+    *h = (HelpEntry){ op->name, op_kind_word(op), op->help_example, op->help_text };
+    return true;
+}
 
 int nn_print_help(NnState *nn, const char *name)
 {
@@ -121,24 +120,27 @@ int nn_print_help(NnState *nn, const char *name)
     if (!name || !*name) {
         sb_puts(&sb, "help on a word of the language: ':help NAME', for NAME one of\n ");
         size_t col = 1;
-        for (size_t i = 0; i < NN_ARRAY_LEN(help); i++) {
-            size_t w = strlen(help[i].name) + 1;
+        for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+            HelpEntry h;
+            if (!help_entry(i, &h)) continue;
+            size_t w = strlen(h.name) + 1;
             if (col + w > 90) {
                 sb_puts(&sb, "\n ");
                 col = 1;
             }
-            sb_printf(&sb, " %s", help[i].name);
+            sb_printf(&sb, " %s", h.name);
             col += w;
         }
         sb_putc(&sb, '\n');
         found = 1;
     } else {
-        for (size_t i = 0; i < NN_ARRAY_LEN(help); i++)
-            if (strcmp(help[i].name, name) == 0) {
-                sb_printf(&sb, "%s (%s): %s\n  %s\n", help[i].name, help[i].kind, help[i].text,
-                          help[i].example);
+        for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+            HelpEntry h;
+            if (help_entry(i, &h) && strcmp(h.name, name) == 0) {
+                sb_printf(&sb, "%s (%s): %s\n  %s\n", h.name, h.kind, h.text, h.example);
                 found = 1;
             }
+        }
     }
     out(nn, &sb);
     sb_free(&sb);
@@ -151,9 +153,11 @@ void nn_complete(NnState *nn, const char *prefix, void (*fn)(void *, const char 
 {
     size_t n = strlen(prefix);
     /* names of help topics cover the keywords, built-ins, layers, optimizers and settings */
-    for (size_t i = 0; i < NN_ARRAY_LEN(help); i++)
-        if (strncmp(help[i].name, prefix, n) == 0 && strlen(help[i].name) > 1)
-            fn(ud, help[i].name);
+    for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+        HelpEntry h;
+        if (help_entry(i, &h) && strncmp(h.name, prefix, n) == 0 && strlen(h.name) > 1)
+            fn(ud, h.name);
+    }
     for (size_t i = 0; i < nn->syms.count; i++) {
         const Symbol *s = nn->syms.items[i];
         if (s->poisoned || strncmp(s->name, prefix, n) != 0) continue;

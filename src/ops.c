@@ -1040,8 +1040,8 @@ static void fwd_accuracy(GraphNode *n, GraphNode *const *in, Rng *rng)
 /* ---- the table -------------------------------------------------------------------------- */
 
 static const OpInfo op_table[OP_COUNT] = {
-#define OP(e, nm, ar, sg, fl, shp, fw, bw, dv, tx, d0, d1)                                    \
-    [OP_##e] = { OP_##e, #e, nm, ar, sg, fl, shp, fw, bw, dv, tx, { d0, d1 } },
+#define OP(e, nm, ar, sg, fl, shp, fw, bw, dv, tx, d0, d1, d2, hx, ht)                        \
+    [OP_##e] = { OP_##e, #e, nm, ar, sg, fl, shp, fw, bw, dv, tx, { d0, d1, d2 }, hx, ht },
 #include "ops.def"
 #undef OP
 };

@@ -29,7 +29,14 @@ typedef enum OpSig {
                      * NN_AXIS_ALL) for the default, and the shape rule makes it positive */
     SIG_LOSS,       /* f(prediction, target): two tensors in, a scalar out */
     SIG_PROB,       /* f(x, p): one tensor and a constant probability in attrs.p */
-    SIG_FANS        /* f(in, out): a constructor of shape [in, out], in attrs.shape */
+    SIG_FANS,       /* f(in, out): a constructor of shape [in, out], in attrs.shape */
+    SIG_BINARY,     /* f(a, b): two tensors, broadcast against each other */
+    SIG_WHERE,      /* f(condition, a, b): three tensors, broadcast together */
+    SIG_CLAMP,      /* f(x, min, max): a tensor and constant bounds (either may be left out when
+                     * the other is named) in attrs.lo and attrs.hi */
+    SIG_RESHAPE,    /* f(x, d0, d1, ...): constant sizes (one may be -1) in attrs.shape */
+    SIG_CONCAT,     /* f(a, b, ..., axis = 0): tensors joined along a constant axis */
+    SIG_ONE_HOT,    /* f(indices, classes): a constant number of classes */
 } OpSig;
 
 enum {
@@ -43,6 +50,9 @@ enum {
 };
 
 #define NN_AXIS_ALL (-1000)
+
+/* The most inputs an op has (where(c, a, b) has three). */
+#define NN_OP_MAX_IN 3
 
 /* Constant arguments of an op, fixed when the graph is built. */
 typedef struct OpAttrs {
@@ -61,7 +71,8 @@ typedef struct OpInfo OpInfo;
  * returns false. */
 typedef bool (*OpShapeFn)(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
                           StrBuf *err);
-/* Computes n->value from the inputs' values (and n->aux, for OPF_AUX ops). */
+/* Computes n->value from the inputs' values (and n->aux, for OPF_AUX ops). `in` has the
+ * node's n_in inputs. */
 typedef void (*OpForwardFn)(struct GraphNode *n, struct GraphNode *const *in, Rng *rng);
 /* Adds (+=) the gradient of each input that needs one, from n->grad and saved values. */
 typedef void (*OpBackwardFn)(struct GraphNode *n, struct GraphNode *const *in);
@@ -80,7 +91,10 @@ struct OpInfo {
     OpBackwardFn backward;
     OpDerivFn deriv;
     const char *text;       /* forward formula */
-    const char *dtext[2];   /* per input: local derivative, or how the gradient passes */
+    const char *dtext[NN_OP_MAX_IN];    /* per input: local derivative, or how the gradient
+                                           passes */
+    const char *help_example;   /* `:help NAME`: a call, and what it does (NULL: an operator or */
+    const char *help_text;      /* a leaf the compiler makes, not a word users call) */
 };
 
 const OpInfo *op_info(OpKind k);

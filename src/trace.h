@@ -43,7 +43,7 @@ typedef struct TraceNode {
     bool backward;              /* an op that passed a gradient to its inputs */
     int uses;                   /* backward: the uses its gradient is the sum of */
     bool from_hidden;           /* backward: some of its gradient came from nodes not shown */
-    TraceInput in[2];           /* backward: the inputs that got a gradient */
+    TraceInput in[NN_OP_MAX_IN];    /* backward: the inputs that got a gradient */
     int n_in;
 } TraceNode;
 
