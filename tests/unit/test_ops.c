@@ -1133,8 +1133,14 @@ static void test_table_consistent(void **state)
         case SIG_UNARY: case SIG_LEAKY: case SIG_REDUCE: case SIG_AXIS: case SIG_PROB:
             assert_int_equal(op->arity, 1);
             break;
-        case SIG_LOSS:
+        case SIG_CLAMP: case SIG_RESHAPE: case SIG_ONE_HOT:
+            assert_int_equal(op->arity, 1);
+            break;
+        case SIG_LOSS: case SIG_BINARY: case SIG_CONCAT:
             assert_int_equal(op->arity, 2);
+            break;
+        case SIG_WHERE:
+            assert_int_equal(op->arity, 3);
             break;
         case SIG_DIMS: case SIG_FULL: case SIG_EYE: case SIG_FANS:
             assert_int_equal(op->arity, 0);
