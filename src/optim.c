@@ -1,33 +1,98 @@
-/* optim.c — optimiser updates, gradient clipping and learning rate schedules on float arrays.
- * Each update rule is PyTorch's (torch.optim, single-tensor "foreach=False" path), computed in
- * float32 as PyTorch does for float32 parameters; only per-step scalars use double. */
+/* optim.c — the argument tables of optimisers and schedules, optimiser updates, gradient
+ * clipping and learning rate schedules. Each update rule is PyTorch's (torch.optim, single-tensor
+ * "foreach=False" path), computed in float32 as PyTorch does for float32 parameters; only
+ * per-step scalars (and schedules) use double. */
 #include "optim.h"
 
 #include "tensor.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
-/* ---- names, defaults, options ------------------------------------------------------------ */
+/* ---- argument tables ----------------------------------------------------------------------
+ * One ArgSpec row per argument: the checker, `:help`, optim_defaults and optim_validate all read
+ * these. A RANGE_ macro fills a row's lo, hi, lo_open, hi_open and range words. */
 
-static const char *const optim_names[] = {
-    [OPTIM_SGD] = "sgd",
-    [OPTIM_ADAM] = "adam",
-    [OPTIM_ADAMW] = "adamw",
-    [OPTIM_RMSPROP] = "rmsprop",
+#define RANGE_POSITIVE  0, INFINITY, true, true, "positive"
+#define RANGE_NONNEG    0, INFINITY, false, true, "at least 0"
+#define RANGE_COUNT     1, INFINITY, false, true, "at least 1"
+#define RANGE_UNIT      0, 1, false, false, "between 0 and 1"
+#define RANGE_OPEN_UNIT 0, 1, true, false, "above 0 and at most 1"
+#define RANGE_FRACTION  0, 1, false, true, "at least 0 and below 1"
+#define RANGE_FLAG      0, 1, false, false, "1 (on) or 0 (off)"
+
+static const ArgSpec sgd_args[] = {
+    /* PyTorch's SGD has no default lr: the language requires one; 0.01 is optim_defaults' */
+    { "lr", ARG_NUMBER, true, 0.01, RANGE_POSITIVE },
+    { "momentum", ARG_NUMBER, false, 0, RANGE_FRACTION },
+    { "dampening", ARG_NUMBER, false, 0, RANGE_UNIT },
+    { "nesterov", ARG_FLAG, false, 0, RANGE_FLAG },
+    { "weight_decay", ARG_NUMBER, false, 0, RANGE_NONNEG },
 };
+
+static const ArgSpec adam_args[] = {
+    { "lr", ARG_NUMBER, false, 1e-3, RANGE_POSITIVE },
+    { "beta1", ARG_NUMBER, false, 0.9, RANGE_FRACTION },
+    { "beta2", ARG_NUMBER, false, 0.999, RANGE_FRACTION },
+    { "eps", ARG_NUMBER, false, 1e-8, RANGE_OPEN_UNIT },
+    { "weight_decay", ARG_NUMBER, false, 0, RANGE_NONNEG },
+};
+
+static const ArgSpec adamw_args[] = {
+    { "lr", ARG_NUMBER, false, 1e-3, RANGE_POSITIVE },
+    { "beta1", ARG_NUMBER, false, 0.9, RANGE_FRACTION },
+    { "beta2", ARG_NUMBER, false, 0.999, RANGE_FRACTION },
+    { "eps", ARG_NUMBER, false, 1e-8, RANGE_OPEN_UNIT },
+    { "weight_decay", ARG_NUMBER, false, 1e-2, RANGE_NONNEG },
+};
+
+static const ArgSpec rmsprop_args[] = {
+    { "lr", ARG_NUMBER, false, 1e-2, RANGE_POSITIVE },
+    { "momentum", ARG_NUMBER, false, 0, RANGE_FRACTION },
+    { "alpha", ARG_NUMBER, false, 0.99, RANGE_UNIT },
+    { "eps", ARG_NUMBER, false, 1e-8, RANGE_OPEN_UNIT },
+    { "weight_decay", ARG_NUMBER, false, 0, RANGE_NONNEG },
+};
+
+#define ARGS(a) a, (int)NN_ARRAY_LEN(a)
+
+static const struct OptimRow {
+    const char *name;
+    const ArgSpec *args;
+    int n_args;
+} optim_rows[] = {
+    [OPTIM_SGD] = { "sgd", ARGS(sgd_args) },
+    [OPTIM_ADAM] = { "adam", ARGS(adam_args) },
+    [OPTIM_ADAMW] = { "adamw", ARGS(adamw_args) },
+    [OPTIM_RMSPROP] = { "rmsprop", ARGS(rmsprop_args) },
+};
+
+/* ---- optimizer names, defaults, options ------------------------------------------------- */
+
+static const struct OptimRow *optim_row(OptimKind kind)
+{
+    NN_ASSERT((size_t)kind < NN_ARRAY_LEN(optim_rows));
+    return &optim_rows[kind];
+}
 
 const char *optim_name(OptimKind kind)
 {
-    NN_ASSERT((size_t)kind < NN_ARRAY_LEN(optim_names));
-    return optim_names[kind];
+    return optim_row(kind)->name;
+}
+
+const ArgSpec *optim_args(OptimKind kind, int *n)
+{
+    *n = optim_row(kind)->n_args;
+    return optim_row(kind)->args;
 }
 
 bool optim_lookup(const char *name, OptimKind *out)
 {
     if (!name) return false;
-    for (size_t i = 0; i < NN_ARRAY_LEN(optim_names); i++) {
-        if (strcmp(name, optim_names[i]) == 0) {
+    for (size_t i = 0; i < NN_ARRAY_LEN(optim_rows); i++) {
+        if (strcmp(name, optim_rows[i].name) == 0) {
             *out = (OptimKind)i;
             return true;
         }
@@ -35,102 +100,78 @@ bool optim_lookup(const char *name, OptimKind *out)
     return false;
 }
 
-void optim_defaults(OptimKind kind, OptimConfig *c)
+/* Where the float behind an argument's name lies in an OptimConfig; SIZE_MAX for nesterov, the
+ * one bool. */
+static size_t optim_offset(const char *name)
 {
-    memset(c, 0, sizeof *c);
-    c->kind = kind;
-    c->nesterov = false;
-    switch (kind) {
-    case OPTIM_SGD:
-        c->lr = 0.01f;          /* PyTorch has none; the language insists on one */
-        break;
-    case OPTIM_ADAM:
-    case OPTIM_ADAMW:
-        c->lr = 1e-3f;
-        c->beta1 = 0.9f;
-        c->beta2 = 0.999f;
-        c->eps = 1e-8f;
-        c->weight_decay = kind == OPTIM_ADAMW ? 1e-2f : 0.0f;
-        break;
-    case OPTIM_RMSPROP:
-        c->lr = 1e-2f;
-        c->alpha = 0.99f;
-        c->eps = 1e-8f;
-        break;
-    default:
-        NN_ASSERT(!"unknown optimiser kind");
-    }
+    static const struct { const char *name; size_t offset; } fields[] = {
+        { "lr", offsetof(OptimConfig, lr) },
+        { "momentum", offsetof(OptimConfig, momentum) },
+        { "dampening", offsetof(OptimConfig, dampening) },
+        { "weight_decay", offsetof(OptimConfig, weight_decay) },
+        { "beta1", offsetof(OptimConfig, beta1) },
+        { "beta2", offsetof(OptimConfig, beta2) },
+        { "eps", offsetof(OptimConfig, eps) },
+        { "alpha", offsetof(OptimConfig, alpha) },
+    };
+    for (size_t i = 0; i < NN_ARRAY_LEN(fields); i++)
+        if (strcmp(name, fields[i].name) == 0) return fields[i].offset;
+    NN_ASSERT(strcmp(name, "nesterov") == 0);
+    return SIZE_MAX;
 }
 
-#define KIND_BIT(k) (1u << (k))
-#define ADAMS (KIND_BIT(OPTIM_ADAM) | KIND_BIT(OPTIM_ADAMW))
-#define ALL_KINDS (KIND_BIT(OPTIM_SGD) | ADAMS | KIND_BIT(OPTIM_RMSPROP))
-
-/* Which kinds take each hyperparameter, by PyTorch's keyword. */
-static const struct OptimOption {
-    const char *name;
-    unsigned kinds;
-} optim_options[] = {
-    { "lr", ALL_KINDS },
-    { "momentum", KIND_BIT(OPTIM_SGD) | KIND_BIT(OPTIM_RMSPROP) },
-    { "dampening", KIND_BIT(OPTIM_SGD) },
-    { "nesterov", KIND_BIT(OPTIM_SGD) },
-    { "weight_decay", ALL_KINDS },
-    { "beta1", ADAMS },
-    { "beta2", ADAMS },
-    { "eps", ADAMS | KIND_BIT(OPTIM_RMSPROP) },
-    { "alpha", KIND_BIT(OPTIM_RMSPROP) },
-};
-
-/* The float field behind option i of optim_options ("nesterov", the bool, has none). */
-static float *option_field(OptimConfig *c, size_t i)
+/* The value of argument `name` in *c (nesterov: 1 or 0). */
+static double optim_get(const OptimConfig *c, const char *name)
 {
-    float *fields[] = { &c->lr, &c->momentum, &c->dampening, NULL, &c->weight_decay,
-                        &c->beta1, &c->beta2, &c->eps, &c->alpha };
-    _Static_assert(NN_ARRAY_LEN(fields) == NN_ARRAY_LEN(optim_options), "one field per option");
-    return fields[i];
+    size_t at = optim_offset(name);
+    if (at == SIZE_MAX) return c->nesterov ? 1.0 : 0.0;
+    return *(const float *)((const char *)c + at);
+}
+
+/* The row of `kind` called `name`, or NULL. */
+static const ArgSpec *optim_arg(OptimKind kind, const char *name)
+{
+    int n;
+    const ArgSpec *args = optim_args(kind, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(args[i].name, name) == 0) return &args[i];
+    return NULL;
 }
 
 bool optim_set_option(OptimConfig *c, const char *name, float value)
 {
-    if (!name) return false;
-    for (size_t i = 0; i < NN_ARRAY_LEN(optim_options); i++) {
-        if (strcmp(name, optim_options[i].name) != 0) continue;
-        if (!(optim_options[i].kinds & KIND_BIT(c->kind))) return false;
-        float *field = option_field(c, i);
-        if (field)
-            *field = value;
-        else
-            c->nesterov = value != 0.0f;
-        return true;
-    }
-    return false;
+    if (!name || !optim_arg(c->kind, name)) return false;
+    size_t at = optim_offset(name);
+    if (at == SIZE_MAX)
+        c->nesterov = value != 0.0f;
+    else
+        *(float *)((char *)c + at) = value;
+    return true;
 }
 
-const char *optim_validate(const OptimConfig *c)
+void optim_defaults(OptimKind kind, OptimConfig *c)
 {
-    /* written as !(x >= 0) so that NaN fails too, like PyTorch's `if not 0.0 <= x` */
-    if (!(c->lr >= 0.0f)) return "'lr' must be at least 0";
-    if (!(c->weight_decay >= 0.0f)) return "'weight_decay' must be at least 0";
-    switch (c->kind) {
-    case OPTIM_SGD:
-        if (!(c->momentum >= 0.0f)) return "'momentum' must be at least 0";
-        if (c->nesterov && (c->momentum <= 0.0f || c->dampening != 0.0f))
-            return "'nesterov' needs 'momentum' above 0 and 'dampening' 0";
-        break;
-    case OPTIM_ADAM:
-    case OPTIM_ADAMW:
-        if (!(c->eps >= 0.0f)) return "'eps' must be at least 0";
-        if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f)) return "'beta1' must be at least 0 and below 1";
-        if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f)) return "'beta2' must be at least 0 and below 1";
-        break;
-    case OPTIM_RMSPROP:
-        if (!(c->eps >= 0.0f)) return "'eps' must be at least 0";
-        if (!(c->momentum >= 0.0f)) return "'momentum' must be at least 0";
-        if (!(c->alpha >= 0.0f)) return "'alpha' must be at least 0";
-        break;
-    default:
-        NN_ASSERT(!"unknown optimiser kind");
+    int n;
+    const ArgSpec *args = optim_args(kind, &n);
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->nesterov = false;
+    for (int i = 0; i < n; i++) optim_set_option(c, args[i].name, (float)args[i].def);
+}
+
+const char *optim_validate(const OptimConfig *c, char *msg, size_t cap)
+{
+    int n;
+    const ArgSpec *args = optim_args(c->kind, &n);
+    for (int i = 0; i < n; i++) {
+        if (!argspec_in_range(&args[i], optim_get(c, args[i].name))) {
+            snprintf(msg, cap, "'%s' must be %s", args[i].name, args[i].range);
+            return msg;
+        }
+    }
+    if (c->kind == OPTIM_SGD && c->nesterov && (c->momentum <= 0.0f || c->dampening != 0.0f)) {
+        snprintf(msg, cap, "nesterov momentum needs momentum above 0 and no dampening");
+        return msg;
     }
     return NULL;
 }

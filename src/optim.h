@@ -1,9 +1,11 @@
 /* optim.h — optimisers (SGD, Adam, AdamW, RMSprop), global-norm gradient clipping and learning
- * rate schedules: pure numerics on float arrays, following PyTorch's documented algorithms.
- * Engine code: nothing here knows about the language, graphs or tensors. */
+ * rate schedules: pure numerics on float arrays, following PyTorch's documented algorithms, and
+ * the tables of their arguments (the language's names, defaults and ranges, for the checker and
+ * `:help`). Engine code: nothing here knows about graphs, tensors or the syntax. */
 #ifndef NN_OPTIM_H
 #define NN_OPTIM_H
 
+#include "argspec.h"
 #include "common.h"
 
 typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW, OPTIM_RMSPROP } OptimKind;
@@ -20,10 +22,23 @@ typedef struct OptimConfig {
     float alpha;         /* rmsprop smoothing constant */
 } OptimConfig;
 
-/* Fills *c with PyTorch's defaults for `kind` (sgd: lr 0.01, momentum 0, dampening 0, nesterov
- * false, wd 0; adam: lr 1e-3, betas 0.9/0.999, eps 1e-8, wd 0; adamw: the same with wd 1e-2;
- * rmsprop: lr 1e-2, alpha 0.99, eps 1e-8, wd 0, momentum 0). PyTorch's SGD has no default lr:
- * 0.01 is ours, and the language requires one. Fields a kind does not use are zero. */
+/* The arguments `kind` takes, one ArgSpec row each, in the order a checker lists them: lr first
+ * (the one argument that may be given without its name), weight_decay last.
+ *   sgd      lr, momentum, dampening, nesterov, weight_decay
+ *   adam     lr, beta1, beta2, eps, weight_decay          (adamw: the same)
+ *   rmsprop  lr, momentum, alpha, eps, weight_decay
+ * Names are PyTorch's keywords (its betas split in two); defaults are PyTorch's, except sgd's lr:
+ * PyTorch has none, so the row is `required`, and its default 0.01 is only optim_defaults'.
+ * Ranges, the language's (narrower than PyTorch's, which takes lr = 0 and eps = 0): lr
+ * positive; momentum, beta1, beta2 at least 0 and below 1; dampening and alpha between 0 and 1;
+ * eps above 0 and at most 1; weight_decay at least 0; nesterov a flag. A static array of *n
+ * rows. */
+const ArgSpec *optim_args(OptimKind kind, int *n);
+
+/* Fills *c with the defaults of optim_args(kind) (sgd: lr 0.01, momentum 0, dampening 0,
+ * nesterov off, wd 0; adam: lr 1e-3, betas 0.9/0.999, eps 1e-8, wd 0; adamw: the same with wd
+ * 1e-2; rmsprop: lr 1e-2, alpha 0.99, eps 1e-8, wd 0, momentum 0). Fields a kind does not use
+ * are zero. */
 void optim_defaults(OptimKind kind, OptimConfig *c);
 
 /* "sgd", "adam", "adamw", "rmsprop": a static string. */
@@ -32,17 +47,17 @@ const char *optim_name(OptimKind kind);
 /* The kind named `name` (exact, lower case). False, leaving *out alone, if there is none. */
 bool optim_lookup(const char *name, OptimKind *out);
 
-/* Sets the hyperparameter called `name` (PyTorch's keyword: "lr", "momentum", "dampening",
- * "nesterov" (non-zero is true), "weight_decay", "beta1", "beta2", "eps", "alpha") if c->kind
- * takes it. False, leaving *c alone, for a name the kind does not take. No range checks here:
+/* Sets the argument called `name` (a row of optim_args(c->kind); nesterov: non-zero is on) to
+ * `value`. False, leaving *c alone, for a name the kind does not take. No range checks here:
  * see optim_validate. */
 bool optim_set_option(OptimConfig *c, const char *name, float value);
 
-/* NULL if the hyperparameters are valid for c->kind, else a static message naming the first
- * problem ("'lr' must be at least 0"), checked like PyTorch's constructors: lr, momentum,
- * weight_decay, eps and alpha >= 0; betas in [0, 1); nesterov needs momentum > 0 and dampening
- * 0. NaN is never valid. */
-const char *optim_validate(const OptimConfig *c);
+/* NULL if c's arguments are valid, else a message naming the first problem, written into
+ * msg[cap] (truncated to fit) and returned. Each argument of optim_args(c->kind) is checked
+ * against its row's range, in row order ("'lr' must be positive", "'beta2' must be at least 0
+ * and below 1"; NaN never passes), then the one rule across arguments: "nesterov momentum needs
+ * momentum above 0 and no dampening". Never raises. */
+const char *optim_validate(const OptimConfig *c, char *msg, size_t cap);
 
 /* How many float buffers the size of the parameter this optimiser keeps per parameter:
  * sgd 1 if momentum != 0 else 0; adam and adamw 2; rmsprop 1, plus 1 if momentum != 0. */

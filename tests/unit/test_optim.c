@@ -6,6 +6,7 @@
 #include "optim.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Float32 updates of values below 1 are good to a few 1e-8; 1e-6 still tells every wrong rule
@@ -524,6 +525,7 @@ static void test_state_names(void **state)
 static void test_options(void **state)
 {
     (void)state;
+    char msg[128];
     OptimConfig c;
     optim_defaults(OPTIM_SGD, &c);
     assert_true(optim_set_option(&c, "lr", 0.5f));
@@ -532,26 +534,118 @@ static void test_options(void **state)
     assert_close(c.lr, 0.5, 0);
     assert_close(c.momentum, 0.9, 1e-7);
     assert_true(c.nesterov);
-    assert_null(optim_validate(&c));
+    assert_null(optim_validate(&c, msg, sizeof msg));
     assert_false(optim_set_option(&c, "beta1", 0.5f));   /* not an sgd option */
     assert_false(optim_set_option(&c, "learning_rate", 0.5f));
+    assert_false(optim_set_option(&c, NULL, 0.5f));
     assert_true(optim_set_option(&c, "dampening", 0.1f));
-    assert_string_equal(optim_validate(&c),
-                        "'nesterov' needs 'momentum' above 0 and 'dampening' 0");
+    assert_string_equal(optim_validate(&c, msg, sizeof msg),
+                        "nesterov momentum needs momentum above 0 and no dampening");
     assert_true(optim_set_option(&c, "lr", -1.0f));
-    assert_string_equal(optim_validate(&c), "'lr' must be at least 0");
+    assert_ptr_equal(optim_validate(&c, msg, sizeof msg), msg);
+    assert_string_equal(msg, "'lr' must be positive");   /* ranges first, in row order */
+    char small[8];
+    assert_string_equal(optim_validate(&c, small, sizeof small), "'lr' mu");  /* truncated */
 
     optim_defaults(OPTIM_ADAM, &c);
     assert_true(optim_set_option(&c, "beta2", 1.0f));
-    assert_string_equal(optim_validate(&c), "'beta2' must be at least 0 and below 1");
+    assert_string_equal(optim_validate(&c, msg, sizeof msg),
+                        "'beta2' must be at least 0 and below 1");
     assert_false(optim_set_option(&c, "momentum", 0.9f));
     assert_false(optim_set_option(&c, "alpha", 0.9f));
 
     optim_defaults(OPTIM_RMSPROP, &c);
     assert_true(optim_set_option(&c, "alpha", 0.9f));
-    assert_null(optim_validate(&c));
+    assert_null(optim_validate(&c, msg, sizeof msg));
     assert_true(optim_set_option(&c, "eps", NAN));
-    assert_string_equal(optim_validate(&c), "'eps' must be at least 0");
+    assert_string_equal(optim_validate(&c, msg, sizeof msg), "'eps' must be above 0 and at most 1");
+}
+
+/* optim_validate takes exactly what the rows take, at each bound. */
+static void test_validate_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        OptimKind kind;
+        const char *name;
+        float value;
+        bool ok;
+    } cases[] = {
+        { OPTIM_SGD, "lr", 0.0f, false },             /* positive: PyTorch would take 0 */
+        { OPTIM_SGD, "lr", 1e-30f, true },
+        { OPTIM_SGD, "lr", INFINITY, false },
+        { OPTIM_SGD, "momentum", 0.0f, true },
+        { OPTIM_SGD, "momentum", 1.0f, false },       /* below 1 */
+        { OPTIM_SGD, "momentum", -0.1f, false },
+        { OPTIM_SGD, "dampening", 1.0f, true },       /* between 0 and 1, both included */
+        { OPTIM_SGD, "dampening", 1.5f, false },
+        { OPTIM_SGD, "weight_decay", 0.0f, true },
+        { OPTIM_SGD, "weight_decay", 100.0f, true },
+        { OPTIM_SGD, "weight_decay", -1e-3f, false },
+        { OPTIM_ADAM, "beta1", 0.0f, true },
+        { OPTIM_ADAM, "beta1", 1.0f, false },
+        { OPTIM_ADAMW, "beta2", 0.9999f, true },
+        { OPTIM_ADAMW, "eps", 0.0f, false },          /* above 0 */
+        { OPTIM_ADAMW, "eps", 1.0f, true },           /* at most 1 */
+        { OPTIM_ADAMW, "eps", 1.5f, false },
+        { OPTIM_RMSPROP, "alpha", 0.0f, true },
+        { OPTIM_RMSPROP, "alpha", 1.0f, true },
+        { OPTIM_RMSPROP, "alpha", 1.01f, false },
+        { OPTIM_RMSPROP, "momentum", 0.99f, true },
+        { OPTIM_RMSPROP, "momentum", NAN, false },
+    };
+    char msg[128];
+    for (size_t i = 0; i < NN_ARRAY_LEN(cases); i++) {
+        OptimConfig c;
+        optim_defaults(cases[i].kind, &c);
+        assert_true(optim_set_option(&c, cases[i].name, cases[i].value));
+        const char *got = optim_validate(&c, msg, sizeof msg);
+        if (cases[i].ok) {
+            assert_null(got);
+        } else {
+            char want[128];
+            snprintf(want, sizeof want, "'%s' must be ", cases[i].name);
+            assert_non_null(got);
+            assert_memory_equal(got, want, strlen(want));
+        }
+    }
+}
+
+/* The rows: lr first, the order the checker lists, PyTorch's defaults, which optim_defaults
+ * and optim_validate agree with. */
+static void test_optim_table(void **state)
+{
+    (void)state;
+    static const char *const want[][5] = {
+        [OPTIM_SGD] = { "lr", "momentum", "dampening", "nesterov", "weight_decay" },
+        [OPTIM_ADAM] = { "lr", "beta1", "beta2", "eps", "weight_decay" },
+        [OPTIM_ADAMW] = { "lr", "beta1", "beta2", "eps", "weight_decay" },
+        [OPTIM_RMSPROP] = { "lr", "momentum", "alpha", "eps", "weight_decay" },
+    };
+    char msg[128];
+    for (int k = OPTIM_SGD; k <= OPTIM_RMSPROP; k++) {
+        int n;
+        const ArgSpec *args = optim_args((OptimKind)k, &n);
+        assert_int_equal(n, 5);
+        OptimConfig c;
+        optim_defaults((OptimKind)k, &c);
+        assert_null(optim_validate(&c, msg, sizeof msg));
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(args[i].name, want[k][i]);
+            assert_true(argspec_in_range(&args[i], args[i].def));
+            assert_int_equal(args[i].required, k == OPTIM_SGD && i == 0);
+            /* every row sets something: a value outside its range is caught */
+            assert_true(optim_set_option(&c, args[i].name, -5.0f));
+            assert_non_null(optim_validate(&c, msg, sizeof msg));
+            optim_defaults((OptimKind)k, &c);
+        }
+    }
+    int n;
+    const ArgSpec *a = optim_args(OPTIM_ADAMW, &n);
+    assert_true(a[4].def == 1e-2);                       /* adamw's decay */
+    a = optim_args(OPTIM_SGD, &n);
+    assert_int_equal(a[3].kind, ARG_FLAG);
+    assert_string_equal(a[0].range, "positive");
 }
 
 int main(void)
@@ -582,6 +676,8 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_validate_bounds),
+        cmocka_unit_test(test_optim_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
