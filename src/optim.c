@@ -329,25 +329,84 @@ double optim_clip_global_norm(float *const *grads, const size_t *sizes, size_t c
     return total;
 }
 
-/* ---- schedules --------------------------------------------------------------------------- */
+/* ---- schedule table ------------------------------------------------------------------------ */
 
-static const char *const sched_names[] = {
-    [SCHED_NONE] = "none",
-    [SCHED_STEP] = "step",
-    [SCHED_COSINE] = "cosine",
+/* Each argument's slot in its schedule's row, and so in SchedPhase.arg: the table below and the
+ * formulas after it both index by these. */
+enum { STEP_EVERY, STEP_GAMMA };
+enum { COSINE_MIN };
+enum { LINEAR_START, LINEAR_END, LINEAR_OVER };
+enum { EXP_GAMMA };
+enum { WARMUP_OVER, WARMUP_START };
+enum { CYCLE_MAX_LR, CYCLE_PCT, CYCLE_DIV, CYCLE_FINAL_DIV, CYCLE_MOMENTUM, CYCLE_BASE_MOMENTUM,
+       CYCLE_MAX_MOMENTUM };
+
+/* One row per schedule: its word, its arguments (up to the first without a name), whether it
+ * may come before `then`, and what `:help` says (NULL: not a word users call). */
+static const struct SchedRow {
+    const char *name;
+    ArgSpec args[SCHED_MAX_ARGS];
+    bool leads;
+    const char *help_example, *help_text;
+} sched_rows[] = {
+    [SCHED_NONE] = { "none", { { 0 } }, false, NULL, NULL },
+    [SCHED_STEP] = { "step_decay", {
+            [STEP_EVERY] = { "every", ARG_INT, true, 0, RANGE_COUNT },
+            [STEP_GAMMA] = { "gamma", ARG_NUMBER, false, 0.1, RANGE_OPEN_UNIT },
+        }, false, "schedule step_decay(every = 10, gamma = 0.5)",
+        "learning rate times gamma every N epochs (PyTorch's StepLR)" },
+    [SCHED_COSINE] = { "cosine", {
+            [COSINE_MIN] = { "min", ARG_NUMBER, false, 0, RANGE_NONNEG },
+        }, false, "schedule cosine(min = 0.001)",
+        "learning rate follows half a cosine down to min over the epochs (CosineAnnealingLR)" },
+    [SCHED_LINEAR] = { "linear", {
+            [LINEAR_START] = { "start", ARG_NUMBER, false, 1.0 / 3.0, RANGE_OPEN_UNIT },
+            [LINEAR_END] = { "end", ARG_NUMBER, false, 1, RANGE_UNIT },
+            [LINEAR_OVER] = { "over", ARG_INT, false, 0, RANGE_COUNT },    /* 0: the horizon */
+        }, true, "schedule linear(start = 1, end = 0.1, over = 50)",
+        "learning rate times a factor going straight from start to end over N epochs, then "
+        "staying (LinearLR)" },
+    [SCHED_EXPONENTIAL] = { "exponential", {
+            [EXP_GAMMA] = { "gamma", ARG_NUMBER, true, 0, RANGE_OPEN_UNIT },
+        }, false, "schedule exponential(gamma = 0.95)",
+        "learning rate times gamma every epoch (ExponentialLR)" },
+    [SCHED_WARMUP] = { "warmup", {
+            [WARMUP_OVER] = { "over", ARG_INT, true, 0, RANGE_COUNT },
+            [WARMUP_START] = { "start", ARG_NUMBER, false, 0, RANGE_UNIT },
+        }, true, "schedule warmup(over = 5) then cosine",
+        "learning rate rising straight from start times lr to lr over N epochs, then staying" },
+    [SCHED_ONE_CYCLE] = { "one_cycle", {
+            [CYCLE_MAX_LR] = { "max_lr", ARG_NUMBER, false, 0, RANGE_POSITIVE },  /* 0: base */
+            [CYCLE_PCT] = { "pct", ARG_NUMBER, false, 0.3, RANGE_UNIT },
+            [CYCLE_DIV] = { "div", ARG_NUMBER, false, 25, RANGE_POSITIVE },
+            [CYCLE_FINAL_DIV] = { "final_div", ARG_NUMBER, false, 1e4, RANGE_POSITIVE },
+            [CYCLE_MOMENTUM] = { "cycle_momentum", ARG_FLAG, false, 1, RANGE_FLAG },
+            [CYCLE_BASE_MOMENTUM] = { "base_momentum", ARG_NUMBER, false, 0.85, RANGE_FRACTION },
+            [CYCLE_MAX_MOMENTUM] = { "max_momentum", ARG_NUMBER, false, 0.95, RANGE_FRACTION },
+        }, false, "schedule one_cycle(max_lr = 0.1, pct = 0.3)",
+        "learning rate up from max_lr / div to max_lr over the first pct of the run, then down "
+        "to max_lr / (div × final_div), momentum the other way (OneCycleLR)" },
+    [SCHED_FORMULA] = { "formula", { { 0 } }, false, NULL, NULL },
 };
+
+_Static_assert(NN_ARRAY_LEN(sched_rows) == SCHED_KINDS, "one row per schedule kind");
+
+static const struct SchedRow *sched_row(SchedKind kind)
+{
+    NN_ASSERT((size_t)kind < NN_ARRAY_LEN(sched_rows));
+    return &sched_rows[kind];
+}
 
 const char *schedule_name(SchedKind kind)
 {
-    NN_ASSERT((size_t)kind < NN_ARRAY_LEN(sched_names));
-    return sched_names[kind];
+    return sched_row(kind)->name;
 }
 
 bool schedule_lookup(const char *name, SchedKind *out)
 {
     if (!name) return false;
-    for (size_t i = 0; i < NN_ARRAY_LEN(sched_names); i++) {
-        if (strcmp(name, sched_names[i]) == 0) {
+    for (size_t i = 0; i < NN_ARRAY_LEN(sched_rows); i++) {
+        if (i != SCHED_FORMULA && strcmp(name, sched_rows[i].name) == 0) {
             *out = (SchedKind)i;
             return true;
         }
@@ -355,21 +414,200 @@ bool schedule_lookup(const char *name, SchedKind *out)
     return false;
 }
 
-float schedule_lr(const Schedule *s, float base_lr, int epoch, int total)
+const ArgSpec *schedule_args(SchedKind kind, int *n)
 {
-    NN_ASSERT(epoch >= 0);
-    switch (s->kind) {
-    case SCHED_NONE:
-        return base_lr;
-    case SCHED_STEP:
-        NN_ASSERT(s->step_size > 0);
-        return (float)((double)base_lr * pow((double)s->gamma, (double)(epoch / s->step_size)));
-    case SCHED_COSINE: {
-        if (total <= 0) return base_lr;
-        const double pi = 3.14159265358979323846;
-        double lo = s->min_lr;
-        return (float)(lo + ((double)base_lr - lo) * (1.0 + cos(pi * epoch / total)) / 2.0);
+    const struct SchedRow *row = sched_row(kind);
+    *n = 0;
+    while (*n < SCHED_MAX_ARGS && row->args[*n].name) ++*n;
+    return *n ? row->args : NULL;
+}
+
+void schedule_help(SchedKind kind, const char **example, const char **text)
+{
+    *example = sched_row(kind)->help_example;
+    *text = sched_row(kind)->help_text;
+}
+
+bool schedule_leads(SchedKind kind)
+{
+    return sched_row(kind)->leads;
+}
+
+/* ---- filling a schedule ------------------------------------------------------------------ */
+
+void schedule_set(Schedule *s, SchedKind kind, const double *values)
+{
+    int n;
+    const ArgSpec *args = schedule_args(kind, &n);
+    memset(s, 0, sizeof *s);
+    s->phases = 1;
+    s->phase[0].kind = kind;
+    for (int i = 0; i < n; i++) {
+        NN_ASSERT(argspec_in_range(&args[i], values[i])
+                  || (!args[i].required && values[i] == args[i].def));
+        s->phase[0].arg[i] = values[i];
     }
+}
+
+/* The `over` of a leading phase: its length, the milestone (0 if not given). */
+static long phase_over(const SchedPhase *p)
+{
+    switch (p->kind) {
+    case SCHED_LINEAR: return (long)p->arg[LINEAR_OVER];
+    case SCHED_WARMUP: return (long)p->arg[WARMUP_OVER];
+    default: return 0;
+    }
+}
+
+void schedule_then(Schedule *s, const Schedule *next)
+{
+    NN_ASSERT(s->phases == 1 && next->phases == 1);
+    NN_ASSERT(schedule_leads(s->phase[0].kind) && phase_over(&s->phase[0]) > 0);
+    s->phases = 2;
+    s->phase[1] = next->phase[0];
+    s->milestone = phase_over(&s->phase[0]);
+}
+
+/* Phase 0 of *s: phase[0], or the legacy fields made into a phase. */
+static SchedPhase first_phase(const Schedule *s)
+{
+    if (s->phases > 0) return s->phase[0];
+    SchedPhase p = { .kind = s->kind };
+    switch (s->kind) {
+    case SCHED_NONE: break;
+    case SCHED_STEP:
+        p.arg[STEP_EVERY] = s->step_size;
+        p.arg[STEP_GAMMA] = s->gamma;
+        break;
+    case SCHED_COSINE: p.arg[COSINE_MIN] = s->min_lr; break;
+    default: NN_ASSERT(!"legacy schedule fields only describe none, step_decay and cosine");
+    }
+    return p;
+}
+
+/* The phase active at count *t of *total; *t and *total become the phase's own. */
+static SchedPhase phase_at(const Schedule *s, long *t, long *total, int *index)
+{
+    NN_ASSERT(*t >= 0);
+    *index = 0;
+    if (s->phases == 2 && *t >= s->milestone) {
+        *t -= s->milestone;
+        *total -= s->milestone;
+        *index = 1;
+        return s->phase[1];
+    }
+    if (s->phases == 2) *total = s->milestone;
+    return first_phase(s);
+}
+
+SchedPoint schedule_point(const Schedule *s, long t, long total)
+{
+    SchedPoint at = { 0 };
+    at.t = t;
+    at.total = total;
+    at.kind = phase_at(s, &at.t, &at.total, &at.phase).kind;
+    return at;
+}
+
+/* ---- the formulas ------------------------------------------------------------------------ */
+
+static const double pi = 3.14159265358979323846;
+
+/* start + (end - start) * min(t, over) / over, in PyTorch's LinearLR order of operations; the
+ * end when over <= 0. */
+static double ramp(double start, double end, long t, long over)
+{
+    if (over <= 0) return end;
+    return start + (end - start) * (double)(t < over ? t : over) / (double)over;
+}
+
+/* CosineAnnealingLR's closed form, T_max = total. */
+static double cosine_lr(double base, double min, long t, long total)
+{
+    if (total <= 0) return base;
+    return min + (base - min) * (1.0 + cos(pi * (double)t / (double)total)) / 2.0;
+}
+
+/* OneCycleLR's _annealing_cos: from a at p = 0 to b at p = 1, operations in its order. */
+static double anneal_cos(double a, double b, double p)
+{
+    double cos_out = cos(pi * p) + 1.0;
+    return b + (a - b) / 2.0 * cos_out;
+}
+
+/* Where t lies in a one cycle of `total` steps, as OneCycleLR's get_lr finds it: rising from
+ * step 0 to end1 = pct*total - 1 (a double, not rounded), then falling from end1 to total - 1;
+ * *p is the fraction of the part done. Returns true while rising. */
+static bool cycle_at(double pct_start, long t, long total, double *p)
+{
+    if (total < 1) total = 1;
+    if (t > total - 1) t = total - 1;
+    double end1 = pct_start * (double)total - 1.0, end2 = (double)(total - 1);
+    bool rising = (double)t <= end1;
+    double from = rising ? 0.0 : end1, to = rising ? end1 : end2;
+    /* to == from only when end1 = 0 and t = 0, where PyTorch divides by zero: the peak */
+    *p = to > from ? ((double)t - from) / (to - from) : 1.0;
+    return rising;
+}
+
+static double one_cycle_lr(const double *a, double base, long t, long total)
+{
+    double max_lr = a[CYCLE_MAX_LR] > 0 ? a[CYCLE_MAX_LR] : base;
+    double initial = max_lr / a[CYCLE_DIV], min_lr = initial / a[CYCLE_FINAL_DIV];
+    double p;
+    if (cycle_at(a[CYCLE_PCT], t, total, &p)) return anneal_cos(initial, max_lr, p);
+    return anneal_cos(max_lr, min_lr, p);
+}
+
+static double one_cycle_momentum(const double *a, long t, long total)
+{
+    double p;
+    if (cycle_at(a[CYCLE_PCT], t, total, &p))
+        return anneal_cos(a[CYCLE_MAX_MOMENTUM], a[CYCLE_BASE_MOMENTUM], p);
+    return anneal_cos(a[CYCLE_BASE_MOMENTUM], a[CYCLE_MAX_MOMENTUM], p);
+}
+
+/* The rate of phase p at its own count t and horizon total. */
+static double phase_lr(const SchedPhase *p, double base, long t, long total, double factor)
+{
+    const double *a = p->arg;
+    switch (p->kind) {
+    case SCHED_NONE: return base;
+    case SCHED_STEP:
+        NN_ASSERT(a[STEP_EVERY] >= 1);
+        return base * pow(a[STEP_GAMMA], (double)(t / (long)a[STEP_EVERY]));
+    case SCHED_COSINE: return cosine_lr(base, a[COSINE_MIN], t, total);
+    case SCHED_LINEAR: {
+        long over = a[LINEAR_OVER] > 0 ? (long)a[LINEAR_OVER] : total;
+        return base * ramp(a[LINEAR_START], a[LINEAR_END], t, over);
+    }
+    case SCHED_EXPONENTIAL: return base * pow(a[EXP_GAMMA], (double)t);
+    case SCHED_WARMUP: return base * ramp(a[WARMUP_START], 1.0, t, (long)a[WARMUP_OVER]);
+    case SCHED_ONE_CYCLE: return one_cycle_lr(a, base, t, total);
+    case SCHED_FORMULA:
+        NN_ASSERT(factor == factor && "a formula phase needs schedule_lr_factor");
+        return base * factor;
     }
     NN_ASSERT(!"unknown schedule kind");
+}
+
+float schedule_lr_factor(const Schedule *s, float base_lr, long t, long total, double factor)
+{
+    int index;
+    SchedPhase p = phase_at(s, &t, &total, &index);
+    return (float)phase_lr(&p, (double)base_lr, t, total, factor);
+}
+
+float schedule_lr(const Schedule *s, float base_lr, long t, long total)
+{
+    return schedule_lr_factor(s, base_lr, t, total, NAN);
+}
+
+bool schedule_momentum(const Schedule *s, long t, long total, double *m)
+{
+    int index;
+    SchedPhase p = phase_at(s, &t, &total, &index);
+    if (p.kind != SCHED_ONE_CYCLE || p.arg[CYCLE_MOMENTUM] == 0) return false;
+    *m = one_cycle_momentum(p.arg, t, total);
+    return true;
 }

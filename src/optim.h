@@ -87,25 +87,143 @@ void optim_update(const OptimConfig *c, float lr, long t, float *w, const float 
 double optim_clip_global_norm(float *const *grads, const size_t *sizes, size_t count,
                               double max_norm);
 
-typedef enum SchedKind { SCHED_NONE, SCHED_STEP, SCHED_COSINE } SchedKind;
+/* ---- learning-rate schedules ------------------------------------------------------------
+ * A schedule gives the learning rate at a 0-based count t out of a horizon `total`, in closed
+ * form. The caller decides what is counted: epochs (t = epoch, total = epochs) or updates (t =
+ * updates done so far, total = all the updates of the run); `every` and `over` are in the same
+ * unit. Each kind equals PyTorch's torch.optim.lr_scheduler class of the same meaning, stepped
+ * once per count: its lr after t calls of scheduler.step(). */
 
-typedef struct Schedule {
+typedef enum SchedKind {
+    SCHED_NONE,         /* none: the base rate */
+    SCHED_STEP,         /* step_decay(every, gamma = 0.1): StepLR */
+    SCHED_COSINE,       /* cosine(min = 0): CosineAnnealingLR, T_max = the horizon */
+    SCHED_LINEAR,       /* linear(start = 1/3, end = 1, over = the horizon): LinearLR */
+    SCHED_EXPONENTIAL,  /* exponential(gamma): ExponentialLR */
+    SCHED_WARMUP,       /* warmup(over, start = 0): LambdaLR min(1, t/over), or LinearLR */
+    SCHED_ONE_CYCLE,    /* one_cycle(max_lr, pct, div, final_div, ...): OneCycleLR */
+    SCHED_FORMULA,      /* a factor written in the language, evaluated by the runtime */
+} SchedKind;
+
+#define SCHED_KINDS (SCHED_FORMULA + 1)
+
+/* The most arguments one schedule takes (one_cycle's). */
+#define SCHED_MAX_ARGS 7
+
+/* One schedule of a sequence: its kind and its arguments' values, in the order of
+ * schedule_args(kind). */
+typedef struct SchedPhase {
     SchedKind kind;
-    int step_size;   /* step: epochs between decays, > 0 */
-    float gamma;     /* step: factor per decay */
-    float min_lr;    /* cosine: eta_min */
+    double arg[SCHED_MAX_ARGS];
+} SchedPhase;
+
+/* A schedule: one phase, or two ("A then B", PyTorch's SequentialLR with one milestone): phase
+ * 0 for t < milestone with horizon `milestone`, then phase 1 at t - milestone with horizon
+ * total - milestone. A plain value without pointers, copied into compiled programs. All zero,
+ * it is a constant rate. Fill it with schedule_set (and schedule_then), not by hand. */
+typedef struct Schedule {
+    int phases;             /* 1 or 2; 0 only when the legacy fields below describe it */
+    SchedPhase phase[2];
+    long milestone;         /* phases == 2: where phase 1 starts, phase 0's `over` */
+    /* Legacy, read only when phases == 0: sema_nets.c's check_schedule still fills these
+     * instead of calling schedule_set. TODO(sched): remove once the front end calls it. */
+    SchedKind kind;         /* SCHED_NONE, SCHED_STEP or SCHED_COSINE */
+    int step_size;          /* step: every */
+    float gamma;            /* step: gamma */
+    float min_lr;           /* cosine: min */
 } Schedule;
 
-/* "none", "step", "cosine": a static string. */
+/* The language's word for `kind` ("none", "step_decay", "cosine", "linear", "exponential",
+ * "warmup", "one_cycle", and "formula" for SCHED_FORMULA, which is not a word): a static
+ * string. */
 const char *schedule_name(SchedKind kind);
 
-/* The kind named `name`. False, leaving *out alone, if there is none. */
+/* The kind whose word is `name` (exact). Not SCHED_FORMULA. False, leaving *out alone, if
+ * there is none. */
 bool schedule_lookup(const char *name, SchedKind *out);
 
-/* The learning rate for 0-based epoch `epoch` (>= 0) of `total`, in closed form: none gives
- * base_lr; step is PyTorch's StepLR, base_lr * gamma^floor(epoch / step_size) (step_size <= 0
- * is an NN_ASSERT); cosine is CosineAnnealingLR with T_max = total, min_lr + (base_lr - min_lr)
- * * (1 + cos(pi * epoch / total)) / 2, and base_lr when total <= 0. */
-float schedule_lr(const Schedule *s, float base_lr, int epoch, int total);
+/* The arguments of `kind`, one ArgSpec row each, in the order schedule_set takes their values
+ * (as listed at SchedKind; *n = 0 and NULL for none and formula). Two defaults stand for a
+ * value of the run, and lie outside their row's range so they cannot be confused with a value
+ * given: `over = 0` (linear) is the horizon, `max_lr = 0` (one_cycle) the base rate. Ranges:
+ *   step_decay   every an integer at least 1 (the front end may also bound it by the horizon);
+ *                gamma above 0 and at most 1
+ *   cosine       min at least 0
+ *   linear       start above 0 and at most 1; end between 0 and 1; over an integer >= 1
+ *   exponential  gamma (required) above 0 and at most 1
+ *   warmup       over (required) an integer at least 1; start between 0 and 1
+ *   one_cycle    max_lr positive; pct between 0 and 1 (default 0.3); div and final_div positive
+ *                (25, 1e4); cycle_momentum a flag (1); base_momentum and max_momentum at least
+ *                0 and below 1 (0.85, 0.95)
+ * A static array. */
+const ArgSpec *schedule_args(SchedKind kind, int *n);
+
+/* What `:help` says for `kind`: an example (*example, "schedule cosine(min = 0.001)") and one
+ * line (*text). Both NULL for none and formula, which are not words users call. */
+void schedule_help(SchedKind kind, const char **example, const char **text);
+
+/* Whether `kind` may come before `then`: it has an `over`, which becomes the milestone
+ * (linear and warmup). */
+bool schedule_leads(SchedKind kind);
+
+/* Makes *s the one-phase schedule `kind` with values[i] the value of row i of
+ * schedule_args(kind) (values may be NULL when there are none). The caller has checked each
+ * value given against its row and put the row's default in for each one not given; a value
+ * outside its row's range that is not its default is an NN_ASSERT. */
+void schedule_set(Schedule *s, SchedKind kind, const double *values);
+
+/* Makes *s "s then next": *s and *next are one-phase schedules from schedule_set, *s of a kind
+ * that leads (schedule_leads) with its `over` given; that over is the milestone. Here each phase
+ * behaves as it would alone; in PyTorch a OneCycleLR inside a SequentialLR does not (building it
+ * rewrites the optimizer's initial_lr, which changes the phase before it), so that pair has no
+ * PyTorch equivalent and the front end may refuse it. */
+void schedule_then(Schedule *s, const Schedule *next);
+
+/* Where count t (>= 0) falls: the phase (0 or 1), its kind, and t and the horizon within the
+ * phase (t - milestone and total - milestone in phase 1). For the runtime to evaluate a
+ * formula phase at the phase's own count. */
+typedef struct SchedPoint {
+    int phase;
+    SchedKind kind;
+    long t, total;
+} SchedPoint;
+SchedPoint schedule_point(const Schedule *s, long t, long total);
+
+/* The learning rate at count t (>= 0) of `total`, computed in double and rounded to float.
+ * base_lr is the optimizer's lr. Per kind, with t and total those of the active phase
+ * (schedule_point):
+ *   none         base_lr
+ *   step_decay   base_lr * gamma^floor(t / every)
+ *   cosine       min + (base_lr - min) * (1 + cos(pi * t / total)) / 2; base_lr if total <= 0.
+ *                Past the horizon it climbs again, as CosineAnnealingLR does.
+ *   linear       base_lr * (start + (end - start) * min(t, over) / over), over = total when not
+ *                given; the end factor when over <= 0
+ *   exponential  base_lr * gamma^t
+ *   warmup       base_lr * (start + (1 - start) * min(t, over) / over): LambdaLR with
+ *                min(1, t/over) when start = 0, LinearLR(start, 1, over) otherwise
+ *   one_cycle    OneCycleLR (cos, two phases, total_steps = total): with m = max_lr (base_lr
+ *                when not given), from m/div at t = 0 up to m at t = pct*total - 1, then down to
+ *                m/(div*final_div) at t = total - 1, along half a cosine each, anneal(a, b, p)
+ *                = b + (a - b)/2 * (1 + cos(pi p)) with p the fraction of the part done. From
+ *                t = total on, t is held at total - 1 (PyTorch extrapolates the cosine at
+ *                t = total and raises after it); a total below 1 counts as 1. Where PyTorch
+ *                divides by zero (pct*total = 1, at t = 0) this gives m.
+ * A SCHED_FORMULA phase is an NN_ASSERT here: see schedule_lr_factor. Never raises. */
+float schedule_lr(const Schedule *s, float base_lr, long t, long total);
+
+/* schedule_lr, except that a SCHED_FORMULA phase gives base_lr * factor: the caller evaluates
+ * the formula at schedule_point(s, t, total) (the phase's own count and horizon) and passes its
+ * value; other phases ignore `factor`. */
+float schedule_lr_factor(const Schedule *s, float base_lr, long t, long total, double factor);
+
+/* The momentum the schedule sets at count t of `total`, into *m: true only in a one_cycle
+ * phase with cycle_momentum on, false (leaving *m alone) otherwise, when the optimizer's own
+ * momentum stands. The caller puts it where OneCycleLR does: beta1 for adam and adamw,
+ * momentum for sgd and rmsprop. It runs opposite to the rate: from max_momentum at t = 0 down
+ * to base_momentum at the rate's peak and back up to max_momentum at t = total - 1, with the
+ * same anneal and the same phase boundaries. As in PyTorch, an sgd or rmsprop built with
+ * momentum 0 gets momentum too, so the caller must then keep a momentum buffer
+ * (optim_state_count of the config with momentum set). */
+bool schedule_momentum(const Schedule *s, long t, long total, double *m);
 
 #endif

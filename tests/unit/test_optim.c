@@ -403,45 +403,287 @@ static void test_clip_empty_and_nan(void **state)
 
 /* ---- schedules --------------------------------------------------------------------------- */
 
+/* Rates come back as float: 1e-7 relative is a few float roundings. */
+#define LR_TOL 1e-7
+
+/* "Not given": make_sched puts in the row's default, as the checker does. */
+#define DEF NAN
+
+/* A one-phase schedule from schedule_set; v holds one value per row of schedule_args(kind). */
+static Schedule make_sched(SchedKind kind, const double *v)
+{
+    int n;
+    const ArgSpec *args = schedule_args(kind, &n);
+    double vals[SCHED_MAX_ARGS];
+    for (int i = 0; i < n; i++) vals[i] = isnan(v[i]) ? args[i].def : v[i];
+    Schedule s;
+    schedule_set(&s, kind, vals);
+    return s;
+}
+
 static void test_schedule_none(void **state)
 {
     (void)state;
-    Schedule s = { SCHED_NONE, 0, 0, 0 };
-    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, 1e-7);
-    assert_close(schedule_lr(&s, 0.1f, 9, 10), 0.1, 1e-7);
+    Schedule zero = { 0 };      /* all zero: constant */
+    assert_close(schedule_lr(&zero, 0.1f, 0, 10), 0.1, LR_TOL);
+    assert_close(schedule_lr(&zero, 0.1f, 9, 10), 0.1, LR_TOL);
+    Schedule s = make_sched(SCHED_NONE, NULL);
+    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, LR_TOL);
+    assert_close(schedule_lr(&s, 0.1f, 3000000000L, 10), 0.1, LR_TOL);   /* past 2^31 */
+    double m = 7;
+    assert_false(schedule_momentum(&s, 3, 10, &m));
+    assert_true(m == 7);
 }
 
 static void test_schedule_step(void **state)
 {
     (void)state;
-    Schedule s = { SCHED_STEP, 2, 0.5f, 0 };
-    /* 0.1 * 0.5^floor(epoch/2) */
+    Schedule s = make_sched(SCHED_STEP, (double[]){ 2, 0.5 });
+    /* 0.1 * 0.5^floor(t/2) */
     static const double want[6] = { 0.1, 0.1, 0.05, 0.05, 0.025, 0.025 };
-    for (int e = 0; e < 6; e++) assert_close(schedule_lr(&s, 0.1f, e, 6), want[e], 1e-8);
-    s.step_size = 3;
-    s.gamma = 0.1f;
-    assert_close(schedule_lr(&s, 1.0f, 2, 10), 1.0, 1e-7);    /* 0.1^0 */
-    assert_close(schedule_lr(&s, 1.0f, 3, 10), 0.1, 1e-7);    /* 0.1^1 */
-    assert_close(schedule_lr(&s, 1.0f, 9, 10), 0.001, 1e-7);  /* 0.1^3 */
+    for (int t = 0; t < 6; t++) assert_close(schedule_lr(&s, 0.1f, t, 6), want[t], LR_TOL);
+    s = make_sched(SCHED_STEP, (double[]){ 3, DEF });             /* gamma = 0.1 */
+    assert_close(schedule_lr(&s, 1.0f, 2, 10), 1.0, LR_TOL);      /* 0.1^0 */
+    assert_close(schedule_lr(&s, 1.0f, 3, 10), 0.1, LR_TOL);      /* 0.1^1: t = every */
+    assert_close(schedule_lr(&s, 1.0f, 9, 10), 0.001, LR_TOL);    /* 0.1^3 */
+    assert_close(schedule_lr(&s, 1.0f, 12, 10), 1e-4, LR_TOL);    /* past the end: 0.1^4 */
 }
 
 static void test_schedule_cosine(void **state)
 {
     (void)state;
-    Schedule s = { SCHED_COSINE, 0, 0, 0.0f };
-    /* base 0.1, T_max 10, eta_min 0: 0.1*(1 + cos(pi*e/10))/2 */
-    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, 1e-8);           /* (1 + 1)/2 */
-    assert_close(schedule_lr(&s, 0.1f, 2, 10), 0.0904508497, 1e-8);  /* (1 + 0.8090169944)/2 */
-    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.05, 1e-8);          /* (1 + 0)/2 */
-    assert_close(schedule_lr(&s, 0.1f, 10, 10), 0.0, 1e-8);          /* (1 - 1)/2 */
+    Schedule s = make_sched(SCHED_COSINE, (double[]){ DEF });
+    /* base 0.1, T_max 10, eta_min 0: 0.1*(1 + cos(pi*t/10))/2 */
+    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, LR_TOL);           /* (1 + 1)/2 */
+    assert_close(schedule_lr(&s, 0.1f, 2, 10), 0.0904508497, LR_TOL);  /* (1 + 0.8090169944)/2 */
+    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.05, LR_TOL);          /* (1 + 0)/2 */
+    assert_close(schedule_lr(&s, 0.1f, 10, 10), 0.0, LR_TOL);          /* (1 - 1)/2 */
+    assert_close(schedule_lr(&s, 0.1f, 15, 10), 0.05, LR_TOL);         /* climbs: (1 + 0)/2 */
+    s = make_sched(SCHED_COSINE, (double[]){ 0.01 });
+    /* 0.01 + 0.09*(1 + cos(pi*t/10))/2 */
+    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, LR_TOL);
+    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.055, LR_TOL);         /* 0.01 + 0.045 */
+    assert_close(schedule_lr(&s, 0.1f, 8, 10), 0.0185942353, LR_TOL);  /* 0.01 + 0.09*0.0954915028 */
+    assert_close(schedule_lr(&s, 0.1f, 10, 10), 0.01, LR_TOL);
+    assert_close(schedule_lr(&s, 0.1f, 0, 0), 0.1, LR_TOL);            /* no horizon: base */
+}
+
+static void test_schedule_linear(void **state)
+{
+    (void)state;
+    Schedule s = make_sched(SCHED_LINEAR, (double[]){ DEF, DEF, DEF });  /* 1/3 to 1 over all */
+    assert_close(schedule_lr(&s, 0.3f, 0, 10), 0.1, LR_TOL);     /* 0.3 * 1/3 */
+    assert_close(schedule_lr(&s, 0.3f, 5, 10), 0.2, LR_TOL);     /* 0.3 * (1/3 + 2/3 * 5/10) */
+    assert_close(schedule_lr(&s, 0.3f, 10, 10), 0.3, LR_TOL);    /* t = over = total */
+    assert_close(schedule_lr(&s, 0.3f, 15, 10), 0.3, LR_TOL);    /* stays */
+    assert_close(schedule_lr(&s, 0.3f, 0, 0), 0.3, LR_TOL);      /* no horizon: the end */
+    s = make_sched(SCHED_LINEAR, (double[]){ 0.5, 0.1, 4 });     /* down, over 4 of 10 */
+    assert_close(schedule_lr(&s, 1.0f, 0, 10), 0.5, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 1, 10), 0.4, LR_TOL);     /* 0.5 - 0.4 * 1/4 */
+    assert_close(schedule_lr(&s, 1.0f, 2, 10), 0.3, LR_TOL);     /* 0.5 - 0.4 * 2/4 */
+    assert_close(schedule_lr(&s, 1.0f, 4, 10), 0.1, LR_TOL);     /* t = over */
+    assert_close(schedule_lr(&s, 1.0f, 9, 10), 0.1, LR_TOL);
+}
+
+static void test_schedule_exponential(void **state)
+{
+    (void)state;
+    Schedule s = make_sched(SCHED_EXPONENTIAL, (double[]){ 0.5 });
+    assert_close(schedule_lr(&s, 1.0f, 0, 10), 1.0, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 3, 10), 0.125, LR_TOL);          /* 0.5^3 */
+    assert_close(schedule_lr(&s, 1.0f, 10, 10), 0.0009765625, LR_TOL);  /* 0.5^10 */
+    assert_close(schedule_lr(&s, 1.0f, 11, 10), 0.00048828125, LR_TOL); /* 0.5^11 */
+}
+
+static void test_schedule_warmup(void **state)
+{
+    (void)state;
+    Schedule s = make_sched(SCHED_WARMUP, (double[]){ 4, DEF });        /* from 0 */
+    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.0, LR_TOL);
+    assert_close(schedule_lr(&s, 0.1f, 1, 10), 0.025, LR_TOL);          /* 0.1 * 1/4 */
+    assert_close(schedule_lr(&s, 0.1f, 3, 10), 0.075, LR_TOL);          /* 0.1 * 3/4 */
+    assert_close(schedule_lr(&s, 0.1f, 4, 10), 0.1, LR_TOL);            /* t = over */
+    assert_close(schedule_lr(&s, 0.1f, 12, 10), 0.1, LR_TOL);
+    s = make_sched(SCHED_WARMUP, (double[]){ 4, 0.2 });
+    assert_close(schedule_lr(&s, 1.0f, 0, 10), 0.2, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 1, 10), 0.4, LR_TOL);            /* 0.2 + 0.8 * 1/4 */
+    assert_close(schedule_lr(&s, 1.0f, 4, 10), 1.0, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 6, 10), 1.0, LR_TOL);
+}
+
+/* Checks one_cycle's rate and momentum at t of total. */
+static void check_cycle(const Schedule *s, float base, long t, long total, double lr, double m)
+{
+    double got = -1;
+    assert_close(schedule_lr(s, base, t, total), lr, LR_TOL);
+    assert_true(schedule_momentum(s, t, total, &got));
+    assert_close(got, m, 1e-9);        /* the literals have 10 digits */
+}
+
+static void test_schedule_one_cycle(void **state)
+{
+    (void)state;
+    /* defaults, base 1, 10 steps: from 1/25 = 0.04 up to 1 at end1 = 0.3*10 - 1 = 2, then down
+     * to 0.04/1e4 = 4e-6 at 9; momentum 0.95 down to 0.85 and back. anneal(a, b, p) = b + (a -
+     * b)/2 * (1 + cos(pi p)) */
+    Schedule s = make_sched(SCHED_ONE_CYCLE, (double[]){ DEF, DEF, DEF, DEF, DEF, DEF, DEF });
+    check_cycle(&s, 1.0f, 0, 10, 0.04, 0.95);
+    check_cycle(&s, 1.0f, 1, 10, 0.52, 0.9);        /* p = 1/2: 1 - 0.96/2;  0.85 + 0.1/2 */
+    check_cycle(&s, 1.0f, 2, 10, 1.0, 0.85);        /* the peak, t = end1 */
+    /* p = 3/7, cos(3pi/7) = 0.2225209340: 4e-6 + 0.999996/2 * 1.2225209340; 0.95 - 0.05 * it */
+    check_cycle(&s, 1.0f, 5, 10, 0.6112620219, 0.8888739533);
+    check_cycle(&s, 1.0f, 9, 10, 4e-6, 0.95);       /* the end, t = total - 1 */
+    check_cycle(&s, 1.0f, 10, 10, 4e-6, 0.95);      /* held past it */
+    check_cycle(&s, 1.0f, 5000000000L, 10, 4e-6, 0.95);
+
+    /* max_lr 0.5 (the base is not read), pct 0.25, div 10, final_div 100: end1 = 1.5 */
+    s = make_sched(SCHED_ONE_CYCLE, (double[]){ 0.5, 0.25, 10, 100, DEF, DEF, DEF });
+    check_cycle(&s, 9.0f, 0, 10, 0.05, 0.95);
+    /* p = 1/1.5, cos(2pi/3) = -1/2: 0.5 - 0.45/2 * 0.5; 0.85 + 0.1/2 * 0.5 */
+    check_cycle(&s, 9.0f, 1, 10, 0.3875, 0.875);
+    /* p = 0.5/7.5, cos(pi/15) = 0.9781476007: 0.0005 + 0.4995/2 * 1.9781476007 */
+    check_cycle(&s, 9.0f, 2, 10, 0.4945423633, 0.8510926200);
+    check_cycle(&s, 9.0f, 9, 10, 0.0005, 0.95);     /* 0.05 / 100 */
+
+    /* pct*total = 1: end1 = 0 at t = 0, where PyTorch divides by zero; here the peak */
+    s = make_sched(SCHED_ONE_CYCLE, (double[]){ DEF, 0.1, DEF, DEF, DEF, DEF, DEF });
+    check_cycle(&s, 1.0f, 0, 10, 1.0, 0.85);
+    /* pct*total < 1: no rising part; 2 steps, end1 = -0.4, t = 0 is p = 0.4/1.4 of the fall,
+     * cos(pi * 2/7) = 0.6234898019: 4e-6 + 0.999996/2 * 1.6234898019 */
+    s = make_sched(SCHED_ONE_CYCLE, (double[]){ DEF, DEF, DEF, DEF, DEF, DEF, DEF });
+    check_cycle(&s, 1.0f, 0, 2, 0.8117456539, 0.8688255099);
+    check_cycle(&s, 1.0f, 1, 2, 4e-6, 0.95);
+    check_cycle(&s, 1.0f, 0, 0, 4e-6, 0.95);        /* no steps: counts as one, its end */
+
+    /* cycle_momentum off: the rate only */
+    s = make_sched(SCHED_ONE_CYCLE, (double[]){ DEF, DEF, DEF, DEF, 0, DEF, DEF });
+    double m = 7;
+    assert_false(schedule_momentum(&s, 1, 10, &m));
+    assert_true(m == 7);
+    assert_close(schedule_lr(&s, 1.0f, 1, 10), 0.52, LR_TOL);
+}
+
+static void test_schedule_then(void **state)
+{
+    (void)state;
+    /* warmup(over = 3) then cosine, 13 epochs: the cosine has a horizon of 10 */
+    Schedule s = make_sched(SCHED_WARMUP, (double[]){ 3, DEF });
+    Schedule next = make_sched(SCHED_COSINE, (double[]){ DEF });
+    schedule_then(&s, &next);
+    assert_int_equal(s.phases, 2);
+    assert_int_equal(s.milestone, 3);
+    assert_close(schedule_lr(&s, 0.3f, 0, 13), 0.0, LR_TOL);
+    assert_close(schedule_lr(&s, 0.3f, 2, 13), 0.2, LR_TOL);    /* 0.3 * 2/3 */
+    assert_close(schedule_lr(&s, 0.3f, 3, 13), 0.3, LR_TOL);    /* the milestone: cosine at 0 */
+    assert_close(schedule_lr(&s, 0.3f, 8, 13), 0.15, LR_TOL);   /* cosine at 5 of 10 */
+    assert_close(schedule_lr(&s, 0.3f, 13, 13), 0.0, LR_TOL);   /* cosine at 10 of 10 */
+    SchedPoint at = schedule_point(&s, 2, 13);
+    assert_true(at.phase == 0 && at.kind == SCHED_WARMUP && at.t == 2 && at.total == 3);
+    at = schedule_point(&s, 8, 13);
+    assert_true(at.phase == 1 && at.kind == SCHED_COSINE && at.t == 5 && at.total == 10);
+
+    /* linear(start = 0.5, end = 1, over = 2) then exponential(0.5) */
+    s = make_sched(SCHED_LINEAR, (double[]){ 0.5, DEF, 2 });
+    next = make_sched(SCHED_EXPONENTIAL, (double[]){ 0.5 });
+    schedule_then(&s, &next);
+    assert_close(schedule_lr(&s, 1.0f, 1, 6), 0.75, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 2, 6), 1.0, LR_TOL);
+    assert_close(schedule_lr(&s, 1.0f, 4, 6), 0.25, LR_TOL);    /* 0.5^2 */
+
+    /* warmup then one_cycle: the cycle's momentum only in its phase, over its own 8 steps */
+    s = make_sched(SCHED_WARMUP, (double[]){ 2, DEF });
+    next = make_sched(SCHED_ONE_CYCLE, (double[]){ DEF, 0.25, DEF, DEF, DEF, DEF, DEF });
+    schedule_then(&s, &next);
+    double m = 7;
+    assert_false(schedule_momentum(&s, 1, 10, &m));
+    assert_true(m == 7);
+    check_cycle(&s, 1.0f, 2, 10, 0.04, 0.95);       /* the cycle's t = 0 */
+    check_cycle(&s, 1.0f, 3, 10, 1.0, 0.85);        /* end1 = 0.25*8 - 1 = 1 */
+    check_cycle(&s, 1.0f, 9, 10, 4e-6, 0.95);       /* its t = 7 = 8 - 1 */
+}
+
+static void test_schedule_formula(void **state)
+{
+    (void)state;
+    Schedule s = make_sched(SCHED_FORMULA, NULL);
+    assert_close(schedule_lr_factor(&s, 0.1f, 4, 10, 0.5), 0.05, LR_TOL);
+    SchedPoint at = schedule_point(&s, 4, 10);
+    assert_true(at.phase == 0 && at.kind == SCHED_FORMULA && at.t == 4 && at.total == 10);
+
+    /* warmup(over = 2) then a formula: its count starts at the milestone */
+    s = make_sched(SCHED_WARMUP, (double[]){ 2, DEF });
+    Schedule next = make_sched(SCHED_FORMULA, NULL);
+    schedule_then(&s, &next);
+    assert_close(schedule_lr_factor(&s, 0.1f, 1, 10, 123), 0.05, LR_TOL);  /* factor unread */
+    at = schedule_point(&s, 5, 10);
+    assert_true(at.phase == 1 && at.kind == SCHED_FORMULA && at.t == 3 && at.total == 8);
+    assert_close(schedule_lr_factor(&s, 0.1f, 5, 10, 0.25), 0.025, LR_TOL);
+    assert_close(schedule_lr(&s, 0.1f, 1, 10), 0.05, LR_TOL);   /* no formula active */
+}
+
+/* The fields sema_nets.c fills today, without schedule_set. */
+static void test_schedule_legacy(void **state)
+{
+    (void)state;
+    Schedule s = { 0 };
+    s.kind = SCHED_STEP;
+    s.step_size = 2;
+    s.gamma = 0.5f;
+    assert_close(schedule_lr(&s, 0.1f, 3, 6), 0.05, LR_TOL);    /* 0.1 * 0.5^1 */
+    s = (Schedule){ 0 };
+    s.kind = SCHED_COSINE;
     s.min_lr = 0.01f;
-    /* 0.01 + 0.09*(1 + cos(pi*e/10))/2 */
-    assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, 1e-8);
-    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.055, 1e-8);         /* 0.01 + 0.045 */
-    assert_close(schedule_lr(&s, 0.1f, 8, 10), 0.0185942353, 1e-8);  /* 0.01 + 0.09*0.0954915028 */
-    assert_close(schedule_lr(&s, 0.1f, 10, 10), 0.01, 1e-8);
-    /* no epochs: the base rate */
-    assert_close(schedule_lr(&s, 0.1f, 0, 0), 0.1, 1e-8);
+    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.055, LR_TOL);
+    assert_int_equal(schedule_point(&s, 5, 10).kind, SCHED_COSINE);
+}
+
+/* Every row: a name, no name twice, a default in range (or one of the two that stand for a
+ * value of the run), and a word that finds its kind again. */
+static void test_schedule_table(void **state)
+{
+    (void)state;
+    for (int k = 0; k < SCHED_KINDS; k++) {
+        int n;
+        const ArgSpec *args = schedule_args((SchedKind)k, &n);
+        assert_true(n >= 0 && n <= SCHED_MAX_ARGS);
+        for (int i = 0; i < n; i++) {
+            assert_non_null(args[i].range);
+            for (int j = 0; j < i; j++) assert_string_not_equal(args[i].name, args[j].name);
+            bool run_value = (k == SCHED_LINEAR && strcmp(args[i].name, "over") == 0)
+                             || (k == SCHED_ONE_CYCLE && strcmp(args[i].name, "max_lr") == 0);
+            if (run_value) assert_false(argspec_in_range(&args[i], args[i].def));
+            else if (!args[i].required) assert_true(argspec_in_range(&args[i], args[i].def));
+        }
+        const char *example, *text;
+        schedule_help((SchedKind)k, &example, &text);
+        SchedKind found = SCHED_FORMULA;
+        if (k == SCHED_FORMULA) {
+            assert_false(schedule_lookup(schedule_name(SCHED_FORMULA), &found));
+            assert_null(example);
+            continue;
+        }
+        assert_true(schedule_lookup(schedule_name((SchedKind)k), &found));
+        assert_int_equal(found, k);
+        if (k == SCHED_NONE) continue;
+        assert_non_null(text);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "schedule %s", schedule_name((SchedKind)k));
+        assert_memory_equal(example, prefix, strlen(prefix));
+    }
+    SchedKind k = SCHED_NONE;
+    assert_false(schedule_lookup("step", &k));        /* the language says step_decay */
+    assert_true(schedule_lookup("step_decay", &k));
+    assert_int_equal(k, SCHED_STEP);
+    assert_false(schedule_lookup(NULL, &k));
+    assert_true(schedule_leads(SCHED_WARMUP) && schedule_leads(SCHED_LINEAR));
+    assert_false(schedule_leads(SCHED_COSINE) || schedule_leads(SCHED_ONE_CYCLE));
+    int n;
+    const ArgSpec *a = schedule_args(SCHED_ONE_CYCLE, &n);
+    assert_int_equal(n, 7);
+    assert_string_equal(a[0].name, "max_lr");
+    assert_string_equal(a[6].name, "max_momentum");
+    assert_null(schedule_args(SCHED_NONE, &n));
+    assert_int_equal(n, 0);
 }
 
 /* ---- names, defaults, options ------------------------------------------------------------ */
@@ -467,8 +709,8 @@ static void test_lookup(void **state)
     SchedKind sk = SCHED_STEP;
     assert_true(schedule_lookup("cosine", &sk));
     assert_int_equal(sk, SCHED_COSINE);
-    assert_string_equal(schedule_name(SCHED_STEP), "step");
-    assert_false(schedule_lookup("linear", &sk));
+    assert_string_equal(schedule_name(SCHED_STEP), "step_decay");
+    assert_false(schedule_lookup("plateau", &sk));
     assert_int_equal(sk, SCHED_COSINE);
 }
 
@@ -672,6 +914,14 @@ int main(void)
         cmocka_unit_test(test_schedule_none),
         cmocka_unit_test(test_schedule_step),
         cmocka_unit_test(test_schedule_cosine),
+        cmocka_unit_test(test_schedule_linear),
+        cmocka_unit_test(test_schedule_exponential),
+        cmocka_unit_test(test_schedule_warmup),
+        cmocka_unit_test(test_schedule_one_cycle),
+        cmocka_unit_test(test_schedule_then),
+        cmocka_unit_test(test_schedule_formula),
+        cmocka_unit_test(test_schedule_legacy),
+        cmocka_unit_test(test_schedule_table),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_state_names),
