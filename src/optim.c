@@ -17,7 +17,7 @@
 
 #define RANGE_POSITIVE  0, INFINITY, true, true, "positive"
 #define RANGE_NONNEG    0, INFINITY, false, true, "at least 0"
-#define RANGE_COUNT     1, INFINITY, false, true, "at least 1"
+#define RANGE_COUNT     1, 0x1p53, false, false, "at least 1"  /* 2^53: exact as double and long */
 #define RANGE_UNIT      0, 1, false, false, "between 0 and 1"
 #define RANGE_OPEN_UNIT 0, 1, true, false, "above 0 and at most 1"
 #define RANGE_FRACTION  0, 1, false, true, "at least 0 and below 1"
@@ -354,7 +354,7 @@ static const struct SchedRow {
             [STEP_EVERY] = { "every", ARG_INT, true, 0, RANGE_COUNT },
             [STEP_GAMMA] = { "gamma", ARG_NUMBER, false, 0.1, RANGE_OPEN_UNIT },
         }, false, "schedule step_decay(every = 10, gamma = 0.5)",
-        "learning rate times gamma every N epochs (PyTorch's StepLR)" },
+        "learning rate times gamma every N epochs (StepLR)" },
     [SCHED_COSINE] = { "cosine", {
             [COSINE_MIN] = { "min", ARG_NUMBER, false, 0, RANGE_NONNEG },
         }, false, "schedule cosine(min = 0.001)",
@@ -485,27 +485,28 @@ static SchedPhase first_phase(const Schedule *s)
     return p;
 }
 
-/* The phase active at count *t of *total; *t and *total become the phase's own. */
-static SchedPhase phase_at(const Schedule *s, long *t, long *total, int *index)
+/* The phase active at count *t of *total, into *p; *t and *total become the phase's own.
+ * Returns the phase's index. */
+static int phase_at(const Schedule *s, long *t, long *total, SchedPhase *p)
 {
     NN_ASSERT(*t >= 0);
-    *index = 0;
     if (s->phases == 2 && *t >= s->milestone) {
         *t -= s->milestone;
         *total -= s->milestone;
-        *index = 1;
-        return s->phase[1];
+        *p = s->phase[1];
+        return 1;
     }
     if (s->phases == 2) *total = s->milestone;
-    return first_phase(s);
+    *p = first_phase(s);
+    return 0;
 }
 
 SchedPoint schedule_point(const Schedule *s, long t, long total)
 {
-    SchedPoint at = { 0 };
-    at.t = t;
-    at.total = total;
-    at.kind = phase_at(s, &at.t, &at.total, &at.phase).kind;
+    SchedPhase p;
+    SchedPoint at = { .t = t, .total = total };
+    at.phase = phase_at(s, &at.t, &at.total, &p);
+    at.kind = p.kind;
     return at;
 }
 
@@ -593,8 +594,8 @@ static double phase_lr(const SchedPhase *p, double base, long t, long total, dou
 
 float schedule_lr_factor(const Schedule *s, float base_lr, long t, long total, double factor)
 {
-    int index;
-    SchedPhase p = phase_at(s, &t, &total, &index);
+    SchedPhase p;
+    phase_at(s, &t, &total, &p);
     return (float)phase_lr(&p, (double)base_lr, t, total, factor);
 }
 
@@ -605,8 +606,8 @@ float schedule_lr(const Schedule *s, float base_lr, long t, long total)
 
 bool schedule_momentum(const Schedule *s, long t, long total, double *m)
 {
-    int index;
-    SchedPhase p = phase_at(s, &t, &total, &index);
+    SchedPhase p;
+    phase_at(s, &t, &total, &p);
     if (p.kind != SCHED_ONE_CYCLE || p.arg[CYCLE_MOMENTUM] == 0) return false;
     *m = one_cycle_momentum(p.arg, t, total);
     return true;

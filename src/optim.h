@@ -145,7 +145,8 @@ bool schedule_lookup(const char *name, SchedKind *out);
 /* The arguments of `kind`, one ArgSpec row each, in the order schedule_set takes their values
  * (as listed at SchedKind; *n = 0 and NULL for none and formula). Two defaults stand for a
  * value of the run, and lie outside their row's range so they cannot be confused with a value
- * given: `over = 0` (linear) is the horizon, `max_lr = 0` (one_cycle) the base rate. Ranges:
+ * given: `over = 0` (linear) is the horizon, `max_lr = 0` (one_cycle) the base rate. Integer
+ * rows stop at 2^53, so that their values convert to long exactly. Ranges:
  *   step_decay   every an integer at least 1 (the front end may also bound it by the horizon);
  *                gamma above 0 and at most 1
  *   cosine       min at least 0

@@ -463,7 +463,7 @@ static void test_schedule_cosine(void **state)
     /* 0.01 + 0.09*(1 + cos(pi*t/10))/2 */
     assert_close(schedule_lr(&s, 0.1f, 0, 10), 0.1, LR_TOL);
     assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.055, LR_TOL);         /* 0.01 + 0.045 */
-    assert_close(schedule_lr(&s, 0.1f, 8, 10), 0.0185942353, LR_TOL);  /* 0.01 + 0.09*0.0954915028 */
+    assert_close(schedule_lr(&s, 0.1f, 8, 10), 0.0185942353, LR_TOL); /* 0.01 + 0.09*0.0954915028 */
     assert_close(schedule_lr(&s, 0.1f, 10, 10), 0.01, LR_TOL);
     assert_close(schedule_lr(&s, 0.1f, 0, 0), 0.1, LR_TOL);            /* no horizon: base */
 }
@@ -684,6 +684,9 @@ static void test_schedule_table(void **state)
     assert_string_equal(a[6].name, "max_momentum");
     assert_null(schedule_args(SCHED_NONE, &n));
     assert_int_equal(n, 0);
+    a = schedule_args(SCHED_WARMUP, &n);                  /* over: a whole count that fits */
+    assert_true(argspec_in_range(&a[0], 3e9) && argspec_in_range(&a[0], 9007199254740992.0));
+    assert_false(argspec_in_range(&a[0], 1e20) || argspec_in_range(&a[0], 2.5));
 }
 
 /* ---- names, defaults, options ------------------------------------------------------------ */
