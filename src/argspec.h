@@ -7,6 +7,7 @@
 #ifndef NN_ARGSPEC_H
 #define NN_ARGSPEC_H
 
+#include <math.h>
 #include <stdbool.h>
 
 typedef enum ArgKind {
@@ -34,8 +35,7 @@ static inline bool argspec_in_range(const ArgSpec *spec, double v)
     if (v != v) return false;
     if (spec->lo_open ? !(v > spec->lo) : !(v >= spec->lo)) return false;
     if (spec->hi_open ? !(v < spec->hi) : !(v <= spec->hi)) return false;
-    if ((spec->kind == ARG_INT || spec->kind == ARG_FLAG) && v != (double)(long long)v)
-        return false;
+    if ((spec->kind == ARG_INT || spec->kind == ARG_FLAG) && v != floor(v)) return false;
     if (spec->kind == ARG_FLAG && v != 0 && v != 1) return false;
     return true;
 }
