@@ -452,6 +452,98 @@ UNARY(leaky_relu, x > 0 ? x : at->alpha * x, x > 0 ? 1.0f : at->alpha)
 /* log(1 + exp(x)), computed stably as max(x, 0) + log1p(exp(-|x|)); d/dx = sigmoid(x) */
 UNARY(softplus, (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))), sigmoidf(x))
 
+/* ---- walks: a tensor's elements with several arrays in step ---------------------------------
+ * A Walk visits a shape in row-major order keeping an offset into each of up to WALK_ARRAYS
+ * arrays (the output and the inputs), with a stride per array and dimension: 0 where that
+ * array is broadcast or reduced. Dimensions of size 1 are left out, and neighbours that every
+ * array steps through alike are merged, so most walks have one or two dimensions. A reduction
+ * splits its space into two walks: `kept` (one result element each) and `red` (the elements
+ * that meet in one result element). */
+
+#define WALK_ARRAYS 4
+
+typedef struct Walk {
+    int rank;
+    size_t count;       /* the elements visited: the product of dim */
+    size_t dim[NN_MAX_RANK];
+    size_t stride[NN_MAX_RANK][WALK_ARRAYS];
+} Walk;
+
+typedef struct WalkPos {
+    size_t idx[NN_MAX_RANK];
+    size_t off[WALK_ARRAYS];
+} WalkPos;
+
+static void walk_init(Walk *w)
+{
+    memset(w, 0, sizeof *w);
+    w->count = 1;
+}
+
+/* Adds a dimension of `size` inside those already there, with each array's stride. */
+static void walk_push(Walk *w, size_t size, const size_t stride[WALK_ARRAYS])
+{
+    if (size == 1) return;
+    w->count *= size;
+    int last = w->rank - 1;
+    bool merge = last >= 0;
+    for (int a = 0; a < WALK_ARRAYS && merge; a++) merge = w->stride[last][a] == stride[a] * size;
+    if (!merge) {
+        NN_ASSERT(w->rank < NN_MAX_RANK);
+        last = w->rank++;
+        w->dim[last] = 1;
+    }
+    w->dim[last] *= size;
+    memcpy(w->stride[last], stride, sizeof w->stride[last]);
+}
+
+/* Puts p at the first element, at the offsets `base` (NULL: 0). */
+static inline void walk_start(WalkPos *p, const size_t *base)
+{
+    memset(p->idx, 0, sizeof p->idx);
+    for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] = base ? base[a] : 0;
+}
+
+/* Moves p to the next element of w (past the last one it wraps to the first). */
+static inline void walk_next(const Walk *w, WalkPos *p)
+{
+    for (int d = w->rank - 1; d >= 0; d--) {
+        for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] += w->stride[d][a];
+        if (++p->idx[d] < w->dim[d]) return;
+        for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] -= w->stride[d][a] * w->dim[d];
+        p->idx[d] = 0;
+    }
+}
+
+/* Row-major strides of a shape, in elements. */
+static void contiguous_strides(const Shape *s, size_t *stride)
+{
+    size_t st = 1;
+    for (int d = s->rank - 1; d >= 0; d--) {
+        stride[d] = st;
+        st *= (size_t)s->dim[d];
+    }
+}
+
+/* The walks of a broadcasting elementwise node over its output: array 0 is the output, array
+ * 1 + i input i. The dimensions along which input k is broadcast go to `red`, the others to
+ * `kept` (k < 0: all of them). */
+static void ew_walks(const GraphNode *n, GraphNode *const *in, int k, Walk *kept, Walk *red)
+{
+    const Shape *os = &n->shape;
+    size_t st[1 + NN_OP_MAX_IN][NN_MAX_RANK];
+    contiguous_strides(os, st[0]);
+    for (int i = 0; i < n->n_in; i++) shape_bcast_strides(&in[i]->shape, os, st[1 + i]);
+    walk_init(kept);
+    walk_init(red);
+    for (int d = 0; d < os->rank; d++) {
+        size_t s[WALK_ARRAYS] = { 0 };
+        for (int a = 0; a <= n->n_in; a++) s[a] = st[a][d];
+        bool reduced = k >= 0 && st[1 + k][d] == 0;
+        walk_push(reduced ? red : kept, (size_t)os->dim[d], s);
+    }
+}
+
 /* ---- elementwise binary ops with broadcasting --------------------------------------------
  * BCAST_LOOP walks the output in order while ia and ib follow the inputs; a broadcast
  * dimension has stride 0, so in backward the += sums over it, as the chain rule requires. */
@@ -513,6 +605,54 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         }                                                                                    \
     } while (0)
 
+/* The gradient of a broadcast input (one whose shape is not the output's) is a sum over the
+ * output elements it was stretched to. BCAST_SUM adds into G the gradient of input K (0 or 1)
+ * of node N with inputs IN: for each of its elements the sum of gy[io] × D over those output
+ * elements, in double, added once (summed in float one product at a time, a bias over 100,000
+ * rows came out 0.1 % off). D is an expression in a[ia], b[ib] and y[io]. An input repeated
+ * along leading dimensions (a bias row, a scalar) against a full-shape one is summed a block of
+ * GRAD_BLOCK columns at a time, reading the rows in order; any other broadcast walks the
+ * output with the dimensions it is stretched along innermost. No allocation: this runs every
+ * step. */
+
+#define GRAD_BLOCK 256
+
+#define BCAST_SUM(N, IN, K, G, D)                                                            \
+    do {                                                                                     \
+        const GraphNode *o_ = (N), *k_ = (IN)[K], *other_ = (IN)[1 - (K)];                   \
+        if (shape_eq(&other_->shape, &o_->shape) && trailing_of(&k_->shape, &o_->shape)) {   \
+            size_t nk_ = k_->size, rows_ = o_->size / nk_;                                   \
+            double acc_[GRAD_BLOCK];                                                         \
+            for (size_t c0_ = 0; c0_ < nk_; c0_ += GRAD_BLOCK) {                             \
+                size_t cn_ = nk_ - c0_ < GRAD_BLOCK ? nk_ - c0_ : GRAD_BLOCK;                \
+                for (size_t j_ = 0; j_ < cn_; j_++) acc_[j_] = 0;                            \
+                for (size_t r_ = 0; r_ < rows_; r_++)                                        \
+                    for (size_t j_ = 0; j_ < cn_; j_++) {                                    \
+                        size_t io = r_ * nk_ + c0_ + j_, ik_ = c0_ + j_;                     \
+                        size_t ia = (K) == 0 ? ik_ : io, ib = (K) == 0 ? io : ik_;           \
+                        (void)ia, (void)ib;                                                  \
+                        acc_[j_] += (double)gy[io] * (double)(D);                            \
+                    }                                                                        \
+                for (size_t j_ = 0; j_ < cn_; j_++) (G)[c0_ + j_] += (float)acc_[j_];        \
+            }                                                                                \
+            break;                                                                           \
+        }                                                                                    \
+        Walk kept_, red_;                                                                    \
+        WalkPos q_, p_;                                                                      \
+        ew_walks(o_, (IN), (K), &kept_, &red_);                                              \
+        walk_start(&q_, NULL);                                                               \
+        for (size_t i_ = 0; i_ < kept_.count; i_++, walk_next(&kept_, &q_)) {                \
+            double s_ = 0;                                                                   \
+            walk_start(&p_, q_.off);                                                         \
+            for (size_t j_ = 0; j_ < red_.count; j_++, walk_next(&red_, &p_)) {              \
+                size_t io = p_.off[0], ia = p_.off[1], ib = p_.off[2];                       \
+                (void)ia, (void)ib;                                                          \
+                s_ += (double)gy[io] * (double)(D);                                          \
+            }                                                                                \
+            (G)[q_.off[1 + (K)]] += (float)s_;                                               \
+        }                                                                                    \
+    } while (0)
+
 /* BINARY(name, y = f(a, b), dy/da, dy/db), each in terms of a, b and y. */
 #define BINARY(NAME, FWD, DA, DB)                                                            \
     static inline float NAME##_f(float a, float b)                                           \
@@ -541,11 +681,19 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         const float *a = in[0]->value, *b = in[1]->value, *y = n->value, *gy = n->grad;      \
         if (in[0]->requires_grad) {                                                          \
             float *ga = in[0]->grad;                                                         \
-            BCAST_LOOP(n, in[0], in[1], ga[ia] += gy[io] * NAME##_da(a[ia], b[ib], y[io]));  \
+            if (!shape_eq(&in[0]->shape, &n->shape))                                         \
+                BCAST_SUM(n, in, 0, ga, NAME##_da(a[ia], b[ib], y[io]));                     \
+            else                                                                             \
+                BCAST_LOOP(n, in[0], in[1],                                                  \
+                           ga[ia] += gy[io] * NAME##_da(a[ia], b[ib], y[io]));               \
         }                                                                                    \
         if (in[1]->requires_grad) {                                                          \
             float *gb = in[1]->grad;                                                         \
-            BCAST_LOOP(n, in[0], in[1], gb[ib] += gy[io] * NAME##_db(a[ia], b[ib], y[io]));  \
+            if (!shape_eq(&in[1]->shape, &n->shape))                                         \
+                BCAST_SUM(n, in, 1, gb, NAME##_db(a[ia], b[ib], y[io]));                     \
+            else                                                                             \
+                BCAST_LOOP(n, in[0], in[1],                                                  \
+                           gb[ib] += gy[io] * NAME##_db(a[ia], b[ib], y[io]));               \
         }                                                                                    \
     }                                                                                        \
     static double der_##NAME(int i, double a, double b, double out, const OpAttrs *at)       \

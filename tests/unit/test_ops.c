@@ -860,6 +860,54 @@ static void test_backward_seeded(void **state)
     assert_close(g[0], 1.25, TOL);
 }
 
+/* The gradient of a broadcast input is summed in double and added once: a bias over 100,000
+ * rows gets exactly the float nearest the true sum, where float32 summation one row at a time
+ * drifts (1.00099 for the mean below, 2^-27-sized crumbs for a sum that is exactly 0). */
+static void test_broadcast_grad_in_double(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 100000 };
+    float *x = test_malloc(N * sizeof *x), *g = test_malloc(N * sizeof *g);
+    for (int i = 0; i < N; i++) {
+        x[i] = 0.1f;
+        g[i] = i % 100 < 50 ? 0.1f : -0.1f;    /* sums to 0 exactly */
+    }
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(1, 1);
+    uint32_t b = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    uint32_t X = konst(f, mkshape(2, N, 1), x);
+    uint32_t y = op2(f, OP_ADD, X, b);
+    /* mean(x + b): each row passes 1/N, and the N shares make 1 */
+    uint32_t L = reduce(f, OP_MEAN, y, NN_AXIS_ALL);
+    Plan p = graph_plan(&f->g, &L, 1, &f->arena);
+    graph_forward(&f->g, &p, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &p, L, NULL, NULL);
+    assert_true(graph_node(&f->g, b)->grad[0] == 1.0f);
+    /* sum((x + b) × g) with Σ g = 0: b's gradient is 0, exactly; the same for b on the left
+     * and for a broadcast that is not a leading repeat (the strided walk) */
+    const uint32_t ys[] = { y, op2(f, OP_ADD, b, X) };
+    for (size_t k = 0; k < NN_ARRAY_LEN(ys); k++) {
+        graph_node(&f->g, b)->grad[0] = 0;
+        uint32_t L0 = reduce(f, OP_SUM, op2(f, OP_MUL, ys[k], konst(f, mkshape(2, N, 1), g)),
+                             NN_AXIS_ALL);
+        Plan p0 = graph_plan(&f->g, &L0, 1, &f->arena);
+        graph_forward(&f->g, &p0, &f->rng, NULL, NULL);
+        graph_backward(&f->g, &p0, L0, NULL, NULL);
+        assert_true(graph_node(&f->g, b)->grad[0] == 0.0f);
+    }
+    at.shape = mkshape(2, 1, 2);
+    uint32_t c = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    uint32_t Xc = konst(f, mkshape(2, N / 2, 1), x);
+    uint32_t Gc = konst(f, mkshape(2, N / 2, 2), g);
+    uint32_t Lc = reduce(f, OP_SUM, op2(f, OP_MUL, op2(f, OP_SUB, Xc, c), Gc), NN_AXIS_ALL);
+    Plan pc = graph_plan(&f->g, &Lc, 1, &f->arena);
+    graph_forward(&f->g, &pc, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &pc, Lc, NULL, NULL);
+    assert_true(graph_node(&f->g, c)->grad[0] == 0.0f && graph_node(&f->g, c)->grad[1] == 0.0f);
+    test_free(x);
+    test_free(g);
+}
+
 /* Nodes of OPF_AUX ops own scratch as large as input 0; others have none; truncating the
  * graph frees it (the sanitizer build checks for leaks). */
 static void test_aux(void **state)
@@ -1299,6 +1347,7 @@ int main(void)
         T(test_accuracy),
         T(test_initialisers),
         T(test_backward_seeded),
+        T(test_broadcast_grad_in_double),
         T(test_aux),
         T(test_new_shape_rules),
         T(test_every_op_tested),
