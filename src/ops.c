@@ -8,6 +8,7 @@
 #include "graph.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- shape rules -------------------------------------------------------------------- */
@@ -26,25 +27,57 @@ static bool shape_same(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *ou
     return true;
 }
 
+/* The first dimension, from the right, where a and b do not broadcast: its sizes, and its place
+ * counted from the right (1 is the last). False if they broadcast. */
+static bool bcast_clash(const Shape *a, const Shape *b, int *da, int *db, int *from_right)
+{
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    for (int k = 1; k <= r; k++) {
+        int x = k <= a->rank ? a->dim[a->rank - k] : 1, y = k <= b->rank ? b->dim[b->rank - k] : 1;
+        if (x != y && x != 1 && y != 1) {
+            *da = x, *db = y, *from_right = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void bcast_clash_words(const Shape *a, const Shape *b, StrBuf *err)
+{
+    int da = 0, db = 0, k = 0;
+    bool clash = bcast_clash(a, b, &da, &db, &k);
+    NN_ASSERT(clash);
+    sb_printf(err, ": sizes %d and %d differ in dimension %d from the right, and neither is 1", da,
+              db, k);
+}
+
+/* elementwise with two inputs: "[4,3] + [4]" for operators, "maximum([4,3], [4])" otherwise */
 static bool shape_bcast(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
                         StrBuf *err)
 {
     (void)at;
     if (shape_broadcast(&in[0], &in[1], out)) return true;
     char a[64], b[64];
-    int r = in[0].rank > in[1].rank ? in[0].rank : in[1].rank;
-    for (int i = r - 1; i >= 0; i--) {
-        int ai = in[0].rank - r + i, bi = in[1].rank - r + i;
-        int da = ai >= 0 ? in[0].dim[ai] : 1, db = bi >= 0 ? in[1].dim[bi] : 1;
-        if (da != db && da != 1 && db != 1) {
-            sb_printf(err, "cannot broadcast %s %s %s: sizes %d and %d differ in dimension %d "
-                           "from the right, and neither is 1",
-                      shape_str(&in[0], a, sizeof a), op->name, shape_str(&in[1], b, sizeof b),
-                      da, db, r - i);
-            return false;
-        }
-    }
-    NN_ASSERT(!"unreachable");
+    shape_str(&in[0], a, sizeof a);
+    shape_str(&in[1], b, sizeof b);
+    if (op->sig == SIG_OPERATOR) sb_printf(err, "cannot broadcast %s %s %s", a, op->name, b);
+    else sb_printf(err, "cannot broadcast %s(%s, %s)", op->name, a, b);
+    bcast_clash_words(&in[0], &in[1], err);
+    return false;
+}
+
+/* where: condition, a and b broadcast together */
+static bool shape_where(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    (void)at;
+    Shape ca;
+    bool first = shape_broadcast(&in[0], &in[1], &ca);
+    if (first && shape_broadcast(&ca, &in[2], out)) return true;
+    char c[64], a[64], b[64];
+    sb_printf(err, "cannot broadcast %s(%s, %s, %s)", op->name, shape_str(&in[0], c, sizeof c),
+              shape_str(&in[1], a, sizeof a), shape_str(&in[2], b, sizeof b));
+    if (first) bcast_clash_words(&ca, &in[2], err);
+    else bcast_clash_words(&in[0], &in[1], err);
     return false;
 }
 
@@ -90,27 +123,67 @@ static bool shape_transpose(const OpInfo *op, const Shape *in, OpAttrs *at, Shap
     return true;
 }
 
+/* Whether `axis` (negative from the end) is an axis of `in`; if not, says so in err. */
+static bool axis_in_range(const OpInfo *op, const Shape *in, int axis, StrBuf *err)
+{
+    int r = in->rank;
+    if (axis >= -r && axis < r) return true;
+    char a[64];
+    if (r == 0)
+        sb_printf(err, "'%s' of a scalar has no axis %d", op->name, axis);
+    else
+        sb_printf(err, "axis %d is out of range for shape %s (axes are 0 to %d, or -%d to -1)",
+                  axis, shape_str(in, a, sizeof a), r - 1, r);
+    return false;
+}
+
+/* The axes a reduction folds, as a bitmask over its input's axes. attrs.axes (when not 0)
+ * becomes bits 0 to rank - 1, and a negative attrs.axis positive. */
+static bool reduce_axes(const OpInfo *op, const Shape *in, OpAttrs *at, unsigned *mask,
+                        StrBuf *err)
+{
+    int r = in->rank;
+    if (!at->axes) {
+        if (at->axis == NN_AXIS_ALL) {
+            *mask = (1u << r) - 1;
+            return true;
+        }
+        if (!axis_in_range(op, in, at->axis, err)) return false;
+        if (at->axis < 0) at->axis += r;
+        *mask = 1u << at->axis;
+        return true;
+    }
+    unsigned m = 0;
+    int given[NN_MAX_RANK];     /* the axis as written, for each bit of m */
+    for (int bit = 0; bit < 32; bit++) {
+        if (!((at->axes >> bit) & 1)) continue;
+        int axis = bit < 8 ? bit : 7 - bit;
+        if (!axis_in_range(op, in, axis, err)) return false;
+        int k = axis < 0 ? axis + r : axis;
+        if ((m >> k) & 1) {
+            char a[64];
+            sb_printf(err, "axes %d and %d are the same axis of %s", given[k], axis,
+                      shape_str(in, a, sizeof a));
+            return false;
+        }
+        m |= 1u << k;
+        given[k] = axis;
+    }
+    *mask = at->axes = m;
+    return true;
+}
+
+/* sum, mean, max, min: the reduced axes go, or stay with size 1 (keepdim) */
 static bool shape_reduce(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
                          StrBuf *err)
 {
-    if (at->axis == NN_AXIS_ALL) {
-        *out = shape_scalar();
-        return true;
-    }
-    int r = in[0].rank;
-    if (at->axis < -r || at->axis >= r) {
-        char a[64];
-        if (r == 0)
-            sb_printf(err, "'%s' of a scalar has no axis %d", op->name, at->axis);
-        else
-            sb_printf(err, "axis %d is out of range for shape %s (axes are 0 to %d, or -%d to -1)",
-                      at->axis, shape_str(&in[0], a, sizeof a), r - 1, r);
-        return false;
-    }
-    if (at->axis < 0) at->axis += r;
+    unsigned mask;
+    if (!reduce_axes(op, &in[0], at, &mask, err)) return false;
     *out = shape_scalar();
-    for (int i = 0; i < r; i++)
-        if (i != at->axis) out->dim[out->rank++] = in[0].dim[i];
+    for (int i = 0; i < in[0].rank; i++) {
+        if (!((mask >> i) & 1)) out->dim[out->rank++] = in[0].dim[i];
+        else if (at->keepdim) out->dim[out->rank++] = 1;
+    }
     return true;
 }
 
@@ -127,12 +200,7 @@ static bool axis_canon(const OpInfo *op, const Shape *in, OpAttrs *at, StrBuf *e
         return false;
     }
     if (at->axis == NN_AXIS_ALL) at->axis = r - 1;
-    if (at->axis < -r || at->axis >= r) {
-        char a[64];
-        sb_printf(err, "axis %d is out of range for shape %s (axes are 0 to %d, or -%d to -1)",
-                  at->axis, shape_str(in, a, sizeof a), r - 1, r);
-        return false;
-    }
+    if (!axis_in_range(op, in, at->axis, err)) return false;
     if (at->axis < 0) at->axis += r;
     return true;
 }
@@ -153,6 +221,150 @@ static bool shape_argmax(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *
     *out = shape_scalar();
     for (int i = 0; i < in[0].rank; i++)
         if (i != at->axis) out->dim[out->rank++] = in[0].dim[i];
+    return true;
+}
+
+/* A list of sizes as written in a call, "[4, -1]" (shape_str writes a shape, "[4,3]"). */
+static const char *sizes_str(const Shape *s, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < s->rank && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, i ? ", %d" : "%d", s->dim[i]);
+    if (n < len) snprintf(buf + n, len - n, "]");
+    return buf;
+}
+
+/* reshape: attrs.shape, with its one -1 size (if any) worked out from the element count */
+static bool shape_reshape(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                          StrBuf *err)
+{
+    (void)op;
+    char a[64], b[96];
+    shape_str(&in[0], a, sizeof a);
+    sizes_str(&at->shape, b, sizeof b);
+    double n = (double)shape_size(&in[0]), known = 1;  /* double: a product of sizes can overflow */
+    int infer = -1;
+    for (int i = 0; i < at->shape.rank; i++) {
+        int d = at->shape.dim[i];
+        if (d == -1 && infer >= 0) {
+            sb_printf(err, "cannot reshape %s to %s: only one size can be -1", a, b);
+            return false;
+        }
+        if (d == -1) {
+            infer = i;
+        } else if (d < 1) {
+            sb_printf(err, "cannot reshape %s to %s: sizes must be at least 1 (or -1 for one "
+                           "that is worked out from the others)", a, b);
+            return false;
+        }
+        if (d != -1) known *= d;
+    }
+    if (infer >= 0 && fmod(n, known) != 0) {
+        sb_printf(err, "cannot reshape %s (%.0f element%s) to %s: %.0f is not a multiple of "
+                       "%.0f", a, n, n == 1 ? "" : "s", b, n, known);
+        return false;
+    }
+    if (infer < 0 && known != n) {
+        sb_printf(err, "cannot reshape %s (%.0f element%s) to %s (%.0f element%s)", a, n,
+                  n == 1 ? "" : "s", b, known, known == 1 ? "" : "s");
+        return false;
+    }
+    if (infer >= 0) at->shape.dim[infer] = (int)(n / known);
+    *out = at->shape;
+    return true;
+}
+
+/* concat: the same rank, the same sizes but along the axis (0 by default: NN_AXIS_ALL) */
+static bool shape_concat(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                         StrBuf *err)
+{
+    char a[64], b[64];
+    shape_str(&in[0], a, sizeof a);
+    shape_str(&in[1], b, sizeof b);
+    if (in[0].rank == 0 || in[1].rank == 0) {
+        sb_printf(err, "cannot concatenate %s and %s: a scalar has no axis to join along", a, b);
+        return false;
+    }
+    if (in[0].rank != in[1].rank) {
+        sb_printf(err, "cannot concatenate %s and %s: they have %d and %d axes", a, b,
+                  in[0].rank, in[1].rank);
+        return false;
+    }
+    if (at->axis == NN_AXIS_ALL) at->axis = 0;
+    if (!axis_in_range(op, &in[0], at->axis, err)) return false;
+    if (at->axis < 0) at->axis += in[0].rank;
+    for (int i = 0; i < in[0].rank; i++) {
+        if (i == at->axis || in[0].dim[i] == in[1].dim[i]) continue;
+        sb_printf(err, "cannot concatenate %s and %s along axis %d: sizes %d and %d differ in "
+                       "axis %d", a, b, at->axis, in[0].dim[i], in[1].dim[i], i);
+        return false;
+    }
+    *out = in[0];
+    out->dim[at->axis] += in[1].dim[at->axis];
+    return true;
+}
+
+/* Makes attrs.axis of index or slice positive (NN_AXIS_ALL is axis 0); its input must have
+ * axes. */
+static bool subscript_axis(const OpInfo *op, const Shape *in, OpAttrs *at, StrBuf *err)
+{
+    if (in->rank == 0) {
+        sb_printf(err, "cannot %s a scalar: it has no axis", op->name);
+        return false;
+    }
+    if (at->axis == NN_AXIS_ALL) at->axis = 0;
+    if (!axis_in_range(op, in, at->axis, err)) return false;
+    if (at->axis < 0) at->axis += in->rank;
+    return true;
+}
+
+/* index, x[i]: the axis is removed; the index is a scalar */
+static bool shape_index(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    if (!subscript_axis(op, &in[0], at, err)) return false;
+    if (in[1].rank != 0) {
+        char a[64];
+        sb_printf(err, "an index must be a scalar, but it is %s", shape_str(&in[1], a, sizeof a));
+        return false;
+    }
+    *out = shape_scalar();
+    for (int i = 0; i < in[0].rank; i++)
+        if (i != at->axis) out->dim[out->rank++] = in[0].dim[i];
+    return true;
+}
+
+/* slice, x[start:stop]: the axis keeps stop - start elements */
+static bool shape_slice(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    if (!subscript_axis(op, &in[0], at, err)) return false;
+    int size = in[0].dim[at->axis];
+    if (at->start < 0 || at->stop > size || at->start >= at->stop) {
+        char a[64];
+        sb_printf(err, "cannot slice [%d:%d] along axis %d of %s: it needs 0 <= start < stop <= "
+                       "%d", at->start, at->stop, at->axis, shape_str(&in[0], a, sizeof a), size);
+        return false;
+    }
+    *out = in[0];
+    out->dim[at->axis] = at->stop - at->start;
+    return true;
+}
+
+/* one_hot: a new last axis of attrs.classes */
+static bool shape_one_hot(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out,
+                          StrBuf *err)
+{
+    if (at->classes < 1) {
+        sb_printf(err, "'%s' needs at least 1 class, but classes is %d", op->name, at->classes);
+        return false;
+    }
+    if (in[0].rank >= NN_MAX_RANK) {
+        char a[64];
+        sb_printf(err, "'%s' adds an axis, but %s already has %d, the most a tensor can have",
+                  op->name, shape_str(&in[0], a, sizeof a), NN_MAX_RANK);
+        return false;
+    }
+    *out = in[0];
+    out->dim[out->rank++] = at->classes;
     return true;
 }
 
@@ -452,6 +664,110 @@ UNARY(leaky_relu, x > 0 ? x : at->alpha * x, x > 0 ? 1.0f : at->alpha)
 /* log(1 + exp(x)), computed stably as max(x, 0) + log1p(exp(-|x|)); d/dx = sigmoid(x) */
 UNARY(softplus, (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))), sigmoidf(x))
 
+/* x limited to [lo, hi] as torch.clamp: max(x, lo), then min(that, hi), so lo > hi gives hi,
+ * and NaN stays NaN. */
+static inline float clamp_lohi(float x, float lo, float hi)
+{
+    float y = x < lo ? lo : x;
+    return y > hi ? hi : y;
+}
+
+/* clamp(x, lo, hi); d/dx = 1 if lo <= x <= hi, else 0 (1 at the bounds and 0 for NaN, as
+ * torch's clamp_backward) */
+UNARY(clamp, clamp_lohi(x, at->lo, at->hi), x >= at->lo && x <= at->hi ? 1.0f : 0.0f)
+
+/* ---- walks: a tensor's elements with several arrays in step ---------------------------------
+ * A Walk visits a shape in row-major order keeping an offset into each of up to WALK_ARRAYS
+ * arrays (the output and the inputs), with a stride per array and dimension: 0 where that
+ * array is broadcast or reduced. Dimensions of size 1 are left out, and neighbours that every
+ * array steps through alike are merged, so most walks have one or two dimensions. A reduction
+ * splits its space into two walks: `kept` (one result element each) and `red` (the elements
+ * that meet in one result element). */
+
+#define WALK_ARRAYS 4
+
+typedef struct Walk {
+    int rank;
+    size_t count;       /* the elements visited: the product of dim */
+    size_t dim[NN_MAX_RANK];
+    size_t stride[NN_MAX_RANK][WALK_ARRAYS];
+} Walk;
+
+typedef struct WalkPos {
+    size_t idx[NN_MAX_RANK];
+    size_t off[WALK_ARRAYS];
+} WalkPos;
+
+static void walk_init(Walk *w)
+{
+    memset(w, 0, sizeof *w);
+    w->count = 1;
+}
+
+/* Adds a dimension of `size` inside those already there, with each array's stride. */
+static void walk_push(Walk *w, size_t size, const size_t stride[WALK_ARRAYS])
+{
+    if (size == 1) return;
+    w->count *= size;
+    int last = w->rank - 1;
+    bool merge = last >= 0;
+    for (int a = 0; a < WALK_ARRAYS && merge; a++) merge = w->stride[last][a] == stride[a] * size;
+    if (!merge) {
+        NN_ASSERT(w->rank < NN_MAX_RANK);
+        last = w->rank++;
+        w->dim[last] = 1;
+    }
+    w->dim[last] *= size;
+    memcpy(w->stride[last], stride, sizeof w->stride[last]);
+}
+
+/* Puts p at the first element, at the offsets `base` (NULL: 0). */
+static inline void walk_start(WalkPos *p, const size_t *base)
+{
+    memset(p->idx, 0, sizeof p->idx);
+    for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] = base ? base[a] : 0;
+}
+
+/* Moves p to the next element of w (past the last one it wraps to the first). */
+static inline void walk_next(const Walk *w, WalkPos *p)
+{
+    for (int d = w->rank - 1; d >= 0; d--) {
+        for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] += w->stride[d][a];
+        if (++p->idx[d] < w->dim[d]) return;
+        for (int a = 0; a < WALK_ARRAYS; a++) p->off[a] -= w->stride[d][a] * w->dim[d];
+        p->idx[d] = 0;
+    }
+}
+
+/* Row-major strides of a shape, in elements. */
+static void contiguous_strides(const Shape *s, size_t *stride)
+{
+    size_t st = 1;
+    for (int d = s->rank - 1; d >= 0; d--) {
+        stride[d] = st;
+        st *= (size_t)s->dim[d];
+    }
+}
+
+/* The walks of a broadcasting elementwise node over its output: array 0 is the output, array
+ * 1 + i input i. The dimensions along which input k is broadcast go to `red`, the others to
+ * `kept` (k < 0: all of them). */
+static void ew_walks(const GraphNode *n, GraphNode *const *in, int k, Walk *kept, Walk *red)
+{
+    const Shape *os = &n->shape;
+    size_t st[1 + NN_OP_MAX_IN][NN_MAX_RANK];
+    contiguous_strides(os, st[0]);
+    for (int i = 0; i < n->n_in; i++) shape_bcast_strides(&in[i]->shape, os, st[1 + i]);
+    walk_init(kept);
+    walk_init(red);
+    for (int d = 0; d < os->rank; d++) {
+        size_t s[WALK_ARRAYS] = { 0 };
+        for (int a = 0; a <= n->n_in; a++) s[a] = st[a][d];
+        bool reduced = k >= 0 && st[1 + k][d] == 0;
+        walk_push(reduced ? red : kept, (size_t)os->dim[d], s);
+    }
+}
+
 /* ---- elementwise binary ops with broadcasting --------------------------------------------
  * BCAST_LOOP walks the output in order while ia and ib follow the inputs; a broadcast
  * dimension has stride 0, so in backward the += sums over it, as the chain rule requires. */
@@ -513,6 +829,54 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         }                                                                                    \
     } while (0)
 
+/* The gradient of a broadcast input (one whose shape is not the output's) is a sum over the
+ * output elements it was stretched to. BCAST_SUM adds into G the gradient of input K (0 or 1)
+ * of node N with inputs IN: for each of its elements the sum of gy[io] × D over those output
+ * elements, in double, added once (summed in float one product at a time, a bias over 100,000
+ * rows came out 0.1 % off). D is an expression in a[ia], b[ib] and y[io]. An input repeated
+ * along leading dimensions (a bias row, a scalar) against a full-shape one is summed a block of
+ * GRAD_BLOCK columns at a time, reading the rows in order; any other broadcast walks the
+ * output with the dimensions it is stretched along innermost. No allocation: this runs every
+ * step. */
+
+#define GRAD_BLOCK 256
+
+#define BCAST_SUM(N, IN, K, G, D)                                                            \
+    do {                                                                                     \
+        const GraphNode *o_ = (N), *k_ = (IN)[K], *other_ = (IN)[1 - (K)];                   \
+        if (shape_eq(&other_->shape, &o_->shape) && trailing_of(&k_->shape, &o_->shape)) {   \
+            size_t nk_ = k_->size, rows_ = o_->size / nk_;                                   \
+            double acc_[GRAD_BLOCK];                                                         \
+            for (size_t c0_ = 0; c0_ < nk_; c0_ += GRAD_BLOCK) {                             \
+                size_t cn_ = nk_ - c0_ < GRAD_BLOCK ? nk_ - c0_ : GRAD_BLOCK;                \
+                for (size_t j_ = 0; j_ < cn_; j_++) acc_[j_] = 0;                            \
+                for (size_t r_ = 0; r_ < rows_; r_++)                                        \
+                    for (size_t j_ = 0; j_ < cn_; j_++) {                                    \
+                        size_t io = r_ * nk_ + c0_ + j_, ik_ = c0_ + j_;                     \
+                        size_t ia = (K) == 0 ? ik_ : io, ib = (K) == 0 ? io : ik_;           \
+                        (void)ia, (void)ib;                                                  \
+                        acc_[j_] += (double)gy[io] * (double)(D);                            \
+                    }                                                                        \
+                for (size_t j_ = 0; j_ < cn_; j_++) (G)[c0_ + j_] += (float)acc_[j_];        \
+            }                                                                                \
+            break;                                                                           \
+        }                                                                                    \
+        Walk kept_, red_;                                                                    \
+        WalkPos q_, p_;                                                                      \
+        ew_walks(o_, (IN), (K), &kept_, &red_);                                              \
+        walk_start(&q_, NULL);                                                               \
+        for (size_t i_ = 0; i_ < kept_.count; i_++, walk_next(&kept_, &q_)) {                \
+            double s_ = 0;                                                                   \
+            walk_start(&p_, q_.off);                                                         \
+            for (size_t j_ = 0; j_ < red_.count; j_++, walk_next(&red_, &p_)) {              \
+                size_t io = p_.off[0], ia = p_.off[1], ib = p_.off[2];                       \
+                (void)ia, (void)ib;                                                          \
+                s_ += (double)gy[io] * (double)(D);                                          \
+            }                                                                                \
+            (G)[q_.off[1 + (K)]] += (float)s_;                                               \
+        }                                                                                    \
+    } while (0)
+
 /* BINARY(name, y = f(a, b), dy/da, dy/db), each in terms of a, b and y. */
 #define BINARY(NAME, FWD, DA, DB)                                                            \
     static inline float NAME##_f(float a, float b)                                           \
@@ -541,11 +905,19 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         const float *a = in[0]->value, *b = in[1]->value, *y = n->value, *gy = n->grad;      \
         if (in[0]->requires_grad) {                                                          \
             float *ga = in[0]->grad;                                                         \
-            BCAST_LOOP(n, in[0], in[1], ga[ia] += gy[io] * NAME##_da(a[ia], b[ib], y[io]));  \
+            if (!shape_eq(&in[0]->shape, &n->shape))                                         \
+                BCAST_SUM(n, in, 0, ga, NAME##_da(a[ia], b[ib], y[io]));                     \
+            else                                                                             \
+                BCAST_LOOP(n, in[0], in[1],                                                  \
+                           ga[ia] += gy[io] * NAME##_da(a[ia], b[ib], y[io]));               \
         }                                                                                    \
         if (in[1]->requires_grad) {                                                          \
             float *gb = in[1]->grad;                                                         \
-            BCAST_LOOP(n, in[0], in[1], gb[ib] += gy[io] * NAME##_db(a[ia], b[ib], y[io]));  \
+            if (!shape_eq(&in[1]->shape, &n->shape))                                         \
+                BCAST_SUM(n, in, 1, gb, NAME##_db(a[ia], b[ib], y[io]));                     \
+            else                                                                             \
+                BCAST_LOOP(n, in[0], in[1],                                                  \
+                           gb[ib] += gy[io] * NAME##_db(a[ia], b[ib], y[io]));               \
         }                                                                                    \
     }                                                                                        \
     static double der_##NAME(int i, double a, double b, double out, const OpAttrs *at)       \
@@ -573,6 +945,96 @@ BINARY(mul, a * b, b, a)
 BINARY(div, a / b, 1.0f / b, -a / (b * b))
 /* a^b; d/da = b a^(b-1), d/db = a^b log a */
 BINARY(pow, powf(a, b), b == 0 ? 0.0f : b * powf(a, b - 1.0f), pow_dexp(a, y))
+/* maximum(a, b): the larger, NaN if either is; d/da = 1 if a > b, 1/2 if a = b, else 0, and
+ * d/db alike: ties share the gradient and a NaN passes all of it to both (torch.maximum) */
+BINARY(maximum, a > b || a != a ? a : b, a == b ? 0.5f : (a < b ? 0.0f : 1.0f),
+       a == b ? 0.5f : (a > b ? 0.0f : 1.0f))
+/* minimum(a, b): the smaller, NaN if either is; the derivatives mirror maximum's */
+BINARY(minimum, a < b || a != a ? a : b, a == b ? 0.5f : (a > b ? 0.0f : 1.0f),
+       a == b ? 0.5f : (a < b ? 0.0f : 1.0f))
+
+/* ---- comparisons and logic: 1 where true, 0 where false; no gradient ----------------------
+ * COMPARE(name, test of a and b) makes the forward kernel. A NaN compares false, except that
+ * NaN != x is true (IEEE, as PyTorch); as a truth value a number is true when it is not 0,
+ * NaN included (torch.logical_and). */
+
+#define COMPARE(NAME, TEST)                                                                  \
+    static inline bool NAME##_t(float a, float b)                                            \
+    {                                                                                        \
+        return (TEST);                                                                       \
+    }                                                                                        \
+    static void fwd_##NAME(GraphNode *n, GraphNode *const *in, Rng *rng)                     \
+    {                                                                                        \
+        (void)rng;                                                                           \
+        const float *a = in[0]->value, *b = in[1]->value;                                    \
+        float *y = n->value;                                                                 \
+        BCAST_LOOP(n, in[0], in[1], y[io] = NAME##_t(a[ia], b[ib]) ? 1.0f : 0.0f);           \
+    }
+
+COMPARE(lt, a < b)
+COMPARE(le, a <= b)
+COMPARE(gt, a > b)
+COMPARE(ge, a >= b)
+COMPARE(eq, a == b)
+COMPARE(ne, a != b)
+COMPARE(and, a != 0 && b != 0)
+COMPARE(or, a != 0 || b != 0)
+
+/* not x: 1 where x is 0, else 0 (so not NaN is 0) */
+static void fwd_not(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    for (size_t i = 0; i < n->size; i++) n->value[i] = in[0]->value[i] == 0.0f ? 1.0f : 0.0f;
+}
+
+/* ---- where(c, a, b): a where c is not 0, else b, the three broadcast together ---------------
+ * dy/da = 1 where c is not 0, dy/db = 1 where it is, summed (in double, as BCAST_SUM) over
+ * the dimensions a or b was broadcast along; c gets no gradient (dy/dc = 0 almost everywhere).
+ * Like torch.where(c != 0, a, b). */
+
+static void fwd_where(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    const float *c = in[0]->value, *a = in[1]->value, *b = in[2]->value;
+    Walk w, none;
+    WalkPos p;
+    ew_walks(n, in, -1, &w, &none);
+    walk_start(&p, NULL);
+    for (size_t i = 0; i < w.count; i++, walk_next(&w, &p))
+        n->value[p.off[0]] = c[p.off[1]] != 0.0f ? a[p.off[2]] : b[p.off[3]];
+}
+
+/* The gradient of input k (1: a, 2: b) of where. */
+static void where_grad(GraphNode *n, GraphNode *const *in, int k)
+{
+    const float *c = in[0]->value, *gy = n->grad;
+    float *g = in[k]->grad;
+    bool take = k == 1;     /* the condition's truth where input k is chosen */
+    Walk kept, red;
+    WalkPos q, p;
+    ew_walks(n, in, k, &kept, &red);
+    walk_start(&q, NULL);
+    for (size_t i = 0; i < kept.count; i++, walk_next(&kept, &q)) {
+        double s = 0;
+        walk_start(&p, q.off);
+        for (size_t j = 0; j < red.count; j++, walk_next(&red, &p))
+            if ((c[p.off[1]] != 0.0f) == take) s += gy[p.off[0]];
+        g[q.off[1 + k]] += (float)s;
+    }
+}
+
+static void bwd_where(GraphNode *n, GraphNode *const *in)
+{
+    for (int k = 1; k <= 2; k++)
+        if (in[k]->requires_grad) where_grad(n, in, k);
+}
+
+static double der_where(int i, double c, double a, double out, const OpAttrs *at)
+{
+    (void)a, (void)out, (void)at;
+    if (i == 0) return 0.0;
+    return (c != 0) == (i == 1) ? 1.0 : 0.0;
+}
 
 /* Scalar-to-scalar structural ops (transpose, sum and mean of one element) pass the
  * gradient unchanged. */
@@ -639,10 +1101,8 @@ static void bwd_transpose(GraphNode *n, GraphNode *const *in)
         for (size_t j = 0; j < c; j++) gx[i * c + j] += n->grad[j * r + i];
 }
 
-/* ---- reductions: sum and mean, over everything or along one axis -------------------------
- * The input is seen as [outer, len, inner] around the axis. d sum / dx = 1 and
- * d mean / dx = 1 / len for every element reduced, so backward copies the gradient back. */
-
+/* The input of an op along one axis (softmax, concat, index, ...) seen as [outer, len, inner]
+ * around attrs.axis (NN_AXIS_ALL: everything is one run, [1, size, 1]). */
 static void reduce_dims(const GraphNode *n, const GraphNode *x, size_t *outer, size_t *len,
                         size_t *inner)
 {
@@ -657,27 +1117,92 @@ static void reduce_dims(const GraphNode *n, const GraphNode *x, size_t *outer, s
     for (int i = ax + 1; i < x->shape.rank; i++) *inner *= (size_t)x->shape.dim[i];
 }
 
+/* ---- reductions: sum, mean, max and min, over everything or over some axes -----------------
+ * The axes reduced are attrs.axes (canonical bits, after the shape rule), else attrs.axis
+ * (NN_AXIS_ALL: all of them). The input is walked as `kept` (array 0: the result) and `red`
+ * (array 1: the input), so the elements of one group are summed in the input's order.
+ * sum: dy/dx = 1, mean: dy/dx = 1 / n (n elements per group), for every element reduced, so
+ * backward copies the gradient back, walking the input in order. */
+
+static unsigned reduce_mask(const OpAttrs *at, int rank)
+{
+    if (at->axes) return at->axes;
+    return at->axis == NN_AXIS_ALL ? (1u << rank) - 1 : 1u << at->axis;
+}
+
+/* The walks of reduction n over its input x; `all` (if not NULL) gets one walk over the whole
+ * input in order, with the result's strides (0 along reduced axes) in array 0. */
+static void reduce_walks(const GraphNode *n, const GraphNode *x, Walk *kept, Walk *red,
+                         Walk *all)
+{
+    unsigned mask = reduce_mask(&n->attrs, x->shape.rank);
+    size_t xs[NN_MAX_RANK], ys[NN_MAX_RANK], y_stride = 1;
+    contiguous_strides(&x->shape, xs);
+    for (int d = x->shape.rank - 1; d >= 0; d--) {
+        bool reduced = (mask >> d) & 1;
+        ys[d] = reduced ? 0 : y_stride;
+        if (!reduced) y_stride *= (size_t)x->shape.dim[d];
+    }
+    walk_init(kept);
+    walk_init(red);
+    if (all) walk_init(all);
+    for (int d = 0; d < x->shape.rank; d++) {
+        size_t st[WALK_ARRAYS] = { ys[d], xs[d] };
+        walk_push((mask >> d) & 1 ? red : kept, (size_t)x->shape.dim[d], st);
+        if (all) walk_push(all, (size_t)x->shape.dim[d], st);
+    }
+}
+
+/* Σ, in double, of the elements of v in one group (walk w from offset `base` into v): sums of
+ * many floats drift otherwise. */
+static double group_sum(const Walk *w, const float *v, size_t base)
+{
+    double s = 0;
+    if (w->rank <= 1) {     /* one run with one stride: most reductions */
+        size_t len = w->rank ? w->dim[0] : 1, st = w->rank ? w->stride[0][1] : 0;
+        for (size_t l = 0; l < len; l++) s += v[base + l * st];
+        return s;
+    }
+    size_t b[WALK_ARRAYS] = { 0, base };
+    WalkPos p;
+    walk_start(&p, b);
+    for (size_t j = 0; j < w->count; j++, walk_next(w, &p)) s += v[p.off[1]];
+    return s;
+}
+
 static void reduce_forward(GraphNode *n, const GraphNode *x, bool mean)
 {
-    size_t outer, len, inner;
-    reduce_dims(n, x, &outer, &len, &inner);
-    for (size_t o = 0; o < outer; o++)
-        for (size_t i = 0; i < inner; i++) {
-            double s = 0;   /* accumulate in double: sums of many floats drift otherwise */
-            for (size_t l = 0; l < len; l++) s += x->value[(o * len + l) * inner + i];
-            n->value[o * inner + i] = (float)(mean && len ? s / (double)len : s);
-        }
+    Walk kept, red;
+    WalkPos q;
+    reduce_walks(n, x, &kept, &red, NULL);
+    walk_start(&q, NULL);
+    for (size_t i = 0; i < kept.count; i++, walk_next(&kept, &q)) {
+        double s = group_sum(&red, x->value, q.off[1]);
+        n->value[q.off[0]] = (float)(mean && red.count ? s / (double)red.count : s);
+    }
 }
 
 static void reduce_backward(GraphNode *n, GraphNode *x, bool mean)
 {
-    size_t outer, len, inner;
-    reduce_dims(n, x, &outer, &len, &inner);
-    float scale = mean && len ? 1.0f / (float)len : 1.0f;
-    for (size_t o = 0; o < outer; o++)
-        for (size_t l = 0; l < len; l++)
-            for (size_t i = 0; i < inner; i++)
-                x->grad[(o * len + l) * inner + i] += n->grad[o * inner + i] * scale;
+    if (!x->size) return;
+    Walk kept, red, all;
+    WalkPos p;
+    reduce_walks(n, x, &kept, &red, &all);
+    float scale = mean && red.count ? 1.0f / (float)red.count : 1.0f;
+    /* the innermost dimension as a plain loop, the rest as a walk */
+    size_t len = all.rank ? all.dim[all.rank - 1] : 1;
+    size_t sy = all.rank ? all.stride[all.rank - 1][0] : 0;
+    size_t sx = all.rank ? all.stride[all.rank - 1][1] : 0;
+    if (all.rank) {
+        all.rank--;
+        all.count /= len;
+    }
+    walk_start(&p, NULL);
+    for (size_t i = 0; i < all.count; i++, walk_next(&all, &p)) {
+        const float *g = n->grad + p.off[0];
+        float *gx = x->grad + p.off[1];
+        for (size_t l = 0; l < len; l++) gx[l * sx] += g[l * sy] * scale;
+    }
 }
 
 static void fwd_sum(GraphNode *n, GraphNode *const *in, Rng *rng)
@@ -700,6 +1225,219 @@ static void fwd_mean(GraphNode *n, GraphNode *const *in, Rng *rng)
 static void bwd_mean(GraphNode *n, GraphNode *const *in)
 {
     reduce_backward(n, in[0], true);
+}
+
+/* max and min: y = the largest (smallest) element of each group, NaN if any of them is NaN.
+ * dy/dx = 1 / k for each of the k elements equal to y, else 0: tied extremes share the
+ * gradient equally, as torch.amax and torch.max(x) do (when y is NaN, the NaNs share it, as
+ * torch.max(x)). */
+
+static void extreme_forward(GraphNode *n, const GraphNode *x, bool largest)
+{
+    Walk kept, red;
+    WalkPos q, p;
+    reduce_walks(n, x, &kept, &red, NULL);
+    walk_start(&q, NULL);
+    for (size_t i = 0; i < kept.count; i++, walk_next(&kept, &q)) {
+        float best = red.count ? x->value[q.off[1]] : NAN;
+        walk_start(&p, q.off);
+        for (size_t j = 0; j < red.count && !isnan(best); j++, walk_next(&red, &p)) {
+            float v = x->value[p.off[1]];
+            if (isnan(v) || (largest ? v > best : v < best)) best = v;
+        }
+        n->value[q.off[0]] = best;
+    }
+}
+
+static inline bool is_extreme(float v, float y)
+{
+    return v == y || (isnan(v) && isnan(y));
+}
+
+static void extreme_backward(GraphNode *n, GraphNode *x)
+{
+    Walk kept, red;
+    WalkPos q, p;
+    reduce_walks(n, x, &kept, &red, NULL);
+    walk_start(&q, NULL);
+    for (size_t i = 0; i < kept.count; i++, walk_next(&kept, &q)) {
+        float y = n->value[q.off[0]];
+        size_t ties = 0;
+        walk_start(&p, q.off);
+        for (size_t j = 0; j < red.count; j++, walk_next(&red, &p))
+            ties += is_extreme(x->value[p.off[1]], y);
+        if (!ties) continue;
+        float share = n->grad[q.off[0]] / (float)ties;
+        walk_start(&p, q.off);
+        for (size_t j = 0; j < red.count; j++, walk_next(&red, &p))
+            if (is_extreme(x->value[p.off[1]], y)) x->grad[p.off[1]] += share;
+    }
+}
+
+static void fwd_max(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    extreme_forward(n, in[0], true);
+}
+
+static void bwd_max(GraphNode *n, GraphNode *const *in)
+{
+    extreme_backward(n, in[0]);
+}
+
+static void fwd_min(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    extreme_forward(n, in[0], false);
+}
+
+static void bwd_min(GraphNode *n, GraphNode *const *in)
+{
+    extreme_backward(n, in[0]);
+}
+
+/* ---- reshape: the same elements, in order, in another shape; the gradient likewise ------- */
+
+static void fwd_reshape(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    memcpy(n->value, in[0]->value, n->size * sizeof(float));
+}
+
+static void bwd_reshape(GraphNode *n, GraphNode *const *in)
+{
+    float *gx = in[0]->grad;
+    for (size_t i = 0; i < n->size; i++) gx[i] += n->grad[i];
+}
+
+/* ---- concat: a and b joined along an axis ------------------------------------------------------
+ * Seen as [outer, len, inner] around the axis, each outer block of y is a's block (len_a ×
+ * inner elements) followed by b's; backward hands each input its part of the gradient. */
+
+static void fwd_concat(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    size_t outer, la, lb, inner;
+    reduce_dims(n, in[0], &outer, &la, &inner);
+    reduce_dims(n, in[1], &outer, &lb, &inner);
+    size_t ra = la * inner, rb = lb * inner;
+    float *y = n->value;
+    for (size_t o = 0; o < outer; o++, y += ra + rb) {
+        memcpy(y, in[0]->value + o * ra, ra * sizeof(float));
+        memcpy(y + ra, in[1]->value + o * rb, rb * sizeof(float));
+    }
+}
+
+static void bwd_concat(GraphNode *n, GraphNode *const *in)
+{
+    size_t outer, la, lb, inner;
+    reduce_dims(n, in[0], &outer, &la, &inner);
+    reduce_dims(n, in[1], &outer, &lb, &inner);
+    size_t run[2] = { la * inner, lb * inner }, skip[2] = { 0, la * inner };
+    for (int k = 0; k < 2; k++) {
+        if (!in[k]->requires_grad) continue;
+        for (size_t o = 0; o < outer; o++) {
+            const float *g = n->grad + o * (run[0] + run[1]) + skip[k];
+            float *gx = in[k]->grad + o * run[k];
+            for (size_t j = 0; j < run[k]; j++) gx[j] += g[j];
+        }
+    }
+}
+
+/* ---- index and slice: x[i] and x[start:stop] along attrs.axis ---------------------------------
+ * index: y is the slab of x at position i (negative from the end), the axis removed; an index
+ * that is not an integer in range makes y NaN, which the runtime reports at the expression.
+ * slice: y is the slabs start .. stop - 1, the axis kept. Backward adds the gradient back into
+ * the slabs taken (dy/dx = 1 there, 0 elsewhere; nothing for an index out of range, whose NaN
+ * the runtime reports first); the index itself gets none. */
+
+long op_index_of(float v, int size)
+{
+    if (!(v >= -(float)size && v < (float)size) || v != floorf(v)) return -1;
+    long k = (long)v;
+    return k < 0 ? k + size : k;
+}
+
+/* Copies slabs first .. first + count - 1 of x's axis to y (gather), or adds y's into x's
+ * gradient (scatter). */
+static void slabs(GraphNode *n, GraphNode *x, size_t first, size_t count, bool scatter)
+{
+    size_t outer, len, inner;
+    reduce_dims(n, x, &outer, &len, &inner);
+    size_t run = count * inner;
+    for (size_t o = 0; o < outer; o++) {
+        size_t at = (o * len + first) * inner;
+        if (!scatter) {
+            memcpy(n->value + o * run, x->value + at, run * sizeof(float));
+            continue;
+        }
+        const float *g = n->grad + o * run;
+        for (size_t j = 0; j < run; j++) x->grad[at + j] += g[j];
+    }
+}
+
+static long index_of_node(const GraphNode *n, GraphNode *const *in)
+{
+    return op_index_of(in[1]->value[0], in[0]->shape.dim[n->attrs.axis]);
+}
+
+static void fwd_index(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    long k = index_of_node(n, in);
+    if (k < 0) {
+        for (size_t i = 0; i < n->size; i++) n->value[i] = NAN;
+        return;
+    }
+    slabs(n, in[0], (size_t)k, 1, false);
+}
+
+static void bwd_index(GraphNode *n, GraphNode *const *in)
+{
+    long k = index_of_node(n, in);
+    if (k >= 0 && in[0]->requires_grad) slabs(n, in[0], (size_t)k, 1, true);
+}
+
+/* index of one element: ∂y/∂x = 1; the index passes nothing */
+static double der_index(int i, double a, double b, double out, const OpAttrs *at)
+{
+    (void)a, (void)b, (void)out, (void)at;
+    return i == 0 ? 1.0 : 0.0;
+}
+
+static void fwd_slice(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    slabs(n, in[0], (size_t)n->attrs.start, (size_t)(n->attrs.stop - n->attrs.start), false);
+}
+
+static void bwd_slice(GraphNode *n, GraphNode *const *in)
+{
+    slabs(n, in[0], (size_t)n->attrs.start, (size_t)(n->attrs.stop - n->attrs.start), true);
+}
+
+/* ---- one_hot: class indices to rows of 0s with a 1 at the index (no gradient) -----------------
+ * An index that is not an integer in 0 .. classes - 1 gives a row of NaN, which the runtime
+ * reports. */
+
+/* The class index t as a size_t, or false if it is not an integer in [0, classes). */
+static bool class_index(float t, size_t classes, size_t *k)
+{
+    if (!(t >= 0.0f && t < (float)classes && t == floorf(t))) return false;
+    *k = (size_t)t;
+    return true;
+}
+
+static void fwd_one_hot(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    size_t C = (size_t)n->attrs.classes;
+    for (size_t i = 0; i < in[0]->size; i++) {
+        float *row = n->value + i * C;
+        size_t k;
+        bool ok = class_index(in[0]->value[i], C, &k);
+        for (size_t c = 0; c < C; c++) row[c] = ok ? (c == k ? 1.0f : 0.0f) : NAN;
+    }
 }
 
 /* ---- softmax and log_softmax along one axis ------------------------------------------------
@@ -926,14 +1664,6 @@ static void ce_dims(const GraphNode *x, size_t *rows, size_t *classes)
 {
     *classes = (size_t)x->shape.dim[x->shape.rank - 1];
     *rows = x->size / *classes;
-}
-
-/* The class index t as a size_t, or false if it is not an integer in [0, classes). */
-static bool class_index(float t, size_t classes, size_t *k)
-{
-    if (!(t >= 0.0f && t < (float)classes && t == floorf(t))) return false;
-    *k = (size_t)t;
-    return true;
 }
 
 static void fwd_cross_entropy(GraphNode *n, GraphNode *const *in, Rng *rng)

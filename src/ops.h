@@ -54,13 +54,31 @@ enum {
 /* The most inputs an op has (where(c, a, b) has three). */
 #define NN_OP_MAX_IN 3
 
-/* Constant arguments of an op, fixed when the graph is built. */
+/* The bit of OpAttrs.axes that names an axis, counting from the end when negative: axes 0 to 5
+ * are bits 0 to 5, axes -1 to -6 bits 8 to 13 (for -NN_MAX_RANK <= axis < NN_MAX_RANK; any
+ * other axis is out of range for every tensor). The shape rule turns them into bits 0 to
+ * rank - 1, and reports an axis out of range for its input, or named twice. */
+static inline unsigned op_axis_bit(int axis)
+{
+    return axis >= 0 ? 1u << axis : 1u << (7 - axis);
+}
+
+/* Constant arguments of an op, fixed when the graph is built. The shape rule may canonicalise
+ * them (a negative axis becomes positive, a -1 size of reshape is filled in); applied again to
+ * its own result it changes nothing. */
 typedef struct OpAttrs {
-    int axis;           /* reductions: the axis, or NN_AXIS_ALL */
+    int axis;           /* reductions: the axis, or NN_AXIS_ALL; softmax, log_softmax, argmax,
+                           concat, index, slice: the axis they work along */
+    unsigned axes;      /* sum, mean, max, min: the reduced axes, op_axis_bit(a) for each (0:
+                           attrs.axis says what to reduce) */
+    bool keepdim;       /* sum, mean, max, min: reduced axes stay, with size 1 */
     float alpha;        /* leaky_relu: slope for negative inputs */
     float fill;         /* full: the value */
     float p;            /* dropout: the probability of dropping an element, in [0, 1] */
-    Shape shape;        /* leaves: the shape */
+    float lo, hi;       /* clamp: the bounds; -INFINITY and INFINITY when absent */
+    int start, stop;    /* slice: the elements start .. stop - 1 along attrs.axis */
+    int classes;        /* one_hot: the number of classes */
+    Shape shape;        /* leaves: the shape; reshape: the new shape (one size may be -1) */
 } OpAttrs;
 
 struct GraphNode;
@@ -98,6 +116,9 @@ struct OpInfo {
 };
 
 const OpInfo *op_info(OpKind k);
+/* The position that the index v (negative counts from the end) picks along an axis of `size`
+ * elements, or -1 if v is not an integer in -size .. size - 1. The index op gives NaN then. */
+long op_index_of(float v, int size);
 /* The callable built-in with this name, or NULL. */
 const OpInfo *op_lookup(const char *name);
 

@@ -106,8 +106,31 @@ static void make_labels(Builder *b)
     }
 }
 
-/* An op-table template: {0} {1} inputs, {out} result, {a} slope, {p} probability, {g} gradient
- * from above. With values = true, scalars (or, zooming, one element) become their numbers. */
+/* The subscript of an index or slice node, as written: "[2]", "[:, i]", "[1:3]". The index
+ * is input 1's label, or its number when values are shown. */
+static void put_subscript(Builder *b, StrBuf *sb, const GraphNode *n, bool values)
+{
+    sb_putc(sb, '[');
+    for (int i = 0; i < n->attrs.axis; i++) sb_puts(sb, ":, ");
+    if (n->op == OP_SLICE) {
+        sb_printf(sb, "%d:%d", n->attrs.start, n->attrs.stop);
+    } else {
+        const GraphNode *in = graph_node(b->g, n->in[1]);
+        if (values) trace_put_num(sb, in->value[0], false);
+        else sb_puts(sb, b->label[in->id]);
+    }
+    sb_putc(sb, ']');
+}
+
+static bool key_is(const char *key, size_t len, const char *word)
+{
+    return strlen(word) == len && strncmp(key, word, len) == 0;
+}
+
+/* An op-table template: {0} {1} {2} inputs, {out} result, {a} slope, {p} probability, {lo}
+ * {hi} clamp's bounds, {at} a subscript, {shape} the result's shape, {axis} the axis,
+ * {classes} one_hot's classes, {g} gradient from above. With values = true, scalars (or,
+ * zooming, one element) become their numbers. */
 static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n, bool values)
 {
     for (const char *p = tmpl; *p;) {
@@ -121,20 +144,36 @@ static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n,
         const char *key = p + 1;
         /* a negative number needs parentheses, unless it already sits alone in some */
         bool bare = p > tmpl && p[-1] == '(' && (close[1] == ')' || close[1] == ',');
-        if (len == 1 && (key[0] == '0' || key[0] == '1')) {
+        /* clamp's bounds are arguments too: "clamp(x, -1, 1)" */
+        bool arg = bare || (p - tmpl >= 2 && p[-2] == ',' && p[-1] == ' '
+                            && (close[1] == ')' || close[1] == ','));
+        if (len == 1 && key[0] >= '0' && key[0] <= '2') {
+            NN_ASSERT(key[0] - '0' < n->n_in);
             const GraphNode *in = graph_node(b->g, n->in[key[0] - '0']);
             if (values && b->zoom) trace_put_num(sb, in->value[in->size == 1 ? 0 : b->elem], !bare);
             else if (values && in->size == 1) trace_put_num(sb, in->value[0], !bare);
             else sb_puts(sb, b->label[in->id]);
-        } else if (len == 3 && strncmp(key, "out", 3) == 0) {
+        } else if (key_is(key, len, "out")) {
             if (values && b->zoom) trace_put_num(sb, n->value[b->elem], !bare);
             else if (values && n->size == 1) trace_put_num(sb, n->value[0], !bare);
             else sb_puts(sb, b->label[n->id]);
-        } else if (len == 1 && key[0] == 'a') {
+        } else if (key_is(key, len, "a")) {
             trace_put_num(sb, n->attrs.alpha, !bare);
-        } else if (len == 1 && key[0] == 'p') {
+        } else if (key_is(key, len, "p")) {
             trace_put_num(sb, n->attrs.p, !bare);
-        } else if (len == 1 && key[0] == 'g') {
+        } else if (key_is(key, len, "lo")) {
+            trace_put_num(sb, n->attrs.lo, !arg);
+        } else if (key_is(key, len, "hi")) {
+            trace_put_num(sb, n->attrs.hi, !arg);
+        } else if (key_is(key, len, "at")) {
+            put_subscript(b, sb, n, values);
+        } else if (key_is(key, len, "shape")) {
+            shape_format(&n->shape, sb);
+        } else if (key_is(key, len, "axis")) {
+            sb_printf(sb, "%d", n->attrs.axis);
+        } else if (key_is(key, len, "classes")) {
+            sb_printf(sb, "%d", n->attrs.classes);
+        } else if (key_is(key, len, "g")) {
             sb_printf(sb, "∂%s/∂%s", b->tp->root_label, b->label[n->id]);
         }
         p = close + 1;

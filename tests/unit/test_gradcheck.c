@@ -28,7 +28,7 @@
 #define MAX_REPORTS 4
 
 /* How many op configurations one class can have (before filtering by the op's shape rule). */
-#define MAX_CONFIGS 16
+#define MAX_CONFIGS 24
 
 /* Where an input's gradient is meant to be checked: the op has a text for it. */
 #define HAS_GRADIENT(op, i) ((op)->dtext[i] != NULL)
@@ -58,6 +58,12 @@ typedef enum Domain {
     DOM_UNIT,       /* uniform on [0, 1]: a probability target */
     DOM_SMALL,      /* uniform on [-0.25, 0.25] */
     DOM_INDEX,      /* class indices 0 .. C-1 (C = input 0's last dimension), never perturbed */
+    DOM_HALVES,     /* a multiple of 0.5 in [-2, 2] */
+    DOM_QUARTERS,   /* an odd multiple of 0.25 in [-1.75, 1.75]: never a multiple of 0.5, so
+                       against DOM_HALVES never within 0.25 of a tie */
+    DOM_DISTINCT,   /* 0.25 apart from each other, shuffled: no ties, no near ties */
+    DOM_MASK,       /* 0 or 1: a condition, never perturbed */
+    DOM_CONST,      /* the configuration's constant k (an index), never perturbed */
 } Domain;
 
 typedef struct DomainRule {
@@ -83,6 +89,17 @@ static const DomainRule domain_rules[] = {
     { OP_BCE, 1, DOM_UNIT },              /* targets are probabilities */
     { OP_BCE_LOGITS, 1, DOM_UNIT },
     { OP_CROSS_ENTROPY, 1, DOM_UNIT },    /* probability targets; index targets: DOM_INDEX */
+    /* the larger or smaller of two: never within a step of a tie */
+    { OP_MAXIMUM, 0, DOM_HALVES },
+    { OP_MAXIMUM, 1, DOM_QUARTERS },
+    { OP_MINIMUM, 0, DOM_HALVES },
+    { OP_MINIMUM, 1, DOM_QUARTERS },
+    /* kinks at the bounds, which the configurations put at ±0.75 */
+    { OP_CLAMP, 0, DOM_HALVES },
+    /* the extreme of a group: no ties, and no element a step away from taking over */
+    { OP_MAX, 0, DOM_DISTINCT },
+    { OP_MIN, 0, DOM_DISTINCT },
+    { OP_WHERE, 0, DOM_MASK },            /* conditions are 0 or 1; see the configurations */
 };
 
 static Domain domain_of(OpKind op, int input)
@@ -93,9 +110,20 @@ static Domain domain_of(OpKind op, int input)
     return DOM_NORMAL;
 }
 
-/* Fills v[0..n) from the domain; `classes` is the number of classes, for DOM_INDEX. */
-static void fill_domain(float *v, size_t n, Domain dom, int classes, Rng *rng)
+/* Fills v[0..n) from the domain; `classes` is the number of classes, for DOM_INDEX, and k the
+ * constant, for DOM_CONST. */
+static void fill_domain(float *v, size_t n, Domain dom, int classes, float k, Rng *rng)
 {
+    if (dom == DOM_DISTINCT) {
+        for (size_t i = 0; i < n; i++) v[i] = 0.25f * ((float)i - (float)n / 2);
+        for (size_t i = n; i > 1; i--) {
+            size_t j = rng_u32(rng) % i;
+            float t = v[i - 1];
+            v[i - 1] = v[j];
+            v[j] = t;
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         switch (dom) {
         case DOM_DEFAULT:
@@ -122,6 +150,20 @@ static void fill_domain(float *v, size_t n, Domain dom, int classes, Rng *rng)
         case DOM_INDEX:
             v[i] = (float)(rng_u32(rng) % (uint32_t)classes);
             break;
+        case DOM_HALVES:
+            v[i] = 0.5f * (float)((int)(rng_u32(rng) % 9) - 4);
+            break;
+        case DOM_QUARTERS:
+            v[i] = 0.25f * (float)(2 * (int)(rng_u32(rng) % 8) - 7);
+            break;
+        case DOM_DISTINCT:      /* filled above */
+            break;
+        case DOM_MASK:
+            v[i] = (float)(rng_u32(rng) % 2);
+            break;
+        case DOM_CONST:
+            v[i] = k;
+            break;
         }
     }
 }
@@ -134,10 +176,15 @@ static void fill_domain(float *v, size_t n, Domain dom, int classes, Rng *rng)
  * dropped, so e.g. a rank-3 transpose or an index target for mse is never built. */
 
 typedef struct Config {
-    Shape in[2];
+    Shape in[NN_OP_MAX_IN];
     int axis;
+    unsigned axes;      /* reductions over several axes (op_axis_bit), and */
+    bool keepdim;       /* ... whether they keep them */
     float p;            /* dropout's probability */
-    Domain dom[2];      /* DOM_DEFAULT: the op's rule */
+    Shape shape;        /* reshape's new shape */
+    int start, stop;    /* slice */
+    float k;            /* the value of DOM_CONST inputs (index's position) */
+    Domain dom[NN_OP_MAX_IN];   /* DOM_DEFAULT: the op's rule */
     unsigned fixed;     /* bit i: input i is a constant here, never perturbed */
 } Config;
 
@@ -151,6 +198,11 @@ typedef enum OpClass {
     CLASS_AXIS,         /* one input, along one axis: softmax and the like */
     CLASS_LOSS,         /* prediction and target to a scalar */
     CLASS_PROB,         /* one input and a probability: dropout */
+    CLASS_EW_TERNARY,   /* elementwise, a condition and two inputs: where */
+    CLASS_RESHAPE,      /* one input and a new shape */
+    CLASS_CONCAT,       /* two inputs joined along an axis */
+    CLASS_INDEX,        /* the compiler's x[i]: a tensor and a constant position */
+    CLASS_SLICE,        /* the compiler's x[a:b] */
 } OpClass;
 
 static OpClass op_class(const OpInfo *op)
@@ -159,8 +211,13 @@ static OpClass op_class(const OpInfo *op)
     if (op->flags & OPF_ELEMENTWISE) {
         if (op->arity == 1) return CLASS_EW_UNARY;
         if (op->arity == 2) return CLASS_EW_BINARY;
+        if (op->arity == 3) return CLASS_EW_TERNARY;
         return CLASS_NONE;
     }
+    if (op->sig == SIG_RESHAPE && op->arity == 1) return CLASS_RESHAPE;
+    if (op->sig == SIG_CONCAT && op->arity == 2) return CLASS_CONCAT;
+    if (op->sig == SIG_LEAF && op->arity == 2) return CLASS_INDEX;
+    if (op->sig == SIG_LEAF && op->arity == 1) return CLASS_SLICE;
     if (op->sig == SIG_REDUCE && op->arity == 1) return CLASS_REDUCE;
     if (op->sig == SIG_AXIS && op->arity == 1) return CLASS_AXIS;
     if (op->sig == SIG_LOSS && op->arity == 2) return CLASS_LOSS;
@@ -214,6 +271,51 @@ static int add_prob_config(Config *c, int n, Shape a, float p)
     return n;
 }
 
+/* A reduction over several axes (op_axis_bit bits), keeping them or not. */
+static int add_axes_config(Config *c, int n, Shape a, unsigned axes, int axis, bool keepdim)
+{
+    n = add_config(c, n, a, S0(), axis);
+    c[n - 1].axes = axes;
+    c[n - 1].keepdim = keepdim;
+    return n;
+}
+
+/* where(c, a, b); the condition is constant (0s and 1s) unless `moving`: then it is away from
+ * 0 (all true), so a step never flips it, and its gradient (none) is checked too. */
+static int add_where_config(Config *c, int n, Shape cond, Shape a, Shape b, bool moving)
+{
+    n = add_config(c, n, cond, a, NN_AXIS_ALL);
+    c[n - 1].in[2] = b;
+    c[n - 1].fixed = moving ? 0 : 1;
+    c[n - 1].dom[0] = moving ? DOM_AWAY_ZERO : DOM_MASK;
+    return n;
+}
+
+static int add_reshape_config(Config *c, int n, Shape a, Shape to)
+{
+    n = add_config(c, n, a, S0(), NN_AXIS_ALL);
+    c[n - 1].shape = to;
+    return n;
+}
+
+/* x[k] along an axis: the position is a constant */
+static int add_index_pos_config(Config *c, int n, Shape a, int axis, float k)
+{
+    n = add_config(c, n, a, S0(), axis);
+    c[n - 1].k = k;
+    c[n - 1].dom[1] = DOM_CONST;
+    c[n - 1].fixed = 2;
+    return n;
+}
+
+static int add_slice_config(Config *c, int n, Shape a, int axis, int start, int stop)
+{
+    n = add_config(c, n, a, S0(), axis);
+    c[n - 1].start = start;
+    c[n - 1].stop = stop;
+    return n;
+}
+
 /* The candidate configurations of a class; returns how many. */
 static int class_candidates(OpClass cls, Config *c)
 {
@@ -262,6 +364,12 @@ static int class_candidates(OpClass cls, Config *c)
         }
         n = add_config(c, n, S1(5), S0(), 0);
         n = add_config(c, n, S0(), S0(), NN_AXIS_ALL);
+        /* several axes at once, and keepdim */
+        n = add_axes_config(c, n, S3(2, 3, 4), op_axis_bit(0) | op_axis_bit(2), 0, false);
+        n = add_axes_config(c, n, S3(2, 3, 4), op_axis_bit(-1) | op_axis_bit(-2), 0, true);
+        n = add_axes_config(c, n, S2(3, 4), op_axis_bit(0), 0, true);
+        n = add_axes_config(c, n, S2(3, 4), 0, 1, true);
+        n = add_axes_config(c, n, S3(2, 3, 4), 0, NN_AXIS_ALL, true);
         break;
     }
     case CLASS_AXIS: {
@@ -286,6 +394,39 @@ static int class_candidates(OpClass cls, Config *c)
         n = add_index_config(c, n, S1(5), S0());
         n = add_index_config(c, n, S2(6, 2), S1(6));
         break;
+    case CLASS_EW_TERNARY:
+        n = add_where_config(c, n, S2(3, 4), S2(3, 4), S2(3, 4), false);
+        n = add_where_config(c, n, S2(3, 4), S2(3, 4), S2(3, 4), true);
+        n = add_where_config(c, n, S2(3, 1), S1(4), S0(), false);
+        n = add_where_config(c, n, S1(4), S2(3, 1), S2(3, 4), false);
+        n = add_where_config(c, n, S0(), S3(2, 1, 3), S2(4, 1), false);
+        n = add_where_config(c, n, S3(2, 1, 3), S2(4, 1), S0(), true);
+        break;
+    case CLASS_RESHAPE:
+        n = add_reshape_config(c, n, S2(3, 4), S2(4, 3));
+        n = add_reshape_config(c, n, S3(2, 3, 4), S2(6, -1));
+        n = add_reshape_config(c, n, S2(3, 4), S1(-1));
+        n = add_reshape_config(c, n, S1(5), S2(5, 1));
+        n = add_reshape_config(c, n, S0(), S2(1, 1));   /* scalars: the trace's derivative */
+        break;
+    case CLASS_CONCAT:
+        n = add_config(c, n, S2(2, 3), S2(4, 3), 0);
+        n = add_config(c, n, S2(2, 3), S2(2, 2), -1);
+        n = add_config(c, n, S3(2, 3, 2), S3(2, 1, 2), 1);
+        n = add_config(c, n, S1(3), S1(2), 0);
+        break;
+    case CLASS_INDEX:
+        n = add_index_pos_config(c, n, S2(3, 4), 0, 2);
+        n = add_index_pos_config(c, n, S2(3, 4), 1, -1);
+        n = add_index_pos_config(c, n, S3(2, 3, 4), 1, 1);
+        n = add_index_pos_config(c, n, S1(5), 0, -5);
+        break;
+    case CLASS_SLICE:
+        n = add_slice_config(c, n, S2(4, 3), 0, 1, 3);
+        n = add_slice_config(c, n, S2(4, 3), -1, 0, 2);
+        n = add_slice_config(c, n, S3(2, 3, 4), 2, 1, 4);
+        n = add_slice_config(c, n, S1(5), 0, 0, 5);
+        break;
     case CLASS_PROB:
         n = add_prob_config(c, n, S2(3, 4), 0.3f);
         n = add_prob_config(c, n, S1(40), 0.5f);
@@ -302,8 +443,14 @@ static OpAttrs config_attrs(const OpInfo *op, const Config *c)
     OpAttrs at;
     memset(&at, 0, sizeof at);
     at.axis = c->axis;
+    at.axes = c->axes;
+    at.keepdim = c->keepdim;
     at.p = c->p;
+    at.shape = c->shape;
+    at.start = c->start;
+    at.stop = c->stop;
     if (op->sig == SIG_LEAKY) at.alpha = 0.1f;
+    if (op->sig == SIG_CLAMP) at.lo = -0.75f, at.hi = 0.75f;   /* between DOM_HALVES values */
     return at;
 }
 
@@ -333,9 +480,22 @@ static int op_configs(const OpInfo *op, Config *out, bool *all_valid)
 
 static void config_describe(const OpInfo *op, const Config *c, char *buf, size_t len)
 {
-    char a[64], b[64];
+    char a[64], b[64], d[64];
     shape_str(&c->in[0], a, sizeof a);
-    if (op->arity == 2 && op->sig == SIG_OPERATOR) {
+    if (op->arity == 3) {
+        snprintf(buf, len, "%s(%s, %s, %s)%s", op->name, a, shape_str(&c->in[1], b, sizeof b),
+                 shape_str(&c->in[2], d, sizeof d), c->fixed & 1 ? "" : " moving condition");
+    } else if (c->axes || c->keepdim) {
+        snprintf(buf, len, "%s(%s, axes 0x%x, axis %d%s)", op->name, a, c->axes, c->axis,
+                 c->keepdim ? ", keepdim" : "");
+    } else if (op->sig == SIG_RESHAPE) {
+        snprintf(buf, len, "%s(%s to %s)", op->name, a, shape_str(&c->shape, b, sizeof b));
+    } else if (op->sig == SIG_LEAF && op->arity == 2) {
+        snprintf(buf, len, "%s(%s, %g along axis %d)", op->name, a, (double)c->k, c->axis);
+    } else if (op->sig == SIG_LEAF) {
+        snprintf(buf, len, "%s(%s, %d:%d along axis %d)", op->name, a, c->start, c->stop,
+                 c->axis);
+    } else if (op->arity == 2 && op->sig == SIG_OPERATOR) {
         snprintf(buf, len, "%s %s %s", a, op->name, shape_str(&c->in[1], b, sizeof b));
     } else if (op->arity == 2) {
         snprintf(buf, len, "%s(%s, %s%s)", op->name, a, shape_str(&c->in[1], b, sizeof b),
@@ -402,7 +562,7 @@ static CheckResult check_config(const OpInfo *op, const Config *c, unsigned cons
     Span span = { 0, 0, 0 };
     Graph g;
     graph_init(&g);
-    uint32_t ids[2] = { 0, 0 };
+    uint32_t ids[NN_OP_MAX_IN] = { 0 };
     unsigned constant = const_mask | c->fixed;
     for (int i = 0; i < op->arity; i++) {
         OpAttrs la;
@@ -412,12 +572,12 @@ static CheckResult check_config(const OpInfo *op, const Config *c, unsigned cons
     }
     OpAttrs at = config_attrs(op, c);
     uint32_t oid = graph_add(&g, op->kind, ids, op->arity, &at, span);
-    GraphNode *out = graph_node(&g, oid), *in[2] = { NULL, NULL };
+    GraphNode *out = graph_node(&g, oid), *in[NN_OP_MAX_IN] = { NULL };
     int classes = c->in[0].rank ? c->in[0].dim[c->in[0].rank - 1] : 1;
     for (int i = 0; i < op->arity; i++) {
         in[i] = graph_node(&g, ids[i]);
         Domain dom = c->dom[i] != DOM_DEFAULT ? c->dom[i] : domain_of(op->kind, i);
-        fill_domain(in[i]->value, in[i]->size, dom, classes, rng);
+        fill_domain(in[i]->value, in[i]->size, dom, classes, c->k, rng);
     }
     assert_true(out->requires_grad);
     assert_non_null(out->grad);
@@ -433,7 +593,7 @@ static CheckResult check_config(const OpInfo *op, const Config *c, unsigned cons
     memcpy(y0, out->value, out->size * sizeof *y0);
 
     /* Analytic gradients: backward on top of a random starting gradient, then subtract it. */
-    float *start[2] = { NULL, NULL };
+    float *start[NN_OP_MAX_IN] = { NULL };
     for (int i = 0; i < op->arity; i++) {
         if (!in[i]->requires_grad) {
             assert_null(in[i]->grad);
@@ -471,7 +631,7 @@ static CheckResult check_config(const OpInfo *op, const Config *c, unsigned cons
             record(&res, "backward", desc, i, k, analytic, numeric, quiet);
             if (local) {
                 /* Same shapes (or one element) everywhere, so dL/dx_k = R_k d out_k / d x_k. */
-                double a = in[0]->value[k], b = op->arity == 2 ? in[1]->value[k] : 0.0;
+                double a = in[0]->value[k], b = op->arity >= 2 ? in[1]->value[k] : 0.0;
                 double d = op->deriv(i, a, b, y0[k], &out->attrs) * corrupt;
                 record(&res, "derivative", desc, i, k, (double)r[k] * d, numeric, quiet);
             }
@@ -515,12 +675,11 @@ static void test_every_differentiable_op_has_configs(void **state)
             print_error("op %s (%s) has a backward kernel but no gradient-check configuration; "
                         "teach test_gradcheck.c about its class\n", op->enum_name, op->name);
             missing++;
-        } else if (!all_valid && (cls == CLASS_EW_BINARY || cls == CLASS_REDUCE ||
-                                  cls == CLASS_EW_UNARY || cls == CLASS_AXIS ||
-                                  cls == CLASS_PROB)) {
+        } else if (!all_valid && cls != CLASS_STRUCT_BINARY && cls != CLASS_STRUCT_UNARY &&
+                   cls != CLASS_LOSS) {
             print_error("op %s rejects some standard %s shapes\n", op->enum_name,
-                        cls == CLASS_EW_BINARY || cls == CLASS_EW_UNARY ? "elementwise"
-                                                                        : "single-input");
+                        cls == CLASS_EW_BINARY || cls == CLASS_EW_UNARY ||
+                        cls == CLASS_EW_TERNARY ? "elementwise" : "single-input");
             missing++;
         }
         for (int i = 0; i < op->arity; i++) {
@@ -575,8 +734,8 @@ static void test_op_gradients(void **state)
     assert_int_equal(failed, 0);
 }
 
-/* Binary ops with one constant input: the kernel must leave the constant alone (its grad is
- * NULL) and still get the other input's gradient right. */
+/* Ops of two or three inputs with some of them constant: the kernel must leave the constants
+ * alone (their grad is NULL) and still get the other inputs' gradients right. */
 static void test_op_gradients_one_constant_input(void **state)
 {
     (void)state;
@@ -585,13 +744,14 @@ static void test_op_gradients_one_constant_input(void **state)
     int failed = 0;
     for (int k = 0; k < OP_COUNT; k++) {
         const OpInfo *op = op_info((OpKind)k);
-        if (!op->backward || op->arity != 2) continue;
+        if (!op->backward || op->arity < 2) continue;
         Config cfg[MAX_CONFIGS];
         bool all_valid;
         int n = op_configs(op, cfg, &all_valid);
+        unsigned every = (1u << op->arity) - 1;
         for (int c = 0; c < n; c++)
-            for (unsigned mask = 1; mask <= 2; mask++) {
-                if ((mask | cfg[c].fixed) == 3) continue;   /* nothing left to differentiate */
+            for (unsigned mask = 1; mask < every; mask++) {
+                if ((mask | cfg[c].fixed) == every) continue;   /* nothing to differentiate */
                 if (check_config(op, &cfg[c], mask, 1.0, &rng, false).mismatches) failed++;
             }
     }

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "rng.h"
 #include "tensor.h"
+#include "trace.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -126,7 +127,8 @@ static void expect_impl(Fixture *f, uint32_t id, Shape want_shape, const float *
     for (size_t i = 0; i < n->size; i++) {
         double got = n->value[i], w = want[i];
         double scale = fmax(1.0, fmax(fabs(got), fabs(w)));
-        if (!(fabs(got - w) <= tol * scale)) {
+        bool same = got == w || (isnan(got) && isnan(w));
+        if (!same && !(fabs(got - w) <= tol * scale)) {
             print_error("element %zu: %.9g != %.9g (tolerance %g)\n", i, got, w, tol);
             _fail(file, line);
         }
@@ -860,6 +862,54 @@ static void test_backward_seeded(void **state)
     assert_close(g[0], 1.25, TOL);
 }
 
+/* The gradient of a broadcast input is summed in double and added once: a bias over 100,000
+ * rows gets exactly the float nearest the true sum, where float32 summation one row at a time
+ * drifts (1.00099 for the mean below, 2^-27-sized crumbs for a sum that is exactly 0). */
+static void test_broadcast_grad_in_double(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 100000 };
+    float *x = test_malloc(N * sizeof *x), *g = test_malloc(N * sizeof *g);
+    for (int i = 0; i < N; i++) {
+        x[i] = 0.1f;
+        g[i] = i % 100 < 50 ? 0.1f : -0.1f;    /* sums to 0 exactly */
+    }
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(1, 1);
+    uint32_t b = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    uint32_t X = konst(f, mkshape(2, N, 1), x);
+    uint32_t y = op2(f, OP_ADD, X, b);
+    /* mean(x + b): each row passes 1/N, and the N shares make 1 */
+    uint32_t L = reduce(f, OP_MEAN, y, NN_AXIS_ALL);
+    Plan p = graph_plan(&f->g, &L, 1, &f->arena);
+    graph_forward(&f->g, &p, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &p, L, NULL, NULL);
+    assert_true(graph_node(&f->g, b)->grad[0] == 1.0f);
+    /* sum((x + b) × g) with Σ g = 0: b's gradient is 0, exactly; the same for b on the left
+     * and for a broadcast that is not a leading repeat (the strided walk) */
+    const uint32_t ys[] = { y, op2(f, OP_ADD, b, X) };
+    for (size_t k = 0; k < NN_ARRAY_LEN(ys); k++) {
+        graph_node(&f->g, b)->grad[0] = 0;
+        uint32_t L0 = reduce(f, OP_SUM, op2(f, OP_MUL, ys[k], konst(f, mkshape(2, N, 1), g)),
+                             NN_AXIS_ALL);
+        Plan p0 = graph_plan(&f->g, &L0, 1, &f->arena);
+        graph_forward(&f->g, &p0, &f->rng, NULL, NULL);
+        graph_backward(&f->g, &p0, L0, NULL, NULL);
+        assert_true(graph_node(&f->g, b)->grad[0] == 0.0f);
+    }
+    at.shape = mkshape(2, 1, 2);
+    uint32_t c = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    uint32_t Xc = konst(f, mkshape(2, N / 2, 1), x);
+    uint32_t Gc = konst(f, mkshape(2, N / 2, 2), g);
+    uint32_t Lc = reduce(f, OP_SUM, op2(f, OP_MUL, op2(f, OP_SUB, Xc, c), Gc), NN_AXIS_ALL);
+    Plan pc = graph_plan(&f->g, &Lc, 1, &f->arena);
+    graph_forward(&f->g, &pc, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &pc, Lc, NULL, NULL);
+    assert_true(graph_node(&f->g, c)->grad[0] == 0.0f && graph_node(&f->g, c)->grad[1] == 0.0f);
+    test_free(x);
+    test_free(g);
+}
+
 /* Nodes of OPF_AUX ops own scratch as large as input 0; others have none; truncating the
  * graph frees it (the sanitizer build checks for leaks). */
 static void test_aux(void **state)
@@ -1058,6 +1108,715 @@ static void test_new_shape_rules(void **state)
     sb_free(&err);
 }
 
+/* ---- comparisons, logic, where, maximum, minimum, clamp ------------------------------------ */
+
+/* A param leaf of shape s holding v, so that gradients can be checked. */
+static uint32_t param(Fixture *f, Shape s, const float *v)
+{
+    OpAttrs at = no_attrs();
+    at.shape = s;
+    uint32_t id = graph_add(&f->g, OP_PARAM, NULL, 0, &at, nowhere());
+    memcpy(graph_node(&f->g, id)->value, v, shape_size(&s) * sizeof(float));
+    return id;
+}
+
+static uint32_t opn(Fixture *f, OpKind k, const uint32_t *in, int n, OpAttrs at)
+{
+    return graph_add(&f->g, k, in, n, &at, nowhere());
+}
+
+/* Runs forward and backward of L = sum(y × w) (w NULL: sum(y)), so that y's gradient is w. */
+static void backprop(Fixture *f, uint32_t y, const float *w)
+{
+    uint32_t t = y;
+    if (w) t = op2(f, OP_MUL, y, konst(f, graph_node(&f->g, y)->shape, w));
+    uint32_t L = reduce(f, OP_SUM, t, NN_AXIS_ALL);
+    Plan p = graph_plan(&f->g, &L, 1, &f->arena);
+    graph_forward(&f->g, &p, &f->rng, NULL, NULL);
+    graph_backward(&f->g, &p, L, NULL, NULL);
+}
+
+/* Checks the gradient a backprop left in node id. */
+static void grad_impl(Fixture *f, uint32_t id, const float *want, const char *file, int line)
+{
+    GraphNode *n = graph_node(&f->g, id);
+    if (!n->grad) {
+        print_error("node %u has no gradient\n", id);
+        _fail(file, line);
+    }
+    for (size_t i = 0; i < n->size; i++) {
+        double got = n->grad[i], w = want[i];
+        bool same = got == w || (isnan(got) && isnan(w));
+        if (!same && !(fabs(got - w) <= TOL * fmax(1.0, fabs(w)))) {
+            print_error("gradient element %zu: %.9g != %.9g\n", i, got, w);
+            _fail(file, line);
+        }
+    }
+}
+#define EXPECT_GRAD(f, id, ...)                                                                \
+    grad_impl((f), (id), (const float[]){ __VA_ARGS__ }, __FILE__, __LINE__)
+
+static void test_compare(void **state)
+{
+    Fixture *f = *state;
+    uint32_t a = konst(f, mkshape(1, 4), (const float[]){ 1, 2, 3, NAN });
+    uint32_t two = scalar(f, 2);
+    EXPECT(f, op2(f, OP_LT, a, two), mkshape(1, 4), 1, 0, 0, 0);
+    EXPECT(f, op2(f, OP_LE, a, two), mkshape(1, 4), 1, 1, 0, 0);
+    EXPECT(f, op2(f, OP_GT, a, two), mkshape(1, 4), 0, 0, 1, 0);
+    EXPECT(f, op2(f, OP_GE, a, two), mkshape(1, 4), 0, 1, 1, 0);
+    EXPECT(f, op2(f, OP_EQ, a, two), mkshape(1, 4), 0, 1, 0, 0);
+    EXPECT(f, op2(f, OP_NE, a, two), mkshape(1, 4), 1, 0, 1, 1);
+    /* NaN compares false, even with itself, except that it is != everything */
+    EXPECT(f, op2(f, OP_EQ, a, a), mkshape(1, 4), 1, 1, 1, 0);
+    EXPECT(f, op2(f, OP_NE, a, a), mkshape(1, 4), 0, 0, 0, 1);
+    EXPECT(f, op2(f, OP_GE, a, a), mkshape(1, 4), 1, 1, 1, 0);
+    /* a column against a row broadcasts to a matrix, in both orders */
+    uint32_t col = konst(f, mkshape(2, 2, 1), (const float[]){ 1, 2 });
+    uint32_t row = konst(f, mkshape(1, 3), (const float[]){ 0, 1, 2 });
+    EXPECT(f, op2(f, OP_LT, col, row), mkshape(2, 2, 3), 0, 0, 1, 0, 0, 0);
+    EXPECT(f, op2(f, OP_GE, row, col), mkshape(2, 2, 3), 0, 1, 1, 0, 0, 1);
+    /* -0 equals 0; infinities compare as numbers */
+    uint32_t z = konst(f, mkshape(1, 3), (const float[]){ -0.0f, INFINITY, -INFINITY });
+    uint32_t w = konst(f, mkshape(1, 3), (const float[]){ 0, INFINITY, -1e30f });
+    EXPECT(f, op2(f, OP_EQ, z, w), mkshape(1, 3), 1, 1, 0);
+    EXPECT(f, op2(f, OP_LT, z, w), mkshape(1, 3), 0, 0, 1);
+    /* no gradient flows through a comparison, even from a param */
+    uint32_t p = param(f, mkshape(1, 2), (const float[]){ 1, 2 });
+    assert_false(graph_node(&f->g, op2(f, OP_GT, p, two))->requires_grad);
+}
+
+static void test_logic(void **state)
+{
+    Fixture *f = *state;
+    /* a number is true when it is not 0: -2 and NaN are true */
+    uint32_t a = konst(f, mkshape(1, 4), (const float[]){ 0, 1, -2, NAN });
+    uint32_t b = konst(f, mkshape(1, 4), (const float[]){ 0, 0, 0.5f, 0 });
+    EXPECT(f, op2(f, OP_AND, a, b), mkshape(1, 4), 0, 0, 1, 0);
+    EXPECT(f, op2(f, OP_OR, a, b), mkshape(1, 4), 0, 1, 1, 1);
+    EXPECT(f, op1(f, OP_NOT, a), mkshape(1, 4), 1, 0, 0, 0);
+    EXPECT(f, op2(f, OP_AND, a, scalar(f, 3)), mkshape(1, 4), 0, 1, 1, 1);
+    EXPECT(f, op2(f, OP_OR, scalar(f, 0), a), mkshape(1, 4), 0, 1, 1, 1);
+    EXPECT(f, op1(f, OP_NOT, scalar(f, 0)), shape_scalar(), 1);
+    uint32_t col = konst(f, mkshape(2, 2, 1), (const float[]){ 0, 7 });
+    EXPECT(f, op2(f, OP_AND, col, b), mkshape(2, 2, 4), 0, 0, 0, 0, 0, 0, 1, 0);
+    uint32_t p = param(f, mkshape(1, 2), (const float[]){ 1, 0 });
+    assert_false(graph_node(&f->g, op1(f, OP_NOT, p))->requires_grad);
+}
+
+static uint32_t where(Fixture *f, uint32_t c, uint32_t a, uint32_t b)
+{
+    uint32_t in[3] = { c, a, b };
+    return opn(f, OP_WHERE, in, 3, no_attrs());
+}
+
+static void test_where(void **state)
+{
+    Fixture *f = *state;
+    /* same shapes; a NaN condition is true */
+    uint32_t c = konst(f, mkshape(1, 4), (const float[]){ 1, 0, -3, NAN });
+    uint32_t x = konst(f, mkshape(1, 4), (const float[]){ 1, 2, 3, 4 });
+    uint32_t y = konst(f, mkshape(1, 4), (const float[]){ 5, 6, 7, 8 });
+    EXPECT(f, where(f, c, x, y), mkshape(1, 4), 1, 6, 3, 4);
+    /* the three broadcast together: c [3,1], a [2], b [] */
+    uint32_t c3 = konst(f, mkshape(2, 3, 1), (const float[]){ 1, 0, NAN });
+    uint32_t a = param(f, mkshape(1, 2), (const float[]){ 1, 2 });
+    uint32_t b = param(f, shape_scalar(), (const float[]){ 9 });
+    uint32_t w = where(f, c3, a, b);
+    EXPECT(f, w, mkshape(2, 3, 2), 1, 2, 9, 9, 1, 2);
+    /* a gets the gradient of the rows where c is true, summed; b the rest */
+    backprop(f, w, (const float[]){ 1, 2, 3, 4, 5, 6 });
+    EXPECT_GRAD(f, a, 6, 8);
+    EXPECT_GRAD(f, b, 7);
+    /* the condition, even a param, gets nothing */
+    uint32_t pc = param(f, mkshape(1, 2), (const float[]){ 0, 1 });
+    uint32_t w2 = where(f, pc, a, scalar(f, 0));
+    backprop(f, w2, NULL);
+    EXPECT_GRAD(f, pc, 0, 0);
+    EXPECT(f, w2, mkshape(1, 2), 0, 2);
+}
+
+static void test_maximum_minimum(void **state)
+{
+    Fixture *f = *state;
+    /* the larger (smaller); NaN wins; ties split the gradient; a NaN passes it to both */
+    const float av[] = { 1, 5, 3, NAN, 2 }, bv[] = { 2, 4, 3, 0, NAN };
+    uint32_t a = param(f, mkshape(1, 5), av), b = param(f, mkshape(1, 5), bv);
+    uint32_t mx = op2(f, OP_MAXIMUM, a, b);
+    EXPECT(f, mx, mkshape(1, 5), 2, 5, 3, NAN, NAN);
+    backprop(f, mx, NULL);
+    EXPECT_GRAD(f, a, 0, 1, 0.5f, 1, 1);
+    EXPECT_GRAD(f, b, 1, 0, 0.5f, 1, 1);
+    uint32_t a2 = param(f, mkshape(1, 5), av), b2 = param(f, mkshape(1, 5), bv);
+    uint32_t mn = op2(f, OP_MINIMUM, a2, b2);
+    EXPECT(f, mn, mkshape(1, 5), 1, 4, 3, NAN, NAN);
+    backprop(f, mn, NULL);
+    EXPECT_GRAD(f, a2, 1, 0, 0.5f, 1, 1);
+    EXPECT_GRAD(f, b2, 0, 1, 0.5f, 1, 1);
+    /* maximum(x, 0) is relu, except at 0 where the gradient is a half */
+    uint32_t x = param(f, mkshape(1, 3), (const float[]){ -1, 0, 2 });
+    uint32_t r = op2(f, OP_MAXIMUM, x, scalar(f, 0));
+    EXPECT(f, r, mkshape(1, 3), 0, 0, 2);
+    backprop(f, r, NULL);
+    EXPECT_GRAD(f, x, 0, 0.5f, 1);
+    /* a broadcast scalar collects its shares from every element */
+    uint32_t s = param(f, shape_scalar(), (const float[]){ 1 });
+    uint32_t m = op2(f, OP_MINIMUM, konst(f, mkshape(2, 2, 2), (const float[]){ 0, 1, 2, 3 }), s);
+    EXPECT(f, m, mkshape(2, 2, 2), 0, 1, 1, 1);
+    backprop(f, m, (const float[]){ 1, 2, 3, 4 });
+    EXPECT_GRAD(f, s, 0 * 1 + 0.5f * 2 + 1 * 3 + 1 * 4);     /* 0 < 1, a tie, 2 > 1, 3 > 1 */
+}
+
+static uint32_t clamp(Fixture *f, uint32_t x, float lo, float hi)
+{
+    OpAttrs at = no_attrs();
+    at.lo = lo;
+    at.hi = hi;
+    return opn(f, OP_CLAMP, &x, 1, at);
+}
+
+static void test_clamp(void **state)
+{
+    Fixture *f = *state;
+    const float v[] = { -2, -1, 0, 1, 2, NAN };
+    uint32_t x = param(f, mkshape(1, 6), v);
+    uint32_t y = clamp(f, x, -1, 1);
+    EXPECT(f, y, mkshape(1, 6), -1, -1, 0, 1, 1, NAN);
+    /* the gradient passes inside and at the bounds; not outside, nor at NaN */
+    backprop(f, y, NULL);
+    EXPECT_GRAD(f, x, 0, 1, 1, 1, 0, 0);
+    /* a bound left out is infinite */
+    EXPECT(f, clamp(f, x, 0, INFINITY), mkshape(1, 6), 0, 0, 0, 1, 2, NAN);
+    EXPECT(f, clamp(f, x, -INFINITY, 0.5f), mkshape(1, 6), -2, -1, 0, 0.5f, 0.5f, NAN);
+    /* lo > hi: everything is hi (torch.clamp), and no gradient passes */
+    uint32_t x2 = param(f, mkshape(1, 6), v);
+    uint32_t z = clamp(f, x2, 1, -1);
+    EXPECT(f, z, mkshape(1, 6), -1, -1, -1, -1, -1, NAN);
+    backprop(f, z, NULL);
+    EXPECT_GRAD(f, x2, 0, 0, 0, 0, 0, 0);
+    /* infinities are clamped like numbers */
+    uint32_t inf = konst(f, mkshape(1, 2), (const float[]){ -INFINITY, INFINITY });
+    EXPECT(f, clamp(f, inf, -3, 3), mkshape(1, 2), -3, 3);
+    assert_close(op_info(OP_CLAMP)->deriv(0, 0.5, 0, 0.5, &graph_node(&f->g, y)->attrs), 1, TOL);
+    assert_close(op_info(OP_CLAMP)->deriv(0, 1.5, 0, 1, &graph_node(&f->g, y)->attrs), 0, TOL);
+}
+
+/* ---- reductions over several axes, keepdim, max and min ------------------------------------ */
+
+static uint32_t reduce_axes(Fixture *f, OpKind k, uint32_t x, unsigned axes, bool keepdim)
+{
+    OpAttrs at = no_attrs();
+    at.axes = axes;
+    at.keepdim = keepdim;
+    return opn(f, k, &x, 1, at);
+}
+
+/* x[i,j,k] = 12 i + 4 j + k, the numbers 0 to 23 in a [2,3,4] */
+static uint32_t iota(Fixture *f, Shape s, bool grad)
+{
+    float v[64];
+    for (size_t i = 0; i < shape_size(&s); i++) v[i] = (float)i;
+    return grad ? param(f, s, v) : konst(f, s, v);
+}
+
+static void test_reduce_axes(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = iota(f, mkshape(3, 2, 3, 4), false);
+    const unsigned ax02 = op_axis_bit(0) | op_axis_bit(2);
+    EXPECT(f, reduce_axes(f, OP_SUM, x, ax02, false), mkshape(1, 3), 60, 92, 124);
+    EXPECT(f, reduce_axes(f, OP_SUM, x, ax02, true), mkshape(3, 1, 3, 1), 60, 92, 124);
+    /* a negative axis counts from the end; the shape rule stores canonical bits */
+    uint32_t neg = reduce_axes(f, OP_SUM, x, op_axis_bit(-1) | op_axis_bit(0), false);
+    EXPECT(f, neg, mkshape(1, 3), 60, 92, 124);
+    assert_int_equal(graph_node(&f->g, neg)->attrs.axes, 5);
+    EXPECT(f, reduce_axes(f, OP_MEAN, x, op_axis_bit(1) | op_axis_bit(2), false), mkshape(1, 2),
+           5.5f, 17.5f);
+    EXPECT(f, reduce_axes(f, OP_MEAN, x, 7, false), shape_scalar(), 11.5f);
+    /* keepdim with attrs.axis: one axis, or all of them */
+    OpAttrs at = no_attrs();
+    at.keepdim = true;
+    EXPECT(f, opn(f, OP_MEAN, &x, 1, at), mkshape(3, 1, 1, 1), 11.5f);
+    at.axis = -2;
+    EXPECT(f, opn(f, OP_SUM, &x, 1, at), mkshape(3, 2, 1, 4), 12, 15, 18, 21, 48, 51, 54, 57);
+    /* backward: every element reduced gets the gradient (over n for mean) */
+    uint32_t p = iota(f, mkshape(3, 2, 3, 4), true);
+    uint32_t m = reduce_axes(f, OP_MEAN, p, ax02, true);
+    backprop(f, m, (const float[]){ 8, 16, 24 });
+    const float *g = graph_node(&f->g, p)->grad;
+    for (int i = 0; i < 24; i++) assert_close(g[i], (i / 4) % 3 + 1, TOL);
+    /* reducing a scalar over all of its (no) axes leaves it */
+    EXPECT(f, reduce_axes(f, OP_SUM, scalar(f, 3), 0, true), shape_scalar(), 3);
+}
+
+static void test_max_min(void **state)
+{
+    Fixture *f = *state;
+    const float v[] = { 1, 5, 5, 7, -2, 7 };
+    /* everything: the two 7s share the gradient */
+    uint32_t a = param(f, mkshape(2, 2, 3), v);
+    uint32_t all = reduce(f, OP_MAX, a, NN_AXIS_ALL);
+    EXPECT(f, all, shape_scalar(), 7);
+    backprop(f, all, NULL);
+    EXPECT_GRAD(f, a, 0, 0, 0, 0.5f, 0, 0.5f);
+    /* along the last axis, ties in both rows */
+    uint32_t b = param(f, mkshape(2, 2, 3), v);
+    uint32_t rows = reduce(f, OP_MAX, b, -1);
+    EXPECT(f, rows, mkshape(1, 2), 5, 7);
+    backprop(f, rows, (const float[]){ 1, 4 });
+    EXPECT_GRAD(f, b, 0, 0.5f, 0.5f, 2, 0, 2);
+    /* min along axis 0, keeping it */
+    uint32_t c = param(f, mkshape(2, 2, 3), v);
+    uint32_t cols = reduce_axes(f, OP_MIN, c, op_axis_bit(0), true);
+    EXPECT(f, cols, mkshape(2, 1, 3), 1, -2, 5);
+    backprop(f, cols, NULL);
+    EXPECT_GRAD(f, c, 1, 0, 1, 0, 1, 0);
+    EXPECT(f, reduce(f, OP_MIN, c, NN_AXIS_ALL), shape_scalar(), -2);
+    /* a NaN anywhere in a group makes its result NaN */
+    uint32_t n = konst(f, mkshape(2, 2, 2), (const float[]){ 1, NAN, 3, 4 });
+    EXPECT(f, reduce(f, OP_MAX, n, 1), mkshape(1, 2), NAN, 4);
+    EXPECT(f, reduce(f, OP_MIN, n, 0), mkshape(1, 2), 1, NAN);
+    EXPECT(f, reduce(f, OP_MIN, n, NN_AXIS_ALL), shape_scalar(), NAN);
+    /* the whole-tensor NaN shares the gradient among the NaNs (torch.max(x)) */
+    uint32_t pn = param(f, mkshape(1, 3), (const float[]){ NAN, 2, NAN });
+    uint32_t mn = reduce(f, OP_MAX, pn, NN_AXIS_ALL);
+    backprop(f, mn, NULL);
+    EXPECT_GRAD(f, pn, 0.5f, 0, 0.5f);
+    /* infinities are ordinary extremes; a scalar is its own max */
+    uint32_t inf = konst(f, mkshape(1, 3), (const float[]){ -INFINITY, 0, INFINITY });
+    EXPECT(f, reduce(f, OP_MAX, inf, 0), shape_scalar(), INFINITY);
+    EXPECT(f, reduce(f, OP_MIN, inf, 0), shape_scalar(), -INFINITY);
+    EXPECT(f, reduce(f, OP_MAX, scalar(f, -4), NN_AXIS_ALL), shape_scalar(), -4);
+    /* several axes: [2,3,4] over axes 0 and 2 */
+    uint32_t x = iota(f, mkshape(3, 2, 3, 4), false);
+    EXPECT(f, reduce_axes(f, OP_MAX, x, op_axis_bit(0) | op_axis_bit(-1), false), mkshape(1, 3),
+           15, 19, 23);
+    EXPECT(f, reduce_axes(f, OP_MIN, x, op_axis_bit(0) | op_axis_bit(2), true),
+           mkshape(3, 1, 3, 1), 0, 4, 8);
+}
+
+/* ---- reshape, concat, index, slice, one_hot ------------------------------------------------- */
+
+static void test_reshape(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = iota(f, mkshape(2, 2, 3), true);
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(2, 3, -1);
+    uint32_t y = opn(f, OP_RESHAPE, &x, 1, at);
+    EXPECT(f, y, mkshape(2, 3, 2), 0, 1, 2, 3, 4, 5);
+    assert_int_equal(graph_node(&f->g, y)->attrs.shape.dim[1], 2);   /* the -1 worked out */
+    backprop(f, y, (const float[]){ 1, 2, 3, 4, 5, 6 });
+    EXPECT_GRAD(f, x, 1, 2, 3, 4, 5, 6);
+    at.shape = mkshape(1, -1);
+    EXPECT(f, opn(f, OP_RESHAPE, &x, 1, at), mkshape(1, 6), 0, 1, 2, 3, 4, 5);
+    at.shape = shape_scalar();
+    EXPECT(f, opn(f, OP_RESHAPE, (uint32_t[]){ konst(f, mkshape(2, 1, 1), (const float[]){ 7 }) },
+                  1, at), shape_scalar(), 7);
+}
+
+static uint32_t concat(Fixture *f, uint32_t a, uint32_t b, int axis)
+{
+    OpAttrs at = no_attrs();
+    at.axis = axis;
+    uint32_t in[2] = { a, b };
+    return opn(f, OP_CONCAT, in, 2, at);
+}
+
+static void test_concat(void **state)
+{
+    Fixture *f = *state;
+    uint32_t a = param(f, mkshape(2, 2, 2), (const float[]){ 1, 2, 3, 4 });
+    uint32_t b = param(f, mkshape(2, 2, 1), (const float[]){ 5, 6 });
+    uint32_t y = concat(f, a, b, -1);
+    EXPECT(f, y, mkshape(2, 2, 3), 1, 2, 5, 3, 4, 6);
+    assert_int_equal(graph_node(&f->g, y)->attrs.axis, 1);
+    backprop(f, y, (const float[]){ 10, 20, 30, 40, 50, 60 });
+    EXPECT_GRAD(f, a, 10, 20, 40, 50);
+    EXPECT_GRAD(f, b, 30, 60);
+    /* axis 0 (also the default, NN_AXIS_ALL): rows after rows */
+    uint32_t c = konst(f, mkshape(2, 1, 2), (const float[]){ 7, 8 });
+    EXPECT(f, concat(f, a, c, 0), mkshape(2, 3, 2), 1, 2, 3, 4, 7, 8);
+    EXPECT(f, concat(f, c, a, NN_AXIS_ALL), mkshape(2, 3, 2), 7, 8, 1, 2, 3, 4);
+    /* the middle axis of rank 3 */
+    uint32_t d = iota(f, mkshape(3, 2, 1, 2), false);
+    uint32_t e = konst(f, mkshape(3, 2, 2, 2), (const float[]){ 10, 11, 12, 13, 14, 15, 16, 17 });
+    EXPECT(f, concat(f, d, e, 1), mkshape(3, 2, 3, 2), 0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17);
+    uint32_t v1 = konst(f, mkshape(1, 1), (const float[]){ 1 });
+    uint32_t v2 = konst(f, mkshape(1, 2), (const float[]){ 5, 6 });
+    EXPECT(f, concat(f, v1, v2, 0), mkshape(1, 3), 1, 5, 6);
+}
+
+static uint32_t index_op(Fixture *f, uint32_t x, uint32_t i, int axis)
+{
+    OpAttrs at = no_attrs();
+    at.axis = axis;
+    uint32_t in[2] = { x, i };
+    return opn(f, OP_INDEX, in, 2, at);
+}
+
+static void test_index(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = iota(f, mkshape(2, 3, 4), false);
+    EXPECT(f, index_op(f, x, scalar(f, 1), 0), mkshape(1, 4), 4, 5, 6, 7);
+    EXPECT(f, index_op(f, x, scalar(f, -1), 0), mkshape(1, 4), 8, 9, 10, 11);
+    EXPECT(f, index_op(f, x, scalar(f, -1), 1), mkshape(1, 3), 3, 7, 11);
+    EXPECT(f, index_op(f, x, scalar(f, 2), -1), mkshape(1, 3), 2, 6, 10);
+    EXPECT(f, index_op(f, index_op(f, x, scalar(f, 2), 0), scalar(f, 0), 0), shape_scalar(), 8);
+    /* not an integer in range: the whole result is NaN */
+    EXPECT(f, index_op(f, x, scalar(f, 3), 0), mkshape(1, 4), NAN, NAN, NAN, NAN);
+    EXPECT(f, index_op(f, x, scalar(f, -4), 0), mkshape(1, 4), NAN, NAN, NAN, NAN);
+    EXPECT(f, index_op(f, x, scalar(f, 0.5f), 0), mkshape(1, 4), NAN, NAN, NAN, NAN);
+    EXPECT(f, index_op(f, x, scalar(f, NAN), 1), mkshape(1, 3), NAN, NAN, NAN);
+    assert_int_equal(op_index_of(2, 3), 2);
+    assert_int_equal(op_index_of(-1, 3), 2);
+    assert_int_equal(op_index_of(-3, 3), 0);
+    assert_int_equal(op_index_of(-0.0f, 3), 0);
+    assert_int_equal(op_index_of(3, 3), -1);
+    assert_int_equal(op_index_of(-4, 3), -1);
+    assert_int_equal(op_index_of(1.5f, 3), -1);
+    assert_int_equal(op_index_of(NAN, 3), -1);
+    assert_int_equal(op_index_of(INFINITY, 3), -1);
+    assert_int_equal(op_index_of(1e20f, 3), -1);
+    /* backward: the gradient goes back to the column picked; the index gets none */
+    uint32_t p = iota(f, mkshape(2, 3, 4), true);
+    uint32_t k = param(f, shape_scalar(), (const float[]){ -3 });
+    uint32_t y = index_op(f, p, k, 1);
+    EXPECT(f, y, mkshape(1, 3), 1, 5, 9);
+    backprop(f, y, (const float[]){ 1, 2, 3 });
+    EXPECT_GRAD(f, p, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0);
+    EXPECT_GRAD(f, k, 0);
+}
+
+static uint32_t slice(Fixture *f, uint32_t x, int axis, int start, int stop)
+{
+    OpAttrs at = no_attrs();
+    at.axis = axis;
+    at.start = start;
+    at.stop = stop;
+    return opn(f, OP_SLICE, &x, 1, at);
+}
+
+static void test_slice(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = iota(f, mkshape(2, 4, 3), true);
+    EXPECT(f, slice(f, x, 0, 1, 3), mkshape(2, 2, 3), 3, 4, 5, 6, 7, 8);
+    EXPECT(f, slice(f, x, 0, 0, 4), mkshape(2, 4, 3), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+    uint32_t y = slice(f, x, -1, 1, 3);
+    EXPECT(f, y, mkshape(2, 4, 2), 1, 2, 4, 5, 7, 8, 10, 11);
+    assert_int_equal(graph_node(&f->g, y)->attrs.axis, 1);
+    backprop(f, y, (const float[]){ 1, 2, 3, 4, 5, 6, 7, 8 });
+    EXPECT_GRAD(f, x, 0, 1, 2, 0, 3, 4, 0, 5, 6, 0, 7, 8);
+    EXPECT(f, slice(f, konst(f, mkshape(1, 3), (const float[]){ 4, 5, 6 }), 0, 2, 3),
+           mkshape(1, 1), 6);
+}
+
+static uint32_t one_hot(Fixture *f, uint32_t x, int classes)
+{
+    OpAttrs at = no_attrs();
+    at.classes = classes;
+    return opn(f, OP_ONE_HOT, &x, 1, at);
+}
+
+static void test_one_hot(void **state)
+{
+    Fixture *f = *state;
+    uint32_t y = konst(f, mkshape(1, 3), (const float[]){ 0, 2, 1 });
+    EXPECT(f, one_hot(f, y, 3), mkshape(2, 3, 3), 1, 0, 0, 0, 0, 1, 0, 1, 0);
+    EXPECT(f, one_hot(f, y, 4), mkshape(2, 3, 4), 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0);
+    EXPECT(f, one_hot(f, scalar(f, 1), 2), mkshape(1, 2), 0, 1);
+    uint32_t m = konst(f, mkshape(2, 2, 1), (const float[]){ 1, 0 });
+    EXPECT(f, one_hot(f, m, 2), mkshape(3, 2, 1, 2), 0, 1, 1, 0);
+    /* not an integer in 0 .. classes - 1: a row of NaN */
+    uint32_t bad = konst(f, mkshape(1, 4), (const float[]){ 2, -1, 0.5f, NAN });
+    EXPECT(f, one_hot(f, bad, 2), mkshape(2, 4, 2), NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN);
+    uint32_t p = param(f, mkshape(1, 2), (const float[]){ 0, 1 });
+    assert_false(graph_node(&f->g, one_hot(f, p, 2))->requires_grad);
+}
+
+/* ---- shape rules of the new ops -------------------------------------------------------------- */
+
+/* Applies op k's shape rule to inputs in (n of them); on success applies it again to its own
+ * canonical attrs, which must change nothing. */
+static bool rule(OpKind k, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    const OpInfo *op = op_info(k);
+    sb_clear(err);
+    if (!op->shape(op, in, at, out, err)) return false;
+    OpAttrs again = *at;
+    Shape out2;
+    assert_true(op->shape(op, in, &again, &out2, err));
+    assert_true(shape_eq(out, &out2));
+    assert_int_equal(again.axis, at->axis);
+    assert_int_equal(again.axes, at->axes);
+    assert_true(shape_eq(&again.shape, &at->shape));
+    return true;
+}
+
+#define RULE_FAILS(k, msg, ...)                                                               \
+    do {                                                                                      \
+        Shape in_[] = { __VA_ARGS__ };                                                        \
+        assert_false(rule((k), in_, &at, &out, &err));                                        \
+        assert_string_equal(err.data, (msg));                                                 \
+    } while (0)
+
+#define RULE_GIVES(k, want, ...)                                                              \
+    do {                                                                                      \
+        Shape in_[] = { __VA_ARGS__ }, want_ = (want);                                        \
+        assert_true(rule((k), in_, &at, &out, &err));                                         \
+        assert_true(shape_eq(&out, &want_));                                                  \
+    } while (0)
+
+static void test_shape_rules_elementwise(void **state)
+{
+    (void)state;
+    StrBuf err;
+    sb_init(&err);
+    Shape out;
+    OpAttrs at = no_attrs();
+    const Shape S = shape_scalar();
+    RULE_GIVES(OP_LT, mkshape(2, 4, 3), mkshape(2, 4, 3), mkshape(1, 3));
+    RULE_FAILS(OP_LT, "cannot broadcast [3] < [2]: sizes 3 and 2 differ in dimension 1 from the "
+                      "right, and neither is 1", mkshape(1, 3), mkshape(1, 2));
+    RULE_FAILS(OP_AND, "cannot broadcast [2,3] and [3,3]: sizes 2 and 3 differ in dimension 2 "
+                       "from the right, and neither is 1", mkshape(2, 2, 3), mkshape(2, 3, 3));
+    RULE_GIVES(OP_MAXIMUM, mkshape(2, 4, 3), mkshape(2, 4, 1), mkshape(1, 3));
+    RULE_FAILS(OP_MINIMUM, "cannot broadcast minimum([4,3], [4]): sizes 3 and 4 differ in "
+                           "dimension 1 from the right, and neither is 1",
+               mkshape(2, 4, 3), mkshape(1, 4));
+    RULE_GIVES(OP_WHERE, mkshape(3, 2, 4, 3), mkshape(2, 4, 1), mkshape(1, 3), mkshape(3, 2, 1, 1));
+    RULE_GIVES(OP_WHERE, S, S, S, S);
+    RULE_FAILS(OP_WHERE, "cannot broadcast where([4,1], [3], [2]): sizes 3 and 2 differ in "
+                         "dimension 1 from the right, and neither is 1",
+               mkshape(2, 4, 1), mkshape(1, 3), mkshape(1, 2));
+    RULE_FAILS(OP_WHERE, "cannot broadcast where([4], [3], []): sizes 4 and 3 differ in "
+                         "dimension 1 from the right, and neither is 1",
+               mkshape(1, 4), mkshape(1, 3), S);
+    at.lo = -1, at.hi = 1;
+    RULE_GIVES(OP_CLAMP, mkshape(2, 4, 3), mkshape(2, 4, 3));
+    RULE_GIVES(OP_NOT, S, S);
+    sb_free(&err);
+}
+
+static void test_shape_rules_reduce(void **state)
+{
+    (void)state;
+    StrBuf err;
+    sb_init(&err);
+    Shape out;
+    OpAttrs at = no_attrs();
+    const Shape x = mkshape(3, 2, 3, 4);
+    at.axes = op_axis_bit(0) | op_axis_bit(-1);
+    RULE_GIVES(OP_SUM, mkshape(1, 3), x);
+    assert_int_equal(at.axes, 5);
+    at.keepdim = true;
+    RULE_GIVES(OP_MAX, mkshape(3, 1, 3, 1), x);
+    at.axes = 0, at.axis = NN_AXIS_ALL;
+    RULE_GIVES(OP_MEAN, mkshape(3, 1, 1, 1), x);
+    RULE_GIVES(OP_MEAN, shape_scalar(), shape_scalar());
+    at.axis = -2;
+    RULE_GIVES(OP_MIN, mkshape(3, 2, 1, 4), x);
+    assert_int_equal(at.axis, 1);
+    at = no_attrs();
+    at.axes = op_axis_bit(1) | op_axis_bit(-2);
+    RULE_FAILS(OP_SUM, "axes 1 and -2 are the same axis of [2,3,4]", x);
+    at.axes = op_axis_bit(3);
+    RULE_FAILS(OP_SUM, "axis 3 is out of range for shape [2,3,4] (axes are 0 to 2, or -3 to -1)",
+               x);
+    at.axes = op_axis_bit(-4);
+    RULE_FAILS(OP_MAX, "axis -4 is out of range for shape [2,3,4] (axes are 0 to 2, or -3 to -1)",
+               x);
+    at.axes = op_axis_bit(0);
+    RULE_FAILS(OP_MIN, "'min' of a scalar has no axis 0", shape_scalar());
+    at = no_attrs();
+    at.axis = 3;
+    RULE_FAILS(OP_MAX, "axis 3 is out of range for shape [2,3,4] (axes are 0 to 2, or -3 to -1)",
+               x);
+    sb_free(&err);
+}
+
+static void test_shape_rules_structural(void **state)
+{
+    (void)state;
+    StrBuf err;
+    sb_init(&err);
+    Shape out;
+    OpAttrs at = no_attrs();
+    const Shape S = shape_scalar(), x = mkshape(2, 2, 3);
+
+    at.shape = mkshape(2, -1, 2);
+    RULE_GIVES(OP_RESHAPE, mkshape(2, 3, 2), x);
+    assert_int_equal(at.shape.dim[0], 3);
+    at.shape = mkshape(3, 1, 1, -1);
+    RULE_GIVES(OP_RESHAPE, mkshape(3, 1, 1, 1), S);
+    at.shape = mkshape(2, 4, -1);
+    RULE_FAILS(OP_RESHAPE, "cannot reshape [2,3] (6 elements) to [4, -1]: 6 is not a multiple of "
+                           "4", x);
+    at.shape = mkshape(2, 4, 2);
+    RULE_FAILS(OP_RESHAPE, "cannot reshape [2,3] (6 elements) to [4, 2] (8 elements)", x);
+    at.shape = mkshape(2, -1, -1);
+    RULE_FAILS(OP_RESHAPE, "cannot reshape [2,3] to [-1, -1]: only one size can be -1", x);
+    at.shape = mkshape(2, 0, -1);
+    RULE_FAILS(OP_RESHAPE, "cannot reshape [2,3] to [0, -1]: sizes must be at least 1 (or -1 for "
+                           "one that is worked out from the others)", x);
+    at.shape = S;
+    RULE_FAILS(OP_RESHAPE, "cannot reshape [2,3] (6 elements) to [] (1 element)", x);
+
+    at = no_attrs();
+    at.axis = -1;
+    RULE_GIVES(OP_CONCAT, mkshape(2, 2, 5), x, mkshape(2, 2, 2));
+    assert_int_equal(at.axis, 1);
+    at.axis = 0;
+    RULE_FAILS(OP_CONCAT, "cannot concatenate [2,3] and [2,4] along axis 0: sizes 3 and 4 differ "
+                          "in axis 1", x, mkshape(2, 2, 4));
+    RULE_FAILS(OP_CONCAT, "cannot concatenate [2,3] and [3]: they have 2 and 1 axes", x,
+               mkshape(1, 3));
+    RULE_FAILS(OP_CONCAT, "cannot concatenate [] and []: a scalar has no axis to join along", S,
+               S);
+    at.axis = 2;
+    RULE_FAILS(OP_CONCAT, "axis 2 is out of range for shape [2,3] (axes are 0 to 1, or -2 to -1)",
+               x, x);
+
+    at = no_attrs();
+    at.axis = -1;
+    RULE_GIVES(OP_INDEX, mkshape(1, 2), x, S);
+    assert_int_equal(at.axis, 1);
+    RULE_FAILS(OP_INDEX, "cannot index a scalar: it has no axis", S, S);
+    RULE_FAILS(OP_INDEX, "an index must be a scalar, but it is [1]", x, mkshape(1, 1));
+    at.axis = -3;
+    RULE_FAILS(OP_INDEX, "axis -3 is out of range for shape [2,3] (axes are 0 to 1, or -2 to -1)",
+               x, S);
+
+    at = no_attrs();
+    at.axis = 1, at.start = 1, at.stop = 3;
+    RULE_GIVES(OP_SLICE, mkshape(2, 2, 2), x);
+    at.axis = 0;
+    RULE_FAILS(OP_SLICE, "cannot slice [1:3] along axis 0 of [2,3]: it needs 0 <= start < stop <= "
+                         "2", x);
+    at.start = 1, at.stop = 1;
+    RULE_FAILS(OP_SLICE, "cannot slice [1:1] along axis 0 of [2,3]: it needs 0 <= start < stop <= "
+                         "2", x);
+    RULE_FAILS(OP_SLICE, "cannot slice a scalar: it has no axis", S);
+
+    at = no_attrs();
+    at.classes = 4;
+    RULE_GIVES(OP_ONE_HOT, mkshape(3, 2, 3, 4), x);
+    RULE_GIVES(OP_ONE_HOT, mkshape(1, 4), S);
+    RULE_FAILS(OP_ONE_HOT, "'one_hot' adds an axis, but [1,1,1,1,1,1] already has 6, the most a "
+                           "tensor can have", mkshape(6, 1, 1, 1, 1, 1, 1));
+    at.classes = 0;
+    RULE_FAILS(OP_ONE_HOT, "'one_hot' needs at least 1 class, but classes is 0", x);
+    sb_free(&err);
+}
+
+/* ---- the trace's words for the new ops ----------------------------------------------------- */
+
+static void no_locate(void *ud, Span span, StrBuf *out)
+{
+    (void)ud, (void)span;
+    sb_puts(out, "test");
+}
+
+static const TraceNode *traced(const TracePass *tp, uint32_t id)
+{
+    for (uint32_t k = 0; k < tp->count; k++)
+        if (tp->nodes[k].n->id == id) return &tp->nodes[k];
+    fail_msg("node %u is not in the pass", id);
+    return NULL;
+}
+
+static uint32_t named(Graph *g, uint32_t id, const char *name)
+{
+    graph_node(g, id)->name = name;
+    return id;
+}
+
+/* The formulas and local gradients `trace` prints for the new ops, with their placeholders
+ * ({2}, {lo}, {hi}, {at}, {shape}, {axis}, {classes}) filled in. */
+static void test_trace_words(void **state)
+{
+    (void)state;
+    Runtime rt;
+    rt_init(&rt);
+    rt.locate = rt.source_text = no_locate;
+    Graph *g = &rt.graph;
+    Span sp = nowhere();
+    OpAttrs at = no_attrs();
+    at.shape = mkshape(2, 2, 3);
+    uint32_t x = named(g, graph_add(g, OP_PARAM, NULL, 0, &at, sp), "x");
+    at.shape = shape_scalar();
+    uint32_t k = named(g, graph_add(g, OP_CONST, NULL, 0, &at, sp), "k");
+    uint32_t m1 = graph_add(g, OP_CONST, NULL, 0, &at, sp);     /* an inline -1 */
+    graph_node(g, k)->value[0] = 1;
+    graph_node(g, m1)->value[0] = -1;
+    at = no_attrs();
+    at.lo = -1, at.hi = 0.5f;
+    uint32_t c = named(g, graph_add(g, OP_CLAMP, &x, 1, &at, sp), "c");
+    at = no_attrs();
+    at.axis = 1;
+    uint32_t ik = named(g, graph_add(g, OP_INDEX, (uint32_t[]){ x, k }, 2, &at, sp), "ik");
+    at.axis = 0;
+    uint32_t im = named(g, graph_add(g, OP_INDEX, (uint32_t[]){ x, m1 }, 2, &at, sp), "im");
+    at.axis = -1, at.start = 0, at.stop = 2;
+    uint32_t sl = named(g, graph_add(g, OP_SLICE, &x, 1, &at, sp), "s");
+    at = no_attrs();
+    at.shape = mkshape(1, -1);
+    uint32_t rs = named(g, graph_add(g, OP_RESHAPE, &x, 1, &at, sp), "r");
+    at = no_attrs();
+    at.axis = -1;
+    uint32_t cc = named(g, graph_add(g, OP_CONCAT, (uint32_t[]){ x, x }, 2, &at, sp), "cc");
+    at = no_attrs();
+    at.classes = 3;
+    uint32_t oh = named(g, graph_add(g, OP_ONE_HOT, &k, 1, &at, sp), "oh");
+    at = no_attrs();
+    at.shape = mkshape(1, 1);
+    uint32_t v = named(g, graph_add(g, OP_CONST, NULL, 0, &at, sp), "v");
+    graph_node(g, v)->value[0] = 2;
+    at.shape = shape_scalar();
+    uint32_t iv = named(g, graph_add(g, OP_INDEX, (uint32_t[]){ v, m1 }, 2, &at, sp), "iv");
+    at = no_attrs();
+    uint32_t w = named(g, graph_add(g, OP_WHERE, (uint32_t[]){ x, c, x }, 3, &at, sp), "w");
+    uint32_t sw = graph_add(g, OP_SUM, &w, 1, &at, sp);
+    uint32_t si = graph_add(g, OP_SUM, &ik, 1, &at, sp);
+    uint32_t L = named(g, graph_add(g, OP_ADD, (uint32_t[]){ sw, si }, 2, &at, sp), "L");
+    uint32_t roots[] = { L, im, sl, rs, cc, oh, iv };
+    Arena arena;
+    arena_init(&arena);
+    Plan plan = graph_plan(g, roots, NN_ARRAY_LEN(roots), &arena);
+    graph_forward(g, &plan, &rt.rng, NULL, NULL);
+    graph_backward(g, &plan, L, NULL, NULL);
+    TracePass tp;
+    trace_pass_build(&rt, &tp, &plan, L, NULL, sp, NULL);
+
+    assert_string_equal(traced(&tp, c)->formula, "clamp(x, -1, 0.5)");
+    assert_string_equal(traced(&tp, ik)->formula, "x[:, k]");
+    assert_string_equal(traced(&tp, im)->formula, "x[-1]");
+    assert_string_equal(traced(&tp, sl)->formula, "x[:, 0:2]");
+    assert_string_equal(traced(&tp, rs)->formula, "reshape(x, [6])");
+    assert_string_equal(traced(&tp, cc)->formula, "concat(x, x, axis = 1)");
+    assert_string_equal(traced(&tp, oh)->formula, "one_hot(k, 3)");
+    assert_null(traced(&tp, oh)->formula_values);    /* only ops of scalars show numbers */
+    assert_string_equal(traced(&tp, iv)->formula, "v[-1]");
+    assert_string_equal(traced(&tp, iv)->formula_values, "2[-1]");
+    assert_string_equal(traced(&tp, w)->formula, "where(x, c, x)");
+    /* backward: where passes to a and b (x twice), nothing to its condition's own share */
+    const TraceNode *tw = traced(&tp, w);
+    assert_int_equal(tw->n_in, 3);
+    assert_string_equal(tw->in[0].local, "0");
+    assert_string_equal(tw->in[1].local, "(1 if x ≠ 0, else 0)");
+    assert_string_equal(tw->in[2].local, "(1 if x = 0, else 0)");
+    const TraceNode *tc = traced(&tp, c);
+    assert_string_equal(tc->in[0].local, "(1 if (-1) ≤ x ≤ 0.5, else 0)");
+    const TraceNode *ti = traced(&tp, ik);
+    assert_int_equal(ti->n_in, 1);     /* k is a constant */
+    assert_string_equal(ti->in[0].local, "∂L/∂ik placed at [:, k], 0 elsewhere");
+    trace_pass_free(&tp);
+    arena_free(&arena);
+    rt_free(&rt);
+}
+
 /* ---- the table itself ------------------------------------------------------------------- */
 
 /* Every op with a forward kernel, as tested above. A new op in ops.def fails this test until
@@ -1070,6 +1829,9 @@ static const OpKind tested_ops[] = {
     OP_SOFTPLUS, OP_MATMUL, OP_TRANSPOSE, OP_SUM, OP_MEAN, OP_GRAD,
     OP_SOFTMAX, OP_LOG_SOFTMAX, OP_ARGMAX, OP_DROPOUT,
     OP_MSE, OP_L1, OP_BCE, OP_BCE_LOGITS, OP_CROSS_ENTROPY, OP_ACCURACY,
+    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
+    OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_MAX, OP_MIN,
+    OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT,
 };
 
 static void test_every_op_tested(void **state)
@@ -1097,7 +1859,7 @@ static void test_table_consistent(void **state)
         assert_non_null(op->name);
         assert_non_null(op->text);
         assert_non_null(op->shape);
-        assert_in_range(op->arity, 0, 2);
+        assert_in_range(op->arity, 0, NN_OP_MAX_IN);
         if (op->flags & OPF_LEAF) {
             assert_int_equal(op->arity, 0);
             assert_null(op->backward);
@@ -1118,7 +1880,9 @@ static void test_table_consistent(void **state)
                 fail();
             }
             assert_true(op->arity >= 1);
-            assert_true(op->sig != SIG_LEAF || (op->flags & OPF_NO_GRAD));
+            /* the compiler's own non-leaf ops: p.grad (no gradient), x[i] and x[a:b] */
+            assert_true(op->sig != SIG_LEAF || (op->flags & OPF_NO_GRAD) || k == OP_INDEX ||
+                        k == OP_SLICE);
             /* a constructor signature makes a leaf */
             assert_true(op->sig != SIG_DIMS && op->sig != SIG_FULL && op->sig != SIG_EYE &&
                         op->sig != SIG_FANS);
@@ -1156,7 +1920,12 @@ static void test_table_consistent(void **state)
         if (op->sig == SIG_PROB) assert_true(op->flags & OPF_RANDOM);
         /* a loss or a metric is a scalar function of two tensors, never elementwise */
         if (op->sig == SIG_LOSS) assert_false(op->flags & OPF_ELEMENTWISE);
-        if (op->flags & OPF_ELEMENTWISE) {
+        /* a differentiable elementwise op has a derivative and a text for every input (the
+         * trace prints them for any input that needs a gradient); comparisons have neither */
+        if ((op->flags & OPF_ELEMENTWISE) && (op->flags & OPF_NO_GRAD)) {
+            assert_null(op->deriv);
+            for (int i = 0; i < NN_OP_MAX_IN; i++) assert_null(op->dtext[i]);
+        } else if (op->flags & OPF_ELEMENTWISE) {
             if (!op->deriv) {
                 print_error("elementwise op %s has no derivative\n", op->enum_name);
                 fail();
@@ -1168,10 +1937,19 @@ static void test_table_consistent(void **state)
                 }
             }
         }
-        /* every differentiable op explains how the gradient reaches each input */
+        /* every differentiable op explains how the gradient reaches each input, except an
+         * input that gets none from a non-elementwise op (the position given to index) */
         if (!(op->flags & OPF_NO_GRAD))
-            for (int i = 0; i < op->arity; i++) assert_non_null(op->dtext[i]);
-        for (int i = op->arity; i < 2; i++) assert_null(op->dtext[i]);
+            for (int i = 0; i < op->arity; i++)
+                if (!op->dtext[i] && !(k == OP_INDEX && i == 1)) {
+                    print_error("op %s has no text for input %d\n", op->enum_name, i);
+                    fail();
+                }
+        for (int i = op->arity; i < NN_OP_MAX_IN; i++) assert_null(op->dtext[i]);
+        /* every word users call has its help; operators and the compiler's ops have none */
+        bool callable = op->sig != SIG_LEAF && op->sig != SIG_OPERATOR;
+        assert_true((op->help_text != NULL) == callable);
+        assert_true((op->help_example != NULL) == callable);
         /* names are unique */
         for (int j = 0; j < k; j++) assert_string_not_equal(op_info((OpKind)j)->name, op->name);
     }
@@ -1299,8 +2077,25 @@ int main(void)
         T(test_accuracy),
         T(test_initialisers),
         T(test_backward_seeded),
+        T(test_broadcast_grad_in_double),
         T(test_aux),
         T(test_new_shape_rules),
+        T(test_compare),
+        T(test_logic),
+        T(test_where),
+        T(test_maximum_minimum),
+        T(test_clamp),
+        T(test_reduce_axes),
+        T(test_max_min),
+        T(test_reshape),
+        T(test_concat),
+        T(test_index),
+        T(test_slice),
+        T(test_one_hot),
+        T(test_shape_rules_elementwise),
+        T(test_shape_rules_reduce),
+        T(test_shape_rules_structural),
+        T(test_trace_words),
         T(test_every_op_tested),
         T(test_table_consistent),
         T(test_lookup),
