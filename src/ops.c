@@ -945,6 +945,15 @@ BINARY(mul, a * b, b, a)
 BINARY(div, a / b, 1.0f / b, -a / (b * b))
 /* a^b; d/da = b a^(b-1), d/db = a^b log a */
 BINARY(pow, powf(a, b), b == 0 ? 0.0f : b * powf(a, b - 1.0f), pow_dexp(a, y))
+/* a % b: the remainder with the sign of b, a - b floor(a / b) (Python's %, torch.remainder;
+ * computed as fmod, moved by b when the signs differ, which is exact); d/da = 1,
+ * d/db = -floor(a / b) */
+static inline float remainder_f(float a, float b)
+{
+    float r = fmodf(a, b);
+    return r != 0 && (r < 0) != (b < 0) ? r + b : r;
+}
+BINARY(mod, remainder_f(a, b), 1.0f, -floorf(a / b))
 /* maximum(a, b): the larger, NaN if either is; d/da = 1 if a > b, 1/2 if a = b, else 0, and
  * d/db alike: ties share the gradient and a NaN passes all of it to both (torch.maximum) */
 BINARY(maximum, a > b || a != a ? a : b, a == b ? 0.5f : (a < b ? 0.0f : 1.0f),
@@ -985,6 +994,13 @@ static void fwd_not(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)rng;
     for (size_t i = 0; i < n->size; i++) n->value[i] = in[0]->value[i] == 0.0f ? 1.0f : 0.0f;
+}
+
+/* detach(x): x's value; no gradient flows back through it (torch's x.detach()) */
+static void fwd_detach(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    memcpy(n->value, in[0]->value, n->size * sizeof(float));
 }
 
 /* ---- where(c, a, b): a where c is not 0, else b, the three broadcast together ---------------

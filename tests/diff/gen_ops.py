@@ -163,6 +163,17 @@ def maximum_minimum():
         case(name + "_rank3", op, fn, [randn(2, 1, 3), randn(4, 1)], grad=(0, 1))
 
 
+def mod_detach():
+    a = f32([7, -7, 7, -7, 5.5, 6, 0.25, -0.25])
+    b = f32([3, 3, -3, -3, 2, 3, 1, 1])
+    case("mod_signs", "MOD", torch.remainder, [a, b], grad=(0, 1))
+    case("mod_broadcast", "MOD", torch.remainder, [randn(3, 4) * 5, f32([1.5, -2, 2.5, 3])],
+         grad=(0, 1))
+    case("mod_scalar", "MOD", torch.remainder, [randn(2, 3) * 4, f32(1.25)], grad=(0, 1))
+    case("detach", "DETACH", lambda t: t.detach(), [randn(2, 3)])
+    case("detach_scalar", "DETACH", lambda t: t.detach(), [f32(-1.5)])
+
+
 def clamp():
     x = f32([-2, -1, -0.5, 0, 0.5, 1, 2, NAN, INF, -INF, 0.75, -0.25])
     for lo, hi, tag in ((-1, 1, "both"), (-0.5, INF, "min"), (-INF, 0.5, "max"),
@@ -307,6 +318,7 @@ def main():
     reductions()
     structural()
     broadcast_gradients()
+    mod_detach()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]
     with open(OUT, "w") as f:

@@ -382,6 +382,7 @@ static void test_ops_match_torch(void **state)
         OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
         OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_SUM, OP_MEAN, OP_MAX, OP_MIN,
         OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_ADD, OP_SUB, OP_MUL,
+        OP_MOD, OP_DETACH,
     };
     for (size_t i = 0; i < NN_ARRAY_LEN(covered); i++)
         if (t.cases[covered[i]] < (covered[i] == OP_SUB || covered[i] == OP_MUL ? 1 : 2)) {

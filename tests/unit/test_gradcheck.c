@@ -64,6 +64,8 @@ typedef enum Domain {
     DOM_DISTINCT,   /* 0.25 apart from each other, shuffled: no ties, no near ties */
     DOM_MASK,       /* 0 or 1: a condition, never perturbed */
     DOM_CONST,      /* the configuration's constant k (an index), never perturbed */
+    DOM_DIVIDEND,   /* uniform on [2.2, 2.8]: against DOM_DIVISOR, a / b stays in [2.09, 2.8], */
+    DOM_DIVISOR,    /* uniform on [1, 1.05]: so a % b never jumps (floor(a / b) = 2) */
 } Domain;
 
 typedef struct DomainRule {
@@ -90,6 +92,8 @@ static const DomainRule domain_rules[] = {
     { OP_BCE_LOGITS, 1, DOM_UNIT },
     { OP_CROSS_ENTROPY, 1, DOM_UNIT },    /* probability targets; index targets: DOM_INDEX */
     /* the larger or smaller of two: never within a step of a tie */
+    { OP_MOD, 0, DOM_DIVIDEND },          /* a % b jumps where a / b is an integer */
+    { OP_MOD, 1, DOM_DIVISOR },
     { OP_MAXIMUM, 0, DOM_HALVES },
     { OP_MAXIMUM, 1, DOM_QUARTERS },
     { OP_MINIMUM, 0, DOM_HALVES },
@@ -163,6 +167,12 @@ static void fill_domain(float *v, size_t n, Domain dom, int classes, float k, Rn
             break;
         case DOM_CONST:
             v[i] = k;
+            break;
+        case DOM_DIVIDEND:
+            v[i] = 2.2f + 0.6f * rng_uniform(rng);
+            break;
+        case DOM_DIVISOR:
+            v[i] = 1.0f + 0.05f * rng_uniform(rng);
             break;
         }
     }

@@ -1267,6 +1267,27 @@ static void test_maximum_minimum(void **state)
     EXPECT_GRAD(f, s, 0 * 1 + 0.5f * 2 + 1 * 3 + 1 * 4);     /* 0 < 1, a tie, 2 > 1, 3 > 1 */
 }
 
+static void test_mod_detach(void **state)
+{
+    Fixture *f = *state;
+    /* a % b takes the sign of b (Python's %, torch.remainder); d/da = 1, d/db = -floor(a/b) */
+    const float av[] = { 7, -7, 7, -7, 5.5f, 6 }, bv[] = { 3, 3, -3, -3, 2, 3 };
+    uint32_t a = param(f, mkshape(1, 6), av), b = param(f, mkshape(1, 6), bv);
+    uint32_t m = op2(f, OP_MOD, a, b);
+    EXPECT(f, m, mkshape(1, 6), 1, 2, -2, -1, 1.5f, 0);
+    backprop(f, m, NULL);
+    EXPECT_GRAD(f, a, 1, 1, 1, 1, 1, 1);
+    EXPECT_GRAD(f, b, -2, 3, 3, -2, -2, -2);
+    /* a divisor of 0 gives NaN, which the runtime reports */
+    uint32_t z = op2(f, OP_MOD, scalar(f, 1), scalar(f, 0));
+    assert_true(isnan(eval(f, z)->value[0]));
+    /* detach: the same values, and no gradient flows back through it */
+    uint32_t x = param(f, mkshape(1, 3), (const float[]){ 1, -2, 3 });
+    uint32_t d = opn(f, OP_DETACH, &x, 1, no_attrs());
+    EXPECT(f, d, mkshape(1, 3), 1, -2, 3);
+    assert_false(f->g.nodes[d].requires_grad);
+}
+
 static uint32_t clamp(Fixture *f, uint32_t x, float lo, float hi)
 {
     OpAttrs at = no_attrs();
@@ -1831,7 +1852,7 @@ static const OpKind tested_ops[] = {
     OP_MSE, OP_L1, OP_BCE, OP_BCE_LOGITS, OP_CROSS_ENTROPY, OP_ACCURACY,
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
     OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_MAX, OP_MIN,
-    OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT,
+    OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_MOD, OP_DETACH,
 };
 
 static void test_every_op_tested(void **state)
@@ -2096,6 +2117,7 @@ int main(void)
         T(test_shape_rules_reduce),
         T(test_shape_rules_structural),
         T(test_trace_words),
+        T(test_mod_detach),
         T(test_every_op_tested),
         T(test_table_consistent),
         T(test_lookup),
