@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_editors.sh — the editor grammars (editors/) know every word of the language: the lexer's
 # keywords (grammar/nn.l), the op table's functions (src/ops.def), the data functions and train
-# settings (src/sema_nets.c) and every help topic (src/inspect.c). Also: the JSON files parse
-# (with python3) and Vim loads the syntax file without an error (with vim). Run from the source
-# tree.
+# settings (src/sema_core.c, src/sema_train.c) and every help topic (src/inspect.c). Also: the
+# JSON files parse (with python3) and Vim loads the syntax file without an error (with vim). Run
+# from the source tree.
 set -u
 export LC_ALL=C
 vim_syntax=editors/vim/syntax/nn.vim
@@ -15,8 +15,8 @@ fail() { echo "FAIL $*"; fails=$((fails+1)); }
 keywords=$(grep -oE '^"[a-z_]+" +\{ *return token' grammar/nn.l | grep -oE '^"[a-z_]+"' | tr -d '"')
 ops=$(grep -oE '^OP\([A-Z0-9_]+, *"[a-z_0-9]+"' src/ops.def | grep -oE '"[a-z_0-9]+"' | tr -d '"' |
       grep -vxE 'const|param|grad|neg|init_[a-z_]+')
-data=$(sed -n '/fns\[\] *=/,/};/p' src/sema_nets.c | grep -oE '"[a-z_]+"' | tr -d '"')
-settings=$(sed -n '/setting_names\[\] *=/,/};/p' src/sema_nets.c | grep -oE '"[a-z_]+"' | tr -d '"')
+data=$(sed -n '/fns\[\] *=/,/};/p' src/sema_core.c | grep -oE '"[a-z_]+"' | tr -d '"')
+settings=$(sed -n '/setting_names\[\] *=/,/};/p' src/sema_train.c | grep -oE '"[a-z_]+"' | tr -d '"')
 topics=$(sed -n '/HelpEntry help\[\] *=/,/^};/p' src/inspect.c | grep -oE '^ *\{ *"[A-Za-z_0-9]+"' |
          grep -oE '"[A-Za-z_0-9]+"' | tr -d '"')
 for list in keywords ops data settings topics; do
