@@ -64,10 +64,12 @@ char *sema_take_text(StrBuf *sb);
 const char *sema_kind_word(SymKind k);
 
 /* ---- suggestions ---------------------------------------------------------------------------
- * "did you mean": offer every candidate word of a vocabulary (names, functions, ...) to one
- * Suggest, then ask for the closest. Close means at most 1 edit for words of up to 4 letters and
- * 2 for longer ones (an edit: a letter inserted, deleted or changed). Words shorter than 3
- * letters get no suggestion: every short word is close to every other. */
+ * "did you mean": offer every candidate word of a vocabulary (settings, layers, optimizers,
+ * functions, names, ...) to one Suggest, then ask for the closest. Close means at most 1 edit
+ * for words of up to 4 letters and 2 for longer ones (an edit: a letter inserted, deleted or
+ * changed, or two neighbours swapped; case is ignored), or else that one word begins with the
+ * other and the shorter has at least 3 letters (batch_size, batch). Words shorter than 3 letters
+ * get no suggestion: every short word is close to every other. */
 
 typedef struct Suggest {
     const char *word;       /* the unknown word */
@@ -80,8 +82,8 @@ void suggest_init(Suggest *sg, const char *word);
 void suggest_offer(Suggest *sg, const char *candidate);
 /* The closest candidate offered, or NULL if none is close. */
 const char *suggest_best(const Suggest *sg);
-/* The distance suggest uses (exposed for tests): letters inserted, deleted or changed; words
- * longer than 31 letters are far from everything. */
+/* The distance suggest uses (exposed for tests): letters inserted, deleted or changed, and
+ * neighbours swapped, ignoring case; words longer than 31 letters are far from everything. */
 size_t suggest_distance(const char *a, const char *b);
 
 /* Writes `words` as a list: "a", "a and b", "a, b and c" (`last` is "and" or "or"). */

@@ -1,11 +1,13 @@
-/* test_sema.c — names and shapes (src/sema.c): inferred shapes and annotations through
- * sema_check, every message sema can produce with its exact text and location, and, through
- * nn.h, that a unit which fails to compile defines nothing. */
+/* test_sema.c — the checker (src/sema*.c): inferred shapes and annotations through
+ * sema_check, every message sema can produce with its exact text and location, that a unit
+ * which fails to compile defines nothing (through nn.h), and the suggestions behind "did you
+ * mean". */
 #include "testutil.h"
 
 #include "nn.h"
 #include "parse.h"
 #include "sema.h"
+#include "sema_core.h"
 #include "source.h"
 #include "strbuf.h"
 
@@ -1125,6 +1127,70 @@ static void test_api_check_string(void **state)
                         "     |     ^\n");
 }
 
+/* ---- suggestions ---------------------------------------------------------------------------- */
+
+/* The closest of `n` candidates to `word` ("" when none is close). */
+static const char *closest(const char *word, const char *const *cands, size_t n)
+{
+    Suggest sg;
+    suggest_init(&sg, word);
+    for (size_t i = 0; i < n; i++) suggest_offer(&sg, cands[i]);
+    return suggest_best(&sg) ? suggest_best(&sg) : "";
+}
+
+static void test_suggest_distance(void **state)
+{
+    (void)state;
+    assert_int_equal(suggest_distance("epoch", "epochs"), 1);        /* inserted */
+    assert_int_equal(suggest_distance("sigmod", "sigmoid"), 1);
+    assert_int_equal(suggest_distance("lossx", "loss"), 1);          /* deleted */
+    assert_int_equal(suggest_distance("relu", "gelu"), 1);           /* changed */
+    assert_int_equal(suggest_distance("adma", "adam"), 1);           /* neighbours swapped */
+    assert_int_equal(suggest_distance("cvs", "csv"), 1);
+    assert_int_equal(suggest_distance("ReLU", "relu"), 0);           /* case is ignored */
+    assert_int_equal(suggest_distance("SGD", "sgd"), 0);
+    assert_int_equal(suggest_distance("", "abc"), 3);
+    assert_int_equal(suggest_distance("kitten", "sitting"), 3);
+    assert_int_equal(suggest_distance("abcdefghijklmnopqrstuvwxyzabcdef", "a"), 99);  /* too long */
+}
+
+static void test_suggest_closest(void **state)
+{
+    (void)state;
+    static const char *const settings[] = { "loss", "optimizer", "epochs", "batch", "accumulate",
+                                            "clip", "validation", "early_stop", "log",
+                                            "schedule", "metric", "resume", "trace", "break" };
+    size_t n = NN_ARRAY_LEN(settings);
+    assert_string_equal(closest("epoch", settings, n), "epochs");
+    assert_string_equal(closest("batches", settings, n), "batch");   /* 2 edits for 7 letters */
+    assert_string_equal(closest("shedule", settings, n), "schedule");
+    assert_string_equal(closest("Epochs", settings, n), "epochs");
+    /* one word begins with the other: Keras' names, shortened words */
+    assert_string_equal(closest("batch_size", settings, n), "batch");
+    assert_string_equal(closest("optim", settings, n), "optimizer");
+    assert_string_equal(closest("logging", settings, n), "log");
+    /* nothing close */
+    assert_string_equal(closest("speed", settings, n), "");
+    assert_string_equal(closest("frobnicate", settings, n), "");
+    /* short words get no suggestion, and 4 letters allow only one edit */
+    assert_string_equal(closest("lo", settings, n), "");
+    assert_string_equal(closest("lsos", settings, n), "loss");
+    assert_string_equal(closest("lsso", settings, n), "");
+    static const char *const optimizers[] = { "sgd", "adam", "adamw", "rmsprop" };
+    assert_string_equal(closest("adma", optimizers, 4), "adam");
+    assert_string_equal(closest("Adam", optimizers, 4), "adam");
+    assert_string_equal(closest("RMSprop", optimizers, 4), "rmsprop");
+    assert_string_equal(closest("lbfgs", optimizers, 4), "");
+    /* the closer word wins over a later one; among equals, the later (a newer symbol) */
+    static const char *const names[] = { "weight", "weights", "wieghts" };
+    assert_string_equal(closest("weigth", names, 3), "weight");
+    static const char *const twins[] = { "loss1", "loss2" };
+    assert_string_equal(closest("loss3", twins, 2), "loss2");
+    /* a word within the limit beats one that only begins like it */
+    static const char *const pre[] = { "batc", "batch_size" };
+    assert_string_equal(closest("batch", pre, 2), "batc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1168,6 +1234,8 @@ int main(void)
         T(test_error_nested_too_deeply),
         T(test_api_failed_unit_defines_nothing),
         T(test_api_check_string),
+        T(test_suggest_distance),
+        T(test_suggest_closest),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
