@@ -1,7 +1,8 @@
 /* sema.c — the checker's top: dispatches each statement of a unit to the checker of its kind.
  * Every error is reported at the span that caused it; checking goes on after an error so a
  * script's mistakes are reported together. The layers below only call down:
- *   sema.c -> sema_model.c, sema_data.c, sema_train.c -> sema_expr.c -> sema_core.c */
+ *   sema.c -> sema_model.c, sema_data.c, sema_train.c -> sema_args.c -> sema_expr.c
+ *          -> sema_core.c */
 #include "sema_data.h"
 #include "sema_expr.h"
 #include "sema_model.h"

@@ -65,9 +65,16 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
     return ok;
 }
 
+/* ---- constants ------------------------------------------------------------------------------ */
+
 void sema_too_small(Sema *s, Span at, const char *what, double lo, double v)
 {
     sema_error(s, at, "%s must be at least %.17g, not %.17g", what, lo, v);
+}
+
+void sema_too_large(Sema *s, Span at, const char *what, double hi, double v)
+{
+    sema_error(s, at, "%s must be at most %.17g, not %.17g", what, hi, v);
 }
 
 bool sema_const_int(Sema *s, AstNode *e, const char *what, double lo, double hi, long *out)
@@ -83,7 +90,7 @@ bool sema_const_int(Sema *s, AstNode *e, const char *what, double lo, double hi,
         return false;
     }
     if (v > hi) {
-        sema_error(s, e->span, "%s must be at most %.17g, not %.17g", what, hi, v);
+        sema_too_large(s, e->span, what, hi, v);
         return false;
     }
     *out = (long)v;

@@ -19,8 +19,10 @@ OpAttrs sema_no_attrs(void);
 bool sema_const_int(Sema *s, AstNode *e, const char *what, double lo, double hi, long *out);
 /* A compile-time constant finite number: checks `e` and reads it into *out. */
 bool sema_const_number(Sema *s, AstNode *e, const char *what, double *out);
-/* The message of sema_const_int for a value below lo: "WHAT must be at least LO, not V". */
+/* The messages of sema_const_int for a value out of [lo, hi]: "WHAT must be at least LO, not V"
+ * and "WHAT must be at most HI, not V". */
 void sema_too_small(Sema *s, Span at, const char *what, double lo, double v);
+void sema_too_large(Sema *s, Span at, const char *what, double hi, double v);
 
 /* `net(x)`: checks the application of a model to an input of shape `in` (for a formula model,
  * on a fresh copy of its body, so each input shape gets its own checked body). The result, in
