@@ -1,11 +1,12 @@
 /* sema_train.c — checks what trains: train blocks with their settings, optimizers (also of a
  * `step` statement) and schedules, the places a trace looks at, and save/load of a model's
- * params. Stands on sema_expr.c. */
+ * params. Stands on sema_args.c. */
 #include "sema_train.h"
 
-#include "sema_expr.h"
+#include "sema_args.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -215,66 +216,7 @@ void sema_check_step(Sema *s, AstNode *st)
     check_optimizer(s, &call, &ex->train.optim, true);
 }
 
-/* ---- train ---------------------------------------------------------------------------------- */
-
-static const char *const setting_names[] = {
-    "loss", "optimizer", "epochs", "batch", "accumulate", "clip", "validation", "early_stop",
-    "log", "schedule", "metric", "resume", "trace", "break",
-};
-
-/* break step N | break nonfinite | break grad_norm X (a block may have several) */
-static bool check_break(Sema *s, AstNode *set, SemaTrain *t)
-{
-    const char *word = set->u.setting.word;
-    AstNode *v = set->u.setting.value;
-    if (word && strcmp(word, "step") == 0) {
-        long n;
-        if (!sema_const_int(s, v, "the update to stop before", 1, 100000000, &n)) return false;
-        t->break_step = n;
-        return true;
-    }
-    if (!word && v && v->kind == AST_NAME && strcmp(v->u.name, "nonfinite") == 0) {
-        t->break_nonfinite = true;
-        return true;
-    }
-    if (word && strcmp(word, "grad_norm") == 0) {
-        double x;
-        if (!sema_const_number(s, v, "the largest gradient norm", &x)) return false;
-        if (!(x > 0)) {
-            sema_error(s, v->span, "the gradient norm to stop at must be above 0");
-            return false;
-        }
-        t->break_grad_norm = x;
-        return true;
-    }
-    sema_error(s, set->span, "write 'break step N' (stop before update N), 'break nonfinite' (at "
-               "the first inf or NaN) or 'break grad_norm X' (when the gradient norm is above X)");
-    return false;
-}
-
-static bool setting_int(Sema *s, AstNode *set, const char *what, long lo, long hi, int *out)
-{
-    long v;
-    if (!set->u.setting.value) {
-        sema_error(s, set->span, "'%s' needs a value", set->u.setting.name);
-        return false;
-    }
-    if (!sema_const_int(s, set->u.setting.value, what, (double)lo, (double)hi, &v)) return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool check_loss_name(Sema *s, AstNode *v, OpKind *out)
-{
-    const OpInfo *op = v && v->kind == AST_NAME ? op_lookup(v->u.name) : NULL;
-    if (!op || op->sig != SIG_LOSS || (op->flags & OPF_NO_GRAD)) {
-        sema_error(s, v ? v->span : (Span){ 0 }, "expected a loss: mse, l1, bce, bce_logits or "
-                   "cross_entropy");
-        return false;
-    }
-    *out = op->kind;
-    return true;
-}
+/* ---- schedules ------------------------------------------------------------------------------ */
 
 static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
 {
@@ -300,7 +242,8 @@ static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
     }
     if (strcmp(name, "step_decay") == 0) {
         t->sched.kind = SCHED_STEP;
-        AstNode *every = sema_arg(args, SEMA_NAMED_ONLY, "every"), *gamma = sema_arg(args, SEMA_NAMED_ONLY, "gamma");
+        AstNode *every = sema_arg(args, SEMA_NAMED_ONLY, "every");
+        AstNode *gamma = sema_arg(args, SEMA_NAMED_ONLY, "gamma");
         for (size_t i = 0; i < args->count; i++) {
             const char *an = args->items[i]->u.bind.name;
             if (!an || (strcmp(an, "every") != 0 && strcmp(an, "gamma") != 0)) {
@@ -329,6 +272,289 @@ static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
                "step_decay(every = 10, gamma = 0.5)");
     return false;
 }
+
+/* ---- train: the settings ----------------------------------------------------------------------- */
+
+typedef enum SettingId {
+#define SETTING(e, ...) SET_##e,
+#include "settings.def"
+#undef SETTING
+    SET_COUNT
+} SettingId;
+
+enum {
+    SETF_DATA_ONLY = 1 << 0,    /* only for train MODEL on X, Y */
+    SETF_REPEATS = 1 << 1,      /* may be given more than once */
+    SETF_OWN_WORD = 1 << 2,     /* its check reads the word after the name too */
+    SETF_LO_OPEN = 1 << 3,      /* the value must be above lo */
+    SETF_LATER = 1 << 4,        /* a later stage reads the value */
+};
+
+/* What checking a train block has found so far, shared by its stages. */
+typedef struct TrainCheck {
+    Sema *s;
+    AstNode *st;
+    SemaTrain *t;
+    AstNode *seen[SET_COUNT];   /* each setting as first given (never for SETF_REPEATS) */
+    AstNode *value[SET_COUNT];  /* its value, once its word fits */
+    bool ok;
+    bool settings_failed;       /* a misspelt setting: "missing" errors would only repeat it */
+} TrainCheck;
+
+/* A setting's own reader of its value (and, for SETF_OWN_WORD, its word). */
+typedef bool (*SettingCheckFn)(TrainCheck *tc, AstNode *set);
+
+typedef struct SettingRow {
+    const char *name;
+    const char *word;
+    ArgKind kind;
+    double lo, hi;
+    const char *range;
+    const char *what;
+    unsigned flags;
+    size_t field;
+    SettingCheckFn check;
+} SettingRow;
+
+static bool check_loss(TrainCheck *tc, AstNode *set);
+static bool check_metric(TrainCheck *tc, AstNode *set);
+static bool check_resume(TrainCheck *tc, AstNode *set);
+static bool check_trace(TrainCheck *tc, AstNode *set);
+static bool check_break(TrainCheck *tc, AstNode *set);
+
+static const SettingRow settings[SET_COUNT] = {
+#define SETTING(e, name, word, kind, lo, hi, range, what, flags, field, check, values, ex, help) \
+    [SET_##e] = { name, word, kind, lo, hi, range, what, flags, field, check },
+#include "settings.def"
+#undef SETTING
+};
+
+/* The losses the op table has: mse, l1, ... (a loss is SIG_LOSS with a gradient). */
+static bool is_loss(const OpInfo *op)
+{
+    return op->sig == SIG_LOSS && !(op->flags & OPF_NO_GRAD);
+}
+
+/* loss NAME: one of the op table's losses. */
+static bool check_loss(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    const OpInfo *op = v->kind == AST_NAME ? op_lookup(v->u.name) : NULL;
+    if (op && is_loss(op)) {
+        tc->t->loss = op->kind;
+        return true;
+    }
+    const char *losses[OP_COUNT];
+    size_t n = 0;
+    for (int k = 0; k < OP_COUNT; k++)
+        if (is_loss(op_info((OpKind)k))) losses[n++] = op_info((OpKind)k)->name;
+    StrBuf sb;
+    sb_init(&sb);
+    sema_list_words(&sb, losses, n, "or");
+    sema_error(tc->s, v->span, "expected a loss: %s", sb.data);
+    sb_free(&sb);
+    return false;
+}
+
+/* metric accuracy | metric none */
+static bool check_metric(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    bool accuracy = v->kind == AST_NAME && strcmp(v->u.name, "accuracy") == 0;
+    if (accuracy || (v->kind == AST_NAME && strcmp(v->u.name, "none") == 0)) {
+        tc->t->metric = accuracy;
+        return true;
+    }
+    sema_error(tc->s, v->span, "the metric is 'accuracy' or 'none'");
+    return false;
+}
+
+/* resume "FILE" */
+static bool check_resume(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    if (v->kind == AST_STRING) {
+        tc->t->resume = sema_text(tc->s, v);
+        return true;
+    }
+    sema_error(tc->s, v->span, "'resume' takes a checkpoint's file name: resume "
+               "\"net.safetensors\"");
+    return false;
+}
+
+/* trace step N [at PLACES] | trace every N (the places are checked with the model) */
+static bool check_trace(TrainCheck *tc, AstNode *set)
+{
+    const char *word = set->u.setting.word;
+    long n;
+    bool every = word && strcmp(word, "every") == 0;
+    if (!every && !(word && strcmp(word, "step") == 0)) {
+        sema_error(tc->s, set->span, "write 'trace step N' or 'trace every N'");
+        return false;
+    }
+    if (!sema_const_int(tc->s, set->u.setting.value, every ? "the tracing interval"
+                        : settings[SET_TRACE].what, 1, 100000000, &n))
+        return false;
+    *(every ? &tc->t->trace_every : &tc->t->trace_step) = (int)n;
+    return true;
+}
+
+/* break step N | break nonfinite | break grad_norm X (a block may have several) */
+static bool check_break(TrainCheck *tc, AstNode *set)
+{
+    Sema *s = tc->s;
+    const char *word = set->u.setting.word;
+    AstNode *v = set->u.setting.value;
+    if (word && strcmp(word, "step") == 0) {
+        long n;
+        if (!sema_const_int(s, v, settings[SET_BREAK].what, 1, 100000000, &n)) return false;
+        tc->t->break_step = n;
+        return true;
+    }
+    if (!word && v->kind == AST_NAME && strcmp(v->u.name, "nonfinite") == 0) {
+        tc->t->break_nonfinite = true;
+        return true;
+    }
+    if (word && strcmp(word, "grad_norm") == 0) {
+        double x;
+        if (!sema_const_number(s, v, "the largest gradient norm", &x)) return false;
+        if (!(x > 0)) {
+            sema_error(s, v->span, "the gradient norm to stop at must be above 0");
+            return false;
+        }
+        tc->t->break_grad_norm = x;
+        return true;
+    }
+    sema_error(s, set->span, "write 'break step N' (stop before update N), 'break nonfinite' (at "
+               "the first inf or NaN) or 'break grad_norm X' (when the gradient norm is above X)");
+    return false;
+}
+
+/* "unknown setting 'epoch'; did you mean 'epochs'?", or else the list of settings. */
+static void report_unknown_setting(Sema *s, const AstNode *set)
+{
+    const char *name = set->u.setting.name;
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (int k = 0; k < SET_COUNT; k++) suggest_offer(&sg, settings[k].name);
+    if (suggest_best(&sg)) {
+        sema_error(s, set->u.setting.name_span, "unknown setting '%s'; did you mean '%s'?", name,
+                   suggest_best(&sg));
+        return;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    for (int k = 0; k < SET_COUNT; k++)
+        sb_printf(&sb, "%s%s%s%s%s", k ? ", " : "", settings[k].name,
+                  settings[k].word ? " " : "", settings[k].word ? settings[k].word : "",
+                  settings[k].word ? " N" : "");
+    sema_error(s, set->u.setting.name_span, "unknown setting '%s' (a train block takes %s)", name,
+               sb.data);
+    sb_free(&sb);
+}
+
+/* The word between a setting's name and its value: the row's (log every N), or none. */
+static bool word_fits(Sema *s, const SettingRow *row, const AstNode *set)
+{
+    const char *word = set->u.setting.word;
+    if (row->word ? word && strcmp(word, row->word) == 0 : !word) return true;
+    if (row->word)
+        sema_error(s, set->span, "write '%s %s N'", row->name, row->word);
+    else
+        sema_error(s, set->span, "'%s' takes one value, as in '%s ...'", row->name, row->name);
+    return false;
+}
+
+/* A constant of the row's kind and range, stored at the row's field of SemaTrain. */
+static bool store_value(TrainCheck *tc, const SettingRow *row, AstNode *v)
+{
+    ArgSpec spec = { row->name, row->kind, true, 0, row->lo, row->hi,
+                     (row->flags & SETF_LO_OPEN) != 0, false, row->range };
+    double x;
+    if (!sema_arg_value(tc->s, v, &spec, row->what, &x)) return false;
+    char *field = (char *)tc->t + row->field;
+    if (row->kind == ARG_INT) *(int *)(void *)field = (int)x;
+    else *(double *)(void *)field = x;
+    return true;
+}
+
+/* One setting line: which setting, given once, its word, then its value. */
+static bool read_setting(TrainCheck *tc, AstNode *set)
+{
+    Sema *s = tc->s;
+    int k = 0;
+    while (k < SET_COUNT && strcmp(settings[k].name, set->u.setting.name) != 0) k++;
+    if (k == SET_COUNT) {
+        report_unknown_setting(s, set);
+        return false;
+    }
+    const SettingRow *row = &settings[k];
+    if (!(row->flags & SETF_REPEATS)) {
+        if (tc->seen[k]) {
+            sema_error(s, set->u.setting.name_span, "'%s' is set twice", row->name);
+            sema_note(s, tc->seen[k]->span, "first set here");
+            return false;
+        }
+        tc->seen[k] = set;
+    }
+    if (!(row->flags & SETF_OWN_WORD) && !word_fits(s, row, set)) return false;
+    AstNode *v = set->u.setting.value;
+    if (!v) {
+        sema_error(s, set->span, "'%s' needs a value", row->name);
+        return false;
+    }
+    tc->value[k] = v;
+    if (row->flags & SETF_LATER) return true;
+    return row->check ? row->check(tc, set) : store_value(tc, row, v);
+}
+
+/* The optimizer and the number of epochs every block needs, and the schedule (which reads the
+ * number of epochs). */
+static void check_needed(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    AstNode *opt = tc->value[SET_OPTIMIZER];
+    if (!tc->seen[SET_OPTIMIZER] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
+                   "0.1)' or 'optimizer adam()'");
+        tc->ok = false;
+    } else if (opt && !check_optimizer(s, opt, &tc->t->optim, true)) {
+        tc->ok = false;
+    }
+    if (tc->seen[SET_OPTIMIZER] && !opt) tc->ok = false;       /* its error was reported */
+    if (!tc->seen[SET_EPOCHS] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block needs 'epochs N'");
+        tc->ok = false;
+    }
+    AstNode *sched = tc->value[SET_SCHEDULE];
+    if (sched && tc->ok) tc->ok = check_schedule(s, sched, tc->t, tc->t->epochs);
+}
+
+/* ---- train: a loss formula ------------------------------------------------------------------- */
+
+/* train LOSS { ... }: each epoch is one step on a scalar loss of params. */
+static void train_loss(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    for (int k = 0; k < SET_COUNT; k++)
+        if ((settings[k].flags & SETF_DATA_ONLY) && tc->seen[k]) {
+            sema_error(s, tc->seen[k]->u.setting.name_span, "'%s' is for training a model on "
+                       "data (train MODEL on X, Y); this block trains a loss formula",
+                       settings[k].name);
+            tc->ok = false;
+        }
+    AstNode *trace = tc->seen[SET_TRACE];
+    if (trace && !sema_trace_places(s, &trace->u.setting.places, NULL, &tc->t->focus)) return;
+    AstNode *target = tc->st->u.train.target;
+    if (!sema_expr(s, target) || !sema_scalar(s, target, "train")) return;
+    if (!target->sema.grad) {
+        sema_error(s, target->span, "nothing to train: this depends on no param");
+        return;
+    }
+    tc->t->over_data = false;
+}
+
+/* ---- train: shapes --------------------------------------------------------------------------- */
 
 /* Checks a loss (and a metric) on the model's output for a batch of `rows`. */
 static bool check_loss_shapes(Sema *s, Span at, OpKind loss, const Shape *out, const Shape *y)
@@ -363,313 +589,238 @@ static Shape with_rows(const Shape *s, int rows)
     return r;
 }
 
-void sema_check_train(Sema *s, AstNode *st)
+/* ---- train: a model on data ------------------------------------------------------------------ */
+
+/* The model of train MODEL on ..., or NULL (reported unless it was poisoned). */
+static Symbol *train_model(TrainCheck *tc)
 {
-    SemaExtra *ex = sema_extra(s, st);
-    SemaTrain *t = &ex->train;
-    memset(t, 0, sizeof *t);
-    t->epochs = 0;
-    t->accumulate = 1;
-    t->trace_step = 0;
-    t->batch = 0;
-    t->sched.kind = SCHED_NONE;
-    t->metric = false;
-    bool metric_set = false, ok = true;
-    AstNode *seen[NN_ARRAY_LEN(setting_names)] = { 0 };
-    AstNode *loss_at = NULL, *val = NULL, *sched = NULL, *opt = NULL;
-
-    for (size_t i = 0; i < st->u.train.settings.count; i++) {
-        AstNode *set = st->u.train.settings.items[i];
-        const char *name = set->u.setting.name;
-        AstNode *v = set->u.setting.value;
-        size_t k = 0;
-        while (k < NN_ARRAY_LEN(setting_names) && strcmp(setting_names[k], name) != 0) k++;
-        if (k == NN_ARRAY_LEN(setting_names)) {
-            const char *best = NULL;
-            for (size_t j = 0; j < NN_ARRAY_LEN(setting_names); j++)
-                if (strncmp(setting_names[j], name, 3) == 0) best = setting_names[j];
-            if (best)
-                sema_error(s, set->u.setting.name_span, "unknown setting '%s'; did you mean "
-                           "'%s'?", name, best);
-            else
-                sema_error(s, set->u.setting.name_span, "unknown setting '%s' (a train block "
-                           "takes loss, optimizer, epochs, batch, accumulate, clip, validation, "
-                           "early_stop, log every N, schedule, metric, resume, trace step N, "
-                           "break step N)",
-                           name);
-            ok = false;
-            continue;
-        }
-        if (strcmp(name, "break") == 0) {
-            ok = check_break(s, set, t) && ok;
-            continue;
-        }
-        if (seen[k]) {
-            sema_error(s, set->u.setting.name_span, "'%s' is set twice", name);
-            sema_note(s, seen[k]->span, "first set here");
-            ok = false;
-            continue;
-        }
-        seen[k] = set;
-        bool want_word = strcmp(name, "log") == 0 || strcmp(name, "trace") == 0;
-        const char *word = want_word ? (name[0] == 'l' ? "every" : "step") : NULL;
-        bool every = name[0] == 't' && set->u.setting.word
-                     && strcmp(set->u.setting.word, "every") == 0;     /* trace every N */
-        if (!every && (want_word ? !set->u.setting.word || strcmp(set->u.setting.word, word) != 0
-                                 : set->u.setting.word != NULL)) {
-            if (want_word && name[0] == 't')
-                sema_error(s, set->span, "write 'trace step N' or 'trace every N'");
-            else if (want_word)
-                sema_error(s, set->span, "write '%s %s N'", name, word);
-            else
-                sema_error(s, set->span, "'%s' takes one value, as in '%s ...'", name, name);
-            ok = false;
-            continue;
-        }
-        if (!v) {
-            sema_error(s, set->span, "'%s' needs a value", name);
-            ok = false;
-            continue;
-        }
-        if (strcmp(name, "loss") == 0) {
-            loss_at = v;
-            ok = check_loss_name(s, v, &t->loss) && ok;
-        } else if (strcmp(name, "optimizer") == 0) {
-            opt = v;
-        } else if (strcmp(name, "epochs") == 0) {
-            ok = setting_int(s, set, "the number of epochs", 1, 100000000, &t->epochs) && ok;
-        } else if (strcmp(name, "batch") == 0) {
-            ok = setting_int(s, set, "the batch size", 1, MAX_DATA_ROWS, &t->batch) && ok;
-        } else if (strcmp(name, "accumulate") == 0) {
-            ok = setting_int(s, set, "the number of batches to accumulate", 1, 100000,
-                             &t->accumulate) && ok;
-        } else if (strcmp(name, "clip") == 0) {
-            double c;
-            if (!sema_const_number(s, v, "the largest gradient norm", &c)) ok = false;
-            else if (!(c > 0)) {
-                sema_error(s, v->span, "the largest gradient norm must be above 0");
-                ok = false;
-            }
-            t->clip = c;
-        } else if (strcmp(name, "validation") == 0) {
-            val = v;
-        } else if (strcmp(name, "early_stop") == 0) {
-            ok = setting_int(s, set, "the patience (epochs without improvement)", 1, 100000000,
-                             &t->patience) && ok;
-        } else if (strcmp(name, "log") == 0) {
-            ok = setting_int(s, set, "the logging interval", 1, 100000000, &t->log_every) && ok;
-        } else if (strcmp(name, "schedule") == 0) {
-            sched = v;
-        } else if (strcmp(name, "metric") == 0) {
-            metric_set = true;
-            if (v->kind == AST_NAME && strcmp(v->u.name, "accuracy") == 0) t->metric = true;
-            else if (v->kind == AST_NAME && strcmp(v->u.name, "none") == 0) t->metric = false;
-            else {
-                sema_error(s, v->span, "the metric is 'accuracy' or 'none'");
-                ok = false;
-            }
-        } else if (strcmp(name, "resume") == 0) {
-            if (v->kind != AST_STRING) {
-                sema_error(s, v->span, "'resume' takes a checkpoint's file name: resume "
-                           "\"net.safetensors\"");
-                ok = false;
-            } else {
-                t->resume = sema_text(s, v);
-            }
-        } else if (strcmp(name, "trace") == 0) {
-            if (strcmp(set->u.setting.word, "every") == 0)
-                ok = setting_int(s, set, "the tracing interval", 1, 100000000, &t->trace_every)
-                     && ok;
-            else
-                ok = setting_int(s, set, "the step to trace", 1, 100000000, &t->trace_step) && ok;
-        }
-    }
-    bool unknown = !ok;     /* a misspelt setting: "missing" errors would only repeat it */
-    if (!seen[1] && !unknown) {
-        sema_error(s, st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
-                   "0.1)' or 'optimizer adam()'");
-        ok = false;
-    } else if (opt && !check_optimizer(s, opt, &t->optim, true)) {
-        ok = false;
-    }
-    if (seen[1] && !opt) ok = false;       /* its error was reported */
-    if (!seen[2] && !unknown) {
-        sema_error(s, st->span, "a train block needs 'epochs N'");
-        ok = false;
-    }
-    if (sched && ok) ok = check_schedule(s, sched, t, t->epochs);
-
-    AstNode *target = st->u.train.target;
-    if (!st->u.train.x) {
-        /* train LOSS: each epoch is one step on a scalar loss of params */
-        const char *data_only[] = { "loss", "batch", "accumulate", "validation", "metric" };
-        for (size_t j = 0; j < NN_ARRAY_LEN(data_only); j++)
-            for (size_t k = 0; k < NN_ARRAY_LEN(setting_names); k++)
-                if (seen[k] && strcmp(setting_names[k], data_only[j]) == 0) {
-                    sema_error(s, seen[k]->u.setting.name_span, "'%s' is for training a model "
-                               "on data (train MODEL on X, Y); this block trains a loss "
-                               "formula", data_only[j]);
-                    ok = false;
-                }
-        if (seen[11]) {
-            sema_error(s, seen[11]->u.setting.name_span, "'resume' is for training a model on "
-                       "data");
-            ok = false;
-        }
-        if (seen[12] && !sema_trace_places(s, &seen[12]->u.setting.places, NULL, &t->focus))
-            return;
-        if (!sema_expr(s, target) || !sema_scalar(s, target, "train")) return;
-        if (!target->sema.grad) {
-            sema_error(s, target->span, "nothing to train: this depends on no param");
-            return;
-        }
-        t->over_data = false;
-        return;
-    }
-
-    /* train MODEL on X, Y */
-    Symbol *msym = target->kind == AST_NAME ? sema_lookup(s, target->u.name) : NULL;
+    AstNode *target = tc->st->u.train.target;
+    Symbol *msym = target->kind == AST_NAME ? sema_lookup(tc->s, target->u.name) : NULL;
     if (!msym || msym->kind != SYM_MODEL) {
-        if (!msym) sema_error(s, target->span, "unknown model '%s'", target->u.name);
-        else sema_error(s, target->span, "'%s' is not a model; train MODEL on X, Y { ... } "
-                        "trains a model (to train a loss formula, write train LOSS { ... })",
-                        target->u.name);
-        return;
+        if (!msym)
+            sema_error(tc->s, target->span, "unknown model '%s'", target->u.name);
+        else
+            sema_error(tc->s, target->span, "'%s' is not a model; train MODEL on X, Y { ... } "
+                       "trains a model (to train a loss formula, write train LOSS { ... })",
+                       target->u.name);
+        return NULL;
     }
-    if (msym->poisoned) return;
-    t->over_data = true;
-    t->model = msym;
-    if (seen[12] && !sema_trace_places(s, &seen[12]->u.setting.places, msym, &t->focus))
-        ok = false;
-    AstNode *x = st->u.train.x, *y = st->u.train.y;
+    return msym->poisoned ? NULL : msym;
+}
+
+/* DATA.X and DATA.Y for a data set's name, made as field nodes at its span. */
+static void data_fields(Sema *s, AstNode *data, AstNode **x, AstNode **y)
+{
+    AstNode *dx = ast_new(s->arena, AST_FIELD, data->span);
+    AstNode *dy = ast_new(s->arena, AST_FIELD, data->span);
+    dx->u.field.obj = dy->u.field.obj = data;
+    dx->u.field.field = "X";
+    dy->u.field.field = "Y";
+    dx->u.field.field_span = dy->u.field.field_span = data->span;
+    *x = dx;
+    *y = dy;
+}
+
+/* The training data: X, Y (or a data set's, written into the statement), checked: a matrix of
+ * inputs and targets with as many rows, neither depending on a param. */
+static bool resolve_train_data(TrainCheck *tc, Symbol *msym, AstNode **px, AstNode **py)
+{
+    Sema *s = tc->s;
+    AstNode *x = tc->st->u.train.x, *y = tc->st->u.train.y;
     if (!y) {
         Symbol *d = x->kind == AST_NAME ? sema_lookup(s, x->u.name) : NULL;
         if (!d || d->kind != SYM_DATA) {
             sema_error(s, x->span, "train on a data set, or on inputs and targets: train %s on "
                        "X, Y { ... }", msym->name);
-            return;
+            return false;
         }
-        if (d->poisoned) return;
-        AstNode *dx = ast_new(s->arena, AST_FIELD, x->span), *dy = ast_new(s->arena, AST_FIELD,
-                                                                           x->span);
-        dx->u.field.obj = dy->u.field.obj = x;
-        dx->u.field.field = "X";
-        dy->u.field.field = "Y";
-        dx->u.field.field_span = dy->u.field.field_span = x->span;
-        st->u.train.x = x = dx;
-        st->u.train.y = y = dy;
+        if (d->poisoned) return false;
+        data_fields(s, x, &tc->st->u.train.x, &tc->st->u.train.y);
+        x = tc->st->u.train.x;
+        y = tc->st->u.train.y;
     }
     bool xy = sema_expr(s, x);
     xy = sema_expr(s, y) && xy;
-    if (!xy) return;
+    if (!xy) return false;
     char a[64], b[64];
     if (x->sema.shape.rank != 2) {
         sema_error(s, x->span, "the inputs must be a matrix [rows, features], but this has "
                    "shape %s", shape_str(&x->sema.shape, a, sizeof a));
-        return;
+        return false;
     }
     if (y->sema.shape.rank < 1 || y->sema.shape.rank > 2
         || y->sema.shape.dim[0] != x->sema.shape.dim[0]) {
         sema_error(s, y->span, "the targets need one row per input row: the inputs are %s, the "
                    "targets %s", shape_str(&x->sema.shape, a, sizeof a),
                    shape_str(&y->sema.shape, b, sizeof b));
-        return;
+        return false;
     }
     if (x->sema.grad || y->sema.grad) {
         sema_error(s, x->sema.grad ? x->span : y->span, "training data cannot depend on params");
-        return;
+        return false;
     }
-    if (!seen[0] && !unknown) {
-        sema_error(s, st->span, "a train block on data needs a loss, e.g. 'loss mse' or 'loss "
-                   "cross_entropy'");
-        return;
+    *px = x;
+    *py = y;
+    return true;
+}
+
+/* validation D: a data set with the training inputs' features. */
+static bool validation_set(TrainCheck *tc, Symbol *vd, AstNode *val, int features)
+{
+    SemaTrain *t = tc->t;
+    if (vd->poisoned) return false;
+    if (vd->data->features != features) {
+        sema_error(tc->s, val->span, "the validation set has %d features, the training inputs %d",
+                   vd->data->features, features);
+        return false;
     }
-    if (!ok) return;
-    t->rows = x->sema.shape.dim[0];
-    t->train_rows = t->rows;
-    if (val) {
-        Symbol *vd = val->kind == AST_NAME ? sema_lookup(s, val->u.name) : NULL;
-        if (vd && vd->kind != SYM_DATA) {
-            sema_error(s, val->span, "'validation' takes a fraction such as 0.2 or a data set's "
-                       "name");
-            return;
-        }
-        if (vd && vd->kind == SYM_DATA) {
-            if (vd->poisoned) return;
-            if (vd->data->features != x->sema.shape.dim[1]) {
-                sema_error(s, val->span, "the validation set has %d features, the training "
-                           "inputs %d", vd->data->features, x->sema.shape.dim[1]);
-                return;
-            }
-            t->has_val = t->val_given = true;
-            t->val_rows = vd->data->rows;
-            AstNode *vx = ast_new(s->arena, AST_FIELD, val->span);
-            AstNode *vy = ast_new(s->arena, AST_FIELD, val->span);
-            vx->u.field.obj = vy->u.field.obj = val;
-            vx->u.field.field = "X";
-            vy->u.field.field = "Y";
-            vx->u.field.field_span = vy->u.field.field_span = val->span;
-            if (!sema_expr(s, vx) || !sema_expr(s, vy)) return;
-            t->vx = vx;
-            t->vy = vy;
-        } else {
-            double f;
-            if (!sema_const_number(s, val, "the validation fraction", &f)) return;
-            if (!(f > 0 && f < 1)) {
-                sema_error(s, val->span, "the validation fraction must be between 0 and 1, or "
-                           "name a data set");
-                return;
-            }
-            t->val_rows = (int)lround(f * t->rows);
-            if (t->val_rows < 1 || t->val_rows >= t->rows) {
-                sema_error(s, val->span, "a validation fraction of %g of %d rows leaves a part "
-                           "empty", f, t->rows);
-                return;
-            }
-            t->has_val = true;
-            t->train_rows = t->rows - t->val_rows;
-        }
+    t->has_val = t->val_given = true;
+    t->val_rows = vd->data->rows;
+    AstNode *vx, *vy;
+    data_fields(tc->s, val, &vx, &vy);
+    if (!sema_expr(tc->s, vx) || !sema_expr(tc->s, vy)) return false;
+    t->vx = vx;
+    t->vy = vy;
+    return true;
+}
+
+/* validation F: the last fraction F of the rows, neither part empty. */
+static bool validation_fraction(TrainCheck *tc, AstNode *val)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    double f;
+    if (!sema_const_number(s, val, settings[SET_VALIDATION].what, &f)) return false;
+    if (!(f > 0 && f < 1)) {
+        sema_error(s, val->span, "the validation fraction must be between 0 and 1, or name a "
+                   "data set");
+        return false;
     }
-    if (t->batch == 0 || t->batch > t->train_rows) t->batch = t->train_rows;
-    t->rest = t->train_rows % t->batch;
-    Shape xs = x->sema.shape, ys = y->sema.shape;
-    Shape xb = with_rows(&xs, t->batch);
-    if (!sema_apply_model(s, msym, &xb, x->span, &t->batch_app)) return;
-    Shape yb = with_rows(&ys, t->batch);
-    if (!check_loss_shapes(s, loss_at->span, t->loss, &t->batch_app.out, &yb)) return;
-    if (metric_set && t->metric && !metric_fits(&t->batch_app.out, &yb)) {
+    t->val_rows = (int)lround(f * t->rows);
+    if (t->val_rows < 1 || t->val_rows >= t->rows) {
+        sema_error(s, val->span, "a validation fraction of %g of %d rows leaves a part empty", f,
+                   t->rows);
+        return false;
+    }
+    t->has_val = true;
+    t->train_rows = t->rows - t->val_rows;
+    return true;
+}
+
+/* The validation setting, if given: a fraction of the rows or a data set. */
+static bool check_validation(TrainCheck *tc, int features)
+{
+    AstNode *val = tc->value[SET_VALIDATION];
+    if (!val) return true;
+    Symbol *vd = val->kind == AST_NAME ? sema_lookup(tc->s, val->u.name) : NULL;
+    if (vd && vd->kind != SYM_DATA) {
+        sema_error(tc->s, val->span, "'validation' takes a fraction such as 0.2 or a data set's "
+                   "name");
+        return false;
+    }
+    return vd ? validation_set(tc, vd, val, features) : validation_fraction(tc, val);
+}
+
+/* The metric on a batch's output: given (it must fit), or accuracy where it fits a
+ * classification. `data`: the data set trained on, if the block names one. */
+static bool check_metric_fits(TrainCheck *tc, const Shape *yb, const Symbol *data)
+{
+    SemaTrain *t = tc->t;
+    AstNode *metric = tc->seen[SET_METRIC];
+    bool numeric = data && data->kind == SYM_DATA && data->data->n_classes == 0;
+    if (tc->value[SET_METRIC] && t->metric && !metric_fits(&t->batch_app.out, yb)) {
         char o[64], w[64];
-        sema_error(s, seen[10]->span, "accuracy needs class scores [N, C] with one-hot or index "
+        sema_error(tc->s, metric->span, "accuracy needs class scores [N, C] with one-hot or index "
                    "targets, or probabilities [N, 1] with 0/1 targets; here the model gives %s "
                    "and the targets are %s", shape_str(&t->batch_app.out, o, sizeof o),
-                   shape_str(&yb, w, sizeof w));
-        return;
+                   shape_str(yb, w, sizeof w));
+        return false;
     }
-    /* a data set knows whether its target is classes */
-    Symbol *data = NULL;
-    if (st->u.train.x->kind == AST_FIELD && st->u.train.x->u.field.obj->kind == AST_NAME)
-        data = sema_lookup(s, st->u.train.x->u.field.obj->u.name);
-    bool numeric = data && data->kind == SYM_DATA && data->data->n_classes == 0;
-    if (metric_set && t->metric && numeric) {
-        sema_error(s, seen[10]->span, "accuracy needs class targets, but '%s' has a numeric "
+    if (tc->value[SET_METRIC] && t->metric && numeric) {
+        sema_error(tc->s, metric->span, "accuracy needs class targets, but '%s' has a numeric "
                    "target", data->name);
-        return;
+        return false;
     }
-    if (!metric_set)
-        t->metric = !numeric && t->loss != OP_MSE && t->loss != OP_L1 && metric_fits(&t->batch_app.out, &yb);
+    if (!tc->value[SET_METRIC])
+        t->metric = !numeric && t->loss != OP_MSE && t->loss != OP_L1
+                    && metric_fits(&t->batch_app.out, yb);
+    return true;
+}
+
+/* The model applied as training runs it: to a batch (and the loss and metric on it), to the
+ * last, smaller batch, to all the training rows, and to the validation rows. */
+static void apply_model_passes(TrainCheck *tc, Symbol *msym, AstNode *x, AstNode *y)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    AstNode *val = tc->value[SET_VALIDATION];
+    Shape xs = x->sema.shape, ys = y->sema.shape;
+    Shape xb = with_rows(&xs, t->batch), yb = with_rows(&ys, t->batch);
+    if (!sema_apply_model(s, msym, &xb, x->span, &t->batch_app)) return;
+    if (!check_loss_shapes(s, tc->value[SET_LOSS]->span, t->loss, &t->batch_app.out, &yb)) return;
+    /* a data set knows whether its target is classes */
+    AstNode *tx = tc->st->u.train.x;
+    Symbol *data = tx->kind == AST_FIELD && tx->u.field.obj->kind == AST_NAME
+                       ? sema_lookup(s, tx->u.field.obj->u.name) : NULL;
+    if (!check_metric_fits(tc, &yb, data)) return;
     if (t->rest) {
         Shape xr = with_rows(&xs, t->rest);
         if (!sema_apply_model(s, msym, &xr, x->span, &t->rest_app)) return;
     }
     Shape xt = with_rows(&xs, t->train_rows);
     if (!sema_apply_model(s, msym, &xt, x->span, &t->train_app)) return;
-    if (t->has_val) {
-        Shape xv = with_rows(&xs, t->val_rows);
-        if (t->val_given) xv = t->vx->sema.shape;
-        if (!sema_apply_model(s, msym, &xv, val->span, &t->val_app)) return;
-        Shape yv = t->val_given ? t->vy->sema.shape : with_rows(&ys, t->val_rows);
-        if (!check_loss_shapes(s, val->span, t->loss, &t->val_app.out, &yv)) return;
+    if (!t->has_val) return;
+    Shape xv = t->val_given ? t->vx->sema.shape : with_rows(&xs, t->val_rows);
+    if (!sema_apply_model(s, msym, &xv, val->span, &t->val_app)) return;
+    Shape yv = t->val_given ? t->vy->sema.shape : with_rows(&ys, t->val_rows);
+    check_loss_shapes(s, val->span, t->loss, &t->val_app.out, &yv);
+}
+
+/* train MODEL on X, Y { ... } / train MODEL on DATA { ... } */
+static void train_on_data(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    Symbol *msym = train_model(tc);
+    if (!msym) return;
+    t->over_data = true;
+    t->model = msym;
+    AstNode *trace = tc->seen[SET_TRACE];
+    if (trace && !sema_trace_places(s, &trace->u.setting.places, msym, &t->focus))
+        tc->ok = false;
+    AstNode *x, *y;
+    if (!resolve_train_data(tc, msym, &x, &y)) return;
+    if (!tc->seen[SET_LOSS] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block on data needs a loss, e.g. 'loss mse' or 'loss "
+                   "cross_entropy'");
+        return;
     }
+    if (!tc->ok) return;
+    t->rows = x->sema.shape.dim[0];
+    t->train_rows = t->rows;
+    if (!check_validation(tc, x->sema.shape.dim[1])) return;
+    if (t->batch == 0 || t->batch > t->train_rows) t->batch = t->train_rows;
+    t->rest = t->train_rows % t->batch;
+    apply_model_passes(tc, msym, x, y);
+}
+
+void sema_check_train(Sema *s, AstNode *st)
+{
+    TrainCheck tc;
+    memset(&tc, 0, sizeof tc);
+    tc.s = s;
+    tc.st = st;
+    tc.t = &sema_extra(s, st)->train;
+    memset(tc.t, 0, sizeof *tc.t);
+    tc.t->accumulate = 1;
+    tc.t->sched.kind = SCHED_NONE;
+    tc.ok = true;
+    for (size_t i = 0; i < st->u.train.settings.count; i++)
+        tc.ok = read_setting(&tc, st->u.train.settings.items[i]) && tc.ok;
+    tc.settings_failed = !tc.ok;
+    check_needed(&tc);
+    if (st->u.train.x) train_on_data(&tc);
+    else train_loss(&tc);
 }
 
 /* ---- save / load ------------------------------------------------------------------------- */
