@@ -39,15 +39,11 @@ static const HelpEntry help[] = {
     { "step", "statement", "step sgd(lr = 0.1)", "one optimizer update of every param from its gradient", "optimizer" },
     { "zero_grad", "statement", "zero_grad", "sets every param's gradient to zero", NULL },
     { "seed", "statement", "seed 42", "restarts the random numbers, so draws repeat", NULL },
-    { "model", "statement", "model net { dense(2, 8); relu; dense(1) }", "a network of layers, or of params with forward(x) = ...", NULL },
+    { "model", "statement", "model net { dense(2, 8); relu; dense(1) }", "a network of layers, or of params with forward(x) = ...", "layer" },
     { "train", "statement", "train net on X, Y { loss mse; optimizer adam(); epochs 100 }", "trains a model on data (or a loss formula) in mini-batches", "train setting" },
     { "save", "statement", "save net \"net.safetensors\"", "writes a model's params (and optimizer state) as safetensors", NULL },
     { "load", "statement", "load net \"net.safetensors\"", "reads them back, checking every name and shape first", NULL },
     { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params", NULL },
-    { "residual", "layer", "residual { dense(8); relu }", "adds a block's input to its output (the width must stay)", NULL },
-    /* layers */
-    { "dense", "layer", "dense(4, 8) or dense(8)", "x @ W + b; W initialised for the next activation, b zeros", NULL },
-    { "dropout", "layer", "dropout(0.5)", "zeroes each value with probability p while training, scales the rest", NULL },
     /* data */
     { "csv", "data", "let d = csv(\"iris.csv\", target = \"species\")", "reads a CSV with a header; classes become one-hot", NULL },
     { "split", "data", "let a, b = split(d, 0.8)", "seeded shuffle, then two parts; or a file listing the second's rows", NULL },
@@ -80,12 +76,24 @@ static const HelpEntry settings_help[] = {
 #undef SETTING
 };
 
+/* The layers of a model (src/layers.def); the activations are ops. */
+static const HelpEntry layers_help[] = {
+#define LAYER(name, kind, check, args, usage, example, text) { name, "layer", example, text, NULL },
+#define LAYER_ALIAS(...)
+#define INIT(...)
+#include "layers.def"
+#undef INIT
+#undef LAYER_ALIAS
+#undef LAYER
+};
+
 /* Every source of help, in the order `:help` lists the words; the op table comes last. */
 static const struct {
     const HelpEntry *rows;
     size_t count;
 } help_sources[] = {
     { help, NN_ARRAY_LEN(help) },
+    { layers_help, NN_ARRAY_LEN(layers_help) },
     { settings_help, NN_ARRAY_LEN(settings_help) },
 };
 
@@ -141,6 +149,14 @@ static bool first_of_name(size_t i, const HelpEntry *h)
     return true;
 }
 
+/* Whether a word of kind `kind` is a `lists`: "layer" is also "function / layer". */
+static bool kind_is(const char *kind, const char *lists)
+{
+    size_t n = strlen("function / ");
+    return strcmp(kind, lists) == 0
+           || (strncmp(kind, "function / ", n) == 0 && strcmp(kind + n, lists) == 0);
+}
+
 /* One word's help: what it is and an example, then the words of the kind it lists. */
 static void print_entry(const HelpEntry *h, StrBuf *sb)
 {
@@ -148,7 +164,7 @@ static void print_entry(const HelpEntry *h, StrBuf *sb)
     bool first = true;
     for (size_t i = 0; h->lists && i < help_count(); i++) {
         HelpEntry w;
-        if (!help_entry(i, &w) || strcmp(w.kind, h->lists) != 0) continue;
+        if (!help_entry(i, &w) || !kind_is(w.kind, h->lists)) continue;
         if (first) sb_printf(sb, "  each %s:\n", h->lists);
         first = false;
         sb_printf(sb, "    %-14s %s\n", w.name, w.text);

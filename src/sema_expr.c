@@ -5,6 +5,7 @@
 #include "sema_expr.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_EXPR_DEPTH 1000         /* deeper expressions are refused, not recursed into */
@@ -63,6 +64,67 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
     e->sema.grad = false;
     for (int i = 0; i < n; i++) e->sema.grad |= in[i]->sema.grad;
     return ok;
+}
+
+/* ---- initialisers (src/layers.def) ----------------------------------------------------------- */
+
+static const struct InitRow {
+    const char *name;
+    OpKind op;
+} inits[] = {
+#define LAYER(...)
+#define LAYER_ALIAS(...)
+#define INIT(name, op) { name, op },
+#include "layers.def"
+#undef INIT
+#undef LAYER_ALIAS
+#undef LAYER
+};
+
+bool sema_initialiser(const char *name, OpKind *op)
+{
+    for (size_t i = 0; i < NN_ARRAY_LEN(inits); i++)
+        if (strcmp(inits[i].name, name) == 0) {
+            *op = inits[i].op;
+            return true;
+        }
+    return false;
+}
+
+const char *sema_init_name(OpKind op)
+{
+    for (size_t i = 0; i < NN_ARRAY_LEN(inits); i++)
+        if (inits[i].op == op) return inits[i].name;
+    return op_info(op)->name;
+}
+
+void sema_unknown_init(Sema *s, const AstNode *v)
+{
+    const char *name = v->kind == AST_NAME ? v->u.name : NULL;
+    Suggest sg;
+    suggest_init(&sg, name ? name : "");
+    for (size_t i = 0; i < NN_ARRAY_LEN(inits); i++) suggest_offer(&sg, inits[i].name);
+    if (suggest_best(&sg)) {
+        sema_error(s, v->span, "unknown initialiser '%s'; did you mean '%s'?", name,
+                   suggest_best(&sg));
+        return;
+    }
+    const char *words[NN_ARRAY_LEN(inits)];
+    char alias[NN_ARRAY_LEN(inits)][32];
+    size_t n = 0;
+    for (size_t i = 0; i < NN_ARRAY_LEN(inits); i++) {
+        if (strcmp(sema_init_name(inits[i].op), inits[i].name) == 0) {
+            words[n++] = inits[i].name;
+            continue;
+        }
+        snprintf(alias[i], sizeof alias[i], "%s (%s)", words[n - 1], inits[i].name);
+        words[n - 1] = alias[i];    /* another name for the word before: xavier (glorot) */
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    sema_list_words(&sb, words, n, "or");
+    sema_error(s, v->span, "unknown initialiser; use %s", sb.data);
+    sb_free(&sb);
 }
 
 /* ---- constants ------------------------------------------------------------------------------ */
@@ -366,9 +428,10 @@ static bool check_call(Sema *s, AstNode *e)
                    "summary(net)");
         return false;
     }
-    /* the other names PyTorch and Keras users know the initialisers by */
-    const OpInfo *op = op_lookup(strcmp(name, "glorot") == 0 ? "xavier"
-                                 : strcmp(name, "kaiming") == 0 ? "he" : name);
+    /* the other names PyTorch and Keras users know the initialisers by: glorot, kaiming */
+    const OpInfo *op = op_lookup(name);
+    OpKind init;
+    if (!op && sema_initialiser(name, &init) && op_info(init)->sig != SIG_LEAF) op = op_info(init);
     if (!op) {
         Symbol *sym = sema_lookup(s, name);
         if (sym) {

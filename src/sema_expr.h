@@ -24,6 +24,14 @@ bool sema_const_number(Sema *s, AstNode *e, const char *what, double *out);
 void sema_too_small(Sema *s, Span at, const char *what, double lo, double v);
 void sema_too_large(Sema *s, Span at, const char *what, double hi, double v);
 
+/* The initialiser of dense(..., init = NAME) so named (src/layers.def): its op in *op. False if
+ * there is none. */
+bool sema_initialiser(const char *name, OpKind *op);
+/* An initialiser's first name in the table ("he" for OP_HE), as a model's summary shows it. */
+const char *sema_init_name(OpKind op);
+/* "unknown initialiser 'hee'; did you mean 'he'?", or else the list of initialisers, at v. */
+void sema_unknown_init(Sema *s, const AstNode *v);
+
 /* `net(x)`: checks the application of a model to an input of shape `in` (for a formula model,
  * on a fresh copy of its body, so each input shape gets its own checked body). The result, in
  * *app, is for lowering. Reports at `at`, with a note there for mistakes inside the formula. */
