@@ -44,15 +44,6 @@ static const HelpEntry help[] = {
     { "save", "statement", "save net \"net.safetensors\"", "writes a model's params (and optimizer state) as safetensors", NULL },
     { "load", "statement", "load net \"net.safetensors\"", "reads them back, checking every name and shape first", NULL },
     { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params", NULL },
-    /* data */
-    { "csv", "data", "let d = csv(\"iris.csv\", target = \"species\")", "reads a CSV with a header; classes become one-hot", NULL },
-    { "split", "data", "let a, b = split(d, 0.8)", "seeded shuffle, then two parts; or a file listing the second's rows", NULL },
-    { "normalize", "data", "let a, b = normalize(tr, te)", "standardises with the first set's mean and deviation", NULL },
-    { "xor", "data", "let d = xor(200, noise = 0.1)", "points in [-1,1]^2, class 1 where x1 * x2 > 0", NULL },
-    { "circles", "data", "let d = circles(200, noise = 0.05)", "an inner disc (class 1) inside a ring (class 0)", NULL },
-    { "moons", "data", "let d = moons(200, noise = 0.1)", "two interleaved half circles", NULL },
-    { "spirals", "data", "let d = spirals(3, 300, noise = 0.05)", "k interleaved spiral arms, one class each", NULL },
-    { "blobs", "data", "let d = blobs(4, 400, noise = 0.2)", "k Gaussian clusters", NULL },
     { "labels", "print", "print labels(iris, net(X))", "each row's predicted class by name", NULL },
     { "summary", "statement", "summary(net)", "a model's layers, output shapes and parameter counts", NULL },
     /* optimizers and schedules */
@@ -87,6 +78,14 @@ static const HelpEntry layers_help[] = {
 #undef LAYER
 };
 
+/* The data functions (src/datafns.def). */
+static const HelpEntry data_help[] = {
+#define DATAFN(name, fn, check, args, sets, usage, example, text) \
+    { name, "data", example, text, NULL },
+#include "datafns.def"
+#undef DATAFN
+};
+
 /* Every source of help, in the order `:help` lists the words; the op table comes last. */
 static const struct {
     const HelpEntry *rows;
@@ -94,6 +93,7 @@ static const struct {
 } help_sources[] = {
     { help, NN_ARRAY_LEN(help) },
     { layers_help, NN_ARRAY_LEN(layers_help) },
+    { data_help, NN_ARRAY_LEN(data_help) },
     { settings_help, NN_ARRAY_LEN(settings_help) },
 };
 

@@ -29,8 +29,15 @@ static void check_let_many(Sema *s, AstNode *st)
         sema_check_data_let(s, st);
         return;
     }
-    sema_error(s, v->span, "only data functions give several values: let a, b = "
-               "split(data, 0.8) or normalize(a, b)");
+    Suggest sg;
+    suggest_init(&sg, v->kind == AST_CALL ? v->u.call.name : "");
+    sema_offer_data_fns(&sg);
+    if (suggest_best(&sg))
+        sema_error(s, v->u.call.name_span, "unknown data function '%s'; did you mean '%s'?",
+                   v->u.call.name, suggest_best(&sg));
+    else
+        sema_error(s, v->span, "only data functions give several values: let a, b = "
+                   "split(data, 0.8) or normalize(a, b)");
     for (size_t i = 0; i < st->u.many.names.count; i++)
         sema_add_symbol(s, st->u.many.names.items[i]->u.name, SYM_LET,
                         st->u.many.names.items[i]->span)->poisoned = true;

@@ -299,11 +299,20 @@ bool sema_named(Sema *s, const AstList *args, const char *fn, const char *allowe
 
 /* ---- word tables ---------------------------------------------------------------------------- */
 
+static const char *const data_fn_names[] = {
+#define DATAFN(name, ...) name,
+#include "datafns.def"
+#undef DATAFN
+};
+
 bool sema_is_data_fn(const char *name)
 {
-    static const char *const fns[] = { "csv", "xor", "circles", "moons", "spirals", "blobs",
-                                       "split", "normalize" };
-    for (size_t i = 0; i < NN_ARRAY_LEN(fns); i++)
-        if (strcmp(fns[i], name) == 0) return true;
+    for (size_t i = 0; i < NN_ARRAY_LEN(data_fn_names); i++)
+        if (strcmp(data_fn_names[i], name) == 0) return true;
     return false;
+}
+
+void sema_offer_data_fns(Suggest *sg)
+{
+    for (size_t i = 0; i < NN_ARRAY_LEN(data_fn_names); i++) suggest_offer(sg, data_fn_names[i]);
 }

@@ -111,5 +111,7 @@ bool sema_named(Sema *s, const AstList *args, const char *fn, const char *allowe
 
 /* Whether `name` is a data function (src/datafns.def): csv, moons, split, ... */
 bool sema_is_data_fn(const char *name);
+/* Offers every data function's name to a suggestion. */
+void sema_offer_data_fns(Suggest *sg);
 
 #endif

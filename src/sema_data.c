@@ -1,10 +1,10 @@
-/* sema_data.c — checks data sets: `let` of a data function (csv, the generated sets, split,
- * normalize), and printing a model or a data set, or a data set's class names. csv files and
- * row lists are read here, while checking, so a bad file is a compile error. Stands on
- * sema_expr.c. */
+/* sema_data.c — checks data sets: `let` of a data function (the rows of src/datafns.def: csv,
+ * the generated sets, split, normalize), and printing a model or a data set, or a data set's
+ * class names. csv files and row lists are read here, while checking, so a bad file is a
+ * compile error. Stands on sema_args.c. */
 #include "sema_data.h"
 
-#include "sema_expr.h"
+#include "sema_args.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,34 +80,86 @@ static Symbol *data_arg(Sema *s, AstNode *e, const char *fn)
     return NULL;
 }
 
-static bool check_csv(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbol **out)
+/* ---- the data function table (src/datafns.def) ------------------------------------------------ */
+
+typedef struct DataFnRow DataFnRow;
+
+/* A data function's reader: checks the call and defines the sets named by `names` (into sd).
+ * False after reporting. */
+typedef bool (*DataCheckFn)(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                            const AstList *names);
+
+struct DataFnRow {
+    const char *name;
+    DataFn fn;
+    DataCheckFn check;
+    const ArgForm *args;
+    int sets;
+    const char *usage;
+};
+
+static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                      const AstList *names);
+static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                      const AstList *names);
+static bool check_split(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                        const AstList *names);
+static bool check_normalize(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                            const AstList *names);
+
+/* csv("FILE", target = "COLUMN") */
+static const ArgSpec csv_specs[] = {
+    { "file", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+    { "target", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+};
+static const char *const csv_what[] = { "a file name", "the name of the target column" };
+static const ArgForm csv_args = { csv_specs, 2, 1, 1, csv_what, NULL,
+                                  "csv(\"iris.csv\", target = \"species\")" };
+
+/* xor(n, noise = S), circles, moons; spirals(k, n, noise = S), blobs */
+#define TOY_POINTS { "n", ARG_INT, true, 0, 2, MAX_DATA_ROWS, false, false, NULL }
+#define TOY_NOISE { "noise", ARG_NUMBER, false, 0, 0, INFINITY, false, true, \
+                    "at least 0: it is a standard deviation" }
+static const ArgSpec toy_specs[] = { TOY_POINTS, TOY_NOISE };
+static const char *const toy_what[] = { "the number of points", "the noise" };
+static const ArgForm toy_args = { toy_specs, 2, 1, 1, toy_what, NULL, NULL };
+static const ArgSpec toy_k_specs[] = {
+    { "k", ARG_INT, true, 0, 2, 100, false, false, NULL }, TOY_POINTS, TOY_NOISE,
+};
+static const char *const toy_k_what[] = { "the number of classes", "the number of points",
+                                          "the noise" };
+static const ArgForm toy_k_args = { toy_k_specs, 3, 2, 2, toy_k_what, NULL, NULL };
+#undef TOY_POINTS
+#undef TOY_NOISE
+
+static const DataFnRow data_fns[] = {
+#define DATAFN(name, fn, check, args, sets, usage, example, text) \
+    { name, fn, check, args, sets, usage },
+#include "datafns.def"
+#undef DATAFN
+};
+
+/* ---- the data functions ------------------------------------------------------------------------ */
+
+static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                      const AstList *names)
 {
-    const AstList *args = &call->u.call.args;
-    if (!sema_named(s, args, "csv", "target")) return false;
-    AstNode *path = sema_arg(args, 0, NULL), *target = sema_arg(args, SEMA_NAMED_ONLY, "target");
-    if (!path || path->kind != AST_STRING || sema_npos(args) != 1) {
-        sema_error(s, call->span, "'csv' takes a file name and the target column: "
-                   "csv(\"iris.csv\", target = \"species\")");
-        return false;
-    }
-    if (!target || target->kind != AST_STRING) {
-        sema_error(s, target ? target->span : call->span, "'csv' needs the name of the target "
-                   "column as a string: csv(\"iris.csv\", target = \"species\")");
-        return false;
-    }
-    const char *file = sema_text(s, path);
+    AstNode *name = names->items[0];
+    ArgValue v[2];
+    if (!sema_args(s, call, row->args, row->usage, v)) return false;
+    const char *file = v[0].text, *target = v[1].text;
     Dataset d;
     DataError err;
-    if (!data_read_csv(file, sema_text(s, target), &d, &err)) {
+    if (!data_read_csv(file, target, &d, &err)) {
         if (err.line == 0) {    /* the whole file: the script's string is the place */
-            sema_error(s, path->span, "%s", err.msg);
+            sema_error(s, v[0].node->span, "%s", err.msg);
             return false;
         }
         sema_file_error(s, file, err.line, err.col, err.msg);
         sema_note(s, call->span, "while reading the data set for '%s' here", name->u.name);
         return false;
     }
-    sd->fn = DATA_CSV;
+    sd->fn = row->fn;
     size_t nx = (size_t)d.rows * (size_t)d.features, ny = (size_t)d.rows * (size_t)d.targets;
     sd->x = arena_alloc(s->arena, (nx ? nx : 1) * sizeof(float));
     sd->y = arena_alloc(s->arena, (ny ? ny : 1) * sizeof(float));
@@ -116,55 +168,30 @@ static bool check_csv(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbo
     Symbol *sym = data_symbol(s, name, d.rows, d.features, d.targets);
     set_classes(sym->data, d.class_names, d.n_classes);
     char how[512];
-    snprintf(how, sizeof how, "read from %s, target '%s'", file, sema_text(s, target));
+    snprintf(how, sizeof how, "read from %s, target '%s'", file, target);
     describe(sym->data, how);
     data_free(&d);
-    *out = sym;
+    sd->dst[sd->n_dst++] = sym;
     return true;
 }
 
-static bool check_toy(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbol **out)
+static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                      const AstList *names)
 {
-    static const struct { const char *name; DataFn fn; bool k; } toys[] = {
-        { "xor", DATA_XOR, false }, { "circles", DATA_CIRCLES, false },
-        { "moons", DATA_MOONS, false }, { "spirals", DATA_SPIRALS, true },
-        { "blobs", DATA_BLOBS, true },
-    };
-    const char *fn = call->u.call.name;
-    size_t t = 0;
-    while (strcmp(toys[t].name, fn) != 0) t++;
-    const AstList *args = &call->u.call.args;
-    if (!sema_named(s, args, fn, "noise")) return false;
-    int want = toys[t].k ? 2 : 1;
-    if (sema_npos(args) != want) {
-        if (toys[t].k)
-            sema_error(s, call->span, "'%s' takes the number of classes, the number of points "
-                       "and an optional noise: %s(3, 300, noise = 0.1)", fn, fn);
-        else
-            sema_error(s, call->span, "'%s' takes the number of points and an optional noise: "
-                       "%s(200, noise = 0.1)", fn, fn);
+    bool with_k = row->args == &toy_k_args;     /* spirals(k, n), else xor(n) */
+    ArgValue v[3];
+    if (!sema_args(s, call, row->args, row->usage, v)) return false;
+    long k = with_k ? (long)v[0].num : 2, n = (long)v[with_k].num;
+    double noise = v[with_k + 1].num;
+    if (n < k) {
+        sema_too_small(s, v[with_k].node->span, row->args->what[with_k], (double)k, (double)n);
         return false;
     }
-    long k = 2, n;
-    if (toys[t].k && !sema_const_int(s, sema_arg(args, 0, NULL), "the number of classes", 2, 100,
-                                     &k))
-        return false;
-    if (!sema_const_int(s, sema_arg(args, want - 1, NULL), "the number of points", k,
-                        MAX_DATA_ROWS, &n))
-        return false;
-    double noise = 0;
-    AstNode *na = sema_arg(args, SEMA_NAMED_ONLY, "noise");
-    if (na && !sema_const_number(s, na, "the noise", &noise)) return false;
-    if (noise < 0) {
-        sema_error(s, na->span, "the noise is a standard deviation: it cannot be negative");
-        return false;
-    }
-    sd->fn = toys[t].fn;
+    sd->fn = row->fn;
     sd->n = (int)n;
     sd->k = (int)k;
     sd->noise = noise;
-    int targets = toys[t].k ? (int)k : 1;
-    Symbol *sym = data_symbol(s, name, (int)n, 2, targets);
+    Symbol *sym = data_symbol(s, names->items[0], (int)n, 2, with_k ? (int)k : 1);
     char *classes[100];
     char buf[100][12];
     for (int i = 0; i < k; i++) {
@@ -173,9 +200,9 @@ static bool check_toy(Sema *s, AstNode *call, SemaData *sd, AstNode *name, Symbo
     }
     set_classes(sym->data, classes, (int)k);
     char how[128];
-    snprintf(how, sizeof how, "made by %s, noise %g", fn, noise);
+    snprintf(how, sizeof how, "made by %s, noise %g", row->name, noise);
     describe(sym->data, how);
-    *out = sym;
+    sd->dst[sd->n_dst++] = sym;
     return true;
 }
 
@@ -188,65 +215,76 @@ static Symbol *data_like(Sema *s, AstNode *name, const DataSym *src, int rows, c
     return sym;
 }
 
-static bool check_split(Sema *s, AstNode *call, SemaData *sd, const AstList *names)
+/* split(D, "FILE"): the rows listed in FILE are the second part. Sets *first, the rows of the
+ * first part. */
+static bool split_by_file(Sema *s, AstNode *how, const DataSym *d, SemaData *sd, int *first)
 {
-    const AstList *args = &call->u.call.args;
-    if (!sema_named(s, args, "split", NULL)) return false;
-    if (sema_npos(args) != 2) {
-        sema_error(s, call->span, "'split' takes a data set and the fraction for the first part, "
-                   "or a file listing the rows of the second: split(data, 0.8)");
+    const char *file = sema_text(s, how);
+    int *rows, count;
+    DataError err;
+    if (!data_read_indices(file, d->rows, &rows, &count, &err)) {
+        if (err.line == 0) {
+            sema_error(s, how->span, "%s", err.msg);
+            return false;
+        }
+        sema_file_error(s, file, err.line, err.col, err.msg);
+        sema_note(s, how->span, "while reading the rows to split off here");
         return false;
     }
-    if (names->count != 2) {
+    sd->fn = DATA_SPLIT_ROWS;
+    sd->rows = arena_alloc(s->arena, (size_t)(count ? count : 1) * sizeof(int));
+    memcpy(sd->rows, rows, (size_t)count * sizeof(int));
+    sd->n_rows = count;
+    nn_free(rows);
+    *first = d->rows - count;
+    if (*first < 1 || count < 1) {
+        sema_error(s, how->span, "the file lists %d of the %d rows; both parts need at least one",
+                   count, d->rows);
+        return false;
+    }
+    return true;
+}
+
+/* split(D, F): the first round(F × rows) rows, after a shuffle, are the first part. */
+static bool split_by_fraction(Sema *s, AstNode *how, const DataSym *d, SemaData *sd, int *first)
+{
+    double f;
+    if (!sema_const_number(s, how, "the fraction", &f)) return false;
+    if (!(f > 0 && f < 1)) {
+        sema_error(s, how->span, "the fraction for the first part must be between 0 and 1");
+        return false;
+    }
+    *first = (int)lround(f * d->rows);
+    if (*first < 1 || *first >= d->rows) {
+        sema_error(s, how->span, "a fraction of %g of %d rows leaves a part empty", f, d->rows);
+        return false;
+    }
+    sd->fn = DATA_SPLIT;
+    sd->fraction = f;
+    return true;
+}
+
+static bool check_split(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                        const AstList *names)
+{
+    const AstList *args = &call->u.call.args;
+    if (!sema_named(s, args, row->name, NULL)) return false;
+    if (sema_npos(args) != 2) {
+        sema_error(s, call->span, "%s", row->usage);
+        return false;
+    }
+    if ((int)names->count != row->sets) {
         sema_error(s, call->span, "'split' makes two data sets: let train_set, test_set = "
                    "split(data, 0.8)");
         return false;
     }
-    Symbol *src = data_arg(s, sema_arg(args, 0, NULL), "split");
+    Symbol *src = data_arg(s, sema_arg(args, 0, NULL), row->name);
     if (!src) return false;
     DataSym *d = src->data;
     AstNode *how = sema_arg(args, 1, NULL);
     int first;
-    if (how->kind == AST_STRING) {
-        const char *file = sema_text(s, how);
-        int *rows, count;
-        DataError err;
-        if (!data_read_indices(file, d->rows, &rows, &count, &err)) {
-            if (err.line == 0) {
-                sema_error(s, how->span, "%s", err.msg);
-                return false;
-            }
-            sema_file_error(s, file, err.line, err.col, err.msg);
-            sema_note(s, how->span, "while reading the rows to split off here");
-            return false;
-        }
-        sd->fn = DATA_SPLIT_ROWS;
-        sd->rows = arena_alloc(s->arena, (size_t)(count ? count : 1) * sizeof(int));
-        memcpy(sd->rows, rows, (size_t)count * sizeof(int));
-        sd->n_rows = count;
-        nn_free(rows);
-        first = d->rows - count;
-        if (first < 1 || count < 1) {
-            sema_error(s, how->span, "the file lists %d of the %d rows; both parts need at least "
-                       "one", count, d->rows);
-            return false;
-        }
-    } else {
-        double f;
-        if (!sema_const_number(s, how, "the fraction", &f)) return false;
-        if (!(f > 0 && f < 1)) {
-            sema_error(s, how->span, "the fraction for the first part must be between 0 and 1");
-            return false;
-        }
-        first = (int)lround(f * d->rows);
-        if (first < 1 || first >= d->rows) {
-            sema_error(s, how->span, "a fraction of %g of %d rows leaves a part empty", f,
-                       d->rows);
-            return false;
-        }
-        sd->fn = DATA_SPLIT;
-        sd->fraction = f;
-    }
+    if (!(how->kind == AST_STRING ? split_by_file : split_by_fraction)(s, how, d, sd, &first))
+        return false;
     sd->src[0] = src;
     sd->n_src = 1;
     char text[160];
@@ -258,14 +296,14 @@ static bool check_split(Sema *s, AstNode *call, SemaData *sd, const AstList *nam
     return true;
 }
 
-static bool check_normalize(Sema *s, AstNode *call, SemaData *sd, const AstList *names)
+static bool check_normalize(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                            const AstList *names)
 {
     const AstList *args = &call->u.call.args;
-    if (!sema_named(s, args, "normalize", NULL)) return false;
+    if (!sema_named(s, args, row->name, NULL)) return false;
     int n = sema_npos(args);
     if (n < 1 || n > NN_MAX_DATA_ARGS) {
-        sema_error(s, call->span, "'normalize' takes the training set first, then the sets to "
-                   "scale with its statistics: let a, b = normalize(train_set, test_set)");
+        sema_error(s, call->span, "%s", row->usage);
         return false;
     }
     if ((int)names->count != n) {
@@ -274,7 +312,7 @@ static bool check_normalize(Sema *s, AstNode *call, SemaData *sd, const AstList 
         return false;
     }
     for (int i = 0; i < n; i++) {
-        Symbol *src = data_arg(s, sema_arg(args, i, NULL), "normalize");
+        Symbol *src = data_arg(s, sema_arg(args, i, NULL), row->name);
         if (!src) return false;
         if (i && src->data->features != sd->src[0]->data->features) {
             sema_error(s, sema_arg(args, i, NULL)->span, "'%s' has %d features but '%s' has %d",
@@ -310,25 +348,14 @@ void sema_check_data_let(Sema *s, AstNode *st)
         names = &st->u.many.names;
         value = st->u.many.value;
     }
-    SemaExtra *ex = sema_extra(s, st);
-    SemaData *sd = &ex->data;
-    const char *fn = value->u.call.name;
-    Symbol *made = NULL;
+    const DataFnRow *row = data_fns;
+    while (strcmp(row->name, value->u.call.name) != 0) row++;  /* sema_is_data_fn said so */
     bool ok;
-    if (strcmp(fn, "split") == 0) {
-        ok = check_split(s, value, sd, names);
-    } else if (strcmp(fn, "normalize") == 0) {
-        ok = check_normalize(s, value, sd, names);
-    } else if (names->count != 1) {
-        sema_error(s, value->span, "'%s' makes one data set", fn);
+    if (row->sets == 1 && names->count != 1) {
+        sema_error(s, value->span, "'%s' makes one data set", row->name);
         ok = false;
     } else {
-        ok = strcmp(fn, "csv") == 0 ? check_csv(s, value, sd, names->items[0], &made)
-                                    : check_toy(s, value, sd, names->items[0], &made);
-        if (ok) {
-            sd->dst[0] = made;
-            sd->n_dst = 1;
-        }
+        ok = row->check(s, value, row, &sema_extra(s, st)->data, names);
     }
     if (!ok) poison_names(s, names);
 }

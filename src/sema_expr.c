@@ -12,7 +12,7 @@
 
 /* ---- suggestions ------------------------------------------------------------------------------ */
 
-/* The closest callable built-in to an unknown function's name, or NULL. */
+/* The closest callable built-in or data function to an unknown function's name, or NULL. */
 static const char *suggest_function(const char *name)
 {
     Suggest sg;
@@ -21,6 +21,7 @@ static const char *suggest_function(const char *name)
         const OpInfo *op = op_info((OpKind)k);
         if (op->sig != SIG_LEAF && op->sig != SIG_OPERATOR) suggest_offer(&sg, op->name);
     }
+    sema_offer_data_fns(&sg);
     return suggest_best(&sg);
 }
 

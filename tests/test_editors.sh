@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_editors.sh — the editor grammars (editors/) know every word of the language: the lexer's
 # keywords (grammar/nn.l), the op table's functions (src/ops.def), the data functions, layers and
-# train settings (src/sema_core.c, src/layers.def, src/settings.def) and every help topic
+# train settings (src/datafns.def, src/layers.def, src/settings.def) and every help topic
 # (src/inspect.c). Also: the JSON files parse (with python3) and Vim loads the syntax file without
 # an error (with vim). Run from the source tree.
 set -u
@@ -15,7 +15,7 @@ fail() { echo "FAIL $*"; fails=$((fails+1)); }
 keywords=$(grep -oE '^"[a-z_]+" +\{ *return token' grammar/nn.l | grep -oE '^"[a-z_]+"' | tr -d '"')
 ops=$(grep -oE '^OP\([A-Z0-9_]+, *"[a-z_0-9]+"' src/ops.def | grep -oE '"[a-z_0-9]+"' | tr -d '"' |
       grep -vxE 'const|param|grad|neg|init_[a-z_]+')
-data=$(sed -n '/fns\[\] *=/,/};/p' src/sema_core.c | grep -oE '"[a-z_]+"' | tr -d '"')
+data=$(grep -oE '^DATAFN\("[a-z_]+"' src/datafns.def | grep -oE '"[a-z_]+"' | tr -d '"')
 layers=$(grep -oE '^LAYER\("[a-z_]+"' src/layers.def | grep -oE '"[a-z_]+"' | tr -d '"')
 settings=$(grep -oE '^SETTING\([A-Z_]+, *"[a-z_]+"' src/settings.def | grep -oE '"[a-z_]+"' | tr -d '"')
 topics=$(sed -n '/HelpEntry help\[\] *=/,/^};/p' src/inspect.c | grep -oE '^ *\{ *"[A-Za-z_0-9]+"' |
