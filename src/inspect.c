@@ -46,13 +46,6 @@ static const HelpEntry help[] = {
     { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params", NULL },
     { "labels", "print", "print labels(iris, net(X))", "each row's predicted class by name", NULL },
     { "summary", "statement", "summary(net)", "a model's layers, output shapes and parameter counts", NULL },
-    /* optimizers and schedules */
-    { "sgd", "optimizer", "sgd(lr = 0.1, momentum = 0.9, nesterov = 1, weight_decay = 0)", "stochastic gradient descent, PyTorch's rule", NULL },
-    { "adam", "optimizer", "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)", "adaptive moments with bias correction", NULL },
-    { "adamw", "optimizer", "adamw(lr = 0.001, weight_decay = 0.01)", "Adam with decoupled weight decay", NULL },
-    { "rmsprop", "optimizer", "rmsprop(lr = 0.01, alpha = 0.99, momentum = 0)", "divides by a running RMS of the gradient", NULL },
-    { "cosine", "schedule", "schedule cosine(min = 0.001)", "learning rate follows half a cosine over the epochs", NULL },
-    { "step_decay", "schedule", "schedule step_decay(every = 10, gamma = 0.5)", "learning rate times gamma every N epochs", NULL },
     /* fields */
     { "grad", "field", "w.grad", "a param's accumulated gradient", NULL },
     { "T", "field", "W.T", "the transpose", NULL },
@@ -86,6 +79,15 @@ static const HelpEntry data_help[] = {
 #undef DATAFN
 };
 
+/* The optimizers and schedules (src/optim_words.def). */
+static const HelpEntry optim_help[] = {
+#define OPTIMIZER(name, kind, example, text) { name, "optimizer", example, text, NULL },
+#define SCHEDULE(name, kind, example, text) { name, "schedule", example, text, NULL },
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
 /* Every source of help, in the order `:help` lists the words; the op table comes last. */
 static const struct {
     const HelpEntry *rows;
@@ -94,6 +96,7 @@ static const struct {
     { help, NN_ARRAY_LEN(help) },
     { layers_help, NN_ARRAY_LEN(layers_help) },
     { data_help, NN_ARRAY_LEN(data_help) },
+    { optim_help, NN_ARRAY_LEN(optim_help) },
     { settings_help, NN_ARRAY_LEN(settings_help) },
 };
 

@@ -99,6 +99,54 @@ bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus
     return ok;
 }
 
+/* ---- the language's optimizers and schedules (src/optim_words.def) ---------------------------- */
+
+static const char *const optimizer_words[] = {
+#define OPTIMIZER(name, kind, example, text) name,
+#define SCHEDULE(...)
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
+static const char *const schedule_words[] = {
+#define OPTIMIZER(...)
+#define SCHEDULE(name, kind, example, text) name,
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
+/* "unknown optimizer 'adma'; did you mean 'adam'?", or else the list of optimizers, at `at`. */
+static void report_unknown_optimizer(Sema *s, Span at, const char *name)
+{
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < NN_ARRAY_LEN(optimizer_words); i++)
+        suggest_offer(&sg, optimizer_words[i]);
+    if (suggest_best(&sg)) {
+        sema_error(s, at, "unknown optimizer '%s'; did you mean '%s'?", name, suggest_best(&sg));
+        return;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    sema_list_words(&sb, optimizer_words, NN_ARRAY_LEN(optimizer_words), "and");
+    sema_error(s, at, "unknown optimizer '%s' (nn has %s)", name, sb.data);
+    sb_free(&sb);
+}
+
+/* "unknown schedule 'cosin'; did you mean 'cosine'?"; false if no schedule is close. */
+static bool suggest_schedule(Sema *s, AstNode *v, const char *name)
+{
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < NN_ARRAY_LEN(schedule_words); i++)
+        suggest_offer(&sg, schedule_words[i]);
+    if (!suggest_best(&sg)) return false;
+    sema_error(s, v->span, "unknown schedule '%s'; did you mean '%s'?", name, suggest_best(&sg));
+    return true;
+}
+
 /* ---- optimizers --------------------------------------------------------------------------- */
 
 /* One setting of an optimizer: where it goes and the values it may take. */
@@ -116,8 +164,7 @@ static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, bool lr_require
     OptimKind kind;
     if (!name || !optim_lookup(name, &kind)) {
         if (name)
-            sema_error(s, e->kind == AST_CALL ? e->u.call.name_span : e->span, "unknown "
-                       "optimizer '%s' (nn has sgd, adam, adamw and rmsprop)", name);
+            report_unknown_optimizer(s, e->kind == AST_CALL ? e->u.call.name_span : e->span, name);
         else
             sema_error(s, e->span, "expected an optimizer, such as sgd(lr = 0.1) or adam()");
         return false;
@@ -268,8 +315,9 @@ static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
         t->sched.gamma = (float)g;
         return true;
     }
-    sema_error(s, v->span, "unknown schedule; use cosine, cosine(min = 0.001) or "
-               "step_decay(every = 10, gamma = 0.5)");
+    if (!suggest_schedule(s, v, name))
+        sema_error(s, v->span, "unknown schedule; use cosine, cosine(min = 0.001) or "
+                   "step_decay(every = 10, gamma = 0.5)");
     return false;
 }
 

@@ -1135,6 +1135,61 @@ static void test_api_check_string(void **state)
                         "     |     ^\n");
 }
 
+/* ---- the word tables ------------------------------------------------------------------------ */
+
+/* Every optimizer and schedule row is the engine's kind of that name, the checker takes it as
+ * that kind, and its help example checks. */
+static void test_optim_words(void **state)
+{
+    Fixture *f = *state;
+    check_ok(f, "param w = 1\nbackward (w - 1)^2");
+    char code[256];
+#define OPTIMIZER(name, kind, example, text)                                                      \
+    {                                                                                            \
+        OptimKind k;                                                                             \
+        assert_true(optim_lookup(name, &k));                                                     \
+        assert_int_equal(k, kind);                                                               \
+        snprintf(code, sizeof code, "step %s", example);                                         \
+        check_ok(f, code);                                                                       \
+    }
+#define SCHEDULE(name, kind_, example, text)                                                      \
+    {                                                                                            \
+        snprintf(code, sizeof code, "train (w - 1)^2 { optimizer sgd(lr = 0.1); epochs 20; %s }", \
+                 example);                                                                       \
+        check_ok(f, code);                                                                       \
+        assert_int_equal(f->stmts.items[0]->sema.extra->train.sched.kind, kind_);                \
+        assert_non_null(strstr(example, name));                                                  \
+    }
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+}
+
+/* Every setting's help example checks, all in one block on data. */
+static void test_settings_examples(void **state)
+{
+    Fixture *f = *state;
+    StrBuf code;
+    sb_init(&code);
+    sb_puts(&code, "let d = blobs(2, 100)\nmodel net { dense(2, 4); relu; dense(2) }\n"
+                   "train net on d {\n");
+#define SETTING(e, name, word, kind, lo, hi, range, what, flags, field, check, values, example, \
+                text)                                                                          \
+    sb_printf(&code, "  %s\n", example);
+#include "settings.def"
+#undef SETTING
+    sb_puts(&code, "}");
+    check_ok(f, code.data);
+    const SemaTrain *t = &f->stmts.items[2]->sema.extra->train;
+    assert_int_equal(t->epochs, 100);
+    assert_int_equal(t->batch, 32);
+    assert_int_equal(t->trace_step, 5);
+    assert_int_equal(t->focus.count, 1);
+    assert_int_equal(t->break_step, 100);
+    assert_true(t->has_val && t->metric);
+    sb_free(&code);
+}
+
 /* ---- the argument checker ------------------------------------------------------------------ */
 
 /* Parses `code`, a print of one call, and checks the call against `form`; the messages are in
@@ -1416,6 +1471,8 @@ int main(void)
         T(test_error_nested_too_deeply),
         T(test_api_failed_unit_defines_nothing),
         T(test_api_check_string),
+        T(test_optim_words),
+        T(test_settings_examples),
         T(test_args_one),
         T(test_args_positional_and_named),
         T(test_args_strings_and_words),
