@@ -408,184 +408,236 @@ static bool check_dims(Sema *s, AstNode *e, const AstList *args, int ndims, Shap
     return true;
 }
 
-static bool check_call(Sema *s, AstNode *e)
+/* The built-in a call names (glorot and kaiming are xavier and he), or NULL after reporting
+ * what the name is instead: a data function, a print-only word, a symbol, or unknown. */
+static const OpInfo *callable(Sema *s, const AstNode *e)
 {
     const char *name = e->u.call.name;
-    const AstList *args = &e->u.call.args;
-    Symbol *msym = sema_lookup(s, name);
-    if (msym && msym->kind == SYM_MODEL) return model_call(s, e, msym);
     if (sema_is_data_fn(name)) {
         sema_error(s, e->span, "'%s' makes a data set; give it a name: let data = %s(...)", name,
                    name);
-        return false;
+        return NULL;
     }
     if (strcmp(name, "labels") == 0) {
         sema_error(s, e->span, "'labels' names the predicted classes in print only: print "
                    "labels(data, scores)");
-        return false;
+        return NULL;
     }
     if (strcmp(name, "summary") == 0) {
         sema_error(s, e->span, "'summary' prints a model's layers; write it as a statement: "
                    "summary(net)");
-        return false;
+        return NULL;
     }
     /* the other names PyTorch and Keras users know the initialisers by: glorot, kaiming */
     const OpInfo *op = op_lookup(name);
     OpKind init;
     if (!op && sema_initialiser(name, &init) && op_info(init)->sig != SIG_LEAF) op = op_info(init);
-    if (!op) {
-        Symbol *sym = sema_lookup(s, name);
-        if (sym) {
-            sema_error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
-                  sema_kind_word(sym->kind));
-            return false;
-        }
-        const char *hint = suggest_function(name);
-        if (hint)
-            sema_error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?", name,
-                  hint);
-        else
-            sema_error(s, e->u.call.name_span, "unknown function '%s'", name);
+    if (op) return op;
+    Symbol *sym = sema_lookup(s, name);
+    const char *hint = sym ? NULL : suggest_function(name);
+    if (sym)
+        sema_error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
+                   sema_kind_word(sym->kind));
+    else if (hint)
+        sema_error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?", name,
+                   hint);
+    else
+        sema_error(s, e->u.call.name_span, "unknown function '%s'", name);
+    return NULL;
+}
+
+/* The op's shape rule on x, the one tensor input of a call, once x is checked. */
+static bool apply_on(Sema *s, AstNode *e, const OpInfo *op, AstNode *x)
+{
+    e->sema.operand = x;
+    return apply_shape(s, e, op->kind, &x, 1);
+}
+
+/* Checks x, the one tensor input of a call, and the op's shape rule on it. */
+static bool call_on(Sema *s, AstNode *e, const OpInfo *op, AstNode *x)
+{
+    return sema_expr(s, x) && apply_on(s, e, op, x);
+}
+
+/* An optional constant axis argument into e->sema.attrs.axis. */
+static bool axis_arg(Sema *s, AstNode *e, AstNode *ax)
+{
+    long axis;
+    if (!ax) return true;
+    if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis)) return false;
+    e->sema.attrs.axis = (int)axis;
+    return true;
+}
+
+/* f(x) */
+static bool call_unary(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    int npos = sema_npos(args);
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    if (npos != 1) {
+        sema_error(s, e->span, "'%s' takes 1 argument, but %d %s given", op->name, npos,
+                   npos == 1 ? "was" : "were");
         return false;
     }
-    e->sema.attrs = sema_no_attrs();
+    return call_on(s, e, op, sema_arg(args, 0, NULL));
+}
+
+/* leaky_relu(x, a = 0.01) */
+static bool call_leaky(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    if (!sema_named(s, args, op->name, "a")) return false;
+    AstNode *x = sema_arg(args, 0, NULL), *a = sema_arg(args, 1, "a");
+    if (sema_given_twice(s, args, 1, "a")) return false;
+    if (!x || sema_npos(args) > 2) {
+        sema_error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
+                   op->name);
+        return false;
+    }
+    double slope = 0.01;    /* PyTorch's default negative slope */
+    if (a && !sema_const_number(s, a, "the slope 'a'", &slope)) return false;
+    e->sema.attrs.alpha = (float)slope;
+    return call_on(s, e, op, x);
+}
+
+/* sum(x) over everything, or sum(x, axis) */
+static bool call_reduce(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    const char *name = op->name;
+    if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis")) return false;
+    AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
+    if (!x || sema_npos(args) > 2) {
+        sema_error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
+                   name, name);
+        return false;
+    }
+    if (!sema_expr(s, x)) return false;
+    return axis_arg(s, e, ax) && apply_on(s, e, op, x);
+}
+
+/* softmax(x) along the last axis, or softmax(x, axis) */
+static bool call_axis(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    const char *name = op->name;
+    if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis")) return false;
+    AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
+    if (!x || sema_npos(args) > 2) {
+        sema_error(s, e->span, "'%s' takes x and an optional axis (the last by default): "
+                   "%s(x) or %s(x, axis)", name, name, name);
+        return false;
+    }
+    if (!sema_expr(s, x)) return false;
+    e->sema.attrs.axis = -1;
+    return axis_arg(s, e, ax) && apply_on(s, e, op, x);
+}
+
+/* zeros(2, 3), full(2, 3, 0.5), eye(3) */
+static bool call_dims(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
     int npos = sema_npos(args);
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    int ndims = op->sig == SIG_FULL ? npos - 1 : npos;
+    if (ndims < 1 || (op->sig == SIG_EYE && npos != 1)) {
+        if (op->sig == SIG_EYE)
+            sema_error(s, e->span, "'eye' takes one size: eye(n)");
+        else if (op->sig == SIG_FULL)
+            sema_error(s, e->span, "'full' takes sizes, then the value: full(2, 3, 0.5)");
+        else
+            sema_error(s, e->span, "'%s' takes at least one size, e.g. %s(2, 3)", op->name,
+                       op->name);
+        return false;
+    }
+    if (!check_dims(s, e, args, ndims, &e->sema.attrs.shape)) return false;
+    if (op->sig == SIG_EYE) {
+        e->sema.attrs.shape.rank = 2;
+        e->sema.attrs.shape.dim[1] = e->sema.attrs.shape.dim[0];
+    }
+    if (op->sig == SIG_FULL) {
+        double v;
+        if (!sema_const_number(s, sema_arg(args, npos - 1, NULL), "the fill value", &v))
+            return false;
+        e->sema.attrs.fill = (float)v;
+    }
+    return apply_shape(s, e, op->kind, NULL, 0);
+}
+
+/* mse(prediction, target) */
+static bool call_loss(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    if (sema_npos(args) != 2) {
+        sema_error(s, e->span, "'%s' takes a prediction and a target: %s(prediction, target)",
+                   op->name, op->name);
+        return false;
+    }
+    AstNode *in[2] = { sema_arg(args, 0, NULL), sema_arg(args, 1, NULL) };
+    bool ok = sema_expr(s, in[0]);
+    ok = sema_expr(s, in[1]) && ok;
+    if (!ok) return false;
+    e->sema.operand = in[0];
+    e->sema.operand2 = in[1];
+    return apply_shape(s, e, op->kind, in, 2);
+}
+
+/* dropout(x, p) */
+static bool call_prob(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    const char *name = op->name;
+    if (!sema_named(s, args, name, "p") || sema_given_twice(s, args, 1, "p")) return false;
+    AstNode *x = sema_arg(args, 0, NULL), *pa = sema_arg(args, 1, "p");
+    if (!x || !pa || sema_npos(args) > 2) {
+        sema_error(s, e->span, "'%s' takes x and a probability: %s(x, 0.5)", name, name);
+        return false;
+    }
+    double p;
+    if (!sema_const_number(s, pa, "the probability", &p)) return false;
+    if (p < 0 || p >= 1) {
+        sema_error(s, pa->span, "the probability must be at least 0 and below 1");
+        return false;
+    }
+    e->sema.attrs.p = (float)p;
+    return call_on(s, e, op, x);
+}
+
+/* xavier(in, out) */
+static bool call_fans(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    if (sema_npos(args) != 2) {
+        sema_error(s, e->span, "'%s' takes the number of inputs and outputs: %s(4, 8)", op->name,
+                   op->name);
+        return false;
+    }
+    if (!check_dims(s, e, args, 2, &e->sema.attrs.shape)) return false;
+    return apply_shape(s, e, op->kind, NULL, 0);
+}
+
+/* A call: of a model, or of a built-in, whose arguments are checked by its call signature. */
+static bool check_call(Sema *s, AstNode *e)
+{
+    Symbol *msym = sema_lookup(s, e->u.call.name);
+    if (msym && msym->kind == SYM_MODEL) return model_call(s, e, msym);
+    const OpInfo *op = callable(s, e);
+    if (!op) return false;
+    e->sema.attrs = sema_no_attrs();
     switch (op->sig) {
-    case SIG_UNARY: {
-        if (!sema_named(s, args, name, NULL)) return false;
-        if (npos != 1) {
-            sema_error(s, e->span, "'%s' takes 1 argument, but %d %s given", name, npos,
-                  npos == 1 ? "was" : "were");
-            return false;
-        }
-        AstNode *x = sema_arg(args, 0, NULL);
-        if (!sema_expr(s, x)) return false;
-        e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
-    }
-    case SIG_LEAKY: {
-        if (!sema_named(s, args, name, "a")) return false;
-        AstNode *x = sema_arg(args, 0, NULL), *a = sema_arg(args, 1, "a");
-        if (sema_given_twice(s, args, 1, "a")) return false;
-        if (!x || npos > 2) {
-            sema_error(s, e->span, "'%s' takes x and an optional slope a: leaky_relu(x, a = 0.01)",
-                  name);
-            return false;
-        }
-        double slope = 0.01;    /* PyTorch's default negative slope */
-        if (a && !sema_const_number(s, a, "the slope 'a'", &slope)) return false;
-        if (!sema_expr(s, x)) return false;
-        e->sema.attrs.alpha = (float)slope;
-        e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
-    }
-    case SIG_REDUCE: {
-        if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis")) return false;
-        AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
-        if (!x || npos > 2) {
-            sema_error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
-                  name, name);
-            return false;
-        }
-        if (!sema_expr(s, x)) return false;
-        if (ax) {
-            long axis;
-            if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis)) return false;
-            e->sema.attrs.axis = (int)axis;
-        }
-        e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
-    }
+    case SIG_UNARY: return call_unary(s, e, op);
+    case SIG_LEAKY: return call_leaky(s, e, op);
+    case SIG_REDUCE: return call_reduce(s, e, op);
+    case SIG_AXIS: return call_axis(s, e, op);
     case SIG_DIMS:
     case SIG_FULL:
-    case SIG_EYE: {
-        if (!sema_named(s, args, name, NULL)) return false;
-        int ndims = op->sig == SIG_FULL ? npos - 1 : npos;
-        if (ndims < 1 || (op->sig == SIG_EYE && npos != 1)) {
-            if (op->sig == SIG_EYE)
-                sema_error(s, e->span, "'eye' takes one size: eye(n)");
-            else if (op->sig == SIG_FULL)
-                sema_error(s, e->span, "'full' takes sizes, then the value: full(2, 3, 0.5)");
-            else
-                sema_error(s, e->span, "'%s' takes at least one size, e.g. %s(2, 3)", name, name);
-            return false;
-        }
-        if (!check_dims(s, e, args, ndims, &e->sema.attrs.shape)) return false;
-        if (op->sig == SIG_EYE) {
-            e->sema.attrs.shape.rank = 2;
-            e->sema.attrs.shape.dim[1] = e->sema.attrs.shape.dim[0];
-        }
-        if (op->sig == SIG_FULL) {
-            double v;
-            if (!sema_const_number(s, sema_arg(args, npos - 1, NULL), "the fill value", &v))
-                return false;
-            e->sema.attrs.fill = (float)v;
-        }
-        return apply_shape(s, e, op->kind, NULL, 0);
-    }
-    case SIG_AXIS: {
-        if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis"))
-            return false;
-        AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
-        if (!x || npos > 2) {
-            sema_error(s, e->span, "'%s' takes x and an optional axis (the last by default): "
-                       "%s(x) or %s(x, axis)", name, name, name);
-            return false;
-        }
-        if (!sema_expr(s, x)) return false;
-        e->sema.attrs.axis = -1;
-        if (ax) {
-            long axis;
-            if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis))
-                return false;
-            e->sema.attrs.axis = (int)axis;
-        }
-        e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
-    }
-    case SIG_LOSS: {
-        if (!sema_named(s, args, name, NULL)) return false;
-        if (npos != 2) {
-            sema_error(s, e->span, "'%s' takes a prediction and a target: %s(prediction, "
-                       "target)", name, name);
-            return false;
-        }
-        AstNode *in[2] = { sema_arg(args, 0, NULL), sema_arg(args, 1, NULL) };
-        bool ok = sema_expr(s, in[0]);
-        ok = sema_expr(s, in[1]) && ok;
-        if (!ok) return false;
-        e->sema.operand = in[0];
-        e->sema.operand2 = in[1];
-        return apply_shape(s, e, op->kind, in, 2);
-    }
-    case SIG_PROB: {
-        if (!sema_named(s, args, name, "p") || sema_given_twice(s, args, 1, "p")) return false;
-        AstNode *x = sema_arg(args, 0, NULL), *pa = sema_arg(args, 1, "p");
-        if (!x || !pa || npos > 2) {
-            sema_error(s, e->span, "'%s' takes x and a probability: %s(x, 0.5)", name, name);
-            return false;
-        }
-        double p;
-        if (!sema_const_number(s, pa, "the probability", &p)) return false;
-        if (p < 0 || p >= 1) {
-            sema_error(s, pa->span, "the probability must be at least 0 and below 1");
-            return false;
-        }
-        if (!sema_expr(s, x)) return false;
-        e->sema.attrs.p = (float)p;
-        e->sema.operand = x;
-        return apply_shape(s, e, op->kind, &x, 1);
-    }
-    case SIG_FANS: {
-        if (!sema_named(s, args, name, NULL)) return false;
-        if (npos != 2) {
-            sema_error(s, e->span, "'%s' takes the number of inputs and outputs: %s(4, 8)", name,
-                       name);
-            return false;
-        }
-        if (!check_dims(s, e, args, 2, &e->sema.attrs.shape)) return false;
-        return apply_shape(s, e, op->kind, NULL, 0);
-    }
+    case SIG_EYE: return call_dims(s, e, op);
+    case SIG_LOSS: return call_loss(s, e, op);
+    case SIG_PROB: return call_prob(s, e, op);
+    case SIG_FANS: return call_fans(s, e, op);
     case SIG_BINARY:
     case SIG_WHERE:
     case SIG_CLAMP:
@@ -593,7 +645,7 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_CONCAT:
     case SIG_ONE_HOT:
         /* TODO(issue 11): the checks for the new built-ins land with the language work */
-        sema_error(s, e->u.call.name_span, "'%s' cannot be called yet", name);
+        sema_error(s, e->u.call.name_span, "'%s' cannot be called yet", e->u.call.name);
         return false;
     case SIG_LEAF:
     case SIG_OPERATOR: break;
@@ -648,6 +700,107 @@ bool sema_expr(Sema *s, AstNode *e)
     return ok;
 }
 
+/* A name: a let or a param (or a local of a model's formula). */
+static bool check_name(Sema *s, AstNode *e)
+{
+    Symbol *sym = sema_lookup(s, e->u.name);
+    if (!sym) {
+        const char *hint = suggest_name(s, e->u.name);
+        if (op_lookup(e->u.name))
+            sema_error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", e->u.name,
+                       e->u.name);
+        else if (hint)
+            sema_error(s, e->span, "unknown name '%s'; did you mean '%s'?", e->u.name, hint);
+        else
+            sema_error(s, e->span, "unknown name '%s'", e->u.name);
+        return false;
+    }
+    if (sym->poisoned) return false;    /* its definition was already reported */
+    if (sym->kind == SYM_MODEL) {
+        sema_error(s, e->span, "'%s' is a model; apply it to inputs, e.g. %s(X)", sym->name,
+                   sym->name);
+        return false;
+    }
+    if (sym->kind == SYM_DATA) {
+        sema_error(s, e->span, "'%s' is a data set; use its inputs %s.X or its targets %s.Y",
+                   sym->name, sym->name, sym->name);
+        return false;
+    }
+    e->sema.sym = sym;
+    e->sema.shape = sym->shape;
+    e->sema.grad = sym->grad;
+    e->sema.is_const = sym->is_const;
+    e->sema.const_value = sym->const_value;
+    return true;
+}
+
+/* -a and a OP b; constants are folded (in float32, as the runtime computes). */
+static bool check_operator(Sema *s, AstNode *e)
+{
+    if (e->kind == AST_UNARY) {
+        AstNode *a = e->u.op.a;
+        if (!sema_expr(s, a)) return false;
+        bool ok = apply_shape(s, e, OP_NEG, &a, 1);
+        if (a->sema.is_const && a->sema.shape.rank == 0) {
+            e->sema.is_const = true;
+            e->sema.const_value = -a->sema.const_value;
+        }
+        return ok;
+    }
+    AstNode *in[2] = { e->u.op.a, e->u.op.b };
+    bool ok = sema_expr(s, in[0]);
+    ok = sema_expr(s, in[1]) && ok;
+    if (!ok) return false;
+    ok = apply_shape(s, e, binary_op(e->u.op.op), in, 2);
+    if (ok && in[0]->sema.is_const && in[1]->sema.is_const && e->sema.shape.rank == 0) {
+        e->sema.is_const = true;
+        e->sema.const_value = fold(e->u.op.op, in[0]->sema.const_value, in[1]->sema.const_value);
+    }
+    return ok;
+}
+
+/* p.grad: the gradient a param keeps. */
+static bool check_grad(Sema *s, AstNode *e)
+{
+    AstNode *obj = e->u.field.obj;
+    if (obj->kind != AST_NAME && !sema_param_path(s, obj)) {
+        if (obj->kind == AST_FIELD && !sema_expr(s, obj)) return false;
+        sema_error(s, e->span, "'.grad' is kept only for params; write it after a param's name, "
+                   "e.g. w.grad");
+        return false;
+    }
+    if (!sema_expr(s, obj)) return false;
+    if (obj->sema.sym->kind != SYM_PARAM) {
+        sema_error(s, e->span, "'%s' is a let, and only params keep a gradient ('trace' shows "
+                   "the gradients of intermediate values)", obj->u.name);
+        return false;
+    }
+    e->sema.op = OP_GRAD;
+    e->sema.shape = obj->sema.shape;
+    e->sema.attrs.shape = obj->sema.shape;
+    e->sema.sym = obj->sema.sym;
+    return true;
+}
+
+/* x.grad, x.T, data.X, net.layer1.W */
+static bool check_field(Sema *s, AstNode *e)
+{
+    AstNode *obj = e->u.field.obj;
+    const char *f = e->u.field.field;
+    if (strcmp(f, "grad") == 0) return check_grad(s, e);
+    if (strcmp(f, "T") == 0) {
+        if (!sema_expr(s, obj)) return false;
+        e->sema.operand = obj;
+        return apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
+    }
+    bool handled;
+    if (net_field(s, e, &handled)) return true;
+    if (handled) return false;
+    if (!sema_expr(s, obj)) return false;     /* an unknown name is the first mistake */
+    sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
+    return false;
+}
+
 static bool check_expr_at(Sema *s, AstNode *e)
 {
     memset(&e->sema, 0, sizeof e->sema);
@@ -669,95 +822,11 @@ static bool check_expr_at(Sema *s, AstNode *e)
         e->sema.shape = shape;
         return true;
     }
-    case AST_NAME: {
-        Symbol *sym = sema_lookup(s, e->u.name);
-        if (!sym) {
-            const char *hint = suggest_name(s, e->u.name);
-            if (op_lookup(e->u.name))
-                sema_error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", e->u.name,
-                      e->u.name);
-            else if (hint)
-                sema_error(s, e->span, "unknown name '%s'; did you mean '%s'?", e->u.name, hint);
-            else
-                sema_error(s, e->span, "unknown name '%s'", e->u.name);
-            return false;
-        }
-        if (sym->poisoned) return false;    /* its definition was already reported */
-        if (sym->kind == SYM_MODEL) {
-            sema_error(s, e->span, "'%s' is a model; apply it to inputs, e.g. %s(X)", sym->name,
-                       sym->name);
-            return false;
-        }
-        if (sym->kind == SYM_DATA) {
-            sema_error(s, e->span, "'%s' is a data set; use its inputs %s.X or its targets %s.Y",
-                       sym->name, sym->name, sym->name);
-            return false;
-        }
-        e->sema.sym = sym;
-        e->sema.shape = sym->shape;
-        e->sema.grad = sym->grad;
-        e->sema.is_const = sym->is_const;
-        e->sema.const_value = sym->const_value;
-        return true;
-    }
-    case AST_UNARY: {
-        AstNode *a = e->u.op.a;
-        if (!sema_expr(s, a)) return false;
-        bool ok = apply_shape(s, e, OP_NEG, &a, 1);
-        if (a->sema.is_const && a->sema.shape.rank == 0) {
-            e->sema.is_const = true;
-            e->sema.const_value = -a->sema.const_value;
-        }
-        return ok;
-    }
-    case AST_BINARY: {
-        AstNode *in[2] = { e->u.op.a, e->u.op.b };
-        bool ok = sema_expr(s, in[0]);
-        ok = sema_expr(s, in[1]) && ok;
-        if (!ok) return false;
-        ok = apply_shape(s, e, binary_op(e->u.op.op), in, 2);
-        if (ok && in[0]->sema.is_const && in[1]->sema.is_const && e->sema.shape.rank == 0) {
-            e->sema.is_const = true;
-            e->sema.const_value = fold(e->u.op.op, in[0]->sema.const_value,
-                                       in[1]->sema.const_value);
-        }
-        return ok;
-    }
+    case AST_NAME: return check_name(s, e);
+    case AST_UNARY:
+    case AST_BINARY: return check_operator(s, e);
     case AST_CALL: return check_call(s, e);
-    case AST_FIELD: {
-        AstNode *obj = e->u.field.obj;
-        const char *f = e->u.field.field;
-        if (strcmp(f, "grad") == 0) {
-            if (obj->kind != AST_NAME && !sema_param_path(s, obj)) {
-                if (obj->kind == AST_FIELD && !sema_expr(s, obj)) return false;
-                sema_error(s, e->span, "'.grad' is kept only for params; write it after a param's "
-                                  "name, e.g. w.grad");
-                return false;
-            }
-            if (!sema_expr(s, obj)) return false;
-            if (obj->sema.sym->kind != SYM_PARAM) {
-                sema_error(s, e->span, "'%s' is a let, and only params keep a gradient ('trace' "
-                                  "shows the gradients of intermediate values)", obj->u.name);
-                return false;
-            }
-            e->sema.op = OP_GRAD;
-            e->sema.shape = obj->sema.shape;
-            e->sema.attrs.shape = obj->sema.shape;
-            e->sema.sym = obj->sema.sym;
-            return true;
-        }
-        if (strcmp(f, "T") == 0) {
-            if (!sema_expr(s, obj)) return false;
-            e->sema.operand = obj;
-            return apply_shape(s, e, OP_TRANSPOSE, &obj, 1);
-        }
-        bool handled;
-        if (net_field(s, e, &handled)) return true;
-        if (handled) return false;
-        if (!sema_expr(s, obj)) return false;     /* an unknown name is the first mistake */
-        sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
-        return false;
-    }
+    case AST_FIELD: return check_field(s, e);
     default: break;
     }
     NN_ASSERT(!"not an expression");

@@ -19,6 +19,84 @@ static const Layer *dense_named(const Model *m, const char *group)
     return NULL;
 }
 
+/* The model a place is in, and the path of its layer below the model ("layer1"); NULL after
+ * reporting. In a train block (`model`), a bare `layer1` is a layer of the block's model. */
+static Model *place_model(Sema *s, AstNode *path, Symbol *model, const char **sub)
+{
+    Symbol *root = NULL;
+    *sub = sema_field_path(s, path, &root);
+    if (*sub && !**sub && model && (!root || root->kind != SYM_MODEL)) {
+        *sub = path->u.name;
+        root = model;
+    }
+    if (!*sub || !**sub || !root || root->kind != SYM_MODEL) {
+        if (model)
+            sema_error(s, path->span, "a trace looks at a layer of '%s': write layer1, or "
+                       "layer1[0] for one unit of it", model->name);
+        else
+            sema_error(s, path->span, "a trace looks at a layer of a model: write net.layer1, or "
+                       "net.layer1[0] for one unit of it");
+        return NULL;
+    }
+    if (root->poisoned) return NULL;
+    Model *m = root->model;
+    if (model && root != model) {
+        sema_error(s, path->span, "this block trains '%s', not '%s': trace the layers of '%s'",
+                   model->name, m->name, model->name);
+        return NULL;
+    }
+    if (m->formula) {
+        sema_error(s, path->span, "'%s' is written as a formula, not as layers: there is no "
+                   "layer to look at (trace without 'at' shows all of it)", m->name);
+        return NULL;
+    }
+    return m;
+}
+
+/* The dense layer a place names, or NULL after reporting which layers there are. */
+static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const char *sub)
+{
+    const Layer *ly = dense_named(m, sema_dotted(s, m->name, sub));
+    if (ly) return ly;
+    int last = 0;
+    for (int k = 0; k < m->n_layers; k++)
+        if (m->layers[k].kind == LAYER_DENSE) last = m->layers[k].index;
+    if (last == 1)
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its one dense layer is layer1",
+                   m->name, sub);
+    else
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its dense layers are layer1 to "
+                   "layer%d", m->name, sub, last);
+    return NULL;
+}
+
+/* One place: a layer, or one unit of it (layer1[0]). */
+static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *out)
+{
+    AstNode *path = pl->u.place.path;
+    const char *sub;
+    Model *m = place_model(s, path, model, &sub);
+    const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
+    if (!ly) return false;
+    int unit = -1;
+    if (pl->u.place.has_unit) {
+        double u = pl->u.place.unit;
+        if (u != floor(u) || u >= ly->out) {
+            if (ly->out == 1)
+                sema_error(s, pl->u.place.unit_span, "%s has one unit: write %s[0]", ly->group,
+                           ly->group);
+            else
+                sema_error(s, pl->u.place.unit_span, "%s has %d units, numbered from 0 to %d",
+                           ly->group, ly->out, ly->out - 1);
+            return false;
+        }
+        unit = (int)u;
+    }
+    out->group = ly->group;
+    out->unit = unit;
+    return true;
+}
+
 bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus *out)
 {
     out->places = NULL;
@@ -27,73 +105,8 @@ bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus
     TracePlace *ps = arena_alloc(s->arena, places->count * sizeof *ps);
     bool ok = true;
     for (size_t i = 0; i < places->count; i++) {
-        const AstNode *pl = places->items[i];
-        AstNode *path = pl->u.place.path;
-        Symbol *root = NULL;
-        const char *sub = sema_field_path(s, path, &root);
-        if (sub && !*sub && model && (!root || root->kind != SYM_MODEL)) {
-            sub = path->u.name;     /* in a train block, `layer1` is a layer of its model */
-            root = model;
-        }
-        if (!sub || !*sub || !root || root->kind != SYM_MODEL) {
-            if (model)
-                sema_error(s, path->span, "a trace looks at a layer of '%s': write layer1, or "
-                           "layer1[0] for one unit of it", model->name);
-            else
-                sema_error(s, path->span, "a trace looks at a layer of a model: write "
-                           "net.layer1, or net.layer1[0] for one unit of it");
-            ok = false;
-            continue;
-        }
-        if (root->poisoned) {
-            ok = false;
-            continue;
-        }
-        Model *m = root->model;
-        if (model && root != model) {
-            sema_error(s, path->span, "this block trains '%s', not '%s': trace the layers of "
-                       "'%s'", model->name, m->name, model->name);
-            ok = false;
-            continue;
-        }
-        if (m->formula) {
-            sema_error(s, path->span, "'%s' is written as a formula, not as layers: there is no "
-                       "layer to look at (trace without 'at' shows all of it)", m->name);
-            ok = false;
-            continue;
-        }
-        const Layer *ly = dense_named(m, sema_dotted(s, m->name, sub));
-        if (!ly) {
-            int last = 0;
-            for (int k = 0; k < m->n_layers; k++)
-                if (m->layers[k].kind == LAYER_DENSE) last = m->layers[k].index;
-            if (last == 1)
-                sema_error(s, path->span, "model '%s' has no layer '%s'; its one dense layer is "
-                           "layer1", m->name, sub);
-            else
-                sema_error(s, path->span, "model '%s' has no layer '%s'; its dense layers are "
-                           "layer1 to layer%d", m->name, sub, last);
-            ok = false;
-            continue;
-        }
-        int unit = -1;
-        if (pl->u.place.has_unit) {
-            double u = pl->u.place.unit;
-            if (u != floor(u) || u >= ly->out) {
-                if (ly->out == 1)
-                    sema_error(s, pl->u.place.unit_span, "%s has one unit: write %s[0]",
-                               ly->group, ly->group);
-                else
-                    sema_error(s, pl->u.place.unit_span, "%s has %d units, numbered from 0 to %d",
-                               ly->group, ly->out, ly->out - 1);
-                ok = false;
-                continue;
-            }
-            unit = (int)u;
-        }
-        ps[out->count].group = ly->group;
-        ps[out->count].unit = unit;
-        out->count++;
+        if (trace_place(s, places->items[i], model, &ps[out->count])) out->count++;
+        else ok = false;
     }
     out->places = ps;
     return ok;
