@@ -27,7 +27,8 @@ typedef struct HelpEntry {
     const char *lists;      /* the kind of word whose entries `:help NAME` lists too, or NULL */
 } HelpEntry;
 
-/* The words no table describes: statements and fields. */
+/* The words no table describes: statements (and forward, labels and summary, which only a
+ * statement takes) and fields. */
 static const HelpEntry help[] = {
     /* statements */
     { "let", "statement", "let z = w * x + b", "names a formula: it follows the params it uses", NULL },

@@ -127,11 +127,11 @@ bool sema_scalar(Sema *s, AstNode *e, const char *stmt)
     if (e->sema.shape.rank == 0) return true;
     char buf[64];
     sema_error(s, e->span, "'%s' needs a scalar, but this has shape %s; reduce it first, e.g. "
-                      "with sum(...) or mean(...)", stmt, shape_str(&e->sema.shape, buf, sizeof buf));
+               "with sum(...) or mean(...)", stmt, shape_str(&e->sema.shape, buf, sizeof buf));
     return false;
 }
 
-/* ---- the unit's memory ------------------------------------------------------------------------ */
+/* ---- the unit's memory ----------------------------------------------------------------------- */
 
 SemaExtra *sema_extra(Sema *s, AstNode *n)
 {
@@ -267,7 +267,8 @@ bool sema_given_twice(Sema *s, const AstList *args, int pos, const char *name)
     for (size_t i = 0; i < args->count; i++) {
         AstNode *a = args->items[i];
         if (a->u.bind.name && strcmp(a->u.bind.name, name) == 0) {
-            sema_error(s, a->u.bind.name_span, "'%s' is given twice: by position and by name", name);
+            sema_error(s, a->u.bind.name_span, "'%s' is given twice: by position and by name",
+                       name);
             return true;
         }
     }

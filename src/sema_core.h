@@ -38,8 +38,8 @@ typedef struct Sema {
 void sema_error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A note after an error (skipped once errors are no longer shown). */
 void sema_note(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* An error with its location in a data file (a CSV, a row list) rather than in the script;
- * counted like sema_error. */
+/* An error with its location in a data file (a CSV, a row list) rather than in the script.
+ * Counted like sema_error's, but shown even past the 20th. */
 void sema_file_error(Sema *s, const char *file, int line, int col, const char *msg);
 /* "'backward' needs a scalar": reports and returns false unless e (checked) is a scalar. */
 bool sema_scalar(Sema *s, AstNode *e, const char *stmt);

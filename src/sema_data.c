@@ -80,7 +80,7 @@ static Symbol *data_arg(Sema *s, AstNode *e, const char *fn)
     return NULL;
 }
 
-/* ---- the data function table (src/datafns.def) ------------------------------------------------ */
+/* ---- the data function table (src/datafns.def) ----------------------------------------------- */
 
 typedef struct DataFnRow DataFnRow;
 
@@ -139,7 +139,7 @@ static const DataFnRow data_fns[] = {
 #undef DATAFN
 };
 
-/* ---- the data functions ------------------------------------------------------------------------ */
+/* ---- the data functions ---------------------------------------------------------------------- */
 
 static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
                       const AstList *names)

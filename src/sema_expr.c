@@ -10,7 +10,7 @@
 
 #define MAX_EXPR_DEPTH 1000         /* deeper expressions are refused, not recursed into */
 
-/* ---- suggestions ------------------------------------------------------------------------------ */
+/* ---- suggestions ----------------------------------------------------------------------------- */
 
 /* The closest callable built-in or data function to an unknown function's name, or NULL. */
 static const char *suggest_function(const char *name)

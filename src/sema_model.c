@@ -58,7 +58,7 @@ static Symbol *model_param(ModelBuild *b, const char *short_name, Shape shape, S
     return p;
 }
 
-/* ---- the layer table (src/layers.def) --------------------------------------------------------- */
+/* ---- the layer table (src/layers.def) -------------------------------------------------------- */
 
 typedef struct LayerRow LayerRow;
 
@@ -172,7 +172,7 @@ static OpKind init_for_next(const AstList *items, size_t i)
     return OP_XAVIER;
 }
 
-/* ---- layers ------------------------------------------------------------------------------------ */
+/* ---- layers ---------------------------------------------------------------------------------- */
 
 /* The sizes of dense(in, out) or dense(out): *in from the layer before when not given. */
 static bool dense_sizes(ModelBuild *b, const AstNode *it, const ArgValue *v, long *in, long *out)

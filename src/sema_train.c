@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- where a trace looks ---------------------------------------------------------------------- */
+/* ---- where a trace looks --------------------------------------------------------------------- */
 
 static const Layer *dense_named(const Model *m, const char *group)
 {
@@ -112,7 +112,7 @@ bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus
     return ok;
 }
 
-/* ---- the language's optimizers and schedules (src/optim_words.def) ---------------------------- */
+/* ---- the language's optimizers and schedules (src/optim_words.def) --------------------------- */
 
 static const char *const optimizer_words[] = {
 #define OPTIMIZER(name, kind, example, text) name,
@@ -334,7 +334,7 @@ static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
     return false;
 }
 
-/* ---- train: the settings ----------------------------------------------------------------------- */
+/* ---- train: the settings --------------------------------------------------------------------- */
 
 typedef enum SettingId {
 #define SETTING(e, ...) SET_##e,

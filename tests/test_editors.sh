@@ -19,7 +19,8 @@ data=$(grep -oE '^DATAFN\("[a-z_]+"' src/datafns.def | grep -oE '"[a-z_]+"' | tr
 layers=$(grep -oE '^LAYER\("[a-z_]+"' src/layers.def | grep -oE '"[a-z_]+"' | tr -d '"')
 optim=$(grep -oE '^(OPTIMIZER|SCHEDULE)\("[a-z_]+"' src/optim_words.def | grep -oE '"[a-z_]+"' |
         tr -d '"')
-settings=$(grep -oE '^SETTING\([A-Z_]+, *"[a-z_]+"' src/settings.def | grep -oE '"[a-z_]+"' | tr -d '"')
+settings=$(grep -oE '^SETTING\([A-Z_]+, *"[a-z_]+"' src/settings.def | grep -oE '"[a-z_]+"' |
+           tr -d '"')
 topics=$(sed -n '/HelpEntry help\[\] *=/,/^};/p' src/inspect.c | grep -oE '^ *\{ *"[A-Za-z_0-9]+"' |
          grep -oE '"[A-Za-z_0-9]+"' | tr -d '"')
 for list in keywords ops data layers optim settings topics; do
