@@ -24,63 +24,81 @@ typedef struct HelpEntry {
     const char *kind;
     const char *example;
     const char *text;
+    const char *lists;      /* the kind of word whose entries `:help NAME` lists too, or NULL */
 } HelpEntry;
 
+/* The words no table describes: statements (and forward, labels and summary, which only a
+ * statement takes) and fields. */
 static const HelpEntry help[] = {
     /* statements */
-    { "let", "statement", "let z = w * x + b", "names a formula: it follows the params it uses" },
-    { "param", "statement", "param w = randn(2, 3) * 0.1", "declares a trainable tensor, set once from its value" },
-    { "print", "statement", "print \"loss:\", loss", "prints values (with their shapes) and strings" },
-    { "backward", "statement", "backward loss", "accumulates d loss / d p into p.grad for every param p" },
-    { "trace", "statement", "trace loss at net.layer1[0]", "forward, backward and the chain rule, explained step by step; `at` looks at some layers or zooms into one unit" },
-    { "gradcheck", "statement", "gradcheck loss", "backprop's gradients beside finite differences, per param" },
-    { "step", "statement", "step sgd(lr = 0.1)", "one optimizer update of every param from its gradient" },
-    { "zero_grad", "statement", "zero_grad", "sets every param's gradient to zero" },
-    { "seed", "statement", "seed 42", "restarts the random numbers, so draws repeat" },
-    { "model", "statement", "model net { dense(2, 8); relu; dense(1) }", "a network of layers, or of params with forward(x) = ..." },
-    { "train", "statement", "train net on X, Y { loss mse; optimizer adam(); epochs 100 }", "trains a model on data (or a loss formula) in mini-batches" },
-    { "save", "statement", "save net \"net.safetensors\"", "writes a model's params (and optimizer state) as safetensors" },
-    { "load", "statement", "load net \"net.safetensors\"", "reads them back, checking every name and shape first" },
-    { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params" },
-    { "residual", "layer", "residual { dense(8); relu }", "adds a block's input to its output (the width must stay)" },
-    /* layers */
-    { "dense", "layer", "dense(4, 8) or dense(8)", "x @ W + b; W initialised for the next activation, b zeros" },
-    { "dropout", "layer", "dropout(0.5)", "zeroes each value with probability p while training, scales the rest" },
-    /* data */
-    { "csv", "data", "let d = csv(\"iris.csv\", target = \"species\")", "reads a CSV with a header; classes become one-hot" },
-    { "split", "data", "let a, b = split(d, 0.8)", "seeded shuffle, then two parts; or a file listing the second's rows" },
-    { "normalize", "data", "let a, b = normalize(tr, te)", "standardises with the first set's mean and deviation" },
-    { "xor", "data", "let d = xor(200, noise = 0.1)", "points in [-1,1]^2, class 1 where x1 * x2 > 0" },
-    { "circles", "data", "let d = circles(200, noise = 0.05)", "an inner disc (class 1) inside a ring (class 0)" },
-    { "moons", "data", "let d = moons(200, noise = 0.1)", "two interleaved half circles" },
-    { "spirals", "data", "let d = spirals(3, 300, noise = 0.05)", "k interleaved spiral arms, one class each" },
-    { "blobs", "data", "let d = blobs(4, 400, noise = 0.2)", "k Gaussian clusters" },
-    { "labels", "print", "print labels(iris, net(X))", "each row's predicted class by name" },
-    { "summary", "statement", "summary(net)", "a model's layers, output shapes and parameter counts" },
-    /* optimizers and schedules */
-    { "sgd", "optimizer", "sgd(lr = 0.1, momentum = 0.9, nesterov = 1, weight_decay = 0)", "stochastic gradient descent, PyTorch's rule" },
-    { "adam", "optimizer", "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)", "adaptive moments with bias correction" },
-    { "adamw", "optimizer", "adamw(lr = 0.001, weight_decay = 0.01)", "Adam with decoupled weight decay" },
-    { "rmsprop", "optimizer", "rmsprop(lr = 0.01, alpha = 0.99, momentum = 0)", "divides by a running RMS of the gradient" },
-    { "cosine", "schedule", "schedule cosine(min = 0.001)", "learning rate follows half a cosine over the epochs" },
-    { "step_decay", "schedule", "schedule step_decay(every = 10, gamma = 0.5)", "learning rate times gamma every N epochs" },
-    /* train settings */
-    { "loss", "train setting", "loss cross_entropy", "the loss: mse, l1, bce, bce_logits or cross_entropy" },
-    { "optimizer", "train setting", "optimizer adam(lr = 0.01)", "the optimizer and its settings" },
-    { "epochs", "train setting", "epochs 100", "passes over the data" },
-    { "batch", "train setting", "batch 32", "rows per step, shuffled each epoch (default: all)" },
-    { "accumulate", "train setting", "accumulate 4", "one update per N batches, as one batch N times the size" },
-    { "clip", "train setting", "clip 1.0", "scales the gradients down to this global norm" },
-    { "validation", "train setting", "validation 0.2", "holds out the last fraction of rows, or a data set" },
-    { "early_stop", "train setting", "early_stop 5", "stops after N epochs without improvement; keeps the best" },
-    { "log", "train setting", "log every 10", "a line with the epoch, loss and metrics" },
-    { "schedule", "train setting", "schedule cosine", "changes the learning rate by epoch" },
-    { "metric", "train setting", "metric accuracy", "accuracy or none" },
-    { "resume", "train setting", "resume \"net.safetensors\"", "continues training from a checkpoint" },
-    { "break", "train setting", "break step 100", "stops before update N (or at the first inf or NaN: break nonfinite; above a gradient norm: break grad_norm 10) at a prompt; :continue goes on" },
+    { "let", "statement", "let z = w * x + b", "names a formula: it follows the params it uses", NULL },
+    { "param", "statement", "param w = randn(2, 3) * 0.1", "declares a trainable tensor, set once from its value", NULL },
+    { "print", "statement", "print \"loss:\", loss", "prints values (with their shapes) and strings", NULL },
+    { "backward", "statement", "backward loss", "accumulates d loss / d p into p.grad for every param p", NULL },
+    { "trace", "statement", "trace loss at net.layer1[0]", "forward, backward and the chain rule, explained step by step; `at` looks at some layers or zooms into one unit", NULL },
+    { "gradcheck", "statement", "gradcheck loss", "backprop's gradients beside finite differences, per param", NULL },
+    { "step", "statement", "step sgd(lr = 0.1)", "one optimizer update of every param from its gradient", "optimizer" },
+    { "zero_grad", "statement", "zero_grad", "sets every param's gradient to zero", NULL },
+    { "seed", "statement", "seed 42", "restarts the random numbers, so draws repeat", NULL },
+    { "model", "statement", "model net { dense(2, 8); relu; dense(1) }", "a network of layers, or of params with forward(x) = ...", "layer" },
+    { "train", "statement", "train net on X, Y { loss mse; optimizer adam(); epochs 100 }", "trains a model on data (or a loss formula) in mini-batches", "train setting" },
+    { "save", "statement", "save net \"net.safetensors\"", "writes a model's params (and optimizer state) as safetensors", NULL },
+    { "load", "statement", "load net \"net.safetensors\"", "reads them back, checking every name and shape first", NULL },
+    { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params", NULL },
+    { "labels", "print", "print labels(iris, net(X))", "each row's predicted class by name", NULL },
+    { "summary", "statement", "summary(net)", "a model's layers, output shapes and parameter counts", NULL },
     /* fields */
-    { "grad", "field", "w.grad", "a param's accumulated gradient" },
-    { "T", "field", "W.T", "the transpose" },
+    { "grad", "field", "w.grad", "a param's accumulated gradient", NULL },
+    { "T", "field", "W.T", "the transpose", NULL },
+};
+
+/* The settings of a train block (src/settings.def). */
+static const HelpEntry settings_help[] = {
+#define SETTING(e, name, word, kind, lo, hi, range, what, flags, field, check, values, example, \
+                text)                                                                          \
+    { name, "train setting", example, text, values },
+#include "settings.def"
+#undef SETTING
+};
+
+/* The layers of a model (src/layers.def); the activations are ops. */
+static const HelpEntry layers_help[] = {
+#define LAYER(name, kind, check, args, usage, example, text) { name, "layer", example, text, NULL },
+#define LAYER_ALIAS(...)
+#define INIT(...)
+#include "layers.def"
+#undef INIT
+#undef LAYER_ALIAS
+#undef LAYER
+};
+
+/* The data functions (src/datafns.def). */
+static const HelpEntry data_help[] = {
+#define DATAFN(name, fn, check, args, sets, usage, example, text) \
+    { name, "data", example, text, NULL },
+#include "datafns.def"
+#undef DATAFN
+};
+
+/* The optimizers and schedules (src/optim_words.def). */
+static const HelpEntry optim_help[] = {
+#define OPTIMIZER(name, kind, example, text) { name, "optimizer", example, text, NULL },
+#define SCHEDULE(name, kind, example, text) { name, "schedule", example, text, NULL },
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
+/* Every source of help, in the order `:help` lists the words; the op table comes last. */
+static const struct {
+    const HelpEntry *rows;
+    size_t count;
+} help_sources[] = {
+    { help, NN_ARRAY_LEN(help) },
+    { layers_help, NN_ARRAY_LEN(layers_help) },
+    { data_help, NN_ARRAY_LEN(data_help) },
+    { optim_help, NN_ARRAY_LEN(optim_help) },
+    { settings_help, NN_ARRAY_LEN(settings_help) },
 };
 
 /* What kind of word a built-in op is, for help. */
@@ -99,17 +117,62 @@ static const char *op_kind_word(const OpInfo *op)
     return layer && op->kind != OP_ARGMAX ? "function / layer" : "function";
 }
 
-/* Help entry i: first the rows above, then every op the op table documents. */
+/* How many entries help_entry has (some of the last, the ops, may be empty). */
+static size_t help_count(void)
+{
+    size_t n = OP_COUNT;
+    for (size_t k = 0; k < NN_ARRAY_LEN(help_sources); k++) n += help_sources[k].count;
+    return n;
+}
+
+/* Help entry i: the sources in turn, then every op the op table documents. False for an op
+ * without help. */
 static bool help_entry(size_t i, HelpEntry *h)
 {
-    if (i < NN_ARRAY_LEN(help)) {
-        *h = help[i];
-        return true;
+    for (size_t k = 0; k < NN_ARRAY_LEN(help_sources); k++) {
+        if (i < help_sources[k].count) {
+            *h = help_sources[k].rows[i];
+            return true;
+        }
+        i -= help_sources[k].count;
     }
-    const OpInfo *op = op_info((OpKind)(i - NN_ARRAY_LEN(help)));
+    const OpInfo *op = op_info((OpKind)i);
     if (!op->help_text) return false;
-    *h = (HelpEntry){ op->name, op_kind_word(op), op->help_example, op->help_text };
+    *h = (HelpEntry){ op->name, op_kind_word(op), op->help_example, op->help_text, NULL };
     return true;
+}
+
+/* Whether entry i (h) is the first of its name: a word with two meanings (trace, a statement
+ * and a train setting) is listed and completed once. */
+static bool first_of_name(size_t i, const HelpEntry *h)
+{
+    for (size_t j = 0; j < i; j++) {
+        HelpEntry e;
+        if (help_entry(j, &e) && strcmp(e.name, h->name) == 0) return false;
+    }
+    return true;
+}
+
+/* Whether a word of kind `kind` is a `lists`: "layer" is also "function / layer". */
+static bool kind_is(const char *kind, const char *lists)
+{
+    size_t n = strlen("function / ");
+    return strcmp(kind, lists) == 0
+           || (strncmp(kind, "function / ", n) == 0 && strcmp(kind + n, lists) == 0);
+}
+
+/* One word's help: what it is and an example, then the words of the kind it lists. */
+static void print_entry(const HelpEntry *h, StrBuf *sb)
+{
+    sb_printf(sb, "%s (%s): %s\n  %s\n", h->name, h->kind, h->text, h->example);
+    bool first = true;
+    for (size_t i = 0; h->lists && i < help_count(); i++) {
+        HelpEntry w;
+        if (!help_entry(i, &w) || !kind_is(w.kind, h->lists)) continue;
+        if (first) sb_printf(sb, "  each %s:\n", h->lists);
+        first = false;
+        sb_printf(sb, "    %-14s %s\n", w.name, w.text);
+    }
 }
 
 int nn_print_help(NnState *nn, const char *name)
@@ -120,9 +183,9 @@ int nn_print_help(NnState *nn, const char *name)
     if (!name || !*name) {
         sb_puts(&sb, "help on a word of the language: ':help NAME', for NAME one of\n ");
         size_t col = 1;
-        for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+        for (size_t i = 0; i < help_count(); i++) {
             HelpEntry h;
-            if (!help_entry(i, &h)) continue;
+            if (!help_entry(i, &h) || !first_of_name(i, &h)) continue;
             size_t w = strlen(h.name) + 1;
             if (col + w > 90) {
                 sb_puts(&sb, "\n ");
@@ -134,10 +197,10 @@ int nn_print_help(NnState *nn, const char *name)
         sb_putc(&sb, '\n');
         found = 1;
     } else {
-        for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+        for (size_t i = 0; i < help_count(); i++) {
             HelpEntry h;
             if (help_entry(i, &h) && strcmp(h.name, name) == 0) {
-                sb_printf(&sb, "%s (%s): %s\n  %s\n", h.name, h.kind, h.text, h.example);
+                print_entry(&h, &sb);
                 found = 1;
             }
         }
@@ -153,9 +216,10 @@ void nn_complete(NnState *nn, const char *prefix, void (*fn)(void *, const char 
 {
     size_t n = strlen(prefix);
     /* names of help topics cover the keywords, built-ins, layers, optimizers and settings */
-    for (size_t i = 0; i < NN_ARRAY_LEN(help) + OP_COUNT; i++) {
+    for (size_t i = 0; i < help_count(); i++) {
         HelpEntry h;
-        if (help_entry(i, &h) && strncmp(h.name, prefix, n) == 0 && strlen(h.name) > 1)
+        if (help_entry(i, &h) && first_of_name(i, &h) && strncmp(h.name, prefix, n) == 0
+            && strlen(h.name) > 1)
             fn(ud, h.name);
     }
     for (size_t i = 0; i < nn->syms.count; i++) {

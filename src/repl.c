@@ -93,11 +93,14 @@ static void clear_matches(void)
     matches.count = matches.cap = matches.next = 0;
 }
 
+static void complete_command(const char *text);
+
 static char *next_match(const char *text, int state)
 {
     if (state == 0) {           /* a new word: collect every completion, then hand them out */
         clear_matches();
-        nn_complete(matches.nn, text, add_match, NULL);
+        if (text[0] == ':') complete_command(text);
+        else nn_complete(matches.nn, text, add_match, NULL);
     }
     return matches.next < matches.count ? strdup(matches.words[matches.next++]) : NULL;
 }
@@ -171,22 +174,6 @@ static void pending_clear(Repl *r)
 
 /* ---- commands ------------------------------------------------------------------------------- */
 
-static const char commands_help[] =
-    "commands:\n"
-    "  :help [NAME]     help on a keyword, function, layer, optimizer or setting\n"
-    "  :vars            every defined name, its kind and shape (params: gradient norm)\n"
-    "  :graph EXPR      the expression's computation graph, with values and gradients\n"
-    "  :dot EXPR        the same graph in Graphviz DOT (pipe it to 'dot -Tsvg')\n"
-    "  :trace on|off    explain every backward and step\n"
-    "  :load FILE       run a script into this session\n"
-    "  :save FILE       write this session's definitions as a script\n"
-    "  :reset           forget everything\n"
-    "  :quit            leave (or Ctrl-D)\n"
-    "at a breakpoint of a train block (break step N, break nonfinite, break grad_norm X):\n"
-    "  :continue        make the update and go on training (or Ctrl-D)\n"
-    "  :stop            end the train block here\n"
-    "Ctrl-C stops a long train block after its current step, or clears the line.\n";
-
 static NnState *new_session(Repl *r)
 {
     NnState *nn = nn_new();
@@ -205,63 +192,202 @@ static char *trim(char *s)
     return s;
 }
 
+/* Where a command may run: anywhere, or not while a train block is stopped at a breakpoint, or
+ * only then. */
+typedef enum CmdWhere { CMD_ANYWHERE, CMD_NOT_AT_BREAK, CMD_AT_BREAK } CmdWhere;
+
+typedef struct ReplCommand {
+    const char *name;
+    const char *aliases;        /* other names, separated by spaces, or "" */
+    CmdWhere where;
+    Cmd (*run)(Repl *r, const char *arg, bool at_break);
+    const char *help;           /* its line in `:help` */
+} ReplCommand;
+
+static Cmd cmd_help(Repl *r, const char *arg, bool at_break);
+
+static Cmd cmd_vars(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg, (void)at_break;
+    nn_print_vars(r->nn);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_graph(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (!*arg) fputs("nn: ':graph' needs an expression, e.g. :graph loss\n", stderr);
+    else nn_print_graph(r->nn, arg);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_dot(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (!*arg) fputs("nn: ':dot' needs an expression, e.g. :dot loss\n", stderr);
+    else nn_print_dot(r->nn, arg);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_trace(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+        r->trace = strcmp(arg, "on") == 0;
+        nn_set_trace(r->nn, r->trace);
+        printf("trace is %s\n", arg);
+    } else {
+        fputs("nn: write ':trace on' or ':trace off'\n", stderr);
+    }
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_load(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (!*arg) fputs("nn: ':load' needs a file name\n", stderr);
+    else nn_run_file(r->nn, arg);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_save(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (!*arg) fputs("nn: ':save' needs a file name\n", stderr);
+    else if (nn_save_session(r->nn, arg) == NN_OK) printf("saved to %s\n", arg);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_reset(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg, (void)at_break;
+    nn_close(r->nn);
+    r->nn = new_session(r);
+    puts("the session is empty");
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_quit(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg;
+    if (!at_break) return CMD_QUIT;
+    r->quit = true;     /* end the block, then leave */
+    return CMD_STOP;
+}
+
+static Cmd cmd_continue(Repl *r, const char *arg, bool at_break)
+{
+    (void)r, (void)arg, (void)at_break;
+    return CMD_CONTINUE;
+}
+
+static Cmd cmd_stop(Repl *r, const char *arg, bool at_break)
+{
+    (void)r, (void)arg, (void)at_break;
+    return CMD_STOP;
+}
+
+/* The commands, in the order `:help` lists them (those only for a breakpoint last). The help
+ * lines start their source lines: tests/test_man.sh checks that the man page has each. */
+static const ReplCommand commands_help[] = {
+    { "help", "h", CMD_ANYWHERE, cmd_help,
+      "  :help [NAME]     help on a keyword, function, layer, optimizer or setting" },
+    { "vars", "", CMD_ANYWHERE, cmd_vars,
+      "  :vars            every defined name, its kind and shape (params: gradient norm)" },
+    { "graph", "", CMD_ANYWHERE, cmd_graph,
+      "  :graph EXPR      the expression's computation graph, with values and gradients" },
+    { "dot", "", CMD_ANYWHERE, cmd_dot,
+      "  :dot EXPR        the same graph in Graphviz DOT (pipe it to 'dot -Tsvg')" },
+    { "trace", "", CMD_ANYWHERE, cmd_trace,
+      "  :trace on|off    explain every backward and step" },
+    { "load", "", CMD_ANYWHERE, cmd_load,
+      "  :load FILE       run a script into this session" },
+    { "save", "", CMD_ANYWHERE, cmd_save,
+      "  :save FILE       write this session's definitions as a script" },
+    { "reset", "", CMD_NOT_AT_BREAK, cmd_reset,
+      "  :reset           forget everything" },
+    { "quit", "q exit", CMD_ANYWHERE, cmd_quit,
+      "  :quit            leave (or Ctrl-D)" },
+    { "continue", "c", CMD_AT_BREAK, cmd_continue,
+      "  :continue        make the update and go on training (or Ctrl-D)" },
+    { "stop", "", CMD_AT_BREAK, cmd_stop,
+      "  :stop            end the train block here" },
+};
+
+static void print_commands(void)
+{
+    puts("commands:");
+    for (size_t i = 0; i < sizeof commands_help / sizeof *commands_help; i++) {
+        if (commands_help[i].where == CMD_AT_BREAK
+            && (i == 0 || commands_help[i - 1].where != CMD_AT_BREAK))
+            puts("at a breakpoint of a train block (break step N, break nonfinite, break "
+                 "grad_norm X):");
+        puts(commands_help[i].help);
+    }
+    puts("Ctrl-C stops a long train block after its current step, or clears the line.");
+}
+
+static Cmd cmd_help(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    if (!*arg) {
+        print_commands();
+        fflush(stdout);
+        nn_print_help(r->nn, NULL);
+    } else if (!nn_print_help(r->nn, arg)) {
+        fprintf(stderr, "nn: no help on '%s' (':help' lists the topics)\n", arg);
+    }
+    return CMD_GO_ON;
+}
+
+/* The command called `name` (or one of its other names), or NULL. */
+static const ReplCommand *find_command(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof commands_help / sizeof *commands_help; i++) {
+        const ReplCommand *c = &commands_help[i];
+        if (strcmp(c->name, name) == 0) return c;
+        for (const char *a = c->aliases; n && (a = strstr(a, name)) != NULL; a += n)
+            if ((a == c->aliases || a[-1] == ' ') && (a[n] == ' ' || a[n] == '\0')) return c;
+    }
+    return NULL;
+}
+
 static Cmd command(Repl *r, char *line, bool at_break)
 {
     char *cmd = line + 1, *arg = cmd;
     while (*arg && !isspace((unsigned char)*arg)) arg++;
     if (*arg) *arg++ = '\0';
     arg = trim(arg);
-    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0 || strcmp(cmd, "exit") == 0) {
-        if (!at_break) return CMD_QUIT;
-        r->quit = true;     /* end the block, then leave */
-        return CMD_STOP;
-    }
-    if (strcmp(cmd, "continue") == 0 || strcmp(cmd, "c") == 0 || strcmp(cmd, "stop") == 0) {
-        if (at_break) return cmd[1] == 't' ? CMD_STOP : CMD_CONTINUE;
-        fprintf(stderr, "nn: nothing to %s: no train block is stopped at a breakpoint\n",
-                cmd[1] == 't' ? "stop" : "continue");
-    } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "h") == 0) {
-        if (!*arg) {
-            fputs(commands_help, stdout);
-            nn_print_help(r->nn, NULL);
-        } else if (!nn_print_help(r->nn, arg)) {
-            fprintf(stderr, "nn: no help on '%s' (':help' lists the topics)\n", arg);
-        }
-    } else if (strcmp(cmd, "vars") == 0) {
-        nn_print_vars(r->nn);
-    } else if (strcmp(cmd, "graph") == 0) {
-        if (!*arg) fputs("nn: ':graph' needs an expression, e.g. :graph loss\n", stderr);
-        else nn_print_graph(r->nn, arg);
-    } else if (strcmp(cmd, "dot") == 0) {
-        if (!*arg) fputs("nn: ':dot' needs an expression, e.g. :dot loss\n", stderr);
-        else nn_print_dot(r->nn, arg);
-    } else if (strcmp(cmd, "trace") == 0) {
-        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
-            r->trace = strcmp(arg, "on") == 0;
-            nn_set_trace(r->nn, r->trace);
-            printf("trace is %s\n", arg);
-        } else {
-            fputs("nn: write ':trace on' or ':trace off'\n", stderr);
-        }
-    } else if (strcmp(cmd, "load") == 0) {
-        if (!*arg) fputs("nn: ':load' needs a file name\n", stderr);
-        else nn_run_file(r->nn, arg);
-    } else if (strcmp(cmd, "save") == 0) {
-        if (!*arg) fputs("nn: ':save' needs a file name\n", stderr);
-        else if (nn_save_session(r->nn, arg) == NN_OK) printf("saved to %s\n", arg);
-    } else if (strcmp(cmd, "reset") == 0 && at_break) {
-        fputs("nn: ':reset' cannot run while a train block is stopped at a breakpoint; :stop "
-              "it first\n", stderr);
-    } else if (strcmp(cmd, "reset") == 0) {
-        nn_close(r->nn);
-        r->nn = new_session(r);
-        puts("the session is empty");
-    } else {
+    const ReplCommand *c = find_command(cmd);
+    Cmd result = CMD_GO_ON;
+    if (!c)
         fprintf(stderr, "nn: unknown command ':%s' (':help' lists the commands)\n", cmd);
-    }
+    else if (c->where == CMD_AT_BREAK && !at_break)
+        fprintf(stderr, "nn: nothing to %s: no train block is stopped at a breakpoint\n",
+                c->name);
+    else if (c->where == CMD_NOT_AT_BREAK && at_break)
+        fprintf(stderr, "nn: ':%s' cannot run while a train block is stopped at a breakpoint; "
+                ":stop it first\n", c->name);
+    else
+        result = c->run(r, arg, at_break);
     fflush(stdout);
-    return CMD_GO_ON;
+    return result;
 }
+
+#ifdef NN_HAVE_READLINE
+/* The completions of a word that starts with ':': the commands it begins. */
+static void complete_command(const char *text)
+{
+    size_t n = strlen(text + 1);
+    for (size_t i = 0; i < sizeof commands_help / sizeof *commands_help; i++) {
+        if (strncmp(commands_help[i].name, text + 1, n) != 0) continue;
+        char word[32];
+        snprintf(word, sizeof word, ":%s", commands_help[i].name);
+        add_match(NULL, word);
+    }
+}
+#endif
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 

@@ -1,14 +1,17 @@
-/* test_sema.c — names and shapes (src/sema.c): inferred shapes and annotations through
- * sema_check, every message sema can produce with its exact text and location, and, through
- * nn.h, that a unit which fails to compile defines nothing. */
+/* test_sema.c — the checker (src/sema*.c): inferred shapes and annotations through
+ * sema_check, every message sema can produce with its exact text and location, that a unit
+ * which fails to compile defines nothing (through nn.h), and the suggestions behind "did you
+ * mean". */
 #include "testutil.h"
 
 #include "nn.h"
 #include "parse.h"
 #include "sema.h"
+#include "sema_args.h"
 #include "source.h"
 #include "strbuf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +66,8 @@ static const char *text_of(const StrBuf *sb)
     return sb->data ? sb->data : "";
 }
 
-/* Parses `code` as "t.nn" (which must succeed) and checks it; returns sema's error count.
- * On errors the unit's symbols are dropped, as nn_run_string does. */
-static int compile_at(Fixture *f, const char *code, const char *file, int line)
+/* Parses `code` as "t.nn" (which must succeed) into f->stmts, in a new arena. */
+static Arena *parse_at(Fixture *f, const char *code, const char *file, int line)
 {
     if (f->nunits == (int)NN_ARRAY_LEN(f->arenas)) {
         print_error("too many units in one test\n");
@@ -89,6 +91,14 @@ static int compile_at(Fixture *f, const char *code, const char *file, int line)
         _fail(file, line);
     }
     f->stmts = ctx.stmts;
+    return arena;
+}
+
+/* Parses `code` and checks it; returns sema's error count. On errors the unit's symbols are
+ * dropped, as nn_run_string does. */
+static int compile_at(Fixture *f, const char *code, const char *file, int line)
+{
+    Arena *arena = parse_at(f, code, file, line);
     size_t nsyms = f->syms.count;
     int errors = sema_check(&f->stmts, &f->syms, &f->diag, &f->interner, arena);
     if (errors) symtab_truncate(&f->syms, nsyms);
@@ -1125,6 +1135,299 @@ static void test_api_check_string(void **state)
                         "     |     ^\n");
 }
 
+/* ---- the word tables ------------------------------------------------------------------------ */
+
+/* Every optimizer and schedule row is the engine's kind of that name, the checker takes it as
+ * that kind, and its help example checks. */
+static void test_optim_words(void **state)
+{
+    Fixture *f = *state;
+    check_ok(f, "param w = 1\nbackward (w - 1)^2");
+    char code[256];
+#define OPTIMIZER(name, kind, example, text)                                                      \
+    {                                                                                            \
+        OptimKind k;                                                                             \
+        assert_true(optim_lookup(name, &k));                                                     \
+        assert_int_equal(k, kind);                                                               \
+        snprintf(code, sizeof code, "step %s", example);                                         \
+        check_ok(f, code);                                                                       \
+    }
+#define SCHEDULE(name, kind_, example, text)                                                      \
+    {                                                                                            \
+        snprintf(code, sizeof code, "train (w - 1)^2 { optimizer sgd(lr = 0.1); epochs 20; %s }", \
+                 example);                                                                       \
+        check_ok(f, code);                                                                       \
+        assert_int_equal(f->stmts.items[0]->sema.extra->train.sched.kind, kind_);                \
+        assert_non_null(strstr(example, name));                                                  \
+    }
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+}
+
+/* Every setting's help example checks, all in one block on data. */
+static void test_settings_examples(void **state)
+{
+    Fixture *f = *state;
+    StrBuf code;
+    sb_init(&code);
+    sb_puts(&code, "let d = blobs(2, 100)\nmodel net { dense(2, 4); relu; dense(2) }\n"
+                   "train net on d {\n");
+#define SETTING(e, name, word, kind, lo, hi, range, what, flags, field, check, values, example, \
+                text)                                                                          \
+    sb_printf(&code, "  %s\n", example);
+#include "settings.def"
+#undef SETTING
+    sb_puts(&code, "}");
+    check_ok(f, code.data);
+    const SemaTrain *t = &f->stmts.items[2]->sema.extra->train;
+    assert_int_equal(t->epochs, 100);
+    assert_int_equal(t->batch, 32);
+    assert_int_equal(t->trace_step, 5);
+    assert_int_equal(t->focus.count, 1);
+    assert_int_equal(t->break_step, 100);
+    assert_true(t->has_val && t->metric);
+    sb_free(&code);
+}
+
+/* ---- the argument checker ------------------------------------------------------------------ */
+
+/* Parses `code`, a print of one call, and checks the call against `form`; the messages are in
+ * f->msgs. */
+static bool args_at(Fixture *f, const char *code, const ArgForm *form, const char *usage,
+                    ArgValue *out, const char *file, int line)
+{
+    Arena *arena = parse_at(f, code, file, line);
+    AstNode *st = f->stmts.items[0];
+    _assert_true(st->kind == AST_PRINT && st->u.list.items[0]->kind == AST_CALL, "a call", file,
+                 line);
+    Sema s;
+    memset(&s, 0, sizeof s);
+    s.syms = &f->syms;
+    s.diag = &f->diag;
+    s.interner = &f->interner;
+    s.arena = arena;
+    bool ok = sema_args(&s, st->u.list.items[0], form, usage, out);
+    _assert_int_equal(ok, s.errors == 0, file, line);
+    return ok;
+}
+#define check_args(f, code, form, usage, out) \
+    args_at((f), (code), (form), (usage), (out), __FILE__, __LINE__)
+
+/* The first message's text, without the file, line, column and "error: ". */
+static const char *first_message(Fixture *f)
+{
+    static char buf[512];
+    const char *m = strstr(text_of(&f->msgs), "error: ");
+    if (!m) return "";
+    m += strlen("error: ");
+    size_t n = strcspn(m, "\n");
+    snprintf(buf, sizeof buf, "%.*s", (int)n, m);
+    return buf;
+}
+
+/* One argument, by position or by name, with a range: dropout(p). */
+static void test_args_one(void **state)
+{
+    Fixture *f = *state;
+    static const ArgSpec p[] = {
+        { "p", ARG_NUMBER, true, 0, 0, 1, false, true, "at least 0 and below 1" },
+    };
+    static const char *const what[] = { "the probability" };
+    const ArgForm form = { p, 1, 1, 0, what, NULL, NULL };
+    const char *usage = "'f' takes a probability: f(0.5)";
+    ArgValue v[1];
+    assert_true(check_args(f, "print f(0.5)", &form, usage, v));
+    assert_non_null(v[0].node);
+    assert_close(v[0].num, 0.5, 0);
+    assert_true(check_args(f, "print f(p = 0.25)", &form, usage, v));
+    assert_close(v[0].num, 0.25, 0);
+    assert_false(check_args(f, "print f()", &form, usage, v));
+    assert_string_equal(text_of(&f->msgs),
+                        "t.nn:1:7: error: 'f' takes a probability: f(0.5)\n"
+                        "   1 | print f()\n"
+                        "     |       ^~~\n");
+    assert_false(check_args(f, "print f(0.1, 0.2)", &form, usage, v));
+    assert_string_equal(first_message(f), usage);
+    assert_false(check_args(f, "print f(1)", &form, usage, v));
+    assert_string_equal(text_of(&f->msgs),
+                        "t.nn:1:9: error: the probability must be at least 0 and below 1\n"
+                        "   1 | print f(1)\n"
+                        "     |         ^\n");
+    assert_false(check_args(f, "print f(0.5, p = 0.5)", &form, usage, v));
+    assert_string_equal(first_message(f), "'p' is given twice: by position and by name");
+    assert_false(check_args(f, "print f(q = 0.5)", &form, usage, v));
+    assert_string_equal(first_message(f), "'f' has no argument 'q' (it takes 'p')");
+    assert_false(check_args(f, "print f(\"x\")", &form, usage, v));
+    assert_string_equal(first_message(f), "a string can only be printed, not computed with");
+    assert_false(check_args(f, "print f(2 * 0.1 + w)", &form, usage, v));
+    assert_string_equal(first_message(f), "unknown name 'w'");
+}
+
+/* Positional only, then named only, with defaults: blobs(k, n, noise = 0). */
+static void test_args_positional_and_named(void **state)
+{
+    Fixture *f = *state;
+    static const ArgSpec args[] = {
+        { "k", ARG_INT, true, 0, 2, 100, false, false, NULL },
+        { "n", ARG_INT, true, 0, 2, 1e7, false, false, NULL },
+        { "noise", ARG_NUMBER, false, 0.25, 0, INFINITY, false, true, "at least 0" },
+    };
+    static const char *const what[] = { "the number of classes", "the number of points", NULL };
+    const ArgForm form = { args, 3, 2, 2, what, NULL, NULL };
+    const char *usage = "'f' takes k, n and a noise: f(3, 300, noise = 0.1)";
+    ArgValue v[3];
+    assert_true(check_args(f, "print f(3, 10)", &form, usage, v));
+    assert_close(v[0].num, 3, 0);
+    assert_close(v[1].num, 10, 0);
+    assert_null(v[2].node);
+    assert_close(v[2].num, 0.25, 0);        /* the default */
+    assert_true(check_args(f, "print f(3, noise = 0.5, 10)", &form, usage, v));
+    assert_close(v[1].num, 10, 0);
+    assert_close(v[2].num, 0.5, 0);
+    assert_false(check_args(f, "print f(3)", &form, usage, v));
+    assert_string_equal(first_message(f), usage);
+    assert_false(check_args(f, "print f(3, 10, 0.5)", &form, usage, v));
+    assert_string_equal(first_message(f), usage);
+    assert_false(check_args(f, "print f(n = 3, k = 10)", &form, usage, v));
+    assert_string_equal(first_message(f), "'f' has no argument 'n' (it takes 'noise')");
+    /* every unknown name is reported */
+    assert_false(check_args(f, "print f(3, 10, spread = 1, sigma = 2)", &form, usage, v));
+    assert_string_equal(text_of(&f->msgs),
+                        "t.nn:1:16: error: 'f' has no argument 'spread' (it takes 'noise')\n"
+                        "   1 | print f(3, 10, spread = 1, sigma = 2)\n"
+                        "     |                ^~~~~~\n"
+                        "t.nn:1:28: error: 'f' has no argument 'sigma' (it takes 'noise')\n"
+                        "   1 | print f(3, 10, spread = 1, sigma = 2)\n"
+                        "     |                            ^~~~~\n");
+    assert_false(check_args(f, "print f(3, 10, noise = 1, noise = 2)", &form, usage, v));
+    assert_string_equal(first_message(f), "argument 'noise' is given twice");
+    /* values: integers in [lo, hi] without range words; a row's words otherwise */
+    assert_false(check_args(f, "print f(1, 10)", &form, usage, v));
+    assert_string_equal(first_message(f), "the number of classes must be at least 2, not 1");
+    assert_false(check_args(f, "print f(3, 2e7)", &form, usage, v));
+    assert_string_equal(first_message(f), "the number of points must be at most 10000000, not "
+                                           "20000000");
+    assert_false(check_args(f, "print f(2.5, 10)", &form, usage, v));
+    assert_string_equal(first_message(f), "the number of classes must be a constant integer");
+    assert_false(check_args(f, "print f(3, 10, noise = -1)", &form, usage, v));
+    assert_string_equal(first_message(f), "'noise' must be at least 0");
+    assert_false(check_args(f, "print f(3, 10, noise = 1 / 0)", &form, usage, v));
+    assert_string_equal(first_message(f), "'noise' must be a finite number");
+}
+
+/* Strings, a word passed through, flags, and a list of names: csv("f", target = "y"). */
+static void test_args_strings_and_words(void **state)
+{
+    Fixture *f = *state;
+    static const ArgSpec args[] = {
+        { "file", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+        { "target", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+        { "init", ARG_NAME, false, 0, 0, 0, false, false, NULL },
+        { "strict", ARG_FLAG, false, 1, 0, 1, false, false, "1 (on) or 0 (off)" },
+    };
+    static const char *const what[] = { "a file", "the name of the target column", NULL, NULL };
+    const ArgForm form = { args, 4, 1, 1, what, NULL, "f(\"a.csv\", target = \"y\")" };
+    const char *usage = "'f' takes a file name: f(\"a.csv\", target = \"y\")";
+    ArgValue v[4];
+    assert_true(check_args(f, "print f(\"a.csv\", target = \"y\", init = he)", &form, usage, v));
+    assert_string_equal(v[0].text, "a.csv");
+    assert_string_equal(v[1].text, "y");
+    assert_int_equal(v[2].node->kind, AST_NAME);   /* passed through, unchecked */
+    assert_close(v[3].num, 1, 0);
+    assert_false(check_args(f, "print f(\"a.csv\")", &form, usage, v));
+    assert_string_equal(text_of(&f->msgs),
+                        "t.nn:1:7: error: 'f' needs the name of the target column as a string: "
+                        "f(\"a.csv\", target = \"y\")\n"
+                        "   1 | print f(\"a.csv\")\n"
+                        "     |       ^~~~~~~~~~\n");
+    assert_false(check_args(f, "print f(\"a.csv\", target = y)", &form, usage, v));
+    assert_string_equal(text_of(&f->msgs),
+                        "t.nn:1:27: error: 'f' needs the name of the target column as a string: "
+                        "f(\"a.csv\", target = \"y\")\n"
+                        "   1 | print f(\"a.csv\", target = y)\n"
+                        "     |                           ^\n");
+    assert_false(check_args(f, "print f(3, target = \"y\")", &form, usage, v));
+    assert_string_equal(first_message(f), usage);
+    assert_false(check_args(f, "print f(\"a.csv\", target = \"y\", strict = 2)", &form, usage, v));
+    assert_string_equal(first_message(f), "'strict' must be 1 (on) or 0 (off)");
+    assert_false(check_args(f, "print f(\"a.csv\", file = \"b.csv\")", &form, usage, v));
+    assert_string_equal(first_message(f),
+                        "'f' has no argument 'file' (it takes target, init, strict)");
+    /* a form's own words for what it takes, and a form that takes no names */
+    const ArgForm own = { args, 4, 1, 1, what, "the file and 'target'", NULL };
+    assert_false(check_args(f, "print f(\"a.csv\", sep = 1)", &own, usage, v));
+    assert_string_equal(first_message(f),
+                        "'f' has no argument 'sep' (it takes the file and 'target')");
+    const ArgForm none = { args, 1, 1, 1, what, NULL, NULL };
+    assert_false(check_args(f, "print f(\"a.csv\", sep = 1)", &none, usage, v));
+    assert_string_equal(first_message(f), "'f' takes no named arguments");
+}
+
+/* ---- suggestions ---------------------------------------------------------------------------- */
+
+/* The closest of `n` candidates to `word` ("" when none is close). */
+static const char *closest(const char *word, const char *const *cands, size_t n)
+{
+    Suggest sg;
+    suggest_init(&sg, word);
+    for (size_t i = 0; i < n; i++) suggest_offer(&sg, cands[i]);
+    return suggest_best(&sg) ? suggest_best(&sg) : "";
+}
+
+static void test_suggest_distance(void **state)
+{
+    (void)state;
+    assert_int_equal(suggest_distance("epoch", "epochs"), 1);        /* inserted */
+    assert_int_equal(suggest_distance("sigmod", "sigmoid"), 1);
+    assert_int_equal(suggest_distance("lossx", "loss"), 1);          /* deleted */
+    assert_int_equal(suggest_distance("relu", "gelu"), 1);           /* changed */
+    assert_int_equal(suggest_distance("adma", "adam"), 1);           /* neighbours swapped */
+    assert_int_equal(suggest_distance("cvs", "csv"), 1);
+    assert_int_equal(suggest_distance("ReLU", "relu"), 0);           /* case is ignored */
+    assert_int_equal(suggest_distance("SGD", "sgd"), 0);
+    assert_int_equal(suggest_distance("", "abc"), 3);
+    assert_int_equal(suggest_distance("kitten", "sitting"), 3);
+    assert_int_equal(suggest_distance("abcdefghijklmnopqrstuvwxyzabcdef", "a"), 99);  /* too long */
+}
+
+static void test_suggest_closest(void **state)
+{
+    (void)state;
+    static const char *const settings[] = { "loss", "optimizer", "epochs", "batch", "accumulate",
+                                            "clip", "validation", "early_stop", "log",
+                                            "schedule", "metric", "resume", "trace", "break" };
+    size_t n = NN_ARRAY_LEN(settings);
+    assert_string_equal(closest("epoch", settings, n), "epochs");
+    assert_string_equal(closest("batches", settings, n), "batch");   /* 2 edits for 7 letters */
+    assert_string_equal(closest("shedule", settings, n), "schedule");
+    assert_string_equal(closest("Epochs", settings, n), "epochs");
+    /* one word begins with the other: Keras' names, shortened words */
+    assert_string_equal(closest("batch_size", settings, n), "batch");
+    assert_string_equal(closest("optim", settings, n), "optimizer");
+    assert_string_equal(closest("logging", settings, n), "log");
+    /* nothing close */
+    assert_string_equal(closest("speed", settings, n), "");
+    assert_string_equal(closest("frobnicate", settings, n), "");
+    /* short words get no suggestion, and 4 letters allow only one edit */
+    assert_string_equal(closest("lo", settings, n), "");
+    assert_string_equal(closest("lsos", settings, n), "loss");
+    assert_string_equal(closest("lsso", settings, n), "");
+    static const char *const optimizers[] = { "sgd", "adam", "adamw", "rmsprop" };
+    assert_string_equal(closest("adma", optimizers, 4), "adam");
+    assert_string_equal(closest("Adam", optimizers, 4), "adam");
+    assert_string_equal(closest("RMSprop", optimizers, 4), "rmsprop");
+    assert_string_equal(closest("lbfgs", optimizers, 4), "");
+    /* the closer word wins over a later one; among equals, the later (a newer symbol) */
+    static const char *const names[] = { "weight", "weights", "wieghts" };
+    assert_string_equal(closest("weigth", names, 3), "weight");
+    static const char *const twins[] = { "loss1", "loss2" };
+    assert_string_equal(closest("loss3", twins, 2), "loss2");
+    /* a word within the limit beats one that only begins like it */
+    static const char *const pre[] = { "batc", "batch_size" };
+    assert_string_equal(closest("batch", pre, 2), "batc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1168,6 +1471,13 @@ int main(void)
         T(test_error_nested_too_deeply),
         T(test_api_failed_unit_defines_nothing),
         T(test_api_check_string),
+        T(test_optim_words),
+        T(test_settings_examples),
+        T(test_args_one),
+        T(test_args_positional_and_named),
+        T(test_args_strings_and_words),
+        T(test_suggest_distance),
+        T(test_suggest_closest),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,510 @@
+/* sema_model.c — checks model definitions: a list of layers (the rows of src/layers.def, and
+ * the activations of the op table), or params with a forward formula. Makes the model's params
+ * as symbols (net.layer1.W) and the summary `print net` shows. Stands on sema_args.c. */
+#include "sema_model.h"
+
+#include "sema_args.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- building a model ------------------------------------------------------------------------ */
+
+typedef struct ModelBuild {
+    Sema *s;
+    Model *m;
+    int width;              /* the current width; 0 = not known yet */
+    int next_index;         /* the next dense layer's number */
+    const char *group;      /* the dense layer the activations that follow belong to */
+    int cap;
+    bool ok;
+} ModelBuild;
+
+static Layer *push_layer(ModelBuild *b, LayerKind kind, Span span)
+{
+    Model *m = b->m;
+    if (m->n_layers == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        m->layers = nn_realloc(m->layers, (size_t)b->cap * sizeof *m->layers);
+    }
+    Layer *l = &m->layers[m->n_layers++];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->span = span;
+    if (kind == LAYER_RES_BEGIN || kind == LAYER_RES_END) b->group = NULL;
+    l->group = b->group;
+    return l;
+}
+
+static void push_param(ModelBuild *b, Symbol *p, const char *short_name)
+{
+    Model *m = b->m;
+    m->params = nn_realloc(m->params, (size_t)(m->n_params + 1) * sizeof *m->params);
+    m->param_names = nn_realloc(m->param_names,
+                                (size_t)(m->n_params + 1) * sizeof *m->param_names);
+    m->params[m->n_params] = p;
+    m->param_names[m->n_params] = short_name;
+    m->n_params++;
+}
+
+static Symbol *model_param(ModelBuild *b, const char *short_name, Shape shape, Span at)
+{
+    Sema *s = b->s;
+    Symbol *p = sema_add_symbol(s, sema_dotted(s, b->m->name, short_name), SYM_PARAM, at);
+    p->shape = shape;
+    p->grad = true;
+    push_param(b, p, sema_intern(s, short_name));
+    return p;
+}
+
+/* ---- the layer table (src/layers.def) -------------------------------------------------------- */
+
+typedef struct LayerRow LayerRow;
+
+/* A layer's reader: checks item i of `items` and pushes its layer. False after reporting. */
+typedef bool (*LayerCheckFn)(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+
+struct LayerRow {
+    const char *name;
+    LayerKind kind;
+    LayerCheckFn check;
+    const ArgForm *args;
+    const char *usage;
+};
+
+static bool layer_dense(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_dropout(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_residual(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+
+/* dense(in, out, init = NAME), or dense(out) after a layer that gives the width */
+static const ArgSpec dense_specs[] = {
+    { "in", ARG_INT, true, 0, 1, 1e6, false, false, NULL },
+    { "out", ARG_INT, false, 0, 1, 1e6, false, false, NULL },
+    { "init", ARG_NAME, false, 0, 0, 0, false, false, NULL },
+};
+static const char *const dense_what[] = { "a layer size", "a layer size", NULL };
+static const ArgForm dense_args = { dense_specs, 3, 2, 2, dense_what, "the sizes and 'init'",
+                                    NULL };
+
+/* dropout(p) */
+static const ArgSpec dropout_specs[] = {
+    { "p", ARG_NUMBER, true, 0, 0, 1, false, true, "at least 0 and below 1" },
+};
+static const char *const dropout_what[] = { "the dropout probability" };
+static const ArgForm dropout_args = { dropout_specs, 1, 1, 0, dropout_what, NULL, NULL };
+
+/* leaky_relu(a) as a layer (the other activations take no arguments) */
+static const ArgSpec slope_specs[] = {
+    { "a", ARG_NUMBER, false, 0.01, -INFINITY, INFINITY, false, false, NULL },
+};
+static const char *const slope_what[] = { "the slope" };
+static const ArgForm slope_args = { slope_specs, 1, 1, 0, slope_what, NULL, NULL };
+
+static const LayerRow layers[] = {
+#define LAYER(name, kind, check, args, usage, example, text) { name, kind, check, args, usage },
+#define LAYER_ALIAS(...)
+#define INIT(...)
+#include "layers.def"
+#undef INIT
+#undef LAYER_ALIAS
+#undef LAYER
+};
+
+static const struct LayerAlias {
+    const char *name, *word, *theirs;
+} layer_aliases[] = {
+#define LAYER(...)
+#define LAYER_ALIAS(name, word, theirs) { name, word, theirs },
+#define INIT(...)
+#include "layers.def"
+#undef INIT
+#undef LAYER_ALIAS
+#undef LAYER
+};
+
+/* The name a layer item is written with (relu, dense(4, 8)), or NULL. */
+static const char *item_name(const AstNode *it)
+{
+    return it->kind == AST_NAME ? it->u.name : it->kind == AST_CALL ? it->u.call.name : NULL;
+}
+
+/* The row of a layer item, or NULL (an activation, or not a layer). */
+static const LayerRow *layer_row(const AstNode *it)
+{
+    const char *name = item_name(it);
+    for (size_t k = 0; k < NN_ARRAY_LEN(layers); k++)
+        if (it->kind == AST_RESIDUAL ? layers[k].kind == LAYER_RES_BEGIN
+                                     : name && strcmp(layers[k].name, name) == 0)
+            return &layers[k];
+    return NULL;
+}
+
+/* The activation an op is as a layer: unary and elementwise, leaky_relu, softmax, log_softmax. */
+static bool is_activation(const OpInfo *op)
+{
+    return (op->sig == SIG_UNARY && (op->flags & OPF_ELEMENTWISE)) || op->sig == SIG_LEAKY
+           || op->kind == OP_SOFTMAX || op->kind == OP_LOG_SOFTMAX;
+}
+
+/* The activation a layer item names (relu, leaky_relu(0.2), softmax, ...), or false. */
+static bool activation_of(const AstNode *it, OpKind *op)
+{
+    const char *name = item_name(it);
+    const OpInfo *info = name ? op_lookup(name) : NULL;
+    if (!info || !is_activation(info)) return false;
+    *op = info->kind;
+    return true;
+}
+
+/* Which initialiser a weight gets: He for ReLU-like layers that follow, Glorot otherwise
+ * (the rule PyTorch's and Keras' guides give). Dropout between them is looked through. */
+static OpKind init_for_next(const AstList *items, size_t i)
+{
+    for (size_t j = i + 1; j < items->count; j++) {
+        const AstNode *it = items->items[j];
+        const LayerRow *row = layer_row(it);
+        OpKind op;
+        if (it->kind == AST_CALL && row && row->kind == LAYER_DROPOUT) continue;
+        if (activation_of(it, &op)) return op == OP_RELU || op == OP_LEAKY_RELU ? OP_HE : OP_XAVIER;
+        break;
+    }
+    return OP_XAVIER;
+}
+
+/* ---- layers ---------------------------------------------------------------------------------- */
+
+/* The sizes of dense(in, out) or dense(out): *in from the layer before when not given. */
+static bool dense_sizes(ModelBuild *b, const AstNode *it, const ArgValue *v, long *in, long *out)
+{
+    bool both = v[1].node != NULL;
+    *in = both ? (long)v[0].num : b->width;
+    *out = (long)v[both ? 1 : 0].num;
+    if (!both && b->width == 0) {
+        sema_error(b->s, it->span, "the first dense layer needs its input size too: "
+                   "dense(in, %ld)", *out);
+        return false;
+    }
+    if (both && b->width != 0 && *in != b->width) {
+        sema_error(b->s, v[0].node->span, "this layer takes %ld inputs, but the layer before "
+                   "gives %d; write dense(%ld) to follow it", *in, b->width, *out);
+        return false;
+    }
+    return true;
+}
+
+static bool layer_dense(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    ArgValue v[3];
+    long in, out;
+    OpKind init = init_for_next(items, i);
+    if (!sema_args(s, it, row->args, row->usage, v) || !dense_sizes(b, it, v, &in, &out))
+        return false;
+    if (v[2].node && (v[2].node->kind != AST_NAME || !sema_initialiser(v[2].node->u.name, &init))) {
+        sema_unknown_init(s, v[2].node);
+        return false;
+    }
+    if (b->width == 0) b->m->in = (int)in;
+    Layer *l = push_layer(b, LAYER_DENSE, it->span);
+    l->in = (int)in;
+    l->out = (int)out;
+    l->index = b->next_index++;
+    l->init = init;
+    char name[32];
+    snprintf(name, sizeof name, "layer%d", l->index);
+    l->group = b->group = sema_dotted(s, b->m->name, name);
+    Shape w = shape_scalar(), bias = shape_scalar();
+    w.rank = 2;
+    w.dim[0] = (int)in;
+    w.dim[1] = (int)out;
+    bias.rank = 1;
+    bias.dim[0] = (int)out;
+    snprintf(name, sizeof name, "layer%d.W", l->index);
+    l->W = model_param(b, name, w, it->span);
+    snprintf(name, sizeof name, "layer%d.b", l->index);
+    l->b = model_param(b, name, bias, it->span);
+    b->width = (int)out;
+    return true;
+}
+
+static bool layer_dropout(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    AstNode *it = items->items[i];
+    ArgValue p;
+    if (!sema_args(b->s, it, row->args, row->usage, &p)) return false;
+    Layer *l = push_layer(b, LAYER_DROPOUT, it->span);
+    l->p = (float)p.num;
+    l->in = l->out = b->width;
+    return true;
+}
+
+static void layer_items(ModelBuild *b, const AstList *items);
+
+static bool layer_residual(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    (void)row;
+    if (b->width == 0) {
+        sema_error(s, it->span, "a residual block needs a layer with a known width before it");
+        return false;
+    }
+    int in = b->width;
+    Layer *l = push_layer(b, LAYER_RES_BEGIN, it->span);
+    l->in = l->out = in;
+    layer_items(b, &it->u.block.items);
+    if (!b->ok) return false;
+    if (b->width != in) {
+        sema_error(s, it->span, "a residual block adds its input to its output, so it must keep "
+                   "the width: it takes %d and gives %d", in, b->width);
+        return false;
+    }
+    l = push_layer(b, LAYER_RES_END, it->span);
+    l->in = l->out = in;
+    return true;
+}
+
+/* relu, softmax, leaky_relu or leaky_relu(a): an op of the op table as a layer. */
+static bool layer_activation(ModelBuild *b, AstNode *it, OpKind act)
+{
+    Sema *s = b->s;
+    Layer *l = push_layer(b, LAYER_ACT, it->span);
+    l->op = act;
+    l->alpha = (float)slope_specs[0].def;
+    l->in = l->out = b->width;
+    if (it->kind == AST_CALL) {
+        bool slope = act == OP_LEAKY_RELU && it->u.call.args.count > 0;
+        char usage[160];
+        snprintf(usage, sizeof usage, "as a layer, '%s' is written without arguments%s",
+                 it->u.call.name, act == OP_LEAKY_RELU ? " or with its slope: leaky_relu(0.2)"
+                                                       : "");
+        if (!slope && it->u.call.args.count > 0) {
+            sema_error(s, it->span, "%s", usage);
+            return false;
+        }
+        ArgValue a;
+        if (slope && !sema_args(s, it, &slope_args, usage, &a)) return false;
+        if (slope) l->alpha = (float)a.num;
+    }
+    if (b->width == 0) {
+        sema_error(s, it->span, "a model starts with a dense layer, which gives the input width: "
+                   "dense(in, out)");
+        return false;
+    }
+    return true;
+}
+
+/* "unknown layer 'linear'; did you mean 'dense'? (nn's dense is torch.nn.Linear)", or with no
+ * close word, the list of layers: the rows, then the activations of the op table. */
+static void report_unknown_layer(Sema *s, const AstNode *it, const char *name)
+{
+    for (size_t k = 0; k < NN_ARRAY_LEN(layer_aliases); k++)
+        if (strcmp(layer_aliases[k].name, name) == 0) {
+            sema_error(s, it->span, "unknown layer '%s'; did you mean '%s'? (nn's %s is %s)",
+                       name, layer_aliases[k].word, layer_aliases[k].word,
+                       layer_aliases[k].theirs);
+            return;
+        }
+    Suggest sg;
+    suggest_init(&sg, name);
+    StrBuf rows, elementwise;
+    sb_init(&rows);
+    sb_init(&elementwise);
+    for (size_t k = 0; k < NN_ARRAY_LEN(layers); k++) {
+        suggest_offer(&sg, layers[k].name);
+        sb_printf(&rows, "%s%s", k ? ", " : "", layers[k].name);
+    }
+    for (int k = 0; k < OP_COUNT; k++) {
+        const OpInfo *op = op_info((OpKind)k);
+        if (!is_activation(op)) continue;
+        suggest_offer(&sg, op->name);
+        bool each = op->flags & OPF_ELEMENTWISE;
+        sb_printf(each ? &elementwise : &rows, "%s%s", each && !elementwise.len ? "" : ", ",
+                  op->name);
+    }
+    if (suggest_best(&sg))
+        sema_error(s, it->span, "unknown layer '%s'; did you mean '%s'?", name, suggest_best(&sg));
+    else
+        sema_error(s, it->span, "unknown layer '%s' (layers are %s and the elementwise "
+                   "functions: %s)", name, rows.data, elementwise.data);
+    sb_free(&rows);
+    sb_free(&elementwise);
+}
+
+static void layer_item(ModelBuild *b, const AstList *items, size_t i)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    const LayerRow *row = layer_row(it);
+    OpKind act;
+    bool ok = false;
+    if (row && it->kind == AST_NAME && row->args)
+        sema_error(s, it->span, "%s", row->usage);  /* dense without its sizes */
+    else if (row)
+        ok = row->check(b, items, i, row);
+    else if (activation_of(it, &act))
+        ok = layer_activation(b, it, act);
+    else if (it->kind == AST_PARAM || it->kind == AST_FORWARD)
+        sema_error(s, it->span, "a model is either layers or params with forward(x) = ..., "
+                   "not both");
+    else if (item_name(it))
+        report_unknown_layer(s, it, item_name(it));
+    else
+        sema_error(s, it->span, "expected a layer, such as dense(4, 8) or relu");
+    if (!ok) b->ok = false;
+}
+
+static void layer_items(ModelBuild *b, const AstList *items)
+{
+    for (size_t i = 0; i < items->count && b->ok; i++) layer_item(b, items, i);
+}
+
+/* ---- formula models ------------------------------------------------------------------------- */
+
+/* param NAME = EXPR inside a model: a param named NAME.P outside it, P inside its formula. */
+static bool formula_param(ModelBuild *b, AstNode *it)
+{
+    Sema *s = b->s;
+    Model *m = b->m;
+    for (int k = 0; k < m->n_params; k++)
+        if (m->param_names[k] == it->u.bind.name) {
+            sema_error(s, it->u.bind.name_span, "model '%s' already has a param '%s'", m->name,
+                       it->u.bind.name);
+            return false;
+        }
+    AstNode *v = it->u.bind.value;
+    if (!sema_expr(s, v)) return false;
+    Symbol *p = model_param(b, it->u.bind.name, v->sema.shape, it->u.bind.name_span);
+    it->sema.sym = p;
+    if (s->n_locals < (int)NN_ARRAY_LEN(s->locals))
+        s->locals[s->n_locals++] = (LocalName){ it->u.bind.name, p };
+    return true;
+}
+
+/* Params and one forward(x) = ... line; the formula is kept unchecked (it is checked for each
+ * input it is applied to). */
+static void formula_items(ModelBuild *b, AstNode *st)
+{
+    Sema *s = b->s;
+    Model *m = b->m;
+    const AstList *items = &st->u.block.items;
+    AstNode *fwd = NULL;
+    int n_locals = s->n_locals;
+    m->formula = true;
+    for (size_t i = 0; i < items->count && b->ok; i++) {
+        AstNode *it = items->items[i];
+        if (it->kind == AST_PARAM) {
+            b->ok = formula_param(b, it);
+        } else if (it->kind == AST_FORWARD) {
+            if (fwd) {
+                sema_error(s, it->span, "a model has one forward formula");
+                b->ok = false;
+            }
+            fwd = it;
+        } else {
+            sema_error(s, it->span, "a model with params takes 'param NAME = ...' and "
+                       "'forward(x) = ...' lines, not layers");
+            b->ok = false;
+        }
+    }
+    s->n_locals = n_locals;
+    if (b->ok && !fwd) {
+        sema_error(s, st->span, "model '%s' has params but no 'forward(x) = ...' formula",
+                   m->name);
+        b->ok = false;
+    }
+    if (b->ok) {
+        m->arg = fwd->u.fwd.arg;
+        m->body = ast_clone(&m->arena, fwd->u.fwd.body);
+    }
+}
+
+static long model_param_count(const Model *m)
+{
+    long n = 0;
+    for (int i = 0; i < m->n_params; i++) n += (long)shape_size(&m->params[i]->shape);
+    return n;
+}
+
+static void build_summary(Model *m)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    long total = model_param_count(m);
+    if (m->formula) {
+        sb_printf(&sb, "model %s: forward(%s), %ld param%s\n", m->name, m->arg, total,
+                  total == 1 ? "" : "s");
+        for (int i = 0; i < m->n_params; i++) {
+            char buf[64];
+            sb_printf(&sb, "  %-12s %s\n", m->param_names[i],
+                      shape_str(&m->params[i]->shape, buf, sizeof buf));
+        }
+        m->summary = sema_take_text(&sb);
+        return;
+    }
+    sb_printf(&sb, "model %s: %d input%s -> %d output%s, %ld param%s\n", m->name, m->in,
+              m->in == 1 ? "" : "s", m->out, m->out == 1 ? "" : "s", total,
+              total == 1 ? "" : "s");
+    sb_printf(&sb, "  %-26s %-10s %8s\n", "layer", "output", "params");
+    int indent = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = &m->layers[i];
+        char label[64], shape[32];
+        long params = 0;
+        switch (l->kind) {
+        case LAYER_DENSE:
+            snprintf(label, sizeof label, "dense layer%d (%s)", l->index,
+                     sema_init_name(l->init));
+            params = (long)l->in * l->out + l->out;
+            break;
+        case LAYER_ACT:
+            if (l->op == OP_LEAKY_RELU) snprintf(label, sizeof label, "leaky_relu(%g)", l->alpha);
+            else snprintf(label, sizeof label, "%s", op_info(l->op)->name);
+            break;
+        case LAYER_DROPOUT: snprintf(label, sizeof label, "dropout(%g)", l->p); break;
+        case LAYER_RES_BEGIN: snprintf(label, sizeof label, "residual {"); break;
+        case LAYER_RES_END: snprintf(label, sizeof label, "} + input"); indent--; break;
+        }
+        snprintf(shape, sizeof shape, "[N, %d]", l->out);
+        sb_printf(&sb, "  %*s%-*s %-10s %8ld\n", 2 * indent, "", 26 - 2 * indent, label,
+                  l->kind == LAYER_RES_BEGIN ? "" : shape, params);
+        if (l->kind == LAYER_RES_BEGIN) indent++;
+    }
+    m->summary = sema_take_text(&sb);
+}
+
+void sema_check_model(Sema *s, AstNode *st)
+{
+    const AstList *items = &st->u.block.items;
+    Model *m = nn_calloc(1, sizeof *m);
+    arena_init(&m->arena);
+    m->name = st->u.block.name;
+    ModelBuild b = { s, m, 0, 1, NULL, 0, true };
+    bool formula = false;
+    for (size_t i = 0; i < items->count; i++)
+        if (items->items[i]->kind == AST_PARAM || items->items[i]->kind == AST_FORWARD)
+            formula = true;
+    size_t first_sym = s->syms->count;
+    if (formula) {
+        formula_items(&b, st);
+    } else {
+        if (items->count == 0) {
+            sema_error(s, st->span, "model '%s' has no layers", m->name);
+            b.ok = false;
+        }
+        layer_items(&b, items);
+        m->out = b.width;
+    }
+    Symbol *sym = sema_add_symbol(s, st->u.block.name, SYM_MODEL, st->u.block.name_span);
+    sym->model = m;
+    if (!b.ok) {    /* the model and its params are known, but uses are not reported again */
+        for (size_t i = first_sym; i < s->syms->count; i++) s->syms->items[i]->poisoned = true;
+        return;
+    }
+    const Source *src = source_get(s->diag->sources, st->span.source);
+    m->source = nn_strndup(src->text + st->span.start, st->span.end - st->span.start);
+    build_summary(m);
+    st->sema.sym = sym;
+}

@@ -1,0 +1,909 @@
+/* sema_train.c — checks what trains: train blocks with their settings, optimizers (also of a
+ * `step` statement) and schedules, the places a trace looks at, and save/load of a model's
+ * params. Stands on sema_args.c. */
+#include "sema_train.h"
+
+#include "sema_args.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- where a trace looks --------------------------------------------------------------------- */
+
+static const Layer *dense_named(const Model *m, const char *group)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == LAYER_DENSE && m->layers[i].group == group) return &m->layers[i];
+    return NULL;
+}
+
+/* The model a place is in, and the path of its layer below the model ("layer1"); NULL after
+ * reporting. In a train block (`model`), a bare `layer1` is a layer of the block's model. */
+static Model *place_model(Sema *s, AstNode *path, Symbol *model, const char **sub)
+{
+    Symbol *root = NULL;
+    *sub = sema_field_path(s, path, &root);
+    if (*sub && !**sub && model && (!root || root->kind != SYM_MODEL)) {
+        *sub = path->u.name;
+        root = model;
+    }
+    if (!*sub || !**sub || !root || root->kind != SYM_MODEL) {
+        if (model)
+            sema_error(s, path->span, "a trace looks at a layer of '%s': write layer1, or "
+                       "layer1[0] for one unit of it", model->name);
+        else
+            sema_error(s, path->span, "a trace looks at a layer of a model: write net.layer1, or "
+                       "net.layer1[0] for one unit of it");
+        return NULL;
+    }
+    if (root->poisoned) return NULL;
+    Model *m = root->model;
+    if (model && root != model) {
+        sema_error(s, path->span, "this block trains '%s', not '%s': trace the layers of '%s'",
+                   model->name, m->name, model->name);
+        return NULL;
+    }
+    if (m->formula) {
+        sema_error(s, path->span, "'%s' is written as a formula, not as layers: there is no "
+                   "layer to look at (trace without 'at' shows all of it)", m->name);
+        return NULL;
+    }
+    return m;
+}
+
+/* The dense layer a place names, or NULL after reporting which layers there are. */
+static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const char *sub)
+{
+    const Layer *ly = dense_named(m, sema_dotted(s, m->name, sub));
+    if (ly) return ly;
+    int last = 0;
+    for (int k = 0; k < m->n_layers; k++)
+        if (m->layers[k].kind == LAYER_DENSE) last = m->layers[k].index;
+    if (last == 1)
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its one dense layer is layer1",
+                   m->name, sub);
+    else
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its dense layers are layer1 to "
+                   "layer%d", m->name, sub, last);
+    return NULL;
+}
+
+/* One place: a layer, or one unit of it (layer1[0]). */
+static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *out)
+{
+    AstNode *path = pl->u.place.path;
+    const char *sub;
+    Model *m = place_model(s, path, model, &sub);
+    const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
+    if (!ly) return false;
+    int unit = -1;
+    if (pl->u.place.has_unit) {
+        double u = pl->u.place.unit;
+        if (u != floor(u) || u >= ly->out) {
+            if (ly->out == 1)
+                sema_error(s, pl->u.place.unit_span, "%s has one unit: write %s[0]", ly->group,
+                           ly->group);
+            else
+                sema_error(s, pl->u.place.unit_span, "%s has %d units, numbered from 0 to %d",
+                           ly->group, ly->out, ly->out - 1);
+            return false;
+        }
+        unit = (int)u;
+    }
+    out->group = ly->group;
+    out->unit = unit;
+    return true;
+}
+
+bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus *out)
+{
+    out->places = NULL;
+    out->count = 0;
+    if (!places->count) return true;
+    TracePlace *ps = arena_alloc(s->arena, places->count * sizeof *ps);
+    bool ok = true;
+    for (size_t i = 0; i < places->count; i++) {
+        if (trace_place(s, places->items[i], model, &ps[out->count])) out->count++;
+        else ok = false;
+    }
+    out->places = ps;
+    return ok;
+}
+
+/* ---- the language's optimizers and schedules (src/optim_words.def) --------------------------- */
+
+static const char *const optimizer_words[] = {
+#define OPTIMIZER(name, kind, example, text) name,
+#define SCHEDULE(...)
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
+static const char *const schedule_words[] = {
+#define OPTIMIZER(...)
+#define SCHEDULE(name, kind, example, text) name,
+#include "optim_words.def"
+#undef SCHEDULE
+#undef OPTIMIZER
+};
+
+/* "unknown optimizer 'adma'; did you mean 'adam'?", or else the list of optimizers, at `at`. */
+static void report_unknown_optimizer(Sema *s, Span at, const char *name)
+{
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < NN_ARRAY_LEN(optimizer_words); i++)
+        suggest_offer(&sg, optimizer_words[i]);
+    if (suggest_best(&sg)) {
+        sema_error(s, at, "unknown optimizer '%s'; did you mean '%s'?", name, suggest_best(&sg));
+        return;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    sema_list_words(&sb, optimizer_words, NN_ARRAY_LEN(optimizer_words), "and");
+    sema_error(s, at, "unknown optimizer '%s' (nn has %s)", name, sb.data);
+    sb_free(&sb);
+}
+
+/* "unknown schedule 'cosin'; did you mean 'cosine'?"; false if no schedule is close. */
+static bool suggest_schedule(Sema *s, AstNode *v, const char *name)
+{
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (size_t i = 0; i < NN_ARRAY_LEN(schedule_words); i++)
+        suggest_offer(&sg, schedule_words[i]);
+    if (!suggest_best(&sg)) return false;
+    sema_error(s, v->span, "unknown schedule '%s'; did you mean '%s'?", name, suggest_best(&sg));
+    return true;
+}
+
+/* ---- optimizers --------------------------------------------------------------------------- */
+
+/* One setting of an optimizer: where it goes and the values it may take. */
+typedef struct HyperSpec {
+    const char *name;
+    float *slot;
+    double lo, hi;
+    bool lo_open, hi_open;
+    const char *range;      /* the rule, for the message */
+} HyperSpec;
+
+static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, bool lr_required)
+{
+    const char *name = e->kind == AST_CALL ? e->u.call.name : e->kind == AST_NAME ? e->u.name : NULL;
+    OptimKind kind;
+    if (!name || !optim_lookup(name, &kind)) {
+        if (name)
+            report_unknown_optimizer(s, e->kind == AST_CALL ? e->u.call.name_span : e->span, name);
+        else
+            sema_error(s, e->span, "expected an optimizer, such as sgd(lr = 0.1) or adam()");
+        return false;
+    }
+    optim_defaults(kind, c);
+    float nesterov = 0;
+    HyperSpec specs[8];
+    int n = 0;
+    specs[n++] = (HyperSpec){ "lr", &c->lr, 0, INFINITY, true, true, "positive" };
+    if (kind == OPTIM_SGD || kind == OPTIM_RMSPROP)
+        specs[n++] = (HyperSpec){ "momentum", &c->momentum, 0, 1, false, true,
+                                  "at least 0 and below 1" };
+    if (kind == OPTIM_SGD) {
+        specs[n++] = (HyperSpec){ "dampening", &c->dampening, 0, 1, false, false,
+                                  "between 0 and 1" };
+        specs[n++] = (HyperSpec){ "nesterov", &nesterov, 0, 1, false, false,
+                                  "1 (on) or 0 (off)" };
+    }
+    if (kind == OPTIM_ADAM || kind == OPTIM_ADAMW) {
+        specs[n++] = (HyperSpec){ "beta1", &c->beta1, 0, 1, false, true, "at least 0 and below 1" };
+        specs[n++] = (HyperSpec){ "beta2", &c->beta2, 0, 1, false, true, "at least 0 and below 1" };
+    }
+    if (kind == OPTIM_RMSPROP)
+        specs[n++] = (HyperSpec){ "alpha", &c->alpha, 0, 1, false, false, "between 0 and 1" };
+    if (kind != OPTIM_SGD)
+        specs[n++] = (HyperSpec){ "eps", &c->eps, 0, 1, true, false, "above 0 and at most 1" };
+    specs[n++] = (HyperSpec){ "weight_decay", &c->weight_decay, 0, INFINITY, false, true,
+                              "at least 0" };
+    const AstList *args = e->kind == AST_CALL ? &e->u.call.args : &(AstList){ 0 };
+    bool lr_given = false;
+    for (size_t i = 0; i < args->count; i++) {
+        AstNode *a = args->items[i];
+        const char *an = a->u.bind.name;
+        if (!an) {
+            if (i != 0) {
+                sema_error(s, a->span, "only the learning rate may be given without its name; "
+                           "name the others, e.g. momentum = 0.9");
+                return false;
+            }
+            an = "lr";
+        }
+        int k = 0;
+        while (k < n && strcmp(specs[k].name, an) != 0) k++;
+        if (k == n) {
+            StrBuf sb;
+            sb_init(&sb);
+            for (int j = 0; j < n; j++) sb_printf(&sb, "%s%s", j ? ", " : "", specs[j].name);
+            sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span, "'%s' has no "
+                       "argument '%s' (it takes %s)", name, an, sb.data);
+            sb_free(&sb);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const char *bn = args->items[j]->u.bind.name ? args->items[j]->u.bind.name : "lr";
+            if (strcmp(bn, an) == 0) {
+                bool mixed = !args->items[j]->u.bind.name || !a->u.bind.name;
+                sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span,
+                           "argument '%s' is given twice%s", an, mixed ? ": by position and by name" : "");
+                return false;
+            }
+        }
+        double v;
+        char what[64];
+        snprintf(what, sizeof what, strcmp(an, "lr") == 0 ? "the learning rate '%s'" : "'%s'",
+                 an);
+        if (!sema_const_number(s, a->u.bind.value, what, &v)) return false;
+        bool bad = v < specs[k].lo || v > specs[k].hi || (specs[k].lo_open && v == specs[k].lo)
+                   || (specs[k].hi_open && v == specs[k].hi);
+        if (strcmp(an, "nesterov") == 0) bad = v != 0 && v != 1;
+        if (bad) {
+            if (strcmp(an, "lr") == 0) what[0] = '\0';
+            sema_error(s, a->u.bind.value->span, "%s must be %s",
+                       strcmp(an, "lr") == 0 ? "the learning rate" : what, specs[k].range);
+            return false;
+        }
+        *specs[k].slot = (float)v;
+        if (strcmp(an, "lr") == 0) lr_given = true;
+    }
+    c->nesterov = nesterov != 0;
+    if (kind == OPTIM_SGD && lr_required && !lr_given) {
+        sema_error(s, e->span, "'sgd' needs a learning rate, e.g. sgd(lr = 0.1)");
+        return false;
+    }
+    if (c->nesterov && (c->momentum <= 0 || c->dampening != 0)) {
+        sema_error(s, e->span, "nesterov momentum needs momentum above 0 and no dampening");
+        return false;
+    }
+    return true;
+}
+
+void sema_check_step(Sema *s, AstNode *st)
+{
+    AstNode call = *st;     /* the step's optimizer reads like a call */
+    call.kind = AST_CALL;
+    SemaExtra *ex = sema_extra(s, st);
+    check_optimizer(s, &call, &ex->train.optim, true);
+}
+
+/* ---- schedules ------------------------------------------------------------------------------ */
+
+static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
+{
+    const char *name = v->kind == AST_NAME ? v->u.name : v->kind == AST_CALL ? v->u.call.name : "";
+    const AstList *args = v->kind == AST_CALL ? &v->u.call.args : &(AstList){ 0 };
+    if (strcmp(name, "cosine") == 0) {
+        t->sched.kind = SCHED_COSINE;
+        if (!sema_named(s, args, "cosine", "min") || sema_npos(args) > 0) {
+            if (sema_npos(args) > 0)
+                sema_error(s, v->span, "'cosine' takes only 'min', the last learning rate: "
+                           "cosine(min = 0.001)");
+            return false;
+        }
+        AstNode *m = sema_arg(args, SEMA_NAMED_ONLY, "min");
+        double mv = 0;
+        if (m && !sema_const_number(s, m, "'min'", &mv)) return false;
+        if (mv < 0) {
+            sema_error(s, m->span, "'min' cannot be negative");
+            return false;
+        }
+        t->sched.min_lr = (float)mv;
+        return true;
+    }
+    if (strcmp(name, "step_decay") == 0) {
+        t->sched.kind = SCHED_STEP;
+        AstNode *every = sema_arg(args, SEMA_NAMED_ONLY, "every");
+        AstNode *gamma = sema_arg(args, SEMA_NAMED_ONLY, "gamma");
+        for (size_t i = 0; i < args->count; i++) {
+            const char *an = args->items[i]->u.bind.name;
+            if (!an || (strcmp(an, "every") != 0 && strcmp(an, "gamma") != 0)) {
+                sema_error(s, args->items[i]->span, "'step_decay' takes 'every' (epochs) and "
+                           "'gamma' (the factor): step_decay(every = 10, gamma = 0.5)");
+                return false;
+            }
+        }
+        if (!every) {
+            sema_error(s, v->span, "'step_decay' needs 'every': step_decay(every = 10, gamma = 0.5)");
+            return false;
+        }
+        long e;
+        double g = 0.1;     /* PyTorch's StepLR default */
+        if (!sema_const_int(s, every, "'every'", 1, epochs > 0 ? epochs : 1e9, &e)) return false;
+        if (gamma && !sema_const_number(s, gamma, "'gamma'", &g)) return false;
+        if (gamma && !(g > 0 && g <= 1)) {
+            sema_error(s, gamma->span, "'gamma' must be above 0 and at most 1");
+            return false;
+        }
+        t->sched.step_size = (int)e;
+        t->sched.gamma = (float)g;
+        return true;
+    }
+    if (!suggest_schedule(s, v, name))
+        sema_error(s, v->span, "unknown schedule; use cosine, cosine(min = 0.001) or "
+                   "step_decay(every = 10, gamma = 0.5)");
+    return false;
+}
+
+/* ---- train: the settings --------------------------------------------------------------------- */
+
+typedef enum SettingId {
+#define SETTING(e, ...) SET_##e,
+#include "settings.def"
+#undef SETTING
+    SET_COUNT
+} SettingId;
+
+enum {
+    SETF_DATA_ONLY = 1 << 0,    /* only for train MODEL on X, Y */
+    SETF_REPEATS = 1 << 1,      /* may be given more than once */
+    SETF_OWN_WORD = 1 << 2,     /* its check reads the word after the name too */
+    SETF_LO_OPEN = 1 << 3,      /* the value must be above lo */
+    SETF_LATER = 1 << 4,        /* a later stage reads the value */
+};
+
+/* What checking a train block has found so far, shared by its stages. */
+typedef struct TrainCheck {
+    Sema *s;
+    AstNode *st;
+    SemaTrain *t;
+    AstNode *seen[SET_COUNT];   /* each setting as first given (never for SETF_REPEATS) */
+    AstNode *value[SET_COUNT];  /* its value, once its word fits */
+    bool ok;
+    bool settings_failed;       /* a misspelt setting: "missing" errors would only repeat it */
+} TrainCheck;
+
+/* A setting's own reader of its value (and, for SETF_OWN_WORD, its word). */
+typedef bool (*SettingCheckFn)(TrainCheck *tc, AstNode *set);
+
+typedef struct SettingRow {
+    const char *name;
+    const char *word;
+    ArgKind kind;
+    double lo, hi;
+    const char *range;
+    const char *what;
+    unsigned flags;
+    size_t field;
+    SettingCheckFn check;
+} SettingRow;
+
+static bool check_loss(TrainCheck *tc, AstNode *set);
+static bool check_metric(TrainCheck *tc, AstNode *set);
+static bool check_resume(TrainCheck *tc, AstNode *set);
+static bool check_trace(TrainCheck *tc, AstNode *set);
+static bool check_break(TrainCheck *tc, AstNode *set);
+
+static const SettingRow settings[SET_COUNT] = {
+#define SETTING(e, name, word, kind, lo, hi, range, what, flags, field, check, values, ex, help) \
+    [SET_##e] = { name, word, kind, lo, hi, range, what, flags, field, check },
+#include "settings.def"
+#undef SETTING
+};
+
+/* The losses the op table has: mse, l1, ... (a loss is SIG_LOSS with a gradient). */
+static bool is_loss(const OpInfo *op)
+{
+    return op->sig == SIG_LOSS && !(op->flags & OPF_NO_GRAD);
+}
+
+/* loss NAME: one of the op table's losses. */
+static bool check_loss(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    const OpInfo *op = v->kind == AST_NAME ? op_lookup(v->u.name) : NULL;
+    if (op && is_loss(op)) {
+        tc->t->loss = op->kind;
+        return true;
+    }
+    const char *losses[OP_COUNT];
+    size_t n = 0;
+    for (int k = 0; k < OP_COUNT; k++)
+        if (is_loss(op_info((OpKind)k))) losses[n++] = op_info((OpKind)k)->name;
+    StrBuf sb;
+    sb_init(&sb);
+    sema_list_words(&sb, losses, n, "or");
+    sema_error(tc->s, v->span, "expected a loss: %s", sb.data);
+    sb_free(&sb);
+    return false;
+}
+
+/* metric accuracy | metric none */
+static bool check_metric(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    bool accuracy = v->kind == AST_NAME && strcmp(v->u.name, "accuracy") == 0;
+    if (accuracy || (v->kind == AST_NAME && strcmp(v->u.name, "none") == 0)) {
+        tc->t->metric = accuracy;
+        return true;
+    }
+    sema_error(tc->s, v->span, "the metric is 'accuracy' or 'none'");
+    return false;
+}
+
+/* resume "FILE" */
+static bool check_resume(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    if (v->kind == AST_STRING) {
+        tc->t->resume = sema_text(tc->s, v);
+        return true;
+    }
+    sema_error(tc->s, v->span, "'resume' takes a checkpoint's file name: resume "
+               "\"net.safetensors\"");
+    return false;
+}
+
+/* trace step N [at PLACES] | trace every N (the places are checked with the model) */
+static bool check_trace(TrainCheck *tc, AstNode *set)
+{
+    const char *word = set->u.setting.word;
+    long n;
+    bool every = word && strcmp(word, "every") == 0;
+    if (!every && !(word && strcmp(word, "step") == 0)) {
+        sema_error(tc->s, set->span, "write 'trace step N' or 'trace every N'");
+        return false;
+    }
+    if (!sema_const_int(tc->s, set->u.setting.value, every ? "the tracing interval"
+                        : settings[SET_TRACE].what, 1, 100000000, &n))
+        return false;
+    *(every ? &tc->t->trace_every : &tc->t->trace_step) = (int)n;
+    return true;
+}
+
+/* break step N | break nonfinite | break grad_norm X (a block may have several) */
+static bool check_break(TrainCheck *tc, AstNode *set)
+{
+    Sema *s = tc->s;
+    const char *word = set->u.setting.word;
+    AstNode *v = set->u.setting.value;
+    if (word && strcmp(word, "step") == 0) {
+        long n;
+        if (!sema_const_int(s, v, settings[SET_BREAK].what, 1, 100000000, &n)) return false;
+        tc->t->break_step = n;
+        return true;
+    }
+    if (!word && v->kind == AST_NAME && strcmp(v->u.name, "nonfinite") == 0) {
+        tc->t->break_nonfinite = true;
+        return true;
+    }
+    if (word && strcmp(word, "grad_norm") == 0) {
+        double x;
+        if (!sema_const_number(s, v, "the largest gradient norm", &x)) return false;
+        if (!(x > 0)) {
+            sema_error(s, v->span, "the gradient norm to stop at must be above 0");
+            return false;
+        }
+        tc->t->break_grad_norm = x;
+        return true;
+    }
+    sema_error(s, set->span, "write 'break step N' (stop before update N), 'break nonfinite' (at "
+               "the first inf or NaN) or 'break grad_norm X' (when the gradient norm is above X)");
+    return false;
+}
+
+/* "unknown setting 'epoch'; did you mean 'epochs'?", or else the list of settings. */
+static void report_unknown_setting(Sema *s, const AstNode *set)
+{
+    const char *name = set->u.setting.name;
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (int k = 0; k < SET_COUNT; k++) suggest_offer(&sg, settings[k].name);
+    if (suggest_best(&sg)) {
+        sema_error(s, set->u.setting.name_span, "unknown setting '%s'; did you mean '%s'?", name,
+                   suggest_best(&sg));
+        return;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    for (int k = 0; k < SET_COUNT; k++)
+        sb_printf(&sb, "%s%s%s%s%s", k ? ", " : "", settings[k].name,
+                  settings[k].word ? " " : "", settings[k].word ? settings[k].word : "",
+                  settings[k].word ? " N" : "");
+    sema_error(s, set->u.setting.name_span, "unknown setting '%s' (a train block takes %s)", name,
+               sb.data);
+    sb_free(&sb);
+}
+
+/* The word between a setting's name and its value: the row's (log every N), or none. */
+static bool word_fits(Sema *s, const SettingRow *row, const AstNode *set)
+{
+    const char *word = set->u.setting.word;
+    if (row->word ? word && strcmp(word, row->word) == 0 : !word) return true;
+    if (row->word)
+        sema_error(s, set->span, "write '%s %s N'", row->name, row->word);
+    else
+        sema_error(s, set->span, "'%s' takes one value, as in '%s ...'", row->name, row->name);
+    return false;
+}
+
+/* A constant of the row's kind and range, stored at the row's field of SemaTrain. */
+static bool store_value(TrainCheck *tc, const SettingRow *row, AstNode *v)
+{
+    ArgSpec spec = { row->name, row->kind, true, 0, row->lo, row->hi,
+                     (row->flags & SETF_LO_OPEN) != 0, false, row->range };
+    double x;
+    if (!sema_arg_value(tc->s, v, &spec, row->what, &x)) return false;
+    char *field = (char *)tc->t + row->field;
+    if (row->kind == ARG_INT) *(int *)(void *)field = (int)x;
+    else *(double *)(void *)field = x;
+    return true;
+}
+
+/* One setting line: which setting, given once, its word, then its value. */
+static bool read_setting(TrainCheck *tc, AstNode *set)
+{
+    Sema *s = tc->s;
+    int k = 0;
+    while (k < SET_COUNT && strcmp(settings[k].name, set->u.setting.name) != 0) k++;
+    if (k == SET_COUNT) {
+        report_unknown_setting(s, set);
+        return false;
+    }
+    const SettingRow *row = &settings[k];
+    if (!(row->flags & SETF_REPEATS)) {
+        if (tc->seen[k]) {
+            sema_error(s, set->u.setting.name_span, "'%s' is set twice", row->name);
+            sema_note(s, tc->seen[k]->span, "first set here");
+            return false;
+        }
+        tc->seen[k] = set;
+    }
+    if (!(row->flags & SETF_OWN_WORD) && !word_fits(s, row, set)) return false;
+    AstNode *v = set->u.setting.value;
+    if (!v) {
+        sema_error(s, set->span, "'%s' needs a value", row->name);
+        return false;
+    }
+    tc->value[k] = v;
+    if (row->flags & SETF_LATER) return true;
+    return row->check ? row->check(tc, set) : store_value(tc, row, v);
+}
+
+/* The optimizer and the number of epochs every block needs, and the schedule (which reads the
+ * number of epochs). */
+static void check_needed(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    AstNode *opt = tc->value[SET_OPTIMIZER];
+    if (!tc->seen[SET_OPTIMIZER] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
+                   "0.1)' or 'optimizer adam()'");
+        tc->ok = false;
+    } else if (opt && !check_optimizer(s, opt, &tc->t->optim, true)) {
+        tc->ok = false;
+    }
+    if (tc->seen[SET_OPTIMIZER] && !opt) tc->ok = false;       /* its error was reported */
+    if (!tc->seen[SET_EPOCHS] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block needs 'epochs N'");
+        tc->ok = false;
+    }
+    AstNode *sched = tc->value[SET_SCHEDULE];
+    if (sched && tc->ok) tc->ok = check_schedule(s, sched, tc->t, tc->t->epochs);
+}
+
+/* ---- train: a loss formula ------------------------------------------------------------------- */
+
+/* train LOSS { ... }: each epoch is one step on a scalar loss of params. */
+static void train_loss(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    for (int k = 0; k < SET_COUNT; k++)
+        if ((settings[k].flags & SETF_DATA_ONLY) && tc->seen[k]) {
+            sema_error(s, tc->seen[k]->u.setting.name_span, "'%s' is for training a model on "
+                       "data (train MODEL on X, Y); this block trains a loss formula",
+                       settings[k].name);
+            tc->ok = false;
+        }
+    AstNode *trace = tc->seen[SET_TRACE];
+    if (trace && !sema_trace_places(s, &trace->u.setting.places, NULL, &tc->t->focus)) return;
+    AstNode *target = tc->st->u.train.target;
+    if (!sema_expr(s, target) || !sema_scalar(s, target, "train")) return;
+    if (!target->sema.grad) {
+        sema_error(s, target->span, "nothing to train: this depends on no param");
+        return;
+    }
+    tc->t->over_data = false;
+}
+
+/* ---- train: shapes --------------------------------------------------------------------------- */
+
+/* Checks a loss (and a metric) on the model's output for a batch of `rows`. */
+static bool check_loss_shapes(Sema *s, Span at, OpKind loss, const Shape *out, const Shape *y)
+{
+    const OpInfo *op = op_info(loss);
+    Shape in[2] = { *out, *y }, res;
+    OpAttrs attrs = sema_no_attrs();
+    StrBuf err;
+    sb_init(&err);
+    bool ok = op->shape(op, in, &attrs, &res, &err);
+    if (!ok) sema_error(s, at, "%s: %s", op->name, err.data);
+    sb_free(&err);
+    return ok;
+}
+
+static bool metric_fits(const Shape *out, const Shape *y)
+{
+    const OpInfo *op = op_info(OP_ACCURACY);
+    Shape in[2] = { *out, *y }, res;
+    OpAttrs attrs = sema_no_attrs();
+    StrBuf err;
+    sb_init(&err);
+    bool ok = op->shape(op, in, &attrs, &res, &err);
+    sb_free(&err);
+    return ok;
+}
+
+static Shape with_rows(const Shape *s, int rows)
+{
+    Shape r = *s;
+    r.dim[0] = rows;
+    return r;
+}
+
+/* ---- train: a model on data ------------------------------------------------------------------ */
+
+/* The model of train MODEL on ..., or NULL (reported unless it was poisoned). */
+static Symbol *train_model(TrainCheck *tc)
+{
+    AstNode *target = tc->st->u.train.target;
+    Symbol *msym = target->kind == AST_NAME ? sema_lookup(tc->s, target->u.name) : NULL;
+    if (!msym || msym->kind != SYM_MODEL) {
+        if (!msym)
+            sema_error(tc->s, target->span, "unknown model '%s'", target->u.name);
+        else
+            sema_error(tc->s, target->span, "'%s' is not a model; train MODEL on X, Y { ... } "
+                       "trains a model (to train a loss formula, write train LOSS { ... })",
+                       target->u.name);
+        return NULL;
+    }
+    return msym->poisoned ? NULL : msym;
+}
+
+/* DATA.X and DATA.Y for a data set's name, made as field nodes at its span. */
+static void data_fields(Sema *s, AstNode *data, AstNode **x, AstNode **y)
+{
+    AstNode *dx = ast_new(s->arena, AST_FIELD, data->span);
+    AstNode *dy = ast_new(s->arena, AST_FIELD, data->span);
+    dx->u.field.obj = dy->u.field.obj = data;
+    dx->u.field.field = "X";
+    dy->u.field.field = "Y";
+    dx->u.field.field_span = dy->u.field.field_span = data->span;
+    *x = dx;
+    *y = dy;
+}
+
+/* The training data: X, Y (or a data set's, written into the statement), checked: a matrix of
+ * inputs and targets with as many rows, neither depending on a param. */
+static bool resolve_train_data(TrainCheck *tc, Symbol *msym, AstNode **px, AstNode **py)
+{
+    Sema *s = tc->s;
+    AstNode *x = tc->st->u.train.x, *y = tc->st->u.train.y;
+    if (!y) {
+        Symbol *d = x->kind == AST_NAME ? sema_lookup(s, x->u.name) : NULL;
+        if (!d || d->kind != SYM_DATA) {
+            sema_error(s, x->span, "train on a data set, or on inputs and targets: train %s on "
+                       "X, Y { ... }", msym->name);
+            return false;
+        }
+        if (d->poisoned) return false;
+        data_fields(s, x, &tc->st->u.train.x, &tc->st->u.train.y);
+        x = tc->st->u.train.x;
+        y = tc->st->u.train.y;
+    }
+    bool xy = sema_expr(s, x);
+    xy = sema_expr(s, y) && xy;
+    if (!xy) return false;
+    char a[64], b[64];
+    if (x->sema.shape.rank != 2) {
+        sema_error(s, x->span, "the inputs must be a matrix [rows, features], but this has "
+                   "shape %s", shape_str(&x->sema.shape, a, sizeof a));
+        return false;
+    }
+    if (y->sema.shape.rank < 1 || y->sema.shape.rank > 2
+        || y->sema.shape.dim[0] != x->sema.shape.dim[0]) {
+        sema_error(s, y->span, "the targets need one row per input row: the inputs are %s, the "
+                   "targets %s", shape_str(&x->sema.shape, a, sizeof a),
+                   shape_str(&y->sema.shape, b, sizeof b));
+        return false;
+    }
+    if (x->sema.grad || y->sema.grad) {
+        sema_error(s, x->sema.grad ? x->span : y->span, "training data cannot depend on params");
+        return false;
+    }
+    *px = x;
+    *py = y;
+    return true;
+}
+
+/* validation D: a data set with the training inputs' features. */
+static bool validation_set(TrainCheck *tc, Symbol *vd, AstNode *val, int features)
+{
+    SemaTrain *t = tc->t;
+    if (vd->poisoned) return false;
+    if (vd->data->features != features) {
+        sema_error(tc->s, val->span, "the validation set has %d features, the training inputs %d",
+                   vd->data->features, features);
+        return false;
+    }
+    t->has_val = t->val_given = true;
+    t->val_rows = vd->data->rows;
+    AstNode *vx, *vy;
+    data_fields(tc->s, val, &vx, &vy);
+    if (!sema_expr(tc->s, vx) || !sema_expr(tc->s, vy)) return false;
+    t->vx = vx;
+    t->vy = vy;
+    return true;
+}
+
+/* validation F: the last fraction F of the rows, neither part empty. */
+static bool validation_fraction(TrainCheck *tc, AstNode *val)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    double f;
+    if (!sema_const_number(s, val, settings[SET_VALIDATION].what, &f)) return false;
+    if (!(f > 0 && f < 1)) {
+        sema_error(s, val->span, "the validation fraction must be between 0 and 1, or name a "
+                   "data set");
+        return false;
+    }
+    t->val_rows = (int)lround(f * t->rows);
+    if (t->val_rows < 1 || t->val_rows >= t->rows) {
+        sema_error(s, val->span, "a validation fraction of %g of %d rows leaves a part empty", f,
+                   t->rows);
+        return false;
+    }
+    t->has_val = true;
+    t->train_rows = t->rows - t->val_rows;
+    return true;
+}
+
+/* The validation setting, if given: a fraction of the rows or a data set. */
+static bool check_validation(TrainCheck *tc, int features)
+{
+    AstNode *val = tc->value[SET_VALIDATION];
+    if (!val) return true;
+    Symbol *vd = val->kind == AST_NAME ? sema_lookup(tc->s, val->u.name) : NULL;
+    if (vd && vd->kind != SYM_DATA) {
+        sema_error(tc->s, val->span, "'validation' takes a fraction such as 0.2 or a data set's "
+                   "name");
+        return false;
+    }
+    return vd ? validation_set(tc, vd, val, features) : validation_fraction(tc, val);
+}
+
+/* The metric on a batch's output: given (it must fit), or accuracy where it fits a
+ * classification. `data`: the data set trained on, if the block names one. */
+static bool check_metric_fits(TrainCheck *tc, const Shape *yb, const Symbol *data)
+{
+    SemaTrain *t = tc->t;
+    AstNode *metric = tc->seen[SET_METRIC];
+    bool numeric = data && data->kind == SYM_DATA && data->data->n_classes == 0;
+    if (tc->value[SET_METRIC] && t->metric && !metric_fits(&t->batch_app.out, yb)) {
+        char o[64], w[64];
+        sema_error(tc->s, metric->span, "accuracy needs class scores [N, C] with one-hot or index "
+                   "targets, or probabilities [N, 1] with 0/1 targets; here the model gives %s "
+                   "and the targets are %s", shape_str(&t->batch_app.out, o, sizeof o),
+                   shape_str(yb, w, sizeof w));
+        return false;
+    }
+    if (tc->value[SET_METRIC] && t->metric && numeric) {
+        sema_error(tc->s, metric->span, "accuracy needs class targets, but '%s' has a numeric "
+                   "target", data->name);
+        return false;
+    }
+    if (!tc->value[SET_METRIC])
+        t->metric = !numeric && t->loss != OP_MSE && t->loss != OP_L1
+                    && metric_fits(&t->batch_app.out, yb);
+    return true;
+}
+
+/* The model applied as training runs it: to a batch (and the loss and metric on it), to the
+ * last, smaller batch, to all the training rows, and to the validation rows. */
+static void apply_model_passes(TrainCheck *tc, Symbol *msym, AstNode *x, AstNode *y)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    AstNode *val = tc->value[SET_VALIDATION];
+    Shape xs = x->sema.shape, ys = y->sema.shape;
+    Shape xb = with_rows(&xs, t->batch), yb = with_rows(&ys, t->batch);
+    if (!sema_apply_model(s, msym, &xb, x->span, &t->batch_app)) return;
+    if (!check_loss_shapes(s, tc->value[SET_LOSS]->span, t->loss, &t->batch_app.out, &yb)) return;
+    /* a data set knows whether its target is classes */
+    AstNode *tx = tc->st->u.train.x;
+    Symbol *data = tx->kind == AST_FIELD && tx->u.field.obj->kind == AST_NAME
+                       ? sema_lookup(s, tx->u.field.obj->u.name) : NULL;
+    if (!check_metric_fits(tc, &yb, data)) return;
+    if (t->rest) {
+        Shape xr = with_rows(&xs, t->rest);
+        if (!sema_apply_model(s, msym, &xr, x->span, &t->rest_app)) return;
+    }
+    Shape xt = with_rows(&xs, t->train_rows);
+    if (!sema_apply_model(s, msym, &xt, x->span, &t->train_app)) return;
+    if (!t->has_val) return;
+    Shape xv = t->val_given ? t->vx->sema.shape : with_rows(&xs, t->val_rows);
+    if (!sema_apply_model(s, msym, &xv, val->span, &t->val_app)) return;
+    Shape yv = t->val_given ? t->vy->sema.shape : with_rows(&ys, t->val_rows);
+    check_loss_shapes(s, val->span, t->loss, &t->val_app.out, &yv);
+}
+
+/* train MODEL on X, Y { ... } / train MODEL on DATA { ... } */
+static void train_on_data(TrainCheck *tc)
+{
+    Sema *s = tc->s;
+    SemaTrain *t = tc->t;
+    Symbol *msym = train_model(tc);
+    if (!msym) return;
+    t->over_data = true;
+    t->model = msym;
+    AstNode *trace = tc->seen[SET_TRACE];
+    if (trace && !sema_trace_places(s, &trace->u.setting.places, msym, &t->focus))
+        tc->ok = false;
+    AstNode *x, *y;
+    if (!resolve_train_data(tc, msym, &x, &y)) return;
+    if (!tc->seen[SET_LOSS] && !tc->settings_failed) {
+        sema_error(s, tc->st->span, "a train block on data needs a loss, e.g. 'loss mse' or 'loss "
+                   "cross_entropy'");
+        return;
+    }
+    if (!tc->ok) return;
+    t->rows = x->sema.shape.dim[0];
+    t->train_rows = t->rows;
+    if (!check_validation(tc, x->sema.shape.dim[1])) return;
+    if (t->batch == 0 || t->batch > t->train_rows) t->batch = t->train_rows;
+    t->rest = t->train_rows % t->batch;
+    apply_model_passes(tc, msym, x, y);
+}
+
+void sema_check_train(Sema *s, AstNode *st)
+{
+    TrainCheck tc;
+    memset(&tc, 0, sizeof tc);
+    tc.s = s;
+    tc.st = st;
+    tc.t = &sema_extra(s, st)->train;
+    memset(tc.t, 0, sizeof *tc.t);
+    tc.t->accumulate = 1;
+    tc.t->sched.kind = SCHED_NONE;
+    tc.ok = true;
+    for (size_t i = 0; i < st->u.train.settings.count; i++)
+        tc.ok = read_setting(&tc, st->u.train.settings.items[i]) && tc.ok;
+    tc.settings_failed = !tc.ok;
+    check_needed(&tc);
+    if (st->u.train.x) train_on_data(&tc);
+    else train_loss(&tc);
+}
+
+/* ---- save / load ------------------------------------------------------------------------- */
+
+void sema_check_file(Sema *s, AstNode *st)
+{
+    Symbol *sym = sema_lookup(s, st->u.file.name);
+    const char *verb = st->kind == AST_SAVE ? "save" : "load";
+    if (!sym || sym->kind != SYM_MODEL) {
+        if (!sym)
+            sema_error(s, st->u.file.name_span, "unknown model '%s'", st->u.file.name);
+        else
+            sema_error(s, st->u.file.name_span, "'%s' is not a model; '%s' works on models",
+                       st->u.file.name, verb);
+        return;
+    }
+    if (sym->poisoned) return;
+    if (sym->model->n_params == 0) {
+        sema_error(s, st->u.file.name_span, "model '%s' has no params to %s", sym->name, verb);
+        return;
+    }
+    SemaExtra *ex = sema_extra(s, st);
+    ex->path = sema_text(s, st->u.file.path);
+    st->sema.sym = sym;
+}
