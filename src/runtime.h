@@ -78,6 +78,15 @@ typedef struct Runtime {
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;
 
+/* The runtime is four files in layers; each calls only the files below it:
+ *   exec.c        the instruction loop                  (calls train.c, checkpoint.c, runtime.c)
+ *   train.c       data sets made at run time, train blocks        (calls checkpoint.c, runtime.c)
+ *   checkpoint.c  save, load and resume                           (calls runtime.c)
+ *   runtime.c     services: errors, output, checks, updates, undo (calls none of them)
+ * trace.c, beside them, renders traced passes for exec.c and train.c. */
+
+/* ---- runtime.c ------------------------------------------------------------------------------- */
+
 void rt_init(Runtime *rt);
 void rt_free(Runtime *rt);
 /* Raises a user error at span: records it and longjmps to rt->catch_point. */
@@ -86,25 +95,25 @@ _Noreturn void rt_error(Runtime *rt, Span span, const char *fmt, ...)
 /* A warning at span (and, if note is not NULL, a note at note_at). */
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Runs p's instructions in order. May raise. */
-void rt_exec(Runtime *rt, const Program *p);
 /* Writes rt->out through the write callback and clears it. */
 void rt_flush(Runtime *rt);
 /* The same for text a script prints (print, train logs): in a JSON trace it becomes "print"
  * events, so the stream stays JSON Lines. */
 void rt_flush_text(Runtime *rt);
 float *rt_scratch(Runtime *rt, size_t n);
-/* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
-float *rt_snapshot_params(Runtime *rt, bool grads);
+/* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
+void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
 /* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of every pass). */
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward);
+/* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
+float *rt_snapshot_params(Runtime *rt, bool grads);
+ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+/* Forgets the optimizer state of these params (a new optimizer starts). */
+void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
 /* One optimizer update of the given params with learning rate lr; raises (leaving every
  * param and state as it was) if a value would become inf or NaN. */
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at);
-/* Forgets the optimizer state of these params (a new optimizer starts). */
-void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
-ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
 
 /* Everything a failed run could have changed, so that it can be undone: the graph's size,
  * every param's value and gradient, the optimizer states, the random numbers. */
@@ -120,10 +129,8 @@ void rt_snapshot_take(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_restore(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_free(RtSnapshot *s);
 
-/* train.c */
-void rt_data(Runtime *rt, const DataInstr *d, Span at);
-void rt_train(Runtime *rt, const TrainInstr *t, Span at);
-/* checkpoint.c */
+/* ---- checkpoint.c ---------------------------------------------------------------------------- */
+
 void rt_save(Runtime *rt, const ModelParams *m, const char *path, Span at);
 void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 /* Loads weights and, from the file's metadata and tensors, the optimizer state, the random
@@ -131,8 +138,19 @@ void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
               Span at);
 
-/* trace.c (with trace.h): a traced pass and update, recorded as events and written as the
- * blackboard explanation, JSON Lines or DOT. */
+/* ---- train.c --------------------------------------------------------------------------------- */
+
+void rt_data(Runtime *rt, const DataInstr *d, Span at);
+void rt_train(Runtime *rt, const TrainInstr *t, Span at);
+
+/* ---- exec.c ---------------------------------------------------------------------------------- */
+
+/* Runs p's instructions in order. May raise. */
+void rt_exec(Runtime *rt, const Program *p);
+
+/* ---- trace.c (with trace.h): a traced pass and update, recorded as events and written as the
+ * blackboard explanation, JSON Lines or DOT. ------------------------------------------------- */
+
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 /* A traced pass (after its backward) and a traced update, in the session's trace format:
