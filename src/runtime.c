@@ -42,13 +42,14 @@ void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char 
     if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
 }
 
-void rt_error(Runtime *rt, Span span, const char *fmt, ...)
+void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
 {
-    rt->err_nonfinite = false;
+    NN_ASSERT(kind != RT_OK);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
     va_end(ap);
+    rt->err_kind = kind;
     rt->err_span = span;
     NN_ASSERT(rt->catch_point);
     longjmp(*rt->catch_point, 1);
@@ -160,23 +161,6 @@ static const char *why_grad_nonfinite(const GraphNode *n)
     }
 }
 
-/* rt_error, marked as a value that stopped being finite (a train block turns it into a
- * stop with advice rather than a failure). */
-static _Noreturn void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
-    va_end(ap);
-    rt->err_span = span;
-    rt->err_nonfinite = true;
-    NN_ASSERT(rt->catch_point);
-    longjmp(*rt->catch_point, 1);
-}
-
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
 {
     Runtime *rt = ud;
@@ -187,16 +171,16 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
         long bad = tensor_find_nonfinite(n->value, n->size);
         if (bad < 0) return;
         rt_index_str(&n->shape, (size_t)bad, where, sizeof where);
-        raise_nonfinite(rt, n->span, "this produced %s%s (%s)", fmt_num(n->value[bad], val),
-                        where, why_nonfinite(n, in, (size_t)bad));
+        rt_raise(rt, RT_NONFINITE, n->span, "this produced %s%s (%s)",
+                 fmt_num(n->value[bad], val), where, why_nonfinite(n, in, (size_t)bad));
     }
     for (int i = 0; i < n->n_in; i++) {
         if (!in[i]->requires_grad) continue;
         long bad = tensor_find_nonfinite(in[i]->grad, in[i]->size);
         if (bad < 0) continue;
         rt_index_str(&in[i]->shape, (size_t)bad, where, sizeof where);
-        raise_nonfinite(rt, n->span, "the gradient flowing back through this is %s%s (%s)",
-                 fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
+        rt_raise(rt, RT_NONFINITE, n->span, "the gradient flowing back through this is %s%s "
+                 "(%s)", fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
     }
 }
 
@@ -300,8 +284,8 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
                 memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
             po->t--;
         }
-        raise_nonfinite(rt, at, "this update would make param '%s' %s%s (its gradient is %s); try a "
-                 "smaller learning rate", p->name, val, where, grad);
+        rt_raise(rt, RT_NONFINITE, at, "this update would make param '%s' %s%s (its gradient is "
+                 "%s); try a smaller learning rate", p->name, val, where, grad);
     }
 }
 

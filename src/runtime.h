@@ -36,6 +36,18 @@ typedef struct ParamOpt {
     int epoch;                  /* epochs a train block completed (for checkpoints) */
 } ParamOpt;
 
+/* How a protected call ended (rt_protect): normally, or by a raise of one of these kinds. A kind
+ * is the caller's to act on: a train block turns RT_NONFINITE into a warning and a stop. New
+ * kinds go at the end; a caller passes on the kinds it does not handle. */
+typedef enum RtStatus {
+    RT_OK,          /* nothing was raised */
+    RT_ERROR,       /* a user error: a file that cannot be read, a mismatch, ... (rt_error) */
+    RT_NONFINITE,   /* a value or gradient became inf or NaN (rt_check_node, rt_update) */
+} RtStatus;
+
+/* What rt_raise raises: any status but RT_OK. */
+typedef RtStatus RtErrKind;
+
 typedef struct Runtime {
     Graph graph;
     Rng rng;
@@ -47,7 +59,7 @@ typedef struct Runtime {
     jmp_buf *catch_point;       /* set around each execution */
     RtWarnFn warn;
     void *warn_ud;
-    bool err_nonfinite;         /* the raised error is a value or gradient that became inf/NaN */
+    RtErrKind err_kind;         /* what the last raise was; its place and message follow */
     Span err_span;
     Span err_stmt;              /* the statement that was running */
     char err_msg[1024];
@@ -89,9 +101,12 @@ typedef struct Runtime {
 
 void rt_init(Runtime *rt);
 void rt_free(Runtime *rt);
-/* Raises a user error at span: records it and longjmps to rt->catch_point. */
-_Noreturn void rt_error(Runtime *rt, Span span, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The one throw: records kind, span and the message in rt (err_kind, err_span, err_msg) and
+ * longjmps to rt->catch_point. Raising with no catch point set is a bug (NN_ASSERT). */
+_Noreturn void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Raises a user error (RT_ERROR) at span. */
+#define rt_error(rt, span, ...) rt_raise((rt), RT_ERROR, (span), __VA_ARGS__)
 /* A warning at span (and, if note is not NULL, a note at note_at). */
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -743,7 +743,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (setjmp(here)) {
         rt->catch_point = outer;
         progress_done(&lp);
-        if (rt->err_nonfinite && lp.started_epochs) {
+        if (rt->err_kind == RT_NONFINITE && lp.started_epochs) {
             /* a diverging run stops here; the params are as the last good update left them
              * (an update that would make one inf or NaN is undone before it is reported) */
             const char *msg = rt->err_msg, *lead = "";
