@@ -55,6 +55,29 @@ void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
     longjmp(*rt->catch_point, 1);
 }
 
+void rt_rethrow(Runtime *rt)
+{
+    NN_ASSERT(rt->err_kind != RT_OK && rt->catch_point);
+    longjmp(*rt->catch_point, 1);
+}
+
+/* The only setjmp of the runtime. Its frame owns nothing, and no local of it changes between
+ * setjmp and longjmp, so none needs to be volatile. */
+RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud)
+{
+    jmp_buf here, *outer = rt->catch_point;
+    RtStatus status;
+    rt->catch_point = &here;
+    if (setjmp(here) == 0) {
+        fn(rt, ud);
+        status = RT_OK;
+    } else {
+        status = rt->err_kind;
+    }
+    rt->catch_point = outer;
+    return status;
+}
+
 void rt_flush(Runtime *rt)
 {
     if (rt->out.len) rt->write(rt->write_ud, rt->out.data, rt->out.len);

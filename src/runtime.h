@@ -56,7 +56,8 @@ typedef struct Runtime {
     RtLocateFn locate;
     RtLocateFn source_text;     /* writes the source text a span covers */
     void *locate_ud;
-    jmp_buf *catch_point;       /* set around each execution */
+    jmp_buf *catch_point;       /* the innermost rt_protect's (NULL outside any); only
+                                   runtime.c touches it */
     RtWarnFn warn;
     void *warn_ud;
     RtErrKind err_kind;         /* what the last raise was; its place and message follow */
@@ -107,6 +108,15 @@ _Noreturn void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 /* Raises a user error (RT_ERROR) at span. */
 #define rt_error(rt, span, ...) rt_raise((rt), RT_ERROR, (span), __VA_ARGS__)
+/* Raises again what was last raised (rt->err_kind, err_span, err_msg as they are now: a
+ * handler may have added to the message), to the next catch point out. */
+_Noreturn void rt_rethrow(Runtime *rt);
+/* The one protected call (Lua's luaD_rawrunprotected): runs fn(rt, ud) with a catch point of
+ * its own and returns RT_OK, or the kind raised inside (the span and message are in rt). The
+ * previous catch point is restored on every way out, so protected calls nest: a breakpoint's
+ * prompt runs statements inside a train block. Whatever fn allocates must be owned by rt (or
+ * be arena memory) when it can raise; locals of fn's callers are not lost, only fn's frames. */
+RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud);
 /* A warning at span (and, if note is not NULL, a note at note_at). */
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
