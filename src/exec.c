@@ -77,26 +77,28 @@ static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFoc
     }
 }
 
-/* `step`: every param with a gradient takes one update. */
+/* The ids of every param of the graph, in graph order, in Runtime-owned scratch (valid until
+ * the next call); *n is their count. */
+static const uint32_t *all_params(Runtime *rt, int *n)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++) count += rt->graph.nodes[i].op == OP_PARAM;
+    rt->param_ids = rt_grow(rt->param_ids, &rt->param_ids_cap, count, sizeof *rt->param_ids);
+    count = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) rt->param_ids[count++] = i;
+    *n = (int)count;
+    return rt->param_ids;
+}
+
+/* `step`: every param with a gradient takes one update. Allocates nothing once the scratch
+ * is big enough; holds nothing that a raise could leak. */
 static void step(Runtime *rt, const Instr *ins)
 {
     float *before = rt->explain_step ? rt_snapshot_params(rt, false) : NULL;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++) n += rt->graph.nodes[i].op == OP_PARAM;
-    uint32_t *params = nn_alloc((n ? n : 1) * sizeof *params);
-    n = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) params[n++] = i;
-    jmp_buf *outer = rt->catch_point, here;
-    if (setjmp(here)) {         /* free the list, then pass the error on */
-        nn_free(params);
-        rt->catch_point = outer;
-        longjmp(*outer, 1);
-    }
-    rt->catch_point = &here;
-    rt_update(rt, &ins->optim, ins->optim.lr, params, (int)n, ins->span);
-    rt->catch_point = outer;
-    nn_free(params);
+    int n;
+    const uint32_t *params = all_params(rt, &n);
+    rt_update(rt, &ins->optim, ins->optim.lr, params, n, ins->span);
     if (rt->explain_step) {
         trace_step_update(rt, &ins->optim, ins->optim.lr, before);
         rt_flush(rt);

@@ -25,6 +25,7 @@ void rt_free(Runtime *rt)
         for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
     nn_free(rt->popt);
     nn_free(rt->upd);
+    nn_free(rt->param_ids);
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);
@@ -112,12 +113,19 @@ void rt_flush_text(Runtime *rt)
     sb_clear(&rt->out);
 }
 
+void *rt_grow(void *buf, size_t *cap, size_t n, size_t size)
+{
+    if (n < 1) n = 1;
+    if (n > *cap || !buf) {
+        buf = nn_realloc(buf, n * size);
+        *cap = n;
+    }
+    return buf;
+}
+
 float *rt_scratch(Runtime *rt, size_t n)
 {
-    if (n > rt->scratch_cap) {
-        rt->scratch = nn_realloc(rt->scratch, n * sizeof *rt->scratch);
-        rt->scratch_cap = n;
-    }
+    rt->scratch = rt_grow(rt->scratch, &rt->scratch_cap, n, sizeof *rt->scratch);
     return rt->scratch;
 }
 
@@ -273,10 +281,7 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
         ParamOpt *po = rt_param_opt(rt, params[i], c);
         total += graph_node(&rt->graph, params[i])->size * (size_t)(1 + po->nbuf);
     }
-    if (total > rt->upd_cap) {
-        rt->upd = nn_realloc(rt->upd, total * sizeof *rt->upd);
-        rt->upd_cap = total;
-    }
+    rt->upd = rt_grow(rt->upd, &rt->upd_cap, total, sizeof *rt->upd);
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         GraphNode *p = graph_node(&rt->graph, params[i]);

@@ -80,6 +80,8 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
+    uint32_t *param_ids;        /* scratch: the params `step` updates; owned */
+    size_t param_ids_cap;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
     bool break_nonfinite;       /* at the first inf or NaN, */
@@ -125,6 +127,11 @@ void rt_flush(Runtime *rt);
 /* The same for text a script prints (print, train logs): in a JSON trace it becomes "print"
  * events, so the stream stays JSON Lines. */
 void rt_flush_text(Runtime *rt);
+/* Grows a grow-only buffer (buf, of *cap items of `size` bytes) to hold at least n items, and
+ * at least one, keeping its contents; returns it, perhaps moved. The Runtime's scratch buffers
+ * grow this way: once big enough, a statement run again allocates nothing. */
+void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
+/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call. */
 float *rt_scratch(Runtime *rt, size_t n);
 /* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
