@@ -19,6 +19,22 @@ void rt_init(Runtime *rt)
     sb_init(&rt->out);
 }
 
+static void train_scratch_free(TrainScratch *ts)
+{
+    nn_free(ts->perm);
+    nn_free(ts->best);
+    nn_free(ts->break_grads);
+    nn_free(ts->grads);
+    nn_free(ts->sizes);
+    nn_free(ts->wnorm);
+    nn_free(ts->relu_batch);
+    nn_free(ts->relu_rest);
+    nn_free(ts->fired_at);
+    nn_free(ts->fired);
+    nn_free(ts->curve);
+    nn_free(ts->val_curve);
+}
+
 void rt_free(Runtime *rt)
 {
     for (uint32_t i = 0; i < rt->popt_count; i++)
@@ -26,6 +42,7 @@ void rt_free(Runtime *rt)
     nn_free(rt->popt);
     nn_free(rt->upd);
     nn_free(rt->param_ids);
+    train_scratch_free(&rt->train);
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);

@@ -48,6 +48,25 @@ typedef enum RtStatus {
 /* What rt_raise raises: any status but RT_OK. */
 typedef RtStatus RtErrKind;
 
+/* What a train block needs beside the graph, kept by the Runtime between blocks and only ever
+ * grown (rt_grow): a block allocates nothing once it is big enough, and nothing needs freeing
+ * when one raises. train.c uses it; rt_free frees it. */
+typedef struct TrainScratch {
+    int *perm;                  /* the shuffled rows (first: the held-out rows' numbers) */
+    float *best;                /* early stopping: the best weights so far */
+    float *break_grads;         /* a breakpoint: the step's gradients, put back after it */
+    float **grads;              /* clipping: each param's gradient */
+    size_t *sizes;              /* each param's size */
+    double *wnorm;              /* each param's gradient norm, summed over epoch 1 */
+    uint32_t *relu_batch;       /* the relu layers of the batch pass */
+    uint32_t *relu_rest;        /* ... and of the last, smaller batch's */
+    size_t *fired_at;           /* where each relu layer's units start in `fired` */
+    uint8_t *fired;             /* per relu unit: did it fire in this epoch */
+    float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
+    size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
+    size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
+} TrainScratch;
+
 typedef struct Runtime {
     Graph graph;
     Rng rng;
@@ -82,6 +101,7 @@ typedef struct Runtime {
     size_t upd_cap;
     uint32_t *param_ids;        /* scratch: the params `step` updates; owned */
     size_t param_ids_cap;
+    TrainScratch train;         /* train blocks' buffers; owned */
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
     bool break_nonfinite;       /* at the first inf or NaN, */
