@@ -232,6 +232,54 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
     }
 }
 
+/* ---- fast passes, checked again only when a result is not finite ---------------------------- */
+
+static bool values_finite(Runtime *rt, const uint32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const GraphNode *x = graph_node(&rt->graph, ids[i]);
+        if (tensor_find_nonfinite(x->value, x->size) >= 0) return false;
+    }
+    return true;
+}
+
+static bool grads_finite(Runtime *rt, const uint32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const GraphNode *x = graph_node(&rt->graph, ids[i]);
+        if (tensor_find_nonfinite(x->grad, x->size) >= 0) return false;
+    }
+    return true;
+}
+
+bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n)
+{
+    Rng start = rt->rng;
+    graph_forward(&rt->graph, plan, &rt->rng, NULL, NULL);
+    if (values_finite(rt, roots, n)) return true;
+    rt->rng = start;
+    graph_forward(&rt->graph, plan, &rt->rng, rt_check_node, rt);
+    return false;
+}
+
+bool rt_pass(Runtime *rt, const RtPass *p)
+{
+    Graph *g = &rt->graph;
+    Rng start = rt->rng;
+    if (rt_forward(rt, p->plan, &p->root, 1)) {
+        graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
+        if (grads_finite(rt, p->params, p->n_params)) return true;
+        rt->rng = start;
+        graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
+    }
+    for (int i = 0; i < p->n_params; i++) {     /* this pass's contribution alone */
+        GraphNode *x = graph_node(g, p->params[i]);
+        memset(x->grad, 0, x->size * sizeof(float));
+    }
+    graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
+    return false;
+}
+
 /* ---- params: snapshots for traces, optimizer state, updates ---------------------------------- */
 
 /* Copies every param's gradient (grads = true) or value, in graph order, into scratch

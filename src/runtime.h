@@ -155,8 +155,35 @@ void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
 float *rt_scratch(Runtime *rt, size_t n);
 /* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
-/* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of every pass). */
+/* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of a checked pass):
+ * raises RT_NONFINITE at the op that made one, saying why. */
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward);
+
+/* Fast passes. A check per node costs as much as a small op, and a pass should not pay it when
+ * all is well: these run unchecked, then check only their results. Only when one is not finite
+ * is the pass run again, checked node by node (rt_check_node), from the same random state (so
+ * dropout draws the same mask), which raises at the op that produced it with the message a
+ * checked pass would have given. */
+
+/* A forward pass of plan, then a check of `roots`' values. Returns true if they are finite, and
+ * false if not while the checked re-run raised nothing (only a leaf, which no pass computes,
+ * can then hold the inf or NaN). May raise RT_NONFINITE. */
+bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n);
+
+/* One forward and backward pass for rt_pass. */
+typedef struct RtPass {
+    const Plan *plan;
+    uint32_t root;              /* a scalar */
+    float seed;                 /* the root's gradient: 1, or a batch's weight, so that param
+                                   gradients accumulate seed × d root / d param */
+    const uint32_t *params;     /* the params whose gradients the pass adds to */
+    int n_params;
+} RtPass;
+
+/* Forward, then backward from the root, then a check of the root's value and the params'
+ * gradients. Returns true if they are finite; false if not while the checked re-run raised
+ * nothing (as rt_forward). May raise RT_NONFINITE. */
+bool rt_pass(Runtime *rt, const RtPass *p);
 /* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);

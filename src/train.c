@@ -313,47 +313,19 @@ static void update(Loop *lp, float lr)
     }
 }
 
-/* Forward and backward of one batch, its gradient weighted by `weight`; explained when it
- * is the step the block asked to trace. */
-/* Steps run unchecked, and then their result is checked: the loss and every param's gradient.
- * Only when one is not finite is the pass run again with every node checked, which finds the
- * op that produced it (the same numbers: the random draws are replayed from the same state).
- * A check per node costs as much as a small op; a step should not pay it when all is well. */
-static bool params_finite(Loop *lp)
-{
-    for (int i = 0; i < lp->t->n_params; i++) {
-        const GraphNode *p = node(lp->rt, lp->t->params[i]);
-        if (tensor_find_nonfinite(p->grad, p->size) >= 0) return false;
-    }
-    return true;
-}
-
-static _Noreturn void find_nonfinite(Loop *lp, const TrainPass *pass, const Rng *start,
-                                     float weight)
-{
-    Runtime *rt = lp->rt;
-    rt->rng = *start;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
-    zero_grads(lp);     /* this batch's contribution alone, checked op by op */
-    graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
-    rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");   /* not reached */
-}
-
+/* Forward and backward of one batch, its gradient weighted by `weight`, fast (rt_pass);
+ * explained when it is the step the block asked to trace. */
 static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool explain)
 {
     Runtime *rt = lp->rt;
-    Rng start = rt->rng;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, NULL, NULL);
-    if (!isfinite(node(rt, pass->loss)->value[0])) find_nonfinite(lp, pass, &start, weight);
+    float *before = explain ? rt_snapshot_params(rt, true) : NULL;
+    RtPass p = { &pass->plan, pass->loss, weight, lp->t->params, lp->t->n_params };
+    if (!rt_pass(rt, &p))
+        rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");
     if (explain) {
-        float *before = rt_snapshot_params(rt, true);
-        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
         trace_pass(rt, &pass->plan, pass->loss, before, lp->at, &lp->t->focus);
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
-    } else {
-        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, NULL, NULL);
-        if (!params_finite(lp)) find_nonfinite(lp, pass, &start, weight);
     }
     return node(rt, pass->loss)->value[0];
 }
@@ -362,17 +334,14 @@ typedef struct Scores {
     double loss, metric, val_loss, val_metric;
 } Scores;
 
+/* The loss (and metric) of a pass, forward only, fast (rt_forward). */
 static void evaluate(Loop *lp, const TrainPass *pass, double *loss, double *metric)
 {
     Runtime *rt = lp->rt;
-    Rng start = rt->rng;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, NULL, NULL);
+    uint32_t roots[2] = { pass->loss, pass->metric };
+    rt_forward(rt, &pass->plan, roots, pass->has_metric ? 2 : 1);
     *loss = node(rt, pass->loss)->value[0];
     if (pass->has_metric) *metric = node(rt, pass->metric)->value[0];
-    if (!isfinite(*loss) || (pass->has_metric && !isfinite(*metric))) {
-        rt->rng = start;    /* again, checked, to say which op */
-        graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
-    }
 }
 
 /* Losses with 4 decimals, as Keras prints them; very large ones in exponent form. */
