@@ -42,6 +42,7 @@ void rt_free(Runtime *rt)
     nn_free(rt->popt);
     nn_free(rt->upd);
     nn_free(rt->param_ids);
+    nn_free(rt->pass_grads);
     train_scratch_free(&rt->train);
     graph_free(&rt->graph);
     sb_free(&rt->out);
@@ -262,19 +263,44 @@ bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n)
     return false;
 }
 
+/* Copies the params' gradients into rt->pass_grads (restore = false), or back. */
+static void keep_grads(Runtime *rt, const RtPass *p, bool restore)
+{
+    size_t k = 0;
+    for (int i = 0; i < p->n_params; i++) {
+        GraphNode *x = graph_node(&rt->graph, p->params[i]);
+        if (restore) memcpy(x->grad, rt->pass_grads + k, x->size * sizeof(float));
+        else memcpy(rt->pass_grads + k, x->grad, x->size * sizeof(float));
+        k += x->size;
+    }
+}
+
 bool rt_pass(Runtime *rt, const RtPass *p)
 {
     Graph *g = &rt->graph;
     Rng start = rt->rng;
+    if (!p->zeroed) {
+        size_t total = 0;
+        for (int i = 0; i < p->n_params; i++) total += graph_node(g, p->params[i])->size;
+        rt->pass_grads = rt_grow(rt->pass_grads, &rt->pass_grads_cap, total,
+                                 sizeof *rt->pass_grads);
+        keep_grads(rt, p, false);
+    }
     if (rt_forward(rt, p->plan, &p->root, 1)) {
         graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
         if (grads_finite(rt, p->params, p->n_params)) return true;
+        /* again from the gradients as they were (they accumulate: a checked pass would have
+         * seen these), before the forward pass, which may read them (x.grad) */
+        if (p->zeroed) {
+            for (int i = 0; i < p->n_params; i++) {
+                GraphNode *x = graph_node(g, p->params[i]);
+                memset(x->grad, 0, x->size * sizeof(float));
+            }
+        } else {
+            keep_grads(rt, p, true);
+        }
         rt->rng = start;
         graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
-    }
-    for (int i = 0; i < p->n_params; i++) {     /* this pass's contribution alone */
-        GraphNode *x = graph_node(g, p->params[i]);
-        memset(x->grad, 0, x->size * sizeof(float));
     }
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
     return false;

@@ -101,6 +101,8 @@ typedef struct Runtime {
     size_t upd_cap;
     uint32_t *param_ids;        /* scratch: the params `step` updates; owned */
     size_t param_ids_cap;
+    float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
+    size_t pass_grads_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
@@ -178,6 +180,8 @@ typedef struct RtPass {
                                    gradients accumulate seed × d root / d param */
     const uint32_t *params;     /* the params whose gradients the pass adds to */
     int n_params;
+    bool zeroed;                /* their gradients are all 0 before the pass; if not, they are
+                                   saved first, so that a re-run starts from them */
 } RtPass;
 
 /* Forward, then backward from the root, then a check of the root's value and the params'

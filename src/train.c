@@ -314,12 +314,13 @@ static void update(Loop *lp, float lr)
 }
 
 /* Forward and backward of one batch, its gradient weighted by `weight`, fast (rt_pass);
- * explained when it is the step the block asked to trace. */
-static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool explain)
+ * `first`: the first of its group, the gradients are zero. Explained when it is the step the
+ * block asked to trace. */
+static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool first, bool explain)
 {
     Runtime *rt = lp->rt;
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
-    RtPass p = { &pass->plan, pass->loss, weight, lp->t->params, lp->t->n_params };
+    RtPass p = { &pass->plan, pass->loss, weight, lp->t->params, lp->t->n_params, first };
     if (!rt_pass(rt, &p))
         rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");
     if (explain) {
@@ -424,7 +425,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         int group_rows = (g1 * b < n ? g1 * b : n) - g0 * b;
         if (k == g0) zero_grads(lp);
         bool explain = k == g0 && explain_update(lp, lp->step + 1);
-        double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
+        double loss = run_batch(lp, pass, (float)rows / (float)group_rows, k == g0, explain);
         lp->last_loss = loss;
         if (lp->n_relu) note_firing(lp, pass == &t->batch ? lp->relu_batch : lp->relu_rest);
         total += loss * rows;
@@ -775,7 +776,7 @@ static bool run_epoch(Loop *lp)
     } else {
         zero_grads(lp);
         bool explain = explain_update(lp, lp->step + 1);
-        sc.loss = run_batch(lp, &t->formula, 1.0f, explain);
+        sc.loss = run_batch(lp, &t->formula, 1.0f, true, explain);
         lp->last_loss = sc.loss;
         update(lp, lr);
         progress(lp, epoch, 1, 1, sc.loss, false);
