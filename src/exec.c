@@ -65,6 +65,30 @@ static void print_items(Runtime *rt, const Instr *ins)
     rt_flush_text(rt);
 }
 
+/* The ids of every param of the graph, in graph order; *n is their count. Owned by rt (its
+ * ParamLists), computed once per run of a program. */
+static const uint32_t *all_params(Runtime *rt, int *n)
+{
+    ParamLists *l = &rt->lists;
+    if (!l->all_known) {
+        const GraphNode *nodes = rt->graph.nodes;
+        l->all = rt_grow(l->all, &l->all_cap, rt->graph.count, sizeof *l->all);
+        l->n_all = 0;
+        for (uint32_t i = 0; i < rt->graph.count; i++)
+            if (nodes[i].op == OP_PARAM) l->all[l->n_all++] = i;
+        l->all_known = true;
+    }
+    *n = l->n_all;
+    return l->all;
+}
+
+/* Forgets the lists: the graph may have changed. */
+static void forget_params(Runtime *rt)
+{
+    rt->lists.all_known = false;
+    rt->lists.of = NULL;
+}
+
 static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFocus *focus)
 {
     forward(rt, &ins->plan);
@@ -75,20 +99,6 @@ static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFoc
         rt_flush(rt);
         rt->explain_step = rt->trace_format != TRACE_DOT;
     }
-}
-
-/* The ids of every param of the graph, in graph order, in Runtime-owned scratch (valid until
- * the next call); *n is their count. */
-static const uint32_t *all_params(Runtime *rt, int *n)
-{
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++) count += rt->graph.nodes[i].op == OP_PARAM;
-    rt->param_ids = rt_grow(rt->param_ids, &rt->param_ids_cap, count, sizeof *rt->param_ids);
-    count = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) rt->param_ids[count++] = i;
-    *n = (int)count;
-    return rt->param_ids;
 }
 
 /* `step`: every param with a gradient takes one update. Allocates nothing once the scratch
@@ -207,8 +217,19 @@ static void set_param(Runtime *rt, const Instr *ins)
     if (ins->reset_grad) memset(p->grad, 0, p->size * sizeof(float));
 }
 
+static void zero_grad(Runtime *rt)
+{
+    int n;
+    const uint32_t *params = all_params(rt, &n);
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = &rt->graph.nodes[params[i]];
+        memset(p->grad, 0, p->size * sizeof(float));
+    }
+}
+
 void rt_exec(Runtime *rt, const Program *p)
 {
+    forget_params(rt);
     for (size_t k = 0; k < p->count; k++) {
         const Instr *ins = &p->items[k];
         rt->err_stmt = ins->span;
@@ -229,15 +250,13 @@ void rt_exec(Runtime *rt, const Program *p)
         case INS_GRADCHECK: gradcheck(rt, ins); break;
         case INS_STEP: step(rt, ins); break;
         case INS_DATA: rt_data(rt, ins->data, ins->span); break;
-        case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;
+        case INS_TRAIN:
+            rt_train(rt, ins->train, ins->span);
+            forget_params(rt);      /* a breakpoint's prompt may have run statements */
+            break;
         case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
         case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
-        case INS_ZERO_GRAD:
-            for (uint32_t i = 0; i < rt->graph.count; i++) {
-                GraphNode *n = &rt->graph.nodes[i];
-                if (n->op == OP_PARAM) memset(n->grad, 0, n->size * sizeof(float));
-            }
-            break;
+        case INS_ZERO_GRAD: zero_grad(rt); break;
         case INS_SEED: rng_seed(&rt->rng, ins->seed); break;
         }
     }

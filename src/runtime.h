@@ -67,6 +67,19 @@ typedef struct TrainScratch {
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
 } TrainScratch;
 
+/* exec.c's lists of params, kept while a program runs: nothing adds or drops graph nodes then,
+ * except the prompt of a train block's breakpoint, so they are forgotten when rt_exec starts
+ * and after every train block. Grow-only. */
+typedef struct ParamLists {
+    uint32_t *all;              /* every param of the graph (step, zero_grad), if all_known */
+    int n_all;
+    bool all_known;
+    uint32_t *plan;             /* the params of plan `of` (backward), if `of` is not NULL */
+    int n_plan;
+    const Plan *of;
+    size_t all_cap, plan_cap;
+} ParamLists;
+
 typedef struct Runtime {
     Graph graph;
     Rng rng;
@@ -99,8 +112,7 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
-    uint32_t *param_ids;        /* scratch: the params `step` updates; owned */
-    size_t param_ids_cap;
+    ParamLists lists;           /* exec.c's lists of params; owned */
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
     size_t pass_grads_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
