@@ -1,8 +1,9 @@
 /* exec.c — the instruction loop, the top of the runtime: forward and backward passes over
  * plans, printing, the optimizer step and gradcheck; data, train blocks and checkpoints are
- * handed to train.c and checkpoint.c. Every value a pass produces is checked for inf and NaN
- * (runtime.c), so a non-finite number is reported at the expression that made it rather than
- * printed later. */
+ * handed to train.c and checkpoint.c. A pass that prints or stores values checks each for inf
+ * and NaN (rt_check_node), so a non-finite number is reported at the expression that made it
+ * rather than printed later; `backward` checks only its results, as a train step does, and runs
+ * again checked to find the op only when one is not finite (rt_pass). */
 #include "runtime.h"
 
 #include <math.h>
@@ -82,6 +83,22 @@ static const uint32_t *all_params(Runtime *rt, int *n)
     return l->all;
 }
 
+/* The same for the params of a plan: those its backward pass adds to (the last plan asked). */
+static const uint32_t *plan_params(Runtime *rt, const Plan *plan, int *n)
+{
+    ParamLists *l = &rt->lists;
+    if (l->of != plan) {
+        const GraphNode *nodes = rt->graph.nodes;
+        l->plan = rt_grow(l->plan, &l->plan_cap, plan->count, sizeof *l->plan);
+        l->n_plan = 0;
+        for (uint32_t i = 0; i < plan->count; i++)
+            if (nodes[plan->ids[i]].op == OP_PARAM) l->plan[l->n_plan++] = plan->ids[i];
+        l->of = plan;
+    }
+    *n = l->n_plan;
+    return l->plan;
+}
+
 /* Forgets the lists: the graph may have changed. */
 static void forget_params(Runtime *rt)
 {
@@ -89,11 +106,17 @@ static void forget_params(Runtime *rt)
     rt->lists.of = NULL;
 }
 
+/* `backward`, and each pass of `trace`: forward, then backward from the scalar ins->node, the
+ * gradients of the plan's params accumulating. As fast as a train step (rt_pass): checked node
+ * by node only when a result is not finite. */
 static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFocus *focus)
 {
-    forward(rt, &ins->plan);
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
-    graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
+    int n;
+    const uint32_t *params = plan_params(rt, &ins->plan, &n);
+    /* (false: a leaf holds inf or NaN, so no op is to blame; the values go on, as a checked
+     * pass would leave them) */
+    rt_pass(rt, &(RtPass){ &ins->plan, ins->node, 1.0f, params, n, false });
     if (explain) {
         trace_pass(rt, &ins->plan, ins->node, before, ins->span, focus);
         rt_flush(rt);

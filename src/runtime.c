@@ -287,7 +287,8 @@ bool rt_pass(Runtime *rt, const RtPass *p)
                                  sizeof *rt->pass_grads);
         keep_grads(rt, p, false);
     }
-    if (rt_forward(rt, p->plan, &p->root, 1)) {
+    graph_forward(g, p->plan, &rt->rng, NULL, NULL);
+    if (isfinite(graph_node(g, p->root)->value[0])) {      /* a scalar */
         graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
         if (grads_finite(rt, p->params, p->n_params)) return true;
         /* again from the gradients as they were (they accumulate: a checked pass would have
@@ -300,9 +301,9 @@ bool rt_pass(Runtime *rt, const RtPass *p)
         } else {
             keep_grads(rt, p, true);
         }
-        rt->rng = start;
-        graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
     }
+    rt->rng = start;
+    graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
     return false;
 }
