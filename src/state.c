@@ -230,10 +230,12 @@ static void run_program(Runtime *rt, void *prog)
 
 /* Runs the program, catching run-time errors, and reports one if raised. Returns the status.
  * Runs nest when a breakpoint's prompt runs statements inside a train block: rt_protect puts
- * the outer catch point back. */
+ * the outer catch point back, and the statement the outer run is in is put back too, so that
+ * an error it raises later is still noted at its own statement. */
 static NnStatus execute(NnState *nn, Program *prog)
 {
     Runtime *rt = &nn->rt;
+    Span outer_stmt = rt->err_stmt;
     RtStatus status = rt_protect(rt, run_program, prog);
     if (status != RT_OK) {
         sb_clear(&rt->out);         /* a half-built line is not output */
@@ -242,6 +244,7 @@ static NnStatus execute(NnState *nn, Program *prog)
         if (at.source != stmt.source || at.start < stmt.start || at.end > stmt.end)
             diag_report(&nn->diag, DIAG_NOTE, stmt, "while running this statement");
     }
+    rt->err_stmt = outer_stmt;
     return status == RT_OK ? NN_OK : NN_ERROR_RUNTIME;
 }
 
