@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- the runtime's life, errors, output, scratch ------------------------------------------- */
+/* ---- the runtime's life ---------------------------------------------------------------------- */
 
 void rt_init(Runtime *rt)
 {
@@ -51,16 +51,7 @@ void rt_free(Runtime *rt)
     nn_free(rt->step_focus);
 }
 
-void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    rt_flush(rt);       /* output so far comes first */
-    if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
-}
+/* ---- errors: the one throw and the one protected call ---------------------------------------- */
 
 void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
 {
@@ -96,6 +87,19 @@ RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud)
     }
     rt->catch_point = outer;
     return status;
+}
+
+/* ---- output and scratch ---------------------------------------------------------------------- */
+
+void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_flush(rt);       /* output so far comes first */
+    if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
 }
 
 void rt_flush(Runtime *rt)
@@ -148,7 +152,7 @@ float *rt_scratch(Runtime *rt, size_t n)
     return rt->scratch;
 }
 
-/* ---- non-finite values -------------------------------------------------------------------- */
+/* ---- non-finite values ----------------------------------------------------------------------- */
 
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len)
 {
@@ -234,7 +238,7 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
     }
 }
 
-/* ---- fast passes, checked again only when a result is not finite ---------------------------- */
+/* ---- fast passes, checked again only when a result is not finite ----------------------------- */
 
 static bool values_finite(Runtime *rt, const uint32_t *ids, int n)
 {

@@ -1,6 +1,7 @@
 /* runtime.h — executes compiled programs over the session's graph. Engine code: it knows
- * nothing of the syntax tree or of how messages are rendered; a run-time error records a span
- * and a message and longjmps to the caller's catch point. */
+ * nothing of the syntax tree or of how messages are rendered. A run-time error is raised with
+ * rt_raise, which records its kind, span and message and longjmps to the innermost rt_protect;
+ * that is the only setjmp. */
 #ifndef NN_RUNTIME_H
 #define NN_RUNTIME_H
 
@@ -138,7 +139,9 @@ typedef struct Runtime {
 
 void rt_init(Runtime *rt);
 void rt_free(Runtime *rt);
-/* The one throw: records kind, span and the message in rt (err_kind, err_span, err_msg) and
+
+/* -- errors */
+/* The one throw: records kind, span and message in rt (err_kind, err_span, err_msg) and
  * longjmps to rt->catch_point. Raising with no catch point set is a bug (NN_ASSERT). */
 _Noreturn void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -150,9 +153,16 @@ _Noreturn void rt_rethrow(Runtime *rt);
 /* The one protected call (Lua's luaD_rawrunprotected): runs fn(rt, ud) with a catch point of
  * its own and returns RT_OK, or the kind raised inside (the span and message are in rt). The
  * previous catch point is restored on every way out, so protected calls nest: a breakpoint's
- * prompt runs statements inside a train block. Whatever fn allocates must be owned by rt (or
- * be arena memory) when it can raise; locals of fn's callers are not lost, only fn's frames. */
+ * prompt runs statements inside a train block. A raise leaves fn's frames without running any
+ * more of their code: whatever fn allocates must be owned by rt (or be arena memory) while it
+ * can raise, and what fn's caller must see after a raise goes through ud, never fn's locals.
+ * A caller handles the status in ordinary code after the call:
+ *     RtStatus st = rt_protect(rt, epochs, &loop);
+ *     if (st == RT_NONFINITE) warn_and_stop(&loop);         (a kind it handles)
+ *     else if (st != RT_OK) rt_rethrow(rt);                 (the others, passed on) */
 RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud);
+
+/* -- output and scratch */
 /* A warning at span (and, if note is not NULL, a note at note_at). */
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -169,11 +179,13 @@ void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
 float *rt_scratch(Runtime *rt, size_t n);
 /* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
-/* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of a checked pass):
- * raises RT_NONFINITE at the op that made one, saying why. */
+
+/* -- inf and NaN */
+/* Checks a pass's values and gradients (the GraphCheckFn of a checked pass): raises
+ * RT_NONFINITE at the op that made one, saying why. */
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward);
 
-/* Fast passes. A check per node costs as much as a small op, and a pass should not pay it when
+/* Fast passes: a check per node costs as much as a small op, and a pass should not pay it when
  * all is well: these run unchecked, then check only their results. Only when one is not finite
  * is the pass run again, checked node by node (rt_check_node), from the same random state (so
  * dropout draws the same mask), which raises at the op that produced it with the message a
@@ -200,8 +212,13 @@ typedef struct RtPass {
  * gradients. Returns true if they are finite; false if not while the checked re-run raised
  * nothing (as rt_forward). May raise RT_NONFINITE. */
 bool rt_pass(Runtime *rt, const RtPass *p);
-/* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
+
+/* -- params */
+/* Every param's gradient (grads) or value, in graph order, copied into scratch memory
+ * (rt_scratch), so a trace can show what a pass or update changed. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
+/* The optimizer state of param `id` for an optimizer like c: made, zeroed, when it has none or
+ * one of another kind. Owned by rt (rt->popt, grown to the graph's size). */
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
 /* Forgets the optimizer state of these params (a new optimizer starts). */
 void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
@@ -210,6 +227,7 @@ void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at);
 
+/* -- undo */
 /* Everything a failed run could have changed, so that it can be undone: the graph's size,
  * every param's value and gradient, the optimizer states, the random numbers. */
 typedef struct RtSnapshot {
