@@ -170,7 +170,8 @@ typedef struct Loop {
     int batch, batches;     /* the batch running (from 1), of the epoch's */
     double best_loss;       /* early stopping: the best loss watched, */
     int best_epoch;         /* ... in this epoch (-1: none yet) */
-    double first_loss, mark_loss, final_loss;   /* of epoch 1, 4/5 in, and the last one */
+    int mark;               /* the epoch 4/5 of the way in (the plateau check) */
+    double first_loss, mark_loss, final_loss;   /* of epoch 1, epoch `mark`, the last one */
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
@@ -692,6 +693,7 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
     lp->started = now();
     lp->best_loss = INFINITY;
     lp->best_epoch = -1;
+    lp->mark = t->epochs * 4 / 5;
     lp->first_loss = lp->mark_loss = lp->final_loss = NAN;
     for (int i = 0; i < t->n_params; i++) lp->total += node(rt, t->params[i])->size;
     size_t np = (size_t)t->n_params;
@@ -782,7 +784,7 @@ static bool run_epoch(Loop *lp)
         progress(lp, epoch, 1, 1, sc.loss, false);
     }
     if (epoch == lp->start) lp->first_loss = sc.loss;
-    if (epoch == t->epochs * 4 / 5) lp->mark_loss = sc.loss;
+    if (epoch == lp->mark) lp->mark_loss = sc.loss;
     lp->final_loss = sc.loss;
     if (lp->first_epoch) check_vanishing(lp);
     if (lp->stop || (rt->interrupt && *rt->interrupt)) {
