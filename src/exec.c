@@ -1,202 +1,14 @@
-/* exec.c — the instruction loop: forward and backward passes over plans, printing, and the
- * optimizer step; every value a pass produces is checked for inf and NaN, so a non-finite
- * number is reported at the expression that made it rather than printed later. */
+/* exec.c — the instruction loop, the top of the runtime: forward and backward passes over
+ * plans, printing, the optimizer step and gradcheck; data, train blocks and checkpoints are
+ * handed to train.c and checkpoint.c. A pass that prints or stores values checks each for inf
+ * and NaN (rt_check_node), so a non-finite number is reported at the expression that made it
+ * rather than printed later; `backward` checks only its results, as a train step does, and runs
+ * again checked to find the op only when one is not finite (rt_pass). */
 #include "runtime.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-void rt_init(Runtime *rt)
-{
-    memset(rt, 0, sizeof *rt);
-    graph_init(&rt->graph);
-    rt->graph.max_bytes = NN_DEFAULT_MAX_MEMORY;
-    rng_seed(&rt->rng, NN_DEFAULT_SEED);
-    sb_init(&rt->out);
-}
-
-void rt_free(Runtime *rt)
-{
-    for (uint32_t i = 0; i < rt->popt_count; i++)
-        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
-    nn_free(rt->popt);
-    nn_free(rt->upd);
-    graph_free(&rt->graph);
-    sb_free(&rt->out);
-    nn_free(rt->scratch);
-    nn_free(rt->step_focus);
-}
-
-void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    rt_flush(rt);       /* output so far comes first */
-    if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
-}
-
-void rt_error(Runtime *rt, Span span, const char *fmt, ...)
-{
-    rt->err_nonfinite = false;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
-    va_end(ap);
-    rt->err_span = span;
-    NN_ASSERT(rt->catch_point);
-    longjmp(*rt->catch_point, 1);
-}
-
-void rt_flush(Runtime *rt)
-{
-    if (rt->out.len) rt->write(rt->write_ud, rt->out.data, rt->out.len);
-    sb_clear(&rt->out);
-}
-
-void rt_flush_text(Runtime *rt)
-{
-    if (rt->trace_format != TRACE_JSON || !rt->out.len) {
-        rt_flush(rt);
-        return;
-    }
-    /* in a JSON trace, what a script prints is an event too: one per line */
-    StrBuf ev;
-    sb_init(&ev);
-    const char *p = rt->out.data, *end = p + rt->out.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        sb_puts(&ev, "{\"event\":\"print\",\"text\":\"");
-        for (size_t i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)p[i];
-            if (c == '"' || c == '\\') sb_printf(&ev, "\\%c", c);
-            else if (c < 0x20) sb_printf(&ev, "\\u%04x", c);
-            else sb_putc(&ev, (char)c);
-        }
-        sb_puts(&ev, "\"}\n");
-        p += len + (nl != NULL);
-    }
-    rt->write(rt->write_ud, ev.data, ev.len);
-    sb_free(&ev);
-    sb_clear(&rt->out);
-}
-
-float *rt_scratch(Runtime *rt, size_t n)
-{
-    if (n > rt->scratch_cap) {
-        rt->scratch = nn_realloc(rt->scratch, n * sizeof *rt->scratch);
-        rt->scratch_cap = n;
-    }
-    return rt->scratch;
-}
-
-/* ---- non-finite values -------------------------------------------------------------------- */
-
-static void index_str(const Shape *s, size_t flat, char *buf, size_t len)
-{
-    if (s->rank == 0) {
-        buf[0] = '\0';
-        return;
-    }
-    int idx[NN_MAX_RANK];
-    for (int d = s->rank - 1; d >= 0; d--) {
-        idx[d] = (int)(flat % (size_t)s->dim[d]);
-        flat /= (size_t)s->dim[d];
-    }
-    size_t n = (size_t)snprintf(buf, len, " at element [");
-    for (int d = 0; d < s->rank && n < len; d++)
-        n += (size_t)snprintf(buf + n, len - n, d ? ",%d" : "%d", idx[d]);
-    if (n < len) snprintf(buf + n, len - n, "]");
-}
-
-/* The element of input `in` that output element i of an elementwise op read. */
-static size_t input_index(const GraphNode *n, const GraphNode *in, size_t i)
-{
-    size_t strides[NN_MAX_RANK], k = 0;
-    shape_bcast_strides(&in->shape, &n->shape, strides);
-    for (int d = n->shape.rank - 1; d >= 0; d--) {
-        k += i % (size_t)n->shape.dim[d] * strides[d];
-        i /= (size_t)n->shape.dim[d];
-    }
-    return k;
-}
-
-/* Why an op's result is not finite, in the words a learner needs. These are messages, not
- * maths, so they live with the check rather than in the op table. */
-static const char *why_nonfinite(const GraphNode *n, GraphNode *const *in, size_t i)
-{
-    switch (n->op) {
-    case OP_DIV:
-        if (in[1]->value[input_index(n, in[1], i)] == 0) return "division by zero";
-        return "the quotient is beyond float32's range";
-    case OP_LOG: return isnan(n->value[i]) ? "log of a negative number" : "log of zero";
-    case OP_SQRT: return "square root of a negative number";
-    case OP_POW:
-        if (isnan(n->value[i])) return "a negative number to a fractional power";
-        if (in[0]->value[input_index(n, in[0], i)] == 0) return "zero to a negative power";
-        return "the power is beyond float32's range";
-    case OP_EXP: return "exp overflows float32 above about 88.7";
-    default: return "the result is beyond float32's range";
-    }
-}
-
-/* Why the gradient passed back through n is not finite. */
-static const char *why_grad_nonfinite(const GraphNode *n)
-{
-    switch (n->op) {
-    case OP_SQRT: return "the derivative of sqrt at 0 is infinite";
-    case OP_LOG: return "the derivative of log at 0 is infinite";
-    case OP_DIV: return "the derivative of a quotient with a divisor near 0 is not finite";
-    case OP_POW: return "the derivative of a power is not finite for a base of 0 with an "
-                        "exponent below 1, or for a negative base";
-    default: return "the gradient overflowed float32";
-    }
-}
-
-/* rt_error, marked as a value that stopped being finite (a train block turns it into a
- * stop with advice rather than a failure). */
-static _Noreturn void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void raise_nonfinite(Runtime *rt, Span span, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
-    va_end(ap);
-    rt->err_span = span;
-    rt->err_nonfinite = true;
-    NN_ASSERT(rt->catch_point);
-    longjmp(*rt->catch_point, 1);
-}
-
-void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
-{
-    Runtime *rt = ud;
-    char where[64], val[32];
-    GraphNode *in[NN_OP_MAX_IN] = { NULL };
-    for (int i = 0; i < n->n_in; i++) in[i] = graph_node(g, n->in[i]);
-    if (!backward) {
-        long bad = tensor_find_nonfinite(n->value, n->size);
-        if (bad < 0) return;
-        index_str(&n->shape, (size_t)bad, where, sizeof where);
-        raise_nonfinite(rt, n->span, "this produced %s%s (%s)", fmt_num(n->value[bad], val),
-                        where, why_nonfinite(n, in, (size_t)bad));
-    }
-    for (int i = 0; i < n->n_in; i++) {
-        if (!in[i]->requires_grad) continue;
-        long bad = tensor_find_nonfinite(in[i]->grad, in[i]->size);
-        if (bad < 0) continue;
-        index_str(&in[i]->shape, (size_t)bad, where, sizeof where);
-        raise_nonfinite(rt, n->span, "the gradient flowing back through this is %s%s (%s)",
-                 fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
-    }
-}
 
 /* ---- instructions ---------------------------------------------------------------------------- */
 
@@ -254,29 +66,57 @@ static void print_items(Runtime *rt, const Instr *ins)
     rt_flush_text(rt);
 }
 
-/* Copies every param's gradient (grads = true) or value, in graph order, into scratch
- * memory, so a trace can show what a pass changed. */
-float *rt_snapshot_params(Runtime *rt, bool grads)
+/* The ids of every param of the graph, in graph order; *n is their count. Owned by rt (its
+ * ParamLists), computed once per run of a program. */
+static const uint32_t *all_params(Runtime *rt, int *n)
 {
-    size_t total = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) total += rt->graph.nodes[i].size;
-    float *buf = rt_scratch(rt, total + 1);
-    size_t k = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++) {
-        GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
-        memcpy(buf + k, grads ? n->grad : n->value, n->size * sizeof(float));
-        k += n->size;
+    ParamLists *l = &rt->lists;
+    if (!l->all_known) {
+        const GraphNode *nodes = rt->graph.nodes;
+        l->all = rt_grow(l->all, &l->all_cap, rt->graph.count, sizeof *l->all);
+        l->n_all = 0;
+        for (uint32_t i = 0; i < rt->graph.count; i++)
+            if (nodes[i].op == OP_PARAM) l->all[l->n_all++] = i;
+        l->all_known = true;
     }
-    return buf;
+    *n = l->n_all;
+    return l->all;
 }
 
+/* The same for the params of a plan: those its backward pass adds to (the last plan asked). */
+static const uint32_t *plan_params(Runtime *rt, const Plan *plan, int *n)
+{
+    ParamLists *l = &rt->lists;
+    if (l->of != plan) {
+        const GraphNode *nodes = rt->graph.nodes;
+        l->plan = rt_grow(l->plan, &l->plan_cap, plan->count, sizeof *l->plan);
+        l->n_plan = 0;
+        for (uint32_t i = 0; i < plan->count; i++)
+            if (nodes[plan->ids[i]].op == OP_PARAM) l->plan[l->n_plan++] = plan->ids[i];
+        l->of = plan;
+    }
+    *n = l->n_plan;
+    return l->plan;
+}
+
+/* Forgets the lists: the graph may have changed. */
+static void forget_params(Runtime *rt)
+{
+    rt->lists.all_known = false;
+    rt->lists.of = NULL;
+}
+
+/* `backward`, and each pass of `trace`: forward, then backward from the scalar ins->node, the
+ * gradients of the plan's params accumulating. As fast as a train step (rt_pass): checked node
+ * by node only when a result is not finite. */
 static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFocus *focus)
 {
-    forward(rt, &ins->plan);
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
-    graph_backward(&rt->graph, &ins->plan, ins->node, rt_check_node, rt);
+    int n;
+    const uint32_t *params = plan_params(rt, &ins->plan, &n);
+    /* (false: a leaf holds inf or NaN, so no op is to blame; the values go on, as a checked
+     * pass would leave them) */
+    rt_pass(rt, &(RtPass){ &ins->plan, ins->node, 1.0f, params, n, false });
     if (explain) {
         trace_pass(rt, &ins->plan, ins->node, before, ins->span, focus);
         rt_flush(rt);
@@ -284,111 +124,14 @@ static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFoc
     }
 }
 
-ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c)
-{
-    if (id >= rt->popt_count) {
-        uint32_t n = rt->graph.count > id ? rt->graph.count : id + 1;
-        rt->popt = nn_realloc(rt->popt, n * sizeof *rt->popt);
-        memset(rt->popt + rt->popt_count, 0, (n - rt->popt_count) * sizeof *rt->popt);
-        rt->popt_count = n;
-    }
-    ParamOpt *po = &rt->popt[id];
-    int nbuf = optim_state_count(c);
-    if (!po->used || po->kind != c->kind || po->nbuf != nbuf) {
-        size_t size = graph_node(&rt->graph, id)->size;
-        for (int b = 0; b < 3; b++) {
-            nn_free(po->buf[b]);
-            po->buf[b] = b < nbuf ? nn_calloc(size, sizeof(float)) : NULL;
-        }
-        po->used = true;
-        po->kind = c->kind;
-        po->nbuf = nbuf;
-        po->t = 0;
-    }
-    return po;
-}
-
-void rt_optim_reset(Runtime *rt, const uint32_t *params, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (params[i] >= rt->popt_count) continue;
-        ParamOpt *po = &rt->popt[params[i]];
-        for (int b = 0; b < 3; b++) {
-            nn_free(po->buf[b]);
-            po->buf[b] = NULL;
-        }
-        memset(po, 0, sizeof *po);
-    }
-}
-
-void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
-               Span at)
-{
-    /* keep a copy of every value and state, so a failed update can be undone */
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        ParamOpt *po = rt_param_opt(rt, params[i], c);
-        total += graph_node(&rt->graph, params[i])->size * (size_t)(1 + po->nbuf);
-    }
-    if (total > rt->upd_cap) {
-        rt->upd = nn_realloc(rt->upd, total * sizeof *rt->upd);
-        rt->upd_cap = total;
-    }
-    size_t k = 0;
-    for (int i = 0; i < n; i++) {
-        GraphNode *p = graph_node(&rt->graph, params[i]);
-        ParamOpt *po = &rt->popt[params[i]];
-        memcpy(rt->upd + k, p->value, p->size * sizeof(float));
-        k += p->size;
-        for (int b = 0; b < po->nbuf; b++, k += p->size)
-            memcpy(rt->upd + k, po->buf[b], p->size * sizeof(float));
-        po->t++;
-        po->config = *c;
-        optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
-    }
-    for (int i = 0; i < n; i++) {
-        GraphNode *p = graph_node(&rt->graph, params[i]);
-        long bad = tensor_find_nonfinite(p->value, p->size);
-        if (bad < 0) continue;
-        char where[64], val[32], grad[32];
-        index_str(&p->shape, (size_t)bad, where, sizeof where);
-        fmt_num(p->value[bad], val);
-        fmt_num(p->grad[bad], grad);
-        k = 0;
-        for (int j = 0; j < n; j++) {
-            GraphNode *q = graph_node(&rt->graph, params[j]);
-            ParamOpt *po = &rt->popt[params[j]];
-            memcpy(q->value, rt->upd + k, q->size * sizeof(float));
-            k += q->size;
-            for (int b = 0; b < po->nbuf; b++, k += q->size)
-                memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
-            po->t--;
-        }
-        raise_nonfinite(rt, at, "this update would make param '%s' %s%s (its gradient is %s); try a "
-                 "smaller learning rate", p->name, val, where, grad);
-    }
-}
-
-/* `step`: every param with a gradient takes one update. */
+/* `step`: every param with a gradient takes one update. Allocates nothing once the scratch
+ * is big enough; holds nothing that a raise could leak. */
 static void step(Runtime *rt, const Instr *ins)
 {
     float *before = rt->explain_step ? rt_snapshot_params(rt, false) : NULL;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++) n += rt->graph.nodes[i].op == OP_PARAM;
-    uint32_t *params = nn_alloc((n ? n : 1) * sizeof *params);
-    n = 0;
-    for (uint32_t i = 0; i < rt->graph.count; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) params[n++] = i;
-    jmp_buf *outer = rt->catch_point, here;
-    if (setjmp(here)) {         /* free the list, then pass the error on */
-        nn_free(params);
-        rt->catch_point = outer;
-        longjmp(*outer, 1);
-    }
-    rt->catch_point = &here;
-    rt_update(rt, &ins->optim, ins->optim.lr, params, (int)n, ins->span);
-    rt->catch_point = outer;
-    nn_free(params);
+    int n;
+    const uint32_t *params = all_params(rt, &n);
+    rt_update(rt, &ins->optim, ins->optim.lr, params, n, ins->span);
     if (rt->explain_step) {
         trace_step_update(rt, &ins->optim, ins->optim.lr, before);
         rt_flush(rt);
@@ -467,7 +210,7 @@ static void gradcheck(Runtime *rt, const Instr *ins)
             }
         }
         char where[64], av[32], nv[32], ev[32];
-        index_str(&p->shape, worst_at, where, sizeof where);
+        rt_index_str(&p->shape, worst_at, where, sizeof where);
         snprintf(ev, sizeof ev, "%.2g", worst);
         sb_printf(out, "  %-14s ", p->name ? p->name : "param");
         if (p->shape.rank) shape_format(&p->shape, out);
@@ -497,8 +240,19 @@ static void set_param(Runtime *rt, const Instr *ins)
     if (ins->reset_grad) memset(p->grad, 0, p->size * sizeof(float));
 }
 
+static void zero_grad(Runtime *rt)
+{
+    int n;
+    const uint32_t *params = all_params(rt, &n);
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = &rt->graph.nodes[params[i]];
+        memset(p->grad, 0, p->size * sizeof(float));
+    }
+}
+
 void rt_exec(Runtime *rt, const Program *p)
 {
+    forget_params(rt);
     for (size_t k = 0; k < p->count; k++) {
         const Instr *ins = &p->items[k];
         rt->err_stmt = ins->span;
@@ -519,82 +273,15 @@ void rt_exec(Runtime *rt, const Program *p)
         case INS_GRADCHECK: gradcheck(rt, ins); break;
         case INS_STEP: step(rt, ins); break;
         case INS_DATA: rt_data(rt, ins->data, ins->span); break;
-        case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;
+        case INS_TRAIN:
+            rt_train(rt, ins->train, ins->span);
+            forget_params(rt);      /* a breakpoint's prompt may have run statements */
+            break;
         case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
         case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
-        case INS_ZERO_GRAD:
-            for (uint32_t i = 0; i < rt->graph.count; i++) {
-                GraphNode *n = &rt->graph.nodes[i];
-                if (n->op == OP_PARAM) memset(n->grad, 0, n->size * sizeof(float));
-            }
-            break;
+        case INS_ZERO_GRAD: zero_grad(rt); break;
         case INS_SEED: rng_seed(&rt->rng, ins->seed); break;
         }
     }
 }
 
-/* ---- undoing a failed run -------------------------------------------------------------------- */
-
-void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
-{
-    memset(s, 0, sizeof *s);
-    s->nodes = rt->graph.count;
-    size_t total = 0;
-    for (uint32_t i = 0; i < s->nodes; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) total += 2 * rt->graph.nodes[i].size;
-    s->params = nn_alloc((total ? total : 1) * sizeof *s->params);
-    size_t k = 0;
-    for (uint32_t i = 0; i < s->nodes; i++) {
-        GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
-        memcpy(s->params + k, n->value, n->size * sizeof(float));
-        memcpy(s->params + k + n->size, n->grad, n->size * sizeof(float));
-        k += 2 * n->size;
-    }
-    s->popt_count = rt->popt_count;
-    s->popt = nn_calloc(s->popt_count ? s->popt_count : 1, sizeof *s->popt);
-    for (uint32_t i = 0; i < s->popt_count; i++) {
-        ParamOpt *src = &rt->popt[i], *dst = &s->popt[i];
-        *dst = *src;
-        size_t size = rt->graph.nodes[i].size;
-        for (int b = 0; b < 3; b++) {
-            dst->buf[b] = NULL;
-            if (src->buf[b]) {
-                dst->buf[b] = nn_alloc(size * sizeof(float));
-                memcpy(dst->buf[b], src->buf[b], size * sizeof(float));
-            }
-        }
-    }
-    s->rng = rt->rng;
-}
-
-void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
-{
-    for (uint32_t i = 0; i < rt->popt_count; i++)
-        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
-    nn_free(rt->popt);
-    rt->popt = s->popt;
-    rt->popt_count = s->popt_count;
-    s->popt = NULL;
-    s->popt_count = 0;
-    graph_truncate(&rt->graph, s->nodes);
-    size_t k = 0;
-    for (uint32_t i = 0; i < s->nodes; i++) {
-        GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
-        memcpy(n->value, s->params + k, n->size * sizeof(float));
-        memcpy(n->grad, s->params + k + n->size, n->size * sizeof(float));
-        k += 2 * n->size;
-    }
-    rt->rng = s->rng;
-    rt->explain_step = false;
-}
-
-void rt_snapshot_free(RtSnapshot *s)
-{
-    for (uint32_t i = 0; i < s->popt_count; i++)
-        for (int b = 0; b < 3; b++) nn_free(s->popt[i].buf[b]);
-    nn_free(s->popt);
-    nn_free(s->params);
-    memset(s, 0, sizeof *s);
-}

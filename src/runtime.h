@@ -1,6 +1,7 @@
 /* runtime.h — executes compiled programs over the session's graph. Engine code: it knows
- * nothing of the syntax tree or of how messages are rendered; a run-time error records a span
- * and a message and longjmps to the caller's catch point. */
+ * nothing of the syntax tree or of how messages are rendered. A run-time error is raised with
+ * rt_raise, which records its kind, span and message and longjmps to the innermost rt_protect;
+ * that is the only setjmp. */
 #ifndef NN_RUNTIME_H
 #define NN_RUNTIME_H
 
@@ -36,6 +37,50 @@ typedef struct ParamOpt {
     int epoch;                  /* epochs a train block completed (for checkpoints) */
 } ParamOpt;
 
+/* How a protected call ended (rt_protect): normally, or by a raise of one of these kinds. A kind
+ * is the caller's to act on: a train block turns RT_NONFINITE into a warning and a stop. New
+ * kinds go at the end; a caller passes on the kinds it does not handle. */
+typedef enum RtStatus {
+    RT_OK,          /* nothing was raised */
+    RT_ERROR,       /* a user error: a file that cannot be read, a mismatch, ... (rt_error) */
+    RT_NONFINITE,   /* a value or gradient became inf or NaN (rt_check_node, rt_update) */
+} RtStatus;
+
+/* What rt_raise raises: any status but RT_OK. */
+typedef RtStatus RtErrKind;
+
+/* What a train block needs beside the graph, kept by the Runtime between blocks and only ever
+ * grown (rt_grow): a block allocates nothing once it is big enough, and nothing needs freeing
+ * when one raises. train.c uses it; rt_free frees it. */
+typedef struct TrainScratch {
+    int *perm;                  /* the shuffled rows (first: the held-out rows' numbers) */
+    float *best;                /* early stopping: the best weights so far */
+    float *break_grads;         /* a breakpoint: the step's gradients, put back after it */
+    float **grads;              /* clipping: each param's gradient */
+    size_t *sizes;              /* each param's size */
+    double *wnorm;              /* each param's gradient norm, summed over epoch 1 */
+    uint32_t *relu_batch;       /* the relu layers of the batch pass */
+    uint32_t *relu_rest;        /* ... and of the last, smaller batch's */
+    size_t *fired_at;           /* where each relu layer's units start in `fired` */
+    uint8_t *fired;             /* per relu unit: did it fire in this epoch */
+    float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
+    size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
+    size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
+} TrainScratch;
+
+/* exec.c's lists of params, kept while a program runs: nothing adds or drops graph nodes then,
+ * except the prompt of a train block's breakpoint, so they are forgotten when rt_exec starts
+ * and after every train block. Grow-only. */
+typedef struct ParamLists {
+    uint32_t *all;              /* every param of the graph (step, zero_grad), if all_known */
+    int n_all;
+    bool all_known;
+    uint32_t *plan;             /* the params of plan `of` (backward), if `of` is not NULL */
+    int n_plan;
+    const Plan *of;
+    size_t all_cap, plan_cap;
+} ParamLists;
+
 typedef struct Runtime {
     Graph graph;
     Rng rng;
@@ -44,10 +89,11 @@ typedef struct Runtime {
     RtLocateFn locate;
     RtLocateFn source_text;     /* writes the source text a span covers */
     void *locate_ud;
-    jmp_buf *catch_point;       /* set around each execution */
+    jmp_buf *catch_point;       /* the innermost rt_protect's (NULL outside any); only
+                                   runtime.c touches it */
     RtWarnFn warn;
     void *warn_ud;
-    bool err_nonfinite;         /* the raised error is a value or gradient that became inf/NaN */
+    RtErrKind err_kind;         /* what the last raise was; its place and message follow */
     Span err_span;
     Span err_stmt;              /* the statement that was running */
     char err_msg[1024];
@@ -67,6 +113,10 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
+    ParamLists lists;           /* exec.c's lists of params; owned */
+    float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
+    size_t pass_grads_cap;
+    TrainScratch train;         /* train blocks' buffers; owned */
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
     bool break_nonfinite;       /* at the first inf or NaN, */
@@ -78,34 +128,106 @@ typedef struct Runtime {
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;
 
+/* The runtime is four files in layers; each calls only the files below it:
+ *   exec.c        the instruction loop                  (calls train.c, checkpoint.c, runtime.c)
+ *   train.c       data sets made at run time, train blocks        (calls checkpoint.c, runtime.c)
+ *   checkpoint.c  save, load and resume                           (calls runtime.c)
+ *   runtime.c     services: errors, output, checks, updates, undo (calls none of them)
+ * trace.c, beside them, renders traced passes for exec.c and train.c. */
+
+/* ---- runtime.c ------------------------------------------------------------------------------- */
+
 void rt_init(Runtime *rt);
 void rt_free(Runtime *rt);
-/* Raises a user error at span: records it and longjmps to rt->catch_point. */
-_Noreturn void rt_error(Runtime *rt, Span span, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+
+/* -- errors */
+/* The one throw: records kind, span and message in rt (err_kind, err_span, err_msg) and
+ * longjmps to rt->catch_point. Raising with no catch point set is a bug (NN_ASSERT). */
+_Noreturn void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Raises a user error (RT_ERROR) at span. */
+#define rt_error(rt, span, ...) rt_raise((rt), RT_ERROR, (span), __VA_ARGS__)
+/* Raises again what was last raised (rt->err_kind, err_span, err_msg as they are now: a
+ * handler may have added to the message), to the next catch point out. */
+_Noreturn void rt_rethrow(Runtime *rt);
+/* The one protected call (Lua's luaD_rawrunprotected): runs fn(rt, ud) with a catch point of
+ * its own and returns RT_OK, or the kind raised inside (the span and message are in rt). The
+ * previous catch point is restored on every way out, so protected calls nest: a breakpoint's
+ * prompt runs statements inside a train block. A raise leaves fn's frames without running any
+ * more of their code: whatever fn allocates must be owned by rt (or be arena memory) while it
+ * can raise, and what fn's caller must see after a raise goes through ud, never fn's locals.
+ * A caller handles the status in ordinary code after the call:
+ *     RtStatus st = rt_protect(rt, epochs, &loop);
+ *     if (st == RT_NONFINITE) warn_and_stop(&loop);         (a kind it handles)
+ *     else if (st != RT_OK) rt_rethrow(rt);                 (the others, passed on) */
+RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud);
+
+/* -- output and scratch */
 /* A warning at span (and, if note is not NULL, a note at note_at). */
 void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Runs p's instructions in order. May raise. */
-void rt_exec(Runtime *rt, const Program *p);
 /* Writes rt->out through the write callback and clears it. */
 void rt_flush(Runtime *rt);
 /* The same for text a script prints (print, train logs): in a JSON trace it becomes "print"
  * events, so the stream stays JSON Lines. */
 void rt_flush_text(Runtime *rt);
+/* Grows a grow-only buffer (buf, of *cap items of `size` bytes) to hold at least n items, and
+ * at least one, keeping its contents; returns it, perhaps moved. The Runtime's scratch buffers
+ * grow this way: once big enough, a statement run again allocates nothing. */
+void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
+/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call. */
 float *rt_scratch(Runtime *rt, size_t n);
-/* Every param's gradient (grads) or value, in graph order, copied into scratch memory. */
-float *rt_snapshot_params(Runtime *rt, bool grads);
-/* Checks a pass's values and gradients for inf and NaN (the GraphCheckFn of every pass). */
+/* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
+void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
+
+/* -- inf and NaN */
+/* Checks a pass's values and gradients (the GraphCheckFn of a checked pass): raises
+ * RT_NONFINITE at the op that made one, saying why. */
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward);
+
+/* Fast passes: a check per node costs as much as a small op, and a pass should not pay it when
+ * all is well: these run unchecked, then check only their results. Only when one is not finite
+ * is the pass run again, checked node by node (rt_check_node), from the same random state (so
+ * dropout draws the same mask), which raises at the op that produced it with the message a
+ * checked pass would have given. */
+
+/* A forward pass of plan, then a check of `roots`' values. Returns true if they are finite, and
+ * false if not while the checked re-run raised nothing (only a leaf, which no pass computes,
+ * can then hold the inf or NaN). May raise RT_NONFINITE. */
+bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n);
+
+/* One forward and backward pass for rt_pass. */
+typedef struct RtPass {
+    const Plan *plan;
+    uint32_t root;              /* a scalar */
+    float seed;                 /* the root's gradient: 1, or a batch's weight, so that param
+                                   gradients accumulate seed × d root / d param */
+    const uint32_t *params;     /* the params whose gradients the pass adds to */
+    int n_params;
+    bool zeroed;                /* their gradients are all 0 before the pass; if not, they are
+                                   saved first, so that a re-run starts from them */
+} RtPass;
+
+/* Forward, then backward from the root, then a check of the root's value and the params'
+ * gradients. Returns true if they are finite; false if not while the checked re-run raised
+ * nothing (as rt_forward). May raise RT_NONFINITE. */
+bool rt_pass(Runtime *rt, const RtPass *p);
+
+/* -- params */
+/* Every param's gradient (grads) or value, in graph order, copied into scratch memory
+ * (rt_scratch), so a trace can show what a pass or update changed. */
+float *rt_snapshot_params(Runtime *rt, bool grads);
+/* The optimizer state of param `id` for an optimizer like c: made, zeroed, when it has none or
+ * one of another kind. Owned by rt (rt->popt, grown to the graph's size). */
+ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+/* Forgets the optimizer state of these params (a new optimizer starts). */
+void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
 /* One optimizer update of the given params with learning rate lr; raises (leaving every
  * param and state as it was) if a value would become inf or NaN. */
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at);
-/* Forgets the optimizer state of these params (a new optimizer starts). */
-void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
-ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
 
+/* -- undo */
 /* Everything a failed run could have changed, so that it can be undone: the graph's size,
  * every param's value and gradient, the optimizer states, the random numbers. */
 typedef struct RtSnapshot {
@@ -120,10 +242,8 @@ void rt_snapshot_take(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_restore(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_free(RtSnapshot *s);
 
-/* train.c */
-void rt_data(Runtime *rt, const DataInstr *d, Span at);
-void rt_train(Runtime *rt, const TrainInstr *t, Span at);
-/* checkpoint.c */
+/* ---- checkpoint.c ---------------------------------------------------------------------------- */
+
 void rt_save(Runtime *rt, const ModelParams *m, const char *path, Span at);
 void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 /* Loads weights and, from the file's metadata and tensors, the optimizer state, the random
@@ -131,8 +251,19 @@ void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
               Span at);
 
-/* trace.c (with trace.h): a traced pass and update, recorded as events and written as the
- * blackboard explanation, JSON Lines or DOT. */
+/* ---- train.c --------------------------------------------------------------------------------- */
+
+void rt_data(Runtime *rt, const DataInstr *d, Span at);
+void rt_train(Runtime *rt, const TrainInstr *t, Span at);
+
+/* ---- exec.c ---------------------------------------------------------------------------------- */
+
+/* Runs p's instructions in order. May raise. */
+void rt_exec(Runtime *rt, const Program *p);
+
+/* ---- trace.c (with trace.h): a traced pass and update, recorded as events and written as the
+ * blackboard explanation, JSON Lines or DOT. ------------------------------------------------- */
+
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 /* A traced pass (after its backward) and a traced update, in the session's trace format:

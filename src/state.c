@@ -223,24 +223,29 @@ static void parse_ctx_init(ParseCtx *ctx, NnState *nn, Arena *arena, DiagSink *d
     ctx->len = src->len;
 }
 
-/* Runs the program, catching run-time errors. Returns the status. */
+static void run_program(Runtime *rt, void *prog)
+{
+    rt_exec(rt, prog);
+}
+
+/* Runs the program, catching run-time errors, and reports one if raised. Returns the status.
+ * Runs nest when a breakpoint's prompt runs statements inside a train block: rt_protect puts
+ * the outer catch point back, and the statement the outer run is in is put back too, so that
+ * an error it raises later is still noted at its own statement. */
 static NnStatus execute(NnState *nn, Program *prog)
 {
-    /* runs nest when a breakpoint's prompt runs statements inside a train block */
-    jmp_buf catch_point, *outer = nn->rt.catch_point;
-    nn->rt.catch_point = &catch_point;
-    if (setjmp(catch_point)) {
-        nn->rt.catch_point = outer;
-        sb_clear(&nn->rt.out);      /* a half-built line is not output */
-        Span at = nn->rt.err_span, stmt = nn->rt.err_stmt;
-        diag_report(&nn->diag, DIAG_ERROR, at, "%s", nn->rt.err_msg);
+    Runtime *rt = &nn->rt;
+    Span outer_stmt = rt->err_stmt;
+    RtStatus status = rt_protect(rt, run_program, prog);
+    if (status != RT_OK) {
+        sb_clear(&rt->out);         /* a half-built line is not output */
+        Span at = rt->err_span, stmt = rt->err_stmt;
+        diag_report(&nn->diag, DIAG_ERROR, at, "%s", rt->err_msg);
         if (at.source != stmt.source || at.start < stmt.start || at.end > stmt.end)
             diag_report(&nn->diag, DIAG_NOTE, stmt, "while running this statement");
-        return NN_ERROR_RUNTIME;
     }
-    rt_exec(&nn->rt, prog);
-    nn->rt.catch_point = outer;
-    return NN_OK;
+    rt->err_stmt = outer_stmt;
+    return status == RT_OK ? NN_OK : NN_ERROR_RUNTIME;
 }
 
 /* The program's tensors would pass the memory limit: said at the first tensor past it, before

@@ -3,8 +3,13 @@
  * A train block arrives compiled: leaves for one batch (and for the last, smaller batch),
  * the model applied to them, the loss, and plans for every pass. The loop only copies rows
  * into those leaves and replays the plans, so a step parses nothing and allocates nothing;
- * what it needs (the shuffled order, the best weights for early stopping) is allocated once
- * per run, before the first epoch. */
+ * what it needs (the shuffled order, the best weights for early stopping) is kept in the
+ * Runtime's TrainScratch, which grows only when a block needs more than any before it.
+ *
+ * A block runs in three stages: set up (never raises), the epochs inside rt_protect, then
+ * ordinary code that either finishes (curves, diagnostics) or handles what was raised: a value
+ * that became inf or NaN stops the run with a warning, any other error is passed on with the
+ * epoch it happened in. */
 #include "runtime.h"
 
 #include "data.h"
@@ -133,6 +138,7 @@ void rt_data(Runtime *rt, const DataInstr *d, Span at)
 struct Loop;
 static bool explain_update(const struct Loop *lp, long step);
 
+/* A train block's running state. The arrays are borrowed from rt->train (TrainScratch). */
 typedef struct Loop {
     Runtime *rt;
     const TrainInstr *t;
@@ -141,6 +147,7 @@ typedef struct Loop {
     float *best;            /* early stopping: the best weights so far */
     float **grads;          /* clipping: each param's gradient */
     size_t *sizes;
+    size_t total;           /* floats in all params */
     double started;
     double last_progress;   /* when the progress line was last drawn */
     long step;              /* updates made */
@@ -156,10 +163,15 @@ typedef struct Loop {
     bool first_epoch;
     bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
-    int epoch;              /* the epoch running, for messages */
+    int start;              /* the first epoch (after resume) */
+    int epoch;              /* the epoch running (for messages); when done, the epochs done */
     bool started_epochs;    /* past setting up (resume): errors say which epoch */
     bool stop;              /* ended at a breakpoint */
     int batch, batches;     /* the batch running (from 1), of the epoch's */
+    double best_loss;       /* early stopping: the best loss watched, */
+    int best_epoch;         /* ... in this epoch (-1: none yet) */
+    int mark;               /* the epoch 4/5 of the way in (the plateau check) */
+    double first_loss, mark_loss, final_loss;   /* of epoch 1, epoch `mark`, the last one */
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
@@ -225,26 +237,26 @@ static bool stop_at(Loop *lp, const char *why)
     sb_printf(&rt->out, "break: %s\n", why);
     rt_flush_text(rt);
     if (!rt->on_break) return false;
-    size_t total = 0, k = 0;
-    for (int i = 0; i < lp->t->n_params; i++) total += node(rt, lp->t->params[i])->size;
-    float *grads = nn_alloc((total ? total : 1) * sizeof *grads);
+    /* the handler runs statements in protected calls of their own, so it returns here; it
+     * cannot start a train block, so this block's scratch is left alone */
+    TrainScratch *ts = &rt->train;
+    ts->break_grads = rt_grow(ts->break_grads, &ts->break_grads_cap, lp->total,
+                              sizeof *ts->break_grads);
+    size_t k = 0;
     for (int i = 0; i < lp->t->n_params; i++) {
         const GraphNode *p = node(rt, lp->t->params[i]);
-        memcpy(grads + k, p->grad, p->size * sizeof *grads);
+        memcpy(ts->break_grads + k, p->grad, p->size * sizeof(float));
         k += p->size;
     }
-    jmp_buf *catch_point = rt->catch_point;
     rt->in_break = true;
     bool stop = rt->on_break(rt->break_ud, why);
     rt->in_break = false;
-    rt->catch_point = catch_point;
     k = 0;
     for (int i = 0; i < lp->t->n_params; i++) {     /* nodes may have moved: look them up */
         GraphNode *p = node(rt, lp->t->params[i]);
-        memcpy(p->grad, grads + k, p->size * sizeof *grads);
+        memcpy(p->grad, ts->break_grads + k, p->size * sizeof(float));
         k += p->size;
     }
-    nn_free(grads);
     return stop;
 }
 
@@ -302,47 +314,20 @@ static void update(Loop *lp, float lr)
     }
 }
 
-/* Forward and backward of one batch, its gradient weighted by `weight`; explained when it
- * is the step the block asked to trace. */
-/* Steps run unchecked, and then their result is checked: the loss and every param's gradient.
- * Only when one is not finite is the pass run again with every node checked, which finds the
- * op that produced it (the same numbers: the random draws are replayed from the same state).
- * A check per node costs as much as a small op; a step should not pay it when all is well. */
-static bool params_finite(Loop *lp)
-{
-    for (int i = 0; i < lp->t->n_params; i++) {
-        const GraphNode *p = node(lp->rt, lp->t->params[i]);
-        if (tensor_find_nonfinite(p->grad, p->size) >= 0) return false;
-    }
-    return true;
-}
-
-static _Noreturn void find_nonfinite(Loop *lp, const TrainPass *pass, const Rng *start,
-                                     float weight)
+/* Forward and backward of one batch, its gradient weighted by `weight`, fast (rt_pass);
+ * `first`: the first of its group, the gradients are zero. Explained when it is the step the
+ * block asked to trace. */
+static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool first, bool explain)
 {
     Runtime *rt = lp->rt;
-    rt->rng = *start;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
-    zero_grads(lp);     /* this batch's contribution alone, checked op by op */
-    graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
-    rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");   /* not reached */
-}
-
-static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool explain)
-{
-    Runtime *rt = lp->rt;
-    Rng start = rt->rng;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, NULL, NULL);
-    if (!isfinite(node(rt, pass->loss)->value[0])) find_nonfinite(lp, pass, &start, weight);
+    float *before = explain ? rt_snapshot_params(rt, true) : NULL;
+    RtPass p = { &pass->plan, pass->loss, weight, lp->t->params, lp->t->n_params, first };
+    if (!rt_pass(rt, &p))
+        rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");
     if (explain) {
-        float *before = rt_snapshot_params(rt, true);
-        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, rt_check_node, rt);
         trace_pass(rt, &pass->plan, pass->loss, before, lp->at, &lp->t->focus);
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
-    } else {
-        graph_backward_seeded(&rt->graph, &pass->plan, pass->loss, weight, NULL, NULL);
-        if (!params_finite(lp)) find_nonfinite(lp, pass, &start, weight);
     }
     return node(rt, pass->loss)->value[0];
 }
@@ -351,17 +336,14 @@ typedef struct Scores {
     double loss, metric, val_loss, val_metric;
 } Scores;
 
+/* The loss (and metric) of a pass, forward only, fast (rt_forward). */
 static void evaluate(Loop *lp, const TrainPass *pass, double *loss, double *metric)
 {
     Runtime *rt = lp->rt;
-    Rng start = rt->rng;
-    graph_forward(&rt->graph, &pass->plan, &rt->rng, NULL, NULL);
+    uint32_t roots[2] = { pass->loss, pass->metric };
+    rt_forward(rt, &pass->plan, roots, pass->has_metric ? 2 : 1);
     *loss = node(rt, pass->loss)->value[0];
     if (pass->has_metric) *metric = node(rt, pass->metric)->value[0];
-    if (!isfinite(*loss) || (pass->has_metric && !isfinite(*metric))) {
-        rt->rng = start;    /* again, checked, to say which op */
-        graph_forward(&rt->graph, &pass->plan, &rt->rng, rt_check_node, rt);
-    }
 }
 
 /* Losses with 4 decimals, as Keras prints them; very large ones in exponent form. */
@@ -444,7 +426,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         int group_rows = (g1 * b < n ? g1 * b : n) - g0 * b;
         if (k == g0) zero_grads(lp);
         bool explain = k == g0 && explain_update(lp, lp->step + 1);
-        double loss = run_batch(lp, pass, (float)rows / (float)group_rows, explain);
+        double loss = run_batch(lp, pass, (float)rows / (float)group_rows, k == g0, explain);
         lp->last_loss = loss;
         if (lp->n_relu) note_firing(lp, pass == &t->batch ? lp->relu_batch : lp->relu_rest);
         total += loss * rows;
@@ -519,10 +501,15 @@ static void find_relus(Loop *lp)
         }
     }
     if (!n) return;
-    lp->relu_batch = nn_alloc((size_t)n * sizeof *lp->relu_batch);
-    lp->relu_rest = nn_alloc((size_t)n * sizeof *lp->relu_rest);
-    lp->fired_at = nn_alloc((size_t)n * sizeof *lp->fired_at);
-    lp->fired = nn_calloc(units, 1);
+    TrainScratch *ts = &lp->rt->train;
+    lp->relu_batch = ts->relu_batch = rt_grow(ts->relu_batch, &ts->relu_batch_cap, (size_t)n,
+                                              sizeof *ts->relu_batch);
+    lp->relu_rest = ts->relu_rest = rt_grow(ts->relu_rest, &ts->relu_rest_cap, (size_t)n,
+                                            sizeof *ts->relu_rest);
+    lp->fired_at = ts->fired_at = rt_grow(ts->fired_at, &ts->fired_at_cap, (size_t)n,
+                                          sizeof *ts->fired_at);
+    lp->fired = ts->fired = rt_grow(ts->fired, &ts->fired_cap, units, 1);
+    memset(lp->fired, 0, units);
     units = 0;
     for (uint32_t k = 0; k < p->count; k++) {
         const GraphNode *r = node(lp->rt, p->ids[k]);
@@ -591,21 +578,6 @@ static void check_plateau(Loop *lp, int epochs, double first, double mark, doubl
             fmt_num(mark, c));
 }
 
-static void free_loop(Loop *lp)
-{
-    nn_free(lp->perm);
-    nn_free(lp->best);
-    nn_free(lp->grads);
-    nn_free(lp->sizes);
-    nn_free(lp->wnorm);
-    nn_free(lp->relu_batch);
-    nn_free(lp->relu_rest);
-    nn_free(lp->fired);
-    nn_free(lp->fired_at);
-    nn_free(lp->curve);
-    nn_free(lp->val_curve);
-}
-
 /* ---- the loss curve: in the terminal after training, and as SVG with --plot ------------------ */
 
 static void record_curve(Loop *lp, int epoch, double loss, double val)
@@ -656,7 +628,7 @@ static void svg_polyline(StrBuf *sb, const float *v, int n, double lo, double hi
 }
 
 /* The curve as a small SVG file: loss (and validation loss, dashed), log scale when it spans
- * more than two orders of magnitude. Raises if the file cannot be written. */
+ * more than two orders of magnitude. Warns (never raises) if the file cannot be written. */
 static void svg_curve(Loop *lp)
 {
     Runtime *rt = lp->rt;
@@ -708,163 +680,222 @@ static void svg_curve(Loop *lp)
     if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "%s (the loss curve)", err);
 }
 
-void rt_train(Runtime *rt, const TrainInstr *t, Span at)
+/* ---- the block, by stage --------------------------------------------------------------------- */
+
+/* Stage 1: the loop's state, and the scratch grown to this block's sizes. Never raises. */
+static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
 {
-    Loop lp;        /* its address escapes to every helper, so it lives in memory: the handler
-                     * below reads its current epoch and step after a longjmp */
-    if (rt->in_break)
-        rt_error(rt, at, "a train block cannot start while another is stopped at a breakpoint; "
-                 ":continue or :stop that one first");
-    memset(&lp, 0, sizeof lp);
-    lp.rt = rt;
-    lp.t = t;
-    lp.at = at;
-    lp.started = now();
-    size_t total = 0;
-    for (int i = 0; i < t->n_params; i++) total += node(rt, t->params[i])->size;
-    /* everything the loop needs, allocated once; freed on every way out */
-    size_t np = (size_t)(t->n_params ? t->n_params : 1);
+    TrainScratch *ts = &rt->train;
+    memset(lp, 0, sizeof *lp);
+    lp->rt = rt;
+    lp->t = t;
+    lp->at = at;
+    lp->started = now();
+    lp->best_loss = INFINITY;
+    lp->best_epoch = -1;
+    lp->mark = t->epochs * 4 / 5;
+    lp->first_loss = lp->mark_loss = lp->final_loss = NAN;
+    for (int i = 0; i < t->n_params; i++) lp->total += node(rt, t->params[i])->size;
+    size_t np = (size_t)t->n_params;
     /* perm: the shuffled training rows, and first the row numbers of the held-out rows, which
      * can be more (validation 0.9) */
     int perm_rows = t->train_rows > t->val_rows ? t->train_rows : t->val_rows;
-    lp.perm = nn_alloc((size_t)(perm_rows > 0 ? perm_rows : 1) * sizeof *lp.perm);
-    lp.best = t->patience ? nn_alloc((total ? total : 1) * sizeof *lp.best) : NULL;
-    lp.grads = nn_alloc(np * sizeof *lp.grads);
-    lp.sizes = nn_alloc(np * sizeof *lp.sizes);
-    lp.wnorm = nn_calloc(np, sizeof *lp.wnorm);
+    lp->perm = ts->perm = rt_grow(ts->perm, &ts->perm_cap, (size_t)(perm_rows > 0 ? perm_rows : 0),
+                                  sizeof *ts->perm);
+    if (t->patience) lp->best = ts->best = rt_grow(ts->best, &ts->best_cap, lp->total,
+                                                   sizeof *ts->best);
+    lp->grads = ts->grads = rt_grow(ts->grads, &ts->grads_cap, np, sizeof *ts->grads);
+    lp->sizes = ts->sizes = rt_grow(ts->sizes, &ts->sizes_cap, np, sizeof *ts->sizes);
+    lp->wnorm = ts->wnorm = rt_grow(ts->wnorm, &ts->wnorm_cap, np, sizeof *ts->wnorm);
+    memset(lp->wnorm, 0, np * sizeof *lp->wnorm);
     if (rt->plot_path || rt->progress) {
-        lp.curve_every = t->epochs <= 4096 ? 1 : (t->epochs + 4095) / 4096;
-        lp.curve_cap = t->epochs / lp.curve_every + 1;
-        lp.curve = nn_alloc((size_t)lp.curve_cap * sizeof *lp.curve);
-        lp.val_curve = nn_alloc((size_t)lp.curve_cap * sizeof *lp.val_curve);
+        lp->curve_every = t->epochs <= 4096 ? 1 : (t->epochs + 4095) / 4096;
+        lp->curve_cap = t->epochs / lp->curve_every + 1;
+        size_t cap = (size_t)lp->curve_cap;
+        lp->curve = ts->curve = rt_grow(ts->curve, &ts->curve_cap, cap, sizeof *ts->curve);
+        lp->val_curve = ts->val_curve = rt_grow(ts->val_curve, &ts->val_curve_cap, cap,
+                                                sizeof *ts->val_curve);
     }
-    for (int i = 0; i < t->n_params; i++) lp.sizes[i] = node(rt, t->params[i])->size;
-    jmp_buf *outer = rt->catch_point, here;
-    if (setjmp(here)) {
-        rt->catch_point = outer;
-        progress_done(&lp);
-        if (rt->err_nonfinite && lp.started_epochs) {
-            /* a diverging run stops here; the params are as the last good update left them
-             * (an update that would make one inf or NaN is undone before it is reported) */
-            const char *msg = rt->err_msg, *lead = "";
-            Span where = rt->err_span;
-            if (where.start == at.start && where.end == at.end
-                && strncmp(msg, "this produced ", 14) == 0) {
-                msg += 14;      /* the loss node is the block itself: say what it is */
-                lead = "the loss became ";
-            }
-            rt_warn(rt, where, at, "training stopped here; try a lower learning rate, or "
-                    "'clip' to cap the gradient's norm",
-                    "%s%s, in epoch %d after %ld update%s; the params are as the last finite "
-                    "update left them", lead, msg, lp.epoch + 1, lp.step,
-                    lp.step == 1 ? "" : "s");
-            if (t->break_nonfinite || rt->break_nonfinite) {
-                char why[128];
-                snprintf(why, sizeof why, "at the first inf or NaN (epoch %d, after %ld update%s); "
-                         "the block ends here", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
-                stop_at(&lp, why);
-            }
-            goto finished;
-        }
-        /* say when: the same error at epoch 1 and at epoch 900 mean different things */
-        size_t len = strlen(rt->err_msg);
-        if (lp.started_epochs)
-            snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
-                     "update%s)", lp.epoch + 1, lp.step, lp.step == 1 ? "" : "s");
-        free_loop(&lp);
-        longjmp(*outer, 1);
-    }
-    rt->catch_point = &here;
+    for (int i = 0; i < t->n_params; i++) lp->sizes[i] = node(rt, t->params[i])->size;
+}
 
+/* The part of setting up that can raise: the data, a new optimizer (or the one resumed), the
+ * held-out rows, the relu layers to watch. */
+static void train_begin(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
     if (t->over_data) graph_forward(&rt->graph, &t->data, &rt->rng, rt_check_node, rt);
     rt_optim_reset(rt, t->params, t->n_params);     /* a train block starts a new optimizer */
-    int start = 0;
-    if (t->resume) start = rt_resume(rt, &t->model, &t->optim, t->resume, at);
+    if (t->resume) lp->start = rt_resume(rt, &t->model, &t->optim, t->resume, lp->at);
     if (t->over_data && t->val_split) {
         /* the held-out rows are the last ones, as Keras' validation_split takes them */
-        int *rows = lp.perm;
+        int *rows = lp->perm;
         for (int i = 0; i < t->train_rows; i++) rows[i] = i;
         fill_rows(rt, &t->train_eval, t, rows, t->train_rows);
         for (int i = 0; i < t->val_rows; i++) rows[i] = t->train_rows + i;
         fill_rows(rt, &t->val_eval, t, rows, t->val_rows);
     }
-    double best = INFINITY, first_loss = NAN, mark_loss = NAN, last_loss = NAN;
-    int best_epoch = -1, epoch, mark = t->epochs * 4 / 5;
-    find_relus(&lp);
-    lp.started_epochs = true;
-    for (epoch = start; epoch < t->epochs; epoch++) {
-        lp.epoch = epoch;
-        forget_firing(&lp);     /* each epoch counts afresh: the last one is reported */
-        lp.first_epoch = epoch == start;
-        float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
-        Scores sc = { 0 };
-        if (t->over_data) {
-            sc.loss = data_epoch(&lp, epoch, lr);
-        } else {
-            zero_grads(&lp);
-            bool explain = explain_update(&lp, lp.step + 1);
-            sc.loss = run_batch(&lp, &t->formula, 1.0f, explain);
-            lp.last_loss = sc.loss;
-            update(&lp, lr);
-            progress(&lp, epoch, 1, 1, sc.loss, false);
-        }
-        if (epoch == start) first_loss = sc.loss;
-        if (epoch == mark) mark_loss = sc.loss;
-        last_loss = sc.loss;
-        if (lp.first_epoch) check_vanishing(&lp);
-        if (lp.stop || (rt->interrupt && *rt->interrupt)) {
-            if (rt->interrupt) *rt->interrupt = 0;
-            progress_done(&lp);
-            sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params "
-                      "are as the last update left them\n", lp.stop ? "stopped at the breakpoint"
-                      : "interrupted", epoch + 1, t->epochs, lp.step, lp.step == 1 ? "" : "s");
-            rt_flush_text(rt);
-            epoch++;
-            break;
-        }
-        bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
-        if (t->has_val) evaluate(&lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
-        record_curve(&lp, epoch, sc.loss, sc.val_loss);
-        if (log && t->over_data && t->metric) {
-            double loss;
-            evaluate(&lp, &t->train_eval, &loss, &sc.metric);
-        }
-        if (log) {
-            progress_done(&lp);
-            log_line(&lp, epoch, &sc);
-        }
-        if (t->patience) {
-            /* watch the loss of the weights as the epoch leaves them, the ones kept if best
-             * (an epoch's logged loss is measured while they were still changing) */
-            double watch = sc.val_loss, unused;
-            if (!t->has_val && t->over_data) evaluate(&lp, &t->train_eval, &watch, &unused);
-            else if (!t->has_val) evaluate(&lp, &t->formula, &watch, &unused);
-            if (watch < best) {
-                best = watch;
-                best_epoch = epoch;
-                save_params(&lp, lp.best, false);
-            } else if (epoch - best_epoch >= t->patience) {
-                save_params(&lp, lp.best, true);
-                progress_done(&lp);
-                report_stop(&lp, epoch, best_epoch, best);
-                epoch++;
-                break;
-            }
+    find_relus(lp);
+}
+
+/* Early stopping, after an epoch: keeps the best weights so far. Returns false when `patience`
+ * epochs went by without improvement; the best weights are then back in the params. */
+static bool watch_best(Loop *lp, const Scores *sc)
+{
+    const TrainInstr *t = lp->t;
+    /* watch the loss of the weights as the epoch leaves them, the ones kept if best (an
+     * epoch's logged loss is measured while they were still changing) */
+    double watch = sc->val_loss, unused;
+    if (!t->has_val && t->over_data) evaluate(lp, &t->train_eval, &watch, &unused);
+    else if (!t->has_val) evaluate(lp, &t->formula, &watch, &unused);
+    if (watch < lp->best_loss) {
+        lp->best_loss = watch;
+        lp->best_epoch = lp->epoch;
+        save_params(lp, lp->best, false);
+    } else if (lp->epoch - lp->best_epoch >= t->patience) {
+        save_params(lp, lp->best, true);
+        progress_done(lp);
+        report_stop(lp, lp->epoch, lp->best_epoch, lp->best_loss);
+        return false;
+    }
+    return true;
+}
+
+/* Epoch lp->epoch: its updates, then the log line, the curve and early stopping. Returns false
+ * if the block ends after it (a breakpoint, Ctrl-C, early stopping). */
+static bool run_epoch(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    int epoch = lp->epoch;
+    forget_firing(lp);      /* each epoch counts afresh: the last one is reported */
+    lp->first_epoch = epoch == lp->start;
+    float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
+    Scores sc = { 0 };
+    if (t->over_data) {
+        sc.loss = data_epoch(lp, epoch, lr);
+    } else {
+        zero_grads(lp);
+        bool explain = explain_update(lp, lp->step + 1);
+        sc.loss = run_batch(lp, &t->formula, 1.0f, true, explain);
+        lp->last_loss = sc.loss;
+        update(lp, lr);
+        progress(lp, epoch, 1, 1, sc.loss, false);
+    }
+    if (epoch == lp->start) lp->first_loss = sc.loss;
+    if (epoch == lp->mark) lp->mark_loss = sc.loss;
+    lp->final_loss = sc.loss;
+    if (lp->first_epoch) check_vanishing(lp);
+    if (lp->stop || (rt->interrupt && *rt->interrupt)) {
+        if (rt->interrupt) *rt->interrupt = 0;
+        progress_done(lp);
+        sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params "
+                  "are as the last update left them\n", lp->stop ? "stopped at the breakpoint"
+                  : "interrupted", epoch + 1, t->epochs, lp->step, lp->step == 1 ? "" : "s");
+        rt_flush_text(rt);
+        return false;
+    }
+    bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
+    if (t->has_val) evaluate(lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
+    record_curve(lp, epoch, sc.loss, sc.val_loss);
+    if (log && t->over_data && t->metric) {
+        double loss;
+        evaluate(lp, &t->train_eval, &loss, &sc.metric);
+    }
+    if (log) {
+        progress_done(lp);
+        log_line(lp, epoch, &sc);
+    }
+    return !t->patience || watch_best(lp, &sc);
+}
+
+/* Stage 2, protected (rt_protect's fn): the rest of the setting up, then the epochs. Whatever
+ * it raises leaves the Loop as it was at the raise: lp->epoch is the epoch running. */
+static void train_epochs(Runtime *rt, void *ud)
+{
+    Loop *lp = ud;
+    (void)rt;
+    train_begin(lp);
+    lp->started_epochs = true;
+    for (lp->epoch = lp->start; lp->epoch < lp->t->epochs; lp->epoch++) {
+        if (!run_epoch(lp)) {
+            lp->epoch++;    /* the epochs done */
+            return;
         }
     }
-    if (t->patience && best_epoch >= 0 && epoch == t->epochs && best_epoch != epoch - 1)
-        save_params(&lp, lp.best, true);    /* ran out of epochs: keep the best, not the last */
-    progress_done(&lp);
-    if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(&lp);
-    svg_curve(&lp);
-    if (epoch == t->epochs && start == 0) {
-        check_dead_relu(&lp);
-        check_plateau(&lp, t->epochs, first_loss, mark_loss, last_loss);
+}
+
+/* Stage 3, after epochs that raised nothing: the best weights if early stopping ran out of
+ * epochs, the loss curve, and the diagnostics of a whole run. */
+static void train_finish(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    if (t->patience && lp->best_epoch >= 0 && lp->epoch == t->epochs
+        && lp->best_epoch != lp->epoch - 1)
+        save_params(lp, lp->best, true);    /* ran out of epochs: keep the best, not the last */
+    progress_done(lp);
+    if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(lp);
+    svg_curve(lp);
+    if (lp->epoch == t->epochs && lp->start == 0) {
+        check_dead_relu(lp);
+        check_plateau(lp, t->epochs, lp->first_loss, lp->mark_loss, lp->final_loss);
     }
-    lp.epoch = epoch;
-finished:
-    rt->catch_point = outer;
+}
+
+/* Stage 3 after RT_NONFINITE in the epochs: a diverging run stops here with a warning, not an
+ * error. The params are as the last good update left them (an update that would make one inf
+ * or NaN is undone before it is reported). */
+static void report_divergence(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    const char *msg = rt->err_msg, *lead = "";
+    Span where = rt->err_span, at = lp->at;
+    if (where.start == at.start && where.end == at.end && strncmp(msg, "this produced ", 14) == 0) {
+        msg += 14;      /* the loss node is the block itself: say what it is */
+        lead = "the loss became ";
+    }
+    rt_warn(rt, where, at, "training stopped here; try a lower learning rate, or 'clip' to cap "
+            "the gradient's norm",
+            "%s%s, in epoch %d after %ld update%s; the params are as the last finite update left "
+            "them", lead, msg, lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
+    if (t->break_nonfinite || rt->break_nonfinite) {
+        char why[128];
+        snprintf(why, sizeof why, "at the first inf or NaN (epoch %d, after %ld update%s); the "
+                 "block ends here", lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
+        stop_at(lp, why);
+    }
+}
+
+/* Stage 3 after any other error: passed on, saying when (the same error at epoch 1 and at
+ * epoch 900 mean different things). */
+static _Noreturn void rethrow_in_epoch(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    size_t len = strlen(rt->err_msg);
+    if (lp->started_epochs)
+        snprintf(rt->err_msg + len, sizeof rt->err_msg - len, " (in epoch %d, after %ld "
+                 "update%s)", lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
+    rt_rethrow(rt);
+}
+
+void rt_train(Runtime *rt, const TrainInstr *t, Span at)
+{
+    if (rt->in_break)
+        rt_error(rt, at, "a train block cannot start while another is stopped at a breakpoint; "
+                 ":continue or :stop that one first");
+    Loop lp;
+    train_setup(&lp, rt, t, at);
+    RtStatus status = rt_protect(rt, train_epochs, &lp);
+    if (status == RT_OK) {
+        train_finish(&lp);
+    } else {
+        progress_done(&lp);
+        if (status != RT_NONFINITE || !lp.started_epochs) rethrow_in_epoch(&lp);
+        report_divergence(&lp);
+    }
     for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
         rt_param_opt(rt, t->params[i], &t->optim)->epoch = lp.epoch;
-    free_loop(&lp);
 }

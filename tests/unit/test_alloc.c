@@ -1,6 +1,7 @@
 /* test_alloc.c — a training step allocates nothing: counts every malloc, calloc and realloc
  * the library makes (the test is linked with --wrap for them) while a train block runs, and
- * checks that more epochs or more steps do not mean more allocations. */
+ * checks that more epochs or more steps do not mean more allocations, and that a second block
+ * reuses what the first one allocated. */
 #include "testutil.h"
 
 #include "nn.h"
@@ -98,6 +99,43 @@ static void test_sgd_steps_allocate_nothing(void **state)
     assert_int_equal(count_train(tanh_setup, train, 2), count_train(tanh_setup, train, 9));
 }
 
+/* The allocation count at each write of output (one per log line). */
+static size_t marks[16];
+static int n_marks;
+
+static void mark(void *ud, const char *text, size_t len)
+{
+    (void)ud, (void)text, (void)len;
+    if (n_marks < (int)(sizeof marks / sizeof marks[0])) marks[n_marks++] = allocations;
+}
+
+/* A second train block allocates nothing once the first has grown the runtime's scratch. Both
+ * blocks are compiled before either runs, so between the first block's last log line and the
+ * second's first only training runs: the end of one block, the setting up of the next and its
+ * first epoch. (Plain sgd: an optimizer with state, such as momentum, allocates it anew for each
+ * block, which starts a new optimizer.) */
+static void test_second_block_allocates_nothing(void **state)
+{
+    (void)state;
+    NnState *nn = nn_new();
+    nn_set_output(nn, mark, NULL);
+    nn_set_errors(nn, quiet, NULL);
+    assert_int_equal(nn_run_string(nn, "<setup>", tanh_setup), NN_OK);
+    const char *block =
+        "train net on tr.X, tr.Y {\n loss mse\n optimizer sgd(lr = 0.1)\n epochs 2\n batch 7\n"
+        " clip 1\n early_stop 5\n log every 1\n}\n";
+    char code[1024];
+    snprintf(code, sizeof code, "%s%s", block, block);
+    n_marks = 0;
+    assert_int_equal(nn_run_string(nn, "<train>", code), NN_OK);
+    assert_int_equal(n_marks, 4);
+    if (marks[2] != marks[1]) {
+        print_error("the second block allocated %zu times\n", marks[2] - marks[1]);
+        fail();
+    }
+    nn_close(nn);
+}
+
 /* The counter works: running more code allocates. */
 static void test_counter_counts(void **state)
 {
@@ -114,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_counter_counts),
         cmocka_unit_test(test_train_steps_allocate_nothing),
         cmocka_unit_test(test_sgd_steps_allocate_nothing),
+        cmocka_unit_test(test_second_block_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,6 +297,30 @@ static void test_breakpoints(void **state)
     assert_non_null(strstr(f->out.buf, "break: before update 3"));
 }
 
+/* A block that diverges stops with a warning and, with `break nonfinite`, at the prompt, whose
+ * statements run in protected calls of their own (one of them fails). The run that holds the
+ * block still catches its own errors afterwards: the next statement's error is reported, and
+ * the input as a whole is undone. */
+static void test_break_at_nonfinite(void **state)
+{
+    Fixture *f = *state;
+    BreakLog b = { f, 0, NN_BREAK_CONTINUE, "", 0, 0, NN_OK };
+    nn_set_break_handler(f->nn, on_break, &b);
+    run(f, "param w = 3\n", NN_OK);
+    run(f, "train (w * 1e20)^2 {\n optimizer sgd(lr = 0.1)\n epochs 3\n break nonfinite\n}\n"
+           "print \"done:\", log(w - 3)\n", NN_ERROR_RUNTIME);
+    assert_int_equal(b.calls, 1);
+    assert_string_equal(b.why, "at the first inf or NaN (epoch 1, after 0 updates); the block "
+                               "ends here");
+    assert_int_equal(b.nested_train, NN_ERROR_RUNTIME);
+    assert_int_equal(nn_in_break(f->nn), 0);
+    assert_non_null(strstr(f->err.buf, "warning: this produced inf"));
+    assert_non_null(strstr(f->err.buf, "error: this produced -inf (log of zero)"));
+    assert_null(strstr(f->out.buf, "done:"));
+    assert_close(value(f, "w", 0), 3, 0);
+    nn_set_break_handler(f->nn, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breakpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_break_at_nonfinite, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -685,6 +685,34 @@ static void test_train_loss_matches_steps(void **state)
     close_session(&s);
 }
 
+/* Gradients accumulated over a group of batches that overflow only when added: each batch's
+ * own gradient (2.25e38) is finite, their sum is not. The run stops with the usual warning at
+ * the op the gradient flows back through, not with an error that names no op: the checked
+ * re-run starts from the gradients accumulated so far, as a checked pass would have. */
+static void test_accumulated_gradient_overflow_stops(void **state)
+{
+    (void)state;
+    Session s;
+    open_session(&s);
+    run_ok(&s, "let X = [[1.5e19], [1.5e19]]\n"
+               "let Y = [[0], [0]]\n"
+               "model net {\n  dense(1, 1)\n}\n"
+               "net.layer1.W = [[1]]\n"
+               "train net on X, Y {\n"
+               "  loss mse\n"
+               "  optimizer sgd(lr = 0.1)\n"
+               "  epochs 1\n"
+               "  batch 1\n"
+               "  accumulate 2\n"
+               "}\n");
+    if (!strstr(s.err.data, "warning: the gradient flowing back through this is inf"))
+        print_error("unexpected diagnostics:\n%s", s.err.data);
+    assert_non_null(strstr(s.err.data, "warning: the gradient flowing back through this is inf"));
+    assert_null(strstr(s.err.data, "error:"));
+    assert_close(scalar(&s, "net.layer1.W"), 1.0, TOL);     /* no update was made */
+    close_session(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_step_sgd_nesterov_by_hand),
         cmocka_unit_test(test_step_rmsprop_by_hand),
         cmocka_unit_test(test_train_loss_matches_steps),
+        cmocka_unit_test(test_accumulated_gradient_overflow_stops),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

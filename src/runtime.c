@@ -1,0 +1,481 @@
+/* runtime.c — the services under every statement the runtime runs: the runtime's life, the one
+ * way to raise an error, output, scratch memory, the inf/NaN check of every pass, optimizer
+ * state and updates, and undoing a failed run. It calls no other file of the runtime. */
+#include "runtime.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- the runtime's life ---------------------------------------------------------------------- */
+
+void rt_init(Runtime *rt)
+{
+    memset(rt, 0, sizeof *rt);
+    graph_init(&rt->graph);
+    rt->graph.max_bytes = NN_DEFAULT_MAX_MEMORY;
+    rng_seed(&rt->rng, NN_DEFAULT_SEED);
+    sb_init(&rt->out);
+}
+
+static void train_scratch_free(TrainScratch *ts)
+{
+    nn_free(ts->perm);
+    nn_free(ts->best);
+    nn_free(ts->break_grads);
+    nn_free(ts->grads);
+    nn_free(ts->sizes);
+    nn_free(ts->wnorm);
+    nn_free(ts->relu_batch);
+    nn_free(ts->relu_rest);
+    nn_free(ts->fired_at);
+    nn_free(ts->fired);
+    nn_free(ts->curve);
+    nn_free(ts->val_curve);
+}
+
+void rt_free(Runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    nn_free(rt->popt);
+    nn_free(rt->upd);
+    nn_free(rt->lists.all);
+    nn_free(rt->lists.plan);
+    nn_free(rt->pass_grads);
+    train_scratch_free(&rt->train);
+    graph_free(&rt->graph);
+    sb_free(&rt->out);
+    nn_free(rt->scratch);
+    nn_free(rt->step_focus);
+}
+
+/* ---- errors: the one throw and the one protected call ---------------------------------------- */
+
+void rt_raise(Runtime *rt, RtErrKind kind, Span span, const char *fmt, ...)
+{
+    NN_ASSERT(kind != RT_OK);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rt->err_msg, sizeof rt->err_msg, fmt, ap);
+    va_end(ap);
+    rt->err_kind = kind;
+    rt->err_span = span;
+    NN_ASSERT(rt->catch_point);
+    longjmp(*rt->catch_point, 1);
+}
+
+void rt_rethrow(Runtime *rt)
+{
+    NN_ASSERT(rt->err_kind != RT_OK && rt->catch_point);
+    longjmp(*rt->catch_point, 1);
+}
+
+/* The only setjmp of the runtime. Its frame owns nothing, and no local of it changes between
+ * setjmp and longjmp, so none needs to be volatile. */
+RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud)
+{
+    jmp_buf here, *outer = rt->catch_point;
+    RtStatus status;
+    rt->catch_point = &here;
+    if (setjmp(here) == 0) {
+        fn(rt, ud);
+        status = RT_OK;
+    } else {
+        status = rt->err_kind;
+    }
+    rt->catch_point = outer;
+    return status;
+}
+
+/* ---- output and scratch ---------------------------------------------------------------------- */
+
+void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_flush(rt);       /* output so far comes first */
+    if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
+}
+
+void rt_flush(Runtime *rt)
+{
+    if (rt->out.len) rt->write(rt->write_ud, rt->out.data, rt->out.len);
+    sb_clear(&rt->out);
+}
+
+void rt_flush_text(Runtime *rt)
+{
+    if (rt->trace_format != TRACE_JSON || !rt->out.len) {
+        rt_flush(rt);
+        return;
+    }
+    /* in a JSON trace, what a script prints is an event too: one per line */
+    StrBuf ev;
+    sb_init(&ev);
+    const char *p = rt->out.data, *end = p + rt->out.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        sb_puts(&ev, "{\"event\":\"print\",\"text\":\"");
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c == '"' || c == '\\') sb_printf(&ev, "\\%c", c);
+            else if (c < 0x20) sb_printf(&ev, "\\u%04x", c);
+            else sb_putc(&ev, (char)c);
+        }
+        sb_puts(&ev, "\"}\n");
+        p += len + (nl != NULL);
+    }
+    rt->write(rt->write_ud, ev.data, ev.len);
+    sb_free(&ev);
+    sb_clear(&rt->out);
+}
+
+void *rt_grow(void *buf, size_t *cap, size_t n, size_t size)
+{
+    if (n < 1) n = 1;
+    if (n > *cap || !buf) {
+        buf = nn_realloc(buf, n * size);
+        *cap = n;
+    }
+    return buf;
+}
+
+float *rt_scratch(Runtime *rt, size_t n)
+{
+    rt->scratch = rt_grow(rt->scratch, &rt->scratch_cap, n, sizeof *rt->scratch);
+    return rt->scratch;
+}
+
+/* ---- non-finite values ----------------------------------------------------------------------- */
+
+void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len)
+{
+    if (s->rank == 0) {
+        buf[0] = '\0';
+        return;
+    }
+    int idx[NN_MAX_RANK];
+    for (int d = s->rank - 1; d >= 0; d--) {
+        idx[d] = (int)(flat % (size_t)s->dim[d]);
+        flat /= (size_t)s->dim[d];
+    }
+    size_t n = (size_t)snprintf(buf, len, " at element [");
+    for (int d = 0; d < s->rank && n < len; d++)
+        n += (size_t)snprintf(buf + n, len - n, d ? ",%d" : "%d", idx[d]);
+    if (n < len) snprintf(buf + n, len - n, "]");
+}
+
+/* The element of input `in` that output element i of an elementwise op read. */
+static size_t input_index(const GraphNode *n, const GraphNode *in, size_t i)
+{
+    size_t strides[NN_MAX_RANK], k = 0;
+    shape_bcast_strides(&in->shape, &n->shape, strides);
+    for (int d = n->shape.rank - 1; d >= 0; d--) {
+        k += i % (size_t)n->shape.dim[d] * strides[d];
+        i /= (size_t)n->shape.dim[d];
+    }
+    return k;
+}
+
+/* Why an op's result is not finite, in the words a learner needs. These are messages, not
+ * maths, so they live with the check rather than in the op table. */
+static const char *why_nonfinite(const GraphNode *n, GraphNode *const *in, size_t i)
+{
+    switch (n->op) {
+    case OP_DIV:
+        if (in[1]->value[input_index(n, in[1], i)] == 0) return "division by zero";
+        return "the quotient is beyond float32's range";
+    case OP_LOG: return isnan(n->value[i]) ? "log of a negative number" : "log of zero";
+    case OP_SQRT: return "square root of a negative number";
+    case OP_POW:
+        if (isnan(n->value[i])) return "a negative number to a fractional power";
+        if (in[0]->value[input_index(n, in[0], i)] == 0) return "zero to a negative power";
+        return "the power is beyond float32's range";
+    case OP_EXP: return "exp overflows float32 above about 88.7";
+    default: return "the result is beyond float32's range";
+    }
+}
+
+/* Why the gradient passed back through n is not finite. */
+static const char *why_grad_nonfinite(const GraphNode *n)
+{
+    switch (n->op) {
+    case OP_SQRT: return "the derivative of sqrt at 0 is infinite";
+    case OP_LOG: return "the derivative of log at 0 is infinite";
+    case OP_DIV: return "the derivative of a quotient with a divisor near 0 is not finite";
+    case OP_POW: return "the derivative of a power is not finite for a base of 0 with an "
+                        "exponent below 1, or for a negative base";
+    default: return "the gradient overflowed float32";
+    }
+}
+
+void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
+{
+    Runtime *rt = ud;
+    char where[64], val[32];
+    GraphNode *in[NN_OP_MAX_IN] = { NULL };
+    for (int i = 0; i < n->n_in; i++) in[i] = graph_node(g, n->in[i]);
+    if (!backward) {
+        long bad = tensor_find_nonfinite(n->value, n->size);
+        if (bad < 0) return;
+        rt_index_str(&n->shape, (size_t)bad, where, sizeof where);
+        rt_raise(rt, RT_NONFINITE, n->span, "this produced %s%s (%s)",
+                 fmt_num(n->value[bad], val), where, why_nonfinite(n, in, (size_t)bad));
+    }
+    for (int i = 0; i < n->n_in; i++) {
+        if (!in[i]->requires_grad) continue;
+        long bad = tensor_find_nonfinite(in[i]->grad, in[i]->size);
+        if (bad < 0) continue;
+        rt_index_str(&in[i]->shape, (size_t)bad, where, sizeof where);
+        rt_raise(rt, RT_NONFINITE, n->span, "the gradient flowing back through this is %s%s "
+                 "(%s)", fmt_num(in[i]->grad[bad], val), where, why_grad_nonfinite(n));
+    }
+}
+
+/* ---- fast passes, checked again only when a result is not finite ----------------------------- */
+
+static bool values_finite(Runtime *rt, const uint32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const GraphNode *x = graph_node(&rt->graph, ids[i]);
+        if (tensor_find_nonfinite(x->value, x->size) >= 0) return false;
+    }
+    return true;
+}
+
+static bool grads_finite(Runtime *rt, const uint32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const GraphNode *x = graph_node(&rt->graph, ids[i]);
+        if (tensor_find_nonfinite(x->grad, x->size) >= 0) return false;
+    }
+    return true;
+}
+
+bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n)
+{
+    Rng start = rt->rng;
+    graph_forward(&rt->graph, plan, &rt->rng, NULL, NULL);
+    if (values_finite(rt, roots, n)) return true;
+    rt->rng = start;
+    graph_forward(&rt->graph, plan, &rt->rng, rt_check_node, rt);
+    return false;
+}
+
+/* Copies the params' gradients into rt->pass_grads (restore = false), or back. */
+static void keep_grads(Runtime *rt, const RtPass *p, bool restore)
+{
+    size_t k = 0;
+    for (int i = 0; i < p->n_params; i++) {
+        GraphNode *x = graph_node(&rt->graph, p->params[i]);
+        if (restore) memcpy(x->grad, rt->pass_grads + k, x->size * sizeof(float));
+        else memcpy(rt->pass_grads + k, x->grad, x->size * sizeof(float));
+        k += x->size;
+    }
+}
+
+bool rt_pass(Runtime *rt, const RtPass *p)
+{
+    Graph *g = &rt->graph;
+    Rng start = rt->rng;
+    if (!p->zeroed) {
+        size_t total = 0;
+        for (int i = 0; i < p->n_params; i++) total += graph_node(g, p->params[i])->size;
+        rt->pass_grads = rt_grow(rt->pass_grads, &rt->pass_grads_cap, total,
+                                 sizeof *rt->pass_grads);
+        keep_grads(rt, p, false);
+    }
+    graph_forward(g, p->plan, &rt->rng, NULL, NULL);
+    if (isfinite(graph_node(g, p->root)->value[0])) {      /* a scalar */
+        graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
+        if (grads_finite(rt, p->params, p->n_params)) return true;
+        /* again from the gradients as they were (they accumulate: a checked pass would have
+         * seen these), before the forward pass, which may read them (x.grad) */
+        if (p->zeroed) {
+            for (int i = 0; i < p->n_params; i++) {
+                GraphNode *x = graph_node(g, p->params[i]);
+                memset(x->grad, 0, x->size * sizeof(float));
+            }
+        } else {
+            keep_grads(rt, p, true);
+        }
+    }
+    rt->rng = start;
+    graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
+    graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
+    return false;
+}
+
+/* ---- params: snapshots for traces, optimizer state, updates ---------------------------------- */
+
+/* Copies every param's gradient (grads = true) or value, in graph order, into scratch
+ * memory, so a trace can show what a pass changed. */
+float *rt_snapshot_params(Runtime *rt, bool grads)
+{
+    size_t total = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) total += rt->graph.nodes[i].size;
+    float *buf = rt_scratch(rt, total + 1);
+    size_t k = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(buf + k, grads ? n->grad : n->value, n->size * sizeof(float));
+        k += n->size;
+    }
+    return buf;
+}
+
+ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c)
+{
+    if (id >= rt->popt_count) {
+        uint32_t n = rt->graph.count > id ? rt->graph.count : id + 1;
+        rt->popt = nn_realloc(rt->popt, n * sizeof *rt->popt);
+        memset(rt->popt + rt->popt_count, 0, (n - rt->popt_count) * sizeof *rt->popt);
+        rt->popt_count = n;
+    }
+    ParamOpt *po = &rt->popt[id];
+    int nbuf = optim_state_count(c);
+    if (!po->used || po->kind != c->kind || po->nbuf != nbuf) {
+        size_t size = graph_node(&rt->graph, id)->size;
+        for (int b = 0; b < 3; b++) {
+            nn_free(po->buf[b]);
+            po->buf[b] = b < nbuf ? nn_calloc(size, sizeof(float)) : NULL;
+        }
+        po->used = true;
+        po->kind = c->kind;
+        po->nbuf = nbuf;
+        po->t = 0;
+    }
+    return po;
+}
+
+void rt_optim_reset(Runtime *rt, const uint32_t *params, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (params[i] >= rt->popt_count) continue;
+        ParamOpt *po = &rt->popt[params[i]];
+        for (int b = 0; b < 3; b++) {
+            nn_free(po->buf[b]);
+            po->buf[b] = NULL;
+        }
+        memset(po, 0, sizeof *po);
+    }
+}
+
+void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
+               Span at)
+{
+    /* keep a copy of every value and state, so a failed update can be undone */
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        ParamOpt *po = rt_param_opt(rt, params[i], c);
+        total += graph_node(&rt->graph, params[i])->size * (size_t)(1 + po->nbuf);
+    }
+    rt->upd = rt_grow(rt->upd, &rt->upd_cap, total, sizeof *rt->upd);
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        ParamOpt *po = &rt->popt[params[i]];
+        memcpy(rt->upd + k, p->value, p->size * sizeof(float));
+        k += p->size;
+        for (int b = 0; b < po->nbuf; b++, k += p->size)
+            memcpy(rt->upd + k, po->buf[b], p->size * sizeof(float));
+        po->t++;
+        po->config = *c;
+        optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
+    }
+    for (int i = 0; i < n; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        long bad = tensor_find_nonfinite(p->value, p->size);
+        if (bad < 0) continue;
+        char where[64], val[32], grad[32];
+        rt_index_str(&p->shape, (size_t)bad, where, sizeof where);
+        fmt_num(p->value[bad], val);
+        fmt_num(p->grad[bad], grad);
+        k = 0;
+        for (int j = 0; j < n; j++) {
+            GraphNode *q = graph_node(&rt->graph, params[j]);
+            ParamOpt *po = &rt->popt[params[j]];
+            memcpy(q->value, rt->upd + k, q->size * sizeof(float));
+            k += q->size;
+            for (int b = 0; b < po->nbuf; b++, k += q->size)
+                memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
+            po->t--;
+        }
+        rt_raise(rt, RT_NONFINITE, at, "this update would make param '%s' %s%s (its gradient is "
+                 "%s); try a smaller learning rate", p->name, val, where, grad);
+    }
+}
+
+/* ---- undoing a failed run -------------------------------------------------------------------- */
+
+void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->nodes = rt->graph.count;
+    size_t total = 0;
+    for (uint32_t i = 0; i < s->nodes; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) total += 2 * rt->graph.nodes[i].size;
+    s->params = nn_alloc((total ? total : 1) * sizeof *s->params);
+    size_t k = 0;
+    for (uint32_t i = 0; i < s->nodes; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(s->params + k, n->value, n->size * sizeof(float));
+        memcpy(s->params + k + n->size, n->grad, n->size * sizeof(float));
+        k += 2 * n->size;
+    }
+    s->popt_count = rt->popt_count;
+    s->popt = nn_calloc(s->popt_count ? s->popt_count : 1, sizeof *s->popt);
+    for (uint32_t i = 0; i < s->popt_count; i++) {
+        ParamOpt *src = &rt->popt[i], *dst = &s->popt[i];
+        *dst = *src;
+        size_t size = rt->graph.nodes[i].size;
+        for (int b = 0; b < 3; b++) {
+            dst->buf[b] = NULL;
+            if (src->buf[b]) {
+                dst->buf[b] = nn_alloc(size * sizeof(float));
+                memcpy(dst->buf[b], src->buf[b], size * sizeof(float));
+            }
+        }
+    }
+    s->rng = rt->rng;
+}
+
+void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
+{
+    for (uint32_t i = 0; i < rt->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    nn_free(rt->popt);
+    rt->popt = s->popt;
+    rt->popt_count = s->popt_count;
+    s->popt = NULL;
+    s->popt_count = 0;
+    graph_truncate(&rt->graph, s->nodes);
+    size_t k = 0;
+    for (uint32_t i = 0; i < s->nodes; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(n->value, s->params + k, n->size * sizeof(float));
+        memcpy(n->grad, s->params + k + n->size, n->size * sizeof(float));
+        k += 2 * n->size;
+    }
+    rt->rng = s->rng;
+    rt->explain_step = false;
+}
+
+void rt_snapshot_free(RtSnapshot *s)
+{
+    for (uint32_t i = 0; i < s->popt_count; i++)
+        for (int b = 0; b < 3; b++) nn_free(s->popt[i].buf[b]);
+    nn_free(s->popt);
+    nn_free(s->params);
+    memset(s, 0, sizeof *s);
+}
