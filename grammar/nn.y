@@ -14,6 +14,8 @@ int yylex(YYSTYPE *yylval, YYLTYPE *yylloc, yyscan_t scanner);
 }
 
 %code {
+#include "words.h"
+
 #include <string.h>
 
 /* A rule's span runs from its first symbol's start to its last symbol's end; an empty rule
@@ -105,24 +107,138 @@ static AstNode *train(ParseCtx *ctx, AstNode *target, AstNode *x, AstNode *y, As
     return n;
 }
 
-/* 'on' is a word only in train statements, so that it stays free as a name elsewhere. */
-static bool expect_on(ParseCtx *ctx, const char *word, Span at)
+/* Words with a meaning in one statement only (`on` in train, `at` in trace, `in` in for, `per`
+ * in a schedule) are names everywhere else: the grammar reads a name and checks it here. */
+static bool expect_word(ParseCtx *ctx, const char *want, const char *word, Span at,
+                        const char *example)
 {
-    if (strcmp(word, "on") == 0) return true;
+    if (strcmp(word, want) == 0) return true;
     if (parse_count_error(ctx, at))
-        diag_report(ctx->diag, DIAG_ERROR, at, "expected 'on' before '%s': train MODEL on X, Y "
-                    "{ ... }", word);
+        diag_report(ctx->diag, DIAG_ERROR, at, "expected '%s' before '%s': %s", want, word,
+                    example);
     return false;
 }
 
-/* `at` is a word only after `trace EXPR` and `trace step N`, so it stays free as a name. */
+static bool expect_on(ParseCtx *ctx, const char *word, Span at)
+{
+    return expect_word(ctx, "on", word, at, "train MODEL on X, Y { ... }");
+}
+
 static bool expect_at(ParseCtx *ctx, const char *word, Span at)
 {
-    if (strcmp(word, "at") == 0) return true;
-    if (parse_count_error(ctx, at))
-        diag_report(ctx->diag, DIAG_ERROR, at, "expected 'at' before '%s': trace EXPR at "
-                    "MODEL.layerN, or at one unit MODEL.layerN[i]", word);
-    return false;
+    return expect_word(ctx, "at", word, at, "trace EXPR at MODEL.layerN, or at one unit "
+                       "MODEL.layerN[i]");
+}
+
+/* `schedule S per update` and `schedule A then B`: anything else after a setting's value is
+ * most likely the next setting, written on the same line without ';' (say so, as for any other
+ * token there). With set NULL: only report that. */
+static bool tail_word(ParseCtx *ctx, AstNode *set, const char *word, Span at, AstNode *unit)
+{
+    bool then = strcmp(word, "then") == 0;
+    if (!set || (!then && strcmp(word, "per") != 0)) {
+        if (parse_count_error(ctx, at))
+            diag_report(ctx->diag, DIAG_ERROR, at, "expected end of line, ';' or '}' before name");
+        return false;
+    }
+    if (then) {
+        set->u.setting.then = unit;
+        return true;
+    }
+    if (unit->kind != AST_NAME) {
+        if (parse_count_error(ctx, unit->span))
+            diag_report(ctx->diag, DIAG_ERROR, unit->span, "expected 'update' or 'epoch' after "
+                        "'per': schedule cosine per update");
+        return false;
+    }
+    set->u.setting.per = unit->u.name;
+    set->u.setting.per_span = unit->span;
+    return true;
+}
+
+static AstNode *loop(ParseCtx *ctx, AstKind k, AstNode *a, AstNode *b, AstList body, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, k, at);
+    n->u.loop.a = a;
+    n->u.loop.b = b;
+    n->u.loop.body = body;
+    return n;
+}
+
+static AstNode *if_node(ParseCtx *ctx, AstNode *cond, AstList then, const AstList *els, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_IF, at);
+    n->u.iff.cond = cond;
+    n->u.iff.then = then;
+    n->u.iff.has_else = els != NULL;
+    if (els) n->u.iff.els = *els;
+    return n;
+}
+
+static AstNode *name_at(ParseCtx *ctx, const char *name, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_NAME, at);
+    n->u.name = name;
+    return n;
+}
+
+/* a:b in a subscript; either end may be left out */
+static AstNode *range(ParseCtx *ctx, AstNode *lo, AstNode *hi, Span at)
+{
+    AstNode *n = ast_new(ctx->arena, AST_RANGE, at);
+    n->u.op.a = lo;
+    n->u.op.b = hi;
+    return n;
+}
+
+/* x.f(...) is not nn: say what to write instead, in the statement's own words. */
+static void method_hint(ParseCtx *ctx, const AstNode *obj, const char *method,
+                        const AstList *args, Span at)
+{
+    if (!parse_count_error(ctx, at)) return;
+    const char *text = ctx->text + obj->span.start;
+    int len = (int)(obj->span.end - obj->span.start);
+    if (strcmp(method, "backward") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write 'backward %.*s'", len,
+                    text);
+    else if (strcmp(method, "zero_grad") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write 'zero_grad' (every "
+                    "param) or 'zero_grad NAME'");
+    else if (strcmp(method, "step") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write 'step sgd(lr = 0.1)' "
+                    "(or another optimizer)");
+    else if (strcmp(method, "item") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write '%.*s'; a scalar is a "
+                    "number already", len, text);
+    else if (strcmp(method, "t") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write '%.*s.T'", len, text);
+    else if (strcmp(method, "size") == 0 || strcmp(method, "dim") == 0)
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write '%.*s.shape'", len,
+                    text);
+    else if (op_lookup(strcmp(method, "view") == 0 ? "reshape" : method))
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: write it as a function, "
+                    "%s(%.*s%s)", strcmp(method, "view") == 0 ? "reshape" : method, len, text,
+                    args->count ? ", ..." : "");
+    else
+        diag_report(ctx->diag, DIAG_ERROR, at, "nn has no methods: '.%s(...)' is not nn",
+                    method);
+}
+
+/* A place of `trace ... at`: net.layer1, or one unit net.layer1[3]. */
+static AstNode *place_of(ParseCtx *ctx, AstNode *path)
+{
+    AstNode *n = ast_new(ctx->arena, AST_PLACE, path->span);
+    n->u.place.path = path;
+    n->u.place.unit_span = path->span;
+    if (path->kind == AST_INDEX && path->u.index.subs.count == 1) {
+        AstNode *u = path->u.index.subs.items[0];
+        n->u.place.path = path->u.index.obj;
+        n->u.place.unit_span = u->span;
+        n->u.place.has_unit = true;
+        n->u.place.unit_expr = u;
+        n->u.place.unit = u->kind == AST_NUM ? u->u.num : -1;
+    }
+    return n;
 }
 
 static AstNode *trace_stmt(ParseCtx *ctx, AstNode *e, const AstList *places, Span at)
@@ -130,16 +246,6 @@ static AstNode *trace_stmt(ParseCtx *ctx, AstNode *e, const AstList *places, Spa
     AstNode *n = ast_new(ctx->arena, AST_TRACE, at);
     n->u.trace.expr = e;
     if (places) n->u.trace.places = *places;
-    return n;
-}
-
-static AstNode *place(ParseCtx *ctx, AstNode *path, const double *unit, Span unit_span, Span at)
-{
-    AstNode *n = ast_new(ctx->arena, AST_PLACE, at);
-    n->u.place.path = path;
-    n->u.place.has_unit = unit != NULL;
-    n->u.place.unit = unit ? *unit : 0;
-    n->u.place.unit_span = unit_span;
     return n;
 }
 
@@ -162,11 +268,6 @@ static AstNode *file_stmt(ParseCtx *ctx, AstKind k, const char *name, Span name_
     n->u.file.name_span = name_span;
     n->u.file.path = path;
     return n;
-}
-
-static void push_stmt(ParseCtx *ctx, AstNode *s)
-{
-    if (s) ast_list_push(ctx->arena, &ctx->stmts, s);
 }
 }
 
@@ -209,18 +310,43 @@ static void push_stmt(ParseCtx *ctx, AstNode *s)
 %token SAVE             "'save'"
 %token LOAD             "'load'"
 %token GRADCHECK        "'gradcheck'"
+%token FOR              "'for'"
+%token REPEAT           "'repeat'"
+%token WHILE            "'while'"
+%token IF               "'if'"
+%token ELSE             "'else'"
+%token BREAK            "'break'"
+%token CONTINUE         "'continue'"
+%token FN               "'fn'"
+%token AND              "'and'"
+%token OR               "'or'"
+%token NOT              "'not'"
+%token LE               "'<='"
+%token GE               "'>='"
+%token EQ               "'=='"
+%token NE               "'!='"
+%token DOTDOT           "'..'"
+%token ADD_EQ           "'+='"
+%token SUB_EQ           "'-='"
+%token MUL_EQ           "'*='"
+%token DIV_EQ           "'/='"
 
 %type <node> stmt expr postfix primary arg print_item model_item setting string name_node
-%type <node> place_item
+%type <node> place_item if_stmt subscript
 %type <list> args args_opt elems print_items model_body model_lines settings setting_lines
-%type <list> names places
+%type <list> names places lines block subscripts targets fn_params
+%type <num> assign_op
 
 %printer { fprintf(yyo, "%g", $$); } <num>
 %printer { fprintf(yyo, "%s", $$); } <name>
 
 /* operator precedence, lowest first */
+%left OR                    /* a or b */
+%left AND                   /* a and b */
+%precedence NOT             /* not a: not x < y is not (x < y) */
+%nonassoc '<' '>' LE GE EQ NE   /* comparisons; a < b < c is an error */
 %left '+' '-'               /* addition, subtraction */
-%left '*' '/'               /* elementwise product, quotient */
+%left '*' '/' '%'           /* elementwise product, quotient, remainder */
 %left '@'                   /* matrix product */
 %precedence UMINUS          /* unary minus: -x @ y is (-x) @ y */
 %right '^'                  /* power, right-associative: -x^2 is -(x^2) */
@@ -228,14 +354,7 @@ static void push_stmt(ParseCtx *ctx, AstNode *s)
 %%
 
 program
-    : %empty
-    | program line
-    ;
-
-line
-    : stmt sep                  { push_stmt(ctx, $1); }
-    | sep
-    | error sep                 { yyerrok; }
+    : lines                     { ctx->stmts = $1; }
     ;
 
 sep
@@ -250,6 +369,30 @@ stmt
                                   const char *name = dotted_name(ctx, $1);
                                   $$ = name ? bind(ctx, AST_ASSIGN, name, @1, $3, @$) : NULL;
                                 }
+    | postfix assign_op expr    {   /* w -= 0.1 * w.grad, c += 1 */
+                                  const char *name = dotted_name(ctx, $1);
+                                  $$ = name ? bind(ctx, AST_ASSIGN, name, @1, $3, @$) : NULL;
+                                  if ($$) $$->u.bind.op = (int)$2;
+                                }
+    | FOR IDENT IDENT expr DOTDOT expr block {
+                                  $$ = loop(ctx, AST_FOR, $4, $6, $7, @$);
+                                  $$->u.loop.var = $2;
+                                  $$->u.loop.var_span = @2;
+                                  if (!expect_word(ctx, "in", $3, @3, "for k in 0..10 { ... }"))
+                                      $$ = NULL;
+                                }
+    | REPEAT expr block         { $$ = loop(ctx, AST_REPEAT, $2, NULL, $3, @$); }
+    | WHILE expr block          { $$ = loop(ctx, AST_WHILE, $2, NULL, $3, @$); }
+    | if_stmt
+    | BREAK                     { $$ = ast_new(ctx->arena, AST_BREAK, @$); }
+    | CONTINUE                  { $$ = ast_new(ctx->arena, AST_CONTINUE, @$); }
+    | FN IDENT '(' fn_params ')' '=' expr {
+                                  $$ = ast_new(ctx->arena, AST_FN, @$);
+                                  $$->u.fn.name = $2;
+                                  $$->u.fn.name_span = @2;
+                                  $$->u.fn.params = $4;
+                                  $$->u.fn.body = $7;
+                                }
     | PRINT print_items         { $$ = ast_new(ctx->arena, AST_PRINT, @$); $$->u.list = $2; }
     | BACKWARD expr             { $$ = unary_stmt(ctx, AST_BACKWARD, $2, @$); }
     | TRACE expr                { $$ = trace_stmt(ctx, $2, NULL, @$); }
@@ -261,7 +404,18 @@ stmt
                                   $$->u.call.name_span = @2;
                                   $$->u.call.args = $4;
                                 }
+    | STEP IDENT '(' args_opt ')' targets {     /* step sgd(lr = 0.1) net: only its params */
+                                  $$ = ast_new(ctx->arena, AST_STEP, @$);
+                                  $$->u.call.name = $2;
+                                  $$->u.call.name_span = @2;
+                                  $$->u.call.args = $4;
+                                  $$->u.call.targets = $6;
+                                }
     | ZERO_GRAD                 { $$ = ast_new(ctx->arena, AST_ZERO_GRAD, @$); }
+    | ZERO_GRAD targets         {   /* zero_grad net, w */
+                                  $$ = ast_new(ctx->arena, AST_ZERO_GRAD, @$);
+                                  $$->u.list = $2;
+                                }
     | SEED expr                 { $$ = unary_stmt(ctx, AST_SEED, $2, @$); }
     | expr                      { $$ = unary_stmt(ctx, AST_EXPR, $1, @$); }
     | LET name_node ',' names '=' expr {
@@ -292,6 +446,35 @@ stmt
 
 name_node
     : IDENT                     { $$ = ast_new(ctx->arena, AST_NAME, @$); $$->u.name = $1; }
+    ;
+
+assign_op
+    : ADD_EQ                    { $$ = '+'; }
+    | SUB_EQ                    { $$ = '-'; }
+    | MUL_EQ                    { $$ = '*'; }
+    | DIV_EQ                    { $$ = '/'; }
+    ;
+
+/* if c { ... } else if d { ... } else { ... }: `else` on the line of the '}' before it */
+if_stmt
+    : IF expr block             { $$ = if_node(ctx, $2, $3, NULL, @$); }
+    | IF expr block ELSE block  { $$ = if_node(ctx, $2, $3, &$5, @$); }
+    | IF expr block ELSE if_stmt {
+                                  AstList one = { 0 };
+                                  if ($5) ast_list_push(ctx->arena, &one, $5);
+                                  $$ = if_node(ctx, $2, $3, &one, @$);
+                                }
+    ;
+
+fn_params
+    : IDENT                     { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, name_at(ctx, $1, @1)); }
+    | fn_params ',' IDENT       { $$ = $1; ast_list_push(ctx->arena, &$$, name_at(ctx, $3, @3)); }
+    ;
+
+/* what zero_grad and step work on: params, models, layers (net.layer1) */
+targets
+    : postfix                   { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | targets ',' postfix       { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
     ;
 
 names
@@ -352,6 +535,23 @@ setting_lines
 /* epochs 100 / optimizer adam(lr = 0.01) / log every 10 / trace step 1 / break step 5 */
 setting
     : IDENT expr                { $$ = setting(ctx, $1, @1, NULL, $2, @$); }
+    | IDENT expr IDENT expr     {   /* schedule cosine per update, schedule A then B */
+                                  $$ = setting(ctx, $1, @1, NULL, $2, @$);
+                                  if (!tail_word(ctx, $$, $3, @3, $4)) $$ = NULL;
+                                }
+    | IDENT expr IDENT expr IDENT expr {    /* schedule A then B per update */
+                                  $$ = setting(ctx, $1, @1, NULL, $2, @$);
+                                  if (strcmp($3, "then") != 0)
+                                      $$ = tail_word(ctx, NULL, $3, @3, $4) ? $$ : NULL;
+                                  else if (strcmp($5, "per") != 0)
+                                      $$ = tail_word(ctx, NULL, $5, @5, $6) ? $$ : NULL;
+                                  else if (!tail_word(ctx, $$, $3, @3, $4)
+                                           || !tail_word(ctx, $$, $5, @5, $6))
+                                      $$ = NULL;
+                                }
+    | BREAK expr                { $$ = setting(ctx, "break", @1, NULL, $2, @$); }
+    | BREAK STEP NUMBER         { $$ = setting(ctx, "break", @1, "step", number(ctx, $3, @3), @$); }
+    | BREAK IDENT NUMBER        { $$ = setting(ctx, "break", @1, $2, number(ctx, $3, @3), @$); }
     | IDENT IDENT NUMBER        { $$ = setting(ctx, $1, @1, $2, number(ctx, $3, @3), @$); }
     | TRACE STEP NUMBER         { $$ = setting(ctx, "trace", @1, "step", number(ctx, $3, @3), @$); }
     | IDENT STEP NUMBER         { $$ = setting(ctx, $1, @1, "step", number(ctx, $3, @3), @$); }
@@ -375,8 +575,7 @@ places
     ;
 
 place_item
-    : postfix                   { $$ = place(ctx, $1, NULL, @1, @$); }
-    | postfix '[' NUMBER ']'    { $$ = place(ctx, $1, &$3, @3, @$); }
+    : postfix                   { $$ = place_of(ctx, $1); }
     ;
 
 print_items
@@ -389,10 +588,24 @@ print_item
     ;
 
 expr
-    : expr '+' expr             { $$ = binary(ctx, '+', $1, $3, @$); }
+    : expr OR expr              { $$ = binary(ctx, AST_OP_OR, $1, $3, @$); }
+    | expr AND expr             { $$ = binary(ctx, AST_OP_AND, $1, $3, @$); }
+    | NOT expr                  {
+                                  $$ = ast_new(ctx->arena, AST_UNARY, @$);
+                                  $$->u.op.op = AST_OP_NOT;
+                                  $$->u.op.a = $2;
+                                }
+    | expr '<' expr             { $$ = binary(ctx, '<', $1, $3, @$); }
+    | expr '>' expr             { $$ = binary(ctx, '>', $1, $3, @$); }
+    | expr LE expr              { $$ = binary(ctx, AST_OP_LE, $1, $3, @$); }
+    | expr GE expr              { $$ = binary(ctx, AST_OP_GE, $1, $3, @$); }
+    | expr EQ expr              { $$ = binary(ctx, AST_OP_EQ, $1, $3, @$); }
+    | expr NE expr              { $$ = binary(ctx, AST_OP_NE, $1, $3, @$); }
+    | expr '+' expr             { $$ = binary(ctx, '+', $1, $3, @$); }
     | expr '-' expr             { $$ = binary(ctx, '-', $1, $3, @$); }
     | expr '*' expr             { $$ = binary(ctx, '*', $1, $3, @$); }
     | expr '/' expr             { $$ = binary(ctx, '/', $1, $3, @$); }
+    | expr '%' expr             { $$ = binary(ctx, '%', $1, $3, @$); }
     | expr '@' expr             { $$ = binary(ctx, '@', $1, $3, @$); }
     | expr '^' expr             { $$ = binary(ctx, '^', $1, $3, @$); }
     | '-' expr %prec UMINUS     {
@@ -411,6 +624,32 @@ postfix
                                   $$->u.field.field = $3;
                                   $$->u.field.field_span = @3;
                                 }
+    | postfix '.' IDENT '(' args_opt ')' {  /* x.sum(): a habit from PyTorch */
+                                  method_hint(ctx, $1, $3, &$5, @$);
+                                  $$ = $1;
+                                }
+    | postfix '.' BACKWARD '(' args_opt ')' { method_hint(ctx, $1, "backward", &$5, @$); $$ = $1; }
+    | postfix '.' ZERO_GRAD '(' args_opt ')' { method_hint(ctx, $1, "zero_grad", &$5, @$); $$ = $1; }
+    | postfix '.' STEP '(' args_opt ')' { method_hint(ctx, $1, "step", &$5, @$); $$ = $1; }
+    | postfix '[' subscripts ']' {
+                                  $$ = ast_new(ctx->arena, AST_INDEX, @$);
+                                  $$->u.index.obj = $1;
+                                  $$->u.index.subs = $3;
+                                }
+    ;
+
+/* X[i], X[a:b], X[:, j], X[-1], X[1:] */
+subscripts
+    : subscript                 { $$ = (AstList){ 0 }; ast_list_push(ctx->arena, &$$, $1); }
+    | subscripts ',' subscript  { $$ = $1; ast_list_push(ctx->arena, &$$, $3); }
+    ;
+
+subscript
+    : expr
+    | expr ':' expr             { $$ = range(ctx, $1, $3, @$); }
+    | expr ':'                  { $$ = range(ctx, $1, NULL, @$); }
+    | ':' expr                  { $$ = range(ctx, NULL, $2, @$); }
+    | ':'                       { $$ = range(ctx, NULL, NULL, @$); }
     ;
 
 primary
@@ -449,6 +688,39 @@ arg
     | IDENT '=' expr            { $$ = bind(ctx, AST_ARG, $1, @1, $3, @$); }
     ;
 
+/* statements, one per line (or separated by ';'): the program, and the body of a block */
+lines
+    : %empty                    { $$ = (AstList){ 0 }; }
+    | lines stmt sep            { $$ = $1; if ($2) ast_list_push(ctx->arena, &$$, $2); }
+    | lines sep
+    | lines error sep           { $$ = $1; yyerrok; }
+    | lines error '{' skipped '}' sep   { $$ = $1; yyerrok; }  /* a bad line that opens a block
+                                                                  (a misspelt train): skip it whole */
+    ;
+
+/* what a bad line's block holds, skipped: any tokens, braces balanced */
+skipped
+    : %empty
+    | skipped skip_token
+    | skipped '{' skipped '}'
+    ;
+
+skip_token
+    : NEWLINE | NUMBER | IDENT | STRING | LET | PARAM | PRINT | BACKWARD | TRACE | STEP
+    | ZERO_GRAD | SEED | MODEL | FORWARD | RESIDUAL | TRAIN | SAVE | LOAD | GRADCHECK | FOR
+    | REPEAT | WHILE | IF | ELSE | BREAK | CONTINUE | FN | AND | OR | NOT | LE | GE | EQ | NE
+    | DOTDOT | ADD_EQ | SUB_EQ | MUL_EQ | DIV_EQ | '+' | '-' | '*' | '/' | '%' | '^' | '@'
+    | ','
+    | '=' | '.' | ';' | ':' | '<' | '>' | '(' | ')' | '[' | ']'
+    ;
+
+/* { statements }: the body of a loop or an if; the last line needs no separator */
+block
+    : '{' lines '}'             { $$ = $2; }
+    | '{' lines stmt '}'        { $$ = $2; if ($3) ast_list_push(ctx->arena, &$$, $3); }
+    | '{' lines error '}'       { $$ = $2; yyerrok; }
+    ;
+
 %%
 
 /* A token's name for messages: "number" -> number, "'let'" -> 'let', '+' stays '+'. */
@@ -463,10 +735,19 @@ static void symbol_text(yysymbol_kind_t k, char *buf, size_t len)
     }
 }
 
+/* Tokens that continue an expression or make an assignment: left out of "expected ..." lists,
+ * which would otherwise name every operator after every complete expression. */
 static bool is_operator(yysymbol_kind_t k)
 {
-    const char *n = yysymbol_name(k);
-    return strlen(n) == 3 && n[0] == '\'' && strchr("+-*/^@.", n[1]) != NULL;
+    static const char *const ops[] = {
+        "'+'", "'-'", "'*'", "'/'", "'%'", "'^'", "'@'", "'.'", "'<'", "'>'", "'['", "'<='", "'>='",
+        "'=='", "'!='", "'and'", "'or'", "'+='", "'-='", "'*='", "'/='",
+    };
+    char buf[64];
+    symbol_text(k, buf, sizeof buf);
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(buf, ops[i]) == 0) return true;
+    return false;
 }
 
 /* A keyword's name is its quoted word, like 'step' (operators are one character). */
@@ -478,6 +759,58 @@ static bool is_keyword(yysymbol_kind_t k)
     if (len < 4 || buf[0] != '\'' || buf[len - 1] != '\'') return false;
     for (size_t i = 1; i + 1 < len; i++)
         if (!(buf[i] == '_' || (buf[i] >= 'a' && buf[i] <= 'z'))) return false;
+    return true;
+}
+
+/* The words a statement starts with, and the ones other languages use for them. */
+static const char *const statement_words[] = {
+    "let", "param", "print", "backward", "trace", "gradcheck", "step", "zero_grad", "seed",
+    "model", "train", "save", "load", "for", "repeat", "while", "if", "break", "continue", "fn",
+    "summary",
+};
+static const struct { const char *word, *hint; } foreign_statements[] = {
+    { "def", "fn" }, { "function", "fn" }, { "func", "fn" }, { "elif", "else if" },
+    { "var", "let" }, { "const", "let" }, { "local", "let" }, { "until", "while" },
+};
+
+/* Errors that are better said in words: a misspelt statement ("unknown statement 'parm'; did
+ * you mean 'param'?"), a word from another language, and an `else` that starts a line. True
+ * if reported. */
+static bool statement_hint(ParseCtx *ctx, yysymbol_kind_t look, Span at)
+{
+    char text[16];
+    symbol_text(look, text, sizeof text);
+    if (strcmp(text, "'<'") == 0 || strcmp(text, "'>'") == 0 || look == YYSYMBOL_LE
+        || look == YYSYMBOL_GE || look == YYSYMBOL_EQ || look == YYSYMBOL_NE) {
+        diag_report(ctx->diag, DIAG_ERROR, at, "comparisons do not chain in nn: write a < b and "
+                    "b < c, or put one in parentheses");
+        return true;
+    }
+    if (look == YYSYMBOL_ELSE && ctx->stmt_tokens == 1) {
+        diag_report(ctx->diag, DIAG_ERROR, at, "'else' goes on the line of the '}' that ends the "
+                    "if block: } else {");
+        return true;
+    }
+    /* the error is at the statement's second token, and the first was a name; or the line
+     * opens a block no statement would (trian (w - 1)^2 { ... }) */
+    bool brace = strcmp(text, "'{'") == 0;
+    if (!ctx->stmt_word || (ctx->stmt_tokens != 2 && !brace) || look == YYSYMBOL_YYEOF)
+        return false;
+    const char *w = ctx->stmt_word;
+    for (size_t i = 0; i < sizeof foreign_statements / sizeof *foreign_statements; i++)
+        if (strcmp(foreign_statements[i].word, w) == 0) {
+            diag_report(ctx->diag, DIAG_ERROR, ctx->stmt_word_span, "nn has no '%s' statement; "
+                        "did you mean '%s'?", w, foreign_statements[i].hint);
+            return true;
+        }
+    Suggest sg;
+    suggest_init(&sg, w);
+    for (size_t i = 0; i < sizeof statement_words / sizeof *statement_words; i++)
+        suggest_offer(&sg, statement_words[i]);
+    const char *best = suggest_best(&sg);
+    if (!best) return false;
+    diag_report(ctx->diag, DIAG_ERROR, ctx->stmt_word_span, "unknown statement '%s'; did you "
+                "mean '%s'?", w, best);
     return true;
 }
 
@@ -496,15 +829,17 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         at.start = at.end = ctx->last_end;
     }
     if (!parse_count_error(ctx, at)) return 0;
+    if (statement_hint(ctx, look, at)) return 0;
 
     enum { MAX_EXPECTED = 40 };
     yysymbol_kind_t exp[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     if (n < 0) n = 0;
-    bool expr_ok = false, name_ok = false;
+    bool expr_ok = false, name_ok = false, method_ok = false;
     for (int i = 0; i < n; i++) {
         if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
         if (exp[i] == YYSYMBOL_IDENT) name_ok = true;
+        if (exp[i] == YYSYMBOL_BACKWARD) method_ok = true;
     }
 
     char look_text[64];
@@ -524,7 +859,13 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         for (int i = 0; i < n; i++) {
             yysymbol_kind_t k = exp[i];
             if (is_operator(k)) continue;
+            /* after a '.', these keywords are only there to explain x.backward() */
+            if (name_ok && !expr_ok && method_ok && (k == YYSYMBOL_BACKWARD
+                                                     || k == YYSYMBOL_STEP
+                                                     || k == YYSYMBOL_ZERO_GRAD))
+                continue;
             if (expr_ok && (k == YYSYMBOL_NUMBER || k == YYSYMBOL_IDENT || k == YYSYMBOL_STRING
+                            || k == YYSYMBOL_NOT
                             || strcmp(yysymbol_name(k), "'('") == 0
                             || strcmp(yysymbol_name(k), "'['") == 0))
                 continue;

@@ -35,9 +35,27 @@ const char *ast_kind_name(AstKind k)
         [AST_LET_MANY] = "let", [AST_MODEL] = "model", [AST_RESIDUAL] = "residual",
         [AST_FORWARD] = "forward", [AST_TRAIN] = "train", [AST_SETTING] = "setting",
         [AST_SAVE] = "save", [AST_LOAD] = "load", [AST_GRADCHECK] = "gradcheck",
-        [AST_PLACE] = "place",
+        [AST_PLACE] = "place", [AST_INDEX] = "index", [AST_RANGE] = "range",
+        [AST_FOR] = "for", [AST_REPEAT] = "repeat", [AST_WHILE] = "while", [AST_IF] = "if",
+        [AST_BREAK] = "break", [AST_CONTINUE] = "continue", [AST_FN] = "fn",
     };
     return names[k];
+}
+
+const char *ast_op_text(int op)
+{
+    static const char *const words[] = {
+        [AST_OP_LE - AST_OP_LE] = "<=", [AST_OP_GE - AST_OP_LE] = ">=",
+        [AST_OP_EQ - AST_OP_LE] = "==", [AST_OP_NE - AST_OP_LE] = "!=",
+        [AST_OP_AND - AST_OP_LE] = "and", [AST_OP_OR - AST_OP_LE] = "or",
+        [AST_OP_NOT - AST_OP_LE] = "not",
+    };
+    static const char chars[] = "+-*/%^@<>";
+    if (op >= AST_OP_LE && op <= AST_OP_NOT) return words[op - AST_OP_LE];
+    const char *c = op > 0 && op < 256 ? strchr(chars, op) : NULL;
+    NN_ASSERT(c && *c);
+    static const char *const one[] = { "+", "-", "*", "/", "%", "^", "@", "<", ">" };
+    return one[c - chars];
 }
 
 static void dump_list(const AstList *l, StrBuf *sb)
@@ -70,27 +88,77 @@ void ast_dump(const AstNode *n, StrBuf *sb)
     case AST_TENSOR:
     case AST_PRINT: dump_list(&n->u.list, sb); break;
     case AST_UNARY:
-        sb_printf(sb, " %c ", n->u.op.op);
+        sb_printf(sb, " %s ", ast_op_text(n->u.op.op));
         ast_dump(n->u.op.a, sb);
         break;
     case AST_BINARY:
-        sb_printf(sb, " %c ", n->u.op.op);
+        sb_printf(sb, " %s ", ast_op_text(n->u.op.op));
         ast_dump(n->u.op.a, sb);
         sb_putc(sb, ' ');
         ast_dump(n->u.op.b, sb);
+        break;
+    case AST_RANGE:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.op.a, sb);
+        sb_putc(sb, ' ');
+        ast_dump(n->u.op.b, sb);
+        break;
+    case AST_INDEX:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.index.obj, sb);
+        dump_list(&n->u.index.subs, sb);
         break;
     case AST_CALL:
     case AST_STEP:
         sb_printf(sb, " %s", n->u.call.name);
         dump_list(&n->u.call.args, sb);
+        if (n->u.call.targets.count) {
+            sb_puts(sb, " (on");
+            dump_list(&n->u.call.targets, sb);
+            sb_putc(sb, ')');
+        }
         break;
+    case AST_ZERO_GRAD: dump_list(&n->u.list, sb); break;
     case AST_ARG:
     case AST_LET:
     case AST_PARAM:
     case AST_ASSIGN:
         if (n->u.bind.name) sb_printf(sb, " %s", n->u.bind.name);
+        if (n->u.bind.op) sb_printf(sb, " %s=", ast_op_text(n->u.bind.op));
         sb_putc(sb, ' ');
         ast_dump(n->u.bind.value, sb);
+        break;
+    case AST_FOR:
+        sb_printf(sb, " %s ", n->u.loop.var);
+        ast_dump(n->u.loop.a, sb);
+        sb_putc(sb, ' ');
+        ast_dump(n->u.loop.b, sb);
+        dump_list(&n->u.loop.body, sb);
+        break;
+    case AST_REPEAT:
+    case AST_WHILE:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.loop.a, sb);
+        dump_list(&n->u.loop.body, sb);
+        break;
+    case AST_IF:
+        sb_putc(sb, ' ');
+        ast_dump(n->u.iff.cond, sb);
+        sb_puts(sb, " (then");
+        dump_list(&n->u.iff.then, sb);
+        sb_putc(sb, ')');
+        if (n->u.iff.has_else) {
+            sb_puts(sb, " (else");
+            dump_list(&n->u.iff.els, sb);
+            sb_putc(sb, ')');
+        }
+        break;
+    case AST_FN:
+        sb_printf(sb, " %s (", n->u.fn.name);
+        for (size_t i = 0; i < n->u.fn.params.count; i++)
+            sb_printf(sb, "%s%s", i ? " " : "", n->u.fn.params.items[i]->u.name);
+        sb_puts(sb, ") ");
+        ast_dump(n->u.fn.body, sb);
         break;
     case AST_FIELD:
         sb_putc(sb, ' ');
@@ -149,6 +217,11 @@ void ast_dump(const AstNode *n, StrBuf *sb)
             ast_dump(n->u.setting.value, sb);
         }
         dump_list(&n->u.setting.places, sb);
+        if (n->u.setting.then) {
+            sb_puts(sb, " then ");
+            ast_dump(n->u.setting.then, sb);
+        }
+        if (n->u.setting.per) sb_printf(sb, " per %s", n->u.setting.per);
         break;
     case AST_SAVE:
     case AST_LOAD:
@@ -179,8 +252,13 @@ AstNode *ast_clone(Arena *a, const AstNode *n)
     case AST_TENSOR: c->u.list = clone_list(a, &n->u.list); break;
     case AST_UNARY:
     case AST_BINARY:
+    case AST_RANGE:
         c->u.op.a = ast_clone(a, n->u.op.a);
         c->u.op.b = ast_clone(a, n->u.op.b);
+        break;
+    case AST_INDEX:
+        c->u.index.obj = ast_clone(a, n->u.index.obj);
+        c->u.index.subs = clone_list(a, &n->u.index.subs);
         break;
     case AST_CALL: c->u.call.args = clone_list(a, &n->u.call.args); break;
     case AST_ARG: c->u.bind.value = ast_clone(a, n->u.bind.value); break;

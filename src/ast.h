@@ -22,6 +22,8 @@ typedef enum AstKind {
     AST_CALL,       /* f(x, axis = 1) */
     AST_ARG,        /* one argument of a call: value, or name = value */
     AST_FIELD,      /* x.grad, x.T */
+    AST_INDEX,      /* X[i], X[a:b, j] */
+    AST_RANGE,      /* a:b inside a subscript (either end may be NULL) */
     /* statements */
     AST_LET,        /* let NAME = expr */
     AST_PARAM,      /* param NAME = expr */
@@ -43,7 +45,20 @@ typedef enum AstKind {
     AST_LOAD,       /* load MODEL "file" */
     AST_GRADCHECK,  /* gradcheck expr */
     AST_PLACE,      /* where a trace looks: net.layer1, or one unit net.layer1[3] */
+    AST_FOR,        /* for k in a..b { body } */
+    AST_REPEAT,     /* repeat n { body } */
+    AST_WHILE,      /* while cond { body } */
+    AST_IF,         /* if cond { then } else { els } */
+    AST_BREAK,      /* break: leave the innermost loop */
+    AST_CONTINUE,   /* continue: its next iteration */
+    AST_FN,         /* fn name(a, b) = expr */
 } AstKind;
+
+/* Operator codes in op.op: the operator's own character for one-character operators
+ * (+ - * / ^ @ < >), and these for the others. */
+enum {
+    AST_OP_LE = 256, AST_OP_GE, AST_OP_EQ, AST_OP_NE, AST_OP_AND, AST_OP_OR, AST_OP_NOT,
+};
 
 typedef struct AstNode AstNode;
 
@@ -61,22 +76,37 @@ struct AstNode {
         double num;
         struct { const char *text; size_t len; } str;       /* unescaped, arena-owned */
         const char *name;                                   /* AST_NAME */
-        struct { int op; AstNode *a, *b; } op;              /* UNARY (b NULL), BINARY */
-        struct { const char *name; Span name_span; AstList args; } call;  /* CALL, STEP */
-        struct { const char *name; Span name_span; AstNode *value; } bind; /* ARG, LET,
-                                                                PARAM, ASSIGN; ARG name may be NULL */
+        struct { int op; AstNode *a, *b; } op;              /* UNARY (b NULL), BINARY;
+                                                               RANGE: a:b, either may be NULL */
+        struct { const char *name; Span name_span; AstList args;
+                 AstList targets; } call;           /* CALL; STEP (targets: `step sgd() net`) */
+        struct { const char *name; Span name_span; AstNode *value;
+                 int op; } bind;                    /* ARG, LET, PARAM, ASSIGN; ARG name may be
+                                                       NULL; ASSIGN op: '+' for +=, ..., or 0 */
+        struct { AstNode *obj; AstList subs; } index;       /* INDEX: subs are exprs, RANGEs */
+        struct { AstNode *a, *b; AstList body;
+                 const char *var; Span var_span; } loop;    /* FOR (var in a..b), REPEAT (a
+                                                               times), WHILE (a is the test) */
+        struct { AstNode *cond; AstList then, els; bool has_else; } iff;   /* IF; an `else if`
+                                                               is an els of one IF */
+        struct { const char *name; Span name_span; AstList params;
+                 AstNode *body; } fn;               /* FN: params are AST_NAMEs */
         struct { AstNode *obj; const char *field; Span field_span; } field;
-        AstList list;                                       /* TENSOR elements, PRINT items */
+        AstList list;                                       /* TENSOR elements, PRINT items,
+                                                               ZERO_GRAD's targets */
         AstNode *expr;                                      /* BACKWARD, EXPR, SEED */
         struct { AstNode *expr; AstList places; } trace;    /* TRACE expr [at places] */
-        struct { AstNode *path; double unit; Span unit_span; bool has_unit; } place;
+        struct { AstNode *path; double unit; Span unit_span; bool has_unit;
+                 AstNode *unit_expr; } place;       /* unit: the number in [ ], or -1 */
         struct { const char *name; Span name_span; AstList items; } block; /* MODEL; RESIDUAL
                                                                 (name NULL) */
         struct { const char *arg; Span arg_span; AstNode *body; } fwd;     /* FORWARD */
         struct { AstNode *target; AstNode *x, *y; AstList settings; } train; /* TRAIN: target
                                                 is the model's NAME (x set) or the loss */
         struct { const char *name; Span name_span; const char *word; AstNode *value;
-                 AstList places; } setting;         /* places: trace step N at PLACES */
+                 AstList places; const char *per; Span per_span;
+                 AstNode *then; } setting;  /* places: trace step N at PLACES; per: schedule S
+                                     per update (or NULL); then: schedule A then B */
         struct { const char *name; Span name_span; AstNode *path; } file; /* SAVE, LOAD */
         struct { AstList names; AstNode *value; } many;     /* LET_MANY: names are AST_NAMEs */
     } u;
@@ -92,6 +122,7 @@ struct AstNode {
         AstNode *operand;       /* CALL: the argument that is the op's input (if any) */
         AstNode *operand2;      /* CALL: the second input of a two-input op (losses) */
         struct SemaExtra *extra;    /* statements and calls that need more (models, data, train) */
+        size_t syms_after;      /* a statement of the unit: the symbol table's size after it */
     } sema;
 };
 
@@ -100,6 +131,8 @@ struct AstNode {
 AstNode *ast_new(Arena *a, AstKind kind, Span span);
 void ast_list_push(Arena *a, AstList *l, AstNode *n);
 const char *ast_kind_name(AstKind k);
+/* An operator code of op.op as written: "+", "<=", "and". */
+const char *ast_op_text(int op);
 /* Writes an S-expression dump, for tests and `--dump-ast`. */
 void ast_dump(const AstNode *n, StrBuf *sb);
 /* A deep copy of an expression into another arena (a model's formula is kept for the session

@@ -66,57 +66,15 @@ static void print_items(Runtime *rt, const Instr *ins)
     rt_flush_text(rt);
 }
 
-/* The ids of every param of the graph, in graph order; *n is their count. Owned by rt (its
- * ParamLists), computed once per run of a program. */
-static const uint32_t *all_params(Runtime *rt, int *n)
-{
-    ParamLists *l = &rt->lists;
-    if (!l->all_known) {
-        const GraphNode *nodes = rt->graph.nodes;
-        l->all = rt_grow(l->all, &l->all_cap, rt->graph.count, sizeof *l->all);
-        l->n_all = 0;
-        for (uint32_t i = 0; i < rt->graph.count; i++)
-            if (nodes[i].op == OP_PARAM) l->all[l->n_all++] = i;
-        l->all_known = true;
-    }
-    *n = l->n_all;
-    return l->all;
-}
-
-/* The same for the params of a plan: those its backward pass adds to (the last plan asked). */
-static const uint32_t *plan_params(Runtime *rt, const Plan *plan, int *n)
-{
-    ParamLists *l = &rt->lists;
-    if (l->of != plan) {
-        const GraphNode *nodes = rt->graph.nodes;
-        l->plan = rt_grow(l->plan, &l->plan_cap, plan->count, sizeof *l->plan);
-        l->n_plan = 0;
-        for (uint32_t i = 0; i < plan->count; i++)
-            if (nodes[plan->ids[i]].op == OP_PARAM) l->plan[l->n_plan++] = plan->ids[i];
-        l->of = plan;
-    }
-    *n = l->n_plan;
-    return l->plan;
-}
-
-/* Forgets the lists: the graph may have changed. */
-static void forget_params(Runtime *rt)
-{
-    rt->lists.all_known = false;
-    rt->lists.of = NULL;
-}
-
 /* `backward`, and each pass of `trace`: forward, then backward from the scalar ins->node, the
  * gradients of the plan's params accumulating. As fast as a train step (rt_pass): checked node
  * by node only when a result is not finite. */
 static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFocus *focus)
 {
     float *before = explain ? rt_snapshot_params(rt, true) : NULL;
-    int n;
-    const uint32_t *params = plan_params(rt, &ins->plan, &n);
     /* (false: a leaf holds inf or NaN, so no op is to blame; the values go on, as a checked
      * pass would leave them) */
-    rt_pass(rt, &(RtPass){ &ins->plan, ins->node, 1.0f, params, n, false });
+    rt_pass(rt, &(RtPass){ &ins->plan, ins->node, 1.0f, ins->params, ins->n_params, false });
     if (explain) {
         trace_pass(rt, &ins->plan, ins->node, before, ins->span, focus);
         rt_flush(rt);
@@ -124,16 +82,29 @@ static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFoc
     }
 }
 
-/* `step`: every param with a gradient takes one update. Allocates nothing once the scratch
- * is big enough; holds nothing that a raise could leak. */
+/* A learning rate computed where the step is (step sgd(lr = 1 - 0.9 * k / 100)). */
+static float step_lr(Runtime *rt, const Instr *ins)
+{
+    if (!ins->has_node) return ins->optim.lr;
+    forward(rt, &ins->plan);
+    float lr = graph_node(&rt->graph, ins->node)->value[0];
+    if (!(lr >= 0) || isinf(lr)) {
+        char buf[32];
+        rt_error(rt, graph_node(&rt->graph, ins->node)->span, "the learning rate is %s here; it "
+                 "must be a finite number, at least 0", fmt_num(lr, buf));
+    }
+    return lr;
+}
+
+/* `step`: the params of the instruction (those named, or every one) take one update.
+ * Allocates nothing once the scratch is big enough; holds nothing a raise could leak. */
 static void step(Runtime *rt, const Instr *ins)
 {
+    float lr = step_lr(rt, ins);
     float *before = rt->explain_step ? rt_snapshot_params(rt, false) : NULL;
-    int n;
-    const uint32_t *params = all_params(rt, &n);
-    rt_update(rt, &ins->optim, ins->optim.lr, params, n, ins->span);
+    rt_update(rt, &ins->optim, lr, ins->params, ins->n_params, ins->span);
     if (rt->explain_step) {
-        trace_step_update(rt, &ins->optim, ins->optim.lr, before);
+        trace_step_update(rt, &ins->optim, lr, before);
         rt_flush(rt);
         rt->explain_step = false;
     }
@@ -240,48 +211,88 @@ static void set_param(Runtime *rt, const Instr *ins)
     if (ins->reset_grad) memset(p->grad, 0, p->size * sizeof(float));
 }
 
-static void zero_grad(Runtime *rt)
+static void zero_grad(Runtime *rt, const Instr *ins)
 {
-    int n;
-    const uint32_t *params = all_params(rt, &n);
-    for (int i = 0; i < n; i++) {
-        GraphNode *p = &rt->graph.nodes[params[i]];
+    for (int i = 0; i < ins->n_params; i++) {
+        GraphNode *p = &rt->graph.nodes[ins->params[i]];
         memset(p->grad, 0, p->size * sizeof(float));
+    }
+}
+
+/* ---- control flow ------------------------------------------------------------------------- */
+
+/* Where the program goes after a control instruction (any other goes on to pc + 1). */
+static size_t jump(Runtime *rt, const Program *p, const Instr *ins, size_t pc)
+{
+    long *counter = &p->counters[ins->slot];
+    switch (ins->kind) {
+    case INS_LOOP_INIT:
+        *counter = ins->count;
+        return pc + 1;
+    case INS_LOOP_TEST:
+        if (*counter >= ins->count) return ins->target;
+        if (ins->has_node) graph_node(&rt->graph, ins->node)->value[0] = (float)*counter;
+        return pc + 1;
+    case INS_LOOP_NEXT:
+        ++*counter;
+        if (rt->interrupt && *rt->interrupt) {
+            *rt->interrupt = 0;
+            rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted");
+        }
+        return ins->target;
+    case INS_BRANCH: {
+        forward(rt, &ins->plan);
+        float c = graph_node(&rt->graph, ins->node)->value[0];
+        return c != 0 ? pc + 1 : ins->target;   /* (NaN was reported by the checked pass) */
+    }
+    case INS_JUMP: return ins->target;
+    default: break;
+    }
+    NN_ASSERT(!"not a jump");
+    return pc + 1;
+}
+
+static void exec_one(Runtime *rt, const Instr *ins)
+{
+    switch (ins->kind) {
+    case INS_INIT: {
+        GraphNode *n = graph_node(&rt->graph, ins->node);
+        op_info(n->op)->forward(n, NULL, &rt->rng);
+        break;
+    }
+    case INS_SET_PARAM: set_param(rt, ins); break;
+    case INS_EVAL: forward(rt, &ins->plan); break;
+    case INS_PRINT:
+        forward(rt, &ins->plan);
+        print_items(rt, ins);
+        break;
+    case INS_BACKWARD: backward(rt, ins, rt->trace_all, NULL); break;
+    case INS_TRACE: backward(rt, ins, true, &ins->focus); break;
+    case INS_GRADCHECK: gradcheck(rt, ins); break;
+    case INS_STEP: step(rt, ins); break;
+    case INS_DATA: rt_data(rt, ins->data, ins->span); break;
+    case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;
+    case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
+    case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
+    case INS_ZERO_GRAD: zero_grad(rt, ins); break;
+    case INS_SEED: rng_seed(&rt->rng, ins->seed); break;
+    default: NN_ASSERT(!"a jump");
     }
 }
 
 void rt_exec(Runtime *rt, const Program *p)
 {
-    forget_params(rt);
-    for (size_t k = 0; k < p->count; k++) {
-        const Instr *ins = &p->items[k];
+    rt->prog = p;
+    for (size_t pc = 0; pc < p->count;) {
+        const Instr *ins = &p->items[pc];
+        rt->pc = pc;
         rt->err_stmt = ins->span;
-        switch (ins->kind) {
-        case INS_INIT: {
-            GraphNode *n = graph_node(&rt->graph, ins->node);
-            op_info(n->op)->forward(n, NULL, &rt->rng);
-            break;
+        if (ins->kind >= INS_LOOP_INIT) {
+            pc = jump(rt, p, ins, pc);
+            continue;
         }
-        case INS_SET_PARAM: set_param(rt, ins); break;
-        case INS_EVAL: forward(rt, &ins->plan); break;
-        case INS_PRINT:
-            forward(rt, &ins->plan);
-            print_items(rt, ins);
-            break;
-        case INS_BACKWARD: backward(rt, ins, rt->trace_all, NULL); break;
-        case INS_TRACE: backward(rt, ins, true, &ins->focus); break;
-        case INS_GRADCHECK: gradcheck(rt, ins); break;
-        case INS_STEP: step(rt, ins); break;
-        case INS_DATA: rt_data(rt, ins->data, ins->span); break;
-        case INS_TRAIN:
-            rt_train(rt, ins->train, ins->span);
-            forget_params(rt);      /* a breakpoint's prompt may have run statements */
-            break;
-        case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
-        case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
-        case INS_ZERO_GRAD: zero_grad(rt); break;
-        case INS_SEED: rng_seed(&rt->rng, ins->seed); break;
-        }
+        rt->in_loop = ins->kind == INS_TRAIN && program_loop_at(p, pc) != NULL;
+        exec_one(rt, ins);
+        pc++;
     }
 }
-

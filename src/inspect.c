@@ -80,15 +80,6 @@ static const HelpEntry data_help[] = {
 #undef DATAFN
 };
 
-/* The optimizers and schedules (src/optim_words.def). */
-static const HelpEntry optim_help[] = {
-#define OPTIMIZER(name, kind, example, text) { name, "optimizer", example, text, NULL },
-#define SCHEDULE(name, kind, example, text) { name, "schedule", example, text, NULL },
-#include "optim_words.def"
-#undef SCHEDULE
-#undef OPTIMIZER
-};
-
 /* Every source of help, in the order `:help` lists the words; the op table comes last. */
 static const struct {
     const HelpEntry *rows;
@@ -97,7 +88,6 @@ static const struct {
     { help, NN_ARRAY_LEN(help) },
     { layers_help, NN_ARRAY_LEN(layers_help) },
     { data_help, NN_ARRAY_LEN(data_help) },
-    { optim_help, NN_ARRAY_LEN(optim_help) },
     { settings_help, NN_ARRAY_LEN(settings_help) },
 };
 
@@ -117,16 +107,16 @@ static const char *op_kind_word(const OpInfo *op)
     return layer && op->kind != OP_ARGMAX ? "function / layer" : "function";
 }
 
-/* How many entries help_entry has (some of the last, the ops, may be empty). */
+/* How many entries help_entry has (some of the last, schedules and ops, may be empty). */
 static size_t help_count(void)
 {
-    size_t n = OP_COUNT;
+    size_t n = OPTIM_KINDS + SCHED_KINDS + OP_COUNT;
     for (size_t k = 0; k < NN_ARRAY_LEN(help_sources); k++) n += help_sources[k].count;
     return n;
 }
 
-/* Help entry i: the sources in turn, then every op the op table documents. False for an op
- * without help. */
+/* Help entry i: the sources in turn, then the optimizers and schedules of src/optim.c's
+ * tables, then every op the op table documents. False for a word without help. */
 static bool help_entry(size_t i, HelpEntry *h)
 {
     for (size_t k = 0; k < NN_ARRAY_LEN(help_sources); k++) {
@@ -136,6 +126,18 @@ static bool help_entry(size_t i, HelpEntry *h)
         }
         i -= help_sources[k].count;
     }
+    if (i < OPTIM_KINDS) {
+        *h = (HelpEntry){ optim_name((OptimKind)i), "optimizer", NULL, NULL, NULL };
+        optim_help((OptimKind)i, &h->example, &h->text);
+        return true;
+    }
+    i -= OPTIM_KINDS;
+    if (i < SCHED_KINDS) {
+        *h = (HelpEntry){ schedule_name((SchedKind)i), "schedule", NULL, NULL, NULL };
+        schedule_help((SchedKind)i, &h->example, &h->text);
+        return h->text != NULL;
+    }
+    i -= SCHED_KINDS;
     const OpInfo *op = op_info((OpKind)i);
     if (!op->help_text) return false;
     *h = (HelpEntry){ op->name, op_kind_word(op), op->help_example, op->help_text, NULL };
@@ -241,6 +243,7 @@ static const char *kind_name(SymKind k)
     case SYM_PARAM: return "param";
     case SYM_MODEL: return "model";
     case SYM_DATA: return "data";
+    case SYM_FN: return "fn";
     }
     return "?";
 }
@@ -268,6 +271,11 @@ void nn_print_vars(NnState *nn)
             sb_printf(&sb, " %d param tensors", s->model->n_params);
         } else if (s->kind == SYM_DATA) {
             sb_printf(&sb, " %d rows", s->data->rows);
+        } else if (s->kind == SYM_FN && s->fn) {
+            sb_puts(&sb, " (");
+            for (int k = 0; k < s->fn->n_params; k++)
+                sb_printf(&sb, "%s%s", k ? ", " : "", s->fn->params[k]);
+            sb_putc(&sb, ')');
         }
         sb_putc(&sb, '\n');
     }

@@ -58,15 +58,24 @@ static const ArgSpec rmsprop_args[] = {
 
 #define ARGS(a) a, (int)NN_ARRAY_LEN(a)
 
+/* One row per optimizer: its word, its arguments, and what `:help` says. */
 static const struct OptimRow {
     const char *name;
     const ArgSpec *args;
     int n_args;
+    const char *help_example, *help_text;
 } optim_rows[] = {
-    [OPTIM_SGD] = { "sgd", ARGS(sgd_args) },
-    [OPTIM_ADAM] = { "adam", ARGS(adam_args) },
-    [OPTIM_ADAMW] = { "adamw", ARGS(adamw_args) },
-    [OPTIM_RMSPROP] = { "rmsprop", ARGS(rmsprop_args) },
+    [OPTIM_SGD] = { "sgd", ARGS(sgd_args),
+        "sgd(lr = 0.1, momentum = 0.9, nesterov = 1, weight_decay = 0)",
+        "stochastic gradient descent, PyTorch's rule" },
+    [OPTIM_ADAM] = { "adam", ARGS(adam_args),
+        "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)",
+        "adaptive moments with bias correction" },
+    [OPTIM_ADAMW] = { "adamw", ARGS(adamw_args), "adamw(lr = 0.001, weight_decay = 0.01)",
+        "Adam with decoupled weight decay" },
+    [OPTIM_RMSPROP] = { "rmsprop", ARGS(rmsprop_args),
+        "rmsprop(lr = 0.01, alpha = 0.99, momentum = 0)",
+        "divides by a running RMS of the gradient" },
 };
 
 /* ---- optimizer names, defaults, options ------------------------------------------------- */
@@ -80,6 +89,12 @@ static const struct OptimRow *optim_row(OptimKind kind)
 const char *optim_name(OptimKind kind)
 {
     return optim_row(kind)->name;
+}
+
+void optim_help(OptimKind kind, const char **example, const char **text)
+{
+    *example = optim_row(kind)->help_example;
+    *text = optim_row(kind)->help_text;
 }
 
 const ArgSpec *optim_args(OptimKind kind, int *n)

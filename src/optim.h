@@ -44,6 +44,12 @@ void optim_defaults(OptimKind kind, OptimConfig *c);
 /* "sgd", "adam", "adamw", "rmsprop": a static string. */
 const char *optim_name(OptimKind kind);
 
+/* The optimizer kinds, for walking them (OPTIM_SGD .. OPTIM_KINDS - 1). */
+#define OPTIM_KINDS (OPTIM_RMSPROP + 1)
+
+/* What `:help` says for `kind`: an example call and one line. */
+void optim_help(OptimKind kind, const char **example, const char **text);
+
 /* The kind named `name` (exact, lower case). False, leaving *out alone, if there is none. */
 bool optim_lookup(const char *name, OptimKind *out);
 

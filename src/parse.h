@@ -27,6 +27,13 @@ typedef struct ParseCtx {
     bool had_lex_error;
     bool incomplete;        /* the input ended inside a bracket (the REPL reads more) */
     uint32_t last_end;      /* where the last real token ended (errors at end of input) */
+    /* the statement being read, for "unknown statement 'parm'; did you mean 'param'?" */
+    bool stmt_start;        /* the next token starts a statement */
+    int stmt_tokens;        /* tokens of the statement so far */
+    const char *stmt_word;  /* its first token, when that is a name; else NULL */
+    Span stmt_word_span;
+    uint32_t tok_start;     /* where the token being read starts */
+    const char *last_ident; /* the name the lexer returned last */
     int errors;
 } ParseCtx;
 

@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "graph.h"
 #include "optim.h"
+#include "train_settings.h"
 
 typedef enum InstrKind {
     INS_INIT,       /* fill a constructor leaf (zeros, randn, ...) once, in program order */
@@ -22,6 +23,14 @@ typedef enum InstrKind {
     INS_SAVE,       /* write a model's params to a safetensors file */
     INS_LOAD,       /* read them back */
     INS_GRADCHECK,  /* backprop's gradients against finite differences */
+    /* control flow (docs/design.md): a loop's counter lives in the program's counters[slot].
+     * These come last: rt_exec tells them from the others by kind >= INS_LOOP_INIT. */
+    INS_LOOP_INIT,  /* a loop starts: counters[slot] = count */
+    INS_LOOP_TEST,  /* counters[slot] >= count: jump to `target` (the loop's end); else write
+                       the counter into the loop variable's leaf `node` (if has_node) */
+    INS_LOOP_NEXT,  /* counters[slot] += 1; Ctrl-C stops here; jump to `target` */
+    INS_BRANCH,     /* compute the scalar `node`; jump to `target` if it is 0 */
+    INS_JUMP,       /* continue at `target` */
 } InstrKind;
 
 #define NN_MAX_DATA 8
@@ -69,17 +78,14 @@ typedef struct TrainInstr {
     const uint32_t *params;     /* what the optimizer updates */
     int n_params;
     ModelParams model;          /* for resume */
-    OptimConfig optim;
-    Schedule sched;
-    int epochs, batch_size, accumulate, log_every, patience, trace_step, trace_every;
-    double clip;
-    bool metric;
-    const char *loss_name;
+    TrainSettings set;
+    bool sched_formula;         /* the schedule is a formula: sched_plan computes sched_factor */
+    uint32_t sched_epoch, sched_update, sched_factor;   /* ... from these leaves */
+    Plan sched_plan;
+    const char *loss_name;      /* how log lines name the loss and the metric */
+    const char *metric_name;
     const char *resume;
     TraceFocus focus;           /* trace step N at PLACES */
-    long break_step;            /* breakpoints: before update N (0: none), */
-    bool break_nonfinite;       /* at the first inf or NaN, */
-    double break_grad_norm;     /* when the gradient norm is above this (0: never) */
 } TrainInstr;
 
 typedef struct PrintItem {
@@ -106,16 +112,52 @@ typedef struct Instr {
     const char *path;
     bool reset_grad;        /* SET_PARAM from a declaration: a new param has no gradient */
     TraceFocus focus;       /* TRACE: the places looked at (none: everything) */
+    const uint32_t *params; /* STEP, ZERO_GRAD: the params they work on; BACKWARD, TRACE: */
+    int n_params;           /* those the plan reaches (in the program's arena) */
+    bool has_node;          /* LOOP_TEST: `node` is the loop variable; STEP: `node` is a
+                               learning rate to compute (with `plan`) */
+    size_t target;          /* LOOP_TEST, LOOP_NEXT, BRANCH, JUMP: where to go */
+    long count;             /* LOOP_INIT: the first value; LOOP_TEST: the end */
+    int slot;               /* LOOP_*: the loop's counter */
 } Instr;
+
+/* A loop of the program, for messages ("in iteration 3 of the loop at line 5") and interrupts:
+ * its instructions are begin .. end - 1. */
+typedef struct LoopInfo {
+    size_t begin, end;
+    int slot;
+    long from;              /* the counter's first value */
+    const char *var;        /* the loop variable, or NULL */
+    Span span;
+} LoopInfo;
+
+/* Where a statement of the unit ends, for a run stopped part-way (Ctrl-C in a loop): the
+ * instructions, symbols and graph nodes made up to the end of it. */
+typedef struct StmtEnd {
+    size_t pc;              /* its last instruction + 1 */
+    size_t syms;            /* the symbol table's size after it (set by the caller) */
+    uint32_t nodes;         /* the graph's size after it */
+} StmtEnd;
 
 typedef struct Program {
     Instr *items;
     size_t count, cap;
     Arena arena;            /* plans and strings */
+    long *counters;         /* one per loop (n_loops), in the arena; the runtime writes them */
+    LoopInfo *loops;
+    int n_loops, cap_loops;
+    StmtEnd *stmts;         /* per top-level statement of the unit, in order (n_stmts) */
+    size_t n_stmts, cap_stmts;
 } Program;
 
 void program_init(Program *p);
 void program_free(Program *p);
 Instr *program_add(Program *p, InstrKind kind, Span span);
+/* A new loop's slot; its LoopInfo is filled by the caller. */
+int program_add_loop(Program *p);
+/* The innermost loop whose instructions include pc, or NULL. */
+const LoopInfo *program_loop_at(const Program *p, size_t pc);
+/* The top-level statement that instruction pc belongs to, or NULL. */
+const StmtEnd *program_stmt_at(const Program *p, size_t pc);
 
 #endif

@@ -41,8 +41,6 @@ void rt_free(Runtime *rt)
         for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
     nn_free(rt->popt);
     nn_free(rt->upd);
-    nn_free(rt->lists.all);
-    nn_free(rt->lists.plan);
     nn_free(rt->pass_grads);
     train_scratch_free(&rt->train);
     graph_free(&rt->graph);

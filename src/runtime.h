@@ -44,6 +44,7 @@ typedef enum RtStatus {
     RT_OK,          /* nothing was raised */
     RT_ERROR,       /* a user error: a file that cannot be read, a mismatch, ... (rt_error) */
     RT_NONFINITE,   /* a value or gradient became inf or NaN (rt_check_node, rt_update) */
+    RT_INTERRUPT,   /* Ctrl-C stopped a loop between two of its iterations (exec.c) */
 } RtStatus;
 
 /* What rt_raise raises: any status but RT_OK. */
@@ -67,19 +68,6 @@ typedef struct TrainScratch {
     size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
 } TrainScratch;
-
-/* exec.c's lists of params, kept while a program runs: nothing adds or drops graph nodes then,
- * except the prompt of a train block's breakpoint, so they are forgotten when rt_exec starts
- * and after every train block. Grow-only. */
-typedef struct ParamLists {
-    uint32_t *all;              /* every param of the graph (step, zero_grad), if all_known */
-    int n_all;
-    bool all_known;
-    uint32_t *plan;             /* the params of plan `of` (backward), if `of` is not NULL */
-    int n_plan;
-    const Plan *of;
-    size_t all_cap, plan_cap;
-} ParamLists;
 
 typedef struct Runtime {
     Graph graph;
@@ -113,7 +101,6 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *upd;                 /* scratch for undoing a failed update; owned */
     size_t upd_cap;
-    ParamLists lists;           /* exec.c's lists of params; owned */
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
     size_t pass_grads_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
@@ -124,6 +111,10 @@ typedef struct Runtime {
     RtBreakFn on_break;         /* what a breakpoint does (NULL: it is only reported) */
     void *break_ud;
     bool in_break;              /* a train block is stopped at a breakpoint */
+    size_t pc;                  /* the instruction running (rt_exec); its program: */
+    const Program *prog;
+    bool in_loop;               /* the train block running is inside a loop: Ctrl-C stops the
+                                   loop too, so the block leaves *interrupt set */
     const char *plot_path;      /* --plot: each train block's loss curve as SVG, or NULL */
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;

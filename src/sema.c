@@ -8,6 +8,7 @@
 #include "sema_model.h"
 #include "sema_train.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* A param's new value: the same shape, or a scalar that fills it. */
@@ -43,17 +44,50 @@ static void check_let_many(Sema *s, AstNode *st)
                         st->u.many.names.items[i]->span)->poisoned = true;
 }
 
+/* Inside a block, a name defined before it and carried through it (sema_carries) is given a
+ * new value: `v` must have its shape and must not depend on params. */
+static void check_carried_value(Sema *s, AstNode *st, Symbol *sym, AstNode *v)
+{
+    char a[64], b[64];
+    if (!shape_eq(&v->sema.shape, &sym->shape)) {
+        sema_error(s, v->span, "'%s' is %s before this block, so its new value must be %s too, "
+                   "but this is %s", sym->name, shape_str(&sym->shape, a, sizeof a),
+                   shape_str(&sym->shape, b, sizeof b), shape_str(&v->sema.shape, b, sizeof b));
+        return;
+    }
+    if (v->sema.grad) {
+        sema_error(s, v->span, "'%s' is defined before this block, so here it gets a new value "
+                   "each time this line runs; that value cannot depend on params, as a gradient "
+                   "could not flow back through the block's earlier runs (detach(...) keeps only "
+                   "the value)", sym->name);
+        sema_note(s, sym->decl, "'%s' is defined here", sym->name);
+        return;
+    }
+    st->sema.sym = sym;
+    sema_extra(s, st)->set_value = true;
+}
+
 static void check_let(Sema *s, AstNode *st)
 {
     AstNode *v = st->u.bind.value;
     if (v->kind == AST_CALL && sema_is_data_fn(v->u.call.name)
         && !(sema_lookup(s, v->u.call.name)
              && sema_lookup(s, v->u.call.name)->kind == SYM_MODEL)) {
+        if (s->blocks) {
+            sema_error(s, st->span, "data sets are made outside loops and ifs: define '%s' "
+                       "before the block", st->u.bind.name);
+            return;
+        }
         sema_check_data_let(s, st);
         return;
     }
     bool ok = sema_expr(s, v);
-    Symbol *sym = sema_add_symbol(s, st->u.bind.name, SYM_LET, st->u.bind.name_span);
+    Symbol *old = sema_lookup(s, st->u.bind.name);
+    if (s->blocks && old && old->carried) {
+        if (ok) check_carried_value(s, st, old, v);
+        return;
+    }
+    Symbol *sym = sema_define(s, st->u.bind.name, SYM_LET, st->u.bind.name_span);
     sym->poisoned = !ok;    /* later uses of a failed definition are not errors again */
     if (!ok) return;
     sym->shape = v->sema.shape;
@@ -67,6 +101,12 @@ static void check_param(Sema *s, AstNode *st)
 {
     AstNode *v = st->u.bind.value;
     Symbol *old = symtab_find(s->syms, st->u.bind.name);
+    if (s->blocks && !(old && old->kind == SYM_PARAM)) {
+        sema_error(s, st->span, "params are declared outside loops and ifs: declare '%s' before "
+                   "the block, and give it values inside with %s = ...", st->u.bind.name,
+                   st->u.bind.name);
+        return;
+    }
     if (!sema_expr(s, v)) {
         if (!old || old->kind != SYM_PARAM)
             sema_add_symbol(s, st->u.bind.name, SYM_PARAM, st->u.bind.name_span)->poisoned = true;
@@ -84,11 +124,67 @@ static void check_param(Sema *s, AstNode *st)
     st->sema.sym = sym;
 }
 
+/* c += 1 for a let: `let c = c + 1`, written into the statement (a new formula, or a new value
+ * of a name carried through a block). */
+static void compound_let(Sema *s, AstNode *st)
+{
+    AstNode *name = ast_new(s->arena, AST_NAME, st->u.bind.name_span);
+    name->u.name = st->u.bind.name;
+    AstNode *v = ast_new(s->arena, AST_BINARY, st->span);
+    v->u.op.op = st->u.bind.op;
+    v->u.op.a = name;
+    v->u.op.b = st->u.bind.value;
+    st->kind = AST_LET;
+    st->u.bind.value = v;
+    st->u.bind.op = 0;
+    check_let(s, st);
+}
+
+/* w -= 0.1 * w.grad for a param: w = w - 0.1 * w.grad. */
+static void compound_value(Sema *s, AstNode *st)
+{
+    AstNode *target = ast_new(s->arena, AST_NAME, st->u.bind.name_span);
+    target->u.name = st->u.bind.name;
+    if (strchr(st->u.bind.name, '.')) {     /* net.layer1.W: the field path again */
+        const char *dot = strrchr(st->u.bind.name, '.');
+        target->kind = AST_FIELD;
+        AstNode *obj = ast_new(s->arena, AST_NAME, st->u.bind.name_span);
+        obj->u.name = intern(s->interner, st->u.bind.name, (size_t)(dot - st->u.bind.name));
+        target->u.field.obj = obj;
+        target->u.field.field = sema_intern(s, dot + 1);
+        target->u.field.field_span = st->u.bind.name_span;
+        /* deeper paths (net.layer1.W) nest the same way */
+        for (const char *d = strrchr(obj->u.name, '.'); d; d = strrchr(obj->u.name, '.')) {
+            AstNode *inner = ast_new(s->arena, AST_NAME, st->u.bind.name_span);
+            inner->u.name = intern(s->interner, obj->u.name, (size_t)(d - obj->u.name));
+            obj->kind = AST_FIELD;
+            obj->u.field.field = sema_intern(s, d + 1);
+            obj->u.field.field_span = st->u.bind.name_span;
+            obj->u.field.obj = inner;
+            obj = inner;
+        }
+    }
+    AstNode *v = ast_new(s->arena, AST_BINARY, st->span);
+    v->u.op.op = st->u.bind.op;
+    v->u.op.a = target;
+    v->u.op.b = st->u.bind.value;
+    st->u.bind.value = v;
+    st->u.bind.op = 0;
+}
+
 static void check_assign(Sema *s, AstNode *st)
 {
+    if (st->u.bind.op) {
+        Symbol *named = sema_lookup(s, st->u.bind.name);
+        if (named && named->kind == SYM_LET) {
+            compound_let(s, st);
+            return;
+        }
+        compound_value(s, st);
+    }
     AstNode *v = st->u.bind.value;
     bool ok = sema_expr(s, v);
-    Symbol *sym = symtab_find(s->syms, st->u.bind.name);
+    Symbol *sym = sema_lookup(s, st->u.bind.name);
     if (!sym && strchr(st->u.bind.name, '.')) {
         sema_error(s, st->u.bind.name_span, "unknown param '%s'", st->u.bind.name);
         return;
@@ -100,7 +196,8 @@ static void check_assign(Sema *s, AstNode *st)
     }
     if (sym->kind != SYM_PARAM) {
         sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
-              "follows its inputs; define it again with 'let %s = ...'", sym->name, sym->name);
+              "follows its inputs; define it again with 'let %s = ...' (or %s += ...)",
+              sym->name, sym->name, sym->name);
         sema_note(s, sym->decl, "'%s' is defined here", sym->name);
         return;
     }
@@ -126,13 +223,182 @@ static void check_loss_stmt(Sema *s, AstNode *st, const char *stmt, const char *
     if (!e->sema.grad) sema_error(s, e->span, "%s", no_grad);
 }
 
+static void check_stmt(Sema *s, AstNode *st);
+
+/* ---- blocks: loops and ifs --------------------------------------------------------------------
+ * A block's statements are checked once, in a scope of their own: names first defined inside
+ * belong to the block. A let (or +=) inside it of a name defined before it makes that name a
+ * carried value (design.md): before the block is checked, each such name gets a new symbol
+ * in the scope around the block, which lowering makes a leaf that starts from the old value. */
+
+/* Adds to `names` the let names a block gives values to, in it and in blocks inside it. */
+static void assigned_names(const AstList *body, const char **names, int *n, int cap)
+{
+    for (size_t i = 0; i < body->count; i++) {
+        const AstNode *st = body->items[i];
+        const char *name = NULL;
+        if (st->kind == AST_LET || (st->kind == AST_ASSIGN && st->u.bind.op))
+            name = st->u.bind.name;
+        bool seen = false;
+        for (int k = 0; name && k < *n; k++) seen |= names[k] == name;
+        if (name && !seen && *n < cap) names[(*n)++] = name;
+        if (st->kind == AST_FOR || st->kind == AST_REPEAT || st->kind == AST_WHILE)
+            assigned_names(&st->u.loop.body, names, n, cap);
+        if (st->kind == AST_IF) {
+            assigned_names(&st->u.iff.then, names, n, cap);
+            assigned_names(&st->u.iff.els, names, n, cap);
+        }
+    }
+}
+
+#define MAX_CARRIES 64
+
+/* The names defined before the block `st` that it gives new values: each becomes carried. */
+static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *b)
+{
+    const char *names[MAX_CARRIES];
+    int n = 0;
+    assigned_names(a, names, &n, MAX_CARRIES);
+    if (b) assigned_names(b, names, &n, MAX_CARRIES);
+    SemaBlock *blk = &sema_extra(s, st)->block;
+    blk->carries = arena_alloc(s->arena, (size_t)(n ? n : 1) * sizeof *blk->carries);
+    for (int i = 0; i < n; i++) {
+        Symbol *from = sema_lookup(s, names[i]);
+        if (!from || from->kind != SYM_LET || from->carried || from->poisoned) continue;
+        if (from->grad) {
+            sema_error(s, from->decl, "'%s' depends on params, so a block after it cannot give it "
+                       "new values (its formula would lose its gradient); use a new name there",
+                       from->name);
+            continue;
+        }
+        Symbol *sym = sema_define(s, names[i], SYM_LET, from->decl);
+        sym->shape = from->shape;
+        sym->carried = true;
+        blk->carries[blk->n_carries++] = (Carry){ sym, from };
+    }
+}
+
+/* The statements of a block, in a scope of their own. */
+static void check_body(Sema *s, AstList *body)
+{
+    int mark = s->n_locals;
+    s->blocks++;
+    for (size_t i = 0; i < body->count; i++) check_stmt(s, body->items[i]);
+    s->blocks--;
+    s->n_locals = mark;
+}
+
+static void check_loop_body(Sema *s, AstNode *st, Symbol *var)
+{
+    int mark = s->n_locals;
+    if (var) sema_push_local(s, var->name, var);
+    s->loops++;
+    check_body(s, &st->u.loop.body);
+    s->loops--;
+    s->n_locals = mark;
+}
+
+/* for k in a..b { ... }: a and b constant integers; k a scalar the loop writes. */
+static void check_for(Sema *s, AstNode *st)
+{
+    SemaBlock *blk = &sema_extra(s, st)->block;
+    const double big = 4503599627370496.0;     /* 2^52: counts stay exact in a double */
+    bool ok = sema_const_int(s, st->u.loop.a, "the start of the range", -big, big, &blk->from);
+    ok = sema_const_int(s, st->u.loop.b, "the end of the range", -big, big, &blk->to) && ok;
+    find_carries(s, st, &st->u.loop.body, NULL);
+    Symbol *var = arena_alloc(s->arena, sizeof *var);
+    var->name = st->u.loop.var;
+    var->label = st->u.loop.var;
+    var->kind = SYM_LET;
+    var->decl = st->u.loop.var_span;
+    var->loop_var = true;
+    var->poisoned = !ok;
+    blk->var = var;
+    check_loop_body(s, st, var);
+}
+
+/* repeat n { ... } */
+static void check_repeat(Sema *s, AstNode *st)
+{
+    SemaBlock *blk = &sema_extra(s, st)->block;
+    sema_const_int(s, st->u.loop.a, "the number of repeats", 0, 4503599627370496.0, &blk->to);
+    find_carries(s, st, &st->u.loop.body, NULL);
+    check_loop_body(s, st, NULL);
+}
+
+/* while c { ... } and if c { ... }: c a scalar, true when not 0 */
+static void check_condition(Sema *s, AstNode *c, const char *stmt)
+{
+    if (sema_expr(s, c)) sema_scalar(s, c, stmt);
+}
+
+static void check_while(Sema *s, AstNode *st)
+{
+    find_carries(s, st, &st->u.loop.body, NULL);
+    check_condition(s, st->u.loop.a, "while");
+    check_loop_body(s, st, NULL);
+}
+
+static void check_if(Sema *s, AstNode *st)
+{
+    find_carries(s, st, &st->u.iff.then, &st->u.iff.els);
+    check_condition(s, st->u.iff.cond, "if");
+    check_body(s, &st->u.iff.then);
+    check_body(s, &st->u.iff.els);
+}
+
+static void check_leave(Sema *s, AstNode *st)
+{
+    if (!s->loops)
+        sema_error(s, st->span, "'%s' is allowed only inside a loop (for, repeat, while)",
+                   st->kind == AST_BREAK ? "break" : "continue");
+}
+
+/* ---- functions ------------------------------------------------------------------------------- */
+
+/* fn NAME(a, b) = EXPR: the body is kept (unchecked: its shapes depend on each call's). */
+static void check_fn(Sema *s, AstNode *st)
+{
+    const AstList *params = &st->u.fn.params;
+    bool ok = true;
+    if (s->blocks) {
+        sema_error(s, st->span, "functions are defined outside loops and ifs");
+        ok = false;
+    }
+    for (size_t i = 0; i < params->count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (params->items[i]->u.name == params->items[j]->u.name) {
+                sema_error(s, params->items[i]->span, "'%s' is a parameter twice",
+                           params->items[i]->u.name);
+                ok = false;
+            }
+    FnDef *f = nn_calloc(1, sizeof *f);
+    arena_init(&f->arena);
+    f->n_params = (int)params->count;
+    f->params = nn_alloc((params->count ? params->count : 1) * sizeof *f->params);
+    for (size_t i = 0; i < params->count; i++) f->params[i] = params->items[i]->u.name;
+    f->body = ast_clone(&f->arena, st->u.fn.body);
+    f->visible = s->syms->count;
+    Symbol *sym = sema_add_symbol(s, st->u.fn.name, SYM_FN, st->u.fn.name_span);
+    sym->fn = f;
+    sym->poisoned = !ok || !sema_fn_names(s, sym);
+    st->sema.sym = sym;
+}
+
 static void check_stmt(Sema *s, AstNode *st)
 {
     memset(&st->sema, 0, sizeof st->sema);
     s->too_deep = false;
     switch (st->kind) {
     case AST_LET_MANY: check_let_many(s, st); return;
-    case AST_MODEL: sema_check_model(s, st); return;
+    case AST_MODEL:
+        if (s->blocks) {
+            sema_error(s, st->span, "models are defined outside loops and ifs: define '%s' "
+                       "before the block", st->u.block.name);
+            return;
+        }
+        sema_check_model(s, st);
+        return;
     case AST_TRAIN: sema_check_train(s, st); return;
     case AST_SAVE:
     case AST_LOAD: sema_check_file(s, st); return;
@@ -154,7 +420,14 @@ static void check_stmt(Sema *s, AstNode *st)
         check_loss_stmt(s, st, "gradcheck", "nothing to check: this depends on no param");
         return;
     case AST_STEP: sema_check_step(s, st); return;
-    case AST_ZERO_GRAD: return;
+    case AST_ZERO_GRAD: sema_check_zero_grad(s, st); return;
+    case AST_FOR: check_for(s, st); return;
+    case AST_REPEAT: check_repeat(s, st); return;
+    case AST_WHILE: check_while(s, st); return;
+    case AST_IF: check_if(s, st); return;
+    case AST_BREAK:
+    case AST_CONTINUE: check_leave(s, st); return;
+    case AST_FN: check_fn(s, st); return;
     case AST_SEED: {
         long v;
         sema_const_int(s, st->u.expr, "the seed", 0, 4294967295.0, &v);
@@ -176,10 +449,16 @@ int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *inte
 {
     Sema s;
     memset(&s, 0, sizeof s);
+    s.horizon = SIZE_MAX;
+    s.unit = stmts;
     s.syms = syms;
     s.diag = diag;
     s.interner = interner;
     s.arena = arena;
-    for (size_t i = 0; i < stmts->count; i++) check_stmt(&s, stmts->items[i]);
+    for (size_t i = 0; i < stmts->count; i++) {
+        s.stmt_index = i;
+        check_stmt(&s, stmts->items[i]);
+        stmts->items[i]->sema.syms_after = syms->count;
+    }
     return s.errors;
 }

@@ -9,13 +9,17 @@
 #include "focus.h"
 #include "intern.h"
 #include "optim.h"
+#include "train_settings.h"
 
-typedef enum SymKind { SYM_LET, SYM_PARAM, SYM_MODEL, SYM_DATA } SymKind;
+typedef enum SymKind { SYM_LET, SYM_PARAM, SYM_MODEL, SYM_DATA, SYM_FN } SymKind;
 
 struct Model;
 struct DataSym;
+struct FnDef;
 typedef struct Symbol {
     const char *name;       /* interned */
+    const char *label;      /* the name as traces show it: a name defined again gets a subscript,
+                               c, c₂, c₃, so every version is told apart (interned) */
     SymKind kind;
     Shape shape;
     bool grad;              /* depends on a param */
@@ -23,11 +27,38 @@ typedef struct Symbol {
     bool poisoned;          /* its definition failed: uses are not reported again */
     bool is_const;          /* a let of a constant number: usable where constants are */
     double const_value;
+    bool carried;           /* LET: a value carried through a block (a loop, an if): a leaf that
+                               the block's statements overwrite, not a formula */
+    bool loop_var;          /* LET: a loop's variable, a leaf the loop writes */
     uint32_t node;          /* its graph node, set by lowering */
     bool has_node;
     struct Model *model;    /* SYM_MODEL, owned */
     struct DataSym *data;   /* SYM_DATA, owned */
+    struct FnDef *fn;       /* SYM_FN, owned */
 } Symbol;
+
+/* ---- functions ------------------------------------------------------------------------------
+ * fn NAME(a, b) = EXPR: a template, checked afresh for the shapes of each call (on a copy of the
+ * body) and inlined where it is called. Its names other than its parameters are those visible
+ * where it was defined: the session's first `visible` symbols (lexical scope). */
+
+typedef struct FnDef {
+    const char **params;    /* interned, n_params of them (owned array) */
+    int n_params;
+    AstNode *body;          /* the unchecked body, in `arena` */
+    Arena arena;
+    size_t visible;         /* the symbols defined before it */
+    bool applying;          /* being checked for a call now (a call inside it would recurse) */
+} FnDef;
+
+/* One call of a function: its parameters bound to the arguments, and its checked body. */
+typedef struct FnApp {
+    Symbol *fn;
+    Symbol **params;        /* the parameters as arena symbols, bound to the arguments' nodes */
+    AstNode **args;
+    int n;
+    AstNode *body;          /* a checked copy of the body */
+} FnApp;
 
 /* ---- models ------------------------------------------------------------------------------
  * A model is a list of layers (residual blocks are bracketed by BEGIN/END entries) or a set of
@@ -104,25 +135,70 @@ typedef struct SemaData {
 
 /* ---- train --------------------------------------------------------------------------------- */
 
+/* A loss or a metric written as a formula of the batch, checked for one pass's shapes: the
+ * copies read X (the batch's inputs), Y (its targets) and out (the model's output for it). */
+typedef struct PassFormula {
+    AstNode *loss, *metric;     /* checked copies, or NULL (a built-in) */
+    Symbol *x, *y, *out;
+} PassFormula;
+
 typedef struct SemaTrain {
     bool over_data;         /* train MODEL on X, Y; else train LOSS */
     Symbol *model;
-    OpKind loss;
-    bool metric;            /* report accuracy */
-    int rows, train_rows, val_rows, batch, rest;
+    OpKind loss;            /* a built-in loss, or OP_COUNT for a formula */
+    AstNode *loss_formula;  /* loss FORMULA, as written (checked per pass below) */
+    AstNode *metric_formula;    /* metric FORMULA, as written */
+    const char *metric_name;    /* how log lines name the metric */
+    int rows, train_rows, val_rows, rest;
     ModelApp batch_app, rest_app, train_app, val_app;
+    PassFormula batch_f, rest_f, train_f, val_f;
     bool has_val, val_given;
     AstNode *vx, *vy;       /* validation set given as data */
-    int epochs, accumulate, log_every, patience, trace_step, trace_every;
-    double clip;
-    OptimConfig optim;      /* also the optimizer of a `step` statement */
-    Schedule sched;
+    TrainSettings set;      /* the settings: also the optimizer of a `step` statement */
+    AstNode *sched_formula; /* schedule FORMULA: a factor of lr, of the leaves below */
+    Symbol *sched_epoch, *sched_update;     /* ... `epoch` and `update`, the counts from 0 */
     const char *resume;     /* a checkpoint to continue from, or NULL */
     TraceFocus focus;       /* trace step N at PLACES (in the unit's arena) */
-    long break_step;        /* break step N: stop before update N (0: no) */
-    bool break_nonfinite;   /* break nonfinite */
-    double break_grad_norm; /* break grad_norm X: stop when the gradient norm is above X (0: no) */
 } SemaTrain;
+
+/* ---- control flow ----------------------------------------------------------------------- */
+
+/* A name defined before a block and given a new value inside it: from the block on, the name is
+ * `sym`, a leaf that starts as `from`'s value and that the block's statements overwrite. */
+typedef struct Carry {
+    Symbol *sym;
+    Symbol *from;
+} Carry;
+
+/* A loop or an if: what lowering needs besides the AST. */
+typedef struct SemaBlock {
+    Carry *carries;         /* in the unit's arena */
+    int n_carries;
+    Symbol *var;            /* FOR: the loop variable */
+    long from, to;          /* FOR: from .. to - 1; REPEAT: 0 .. to - 1 */
+} SemaBlock;
+
+/* One step of a subscript X[...], applied in order: an index drops an axis, a range keeps it. */
+typedef struct IndexStep {
+    int axis;               /* of the tensor as it is at this step */
+    bool range;             /* a:b (start, stop) */
+    int start, stop;
+    AstNode *index;         /* an index: its (scalar) expression */
+} IndexStep;
+
+/* A call of a built-in that is not one op: l2(...), params(...), stack(...), concat of more than
+ * two, sum over a model's params. Lowering chains ops over `items`. */
+typedef enum BuiltinKind { BUILTIN_NONE, BUILTIN_L2, BUILTIN_PARAMS, BUILTIN_CONCAT,
+                           BUILTIN_STACK } BuiltinKind;
+
+typedef struct SemaBuiltin {
+    BuiltinKind kind;
+    AstNode **items;        /* tensors (checked expressions), or NULL for param lists */
+    Symbol **params;        /* L2, PARAMS: params of models */
+    int n_items, n_params;
+    int axis;               /* CONCAT, STACK */
+    Shape item_shape;       /* STACK: each item's shape, before its new axis */
+} SemaBuiltin;
 
 /* Per-node results for lowering that do not fit AstNode.sema. */
 typedef struct SemaExtra {
@@ -133,6 +209,15 @@ typedef struct SemaExtra {
     DataSym *labels;        /* print labels(data, scores): the class names */
     const char *path;       /* SAVE, LOAD: the file */
     TraceFocus focus;       /* TRACE ... at PLACES (in the unit's arena) */
+    FnApp fnapp;            /* CALL of a user function */
+    SemaBlock block;        /* FOR, REPEAT, WHILE, IF */
+    IndexStep *steps;       /* INDEX: its subscripts as steps (n_steps) */
+    int n_steps;
+    SemaBuiltin builtin;    /* CALL of l2, params, stack, concat */
+    Symbol **targets;       /* STEP, ZERO_GRAD: the params named (n_targets; none: every param) */
+    int n_targets;
+    AstNode *lr;            /* STEP: a learning rate that is not a constant (a formula) */
+    bool set_value;         /* LET inside a block: a new value of a carried name (st.sema.sym) */
 } SemaExtra;
 
 typedef struct SymbolTable {

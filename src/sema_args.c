@@ -36,10 +36,15 @@ static void report_unknown_name(Sema *s, const AstNode *a, const char *fn, const
     }
     StrBuf takes;
     sb_init(&takes);
-    if (f->takes) sb_puts(&takes, f->takes);
-    else if (n == 1) sb_printf(&takes, "'%s'", f->args[f->named_from].name);
-    for (int i = f->named_from; !f->takes && n > 1 && i < f->count; i++)
-        sb_printf(&takes, "%s%s", i > f->named_from ? ", " : "", f->args[i].name);
+    if (f->takes) {
+        sb_puts(&takes, f->takes);
+    } else {
+        for (int i = f->named_from; i < f->count; i++) {
+            bool last = i + 1 == f->count;
+            sb_printf(&takes, "%s'%s'", i == f->named_from ? "" : last ? " and " : ", ",
+                      f->args[i].name);
+        }
+    }
     sema_error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes %s)", fn,
                a->u.bind.name, takes.data);
     sb_free(&takes);

@@ -3,7 +3,7 @@
  * It calls nothing above it: see sema_core.h. */
 #include "sema_core.h"
 
-#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_ERRORS 20
@@ -42,12 +42,20 @@ static void data_sym_free(DataSym *d)
     nn_free(d);
 }
 
+static void fn_free(FnDef *f)
+{
+    nn_free(f->params);
+    arena_free(&f->arena);
+    nn_free(f);
+}
+
 void symtab_truncate(SymbolTable *t, size_t count)
 {
     while (t->count > count) {
         Symbol *sym = t->items[--t->count];
         if (sym->model) model_free(sym->model);
         if (sym->data) data_sym_free(sym->data);
+        if (sym->fn) fn_free(sym->fn);
         nn_free(sym);
     }
 }
@@ -59,27 +67,83 @@ Symbol *symtab_find(const SymbolTable *t, const char *name)
     return NULL;
 }
 
+/* "c", "c₂", "c₃", ...: the name with its version as a subscript (traces show every version of a
+ * name defined again, so that `let c = c + 1` reads c₂ = c + 1). */
+static const char *label_of(Sema *s, const char *name)
+{
+    int version = 1;
+    for (size_t i = 0; i < s->syms->count; i++) version += s->syms->items[i]->name == name;
+    for (int i = 0; i < s->n_locals; i++) version += s->locals[i].name == name;
+    if (version == 1) return name;
+    char digits[16], buf[256];
+    int n = snprintf(digits, sizeof digits, "%d", version);
+    size_t len = strlen(name);
+    if (len > 200) len = 200;
+    memcpy(buf, name, len);
+    for (int i = 0; i < n; i++) {      /* U+2080 SUBSCRIPT ZERO ... NINE: E2 82 80 + d */
+        buf[len++] = (char)0xE2;
+        buf[len++] = (char)0x82;
+        buf[len++] = (char)(0x80 + (digits[i] - '0'));
+    }
+    return intern(s->interner, buf, len);
+}
+
 Symbol *sema_add_symbol(Sema *s, const char *name, SymKind kind, Span decl)
 {
     SymbolTable *t = s->syms;
     NN_ASSERT(name);
+    const char *label = label_of(s, name);
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
         t->items = nn_realloc(t->items, t->cap * sizeof *t->items);
     }
     Symbol *sym = nn_calloc(1, sizeof *sym);
     sym->name = name;
+    sym->label = label;
     sym->kind = kind;
     sym->decl = decl;
     t->items[t->count++] = sym;
     return sym;
 }
 
+void sema_push_local(Sema *s, const char *name, Symbol *sym)
+{
+    if (s->n_locals == s->cap_locals) {
+        int cap = s->cap_locals ? 2 * s->cap_locals : 32;
+        LocalName *grown = arena_alloc(s->arena, (size_t)cap * sizeof *grown);
+        if (s->n_locals) memcpy(grown, s->locals, (size_t)s->n_locals * sizeof *grown);
+        s->locals = grown;
+        s->cap_locals = cap;
+    }
+    s->locals[s->n_locals++] = (LocalName){ name, sym };
+}
+
+Symbol *sema_new_local(Sema *s, const char *name, SymKind kind, Span decl)
+{
+    Symbol *sym = arena_alloc(s->arena, sizeof *sym);
+    sym->name = name;
+    sym->label = label_of(s, name);
+    sym->kind = kind;
+    sym->decl = decl;
+    sema_push_local(s, name, sym);
+    return sym;
+}
+
+Symbol *sema_define(Sema *s, const char *name, SymKind kind, Span decl)
+{
+    if (s->blocks > 0) return sema_new_local(s, name, kind, decl);
+    return sema_add_symbol(s, name, kind, decl);
+}
+
 Symbol *sema_lookup(Sema *s, const char *name)
 {
-    for (int i = s->n_locals; i-- > 0;)
+    for (int i = s->n_locals; i-- > s->locals_floor;)
         if (s->locals[i].name == name) return s->locals[i].sym;
-    return symtab_find(s->syms, name);
+    const SymbolTable *t = s->syms;
+    size_t n = s->horizon < t->count ? s->horizon : t->count;
+    for (size_t i = n; i-- > 0;)     /* newest first: a later let shadows */
+        if (t->items[i]->name == name) return t->items[i];
+    return NULL;
 }
 
 const char *sema_kind_word(SymKind k)
@@ -89,6 +153,7 @@ const char *sema_kind_word(SymKind k)
     case SYM_LET: return "let";
     case SYM_MODEL: return "model";
     case SYM_DATA: return "data set";
+    case SYM_FN: return "function";
     }
     return "name";
 }
@@ -169,65 +234,6 @@ char *sema_take_text(StrBuf *sb)
 }
 
 /* ---- suggestions ---------------------------------------------------------------------------- */
-
-size_t suggest_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 31 || lb > 31) return 99;
-    size_t d[32][32];
-    for (size_t i = 0; i <= la; i++) d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
-            size_t best = d[i - 1][j - 1] + (ai != bj);
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2])
-                && tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;     /* two neighbours swapped: adma, adam */
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-void suggest_init(Suggest *sg, const char *word)
-{
-    sg->word = word;
-    sg->best = NULL;
-    sg->best_score = 0;
-}
-
-/* Whether the shorter of a and b, at least 3 letters long, begins the longer (ignoring case). */
-static bool begins(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
-    if (n < 3) return false;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return false;
-    return true;
-}
-
-void suggest_offer(Suggest *sg, const char *candidate)
-{
-    size_t len = strlen(sg->word);
-    if (len < 3) return;    /* every short word is close to every other */
-    size_t limit = len <= 4 ? 1 : 2;
-    size_t score = suggest_distance(sg->word, candidate);
-    if (score > limit) {
-        if (!begins(sg->word, candidate)) return;
-        score = limit + 1;  /* after every word within the limit */
-    }
-    if (!sg->best || score <= sg->best_score) {
-        sg->best = candidate;
-        sg->best_score = score;
-    }
-}
-
-const char *suggest_best(const Suggest *sg)
-{
-    return sg->best;
-}
 
 void sema_list_words(StrBuf *sb, const char *const *words, size_t n, const char *last)
 {

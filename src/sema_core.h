@@ -7,6 +7,7 @@
 #include "intern.h"
 #include "sema.h"
 #include "strbuf.h"
+#include "words.h"
 
 #define MAX_ELEMENTS (1u << 28)     /* 1 GiB of float32 in one tensor */
 #define MAX_DATA_ROWS 10000000      /* rows of a data set, and so of a batch */
@@ -28,8 +29,17 @@ typedef struct Sema {
     int errors;
     int depth;                      /* of the expression being checked */
     bool too_deep;                  /* reported for this statement already */
-    LocalName locals[64];
-    int n_locals;
+    LocalName *locals;              /* names of blocks, functions, formulas, innermost last (in
+                                       the unit's arena; grows) */
+    int n_locals, cap_locals;
+    int locals_floor;               /* lookups see locals from here on (a function's body sees
+                                       its parameters, not its caller's names) */
+    size_t horizon;                 /* ... and the session's first `horizon` symbols (SIZE_MAX:
+                                       all; a function's body: those before its definition) */
+    int blocks;                     /* loops and ifs around the statement being checked */
+    int loops;                      /* loops around it */
+    AstList *unit;                  /* the unit's statements, and the index of the one being */
+    size_t stmt_index;              /* checked: "defined later, at line N" */
 } Sema;
 
 /* ---- reporting ---------------------------------------------------------------------------- */
@@ -48,8 +58,18 @@ bool sema_scalar(Sema *s, AstNode *e, const char *stmt);
 
 /* A name in scope: locals first, then the session's symbols. NULL if there is none. */
 Symbol *sema_lookup(Sema *s, const char *name);
-/* Defines a new symbol in the session's table (shadowing any of that name); owned there. */
+/* Defines a new symbol in the session's table (shadowing any of that name); owned there. Its
+ * label (what traces call it) carries a subscript when the name was defined before. */
 Symbol *sema_add_symbol(Sema *s, const char *name, SymKind kind, Span decl);
+/* Makes `sym` visible as `name` in the innermost scope (until the caller pops it by setting
+ * n_locals back). */
+void sema_push_local(Sema *s, const char *name, Symbol *sym);
+/* A new symbol in the unit's arena, visible as a local (a loop's variable, a let inside a
+ * block, a function's parameter). */
+Symbol *sema_new_local(Sema *s, const char *name, SymKind kind, Span decl);
+/* Defines a name where the statement being checked is: in the session's table at the top of a
+ * unit, as a local of the block inside a loop or an if. */
+Symbol *sema_define(Sema *s, const char *name, SymKind kind, Span decl);
 /* The node's extra results for lowering, allocated (zeroed) in the unit's arena on first use. */
 SemaExtra *sema_extra(Sema *s, AstNode *n);
 /* The session's copy of a C string (identifiers are compared by pointer). */
@@ -63,28 +83,7 @@ char *sema_take_text(StrBuf *sb);
 /* How messages name a kind of symbol: "param", "let", "model", "data set". */
 const char *sema_kind_word(SymKind k);
 
-/* ---- suggestions ---------------------------------------------------------------------------
- * "did you mean": offer every candidate word of a vocabulary (settings, layers, optimizers,
- * functions, names, ...) to one Suggest, then ask for the closest. Close means at most 1 edit
- * for words of up to 4 letters and 2 for longer ones (an edit: a letter inserted, deleted or
- * changed, or two neighbours swapped; case is ignored), or else that one word begins with the
- * other and the shorter has at least 3 letters (batch_size, batch). Words shorter than 3 letters
- * get no suggestion: every short word is close to every other. */
-
-typedef struct Suggest {
-    const char *word;       /* the unknown word */
-    const char *best;       /* the closest candidate so far, or NULL */
-    size_t best_score;
-} Suggest;
-
-void suggest_init(Suggest *sg, const char *word);
-/* Considers one candidate; on a tie the later one wins (a newer symbol shadows an older). */
-void suggest_offer(Suggest *sg, const char *candidate);
-/* The closest candidate offered, or NULL if none is close. */
-const char *suggest_best(const Suggest *sg);
-/* The distance suggest uses (exposed for tests): letters inserted, deleted or changed, and
- * neighbours swapped, ignoring case; words longer than 31 letters are far from everything. */
-size_t suggest_distance(const char *a, const char *b);
+/* ---- suggestions: see words.h --------------------------------------------------------- */
 
 /* Writes `words` as a list: "a", "a and b", "a, b and c" (`last` is "and" or "or"). */
 void sema_list_words(StrBuf *sb, const char *const *words, size_t n, const char *last);

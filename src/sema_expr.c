@@ -258,14 +258,8 @@ bool sema_apply_model(Sema *s, Symbol *msym, const Shape *in, Span at, ModelApp 
     arg->grad = false;
     arg->decl = at;
     int n_locals = s->n_locals;
-    if (s->n_locals + m->n_params + 1 > (int)NN_ARRAY_LEN(s->locals)) {
-        sema_error(s, at, "model '%s' has too many params to apply (the limit is %zu)", m->name,
-                   NN_ARRAY_LEN(s->locals) - 1);
-        return false;
-    }
-    for (int i = 0; i < m->n_params; i++)
-        s->locals[s->n_locals++] = (LocalName){ m->param_names[i], m->params[i] };
-    s->locals[s->n_locals++] = (LocalName){ m->arg, arg };
+    for (int i = 0; i < m->n_params; i++) sema_push_local(s, m->param_names[i], m->params[i]);
+    sema_push_local(s, m->arg, arg);
     AstNode *body = ast_clone(s->arena, m->body);
     int errors = s->errors;
     bool ok = sema_expr(s, body);
@@ -501,20 +495,100 @@ static bool call_leaky(Sema *s, AstNode *e, const OpInfo *op)
     return call_on(s, e, op, x);
 }
 
-/* sum(x) over everything, or sum(x, axis) */
+/* The named arguments of a call: each one of `allowed` (a NULL-terminated list), given once.
+ * Reports "'sum' has no argument 'dim' (it takes 'axis' and 'keepdim')". */
+static bool names_in(Sema *s, const AstNode *e, const char *const *allowed)
+{
+    const AstList *args = &e->u.call.args;
+    for (size_t i = 0; i < args->count; i++) {
+        const AstNode *a = args->items[i];
+        if (!a->u.bind.name) continue;
+        bool ok = false;
+        for (const char *const *w = allowed; *w; w++) ok |= strcmp(*w, a->u.bind.name) == 0;
+        if (!ok) {
+            StrBuf sb;
+            sb_init(&sb);
+            size_t n = 0;
+            const char *quoted[8];
+            char buf[8][32];
+            for (const char *const *w = allowed; *w && n < 8; w++, n++) {
+                snprintf(buf[n], sizeof buf[n], "'%s'", *w);
+                quoted[n] = buf[n];
+            }
+            sema_list_words(&sb, quoted, n, "and");
+            if (n) sema_error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes %s)",
+                              e->u.call.name, a->u.bind.name, sb.data);
+            else sema_error(s, a->u.bind.name_span, "'%s' takes no named arguments",
+                            e->u.call.name);
+            sb_free(&sb);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const char *other = args->items[j]->u.bind.name;
+            if (other && strcmp(other, a->u.bind.name) == 0) {
+                sema_error(s, a->u.bind.name_span, "argument '%s' is given twice", other);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The axes of a reduction: one constant, or a list of them ([0, 1]), as a mask of
+ * op_axis_bit()s in attrs.axes. */
+static bool axes_arg(Sema *s, AstNode *e, AstNode *ax)
+{
+    if (!ax) return true;
+    if (ax->kind != AST_TENSOR) {
+        long axis;
+        if (!sema_const_int(s, ax, "the axis", -2147483647.0, 2147483647.0, &axis))
+            return false;
+        e->sema.attrs.axis = (int)axis;     /* one axis: the shape rule checks it */
+        return true;
+    }
+    for (size_t i = 0; i < ax->u.list.count; i++) {
+        long axis;
+        if (!sema_const_int(s, ax->u.list.items[i], "an axis", -NN_MAX_RANK, NN_MAX_RANK - 1,
+                            &axis))
+            return false;
+        e->sema.attrs.axes |= op_axis_bit((int)axis);
+    }
+    return true;
+}
+
+/* keepdim = 1: the reduced axes stay, with size 1 */
+static bool keepdim_arg(Sema *s, AstNode *e, AstNode *k)
+{
+    long v;
+    if (!k) return true;
+    if (!sema_const_int(s, k, "'keepdim'", 0, 1, &v)) return false;
+    e->sema.attrs.keepdim = v != 0;
+    return true;
+}
+
+/* sum(x) over everything, sum(x, axis), sum(x, [0, 1]), with keepdim = 1 */
 static bool call_reduce(Sema *s, AstNode *e, const OpInfo *op)
 {
     const AstList *args = &e->u.call.args;
     const char *name = op->name;
-    if (!sema_named(s, args, name, "axis") || sema_given_twice(s, args, 1, "axis")) return false;
+    static const char *const named[] = { "axis", "keepdim", NULL };
+    if (!names_in(s, e, named) || sema_given_twice(s, args, 1, "axis")) return false;
     AstNode *x = sema_arg(args, 0, NULL), *ax = sema_arg(args, 1, "axis");
     if (!x || sema_npos(args) > 2) {
-        sema_error(s, e->span, "'%s' takes x and an optional axis: %s(x) or %s(x, axis)", name,
-                   name, name);
+        sema_error(s, e->span, "'%s' takes x and an optional axis (or list of axes): %s(x), "
+                   "%s(x, axis) or %s(x, [0, 1])", name, name, name, name);
         return false;
     }
     if (!sema_expr(s, x)) return false;
-    return axis_arg(s, e, ax) && apply_on(s, e, op, x);
+    if (ax && ax->kind != AST_TENSOR && (op->kind == OP_MAX || op->kind == OP_MIN)
+        && sema_expr(s, ax) && !ax->sema.is_const) {
+        sema_error(s, ax->span, "the axis must be a constant integer (the %s of two tensors, "
+                   "element by element, is %s(a, b))", op->kind == OP_MAX ? "larger" : "smaller",
+                   op->kind == OP_MAX ? "maximum" : "minimum");
+        return false;
+    }
+    return axes_arg(s, e, ax) && keepdim_arg(s, e, sema_arg(args, SEMA_NAMED_ONLY, "keepdim"))
+           && apply_on(s, e, op, x);
 }
 
 /* softmax(x) along the last axis, or softmax(x, axis) */
@@ -619,11 +693,433 @@ static bool call_fans(Sema *s, AstNode *e, const OpInfo *op)
     return apply_shape(s, e, op->kind, NULL, 0);
 }
 
-/* A call: of a model, or of a built-in, whose arguments are checked by its call signature. */
+/* The positional arguments of a call, checked: exactly n (or at least n with `more`), none
+ * named but `named` (or none: NULL). False after reporting, with
+ * `usage` for a wrong count. */
+static bool tensor_args(Sema *s, AstNode *e, int n, bool more, const char *named,
+                        const char *usage, AstNode **out)
+{
+    const AstList *args = &e->u.call.args;
+    const char *const allowed[] = { named, NULL };
+    if (!names_in(s, e, allowed)) return false;
+    int npos = sema_npos(args);
+    if (more ? npos < n : npos != n) {
+        sema_error(s, e->span, "%s", usage);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < npos; i++) {
+        out[i] = sema_arg(args, i, NULL);
+        ok = sema_expr(s, out[i]) && ok;
+    }
+    return ok;
+}
+
+/* maximum(a, b), minimum(a, b) */
+static bool call_binary(Sema *s, AstNode *e, const OpInfo *op)
+{
+    char usage[96];
+    snprintf(usage, sizeof usage, "'%s' takes two tensors: %s(a, b)", op->name, op->name);
+    AstNode *in[2];
+    if (!tensor_args(s, e, 2, false, NULL, usage, in)) return false;
+    e->sema.operand = in[0];
+    e->sema.operand2 = in[1];
+    return apply_shape(s, e, op->kind, in, 2);
+}
+
+/* where(condition, a, b) */
+static bool call_where(Sema *s, AstNode *e, const OpInfo *op)
+{
+    AstNode *in[3];
+    if (!tensor_args(s, e, 3, false, NULL, "'where' takes a condition and two tensors: "
+                     "where(x > 0, x, 0)", in))
+        return false;
+    SemaExtra *ex = sema_extra(s, e);
+    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
+    memcpy(ex->builtin.items, in, sizeof in);
+    ex->builtin.n_items = 3;
+    return apply_shape(s, e, op->kind, in, 3);
+}
+
+/* clamp(x, min, max), either bound by name alone: clamp(x, min = 0) */
+static bool call_clamp(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    static const char *const named[] = { "min", "max", NULL };
+    if (!names_in(s, e, named)) return false;
+    if (sema_given_twice(s, args, 1, "min") || sema_given_twice(s, args, 2, "max")) return false;
+    AstNode *x = sema_arg(args, 0, NULL), *lo = sema_arg(args, 1, "min");
+    AstNode *hi = sema_arg(args, 2, "max");
+    if (!x || sema_npos(args) > 3 || (!lo && !hi)) {
+        sema_error(s, e->span, "'clamp' takes x and its bounds: clamp(x, -1, 1), or one bound "
+                   "by name: clamp(x, min = 0)");
+        return false;
+    }
+    double vlo = -INFINITY, vhi = INFINITY;
+    if (lo && !sema_const_number(s, lo, "the lower bound 'min'", &vlo)) return false;
+    if (hi && !sema_const_number(s, hi, "the upper bound 'max'", &vhi)) return false;
+    e->sema.attrs.lo = (float)vlo;
+    e->sema.attrs.hi = (float)vhi;
+    return call_on(s, e, op, x);
+}
+
+/* reshape(x, 2, -1) */
+static bool call_reshape(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    int npos = sema_npos(args);
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    if (npos < 1 || npos - 1 > NN_MAX_RANK) {
+        sema_error(s, e->span, "'reshape' takes x and its new sizes (up to %d; one may be -1): "
+                   "reshape(x, 2, -1)", NN_MAX_RANK);
+        return false;
+    }
+    Shape *sh = &e->sema.attrs.shape;
+    *sh = shape_scalar();
+    for (int i = 1; i < npos; i++) {
+        long d;
+        if (!sema_const_int(s, sema_arg(args, i, NULL), "a size", -1, MAX_ELEMENTS, &d))
+            return false;
+        if (d == 0) {
+            sema_error(s, sema_arg(args, i, NULL)->span, "a size must be at least 1 (or -1, "
+                       "for what is left)");
+            return false;
+        }
+        sh->dim[sh->rank++] = (int)d;
+    }
+    return call_on(s, e, op, sema_arg(args, 0, NULL));
+}
+
+/* one_hot(indices, classes) */
+static bool call_one_hot(Sema *s, AstNode *e, const OpInfo *op)
+{
+    const AstList *args = &e->u.call.args;
+    if (!sema_named(s, args, op->name, NULL)) return false;
+    if (sema_npos(args) != 2) {
+        sema_error(s, e->span, "'one_hot' takes class indices and the number of classes: "
+                   "one_hot(y, 10)");
+        return false;
+    }
+    long c;
+    if (!sema_const_int(s, sema_arg(args, 1, NULL), "the number of classes", 1, 1000000, &c))
+        return false;
+    e->sema.attrs.classes = (int)c;
+    return call_on(s, e, op, sema_arg(args, 0, NULL));
+}
+
+/* The constant axis of concat and stack (named, 0 by default). */
+static bool join_axis(Sema *s, AstNode *e, int *axis)
+{
+    AstNode *ax = sema_arg(&e->u.call.args, SEMA_NAMED_ONLY, "axis");
+    long a = 0;
+    if (ax && !sema_const_int(s, ax, "the axis", -NN_MAX_RANK - 1, NN_MAX_RANK, &a)) return false;
+    *axis = (int)a;
+    return true;
+}
+
+/* concat(a, b, ..., axis = 0): two tensors are one op; more are a chain of them. */
+static bool call_concat(Sema *s, AstNode *e, const OpInfo *op)
+{
+    int n = sema_npos(&e->u.call.args);
+    AstNode **in = arena_alloc(s->arena, (size_t)(n > 0 ? n : 1) * sizeof *in);
+    if (!tensor_args(s, e, 2, true, "axis", "'concat' takes two or more tensors and an axis: "
+                     "concat(a, b, axis = 0)", in))
+        return false;
+    int axis;
+    if (!join_axis(s, e, &axis)) return false;
+    e->sema.attrs.axis = axis;
+    SemaBuiltin *b = &sema_extra(s, e)->builtin;
+    b->kind = BUILTIN_CONCAT;
+    b->items = in;
+    b->n_items = n;
+    b->axis = axis;
+    /* the shape: the op's rule, folded along the tensors */
+    Shape shapes[2] = { in[0]->sema.shape, shape_scalar() };
+    OpAttrs at = e->sema.attrs;
+    bool grad = in[0]->sema.grad;
+    for (int i = 1; i < n; i++) {
+        shapes[1] = in[i]->sema.shape;
+        StrBuf err;
+        sb_init(&err);
+        at.axis = axis;
+        bool ok = op->shape(op, shapes, &at, &shapes[0], &err);
+        if (!ok) sema_error(s, in[i]->span, "%s", err.data);
+        sb_free(&err);
+        if (!ok) return false;
+        grad |= in[i]->sema.grad;
+    }
+    e->sema.op = op->kind;
+    e->sema.attrs.axis = at.axis;
+    e->sema.shape = shapes[0];
+    e->sema.grad = grad;
+    return true;
+}
+
+/* ---- built-ins that are not one op: l2, params, stack -------------------------------------- */
+
+/* Adds a model's params to b->params. */
+static void add_model_params(Sema *s, SemaBuiltin *b, const Model *m)
+{
+    Symbol **ps = arena_alloc(s->arena, (size_t)(b->n_params + m->n_params + 1) * sizeof *ps);
+    if (b->n_params) memcpy(ps, b->params, (size_t)b->n_params * sizeof *ps);
+    for (int i = 0; i < m->n_params; i++) ps[b->n_params++] = m->params[i];
+    b->params = ps;
+}
+
+/* A model named as an argument (l2(net), params(net)), or NULL. */
+static Symbol *model_arg(Sema *s, AstNode *a)
+{
+    Symbol *sym = a->kind == AST_NAME ? sema_lookup(s, a->u.name) : NULL;
+    return sym && sym->kind == SYM_MODEL ? sym : NULL;
+}
+
+/* l2(net), l2(w, b), l2(net, extra): the sum of the squares of every element of the models'
+ * params and of the tensors (an L2 penalty, without a factor of 1/2) */
+static bool call_l2(Sema *s, AstNode *e)
+{
+    const AstList *args = &e->u.call.args;
+    SemaBuiltin *b = &sema_extra(s, e)->builtin;
+    b->kind = BUILTIN_L2;
+    if (!sema_named(s, args, "l2", NULL)) return false;
+    if (!args->count) {
+        sema_error(s, e->span, "'l2' takes models or tensors: l2(net) is the sum of the squares of "
+                   "every param of net");
+        return false;
+    }
+    b->items = arena_alloc(s->arena, args->count * sizeof *b->items);
+    bool ok = true, grad = false;
+    for (size_t i = 0; i < args->count; i++) {
+        AstNode *a = args->items[i]->u.bind.value;
+        Symbol *m = model_arg(s, a);
+        if (m) {
+            if (m->poisoned) ok = false;
+            else add_model_params(s, b, m->model);
+            grad |= m->model && m->model->n_params > 0;
+        } else if (sema_expr(s, a)) {
+            b->items[b->n_items++] = a;
+            grad |= a->sema.grad;
+        } else {
+            ok = false;
+        }
+    }
+    e->sema.shape = shape_scalar();
+    e->sema.grad = grad;
+    return ok;
+}
+
+/* params(net): every param of the model, flattened and joined into one vector (as PyTorch's
+ * parameters_to_vector) */
+static bool call_params(Sema *s, AstNode *e)
+{
+    const AstList *args = &e->u.call.args;
+    AstNode *a = args->count == 1 && !args->items[0]->u.bind.name
+                     ? args->items[0]->u.bind.value : NULL;
+    Symbol *m = a ? model_arg(s, a) : NULL;
+    if (!m) {
+        sema_error(s, e->span, "'params' takes a model: params(net) is every param of net in one "
+                   "vector");
+        return false;
+    }
+    if (m->poisoned) return false;
+    SemaBuiltin *b = &sema_extra(s, e)->builtin;
+    b->kind = BUILTIN_PARAMS;
+    add_model_params(s, b, m->model);
+    if (!b->n_params) {
+        sema_error(s, e->span, "model '%s' has no params", m->name);
+        return false;
+    }
+    long total = 0;
+    for (int i = 0; i < b->n_params; i++) total += (long)shape_size(&b->params[i]->shape);
+    e->sema.shape = shape_scalar();
+    e->sema.shape.rank = 1;
+    e->sema.shape.dim[0] = (int)total;
+    e->sema.grad = true;
+    return true;
+}
+
+/* stack(a, b, ..., axis = 0): tensors of one shape, along a new axis */
+static bool call_stack(Sema *s, AstNode *e)
+{
+    int n = sema_npos(&e->u.call.args);
+    AstNode **in = arena_alloc(s->arena, (size_t)(n > 0 ? n : 1) * sizeof *in);
+    if (!tensor_args(s, e, 1, true, "axis", "'stack' takes tensors of one shape and an axis: "
+                     "stack(a, b, axis = 0)", in))
+        return false;
+    int axis;
+    if (!join_axis(s, e, &axis)) return false;
+    Shape sh = in[0]->sema.shape;
+    bool grad = false;
+    for (int i = 0; i < n; i++) {
+        char a[64], b[64];
+        if (!shape_eq(&in[i]->sema.shape, &sh)) {
+            sema_error(s, in[i]->span, "'stack' joins tensors of one shape: the first is %s, this "
+                       "is %s", shape_str(&sh, a, sizeof a),
+                       shape_str(&in[i]->sema.shape, b, sizeof b));
+            return false;
+        }
+        grad |= in[i]->sema.grad;
+    }
+    if (sh.rank == NN_MAX_RANK || axis < -(sh.rank + 1) || axis > sh.rank) {
+        sema_error(s, e->span, "'stack' of tensors of rank %d takes an axis from %d to %d",
+                   sh.rank, -(sh.rank + 1), sh.rank);
+        return false;
+    }
+    if (axis < 0) axis += sh.rank + 1;
+    SemaBuiltin *b = &sema_extra(s, e)->builtin;
+    b->kind = BUILTIN_STACK;
+    b->items = in;
+    b->n_items = n;
+    b->axis = axis;
+    b->item_shape = sh;
+    Shape out = shape_scalar();
+    for (int i = 0, j = 0; i <= sh.rank; i++) out.dim[out.rank++] = i == axis ? n : sh.dim[j++];
+    e->sema.shape = out;
+    e->sema.grad = grad;
+    return true;
+}
+
+/* ---- user functions ------------------------------------------------------------------------ */
+
+/* The function being applied by that name, if any: a call of it from its own body. */
+static bool applying(Sema *s, const char *name)
+{
+    for (size_t i = 0; i < s->syms->count; i++) {
+        const Symbol *sym = s->syms->items[i];
+        if (sym->kind == SYM_FN && sym->name == name && sym->fn && sym->fn->applying) return true;
+    }
+    return false;
+}
+
+/* f(a, b): the arguments are checked where the call is; the body, with the parameters bound
+ * to them, on its own copy, seeing only the names defined before the function. */
+static bool fn_call(Sema *s, AstNode *e, Symbol *fsym)
+{
+    FnDef *f = fsym->fn;
+    if (fsym->poisoned || !f) return false;
+    char usage[160];
+    snprintf(usage, sizeof usage, "'%s' takes %d argument%s", fsym->name, f->n_params,
+             f->n_params == 1 ? "" : "s");
+    FnApp *app = &sema_extra(s, e)->fnapp;
+    app->fn = fsym;
+    app->n = f->n_params;
+    app->args = arena_alloc(s->arena, (size_t)(f->n_params ? f->n_params : 1) * sizeof(AstNode *));
+    app->params = arena_alloc(s->arena, (size_t)(f->n_params ? f->n_params : 1) * sizeof(Symbol *));
+    if (!tensor_args(s, e, f->n_params, false, NULL, usage, app->args)) return false;
+    int mark = s->n_locals, floor = s->locals_floor;
+    size_t horizon = s->horizon;
+    s->locals_floor = s->n_locals;
+    s->horizon = f->visible;
+    for (int i = 0; i < f->n_params; i++) {
+        Symbol *p = sema_new_local(s, f->params[i], SYM_LET, app->args[i]->span);
+        p->label = f->params[i];
+        p->shape = app->args[i]->sema.shape;
+        p->grad = app->args[i]->sema.grad;
+        p->is_const = app->args[i]->sema.is_const;
+        p->const_value = app->args[i]->sema.const_value;
+        app->params[i] = p;
+    }
+    f->applying = true;
+    AstNode *body = ast_clone(s->arena, f->body);
+    int errors = s->errors;
+    bool ok = sema_expr(s, body);
+    f->applying = false;
+    s->n_locals = mark;
+    s->locals_floor = floor;
+    s->horizon = horizon;
+    if (!ok) {
+        if (s->errors > errors) sema_note(s, e->span, "in '%s' called here", fsym->name);
+        return false;
+    }
+    app->body = body;
+    e->sema.shape = body->sema.shape;
+    e->sema.grad = body->sema.grad;
+    e->sema.is_const = body->sema.is_const;
+    e->sema.const_value = body->sema.const_value;
+    return true;
+}
+
+/* The names a function's body uses, checked when it is defined (its shapes are checked at each
+ * call): each is a parameter, a name defined before it, a built-in or a model. */
+static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e)
+{
+    if (!e) return true;
+    switch (e->kind) {
+    case AST_NAME: {
+        for (int i = 0; i < f->n_params; i++)
+            if (f->params[i] == e->u.name) return true;
+        if (sema_lookup(s, e->u.name)) return true;
+        sema_error(s, e->span, "unknown name '%s' (a function sees its parameters and the names "
+                   "defined before it)", e->u.name);
+        return false;
+    }
+    case AST_UNARY:
+    case AST_BINARY:
+    case AST_RANGE: return fn_names_in(s, f, e->u.op.a) & fn_names_in(s, f, e->u.op.b);
+    case AST_FIELD: return fn_names_in(s, f, e->u.field.obj);
+    case AST_INDEX: {
+        bool ok = fn_names_in(s, f, e->u.index.obj);
+        for (size_t i = 0; i < e->u.index.subs.count; i++)
+            ok = fn_names_in(s, f, e->u.index.subs.items[i]) && ok;
+        return ok;
+    }
+    case AST_CALL: {
+        bool ok = true;
+        for (size_t i = 0; i < e->u.call.args.count; i++)
+            ok = fn_names_in(s, f, e->u.call.args.items[i]->u.bind.value) && ok;
+        return ok;
+    }
+    default: return true;
+    }
+}
+
+bool sema_uses(const AstNode *e, const Symbol *sym)
+{
+    if (!e) return false;
+    switch (e->kind) {
+    case AST_NAME: return e->sema.sym == sym;
+    case AST_UNARY:
+    case AST_BINARY:
+    case AST_RANGE: return sema_uses(e->u.op.a, sym) || sema_uses(e->u.op.b, sym);
+    case AST_FIELD: return sema_uses(e->u.field.obj, sym);
+    case AST_INDEX:
+        for (size_t i = 0; i < e->u.index.subs.count; i++)
+            if (sema_uses(e->u.index.subs.items[i], sym)) return true;
+        return sema_uses(e->u.index.obj, sym);
+    case AST_CALL:
+        for (size_t i = 0; i < e->u.call.args.count; i++)
+            if (sema_uses(e->u.call.args.items[i]->u.bind.value, sym)) return true;
+        if (e->sema.extra && e->sema.extra->fnapp.body)
+            return sema_uses(e->sema.extra->fnapp.body, sym);
+        return false;
+    default: return false;
+    }
+}
+
+bool sema_fn_names(Sema *s, Symbol *fsym)
+{
+    size_t horizon = s->horizon;
+    s->horizon = fsym->fn->visible;
+    bool ok = fn_names_in(s, fsym->fn, fsym->fn->body);
+    s->horizon = horizon;
+    return ok;
+}
+
+/* A call: of a model, a user function, or a built-in, whose arguments are checked by its call
+ * signature. */
 static bool check_call(Sema *s, AstNode *e)
 {
-    Symbol *msym = sema_lookup(s, e->u.call.name);
+    const char *name = e->u.call.name;
+    Symbol *msym = sema_lookup(s, name);
     if (msym && msym->kind == SYM_MODEL) return model_call(s, e, msym);
+    if (msym && msym->kind == SYM_FN) return fn_call(s, e, msym);
+    if (!msym && applying(s, name)) {
+        sema_error(s, e->u.call.name_span, "'%s' cannot call itself: a function is written out "
+                   "where it is called, so the formula would never end", name);
+        return false;
+    }
+    if (strcmp(name, "l2") == 0) return call_l2(s, e);
+    if (strcmp(name, "params") == 0) return call_params(s, e);
+    if (strcmp(name, "stack") == 0) return call_stack(s, e);
     const OpInfo *op = callable(s, e);
     if (!op) return false;
     e->sema.attrs = sema_no_attrs();
@@ -638,15 +1134,12 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_LOSS: return call_loss(s, e, op);
     case SIG_PROB: return call_prob(s, e, op);
     case SIG_FANS: return call_fans(s, e, op);
-    case SIG_BINARY:
-    case SIG_WHERE:
-    case SIG_CLAMP:
-    case SIG_RESHAPE:
-    case SIG_CONCAT:
-    case SIG_ONE_HOT:
-        /* TODO(issue 11): the checks for the new built-ins land with the language work */
-        sema_error(s, e->u.call.name_span, "'%s' cannot be called yet", e->u.call.name);
-        return false;
+    case SIG_BINARY: return call_binary(s, e, op);
+    case SIG_WHERE: return call_where(s, e, op);
+    case SIG_CLAMP: return call_clamp(s, e, op);
+    case SIG_RESHAPE: return call_reshape(s, e, op);
+    case SIG_CONCAT: return call_concat(s, e, op);
+    case SIG_ONE_HOT: return call_one_hot(s, e, op);
     case SIG_LEAF:
     case SIG_OPERATOR: break;
     }
@@ -663,21 +1156,44 @@ static OpKind binary_op(int c)
     case '-': return OP_SUB;
     case '*': return OP_MUL;
     case '/': return OP_DIV;
+    case '%': return OP_MOD;
     case '^': return OP_POW;
     case '@': return OP_MATMUL;
+    case '<': return OP_LT;
+    case '>': return OP_GT;
+    case AST_OP_LE: return OP_LE;
+    case AST_OP_GE: return OP_GE;
+    case AST_OP_EQ: return OP_EQ;
+    case AST_OP_NE: return OP_NE;
+    case AST_OP_AND: return OP_AND;
+    case AST_OP_OR: return OP_OR;
     }
     NN_ASSERT(!"unknown operator");
     return OP_ADD;
 }
 
+/* A constant operation on constants, computed as the runtime computes it (float32). */
 static double fold(int c, double a, double b)
 {
+    float x = (float)a, y = (float)b;
     switch (c) {
-    case '+': return (float)a + (float)b;
-    case '-': return (float)a - (float)b;
-    case '*': return (float)a * (float)b;
-    case '/': return (float)a / (float)b;
-    case '^': return powf((float)a, (float)b);
+    case '+': return x + y;
+    case '-': return x - y;
+    case '*': return x * y;
+    case '/': return x / y;
+    case '%': {
+        float r = fmodf(x, y);
+        return r != 0 && (r < 0) != (y < 0) ? r + y : r;
+    }
+    case '^': return powf(x, y);
+    case '<': return x < y;
+    case '>': return x > y;
+    case AST_OP_LE: return x <= y;
+    case AST_OP_GE: return x >= y;
+    case AST_OP_EQ: return x == y;
+    case AST_OP_NE: return x != y;
+    case AST_OP_AND: return x != 0 && y != 0;
+    case AST_OP_OR: return x != 0 || y != 0;
     }
     return NAN;
 }
@@ -700,10 +1216,44 @@ bool sema_expr(Sema *s, AstNode *e)
     return ok;
 }
 
+/* A definition of `name` by a statement of the unit after the one being checked, or NULL. */
+static const AstNode *defined_later(const Sema *s, const char *name)
+{
+    if (!s->unit) return NULL;
+    for (size_t i = s->stmt_index + 1; i < s->unit->count; i++) {
+        const AstNode *st = s->unit->items[i];
+        switch (st->kind) {
+        case AST_LET:
+        case AST_PARAM:
+            if (st->u.bind.name == name) return st;
+            break;
+        case AST_MODEL:
+            if (st->u.block.name == name) return st;
+            break;
+        case AST_FN:
+            if (st->u.fn.name == name) return st;
+            break;
+        case AST_LET_MANY:
+            for (size_t k = 0; k < st->u.many.names.count; k++)
+                if (st->u.many.names.items[k]->u.name == name) return st;
+            break;
+        default: break;
+        }
+    }
+    return NULL;
+}
+
 /* A name: a let or a param (or a local of a model's formula). */
 static bool check_name(Sema *s, AstNode *e)
 {
     Symbol *sym = sema_lookup(s, e->u.name);
+    const AstNode *later = sym ? NULL : defined_later(s, e->u.name);
+    if (later) {
+        sema_error(s, e->span, "'%s' is used before its definition: a name can be used only after "
+                   "the line that defines it", e->u.name);
+        sema_note(s, later->span, "'%s' is defined here", e->u.name);
+        return false;
+    }
     if (!sym) {
         const char *hint = suggest_name(s, e->u.name);
         if (op_lookup(e->u.name))
@@ -726,6 +1276,10 @@ static bool check_name(Sema *s, AstNode *e)
                    sym->name, sym->name, sym->name);
         return false;
     }
+    if (sym->kind == SYM_FN) {
+        sema_error(s, e->span, "'%s' is a function; call it, e.g. %s(x)", sym->name, sym->name);
+        return false;
+    }
     e->sema.sym = sym;
     e->sema.shape = sym->shape;
     e->sema.grad = sym->grad;
@@ -740,10 +1294,11 @@ static bool check_operator(Sema *s, AstNode *e)
     if (e->kind == AST_UNARY) {
         AstNode *a = e->u.op.a;
         if (!sema_expr(s, a)) return false;
-        bool ok = apply_shape(s, e, OP_NEG, &a, 1);
+        bool not = e->u.op.op == AST_OP_NOT;
+        bool ok = apply_shape(s, e, not ? OP_NOT : OP_NEG, &a, 1);
         if (a->sema.is_const && a->sema.shape.rank == 0) {
             e->sema.is_const = true;
-            e->sema.const_value = -a->sema.const_value;
+            e->sema.const_value = not ? a->sema.const_value == 0 : -a->sema.const_value;
         }
         return ok;
     }
@@ -782,12 +1337,45 @@ static bool check_grad(Sema *s, AstNode *e)
     return true;
 }
 
-/* x.grad, x.T, data.X, net.layer1.W */
+/* x.shape (a constant vector of sizes) and x.rows (its first size, a constant number); a data
+ * set's rows too. */
+static bool check_size_field(Sema *s, AstNode *e, bool rows)
+{
+    AstNode *obj = e->u.field.obj;
+    Symbol *d = obj->kind == AST_NAME ? sema_lookup(s, obj->u.name) : NULL;
+    Shape sh;
+    if (d && d->kind == SYM_DATA) {
+        if (d->poisoned) return false;
+        sh = d->data->X->shape;
+    } else {
+        if (!sema_expr(s, obj)) return false;
+        sh = obj->sema.shape;
+    }
+    e->sema.op = OP_CONST;
+    if (rows) {
+        if (sh.rank == 0) {
+            sema_error(s, e->span, "a scalar has no rows");
+            return false;
+        }
+        e->sema.is_const = true;
+        e->sema.const_value = sh.dim[0];
+        return true;
+    }
+    e->sema.attrs.shape = sh;       /* lowering makes the vector of sizes from it */
+    e->sema.shape = shape_scalar();
+    e->sema.shape.rank = 1;
+    e->sema.shape.dim[0] = sh.rank;
+    return true;
+}
+
+/* x.grad, x.T, x.shape, x.rows, data.X, net.layer1.W */
 static bool check_field(Sema *s, AstNode *e)
 {
     AstNode *obj = e->u.field.obj;
     const char *f = e->u.field.field;
     if (strcmp(f, "grad") == 0) return check_grad(s, e);
+    if (strcmp(f, "shape") == 0 || strcmp(f, "rows") == 0)
+        return check_size_field(s, e, f[0] == 'r');
     if (strcmp(f, "T") == 0) {
         if (!sema_expr(s, obj)) return false;
         e->sema.operand = obj;
@@ -797,8 +1385,102 @@ static bool check_field(Sema *s, AstNode *e)
     if (net_field(s, e, &handled)) return true;
     if (handled) return false;
     if (!sema_expr(s, obj)) return false;     /* an unknown name is the first mistake */
-    sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has '.grad' and '.T')", f);
+    sema_error(s, e->u.field.field_span, "unknown field '%s' (a value has .T, .shape and .rows, "
+               "and a param .grad)", f);
     return false;
+}
+
+/* One range a:b of a subscript along an axis of `size`: constant ends (either may be left out;
+ * negative ones count from the end; like Python, ends past the axis stop at it). */
+static bool range_step(Sema *s, AstNode *r, int size, IndexStep *st)
+{
+    long lo = 0, hi = size;
+    const double big = 2147483647.0;
+    if (r->u.op.a && !sema_const_int(s, r->u.op.a, "the start of a range", -big, big, &lo))
+        return false;
+    if (r->u.op.b && !sema_const_int(s, r->u.op.b, "the end of a range", -big, big, &hi))
+        return false;
+    if (lo < 0) lo += size;
+    if (hi < 0) hi += size;
+    lo = lo < 0 ? 0 : lo > size ? size : lo;
+    hi = hi < 0 ? 0 : hi > size ? size : hi;
+    if (lo >= hi) {
+        sema_error(s, r->span, "this range of an axis of size %d is empty", size);
+        return false;
+    }
+    st->range = true;
+    st->start = (int)lo;
+    st->stop = (int)hi;
+    return true;
+}
+
+/* One index along an axis of `size`: a scalar; a constant one is checked here, another when the
+ * program runs. */
+static bool index_step(Sema *s, AstNode *i, int size, IndexStep *st)
+{
+    if (!sema_expr(s, i)) return false;
+    char buf[64];
+    if (i->sema.shape.rank != 0) {
+        sema_error(s, i->span, "an index is a number, but this has shape %s (for a range, write "
+                   "a:b)", shape_str(&i->sema.shape, buf, sizeof buf));
+        return false;
+    }
+    double v = i->sema.const_value;
+    if (i->sema.is_const && (v != floor(v) || v < -size || v >= size)) {
+        if (v != floor(v))
+            sema_error(s, i->span, "an index must be a whole number, not %s", fmt_num(v, buf));
+        else
+            sema_error(s, i->span, "index %s is out of range for an axis of size %d (from %d to "
+                       "%d)", fmt_num(v, buf), size, -size, size - 1);
+        return false;
+    }
+    st->index = i;
+    return true;
+}
+
+/* X[i], X[a:b], X[:, j], X[-1]: the subscripts as steps (lowering makes an op of each); the
+ * shape of what is left. x.shape[k] with a constant k is a constant number. */
+static bool check_index(Sema *s, AstNode *e)
+{
+    AstNode *obj = e->u.index.obj;
+    const AstList *subs = &e->u.index.subs;
+    if (!sema_expr(s, obj)) return false;
+    Shape sh = obj->sema.shape;
+    char buf[64];
+    if ((int)subs->count > sh.rank) {
+        sema_error(s, e->span, "this has shape %s: %d subscript%s at most, not %zu",
+                   shape_str(&sh, buf, sizeof buf), sh.rank, sh.rank == 1 ? "" : "s",
+                   subs->count);
+        return false;
+    }
+    SemaExtra *ex = sema_extra(s, e);
+    ex->steps = arena_alloc(s->arena, subs->count * sizeof *ex->steps);
+    int axis = 0;
+    for (size_t k = 0; k < subs->count; k++) {
+        AstNode *sub = subs->items[k];
+        IndexStep *st = &ex->steps[ex->n_steps++];
+        st->axis = axis;
+        bool ok = sub->kind == AST_RANGE ? range_step(s, sub, sh.dim[axis], st)
+                                         : index_step(s, sub, sh.dim[axis], st);
+        if (!ok) return false;
+        if (st->range) {
+            sh.dim[axis++] = st->stop - st->start;
+            continue;
+        }
+        for (int d = axis; d + 1 < sh.rank; d++) sh.dim[d] = sh.dim[d + 1];
+        sh.rank--;
+    }
+    e->sema.shape = sh;
+    e->sema.grad = obj->sema.grad;
+    e->sema.op = OP_INDEX;
+    bool size = obj->kind == AST_FIELD && strcmp(obj->u.field.field, "shape") == 0;
+    if (size && ex->n_steps == 1 && !ex->steps[0].range && ex->steps[0].index->sema.is_const) {
+        double v = ex->steps[0].index->sema.const_value;
+        int rank = obj->sema.attrs.shape.rank;
+        e->sema.is_const = true;
+        e->sema.const_value = obj->sema.attrs.shape.dim[(int)(v < 0 ? v + rank : v)];
+    }
+    return true;
 }
 
 static bool check_expr_at(Sema *s, AstNode *e)
@@ -827,6 +1509,10 @@ static bool check_expr_at(Sema *s, AstNode *e)
     case AST_BINARY: return check_operator(s, e);
     case AST_CALL: return check_call(s, e);
     case AST_FIELD: return check_field(s, e);
+    case AST_INDEX: return check_index(s, e);
+    case AST_RANGE:
+        sema_error(s, e->span, "a range a:b is written only inside a subscript, as X[a:b]");
+        return false;
     default: break;
     }
     NN_ASSERT(!"not an expression");

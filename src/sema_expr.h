@@ -37,6 +37,12 @@ void sema_unknown_init(Sema *s, const AstNode *v);
  * *app, is for lowering. Reports at `at`, with a note there for mistakes inside the formula. */
 bool sema_apply_model(Sema *s, Symbol *model, const Shape *in, Span at, ModelApp *app);
 
+/* Checks the names a function's body uses, when it is defined (the shapes are checked at each
+ * call). Reports unknown ones; false if there was one. */
+bool sema_fn_names(Sema *s, Symbol *fn);
+/* Whether a checked expression reads `sym` (through function calls too). */
+bool sema_uses(const AstNode *e, const Symbol *sym);
+
 /* The path a field expression names below its root: "layer1.W" for net.layer1.W, "" for a bare
  * name; the root's symbol (or NULL) in *root. NULL if `e` is not a dotted name. */
 const char *sema_field_path(Sema *s, AstNode *e, Symbol **root);

@@ -378,8 +378,7 @@ static bool formula_param(ModelBuild *b, AstNode *it)
     if (!sema_expr(s, v)) return false;
     Symbol *p = model_param(b, it->u.bind.name, v->sema.shape, it->u.bind.name_span);
     it->sema.sym = p;
-    if (s->n_locals < (int)NN_ARRAY_LEN(s->locals))
-        s->locals[s->n_locals++] = (LocalName){ it->u.bind.name, p };
+    sema_push_local(s, it->u.bind.name, p);
     return true;
 }
 

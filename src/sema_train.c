@@ -112,38 +112,42 @@ bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus
     return ok;
 }
 
-/* ---- the language's optimizers and schedules (src/optim_words.def) --------------------------- */
+/* ---- the language's optimizers and schedules (src/optim.c's tables) -------------------------- */
 
-static const char *const optimizer_words[] = {
-#define OPTIMIZER(name, kind, example, text) name,
-#define SCHEDULE(...)
-#include "optim_words.def"
-#undef SCHEDULE
-#undef OPTIMIZER
-};
+/* Every optimizer's word, and every schedule's that users write. */
+static size_t optimizer_words(const char **out)
+{
+    size_t n = 0;
+    for (int k = 0; k < OPTIM_KINDS; k++) out[n++] = optim_name((OptimKind)k);
+    return n;
+}
 
-static const char *const schedule_words[] = {
-#define OPTIMIZER(...)
-#define SCHEDULE(name, kind, example, text) name,
-#include "optim_words.def"
-#undef SCHEDULE
-#undef OPTIMIZER
-};
+static size_t schedule_words(const char **out)
+{
+    size_t n = 0;
+    for (int k = 0; k < SCHED_KINDS; k++) {
+        const char *example, *text;
+        schedule_help((SchedKind)k, &example, &text);
+        if (text) out[n++] = schedule_name((SchedKind)k);
+    }
+    return n;
+}
 
 /* "unknown optimizer 'adma'; did you mean 'adam'?", or else the list of optimizers, at `at`. */
 static void report_unknown_optimizer(Sema *s, Span at, const char *name)
 {
+    const char *words[OPTIM_KINDS];
+    size_t n = optimizer_words(words);
     Suggest sg;
     suggest_init(&sg, name);
-    for (size_t i = 0; i < NN_ARRAY_LEN(optimizer_words); i++)
-        suggest_offer(&sg, optimizer_words[i]);
+    for (size_t i = 0; i < n; i++) suggest_offer(&sg, words[i]);
     if (suggest_best(&sg)) {
         sema_error(s, at, "unknown optimizer '%s'; did you mean '%s'?", name, suggest_best(&sg));
         return;
     }
     StrBuf sb;
     sb_init(&sb);
-    sema_list_words(&sb, optimizer_words, NN_ARRAY_LEN(optimizer_words), "and");
+    sema_list_words(&sb, words, n, "and");
     sema_error(s, at, "unknown optimizer '%s' (nn has %s)", name, sb.data);
     sb_free(&sb);
 }
@@ -151,29 +155,88 @@ static void report_unknown_optimizer(Sema *s, Span at, const char *name)
 /* "unknown schedule 'cosin'; did you mean 'cosine'?"; false if no schedule is close. */
 static bool suggest_schedule(Sema *s, AstNode *v, const char *name)
 {
+    const char *words[SCHED_KINDS];
+    size_t n = schedule_words(words);
     Suggest sg;
     suggest_init(&sg, name);
-    for (size_t i = 0; i < NN_ARRAY_LEN(schedule_words); i++)
-        suggest_offer(&sg, schedule_words[i]);
+    for (size_t i = 0; i < n; i++) suggest_offer(&sg, words[i]);
     if (!suggest_best(&sg)) return false;
     sema_error(s, v->span, "unknown schedule '%s'; did you mean '%s'?", name, suggest_best(&sg));
     return true;
 }
 
-/* ---- optimizers --------------------------------------------------------------------------- */
+/* ---- optimizers ----------------------------------------------------------------------------
+ * An optimizer's arguments are its rows in src/optim.c (optim_args): the learning rate first,
+ * the one that may be given without its name. */
 
-/* One setting of an optimizer: where it goes and the values it may take. */
-typedef struct HyperSpec {
-    const char *name;
-    float *slot;
-    double lo, hi;
-    bool lo_open, hi_open;
-    const char *range;      /* the rule, for the message */
-} HyperSpec;
-
-static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, bool lr_required)
+/* How messages name an optimizer's argument. */
+static const char *optim_what(const char *name, bool constant, char *buf, size_t cap)
 {
-    const char *name = e->kind == AST_CALL ? e->u.call.name : e->kind == AST_NAME ? e->u.name : NULL;
+    if (strcmp(name, "lr") == 0) return constant ? "the learning rate 'lr'" : "the learning rate";
+    snprintf(buf, cap, "'%s'", name);
+    return buf;
+}
+
+/* Which row an argument is, reporting an unknown name with the list of rows. */
+static int optim_row(Sema *s, const char *fn, AstNode *a, const char *an, const ArgSpec *rows,
+                     int n)
+{
+    for (int k = 0; k < n; k++)
+        if (strcmp(rows[k].name, an) == 0) return k;
+    StrBuf sb;
+    sb_init(&sb);
+    for (int j = 0; j < n; j++) sb_printf(&sb, "%s%s", j ? ", " : "", rows[j].name);
+    sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span, "'%s' has no argument '%s' (it "
+               "takes %s)", fn, an, sb.data);
+    sb_free(&sb);
+    return -1;
+}
+
+/* A learning rate that is not a constant (step sgd(lr = 1 - 0.9 * k / 100)): a scalar formula,
+ * computed at each step. */
+static bool lr_formula(Sema *s, AstNode *v, AstNode **lr)
+{
+    if (!sema_expr(s, v)) return false;
+    if (v->sema.is_const) return true;
+    char buf[64];
+    if (v->sema.shape.rank != 0) {
+        sema_error(s, v->span, "the learning rate must be a scalar, but this has shape %s",
+                   shape_str(&v->sema.shape, buf, sizeof buf));
+        return false;
+    }
+    *lr = v;
+    return true;
+}
+
+/* One argument's value, stored into *c. */
+static bool optim_value(Sema *s, AstNode *a, const ArgSpec *row, OptimConfig *c, AstNode **lr)
+{
+    char buf[64];
+    AstNode *v = a->u.bind.value;
+    bool is_lr = strcmp(row->name, "lr") == 0;
+    if (is_lr && lr) {
+        if (!lr_formula(s, v, lr)) return false;
+        if (*lr) return true;
+    }
+    if (sema_expr(s, v) && !v->sema.is_const) {
+        sema_error(s, v->span, "%s must be a constant number%s", optim_what(row->name, true, buf,
+                   sizeof buf), is_lr ? " in a train block (a 'step' statement may compute it, "
+                   "e.g. in a loop)" : "");
+        return false;
+    }
+    double x;
+    if (!sema_arg_value(s, v, row, optim_what(row->name, false, buf, sizeof buf), &x))
+        return false;
+    optim_set_option(c, row->name, (float)x);
+    return true;
+}
+
+/* sgd(lr = 0.1, momentum = 0.9), adam(), ...: checked against the optimizer's rows into *c.
+ * `lr`: where a learning rate that is not a constant may go (a step statement), or NULL. */
+static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, AstNode **lr)
+{
+    const char *name = e->kind == AST_CALL ? e->u.call.name
+                       : e->kind == AST_NAME ? e->u.name : NULL;
     OptimKind kind;
     if (!name || !optim_lookup(name, &kind)) {
         if (name)
@@ -183,82 +246,34 @@ static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, bool lr_require
         return false;
     }
     optim_defaults(kind, c);
-    float nesterov = 0;
-    HyperSpec specs[8];
-    int n = 0;
-    specs[n++] = (HyperSpec){ "lr", &c->lr, 0, INFINITY, true, true, "positive" };
-    if (kind == OPTIM_SGD || kind == OPTIM_RMSPROP)
-        specs[n++] = (HyperSpec){ "momentum", &c->momentum, 0, 1, false, true,
-                                  "at least 0 and below 1" };
-    if (kind == OPTIM_SGD) {
-        specs[n++] = (HyperSpec){ "dampening", &c->dampening, 0, 1, false, false,
-                                  "between 0 and 1" };
-        specs[n++] = (HyperSpec){ "nesterov", &nesterov, 0, 1, false, false,
-                                  "1 (on) or 0 (off)" };
-    }
-    if (kind == OPTIM_ADAM || kind == OPTIM_ADAMW) {
-        specs[n++] = (HyperSpec){ "beta1", &c->beta1, 0, 1, false, true, "at least 0 and below 1" };
-        specs[n++] = (HyperSpec){ "beta2", &c->beta2, 0, 1, false, true, "at least 0 and below 1" };
-    }
-    if (kind == OPTIM_RMSPROP)
-        specs[n++] = (HyperSpec){ "alpha", &c->alpha, 0, 1, false, false, "between 0 and 1" };
-    if (kind != OPTIM_SGD)
-        specs[n++] = (HyperSpec){ "eps", &c->eps, 0, 1, true, false, "above 0 and at most 1" };
-    specs[n++] = (HyperSpec){ "weight_decay", &c->weight_decay, 0, INFINITY, false, true,
-                              "at least 0" };
+    int n;
+    const ArgSpec *rows = optim_args(kind, &n);
     const AstList *args = e->kind == AST_CALL ? &e->u.call.args : &(AstList){ 0 };
     bool lr_given = false;
     for (size_t i = 0; i < args->count; i++) {
         AstNode *a = args->items[i];
-        const char *an = a->u.bind.name;
-        if (!an) {
-            if (i != 0) {
-                sema_error(s, a->span, "only the learning rate may be given without its name; "
-                           "name the others, e.g. momentum = 0.9");
-                return false;
-            }
-            an = "lr";
-        }
-        int k = 0;
-        while (k < n && strcmp(specs[k].name, an) != 0) k++;
-        if (k == n) {
-            StrBuf sb;
-            sb_init(&sb);
-            for (int j = 0; j < n; j++) sb_printf(&sb, "%s%s", j ? ", " : "", specs[j].name);
-            sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span, "'%s' has no "
-                       "argument '%s' (it takes %s)", name, an, sb.data);
-            sb_free(&sb);
+        const char *an = a->u.bind.name ? a->u.bind.name : "lr";
+        if (!a->u.bind.name && i != 0) {
+            sema_error(s, a->span, "only the learning rate may be given without its name; name "
+                       "the others, e.g. momentum = 0.9");
             return false;
         }
+        int k = optim_row(s, name, a, an, rows, n);
+        if (k < 0) return false;
         for (size_t j = 0; j < i; j++) {
             const char *bn = args->items[j]->u.bind.name ? args->items[j]->u.bind.name : "lr";
             if (strcmp(bn, an) == 0) {
                 bool mixed = !args->items[j]->u.bind.name || !a->u.bind.name;
-                sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span,
-                           "argument '%s' is given twice%s", an, mixed ? ": by position and by name" : "");
+                sema_error(s, a->u.bind.name ? a->u.bind.name_span : a->span, "argument '%s' is "
+                           "given twice%s", an, mixed ? ": by position and by name" : "");
                 return false;
             }
         }
-        double v;
-        char what[64];
-        snprintf(what, sizeof what, strcmp(an, "lr") == 0 ? "the learning rate '%s'" : "'%s'",
-                 an);
-        if (!sema_const_number(s, a->u.bind.value, what, &v)) return false;
-        bool bad = v < specs[k].lo || v > specs[k].hi || (specs[k].lo_open && v == specs[k].lo)
-                   || (specs[k].hi_open && v == specs[k].hi);
-        if (strcmp(an, "nesterov") == 0) bad = v != 0 && v != 1;
-        if (bad) {
-            if (strcmp(an, "lr") == 0) what[0] = '\0';
-            sema_error(s, a->u.bind.value->span, "%s must be %s",
-                       strcmp(an, "lr") == 0 ? "the learning rate" : what, specs[k].range);
-            return false;
-        }
-        *specs[k].slot = (float)v;
-        if (strcmp(an, "lr") == 0) lr_given = true;
+        if (!optim_value(s, a, &rows[k], c, lr)) return false;
+        lr_given |= k == 0;
     }
-    c->nesterov = nesterov != 0;
-    if (kind == OPTIM_SGD && lr_required && !lr_given) {
-        sema_error(s, e->span, "'sgd' needs a learning rate, e.g. sgd(lr = 0.1)");
+    if (rows[0].required && !lr_given) {
+        sema_error(s, e->span, "'%s' needs a learning rate, e.g. %s(lr = 0.1)", name, name);
         return false;
     }
     if (c->nesterov && (c->momentum <= 0 || c->dampening != 0)) {
@@ -268,70 +283,170 @@ static bool check_optimizer(Sema *s, AstNode *e, OptimConfig *c, bool lr_require
     return true;
 }
 
+/* What `step` and `zero_grad` work on: params, models (all their params) and layers of models
+ * (net.layer1: its W and b), as a list of param symbols. None named: every param. */
+static bool param_targets(Sema *s, AstNode *st, const AstList *targets)
+{
+    SemaExtra *ex = sema_extra(s, st);
+    if (!targets->count) return true;
+    size_t cap = 0;
+    for (size_t i = 0; i < targets->count; i++) {
+        Symbol *root = NULL;
+        const char *path = sema_field_path(s, targets->items[i], &root);
+        cap += root && root->kind == SYM_MODEL && root->model ? (size_t)root->model->n_params : 1;
+        (void)path;
+    }
+    ex->targets = arena_alloc(s->arena, (cap ? cap : 1) * sizeof *ex->targets);
+    bool ok = true;
+    for (size_t i = 0; i < targets->count; i++) {
+        AstNode *t = targets->items[i];
+        Symbol *root = NULL;
+        const char *path = sema_field_path(s, t, &root);
+        Symbol *p = sema_param_path(s, t);
+        if (p) {
+            ex->targets[ex->n_targets++] = p;
+            continue;
+        }
+        if (path && root && root->kind == SYM_MODEL && !root->poisoned) {
+            const Model *m = root->model;
+            size_t len = strlen(path), before = (size_t)ex->n_targets;
+            for (int k = 0; k < m->n_params; k++)      /* the model, or a layer of it */
+                if (!len || (strncmp(m->param_names[k], path, len) == 0
+                             && m->param_names[k][len] == '.'))
+                    ex->targets[ex->n_targets++] = m->params[k];
+            if ((size_t)ex->n_targets > before) continue;
+        }
+        if (root && root->poisoned) {
+            ok = false;
+            continue;
+        }
+        sema_error(s, t->span, "'%s' names no params: name params, models or a model's layers "
+                   "(net.layer1)", t->kind == AST_NAME ? t->u.name
+                   : path && root ? sema_dotted(s, root->name, path) : "this");
+        ok = false;
+    }
+    return ok;
+}
+
 void sema_check_step(Sema *s, AstNode *st)
 {
     AstNode call = *st;     /* the step's optimizer reads like a call */
     call.kind = AST_CALL;
     SemaExtra *ex = sema_extra(s, st);
-    check_optimizer(s, &call, &ex->train.optim, true);
+    check_optimizer(s, &call, &ex->train.set.optim, &ex->lr);
+    param_targets(s, st, &st->u.call.targets);
 }
 
-/* ---- schedules ------------------------------------------------------------------------------ */
-
-static bool check_schedule(Sema *s, AstNode *v, SemaTrain *t, int epochs)
+void sema_check_zero_grad(Sema *s, AstNode *st)
 {
-    const char *name = v->kind == AST_NAME ? v->u.name : v->kind == AST_CALL ? v->u.call.name : "";
-    const AstList *args = v->kind == AST_CALL ? &v->u.call.args : &(AstList){ 0 };
-    if (strcmp(name, "cosine") == 0) {
-        t->sched.kind = SCHED_COSINE;
-        if (!sema_named(s, args, "cosine", "min") || sema_npos(args) > 0) {
-            if (sema_npos(args) > 0)
-                sema_error(s, v->span, "'cosine' takes only 'min', the last learning rate: "
-                           "cosine(min = 0.001)");
-            return false;
+    param_targets(s, st, &st->u.list);
+}
+
+/* ---- schedules --------------------------------------------------------------------------------
+ * A schedule is a word of src/optim.c's table with its arguments (schedule_args), `A then B`
+ * (warmup(5) then cosine), or a formula of the epoch and update counts: a factor of the
+ * optimizer's learning rate, like PyTorch's LambdaLR. */
+
+/* One schedule word and its arguments into *out. */
+static bool schedule_word(Sema *s, AstNode *v, Schedule *out, SchedKind *kind)
+{
+    const char *name = v->kind == AST_NAME ? v->u.name : v->u.call.name;
+    if (!schedule_lookup(name, kind) || *kind == SCHED_NONE) {
+        if (!suggest_schedule(s, v, name)) {
+            const char *words[SCHED_KINDS];
+            size_t n = schedule_words(words);
+            StrBuf sb;
+            sb_init(&sb);
+            sema_list_words(&sb, words, n, "or");
+            sema_error(s, v->span, "unknown schedule '%s'; use %s, or a formula of epoch or "
+                       "update", name, sb.data);
+            sb_free(&sb);
         }
-        AstNode *m = sema_arg(args, SEMA_NAMED_ONLY, "min");
-        double mv = 0;
-        if (m && !sema_const_number(s, m, "'min'", &mv)) return false;
-        if (mv < 0) {
-            sema_error(s, m->span, "'min' cannot be negative");
-            return false;
-        }
-        t->sched.min_lr = (float)mv;
-        return true;
+        return false;
     }
-    if (strcmp(name, "step_decay") == 0) {
-        t->sched.kind = SCHED_STEP;
-        AstNode *every = sema_arg(args, SEMA_NAMED_ONLY, "every");
-        AstNode *gamma = sema_arg(args, SEMA_NAMED_ONLY, "gamma");
-        for (size_t i = 0; i < args->count; i++) {
-            const char *an = args->items[i]->u.bind.name;
-            if (!an || (strcmp(an, "every") != 0 && strcmp(an, "gamma") != 0)) {
-                sema_error(s, args->items[i]->span, "'step_decay' takes 'every' (epochs) and "
-                           "'gamma' (the factor): step_decay(every = 10, gamma = 0.5)");
-                return false;
-            }
-        }
-        if (!every) {
-            sema_error(s, v->span, "'step_decay' needs 'every': step_decay(every = 10, gamma = 0.5)");
-            return false;
-        }
-        long e;
-        double g = 0.1;     /* PyTorch's StepLR default */
-        if (!sema_const_int(s, every, "'every'", 1, epochs > 0 ? epochs : 1e9, &e)) return false;
-        if (gamma && !sema_const_number(s, gamma, "'gamma'", &g)) return false;
-        if (gamma && !(g > 0 && g <= 1)) {
-            sema_error(s, gamma->span, "'gamma' must be above 0 and at most 1");
-            return false;
-        }
-        t->sched.step_size = (int)e;
-        t->sched.gamma = (float)g;
-        return true;
+    int n;
+    const ArgSpec *rows = schedule_args(*kind, &n);
+    double values[SCHED_MAX_ARGS];
+    for (int i = 0; i < n; i++) values[i] = rows[i].def;
+    if (v->kind == AST_CALL) {
+        ArgValue got[SCHED_MAX_ARGS];
+        const char *example = NULL, *text = NULL;
+        schedule_help(*kind, &example, &text);
+        char usage[192];
+        snprintf(usage, sizeof usage, "'%s' takes its arguments by name: %s", name,
+                 example ? example + strlen("schedule ") : name);
+        ArgForm form = { rows, n, 0, 0, NULL, NULL, example ? example + strlen("schedule ")
+                                                                  : NULL };
+        if (!sema_args(s, v, &form, usage, got)) return false;
+        for (int i = 0; i < n; i++) values[i] = got[i].num;
     }
-    if (!suggest_schedule(s, v, name))
-        sema_error(s, v->span, "unknown schedule; use cosine, cosine(min = 0.001) or "
-                   "step_decay(every = 10, gamma = 0.5)");
-    return false;
+    schedule_set(out, *kind, values);
+    return true;
+}
+
+/* A name or call of a schedule word, as opposed to a formula. */
+static bool is_schedule_word(const AstNode *v)
+{
+    SchedKind k;
+    return v->kind == AST_NAME || (v->kind == AST_CALL && (schedule_lookup(v->u.call.name, &k)
+                                                           || !op_lookup(v->u.call.name)));
+}
+
+/* schedule 1 - 0.9 * update / 100: a scalar formula of `epoch` or `update` (the counts so far,
+ * from 0), with no params; per update if it uses `update`. */
+static bool schedule_formula(Sema *s, AstNode *v, SemaTrain *t)
+{
+    int mark = s->n_locals;
+    Symbol *epoch = sema_new_local(s, sema_intern(s, "epoch"), SYM_LET, v->span);
+    Symbol *update = sema_new_local(s, sema_intern(s, "update"), SYM_LET, v->span);
+    epoch->loop_var = update->loop_var = true;
+    bool ok = sema_expr(s, v);
+    s->n_locals = mark;
+    if (!ok) return false;
+    if (!sema_scalar(s, v, "schedule")) return false;
+    if (v->sema.grad) {
+        sema_error(s, v->span, "a schedule cannot depend on params");
+        return false;
+    }
+    t->sched_formula = v;
+    t->sched_epoch = epoch;
+    t->sched_update = update;
+    t->set.sched_per_update = sema_uses(v, update);
+    schedule_set(&t->set.sched, SCHED_FORMULA, NULL);
+    return true;
+}
+
+/* The schedule setting: a word (or A then B), or a formula. */
+static bool check_schedule(Sema *s, AstNode *set, SemaTrain *t)
+{
+    AstNode *v = set->u.setting.value;
+    const char *per = set->u.setting.per;
+    if (per && strcmp(per, "update") != 0 && strcmp(per, "epoch") != 0) {
+        sema_error(s, set->u.setting.per_span, "a schedule counts per update or per epoch, not "
+                   "per %s", per);
+        return false;
+    }
+    t->set.sched_per_update = per && strcmp(per, "update") == 0;
+    if (!is_schedule_word(v)) return schedule_formula(s, v, t);
+    SchedKind kind;
+    if (!schedule_word(s, v, &t->set.sched, &kind)) return false;
+    AstNode *then = set->u.setting.then;
+    if (!then) return true;
+    if (!schedule_leads(kind) || t->set.sched.phase[0].arg[0] <= 0) {
+        sema_error(s, v->span, "before 'then' comes a warm-up with its length: warmup(over = 5) "
+                   "then cosine, or linear(start = 0.1, over = 5) then ...");
+        return false;
+    }
+    Schedule next;
+    SchedKind kind2;
+    if (!is_schedule_word(then)) {
+        sema_error(s, then->span, "after 'then' comes a schedule such as cosine or "
+                   "step_decay(every = 10)");
+        return false;
+    }
+    if (!schedule_word(s, then, &next, &kind2)) return false;
+    schedule_then(&t->set.sched, &next);
+    return true;
 }
 
 /* ---- train: the settings --------------------------------------------------------------------- */
@@ -379,6 +494,7 @@ typedef struct SettingRow {
 
 static bool check_loss(TrainCheck *tc, AstNode *set);
 static bool check_metric(TrainCheck *tc, AstNode *set);
+static bool check_shuffle(TrainCheck *tc, AstNode *set);
 static bool check_resume(TrainCheck *tc, AstNode *set);
 static bool check_trace(TrainCheck *tc, AstNode *set);
 static bool check_break(TrainCheck *tc, AstNode *set);
@@ -396,13 +512,19 @@ static bool is_loss(const OpInfo *op)
     return op->sig == SIG_LOSS && !(op->flags & OPF_NO_GRAD);
 }
 
-/* loss NAME: one of the op table's losses. */
+/* loss NAME: one of the op table's losses; or a formula (checked for each pass, with the
+ * model's output for the batch). */
 static bool check_loss(TrainCheck *tc, AstNode *set)
 {
     AstNode *v = set->u.setting.value;
     const OpInfo *op = v->kind == AST_NAME ? op_lookup(v->u.name) : NULL;
     if (op && is_loss(op)) {
         tc->t->loss = op->kind;
+        return true;
+    }
+    if (v->kind != AST_NAME) {
+        tc->t->loss = OP_COUNT;
+        tc->t->loss_formula = v;
         return true;
     }
     const char *losses[OP_COUNT];
@@ -412,21 +534,43 @@ static bool check_loss(TrainCheck *tc, AstNode *set)
     StrBuf sb;
     sb_init(&sb);
     sema_list_words(&sb, losses, n, "or");
-    sema_error(tc->s, v->span, "expected a loss: %s", sb.data);
+    sema_error(tc->s, v->span, "expected a loss: %s, or a formula of out (the model's output "
+               "for the batch) and Y (its targets), e.g. loss mean((out - Y)^2)", sb.data);
     sb_free(&sb);
     return false;
 }
 
-/* metric accuracy | metric none */
+/* metric accuracy | metric none | metric FORMULA */
 static bool check_metric(TrainCheck *tc, AstNode *set)
 {
     AstNode *v = set->u.setting.value;
     bool accuracy = v->kind == AST_NAME && strcmp(v->u.name, "accuracy") == 0;
     if (accuracy || (v->kind == AST_NAME && strcmp(v->u.name, "none") == 0)) {
-        tc->t->metric = accuracy;
+        tc->t->set.metric = accuracy;
         return true;
     }
-    sema_error(tc->s, v->span, "the metric is 'accuracy' or 'none'");
+    if (v->kind == AST_NAME) {
+        sema_error(tc->s, v->span, "the metric is 'accuracy', 'none' or a formula of out and Y, "
+                   "e.g. metric mean((out > 0) == (Y > 0))");
+        return false;
+    }
+    tc->t->set.metric = true;
+    tc->t->metric_formula = v;
+    tc->t->metric_name = v->kind == AST_CALL ? v->u.call.name : "metric";
+    return true;
+}
+
+/* shuffle true | shuffle false */
+static bool check_shuffle(TrainCheck *tc, AstNode *set)
+{
+    AstNode *v = set->u.setting.value;
+    const char *w = v->kind == AST_NAME ? v->u.name : "";
+    if (strcmp(w, "true") == 0 || strcmp(w, "false") == 0) {
+        tc->t->set.shuffle = w[0] == 't';
+        return true;
+    }
+    sema_error(tc->s, v->span, "write 'shuffle false' (the rows in the order given) or 'shuffle "
+               "true' (a new random order every epoch, the default)");
     return false;
 }
 
@@ -456,7 +600,7 @@ static bool check_trace(TrainCheck *tc, AstNode *set)
     if (!sema_const_int(tc->s, set->u.setting.value, every ? "the tracing interval"
                         : settings[SET_TRACE].what, 1, 100000000, &n))
         return false;
-    *(every ? &tc->t->trace_every : &tc->t->trace_step) = (int)n;
+    *(every ? &tc->t->set.trace_every : &tc->t->set.trace_step) = (int)n;
     return true;
 }
 
@@ -469,11 +613,11 @@ static bool check_break(TrainCheck *tc, AstNode *set)
     if (word && strcmp(word, "step") == 0) {
         long n;
         if (!sema_const_int(s, v, settings[SET_BREAK].what, 1, 100000000, &n)) return false;
-        tc->t->break_step = n;
+        tc->t->set.break_step = n;
         return true;
     }
     if (!word && v->kind == AST_NAME && strcmp(v->u.name, "nonfinite") == 0) {
-        tc->t->break_nonfinite = true;
+        tc->t->set.break_nonfinite = true;
         return true;
     }
     if (word && strcmp(word, "grad_norm") == 0) {
@@ -483,7 +627,7 @@ static bool check_break(TrainCheck *tc, AstNode *set)
             sema_error(s, v->span, "the gradient norm to stop at must be above 0");
             return false;
         }
-        tc->t->break_grad_norm = x;
+        tc->t->set.break_grad_norm = x;
         return true;
     }
     sema_error(s, set->span, "write 'break step N' (stop before update N), 'break nonfinite' (at "
@@ -579,7 +723,7 @@ static void check_needed(TrainCheck *tc)
         sema_error(s, tc->st->span, "a train block needs an optimizer, e.g. 'optimizer sgd(lr = "
                    "0.1)' or 'optimizer adam()'");
         tc->ok = false;
-    } else if (opt && !check_optimizer(s, opt, &tc->t->optim, true)) {
+    } else if (opt && !check_optimizer(s, opt, &tc->t->set.optim, NULL)) {
         tc->ok = false;
     }
     if (tc->seen[SET_OPTIMIZER] && !opt) tc->ok = false;       /* its error was reported */
@@ -587,8 +731,8 @@ static void check_needed(TrainCheck *tc)
         sema_error(s, tc->st->span, "a train block needs 'epochs N'");
         tc->ok = false;
     }
-    AstNode *sched = tc->value[SET_SCHEDULE];
-    if (sched && tc->ok) tc->ok = check_schedule(s, sched, tc->t, tc->t->epochs);
+    if (tc->value[SET_SCHEDULE] && tc->ok)
+        tc->ok = check_schedule(s, tc->seen[SET_SCHEDULE], tc->t);
 }
 
 /* ---- train: a loss formula ------------------------------------------------------------------- */
@@ -789,7 +933,7 @@ static bool check_metric_fits(TrainCheck *tc, const Shape *yb, const Symbol *dat
     SemaTrain *t = tc->t;
     AstNode *metric = tc->seen[SET_METRIC];
     bool numeric = data && data->kind == SYM_DATA && data->data->n_classes == 0;
-    if (tc->value[SET_METRIC] && t->metric && !metric_fits(&t->batch_app.out, yb)) {
+    if (tc->value[SET_METRIC] && t->set.metric && !metric_fits(&t->batch_app.out, yb)) {
         char o[64], w[64];
         sema_error(tc->s, metric->span, "accuracy needs class scores [N, C] with one-hot or index "
                    "targets, or probabilities [N, 1] with 0/1 targets; here the model gives %s "
@@ -797,15 +941,72 @@ static bool check_metric_fits(TrainCheck *tc, const Shape *yb, const Symbol *dat
                    shape_str(yb, w, sizeof w));
         return false;
     }
-    if (tc->value[SET_METRIC] && t->metric && numeric) {
+    if (tc->value[SET_METRIC] && t->set.metric && numeric) {
         sema_error(tc->s, metric->span, "accuracy needs class targets, but '%s' has a numeric "
                    "target", data->name);
         return false;
     }
     if (!tc->value[SET_METRIC])
-        t->metric = !numeric && t->loss != OP_MSE && t->loss != OP_L1
+        t->set.metric = !numeric && !t->loss_formula && t->loss != OP_MSE && t->loss != OP_L1
                     && metric_fits(&t->batch_app.out, yb);
     return true;
+}
+
+/* A formula of the batch for one pass, checked on its own copy with X, Y and out of the pass's
+ * shapes. `what` names it in a note when it fails. */
+static AstNode *pass_formula(TrainCheck *tc, AstNode *f, PassFormula *pf, const char *what)
+{
+    Sema *s = tc->s;
+    int mark = s->n_locals;
+    sema_push_local(s, pf->x->name, pf->x);
+    sema_push_local(s, pf->y->name, pf->y);
+    sema_push_local(s, pf->out->name, pf->out);
+    AstNode *copy = ast_clone(s->arena, f);
+    bool ok = sema_expr(s, copy) && sema_scalar(s, copy, what);
+    s->n_locals = mark;
+    return ok ? copy : NULL;
+}
+
+/* The names a formula of the batch reads, with one pass's shapes. */
+static void pass_names(Sema *s, PassFormula *pf, const Shape *x, const Shape *y, const Shape *out,
+                       Span at)
+{
+    Symbol **syms[3] = { &pf->x, &pf->y, &pf->out };
+    const char *names[3] = { "X", "Y", "out" };
+    const Shape *shapes[3] = { x, y, out };
+    for (int i = 0; i < 3; i++) {
+        Symbol *sym = arena_alloc(s->arena, sizeof *sym);
+        sym->name = sym->label = sema_intern(s, names[i]);
+        sym->kind = SYM_LET;
+        sym->shape = *shapes[i];
+        sym->grad = i == 2;
+        sym->decl = at;
+        *syms[i] = sym;
+    }
+}
+
+/* The loss (and metric) of one pass: the built-in's shape rule, or the formulas checked for
+ * the pass's shapes. */
+static bool pass_loss(TrainCheck *tc, const ModelApp *app, const Shape *x, const Shape *y,
+                      PassFormula *pf, Span at)
+{
+    SemaTrain *t = tc->t;
+    if (!t->loss_formula) {
+        if (!check_loss_shapes(tc->s, at, t->loss, &app->out, y)) return false;
+    } else {
+        pass_names(tc->s, pf, x, y, &app->out, at);
+        pf->loss = pass_formula(tc, t->loss_formula, pf, "loss");
+        if (!pf->loss) return false;
+        if (!pf->loss->sema.grad) {
+            sema_error(tc->s, t->loss_formula->span, "this loss depends on no param: write it "
+                       "with out, the model's output for the batch (or the model applied to X)");
+            return false;
+        }
+    }
+    if (!t->metric_formula) return true;
+    if (!pf->x) pass_names(tc->s, pf, x, y, &app->out, at);
+    pf->metric = pass_formula(tc, t->metric_formula, pf, "metric");
+    return pf->metric != NULL;
 }
 
 /* The model applied as training runs it: to a batch (and the loss and metric on it), to the
@@ -815,26 +1016,29 @@ static void apply_model_passes(TrainCheck *tc, Symbol *msym, AstNode *x, AstNode
     Sema *s = tc->s;
     SemaTrain *t = tc->t;
     AstNode *val = tc->value[SET_VALIDATION];
+    Span at = tc->value[SET_LOSS]->span;
     Shape xs = x->sema.shape, ys = y->sema.shape;
-    Shape xb = with_rows(&xs, t->batch), yb = with_rows(&ys, t->batch);
+    Shape xb = with_rows(&xs, t->set.batch), yb = with_rows(&ys, t->set.batch);
     if (!sema_apply_model(s, msym, &xb, x->span, &t->batch_app)) return;
-    if (!check_loss_shapes(s, tc->value[SET_LOSS]->span, t->loss, &t->batch_app.out, &yb)) return;
+    if (!pass_loss(tc, &t->batch_app, &xb, &yb, &t->batch_f, at)) return;
     /* a data set knows whether its target is classes */
     AstNode *tx = tc->st->u.train.x;
     Symbol *data = tx->kind == AST_FIELD && tx->u.field.obj->kind == AST_NAME
                        ? sema_lookup(s, tx->u.field.obj->u.name) : NULL;
-    if (!check_metric_fits(tc, &yb, data)) return;
+    if (!t->metric_formula && !check_metric_fits(tc, &yb, data)) return;
     if (t->rest) {
-        Shape xr = with_rows(&xs, t->rest);
+        Shape xr = with_rows(&xs, t->rest), yr = with_rows(&ys, t->rest);
         if (!sema_apply_model(s, msym, &xr, x->span, &t->rest_app)) return;
+        if (!pass_loss(tc, &t->rest_app, &xr, &yr, &t->rest_f, at)) return;
     }
-    Shape xt = with_rows(&xs, t->train_rows);
+    Shape xt = with_rows(&xs, t->train_rows), yt = with_rows(&ys, t->train_rows);
     if (!sema_apply_model(s, msym, &xt, x->span, &t->train_app)) return;
+    if (!pass_loss(tc, &t->train_app, &xt, &yt, &t->train_f, at)) return;
     if (!t->has_val) return;
     Shape xv = t->val_given ? t->vx->sema.shape : with_rows(&xs, t->val_rows);
     if (!sema_apply_model(s, msym, &xv, val->span, &t->val_app)) return;
     Shape yv = t->val_given ? t->vy->sema.shape : with_rows(&ys, t->val_rows);
-    check_loss_shapes(s, val->span, t->loss, &t->val_app.out, &yv);
+    pass_loss(tc, &t->val_app, &xv, &yv, &t->val_f, val->span);
 }
 
 /* train MODEL on X, Y { ... } / train MODEL on DATA { ... } */
@@ -860,8 +1064,8 @@ static void train_on_data(TrainCheck *tc)
     t->rows = x->sema.shape.dim[0];
     t->train_rows = t->rows;
     if (!check_validation(tc, x->sema.shape.dim[1])) return;
-    if (t->batch == 0 || t->batch > t->train_rows) t->batch = t->train_rows;
-    t->rest = t->train_rows % t->batch;
+    if (t->set.batch == 0 || t->set.batch > t->train_rows) t->set.batch = t->train_rows;
+    t->rest = t->train_rows % t->set.batch;
     apply_model_passes(tc, msym, x, y);
 }
 
@@ -873,8 +1077,10 @@ void sema_check_train(Sema *s, AstNode *st)
     tc.st = st;
     tc.t = &sema_extra(s, st)->train;
     memset(tc.t, 0, sizeof *tc.t);
-    tc.t->accumulate = 1;
-    tc.t->sched.kind = SCHED_NONE;
+    tc.t->set.accumulate = 1;
+    tc.t->set.shuffle = 1;
+    tc.t->set.sched.kind = SCHED_NONE;
+    tc.t->metric_name = "accuracy";
     tc.ok = true;
     for (size_t i = 0; i < st->u.train.settings.count; i++)
         tc.ok = read_setting(&tc, st->u.train.settings.items[i]) && tc.ok;

@@ -10,6 +10,8 @@
 void sema_check_train(Sema *s, AstNode *st);
 /* step OPTIMIZER(...): checks the optimizer (into SemaExtra.train.optim). */
 void sema_check_step(Sema *s, AstNode *st);
+/* zero_grad [TARGETS]: the params named (SemaExtra.targets). */
+void sema_check_zero_grad(Sema *s, AstNode *st);
 /* save / load MODEL "FILE": the model must exist and have params. */
 void sema_check_file(Sema *s, AstNode *st);
 /* The places of `trace ... at PLACES` as layers of models; `model`: those of a train block,

@@ -183,8 +183,8 @@ static bool explain_update(const Loop *lp, long step)
 {
     const TrainInstr *t = lp->t;
     const Runtime *rt = lp->rt;
-    return (t->trace_step > 0 && step == t->trace_step)
-           || (t->trace_every > 0 && step % t->trace_every == 0)
+    return (t->set.trace_step > 0 && step == t->set.trace_step)
+           || (t->set.trace_every > 0 && step % t->set.trace_every == 0)
            || (rt->trace_from > 0 && step >= rt->trace_from && step <= rt->trace_to);
 }
 
@@ -266,8 +266,8 @@ static void check_breakpoints(Loop *lp)
     const TrainInstr *t = lp->t;
     Runtime *rt = lp->rt;
     long next = lp->step + 1;
-    bool at_step = next == t->break_step || next == rt->break_step;
-    double bound = t->break_grad_norm > 0 ? t->break_grad_norm : rt->break_grad_norm;
+    bool at_step = next == t->set.break_step || next == rt->break_step;
+    double bound = t->set.break_grad_norm > 0 ? t->set.break_grad_norm : rt->break_grad_norm;
     double norm = bound > 0 || at_step ? grad_norm(lp) : 0;
     bool over = bound > 0 && !(norm <= bound);
     if (!at_step && !over) return;
@@ -281,8 +281,52 @@ static void check_breakpoints(Loop *lp)
     lp->stop = stop_at(lp, why);
 }
 
+/* ---- the learning rate: the schedule, by epoch or by update ------------------------------- */
+
+/* Updates in an epoch: one per group of `accumulate` batches (the last may be smaller). */
+static long updates_per_epoch(const TrainInstr *t)
+{
+    if (!t->over_data) return 1;
+    long batches = (t->train_rows + t->set.batch - 1) / t->set.batch;
+    return (batches + t->set.accumulate - 1) / t->set.accumulate;
+}
+
+/* A formula schedule's factor at this count: its leaves `epoch` and `update` set, computed. */
+static double formula_factor(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    node(rt, t->sched_epoch)->value[0] = (float)lp->epoch;
+    node(rt, t->sched_update)->value[0] = (float)lp->step;
+    graph_forward(&rt->graph, &t->sched_plan, &rt->rng, rt_check_node, rt);
+    double f = node(rt, t->sched_factor)->value[0];
+    if (!(f >= 0))
+        rt_error(rt, node(rt, t->sched_factor)->span, "the schedule's factor is %g here (epoch "
+                 "%d, update %ld); it must be at least 0", f, lp->epoch, lp->step);
+    return f;
+}
+
+/* The optimizer for the update about to be made: the block's, with the schedule's learning rate
+ * (and momentum, for one_cycle) at the count it counts, epochs or updates. */
+static OptimConfig scheduled(Loop *lp, float *lr)
+{
+    const TrainInstr *t = lp->t;
+    OptimConfig c = t->set.optim;
+    bool per_update = t->set.sched_per_update;
+    long count = per_update ? lp->step : lp->epoch;
+    long total = per_update ? t->set.epochs * updates_per_epoch(t) : t->set.epochs;
+    double factor = t->sched_formula ? formula_factor(lp) : 1;
+    *lr = schedule_lr_factor(&t->set.sched, c.lr, count, total, factor);
+    double m;
+    if (schedule_momentum(&t->set.sched, count, total, &m)) {
+        if (c.kind == OPTIM_ADAM || c.kind == OPTIM_ADAMW) c.beta1 = (float)m;
+        else c.momentum = (float)m;
+    }
+    return c;
+}
+
 /* The update that ends a group of accumulated batches: clip, then step. */
-static void update(Loop *lp, float lr)
+static void update(Loop *lp)
 {
     const TrainInstr *t = lp->t;
     check_breakpoints(lp);
@@ -294,12 +338,14 @@ static void update(Loop *lp, float lr)
         }
         lp->wnorm_updates++;
     }
-    if (t->clip > 0) {
+    if (t->set.clip > 0) {
         for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
-        lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->clip);
+        lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->set.clip);
     }
+    float lr;
+    OptimConfig c = scheduled(lp, &lr);
     float *before = lp->explain_update ? rt_snapshot_params(lp->rt, false) : NULL;
-    rt_update(lp->rt, &t->optim, lr, t->params, t->n_params, lp->at);
+    rt_update(lp->rt, &c, lr, t->params, t->n_params, lp->at);
     lp->step++;
     if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
         /* the loss curve: one event per update, with the loss of its last batch */
@@ -308,7 +354,7 @@ static void update(Loop *lp, float lr)
         rt_flush(lp->rt);
     }
     if (lp->explain_update) {
-        trace_step_update(lp->rt, &t->optim, lr, before);
+        trace_step_update(lp->rt, &c, lr, before);
         rt_flush(lp->rt);
         lp->explain_update = false;
     }
@@ -356,16 +402,16 @@ static void log_line(Loop *lp, int epoch, const Scores *sc)
 {
     const TrainInstr *t = lp->t;
     StrBuf *out = &lp->rt->out;
-    int width = snprintf(NULL, 0, "%d", t->epochs);
-    sb_printf(out, "epoch %*d/%d  %s ", width, epoch + 1, t->epochs, t->loss_name);
+    int width = snprintf(NULL, 0, "%d", t->set.epochs);
+    sb_printf(out, "epoch %*d/%d  %s ", width, epoch + 1, t->set.epochs, t->loss_name);
     put_score(out, sc->loss);
-    if (t->over_data && t->metric) sb_printf(out, "  accuracy %.4f", sc->metric);
+    if (t->over_data && t->set.metric) sb_printf(out, "  %s %.4f", t->metric_name, sc->metric);
     if (t->has_val) {
         sb_printf(out, "  val_%s ", t->loss_name);
         put_score(out, sc->val_loss);
-        if (t->metric) sb_printf(out, "  val_accuracy %.4f", sc->val_metric);
+        if (t->set.metric) sb_printf(out, "  val_%s %.4f", t->metric_name, sc->val_metric);
     }
-    if (t->clip > 0) {
+    if (t->set.clip > 0) {
         char buf[32];
         sb_printf(out, "  grad_norm %s", fmt_num(lp->norm, buf));
     }
@@ -382,10 +428,10 @@ static void progress(Loop *lp, int epoch, int batch, int batches, double loss, b
     double t = now();
     if (!force && t - lp->last_progress < every) return;
     lp->last_progress = t;
-    double done = ((double)epoch + (double)batch / batches) / lp->t->epochs;
+    double done = ((double)epoch + (double)batch / batches) / lp->t->set.epochs;
     double left = done > 0 ? (t - lp->started) * (1 - done) / done : 0;
     sb_printf(&rt->out, "\r\033[Kepoch %d/%d  batch %d/%d  loss %.4f  %.0fs left", epoch + 1,
-              lp->t->epochs, batch, batches, loss, left);
+              lp->t->set.epochs, batch, batches, loss, left);
     rt_flush(rt);
 }
 
@@ -407,15 +453,16 @@ static void fill_rows(Runtime *rt, const TrainPass *pass, const TrainInstr *t, c
     }
 }
 
-/* One epoch over the data in shuffled batches; returns the mean training loss. */
-static double data_epoch(Loop *lp, int epoch, float lr)
+/* One epoch over the data in batches, the rows shuffled (unless `shuffle false`); returns the
+ * mean training loss. */
+static double data_epoch(Loop *lp, int epoch)
 {
     Runtime *rt = lp->rt;
     const TrainInstr *t = lp->t;
-    int n = t->train_rows, b = t->batch_size;
-    int batches = (n + b - 1) / b, acc = t->accumulate;
+    int n = t->train_rows, b = t->set.batch;
+    int batches = (n + b - 1) / b, acc = t->set.accumulate;
     for (int i = 0; i < n; i++) lp->perm[i] = i;
-    shuffle(lp->perm, n, &rt->rng);
+    if (t->set.shuffle) shuffle(lp->perm, n, &rt->rng);
     double total = 0;
     for (int k = 0; k < batches; k++) {
         int first = k * b, rows = n - first < b ? n - first : b;
@@ -433,7 +480,7 @@ static double data_epoch(Loop *lp, int epoch, float lr)
         if (k == g1 - 1) {
             lp->batch = k + 1;
             lp->batches = batches;
-            update(lp, lr);
+            update(lp);
             if (lp->stop || (rt->interrupt && *rt->interrupt))  /* a breakpoint, Ctrl-C */
                 return total / (first + rows);
         }
@@ -693,7 +740,7 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
     lp->started = now();
     lp->best_loss = INFINITY;
     lp->best_epoch = -1;
-    lp->mark = t->epochs * 4 / 5;
+    lp->mark = t->set.epochs * 4 / 5;
     lp->first_loss = lp->mark_loss = lp->final_loss = NAN;
     for (int i = 0; i < t->n_params; i++) lp->total += node(rt, t->params[i])->size;
     size_t np = (size_t)t->n_params;
@@ -702,15 +749,15 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
     int perm_rows = t->train_rows > t->val_rows ? t->train_rows : t->val_rows;
     lp->perm = ts->perm = rt_grow(ts->perm, &ts->perm_cap, (size_t)(perm_rows > 0 ? perm_rows : 0),
                                   sizeof *ts->perm);
-    if (t->patience) lp->best = ts->best = rt_grow(ts->best, &ts->best_cap, lp->total,
+    if (t->set.patience) lp->best = ts->best = rt_grow(ts->best, &ts->best_cap, lp->total,
                                                    sizeof *ts->best);
     lp->grads = ts->grads = rt_grow(ts->grads, &ts->grads_cap, np, sizeof *ts->grads);
     lp->sizes = ts->sizes = rt_grow(ts->sizes, &ts->sizes_cap, np, sizeof *ts->sizes);
     lp->wnorm = ts->wnorm = rt_grow(ts->wnorm, &ts->wnorm_cap, np, sizeof *ts->wnorm);
     memset(lp->wnorm, 0, np * sizeof *lp->wnorm);
     if (rt->plot_path || rt->progress) {
-        lp->curve_every = t->epochs <= 4096 ? 1 : (t->epochs + 4095) / 4096;
-        lp->curve_cap = t->epochs / lp->curve_every + 1;
+        lp->curve_every = t->set.epochs <= 4096 ? 1 : (t->set.epochs + 4095) / 4096;
+        lp->curve_cap = t->set.epochs / lp->curve_every + 1;
         size_t cap = (size_t)lp->curve_cap;
         lp->curve = ts->curve = rt_grow(ts->curve, &ts->curve_cap, cap, sizeof *ts->curve);
         lp->val_curve = ts->val_curve = rt_grow(ts->val_curve, &ts->val_curve_cap, cap,
@@ -727,7 +774,7 @@ static void train_begin(Loop *lp)
     const TrainInstr *t = lp->t;
     if (t->over_data) graph_forward(&rt->graph, &t->data, &rt->rng, rt_check_node, rt);
     rt_optim_reset(rt, t->params, t->n_params);     /* a train block starts a new optimizer */
-    if (t->resume) lp->start = rt_resume(rt, &t->model, &t->optim, t->resume, lp->at);
+    if (t->resume) lp->start = rt_resume(rt, &t->model, &t->set.optim, t->resume, lp->at);
     if (t->over_data && t->val_split) {
         /* the held-out rows are the last ones, as Keras' validation_split takes them */
         int *rows = lp->perm;
@@ -753,7 +800,7 @@ static bool watch_best(Loop *lp, const Scores *sc)
         lp->best_loss = watch;
         lp->best_epoch = lp->epoch;
         save_params(lp, lp->best, false);
-    } else if (lp->epoch - lp->best_epoch >= t->patience) {
+    } else if (lp->epoch - lp->best_epoch >= t->set.patience) {
         save_params(lp, lp->best, true);
         progress_done(lp);
         report_stop(lp, lp->epoch, lp->best_epoch, lp->best_loss);
@@ -771,16 +818,15 @@ static bool run_epoch(Loop *lp)
     int epoch = lp->epoch;
     forget_firing(lp);      /* each epoch counts afresh: the last one is reported */
     lp->first_epoch = epoch == lp->start;
-    float lr = schedule_lr(&t->sched, t->optim.lr, epoch, t->epochs);
     Scores sc = { 0 };
     if (t->over_data) {
-        sc.loss = data_epoch(lp, epoch, lr);
+        sc.loss = data_epoch(lp, epoch);
     } else {
         zero_grads(lp);
         bool explain = explain_update(lp, lp->step + 1);
         sc.loss = run_batch(lp, &t->formula, 1.0f, true, explain);
         lp->last_loss = sc.loss;
-        update(lp, lr);
+        update(lp);
         progress(lp, epoch, 1, 1, sc.loss, false);
     }
     if (epoch == lp->start) lp->first_loss = sc.loss;
@@ -788,18 +834,18 @@ static bool run_epoch(Loop *lp)
     lp->final_loss = sc.loss;
     if (lp->first_epoch) check_vanishing(lp);
     if (lp->stop || (rt->interrupt && *rt->interrupt)) {
-        if (rt->interrupt) *rt->interrupt = 0;
+        if (rt->interrupt && !rt->in_loop) *rt->interrupt = 0;  /* in a loop: it stops too */
         progress_done(lp);
         sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params "
                   "are as the last update left them\n", lp->stop ? "stopped at the breakpoint"
-                  : "interrupted", epoch + 1, t->epochs, lp->step, lp->step == 1 ? "" : "s");
+                  : "interrupted", epoch + 1, t->set.epochs, lp->step, lp->step == 1 ? "" : "s");
         rt_flush_text(rt);
         return false;
     }
-    bool log = t->log_every && ((epoch + 1) % t->log_every == 0 || epoch + 1 == t->epochs);
+    bool log = t->set.log_every && ((epoch + 1) % t->set.log_every == 0 || epoch + 1 == t->set.epochs);
     if (t->has_val) evaluate(lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
     record_curve(lp, epoch, sc.loss, sc.val_loss);
-    if (log && t->over_data && t->metric) {
+    if (log && t->over_data && t->set.metric) {
         double loss;
         evaluate(lp, &t->train_eval, &loss, &sc.metric);
     }
@@ -807,7 +853,7 @@ static bool run_epoch(Loop *lp)
         progress_done(lp);
         log_line(lp, epoch, &sc);
     }
-    return !t->patience || watch_best(lp, &sc);
+    return !t->set.patience || watch_best(lp, &sc);
 }
 
 /* Stage 2, protected (rt_protect's fn): the rest of the setting up, then the epochs. Whatever
@@ -818,7 +864,7 @@ static void train_epochs(Runtime *rt, void *ud)
     (void)rt;
     train_begin(lp);
     lp->started_epochs = true;
-    for (lp->epoch = lp->start; lp->epoch < lp->t->epochs; lp->epoch++) {
+    for (lp->epoch = lp->start; lp->epoch < lp->t->set.epochs; lp->epoch++) {
         if (!run_epoch(lp)) {
             lp->epoch++;    /* the epochs done */
             return;
@@ -832,15 +878,15 @@ static void train_finish(Loop *lp)
 {
     Runtime *rt = lp->rt;
     const TrainInstr *t = lp->t;
-    if (t->patience && lp->best_epoch >= 0 && lp->epoch == t->epochs
+    if (t->set.patience && lp->best_epoch >= 0 && lp->epoch == t->set.epochs
         && lp->best_epoch != lp->epoch - 1)
         save_params(lp, lp->best, true);    /* ran out of epochs: keep the best, not the last */
     progress_done(lp);
     if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(lp);
     svg_curve(lp);
-    if (lp->epoch == t->epochs && lp->start == 0) {
+    if (lp->epoch == t->set.epochs && lp->start == 0) {
         check_dead_relu(lp);
-        check_plateau(lp, t->epochs, lp->first_loss, lp->mark_loss, lp->final_loss);
+        check_plateau(lp, t->set.epochs, lp->first_loss, lp->mark_loss, lp->final_loss);
     }
 }
 
@@ -861,7 +907,7 @@ static void report_divergence(Loop *lp)
             "the gradient's norm",
             "%s%s, in epoch %d after %ld update%s; the params are as the last finite update left "
             "them", lead, msg, lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
-    if (t->break_nonfinite || rt->break_nonfinite) {
+    if (t->set.break_nonfinite || rt->break_nonfinite) {
         char why[128];
         snprintf(why, sizeof why, "at the first inf or NaN (epoch %d, after %ld update%s); the "
                  "block ends here", lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
@@ -897,5 +943,5 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
         report_divergence(&lp);
     }
     for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
-        rt_param_opt(rt, t->params[i], &t->optim)->epoch = lp.epoch;
+        rt_param_opt(rt, t->params[i], &t->set.optim)->epoch = lp.epoch;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_editors.sh — the editor grammars (editors/) know every word of the language: the lexer's
 # keywords (grammar/nn.l), the op table's functions (src/ops.def), the data functions, layers,
-# optimizers, schedules and train settings (src/datafns.def, src/layers.def, src/optim_words.def,
+# optimizers, schedules and train settings (src/datafns.def, src/layers.def, src/optim.c,
 # src/settings.def) and the other help topics (src/inspect.c). Also: the JSON files parse (with
 # python3) and Vim loads the syntax file without an error (with vim). Run from the source tree.
 set -u
@@ -14,11 +14,11 @@ fail() { echo "FAIL $*"; fails=$((fails+1)); }
 # The words, from the sources.
 keywords=$(grep -oE '^"[a-z_]+" +\{ *return token' grammar/nn.l | grep -oE '^"[a-z_]+"' | tr -d '"')
 ops=$(grep -oE '^OP\([A-Z0-9_]+, *"[a-z_0-9]+"' src/ops.def | grep -oE '"[a-z_0-9]+"' | tr -d '"' |
-      grep -vxE 'const|param|grad|neg|init_[a-z_]+')
+      grep -vxE 'const|param|grad|neg|index|slice|init_[a-z_]+')
 data=$(grep -oE '^DATAFN\("[a-z_]+"' src/datafns.def | grep -oE '"[a-z_]+"' | tr -d '"')
 layers=$(grep -oE '^LAYER\("[a-z_]+"' src/layers.def | grep -oE '"[a-z_]+"' | tr -d '"')
-optim=$(grep -oE '^(OPTIMIZER|SCHEDULE)\("[a-z_]+"' src/optim_words.def | grep -oE '"[a-z_]+"' |
-        tr -d '"')
+optim=$(grep -oE '^ *\[(OPTIM|SCHED)_[A-Z_]+\] = \{ "[a-z_]+"' src/optim.c | grep -oE '"[a-z_]+"' |
+        tr -d '"' | grep -vxE 'none|formula')
 settings=$(grep -oE '^SETTING\([A-Z_]+, *"[a-z_]+"' src/settings.def | grep -oE '"[a-z_]+"' |
            tr -d '"')
 topics=$(sed -n '/HelpEntry help\[\] *=/,/^};/p' src/inspect.c | grep -oE '^ *\{ *"[A-Za-z_0-9]+"' |

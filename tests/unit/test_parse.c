@@ -706,6 +706,160 @@ static void test_recovery_two_errors(void **state)
                  "     |     ^\n");
 }
 
+/* ---- the language's control flow, functions and newer operators ---------------------------- */
+
+static void test_loops(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "for k in 0..10 { print k }", "(for k 0 10 (print k))");
+    check_ast(f, "for k in 1 .. n + 1 {\n  backward loss\n  step sgd(lr = 0.1)\n}",
+              "(for k 1 (binary + n 1) (backward loss) (step sgd (arg lr 0.1)))");
+    check_ast(f, "repeat 3 { zero_grad; backward loss }", "(repeat 3 (zero_grad) (backward loss))");
+    check_ast(f, "while loss > 0.1 {\n  break\n}", "(while (binary > loss 0.1) (break))");
+    check_ast(f, "for i in 0..2 { for j in 0..2 { continue } }",
+              "(for i 0 2 (for j 0 2 (continue)))");
+    check_ast(f, "repeat 2 {}", "(repeat 2)");
+    check_ast(f, "repeat 2 {\n\n}", "(repeat 2)");
+    /* `in` is a word only there: a name elsewhere */
+    check_ast(f, "let in = 1", "(let in 1)");
+}
+
+static void test_if_else(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "if k == 0 { trace loss } else { backward loss }",
+              "(if (binary == k 0) (then (trace loss)) (else (backward loss)))");
+    check_ast(f, "if a { print 1 } else if b { print 2 } else { print 3 }",
+              "(if a (then (print 1)) (else (if b (then (print 2)) (else (print 3)))))");
+    check_ast(f, "if a {\n  print 1\n}\nprint 2", "(if a (then (print 1)))\n(print 2)");
+    check_errors(f, "if a { print 1 }\nelse { print 2 }\nprint 3", 1,
+                 "t.nn:2:1: error: 'else' goes on the line of the '}' that ends the if block: "
+                 "} else {\n"
+                 "   2 | else { print 2 }\n"
+                 "     | ^~~~\n");
+    assert_string_equal(text_of(&f->dump), "(if a (then (print 1)))\n(print 3)");
+}
+
+static void test_functions(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "fn hinge(s, y) = mean(relu(1 - y * s))",
+              "(fn hinge (s y) (call mean (arg (call relu (arg (binary - 1 (binary * y s)))))))");
+    check_ast(f, "fn one(x) = x", "(fn one (x) x)");
+}
+
+static void test_comparisons_and_logic(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "x < 1", "(expr (binary < x 1))");
+    check_ast(f, "a + 1 >= b * 2", "(expr (binary >= (binary + a 1) (binary * b 2)))");
+    check_ast(f, "not a < b and c or d",
+              "(expr (binary or (binary and (unary not (binary < a b)) c) d))");
+    check_ast(f, "-x ^ 2 < 1", "(expr (binary < (unary - (binary ^ x 2)) 1))");
+    check_errors(f, "print a == b != c", 1,
+                 "t.nn:1:14: error: comparisons do not chain in nn: write a < b and b < c, or "
+                 "put one in parentheses\n"
+                 "   1 | print a == b != c\n"
+                 "     |              ^~\n");
+}
+
+static void test_compound_assignment(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "w -= 0.1 * w.grad", "(assign w -= (binary * 0.1 (field w grad)))");
+    check_ast(f, "c += 1", "(assign c += 1)");
+    check_ast(f, "net.layer1.W *= 0.5", "(assign net.layer1.W *= 0.5)");
+    check_ast(f, "x /= 2", "(assign x /= 2)");
+}
+
+static void test_indexing(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "X[0]", "(expr (index X 0))");
+    check_ast(f, "X[-1]", "(expr (index X (unary - 1)))");
+    check_ast(f, "X[1:3]", "(expr (index X (range 1 3)))");
+    check_ast(f, "X[:, j]", "(expr (index X (range nil nil) j))");
+    check_ast(f, "X[2:, :4]", "(expr (index X (range 2 nil) (range nil 4)))");
+    check_ast(f, "X[i][j].T", "(expr (field (index (index X i) j) T))");
+    check_ast(f, "d.X[k]", "(expr (index (field d X) k))");
+    check_ast(f, "trace loss at net.layer1[3], net.layer2",
+              "(trace loss (place (field net layer1) 3) (place (field net layer2)))");
+}
+
+static void test_targets_and_settings(void **state)
+{
+    Fixture *f = *state;
+    check_ast(f, "zero_grad net", "(zero_grad net)");
+    check_ast(f, "zero_grad w, b", "(zero_grad w b)");
+    check_ast(f, "step sgd(lr = 0.1) net", "(step sgd (arg lr 0.1) (on net))");
+    check_ast(f, "step adam() net.layer1, w", "(step adam (on (field net layer1) w))");
+    check_ast(f, "train net on d { schedule cosine per update; break step 3; break nonfinite }",
+              "(train net on d (setting schedule cosine per update) (setting break step 3) "
+              "(setting break nonfinite))");
+    check_ast(f, "train net on d { break grad_norm 10 }",
+              "(train net on d (setting break grad_norm 10))");
+    check_errors(f, "train net on d { optimizer sgd(lr = 0.1) epochs 3 }", 1,
+                 "t.nn:1:42: error: expected end of line, ';' or '}' before name\n"
+                 "   1 | train net on d { optimizer sgd(lr = 0.1) epochs 3 }\n"
+                 "     |                                          ^~~~~~\n");
+    check_errors(f, "train net on d { schedule cosine per 2 }", 1,
+                 "t.nn:1:38: error: expected 'update' or 'epoch' after 'per': schedule cosine "
+                 "per update\n"
+                 "   1 | train net on d { schedule cosine per 2 }\n"
+                 "     |                                      ^\n");
+}
+
+/* A misspelt statement word is named, with the word it is closest to; a bad line that opens a
+ * block is skipped whole, so its block's lines do not each make an error. */
+static void test_error_misspelt_statements(void **state)
+{
+    Fixture *f = *state;
+    check_errors(f, "parm w = 1", 1,
+                 "t.nn:1:1: error: unknown statement 'parm'; did you mean 'param'?\n"
+                 "   1 | parm w = 1\n"
+                 "     | ^~~~\n");
+    check_errors(f, "trian net on d {\n  loss mse\n  epochs 3\n}\nprint 1", 1,
+                 "t.nn:1:1: error: unknown statement 'trian'; did you mean 'train'?\n"
+                 "   1 | trian net on d {\n"
+                 "     | ^~~~~\n");
+    assert_string_equal(text_of(&f->dump), "(print 1)");
+    check_errors(f, "for k in 0..3 {\n  stpe sgd(0.1)\n}", 1,
+                 "t.nn:2:3: error: unknown statement 'stpe'; did you mean 'step'?\n"
+                 "   2 |   stpe sgd(0.1)\n"
+                 "     |   ^~~~\n");
+    check_errors(f, "def f(x) = x", 1,
+                 "t.nn:1:1: error: nn has no 'def' statement; did you mean 'fn'?\n"
+                 "   1 | def f(x) = x\n"
+                 "     | ^~~\n");
+    /* a word close to nothing keeps the usual message */
+    check_errors(f, "frobnicate w", 1,
+                 "t.nn:1:12: error: expected end of line, ';', '=' or '(' before name\n"
+                 "   1 | frobnicate w\n"
+                 "     |            ^\n");
+}
+
+static void test_error_methods(void **state)
+{
+    Fixture *f = *state;
+    check_errors(f, "loss.backward()", 1,
+                 "t.nn:1:1: error: nn has no methods: write 'backward loss'\n"
+                 "   1 | loss.backward()\n"
+                 "     | ^~~~~~~~~~~~~~~\n");
+    check_errors(f, "print x.mean(0)", 1,
+                 "t.nn:1:7: error: nn has no methods: write it as a function, mean(x, ...)\n"
+                 "   1 | print x.mean(0)\n"
+                 "     |       ^~~~~~~~~\n");
+    check_errors(f, "opt.zero_grad()", 1,
+                 "t.nn:1:1: error: nn has no methods: write 'zero_grad' (every param) or "
+                 "'zero_grad NAME'\n"
+                 "   1 | opt.zero_grad()\n"
+                 "     | ^~~~~~~~~~~~~~~\n");
+    check_errors(f, "print a && b", 1,
+                 "t.nn:1:9: error: '&&' is not an operator in nn; write 'and'\n"
+                 "   1 | print a && b\n"
+                 "     |         ^~\n");
+}
+
 /* Counts lines that start a message of the given level ("error", "note"). */
 static int count_level(const char *msgs, const char *level)
 {
@@ -848,6 +1002,15 @@ int main(void)
         T(test_error_cap_suppressed),
         T(test_error_nesting_too_deep),
         T(test_error_parser_stack),
+        T(test_loops),
+        T(test_if_else),
+        T(test_functions),
+        T(test_comparisons_and_logic),
+        T(test_compound_assignment),
+        T(test_indexing),
+        T(test_targets_and_settings),
+        T(test_error_misspelt_statements),
+        T(test_error_methods),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
