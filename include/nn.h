@@ -60,6 +60,8 @@ typedef enum NnStatus {
     NN_ERROR_RUNTIME = 1,   /* a statement failed while running (e.g. a value became NaN) */
     NN_ERROR_COMPILE = 2,   /* syntax, name or shape error: nothing was run */
     NN_ERROR_IO = 3,        /* a file could not be read (or, for nn_save_session, written) */
+    NN_INTERRUPTED = 4,     /* the interrupt flag (nn_set_interrupt) stopped a loop: what ran is
+                               kept, the statements after the loop's did not run */
 } NnStatus;
 
 /* Receives `len` bytes of text (not NUL-terminated), borrowed for the call only. The output

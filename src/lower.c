@@ -398,7 +398,8 @@ void lower_unit(const AstList *stmts, Graph *g, Program *p)
     p->cap_stmts = stmts->count;
     for (size_t i = 0; i < stmts->count; i++) {
         lower_stmt(&l, stmts->items[i]);
-        p->stmts[p->n_stmts++] = (StmtEnd){ p->count, stmts->items[i]->sema.syms_after, g->count };
+        p->stmts[p->n_stmts++] = (StmtEnd){ p->count, stmts->items[i]->sema.syms_after, g->count,
+                                            0 };
     }
     p->counters = arena_alloc(&p->arena, (size_t)(p->n_loops ? p->n_loops : 1) * sizeof(long));
 }

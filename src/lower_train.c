@@ -67,6 +67,7 @@ static void lower_pass(Lower *l, TrainPass *tp, const SemaTrain *t, const ModelA
     tp->y = y;
     tp->rows = graph_node(l->g, x)->shape.dim[0];
     uint32_t out = lower_apply(l, app, x, training);
+    tp->out = out;
     Symbol *const names[3] = { pf->x, pf->y, pf->out };
     uint32_t nodes[3] = { x, y, out };
     for (int i = 0; i < 3; i++)

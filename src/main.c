@@ -75,7 +75,7 @@ static void collect(void *ud, const char *text, size_t len)
 
 static int exit_status(NnStatus st)
 {
-    return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : 2;
+    return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : st == NN_INTERRUPTED ? 130 : 2;
 }
 
 int main(int argc, char **argv)

@@ -50,6 +50,7 @@ typedef struct DataInstr {
 /* One compiled pass of a train block: inputs fed into x and y, the loss (and accuracy). */
 typedef struct TrainPass {
     uint32_t x, y;              /* leaves the loop fills, or the data's own nodes */
+    uint32_t out;               /* the model's output: its nodes are those after x up to it */
     uint32_t loss, metric;
     bool has_metric;
     int rows;
@@ -137,6 +138,7 @@ typedef struct StmtEnd {
     size_t pc;              /* its last instruction + 1 */
     size_t syms;            /* the symbol table's size after it (set by the caller) */
     uint32_t nodes;         /* the graph's size after it */
+    size_t defs;            /* the session's remembered definitions after it (state.c) */
 } StmtEnd;
 
 typedef struct Program {

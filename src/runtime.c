@@ -414,6 +414,15 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
 
 /* ---- undoing a failed run -------------------------------------------------------------------- */
 
+void rt_truncate(Runtime *rt, uint32_t count)
+{
+    for (uint32_t i = count; i < rt->popt_count; i++) {
+        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+        memset(&rt->popt[i], 0, sizeof rt->popt[i]);
+    }
+    graph_truncate(&rt->graph, count);
+}
+
 void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
 {
     memset(s, 0, sizeof *s);

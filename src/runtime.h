@@ -229,6 +229,9 @@ typedef struct RtSnapshot {
     Rng rng;
 } RtSnapshot;
 
+/* Drops the graph's nodes from `count` on, with any optimizer state kept for them (the end of
+ * a unit stopped part-way: what its later statements made). */
+void rt_truncate(Runtime *rt, uint32_t count);
 void rt_snapshot_take(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_restore(Runtime *rt, RtSnapshot *s);
 void rt_snapshot_free(RtSnapshot *s);

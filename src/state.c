@@ -232,20 +232,54 @@ static void run_program(Runtime *rt, void *prog)
  * Runs nest when a breakpoint's prompt runs statements inside a train block: rt_protect puts
  * the outer catch point back, and the statement the outer run is in is put back too, so that
  * an error it raises later is still noted at its own statement. */
+/* "in iteration 3 (k = 2) of this loop": where in its loops an error happened. */
+static void note_loop(NnState *nn, const Program *prog, size_t pc, bool interrupted)
+{
+    const LoopInfo *loop = program_loop_at(prog, pc);
+    if (!loop) return;
+    long i = prog->counters[loop->slot], n = i - loop->from + 1;
+    char var[96] = "";
+    if (loop->var) snprintf(var, sizeof var, " (%s = %ld)", loop->var, i);
+    if (interrupted)
+        diag_report(&nn->diag, DIAG_NOTE, loop->span, "interrupted in iteration %ld%s of this "
+                    "loop; what ran before is kept", n, var);
+    else
+        diag_report(&nn->diag, DIAG_NOTE, loop->span, "in iteration %ld%s of this loop", n, var);
+}
+
 static NnStatus execute(NnState *nn, Program *prog)
 {
     Runtime *rt = &nn->rt;
     Span outer_stmt = rt->err_stmt;
+    const Program *outer_prog = rt->prog;
+    size_t outer_pc = rt->pc;
     RtStatus status = rt_protect(rt, run_program, prog);
-    if (status != RT_OK) {
+    if (status == RT_INTERRUPT) {
+        rt_flush(rt);
+        note_loop(nn, prog, rt->pc, true);
+    } else if (status != RT_OK) {
         sb_clear(&rt->out);         /* a half-built line is not output */
         Span at = rt->err_span, stmt = rt->err_stmt;
         diag_report(&nn->diag, DIAG_ERROR, at, "%s", rt->err_msg);
         if (at.source != stmt.source || at.start < stmt.start || at.end > stmt.end)
             diag_report(&nn->diag, DIAG_NOTE, stmt, "while running this statement");
+        note_loop(nn, prog, rt->pc, false);
     }
     rt->err_stmt = outer_stmt;
-    return status == RT_OK ? NN_OK : NN_ERROR_RUNTIME;
+    rt->prog = outer_prog;
+    rt->pc = outer_pc;
+    return status == RT_OK ? NN_OK : status == RT_INTERRUPT ? NN_INTERRUPTED : NN_ERROR_RUNTIME;
+}
+
+/* After an interrupt: the unit ends with the statement that was running. Its effects stay;
+ * what lowering made for the statements after it (their names and nodes) goes. */
+static void end_unit_at(NnState *nn, const Program *prog)
+{
+    const StmtEnd *end = program_stmt_at(prog, nn->rt.pc);
+    if (!end) return;
+    symtab_truncate(&nn->syms, end->syms);
+    rt_truncate(&nn->rt, end->nodes);
+    nn->n_defs = end->defs;
 }
 
 /* The program's tensors would pass the memory limit: said at the first tensor past it, before
@@ -265,9 +299,10 @@ static NnStatus over_memory(NnState *nn)
 
 /* Keeps the spans of the statements that define something, so nn_save_session can write a
  * script that recreates the session. */
-static void remember_definitions(NnState *nn, const AstList *stmts)
+static void remember_definitions(NnState *nn, const AstList *stmts, Program *prog)
 {
     for (size_t i = 0; i < stmts->count; i++) {
+        if (i > 0) prog->stmts[i - 1].defs = nn->n_defs;
         const AstNode *st = stmts->items[i];
         switch (st->kind) {
         case AST_LET:
@@ -285,6 +320,7 @@ static void remember_definitions(NnState *nn, const AstList *stmts)
         default: break;
         }
     }
+    if (stmts->count) prog->stmts[stmts->count - 1].defs = nn->n_defs;
 }
 
 /* The whole pipeline for one text. With run = false, only parse and check. */
@@ -309,11 +345,12 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
         program_init(&prog);
         lower_unit(&ctx.stmts, &nn->rt.graph, &prog);
         size_t n_defs = nn->n_defs;
-        remember_definitions(nn, &ctx.stmts);
+        remember_definitions(nn, &ctx.stmts, &prog);
         arena_free(&arena);     /* the AST is not needed once the graph is built */
         status = nn->rt.graph.over ? over_memory(nn) : execute(nn, &prog);
+        if (status == NN_INTERRUPTED) end_unit_at(nn, &prog);
         program_free(&prog);
-        if (status != NN_OK) {
+        if (status != NN_OK && status != NN_INTERRUPTED) {
             rt_snapshot_restore(&nn->rt, &before);
             symtab_truncate(&nn->syms, nsyms);
             nn->n_defs = n_defs;

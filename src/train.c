@@ -533,6 +533,13 @@ static void check_vanishing(Loop *lp)
 /* Dead ReLU units: units of a relu layer that output 0 for every row of every batch of the
  * last epoch. The batches' own activations are read as training computes them (no extra pass
  * over the data): after each forward, a unit that was positive anywhere is marked. */
+/* A relu layer of the model in a pass: a relu on [rows, units] among the model's own nodes (a
+ * relu in a loss formula is not a layer). */
+static bool layer_relu(const TrainPass *pass, const GraphNode *r)
+{
+    return r->op == OP_RELU && r->shape.rank == 2 && r->id > pass->x && r->id <= pass->out;
+}
+
 static void find_relus(Loop *lp)
 {
     const TrainInstr *t = lp->t;
@@ -542,7 +549,7 @@ static void find_relus(Loop *lp)
     size_t units = 0;
     for (uint32_t k = 0; k < p->count; k++) {
         const GraphNode *r = node(lp->rt, p->ids[k]);
-        if (r->op == OP_RELU && r->shape.rank == 2) {
+        if (layer_relu(&t->batch, r)) {
             n++;
             units += (size_t)r->shape.dim[1];
         }
@@ -560,7 +567,7 @@ static void find_relus(Loop *lp)
     units = 0;
     for (uint32_t k = 0; k < p->count; k++) {
         const GraphNode *r = node(lp->rt, p->ids[k]);
-        if (r->op != OP_RELU || r->shape.rank != 2) continue;
+        if (!layer_relu(&t->batch, r)) continue;
         lp->fired_at[lp->n_relu] = units;
         lp->relu_batch[lp->n_relu++] = r->id;
         units += (size_t)r->shape.dim[1];
@@ -570,7 +577,7 @@ static void find_relus(Loop *lp)
         int k = 0;
         for (uint32_t q = 0; q < t->rest.plan.count; q++) {
             const GraphNode *r = node(lp->rt, t->rest.plan.ids[q]);
-            if (r->op == OP_RELU && r->shape.rank == 2 && k < n) lp->relu_rest[k++] = r->id;
+            if (layer_relu(&t->rest, r) && k < n) lp->relu_rest[k++] = r->id;
         }
         NN_ASSERT(k == n);
     }
