@@ -196,6 +196,9 @@ static const char *why_nonfinite(const GraphNode *n, GraphNode *const *in, size_
         if (in[0]->value[input_index(n, in[0], i)] == 0) return "zero to a negative power";
         return "the power is beyond float32's range";
     case OP_EXP: return "exp overflows float32 above about 88.7";
+    case OP_MOD:
+        if (in[1]->value[input_index(n, in[1], i)] == 0) return "the remainder of a division by zero";
+        return "the result is beyond float32's range";
     default: return "the result is beyond float32's range";
     }
 }
@@ -213,6 +216,31 @@ static const char *why_grad_nonfinite(const GraphNode *n)
     }
 }
 
+/* An index that does not name an element (x[i] at run time, one_hot's classes): its ops give
+ * NaN, which is not a value gone wrong but a plain mistake; said as one. */
+static void check_index(Runtime *rt, const GraphNode *n, GraphNode *const *in)
+{
+    char v[32];
+    if (n->op == OP_INDEX) {
+        float i = in[1]->value[0];
+        int size = in[0]->shape.dim[n->attrs.axis];
+        if (op_index_of(i, size) >= 0) return;
+        if (i != floorf(i))
+            rt_error(rt, n->span, "an index must be a whole number, but this one is %s",
+                     fmt_num(i, v));
+        rt_error(rt, n->span, "index %s is out of range for an axis of size %d (from %d to %d)",
+                 fmt_num(i, v), size, -size, size - 1);
+    }
+    if (n->op == OP_ONE_HOT) {
+        for (size_t k = 0; k < in[0]->size; k++) {
+            float c = in[0]->value[k];
+            if (op_index_of(c, n->attrs.classes) < 0 || c < 0)
+                rt_error(rt, n->span, "one_hot: a class index is a whole number from 0 to %d, but "
+                         "element %zu is %s", n->attrs.classes - 1, k, fmt_num(c, v));
+        }
+    }
+}
+
 void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
 {
     Runtime *rt = ud;
@@ -222,6 +250,7 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
     if (!backward) {
         long bad = tensor_find_nonfinite(n->value, n->size);
         if (bad < 0) return;
+        check_index(rt, n, in);
         rt_index_str(&n->shape, (size_t)bad, where, sizeof where);
         rt_raise(rt, RT_NONFINITE, n->span, "this produced %s%s (%s)",
                  fmt_num(n->value[bad], val), where, why_nonfinite(n, in, (size_t)bad));

@@ -180,6 +180,11 @@ static void check_assign(Sema *s, AstNode *st)
             compound_let(s, st);
             return;
         }
+        if (named && named->kind != SYM_PARAM) {
+            sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a %s; only params "
+                       "and lets get new values", named->name, sema_kind_word(named->kind));
+            return;
+        }
         compound_value(s, st);
     }
     AstNode *v = st->u.bind.value;
@@ -194,11 +199,16 @@ static void check_assign(Sema *s, AstNode *st)
               "or 'param %s = ...'", st->u.bind.name, st->u.bind.name, st->u.bind.name);
         return;
     }
-    if (sym->kind != SYM_PARAM) {
+    if (sym->kind == SYM_LET) {
         sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
               "follows its inputs; define it again with 'let %s = ...' (or %s += ...)",
               sym->name, sym->name, sym->name);
         sema_note(s, sym->decl, "'%s' is defined here", sym->name);
+        return;
+    }
+    if (sym->kind != SYM_PARAM) {
+        sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a %s; only params and "
+                   "lets get new values", sym->name, sema_kind_word(sym->kind));
         return;
     }
     if (ok && !sym->poisoned && check_param_value(s, sym, v)) st->sema.sym = sym;

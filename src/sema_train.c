@@ -556,7 +556,9 @@ static bool check_metric(TrainCheck *tc, AstNode *set)
     }
     tc->t->set.metric = true;
     tc->t->metric_formula = v;
-    tc->t->metric_name = v->kind == AST_CALL ? v->u.call.name : "metric";
+    /* log lines name it after the function it calls, if the formula is a call of one */
+    Symbol *fn = v->kind == AST_CALL ? sema_lookup(tc->s, v->u.call.name) : NULL;
+    tc->t->metric_name = fn && fn->kind == SYM_FN ? fn->name : "metric";
     return true;
 }
 

@@ -95,6 +95,9 @@ typedef struct TracePass {
     const char *root_label;
     char *root_source;          /* an unnamed root: the source it was written as, else NULL */
     char *where;                /* "file:line" of the statement */
+    long iteration;             /* inside a loop: its iteration, from 1 (0: not in a loop) */
+    const char *loop_var;       /* ... the loop's variable (or NULL), and its value */
+    long loop_value;
     const TraceFocus *focus;    /* the places looked at, or NULL for everything */
     char **labels;              /* per graph node id: the plan's nodes' labels (owned) */
     uint32_t n_labels;

@@ -510,6 +510,12 @@ void trace_pass_build(Runtime *rt, TracePass *tp, const Plan *plan, uint32_t roo
     sb_init(&sb);
     rt->locate(rt->locate_ud, where, &sb);
     tp->where = text_of(&sb);
+    const LoopInfo *loop = rt->prog ? program_loop_at(rt->prog, rt->pc) : NULL;
+    if (loop) {
+        tp->loop_value = rt->prog->counters[loop->slot];
+        tp->iteration = tp->loop_value - loop->from + 1;
+        tp->loop_var = loop->var;
+    }
     if (!tp->root->name) {      /* an unnamed expression: what was written */
         sb_init(&sb);
         rt->source_text(rt->locate_ud, tp->root->span, &sb);

@@ -199,6 +199,15 @@ void trace_json_pass(Runtime *rt, const TracePass *tp)
     json_num(out, tp->root->value[0]);
     sb_puts(out, ",\"at\":");
     json_string(out, tp->where);
+    if (tp->iteration) {
+        sb_printf(out, ",\"loop\":{\"iteration\":%ld", tp->iteration);
+        if (tp->loop_var) {
+            sb_puts(out, ",\"var\":");
+            json_string(out, tp->loop_var);
+            sb_printf(out, ",\"value\":%ld", tp->loop_value);
+        }
+        sb_putc(out, '}');
+    }
     if (tp->focus) {
         sb_puts(out, ",\"places\":[");
         for (int i = 0; i < tp->focus->count; i++) {

@@ -448,6 +448,10 @@ void trace_text_pass(Runtime *rt, const TracePass *tp)
     sb_printf(out, "trace of %s", tp->root_label);
     if (tp->root_source) sb_printf(out, " = %s", tp->root_source);
     sb_printf(out, " at %s", tp->where);
+    if (tp->iteration) {
+        sb_printf(out, ", iteration %ld", tp->iteration);
+        if (tp->loop_var) sb_printf(out, " (%s = %ld)", tp->loop_var, tp->loop_value);
+    }
     if (tp->focus) {
         sb_puts(out, ", looking at ");
         trace_put_places(out, tp->focus->places, tp->focus->count);
