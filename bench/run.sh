@@ -4,8 +4,9 @@
 # from the project's root (or anywhere: it finds the root itself). Builds nn in Release into
 # build-bench/ (NN_BENCH_BUILD to change it) when needed, then runs bench/harness.py with the
 # Debian python that has torch (PYTHON to change it). Prints a markdown table, also written to
-# bench/out/results.md (raw numbers: bench/out/results.json), then the matrix product's
-# GFLOP/s (bench/kernel.c) beside numpy/OpenBLAS's (bench/kernel_numpy.py).
+# bench/out/results.md (raw numbers: bench/out/results.json), then a hand-written training
+# loop against a train block (bench/loop.py), then the matrix product's GFLOP/s
+# (bench/kernel.c) beside numpy/OpenBLAS's (bench/kernel_numpy.py).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${NN_BENCH_BUILD:-build-bench}
@@ -45,6 +46,10 @@ if [ "$built" = 0 ]; then
 fi
 
 "$PYTHON" bench/harness.py --nn "$BUILD/nn" --python "$PYTHON" "$@"
+
+# A training loop written by hand against the same work as a train block, in nn alone.
+echo
+"$PYTHON" bench/loop.py --nn "$BUILD/nn"
 
 # The matrix product alone: nn's kernels (bench/kernel.c) beside numpy/OpenBLAS, on 1 and 2
 # threads, at n = 256, 512, 1024.
