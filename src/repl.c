@@ -324,7 +324,8 @@ static void print_commands(void)
                  "grad_norm X):");
         puts(commands_help[i].help);
     }
-    puts("Ctrl-C stops a long train block after its current step, or clears the line.");
+    puts("Ctrl-C stops a long train block after its current step, or a loop between two of its\n"
+         "iterations (what ran is kept), or clears the line.");
 }
 
 static Cmd cmd_help(Repl *r, const char *arg, bool at_break)
