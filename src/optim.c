@@ -483,20 +483,11 @@ void schedule_then(Schedule *s, const Schedule *next)
     s->milestone = phase_over(&s->phase[0]);
 }
 
-/* Phase 0 of *s: phase[0], or the legacy fields made into a phase. */
+/* Phase 0 of *s: phase[0], or a constant rate when there is none. */
 static SchedPhase first_phase(const Schedule *s)
 {
     if (s->phases > 0) return s->phase[0];
-    SchedPhase p = { .kind = s->kind };
-    switch (s->kind) {
-    case SCHED_NONE: break;
-    case SCHED_STEP:
-        p.arg[STEP_EVERY] = s->step_size;
-        p.arg[STEP_GAMMA] = s->gamma;
-        break;
-    case SCHED_COSINE: p.arg[COSINE_MIN] = s->min_lr; break;
-    default: NN_ASSERT(!"legacy schedule fields only describe none, step_decay and cosine");
-    }
+    SchedPhase p = { .kind = SCHED_NONE };
     return p;
 }
 

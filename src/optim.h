@@ -128,15 +128,9 @@ typedef struct SchedPhase {
  * total - milestone. A plain value without pointers, copied into compiled programs. All zero,
  * it is a constant rate. Fill it with schedule_set (and schedule_then), not by hand. */
 typedef struct Schedule {
-    int phases;             /* 1 or 2; 0 only when the legacy fields below describe it */
+    int phases;             /* 0 (a constant rate), 1 or 2 */
     SchedPhase phase[2];
     long milestone;         /* phases == 2: where phase 1 starts, phase 0's `over` */
-    /* Legacy, read only when phases == 0: sema_nets.c's check_schedule still fills these
-     * instead of calling schedule_set. TODO(sched): remove once the front end calls it. */
-    SchedKind kind;         /* SCHED_NONE, SCHED_STEP or SCHED_COSINE */
-    int step_size;          /* step: every */
-    float gamma;            /* step: gamma */
-    float min_lr;           /* cosine: min */
 } Schedule;
 
 /* The language's word for `kind` ("none", "step_decay", "cosine", "linear", "exponential",

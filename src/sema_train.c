@@ -1081,7 +1081,6 @@ void sema_check_train(Sema *s, AstNode *st)
     memset(tc.t, 0, sizeof *tc.t);
     tc.t->set.accumulate = 1;
     tc.t->set.shuffle = 1;
-    tc.t->set.sched.kind = SCHED_NONE;
     tc.t->metric_name = "accuracy";
     tc.ok = true;
     for (size_t i = 0; i < st->u.train.settings.count; i++)

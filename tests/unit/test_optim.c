@@ -621,22 +621,6 @@ static void test_schedule_formula(void **state)
     assert_close(schedule_lr(&s, 0.1f, 1, 10), 0.05, LR_TOL);   /* no formula active */
 }
 
-/* The fields sema_nets.c fills today, without schedule_set. */
-static void test_schedule_legacy(void **state)
-{
-    (void)state;
-    Schedule s = { 0 };
-    s.kind = SCHED_STEP;
-    s.step_size = 2;
-    s.gamma = 0.5f;
-    assert_close(schedule_lr(&s, 0.1f, 3, 6), 0.05, LR_TOL);    /* 0.1 * 0.5^1 */
-    s = (Schedule){ 0 };
-    s.kind = SCHED_COSINE;
-    s.min_lr = 0.01f;
-    assert_close(schedule_lr(&s, 0.1f, 5, 10), 0.055, LR_TOL);
-    assert_int_equal(schedule_point(&s, 5, 10).kind, SCHED_COSINE);
-}
-
 /* Every row: a name, no name twice, a default in range (or one of the two that stand for a
  * value of the run), and a word that finds its kind again. */
 static void test_schedule_table(void **state)
@@ -923,7 +907,6 @@ int main(void)
         cmocka_unit_test(test_schedule_one_cycle),
         cmocka_unit_test(test_schedule_then),
         cmocka_unit_test(test_schedule_formula),
-        cmocka_unit_test(test_schedule_legacy),
         cmocka_unit_test(test_schedule_table),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_defaults),
