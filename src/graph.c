@@ -130,7 +130,7 @@ void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *
         GraphNode *n = &g->nodes[p->ids[k]];
         const OpInfo *info = op_info(n->op);
         if (info->flags & OPF_LEAF) continue;
-        GraphNode *in[NN_OP_MAX_IN] = { NULL };
+        GraphNode *in[NN_OP_MAX_IN];   /* an op reads only its n_in inputs */
         for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
         info->forward(n, in, rng);
         if (check) check(ud, g, n, 0);
@@ -157,7 +157,7 @@ void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
         GraphNode *n = &g->nodes[p->ids[k]];
         const OpInfo *info = op_info(n->op);
         if (!n->requires_grad || (info->flags & OPF_LEAF)) continue;
-        GraphNode *in[NN_OP_MAX_IN] = { NULL };
+        GraphNode *in[NN_OP_MAX_IN];   /* an op reads only its n_in inputs */
         for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
         info->backward(n, in);
         if (check) check(ud, g, n, 1);

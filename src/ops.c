@@ -905,7 +905,7 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         const float *a = in[0]->value, *b = in[1]->value, *y = n->value, *gy = n->grad;      \
         if (in[0]->requires_grad) {                                                          \
             float *ga = in[0]->grad;                                                         \
-            if (!shape_eq(&in[0]->shape, &n->shape))                                         \
+            if (in[0]->size != n->size)     /* broadcast (else the same shape) */            \
                 BCAST_SUM(n, in, 0, ga, NAME##_da(a[ia], b[ib], y[io]));                     \
             else                                                                             \
                 BCAST_LOOP(n, in[0], in[1],                                                  \
@@ -913,7 +913,7 @@ static inline bool trailing_of(const Shape *s, const Shape *out)
         }                                                                                    \
         if (in[1]->requires_grad) {                                                          \
             float *gb = in[1]->grad;                                                         \
-            if (!shape_eq(&in[1]->shape, &n->shape))                                         \
+            if (in[1]->size != n->size)                                                      \
                 BCAST_SUM(n, in, 1, gb, NAME##_db(a[ia], b[ib], y[io]));                     \
             else                                                                             \
                 BCAST_LOOP(n, in[0], in[1],                                                  \

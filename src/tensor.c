@@ -12,14 +12,6 @@ Shape shape_scalar(void)
     return s;
 }
 
-bool shape_eq(const Shape *a, const Shape *b)
-{
-    if (a->rank != b->rank) return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dim[i] != b->dim[i]) return false;
-    return true;
-}
-
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out)
 {
     Shape r = shape_scalar();

@@ -26,7 +26,13 @@ static inline size_t shape_size(const Shape *s)
 }
 
 Shape shape_scalar(void);
-bool shape_eq(const Shape *a, const Shape *b);
+static inline bool shape_eq(const Shape *a, const Shape *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dim[i] != b->dim[i]) return false;
+    return true;
+}
 /* NumPy broadcasting: align on the right, sizes must match or be 1. False if incompatible. */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Element strides of `in` seen as a tensor of shape `out` (0 along broadcast dimensions).

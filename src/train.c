@@ -308,9 +308,11 @@ static double formula_factor(Loop *lp)
 
 /* The optimizer for the update about to be made: the block's, with the schedule's learning rate
  * (and momentum, for one_cycle) at the count it counts, epochs or updates. */
-static OptimConfig scheduled(Loop *lp, float *lr)
+static const OptimConfig *scheduled(Loop *lp, OptimConfig *scratch, float *lr)
 {
     const TrainInstr *t = lp->t;
+    *lr = t->set.optim.lr;
+    if (t->set.sched.phases == 0) return &t->set.optim;    /* a constant rate */
     OptimConfig c = t->set.optim;
     bool per_update = t->set.sched_per_update;
     long count = per_update ? lp->step : lp->epoch;
@@ -322,7 +324,8 @@ static OptimConfig scheduled(Loop *lp, float *lr)
         if (c.kind == OPTIM_ADAM || c.kind == OPTIM_ADAMW) c.beta1 = (float)m;
         else c.momentum = (float)m;
     }
-    return c;
+    *scratch = c;
+    return scratch;
 }
 
 /* The update that ends a group of accumulated batches: clip, then step. */
@@ -343,9 +346,10 @@ static void update(Loop *lp)
         lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->set.clip);
     }
     float lr;
-    OptimConfig c = scheduled(lp, &lr);
+    OptimConfig scratch;
+    const OptimConfig *c = scheduled(lp, &scratch, &lr);
     float *before = lp->explain_update ? rt_snapshot_params(lp->rt, false) : NULL;
-    rt_update(lp->rt, &c, lr, t->params, t->n_params, lp->at);
+    rt_update(lp->rt, c, lr, t->params, t->n_params, lp->at);
     lp->step++;
     if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
         /* the loss curve: one event per update, with the loss of its last batch */
@@ -354,7 +358,7 @@ static void update(Loop *lp)
         rt_flush(lp->rt);
     }
     if (lp->explain_update) {
-        trace_step_update(lp->rt, &c, lr, before);
+        trace_step_update(lp->rt, c, lr, before);
         rt_flush(lp->rt);
         lp->explain_update = false;
     }
