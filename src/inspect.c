@@ -52,9 +52,6 @@ static const HelpEntry help[] = {
     { "continue", "statement", "if k % 2 == 1 { continue }", "goes on with the next iteration of the innermost loop", NULL },
     { "fn", "statement", "fn hinge(s, y) = mean(relu(1 - y * s))", "a function of tensors: a formula, checked for each call's shapes", NULL },
     { "forward", "model line", "forward(x) = sigmoid(w * x + b)", "the formula of a model made of params", NULL },
-    { "l2", "function", "l2(net) or l2(w, b)", "the sum of the squares of every param of a model (or of tensors): an L2 penalty", NULL },
-    { "params", "function", "params(net)", "every param of a model, flattened into one vector", NULL },
-    { "stack", "function", "stack(a, b, axis = 0)", "tensors of one shape joined along a new axis", NULL },
     { "labels", "print", "print labels(iris, net(X))", "each row's predicted class by name", NULL },
     { "summary", "statement", "summary(net)", "a model's layers, output shapes and parameter counts", NULL },
     /* fields */
@@ -84,6 +81,13 @@ static const HelpEntry layers_help[] = {
 #undef LAYER
 };
 
+/* The built-in functions that are not one op (src/builtins.def). */
+static const HelpEntry builtins_help[] = {
+#define BUILTIN(name, check, example, text) { name, "function", example, text, NULL },
+#include "builtins.def"
+#undef BUILTIN
+};
+
 /* The data functions (src/datafns.def). */
 static const HelpEntry data_help[] = {
 #define DATAFN(name, fn, check, args, sets, usage, example, text) \
@@ -98,6 +102,7 @@ static const struct {
     size_t count;
 } help_sources[] = {
     { help, NN_ARRAY_LEN(help) },
+    { builtins_help, NN_ARRAY_LEN(builtins_help) },
     { layers_help, NN_ARRAY_LEN(layers_help) },
     { data_help, NN_ARRAY_LEN(data_help) },
     { settings_help, NN_ARRAY_LEN(settings_help) },

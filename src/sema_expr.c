@@ -21,6 +21,12 @@ static const char *suggest_function(const char *name)
         const OpInfo *op = op_info((OpKind)k);
         if (op->sig != SIG_LEAF && op->sig != SIG_OPERATOR) suggest_offer(&sg, op->name);
     }
+    static const char *const composite[] = {
+#define BUILTIN(name, check, example, text) name,
+#include "builtins.def"
+#undef BUILTIN
+    };
+    for (size_t i = 0; i < NN_ARRAY_LEN(composite); i++) suggest_offer(&sg, composite[i]);
     sema_offer_data_fns(&sg);
     return suggest_best(&sg);
 }
@@ -1104,6 +1110,16 @@ bool sema_fn_names(Sema *s, Symbol *fsym)
     return ok;
 }
 
+/* The built-in functions that are not one op, with their readers. */
+static const struct {
+    const char *name;
+    bool (*check)(Sema *s, AstNode *e);
+} builtins[] = {
+#define BUILTIN(name, check, example, text) { name, check },
+#include "builtins.def"
+#undef BUILTIN
+};
+
 /* A call: of a model, a user function, or a built-in, whose arguments are checked by its call
  * signature. */
 static bool check_call(Sema *s, AstNode *e)
@@ -1117,9 +1133,8 @@ static bool check_call(Sema *s, AstNode *e)
                    "where it is called, so the formula would never end", name);
         return false;
     }
-    if (strcmp(name, "l2") == 0) return call_l2(s, e);
-    if (strcmp(name, "params") == 0) return call_params(s, e);
-    if (strcmp(name, "stack") == 0) return call_stack(s, e);
+    for (size_t i = 0; i < NN_ARRAY_LEN(builtins); i++)
+        if (strcmp(name, builtins[i].name) == 0) return builtins[i].check(s, e);
     const OpInfo *op = callable(s, e);
     if (!op) return false;
     e->sema.attrs = sema_no_attrs();

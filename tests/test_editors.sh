@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_editors.sh — the editor grammars (editors/) know every word of the language: the lexer's
-# keywords (grammar/nn.l), the op table's functions (src/ops.def), the data functions, layers,
+# keywords (grammar/nn.l), the op table's functions (src/ops.def, src/builtins.def), the data functions, layers,
 # optimizers, schedules and train settings (src/datafns.def, src/layers.def, src/optim.c,
 # src/settings.def) and the other help topics (src/inspect.c). Also: the JSON files parse (with
 # python3) and Vim loads the syntax file without an error (with vim). Run from the source tree.
@@ -15,6 +15,7 @@ fail() { echo "FAIL $*"; fails=$((fails+1)); }
 keywords=$(grep -oE '^"[a-z_]+" +\{ *return token' grammar/nn.l | grep -oE '^"[a-z_]+"' | tr -d '"')
 ops=$(grep -oE '^OP\([A-Z0-9_]+, *"[a-z_0-9]+"' src/ops.def | grep -oE '"[a-z_0-9]+"' | tr -d '"' |
       grep -vxE 'const|param|grad|neg|index|slice|init_[a-z_]+')
+builtins=$(grep -oE '^BUILTIN\("[a-z_0-9]+"' src/builtins.def | grep -oE '"[a-z_0-9]+"' | tr -d '"')
 data=$(grep -oE '^DATAFN\("[a-z_]+"' src/datafns.def | grep -oE '"[a-z_]+"' | tr -d '"')
 layers=$(grep -oE '^LAYER\("[a-z_]+"' src/layers.def | grep -oE '"[a-z_]+"' | tr -d '"')
 optim=$(grep -oE '^ *\[(OPTIM|SCHED)_[A-Z_]+\] = \{ "[a-z_]+"' src/optim.c | grep -oE '"[a-z_]+"' |
@@ -23,10 +24,10 @@ settings=$(grep -oE '^SETTING\([A-Z_]+, *"[a-z_]+"' src/settings.def | grep -oE 
            tr -d '"')
 topics=$(sed -n '/HelpEntry help\[\] *=/,/^};/p' src/inspect.c | grep -oE '^ *\{ *"[A-Za-z_0-9]+"' |
          grep -oE '"[A-Za-z_0-9]+"' | tr -d '"')
-for list in keywords ops data layers optim settings topics; do
+for list in keywords ops builtins data layers optim settings topics; do
     eval "[ -n \"\$$list\" ]" || fail "found no $list in the sources (did a file move?)"
 done
-words=$(printf '%s\n' $keywords $ops $data $layers $optim $settings $topics | sort -u)
+words=$(printf '%s\n' $keywords $ops $builtins $data $layers $optim $settings $topics | sort -u)
 
 for w in $words; do
     grep -E '^syn ' "$vim_syntax" | grep -qE "(^|[^A-Za-z0-9_])$w([^A-Za-z0-9_]|\$)" ||
