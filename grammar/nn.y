@@ -835,15 +835,24 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
     yysymbol_kind_t exp[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     if (n < 0) n = 0;
-    bool expr_ok = false, name_ok = false, method_ok = false;
+    bool expr_ok = false, name_ok = false, method_ok = false, subscript = false;
     for (int i = 0; i < n; i++) {
         if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
         if (exp[i] == YYSYMBOL_IDENT) name_ok = true;
         if (exp[i] == YYSYMBOL_BACKWARD) method_ok = true;
+        char text[16];
+        symbol_text(exp[i], text, sizeof text);
+        if (strcmp(text, "']'") == 0) subscript = true;
     }
 
     char look_text[64];
     symbol_text(look, look_text, sizeof look_text);
+    if (strcmp(look_text, "':'") == 0) {     /* x[1:5:2], sum(0:2) */
+        diag_report(ctx->diag, DIAG_ERROR, at, subscript
+                    ? "a slice is a:b, with no step: write X[a:b]"
+                    : "a range a:b is written only inside a subscript, as X[a:b]");
+        return 0;
+    }
     if (look == YYSYMBOL_YYUNDEF)   /* a character the grammar does not know, like '{' */
         snprintf(look_text, sizeof look_text, "'%.*s'", (int)(at.end - at.start),
                  ctx->text + at.start);

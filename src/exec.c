@@ -234,11 +234,11 @@ static size_t jump(Runtime *rt, const Program *p, const Instr *ins, size_t pc)
         if (ins->has_node) graph_node(&rt->graph, ins->node)->value[0] = (float)*counter;
         return pc + 1;
     case INS_LOOP_NEXT:
-        ++*counter;
-        if (rt->interrupt && *rt->interrupt) {
+        if (rt->interrupt && *rt->interrupt) {      /* between two iterations */
             *rt->interrupt = 0;
             rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted");
         }
+        ++*counter;
         return ins->target;
     case INS_BRANCH: {
         forward(rt, &ins->plan);

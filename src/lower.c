@@ -126,8 +126,10 @@ static void lower_file(Lower *l, const AstNode *st)
 
 static void lower_let(Lower *l, const AstNode *st)
 {
-    if (st->sema.extra && st->sema.extra->set_value) {  /* a carried name's new value */
-        set_param(l, st, st->sema.sym->node);
+    if (st->sema.extra && st->sema.extra->set_value) {  /* a carried name's new version */
+        Symbol *sym = st->sema.sym;
+        bind_symbol(l, sym, lower_leaf(l, OP_CONST, sym->shape, st->u.bind.name_span));
+        set_param(l, st, sym->node);
         return;
     }
     if (st->sema.extra) {
@@ -257,6 +259,18 @@ static void lower_carries(Lower *l, const SemaBlock *b, Span span)
     }
 }
 
+/* Where a block's part ends (or a break or continue leaves it): its carried leaves take their
+ * last versions. */
+static void lower_ends(Lower *l, const Carry *ends, int n, Span span)
+{
+    for (int i = 0; i < n; i++) {
+        Instr *ins = program_add(l->p, INS_SET_PARAM, span);
+        ins->node = ends[i].sym->node;
+        ins->value = ends[i].from->node;
+        ins->plan = lower_plan(l, &ins->value, 1);
+    }
+}
+
 static size_t pc(const Lower *l)
 {
     return l->p->count;
@@ -271,6 +285,8 @@ static void jump_to(Lower *l, InstrKind kind, size_t target, Span span)
 static void lower_leave(Lower *l, const AstNode *st)
 {
     LoopCtx *c = l->loop;
+    const SemaBlock *here = &st->sema.extra->block;
+    lower_ends(l, here->ends[0], here->n_ends[0], st->span);
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 4;
         c->jumps = nn_realloc(c->jumps, (size_t)c->cap * sizeof *c->jumps);
@@ -319,6 +335,7 @@ static void lower_loop(Lower *l, const AstNode *st)
     LoopCtx ctx = { l->loop, NULL, NULL, 0, 0 };
     l->loop = &ctx;
     lower_body(l, &st->u.loop.body);
+    lower_ends(l, b->ends[0], b->n_ends[0], st->span);
     l->loop = ctx.outer;
     size_t next = pc(l);
     Instr *n = program_add(l->p, INS_LOOP_NEXT, st->span);
@@ -334,13 +351,15 @@ static void lower_loop(Lower *l, const AstNode *st)
 
 static void lower_if(Lower *l, const AstNode *st)
 {
-    lower_carries(l, &st->sema.extra->block, st->span);
+    const SemaBlock *b = &st->sema.extra->block;
+    lower_carries(l, b, st->span);
     uint32_t c = lower_expr(l, st->u.iff.cond);
     size_t branch = pc(l);
     Instr *br = program_add(l->p, INS_BRANCH, st->u.iff.cond->span);
     br->node = c;
     br->plan = lower_plan(l, &c, 1);
     lower_body(l, &st->u.iff.then);
+    lower_ends(l, b->ends[0], b->n_ends[0], st->span);
     if (!st->u.iff.els.count) {
         l->p->items[branch].target = pc(l);
         return;
@@ -349,6 +368,7 @@ static void lower_if(Lower *l, const AstNode *st)
     jump_to(l, INS_JUMP, 0, st->span);
     l->p->items[branch].target = pc(l);
     lower_body(l, &st->u.iff.els);
+    lower_ends(l, b->ends[1], b->n_ends[1], st->span);
     l->p->items[over].target = pc(l);
 }
 

@@ -474,6 +474,11 @@ static long phase_over(const SchedPhase *p)
     }
 }
 
+long schedule_lead_length(const Schedule *s)
+{
+    return s->phases == 1 ? phase_over(&s->phase[0]) : 0;
+}
+
 void schedule_then(Schedule *s, const Schedule *next)
 {
     NN_ASSERT(s->phases == 1 && next->phases == 1);

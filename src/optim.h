@@ -166,6 +166,8 @@ void schedule_help(SchedKind kind, const char **example, const char **text);
 /* Whether `kind` may come before `then`: it has an `over`, which becomes the milestone
  * (linear and warmup). */
 bool schedule_leads(SchedKind kind);
+/* The `over` of a one-phase schedule of a kind that leads (0 if it was not given). */
+long schedule_lead_length(const Schedule *s);
 
 /* Makes *s the one-phase schedule `kind` with values[i] the value of row i of
  * schedule_args(kind) (values may be NULL when there are none). The caller has checked each

@@ -44,25 +44,30 @@ static void check_let_many(Sema *s, AstNode *st)
                         st->u.many.names.items[i]->span)->poisoned = true;
 }
 
-/* Inside a block, a name defined before it and carried through it (sema_carries) is given a
- * new value: `v` must have its shape and must not depend on params. */
-static void check_carried_value(Sema *s, AstNode *st, Symbol *sym, AstNode *v)
+/* Inside a block, a name carried through it (find_carries) is given a new value: `v` must have
+ * its shape and must not depend on params. The new value is a new version of the name: a leaf
+ * that this statement fills, so formulas made before it in the block keep seeing the old value
+ * (as they would outside a block, where a let makes a new formula). */
+static void check_carried_value(Sema *s, AstNode *st, Symbol *old, AstNode *v)
 {
     char a[64], b[64];
-    if (!shape_eq(&v->sema.shape, &sym->shape)) {
+    if (!shape_eq(&v->sema.shape, &old->shape)) {
         sema_error(s, v->span, "'%s' is %s before this block, so its new value must be %s too, "
-                   "but this is %s", sym->name, shape_str(&sym->shape, a, sizeof a),
-                   shape_str(&sym->shape, b, sizeof b), shape_str(&v->sema.shape, b, sizeof b));
+                   "but this is %s", old->name, shape_str(&old->shape, a, sizeof a), a,
+                   shape_str(&v->sema.shape, b, sizeof b));
         return;
     }
     if (v->sema.grad) {
         sema_error(s, v->span, "'%s' is defined before this block, so here it gets a new value "
                    "each time this line runs; that value cannot depend on params, as a gradient "
                    "could not flow back through the block's earlier runs (detach(...) keeps only "
-                   "the value)", sym->name);
-        sema_note(s, sym->decl, "'%s' is defined here", sym->name);
+                   "the value)", old->name);
+        sema_note(s, old->decl, "'%s' is defined here", old->name);
         return;
     }
+    Symbol *sym = sema_define(s, st->u.bind.name, SYM_LET, st->u.bind.name_span);
+    sym->shape = old->shape;
+    sym->carried = true;
     st->sema.sym = sym;
     sema_extra(s, st)->set_value = true;
 }
@@ -140,8 +145,8 @@ static void compound_let(Sema *s, AstNode *st)
     check_let(s, st);
 }
 
-/* w -= 0.1 * w.grad for a param: w = w - 0.1 * w.grad. */
-static void compound_value(Sema *s, AstNode *st)
+/* The name an assignment gives a value, as an expression: w, or net.layer1.W as fields. */
+static AstNode *assign_target(Sema *s, const AstNode *st)
 {
     AstNode *target = ast_new(s->arena, AST_NAME, st->u.bind.name_span);
     target->u.name = st->u.bind.name;
@@ -164,54 +169,62 @@ static void compound_value(Sema *s, AstNode *st)
             obj = inner;
         }
     }
+    return target;
+}
+
+/* w -= 0.1 * w.grad for a param: w = w - 0.1 * w.grad. */
+static void compound_value(Sema *s, AstNode *st)
+{
     AstNode *v = ast_new(s->arena, AST_BINARY, st->span);
     v->u.op.op = st->u.bind.op;
-    v->u.op.a = target;
+    v->u.op.a = assign_target(s, st);
     v->u.op.b = st->u.bind.value;
     st->u.bind.value = v;
     st->u.bind.op = 0;
 }
 
+/* An assignment to something that is not a param: one error, the most telling. */
+static void not_assignable(Sema *s, AstNode *st, const Symbol *sym)
+{
+    const char *name = st->u.bind.name;
+    Span at = st->u.bind.name_span;
+    if (!sym && !strchr(name, '.')) {
+        sema_error(s, at, "unknown name '%s'; define it with 'let %s = ...' or 'param %s = ...'",
+                   name, name, name);
+    } else if (!sym) {      /* net.layer1, data.X, net.layer9.W: the field says what it is */
+        if (sema_expr(s, assign_target(s, st)))
+            sema_error(s, at, "cannot assign to '%s': only params get new values", name);
+    } else if (sym->loop_var) {
+        sema_error(s, at, "cannot assign to '%s': it is the loop's variable, which the loop "
+                   "sets", name);
+    } else if (sym->kind == SYM_LET && !strchr(name, '.')) {
+        sema_error(s, at, "cannot assign to '%s': it is a let, a formula that follows its "
+                   "inputs; define it again with 'let %s = ...' (or %s += ...)", name, name, name);
+        sema_note(s, sym->decl, "'%s' is defined here", name);
+    } else if (strchr(name, '.')) {
+        sema_error(s, at, "cannot assign to '%s': only params get new values", name);
+    } else {
+        sema_error(s, at, "cannot assign to '%s': it is a %s; only %s get new values", name,
+                   sema_kind_word(sym->kind), st->u.bind.op ? "params and lets" : "params");
+    }
+}
+
+/* w = VALUE (or w += VALUE) for a param; c += VALUE for a let is `let c = c + VALUE`. */
 static void check_assign(Sema *s, AstNode *st)
 {
-    if (st->u.bind.op) {
-        Symbol *named = sema_lookup(s, st->u.bind.name);
-        if (named && named->kind == SYM_LET) {
-            compound_let(s, st);
-            return;
-        }
-        if (named && named->kind != SYM_PARAM) {
-            sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a %s; only params "
-                       "and lets get new values", named->name, sema_kind_word(named->kind));
-            return;
-        }
-        compound_value(s, st);
-    }
-    AstNode *v = st->u.bind.value;
-    bool ok = sema_expr(s, v);
     Symbol *sym = sema_lookup(s, st->u.bind.name);
-    if (!sym && strchr(st->u.bind.name, '.')) {
-        sema_error(s, st->u.bind.name_span, "unknown param '%s'", st->u.bind.name);
+    if (st->u.bind.op && sym && sym->kind == SYM_LET && !sym->loop_var) {
+        compound_let(s, st);
         return;
     }
-    if (!sym) {
-        sema_error(s, st->u.bind.name_span, "unknown name '%s'; define it with 'let %s = ...' "
-              "or 'param %s = ...'", st->u.bind.name, st->u.bind.name, st->u.bind.name);
+    if (!sym || sym->kind != SYM_PARAM) {
+        not_assignable(s, st, sym);
+        sema_expr(s, st->u.bind.value);     /* its own mistakes too */
         return;
     }
-    if (sym->kind == SYM_LET) {
-        sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a let, a formula that "
-              "follows its inputs; define it again with 'let %s = ...' (or %s += ...)",
-              sym->name, sym->name, sym->name);
-        sema_note(s, sym->decl, "'%s' is defined here", sym->name);
-        return;
-    }
-    if (sym->kind != SYM_PARAM) {
-        sema_error(s, st->u.bind.name_span, "cannot assign to '%s': it is a %s; only params and "
-                   "lets get new values", sym->name, sema_kind_word(sym->kind));
-        return;
-    }
-    if (ok && !sym->poisoned && check_param_value(s, sym, v)) st->sema.sym = sym;
+    if (st->u.bind.op) compound_value(s, st);
+    AstNode *v = st->u.bind.value;
+    if (sema_expr(s, v) && !sym->poisoned && check_param_value(s, sym, v)) st->sema.sym = sym;
 }
 
 static void check_print(Sema *s, AstNode *st)
@@ -241,8 +254,13 @@ static void check_stmt(Sema *s, AstNode *st);
  * carried value (design.md): before the block is checked, each such name gets a new symbol
  * in the scope around the block, which lowering makes a leaf that starts from the old value. */
 
+typedef struct Names {
+    const char **items;
+    int count, cap;
+} Names;
+
 /* Adds to `names` the let names a block gives values to, in it and in blocks inside it. */
-static void assigned_names(const AstList *body, const char **names, int *n, int cap)
+static void assigned_names(const AstList *body, Names *names)
 {
     for (size_t i = 0; i < body->count; i++) {
         const AstNode *st = body->items[i];
@@ -250,50 +268,70 @@ static void assigned_names(const AstList *body, const char **names, int *n, int 
         if (st->kind == AST_LET || (st->kind == AST_ASSIGN && st->u.bind.op))
             name = st->u.bind.name;
         bool seen = false;
-        for (int k = 0; name && k < *n; k++) seen |= names[k] == name;
-        if (name && !seen && *n < cap) names[(*n)++] = name;
+        for (int k = 0; name && k < names->count; k++) seen |= names->items[k] == name;
+        if (name && !seen) {
+            if (names->count == names->cap) {
+                names->cap = names->cap ? 2 * names->cap : 8;
+                names->items = nn_realloc(names->items, (size_t)names->cap * sizeof *names->items);
+            }
+            names->items[names->count++] = name;
+        }
         if (st->kind == AST_FOR || st->kind == AST_REPEAT || st->kind == AST_WHILE)
-            assigned_names(&st->u.loop.body, names, n, cap);
+            assigned_names(&st->u.loop.body, names);
         if (st->kind == AST_IF) {
-            assigned_names(&st->u.iff.then, names, n, cap);
-            assigned_names(&st->u.iff.els, names, n, cap);
+            assigned_names(&st->u.iff.then, names);
+            assigned_names(&st->u.iff.els, names);
         }
     }
 }
 
-#define MAX_CARRIES 64
-
-/* The names defined before the block `st` that it gives new values: each becomes carried. */
-static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *b)
+/* The names defined before the block `st` that it gives new values (but its loop variable
+ * `var`): each becomes carried, a leaf that starts from the name's value before the block. */
+static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *b,
+                         const char *var)
 {
-    const char *names[MAX_CARRIES];
-    int n = 0;
-    assigned_names(a, names, &n, MAX_CARRIES);
-    if (b) assigned_names(b, names, &n, MAX_CARRIES);
+    Names names = { NULL, 0, 0 };
+    assigned_names(a, &names);
+    if (b) assigned_names(b, &names);
     SemaBlock *blk = &sema_extra(s, st)->block;
-    blk->carries = arena_alloc(s->arena, (size_t)(n ? n : 1) * sizeof *blk->carries);
-    for (int i = 0; i < n; i++) {
-        Symbol *from = sema_lookup(s, names[i]);
-        if (!from || from->kind != SYM_LET || from->carried || from->poisoned) continue;
+    blk->carries = arena_alloc(s->arena, (size_t)(names.count ? names.count : 1)
+                                         * sizeof *blk->carries);
+    for (int i = 0; i < names.count; i++) {
+        Symbol *from = sema_lookup(s, names.items[i]);
+        if (!from || from->kind != SYM_LET || from->poisoned || names.items[i] == var) continue;
         if (from->grad) {
             sema_error(s, from->decl, "'%s' depends on params, so a block after it cannot give it "
                        "new values (its formula would lose its gradient); use a new name there",
                        from->name);
             continue;
         }
-        Symbol *sym = sema_define(s, names[i], SYM_LET, from->decl);
+        Symbol *sym = sema_define(s, names.items[i], SYM_LET, from->decl);
         sym->shape = from->shape;
         sym->carried = true;
         blk->carries[blk->n_carries++] = (Carry){ sym, from };
     }
+    nn_free(names.items);
 }
 
-/* The statements of a block, in a scope of their own. */
-static void check_body(Sema *s, AstList *body)
+/* Where control leaves `blk` here: each carried name whose last version is not its carried
+ * leaf, with that version (copied back into the leaf). */
+static void block_ends(Sema *s, const SemaBlock *blk, Carry **ends, int *n)
+{
+    *ends = arena_alloc(s->arena, (size_t)(blk->n_carries ? blk->n_carries : 1) * sizeof **ends);
+    *n = 0;
+    for (int i = 0; i < blk->n_carries; i++) {
+        Symbol *carried = blk->carries[i].sym, *last = sema_lookup(s, carried->name);
+        if (last && last != carried && last->carried) (*ends)[(*n)++] = (Carry){ carried, last };
+    }
+}
+
+/* The statements of a block, in a scope of their own; `end` is where the block's part ends. */
+static void check_body(Sema *s, AstList *body, SemaBlock *blk, int end)
 {
     int mark = s->n_locals;
     s->blocks++;
     for (size_t i = 0; i < body->count; i++) check_stmt(s, body->items[i]);
+    block_ends(s, blk, &blk->ends[end], &blk->n_ends[end]);
     s->blocks--;
     s->n_locals = mark;
 }
@@ -301,9 +339,12 @@ static void check_body(Sema *s, AstList *body)
 static void check_loop_body(Sema *s, AstNode *st, Symbol *var)
 {
     int mark = s->n_locals;
+    SemaBlock *blk = &st->sema.extra->block, *outer = s->loop;
     if (var) sema_push_local(s, var->name, var);
     s->loops++;
-    check_body(s, &st->u.loop.body);
+    s->loop = blk;
+    check_body(s, &st->u.loop.body, blk, 0);
+    s->loop = outer;
     s->loops--;
     s->n_locals = mark;
 }
@@ -315,7 +356,7 @@ static void check_for(Sema *s, AstNode *st)
     const double big = 4503599627370496.0;     /* 2^52: counts stay exact in a double */
     bool ok = sema_const_int(s, st->u.loop.a, "the start of the range", -big, big, &blk->from);
     ok = sema_const_int(s, st->u.loop.b, "the end of the range", -big, big, &blk->to) && ok;
-    find_carries(s, st, &st->u.loop.body, NULL);
+    find_carries(s, st, &st->u.loop.body, NULL, st->u.loop.var);
     Symbol *var = arena_alloc(s->arena, sizeof *var);
     var->name = st->u.loop.var;
     var->label = st->u.loop.var;
@@ -332,7 +373,7 @@ static void check_repeat(Sema *s, AstNode *st)
 {
     SemaBlock *blk = &sema_extra(s, st)->block;
     sema_const_int(s, st->u.loop.a, "the number of repeats", 0, 4503599627370496.0, &blk->to);
-    find_carries(s, st, &st->u.loop.body, NULL);
+    find_carries(s, st, &st->u.loop.body, NULL, NULL);
     check_loop_body(s, st, NULL);
 }
 
@@ -344,24 +385,30 @@ static void check_condition(Sema *s, AstNode *c, const char *stmt)
 
 static void check_while(Sema *s, AstNode *st)
 {
-    find_carries(s, st, &st->u.loop.body, NULL);
+    find_carries(s, st, &st->u.loop.body, NULL, NULL);
     check_condition(s, st->u.loop.a, "while");
     check_loop_body(s, st, NULL);
 }
 
 static void check_if(Sema *s, AstNode *st)
 {
-    find_carries(s, st, &st->u.iff.then, &st->u.iff.els);
+    find_carries(s, st, &st->u.iff.then, &st->u.iff.els, NULL);
     check_condition(s, st->u.iff.cond, "if");
-    check_body(s, &st->u.iff.then);
-    check_body(s, &st->u.iff.els);
+    SemaBlock *blk = &st->sema.extra->block;
+    check_body(s, &st->u.iff.then, blk, 0);
+    check_body(s, &st->u.iff.els, blk, 1);
 }
 
+/* break and continue: the innermost loop's carried names take their last versions first. */
 static void check_leave(Sema *s, AstNode *st)
 {
-    if (!s->loops)
+    if (!s->loops) {
         sema_error(s, st->span, "'%s' is allowed only inside a loop (for, repeat, while)",
                    st->kind == AST_BREAK ? "break" : "continue");
+        return;
+    }
+    SemaBlock *here = &sema_extra(s, st)->block;
+    block_ends(s, s->loop, &here->ends[0], &here->n_ends[0]);
 }
 
 /* ---- functions ------------------------------------------------------------------------------- */

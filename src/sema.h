@@ -170,10 +170,16 @@ typedef struct Carry {
     Symbol *from;
 } Carry;
 
-/* A loop or an if: what lowering needs besides the AST. */
+/* A loop or an if: what lowering needs besides the AST. A name carried through the block has a
+ * leaf (`carries[i].sym`) that the block starts from; each new value inside the block is a new
+ * leaf (a version, as `let` makes a new formula outside blocks), and the block's last version is
+ * copied back into the carried leaf where the block ends (`ends`: a loop's body, or an if's then-
+ * and else-parts) and where a break or continue leaves it (their own `ends[0]`). */
 typedef struct SemaBlock {
-    Carry *carries;         /* in the unit's arena */
+    Carry *carries;         /* in the unit's arena; sym: the carried leaf, from: its start */
     int n_carries;
+    Carry *ends[2];         /* sym: the carried leaf, from: its last version there */
+    int n_ends[2];
     Symbol *var;            /* FOR: the loop variable */
     long from, to;          /* FOR: from .. to - 1; REPEAT: 0 .. to - 1 */
 } SemaBlock;

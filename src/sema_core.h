@@ -38,6 +38,7 @@ typedef struct Sema {
                                        all; a function's body: those before its definition) */
     int blocks;                     /* loops and ifs around the statement being checked */
     int loops;                      /* loops around it */
+    SemaBlock *loop;                /* the innermost of them (what break and continue leave) */
     AstList *unit;                  /* the unit's statements, and the index of the one being */
     size_t stmt_index;              /* checked: "defined later, at line N" */
 } Sema;

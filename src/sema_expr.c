@@ -68,8 +68,8 @@ static bool apply_shape(Sema *s, AstNode *e, OpKind op, AstNode *const *in, int 
         ok = false;
     }
     e->sema.op = op;
-    e->sema.grad = false;
-    for (int i = 0; i < n; i++) e->sema.grad |= in[i]->sema.grad;
+    e->sema.grad = false;   /* it depends on params through a gradient */
+    for (int i = 0; i < n && !(info->flags & OPF_NO_GRAD); i++) e->sema.grad |= in[i]->sema.grad;
     return ok;
 }
 

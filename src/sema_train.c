@@ -74,6 +74,11 @@ static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const ch
 static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *out)
 {
     AstNode *path = pl->u.place.path;
+    if (pl->u.place.has_unit && pl->u.place.unit_expr->kind != AST_NUM) {
+        sema_error(s, pl->span, "a trace looks at a layer of a model: write net.layer1, or "
+                   "net.layer1[0] for one unit of it");
+        return false;
+    }
     const char *sub;
     Model *m = place_model(s, path, model, &sub);
     const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
@@ -316,14 +321,21 @@ static bool param_targets(Sema *s, AstNode *st, const AstList *targets)
                     ex->targets[ex->n_targets++] = m->params[k];
             if ((size_t)ex->n_targets > before) continue;
         }
-        if (root && root->poisoned) {
-            ok = false;
+        ok = false;
+        if (root && root->poisoned) continue;
+        if (path && !root) {    /* an unknown name: said as in any expression, with a hint */
+            AstNode *name = t;
+            while (name->kind == AST_FIELD) name = name->u.field.obj;
+            sema_expr(s, name);
             continue;
         }
-        sema_error(s, t->span, "'%s' names no params: name params, models or a model's layers "
-                   "(net.layer1)", t->kind == AST_NAME ? t->u.name
-                   : path && root ? sema_dotted(s, root->name, path) : "this");
-        ok = false;
+        if (path)
+            sema_error(s, t->span, "'%s' names no params: name params, models or a model's "
+                       "layers (net.layer1)", t->kind == AST_NAME ? t->u.name
+                       : sema_dotted(s, root->name, path));
+        else
+            sema_error(s, t->span, "this names no params: name params, models or a model's "
+                       "layers (net.layer1)");
     }
     return ok;
 }
@@ -368,10 +380,16 @@ static bool schedule_word(Sema *s, AstNode *v, Schedule *out, SchedKind *kind)
     const ArgSpec *rows = schedule_args(*kind, &n);
     double values[SCHED_MAX_ARGS];
     for (int i = 0; i < n; i++) values[i] = rows[i].def;
+    const char *example = NULL, *text = NULL;
+    schedule_help(*kind, &example, &text);
+    for (int i = 0; v->kind == AST_NAME && i < n; i++)
+        if (rows[i].required) {     /* a bare word: every argument takes its default */
+            sema_error(s, v->span, "'%s' needs '%s': %s", name, rows[i].name,
+                       example ? example + strlen("schedule ") : name);
+            return false;
+        }
     if (v->kind == AST_CALL) {
         ArgValue got[SCHED_MAX_ARGS];
-        const char *example = NULL, *text = NULL;
-        schedule_help(*kind, &example, &text);
         char usage[192];
         snprintf(usage, sizeof usage, "'%s' takes its arguments by name: %s", name,
                  example ? example + strlen("schedule ") : name);
@@ -384,12 +402,16 @@ static bool schedule_word(Sema *s, AstNode *v, Schedule *out, SchedKind *kind)
     return true;
 }
 
-/* A name or call of a schedule word, as opposed to a formula. */
-static bool is_schedule_word(const AstNode *v)
+/* A name or call of a schedule word, as opposed to a formula (which may call built-ins and
+ * functions of the user's; any other call is a misspelt schedule). */
+static bool is_schedule_word(Sema *s, const AstNode *v)
 {
     SchedKind k;
-    return v->kind == AST_NAME || (v->kind == AST_CALL && (schedule_lookup(v->u.call.name, &k)
-                                                           || !op_lookup(v->u.call.name)));
+    if (v->kind == AST_NAME) return true;
+    if (v->kind != AST_CALL) return false;
+    if (schedule_lookup(v->u.call.name, &k)) return true;
+    const Symbol *f = sema_lookup(s, v->u.call.name);
+    return !op_lookup(v->u.call.name) && !(f && f->kind == SYM_FN);
 }
 
 /* schedule 1 - 0.9 * update / 100: a scalar formula of `epoch` or `update` (the counts so far,
@@ -427,19 +449,19 @@ static bool check_schedule(Sema *s, AstNode *set, SemaTrain *t)
         return false;
     }
     t->set.sched_per_update = per && strcmp(per, "update") == 0;
-    if (!is_schedule_word(v)) return schedule_formula(s, v, t);
+    if (!is_schedule_word(s, v)) return schedule_formula(s, v, t);
     SchedKind kind;
     if (!schedule_word(s, v, &t->set.sched, &kind)) return false;
     AstNode *then = set->u.setting.then;
     if (!then) return true;
-    if (!schedule_leads(kind) || t->set.sched.phase[0].arg[0] <= 0) {
+    if (!schedule_leads(kind) || schedule_lead_length(&t->set.sched) <= 0) {
         sema_error(s, v->span, "before 'then' comes a warm-up with its length: warmup(over = 5) "
                    "then cosine, or linear(start = 0.1, over = 5) then ...");
         return false;
     }
     Schedule next;
     SchedKind kind2;
-    if (!is_schedule_word(then)) {
+    if (!is_schedule_word(s, then)) {
         sema_error(s, then->span, "after 'then' comes a schedule such as cosine or "
                    "step_decay(every = 10)");
         return false;

@@ -240,9 +240,10 @@ static void note_loop(NnState *nn, const Program *prog, size_t pc, bool interrup
     long i = prog->counters[loop->slot], n = i - loop->from + 1;
     char var[96] = "";
     if (loop->var) snprintf(var, sizeof var, " (%s = %ld)", loop->var, i);
-    if (interrupted)
-        diag_report(&nn->diag, DIAG_NOTE, loop->span, "interrupted in iteration %ld%s of this "
-                    "loop; what ran before is kept", n, var);
+    if (interrupted)        /* between two iterations, or in a train block of one */
+        diag_report(&nn->diag, DIAG_NOTE, loop->span, "interrupted %s iteration %ld%s of this "
+                    "loop; what ran before is kept",
+                    prog->items[pc].kind == INS_LOOP_NEXT ? "after" : "in", n, var);
     else
         diag_report(&nn->diag, DIAG_NOTE, loop->span, "in iteration %ld%s of this loop", n, var);
 }
