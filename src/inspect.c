@@ -456,9 +456,16 @@ NnStatus nn_save_session(NnState *nn, const char *path)
     sb_init(&sb);
     sb_puts(&sb, "# nn session: its definitions in the order they ran, then every param's value\n");
     for (size_t i = 0; i < nn->n_defs; i++) {
-        Span sp = nn->defs[i];
-        const Source *src = source_get(&nn->sources, sp.source);
-        sb_append(&sb, src->text + sp.start, sp.end - sp.start);
+        const SessionDef *d = &nn->defs[i];
+        if (d->carried) {       /* what a loop or an if left in a name */
+            const GraphNode *n = graph_node(&nn->rt.graph, d->carried->node);
+            size_t k = 0;
+            sb_printf(&sb, "let %s = ", d->carried->name);
+            literal(n->value, &n->shape, 0, &k, &sb);
+        } else {
+            const Source *src = source_get(&nn->sources, d->span.source);
+            sb_append(&sb, src->text + d->span.start, d->span.end - d->span.start);
+        }
         sb_putc(&sb, '\n');
     }
     bool header = false;

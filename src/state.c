@@ -298,8 +298,18 @@ static NnStatus over_memory(NnState *nn)
     return NN_ERROR_COMPILE;
 }
 
-/* Keeps the spans of the statements that define something, so nn_save_session can write a
- * script that recreates the session. */
+static void add_def(NnState *nn, Span span, const Symbol *carried)
+{
+    if (nn->n_defs == nn->cap_defs) {
+        nn->cap_defs = nn->cap_defs ? 2 * nn->cap_defs : 16;
+        nn->defs = nn_realloc(nn->defs, nn->cap_defs * sizeof *nn->defs);
+    }
+    nn->defs[nn->n_defs++] = (SessionDef){ span, carried };
+}
+
+/* Keeps the statements that define something, so nn_save_session can write a script that
+ * recreates the session: their text, and for a block the values it left in the names it
+ * carried (a loop is not run again). */
 static void remember_definitions(NnState *nn, const AstList *stmts, Program *prog)
 {
     for (size_t i = 0; i < stmts->count; i++) {
@@ -312,11 +322,13 @@ static void remember_definitions(NnState *nn, const AstList *stmts, Program *pro
         case AST_ASSIGN:
         case AST_MODEL:
         case AST_SEED:
-            if (nn->n_defs == nn->cap_defs) {
-                nn->cap_defs = nn->cap_defs ? 2 * nn->cap_defs : 16;
-                nn->defs = nn_realloc(nn->defs, nn->cap_defs * sizeof *nn->defs);
-            }
-            nn->defs[nn->n_defs++] = st->span;
+        case AST_FN: add_def(nn, st->span, NULL); break;
+        case AST_FOR:
+        case AST_REPEAT:
+        case AST_WHILE:
+        case AST_IF:
+            for (int k = 0; k < st->sema.extra->block.n_carries; k++)
+                add_def(nn, st->span, st->sema.extra->block.carries[k].sym);
             break;
         default: break;
         }

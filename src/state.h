@@ -11,6 +11,13 @@
 #include "sema.h"
 #include "source.h"
 
+/* A definition that ran, as nn_save_session writes it again: its text, or (for a name a loop or
+ * an if carried) `let NAME = ` the value the block left in it. */
+typedef struct SessionDef {
+    Span span;
+    const Symbol *carried;
+} SessionDef;
+
 struct NnState {
     Interner interner;
     SourceTable sources;
@@ -19,7 +26,7 @@ struct NnState {
     DiagSink diag;
     NnWriteFn out_fn, err_fn;
     void *out_ud, *err_ud;
-    Span *defs;             /* definitions that ran, in order (for nn_save_session) */
+    SessionDef *defs;       /* definitions that ran, in order (for nn_save_session) */
     size_t n_defs, cap_defs;
     char *plot_path;        /* --plot */
     NnBreakFn break_fn;     /* the host's breakpoint handler */

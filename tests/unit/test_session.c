@@ -192,6 +192,28 @@ static void test_save_session(void **state)
     assert_string_equal(out.buf, before.buf);
 }
 
+/* :save writes functions, and the values loops and ifs left in the names they carried (where
+ * the block ran, so formulas defined after it see them). */
+static void test_save_session_blocks(void **state)
+{
+    Fixture *f = *state;
+    run(f, "fn sq(x) = x * x\nparam w = 2\nlet c = 0\nfor k in 0..3 { c += sq(k) }\n"
+           "let d = c * 2\nif d > 1 { let c = c + 1 }\nlet l = sq(w)", NN_OK);
+    char path[] = "/tmp/nn-session-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(nn_save_session(f->nn, path), NN_OK);
+    NnState *again = nn_new();
+    Text out = { .len = 0 };
+    nn_set_output(again, collect, &out);
+    assert_int_equal(nn_run_file(again, path), NN_OK);
+    assert_int_equal(nn_run_string(again, "<t>", "print c, d, l, sq(3)"), NN_OK);
+    nn_close(again);
+    unlink(path);
+    assert_string_equal(out.buf, "6 10 4 9\n");
+}
+
 /* nn_set feeds a param from C; formulas follow; errors are reported, not crashed on. */
 static void test_set_param(void **state)
 {
@@ -330,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vars_graph_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_session_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_param, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breakpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_break_at_nonfinite, setup, teardown),
