@@ -422,6 +422,11 @@ static void check_fn(Sema *s, AstNode *st)
         sema_error(s, st->span, "functions are defined outside loops and ifs");
         ok = false;
     }
+    if (sema_builtin_function(st->u.fn.name)) {
+        sema_error(s, st->u.fn.name_span, "'%s' is a built-in function; give yours another name",
+                   st->u.fn.name);
+        ok = false;
+    }
     for (size_t i = 0; i < params->count; i++)
         for (size_t j = 0; j < i; j++)
             if (params->items[i]->u.name == params->items[j]->u.name) {

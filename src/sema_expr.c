@@ -13,6 +13,15 @@
 /* ---- suggestions ----------------------------------------------------------------------------- */
 
 /* The closest callable built-in or data function to an unknown function's name, or NULL. */
+/* The names of the built-in functions that are not one op (src/builtins.def). */
+static const char *const composite[] = {
+#define BUILTIN(name, check, example, text) name,
+#include "builtins.def"
+#undef BUILTIN
+};
+
+static bool used_before_definition(Sema *s, Span use, const char *name);
+
 static const char *suggest_function(const char *name)
 {
     Suggest sg;
@@ -21,11 +30,6 @@ static const char *suggest_function(const char *name)
         const OpInfo *op = op_info((OpKind)k);
         if (op->sig != SIG_LEAF && op->sig != SIG_OPERATOR) suggest_offer(&sg, op->name);
     }
-    static const char *const composite[] = {
-#define BUILTIN(name, check, example, text) name,
-#include "builtins.def"
-#undef BUILTIN
-    };
     for (size_t i = 0; i < NN_ARRAY_LEN(composite); i++) suggest_offer(&sg, composite[i]);
     sema_offer_data_fns(&sg);
     return suggest_best(&sg);
@@ -434,6 +438,7 @@ static const OpInfo *callable(Sema *s, const AstNode *e)
     if (!op && sema_initialiser(name, &init) && op_info(init)->sig != SIG_LEAF) op = op_info(init);
     if (op) return op;
     Symbol *sym = sema_lookup(s, name);
+    if (!sym && used_before_definition(s, e->u.call.name_span, name)) return NULL;
     const char *hint = sym ? NULL : suggest_function(name);
     if (sym)
         sema_error(s, e->u.call.name_span, "'%s' is a %s, not a function", name,
@@ -1003,8 +1008,9 @@ static bool fn_call(Sema *s, AstNode *e, Symbol *fsym)
     FnDef *f = fsym->fn;
     if (fsym->poisoned || !f) return false;
     char usage[160];
-    snprintf(usage, sizeof usage, "'%s' takes %d argument%s", fsym->name, f->n_params,
-             f->n_params == 1 ? "" : "s");
+    int given = sema_npos(&e->u.call.args);
+    snprintf(usage, sizeof usage, "'%s' takes %d argument%s, but %d %s given", fsym->name,
+             f->n_params, f->n_params == 1 ? "" : "s", given, given == 1 ? "was" : "were");
     FnApp *app = &sema_extra(s, e)->fnapp;
     app->fn = fsym;
     app->n = f->n_params;
@@ -1044,9 +1050,28 @@ static bool fn_call(Sema *s, AstNode *e, Symbol *fsym)
     return true;
 }
 
+bool sema_builtin_function(const char *name)
+{
+    OpKind init;
+    const OpInfo *op = op_lookup(name);
+    if ((op && op->sig != SIG_LEAF && op->sig != SIG_OPERATOR) || sema_initialiser(name, &init)
+        || sema_is_data_fn(name) || strcmp(name, "labels") == 0 || strcmp(name, "summary") == 0)
+        return true;
+    for (size_t i = 0; i < NN_ARRAY_LEN(composite); i++)
+        if (strcmp(name, composite[i]) == 0) return true;
+    return false;
+}
+
+/* Whether a call of `name` in a function's body names something: a built-in, or a model or a
+ * function defined before it. */
+static bool fn_callee_known(Sema *s, const char *name)
+{
+    return sema_builtin_function(name) || sema_lookup(s, name) || op_lookup(name);
+}
+
 /* The names a function's body uses, checked when it is defined (its shapes are checked at each
  * call): each is a parameter, a name defined before it, a built-in or a model. */
-static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e)
+static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e, const char *self)
 {
     if (!e) return true;
     switch (e->kind) {
@@ -1060,18 +1085,29 @@ static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e)
     }
     case AST_UNARY:
     case AST_BINARY:
-    case AST_RANGE: return fn_names_in(s, f, e->u.op.a) & fn_names_in(s, f, e->u.op.b);
-    case AST_FIELD: return fn_names_in(s, f, e->u.field.obj);
+    case AST_RANGE: return fn_names_in(s, f, e->u.op.a, self) & fn_names_in(s, f, e->u.op.b, self);
+    case AST_FIELD: return fn_names_in(s, f, e->u.field.obj, self);
     case AST_INDEX: {
-        bool ok = fn_names_in(s, f, e->u.index.obj);
+        bool ok = fn_names_in(s, f, e->u.index.obj, self);
         for (size_t i = 0; i < e->u.index.subs.count; i++)
-            ok = fn_names_in(s, f, e->u.index.subs.items[i]) && ok;
+            ok = fn_names_in(s, f, e->u.index.subs.items[i], self) && ok;
         return ok;
     }
     case AST_CALL: {
-        bool ok = true;
+        bool ok = e->u.call.name != self && fn_callee_known(s, e->u.call.name);
+        if (e->u.call.name == self) {
+            sema_error(s, e->u.call.name_span, "'%s' cannot call itself: a function is written "
+                       "out where it is called, so the formula would never end", self);
+        } else if (!ok) {
+            const char *hint = suggest_function(e->u.call.name);
+            if (hint)
+                sema_error(s, e->u.call.name_span, "unknown function '%s'; did you mean '%s'?",
+                           e->u.call.name, hint);
+            else
+                sema_error(s, e->u.call.name_span, "unknown function '%s'", e->u.call.name);
+        }
         for (size_t i = 0; i < e->u.call.args.count; i++)
-            ok = fn_names_in(s, f, e->u.call.args.items[i]->u.bind.value) && ok;
+            ok = fn_names_in(s, f, e->u.call.args.items[i]->u.bind.value, self) && ok;
         return ok;
     }
     default: return true;
@@ -1105,7 +1141,7 @@ bool sema_fn_names(Sema *s, Symbol *fsym)
 {
     size_t horizon = s->horizon;
     s->horizon = fsym->fn->visible;
-    bool ok = fn_names_in(s, fsym->fn, fsym->fn->body);
+    bool ok = fn_names_in(s, fsym->fn, fsym->fn->body, fsym->name);
     s->horizon = horizon;
     return ok;
 }
@@ -1232,43 +1268,53 @@ bool sema_expr(Sema *s, AstNode *e)
 }
 
 /* A definition of `name` by a statement of the unit after the one being checked, or NULL. */
-static const AstNode *defined_later(const Sema *s, const char *name)
+static bool defined_later(const Sema *s, const char *name, Span *at)
 {
-    if (!s->unit) return NULL;
+    if (!s->unit) return false;
     for (size_t i = s->stmt_index + 1; i < s->unit->count; i++) {
         const AstNode *st = s->unit->items[i];
         switch (st->kind) {
         case AST_LET:
         case AST_PARAM:
-            if (st->u.bind.name == name) return st;
+            *at = st->u.bind.name_span;
+            if (st->u.bind.name == name) return true;
             break;
         case AST_MODEL:
-            if (st->u.block.name == name) return st;
+            *at = st->u.block.name_span;
+            if (st->u.block.name == name) return true;
             break;
         case AST_FN:
-            if (st->u.fn.name == name) return st;
+            *at = st->u.fn.name_span;
+            if (st->u.fn.name == name) return true;
             break;
         case AST_LET_MANY:
-            for (size_t k = 0; k < st->u.many.names.count; k++)
-                if (st->u.many.names.items[k]->u.name == name) return st;
+            for (size_t k = 0; k < st->u.many.names.count; k++) {
+                *at = st->u.many.names.items[k]->span;
+                if (st->u.many.names.items[k]->u.name == name) return true;
+            }
             break;
         default: break;
         }
     }
-    return NULL;
+    return false;
+}
+
+/* "'f' is used before its definition", with a note at it; false if it is not defined later. */
+static bool used_before_definition(Sema *s, Span use, const char *name)
+{
+    Span later;
+    if (!defined_later(s, name, &later)) return false;
+    sema_error(s, use, "'%s' is used before its definition: a name can be used only after the "
+               "line that defines it", name);
+    sema_note(s, later, "'%s' is defined here", name);
+    return true;
 }
 
 /* A name: a let or a param (or a local of a model's formula). */
 static bool check_name(Sema *s, AstNode *e)
 {
     Symbol *sym = sema_lookup(s, e->u.name);
-    const AstNode *later = sym ? NULL : defined_later(s, e->u.name);
-    if (later) {
-        sema_error(s, e->span, "'%s' is used before its definition: a name can be used only after "
-                   "the line that defines it", e->u.name);
-        sema_note(s, later->span, "'%s' is defined here", e->u.name);
-        return false;
-    }
+    if (!sym && used_before_definition(s, e->span, e->u.name)) return false;
     if (!sym) {
         const char *hint = suggest_name(s, e->u.name);
         if (op_lookup(e->u.name))

@@ -40,6 +40,9 @@ bool sema_apply_model(Sema *s, Symbol *model, const Shape *in, Span at, ModelApp
 /* Checks the names a function's body uses, when it is defined (the shapes are checked at each
  * call). Reports unknown ones; false if there was one. */
 bool sema_fn_names(Sema *s, Symbol *fn);
+/* Whether `name` is a function the language has: an op that is called, an initialiser, a data
+ * function, a function of src/builtins.def, labels or summary. */
+bool sema_builtin_function(const char *name);
 /* Whether a checked expression reads `sym` (through function calls too). */
 bool sema_uses(const AstNode *e, const Symbol *sym);
 

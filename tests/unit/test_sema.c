@@ -380,9 +380,18 @@ static void test_error_unknown_name(void **state)
                 "after the line that defines it\n"
                 "   1 | print later\n"
                 "     |       ^~~~~\n"
-                "t.nn:2:1: note: 'later' is defined here\n"
+                "t.nn:2:5: note: 'later' is defined here\n"
                 "   2 | let later = 1\n"
-                "     | ^~~~~~~~~~~~~\n");
+                "     |     ^~~~~\n");
+    /* a function too */
+    check_error(f, "let y = f(2)\nfn f(x) = x + 1", 1,
+                "t.nn:1:9: error: 'f' is used before its definition: a name can be used only "
+                "after the line that defines it\n"
+                "   1 | let y = f(2)\n"
+                "     |         ^\n"
+                "t.nn:2:4: note: 'f' is defined here\n"
+                "   2 | fn f(x) = x + 1\n"
+                "     |    ^\n");
 }
 
 static void test_error_function_as_name(void **state)
