@@ -57,6 +57,28 @@ const uint32_t *lower_plan_params(Lower *l, const Plan *plan, int *n)
     return ids;
 }
 
+const uint32_t *lower_grad_params(Lower *l, const Plan *plan, uint32_t root,
+                                  const uint32_t *first, int n_first, int *n)
+{
+    uint8_t *reached = nn_calloc(l->g->count, 1);     /* by node id: a gradient flows here */
+    uint32_t *ids = arena_alloc(&l->p->arena, (size_t)(n_first + (int)plan->count + 1)
+                                              * sizeof *ids);
+    memcpy(ids, first, (size_t)n_first * sizeof *ids);
+    *n = n_first;
+    reached[root] = 1;
+    for (uint32_t k = plan->count; k-- > 0;) {      /* users before their inputs */
+        uint32_t id = plan->ids[k];
+        const GraphNode *node = graph_node(l->g, id);
+        if (!reached[id] || !node->requires_grad) continue;
+        for (int i = 0; i < node->n_in; i++) reached[node->in[i]] = 1;
+        bool listed = node->op != OP_PARAM;
+        for (int i = 0; i < *n && !listed; i++) listed = ids[i] == id;
+        if (!listed) ids[(*n)++] = id;
+    }
+    nn_free(reached);
+    return ids;
+}
+
 TraceFocus lower_focus(Lower *l, const TraceFocus *f)
 {
     TraceFocus c = { NULL, f->count };

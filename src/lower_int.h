@@ -34,6 +34,10 @@ void lower_name(Lower *l, uint32_t id, const char *name);
 Plan lower_plan(Lower *l, const uint32_t *roots, size_t n);
 /* The params a plan reaches, in the program's arena (*n of them). */
 const uint32_t *lower_plan_params(Lower *l, const Plan *plan, int *n);
+/* The params a gradient from `root` reaches in `plan` (not through detach, comparisons, ...):
+ * `first` (n_first of them), then the others, in the program's arena (*n in all). */
+const uint32_t *lower_grad_params(Lower *l, const Plan *plan, uint32_t root,
+                                  const uint32_t *first, int n_first, int *n);
 /* The places of a trace, copied out of the unit's arena (which goes when lowering ends). */
 TraceFocus lower_focus(Lower *l, const TraceFocus *f);
 

@@ -113,7 +113,7 @@ static void lower_train_loss(Lower *l, TrainInstr *ti, const AstNode *st)
     uint32_t root = lower_expr(l, st->u.train.target);
     ti->formula.loss = root;
     ti->formula.plan = lower_plan(l, &root, 1);
-    ti->params = lower_plan_params(l, &ti->formula.plan, &ti->n_params);
+    ti->params = lower_grad_params(l, &ti->formula.plan, root, NULL, 0, &ti->n_params);
     ti->loss_name = "loss";
 }
 
@@ -131,12 +131,13 @@ static void lower_train_data(Lower *l, TrainInstr *ti, const AstNode *st, const 
     ti->has_val = t->has_val;
     ti->val_split = t->has_val && !t->val_given;
     ti->model = lower_model_params(l, t->model);
-    ti->params = ti->model.nodes;
-    ti->n_params = ti->model.count;
     Span span = st->span;
     int b = t->set.batch;
     lower_pass(l, &ti->batch, t, &t->batch_app, &t->batch_f, rows_leaf(l, ti->X, b, span),
                rows_leaf(l, ti->Y, b, span), true, false, span);
+    /* the model's params, and any other that a loss formula uses */
+    ti->params = lower_grad_params(l, &ti->batch.plan, ti->batch.loss, ti->model.nodes,
+                                   ti->model.count, &ti->n_params);
     if (t->rest) {
         ti->has_rest = true;
         lower_pass(l, &ti->rest, t, &t->rest_app, &t->rest_f, rows_leaf(l, ti->X, t->rest, span),

@@ -580,7 +580,11 @@ static bool check_metric(TrainCheck *tc, AstNode *set)
     tc->t->metric_formula = v;
     /* log lines name it after the function it calls, if the formula is a call of one */
     Symbol *fn = v->kind == AST_CALL ? sema_lookup(tc->s, v->u.call.name) : NULL;
-    tc->t->metric_name = fn && fn->kind == SYM_FN ? fn->name : "metric";
+    if (fn && fn->kind == SYM_FN) tc->t->metric_name = fn->name;
+    else if (v->kind == AST_CALL && op_lookup(v->u.call.name)
+             && op_lookup(v->u.call.name)->sig == SIG_LOSS)     /* accuracy(...), mse(...) */
+        tc->t->metric_name = v->u.call.name;
+    else tc->t->metric_name = "metric";
     return true;
 }
 

@@ -516,7 +516,7 @@ static void check_vanishing(Loop *lp)
     const TrainInstr *t = lp->t;
     if (!t->over_data || lp->wnorm_updates == 0) return;
     int first = -1, last = -1;
-    for (int i = 0; i < t->n_params; i++)
+    for (int i = 0; i < t->model.count; i++)
         if (is_weight(t->model.names[i])) {
             if (first < 0) first = i;
             last = i;
