@@ -76,7 +76,10 @@ static const char *dotted_name(ParseCtx *ctx, const AstNode *e)
     if (e->kind == AST_NAME) return e->u.name;
     const char *inner = e->kind == AST_FIELD ? dotted_name(ctx, e->u.field.obj) : NULL;
     if (!inner) {
-        if (e->kind != AST_FIELD && parse_count_error(ctx, e->span))
+        if (e->kind == AST_INDEX && parse_count_error(ctx, e->span))
+            diag_report(ctx->diag, DIAG_ERROR, e->span, "elements are not assigned one by one: "
+                        "give the whole param a new value, as in w = where(...) or w = [1, 2]");
+        else if (e->kind != AST_FIELD && parse_count_error(ctx, e->span))
             diag_report(ctx->diag, DIAG_ERROR, e->span, "only a param can be assigned to, as "
                         "in w = 0.7 or net.layer1.b = 0");
         return NULL;
@@ -836,6 +839,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     if (n < 0) n = 0;
     bool expr_ok = false, name_ok = false, method_ok = false, subscript = false;
+    bool after_expr = false;
     for (int i = 0; i < n; i++) {
         if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
         if (exp[i] == YYSYMBOL_IDENT) name_ok = true;
@@ -843,10 +847,16 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         char text[16];
         symbol_text(exp[i], text, sizeof text);
         if (strcmp(text, "']'") == 0) subscript = true;
+        if (strcmp(text, "'+'") == 0) after_expr = true;    /* an operator could go on */
     }
 
     char look_text[64];
     symbol_text(look, look_text, sizeof look_text);
+    if (after_expr && strcmp(look_text, "'='") == 0) {   /* if x = 1 { */
+        diag_report(ctx->diag, DIAG_ERROR, at, "'=' gives a value only in let, param and "
+                    "assignments; to compare, write ==");
+        return 0;
+    }
     if (strcmp(look_text, "':'") == 0) {     /* x[1:5:2], sum(0:2) */
         diag_report(ctx->diag, DIAG_ERROR, at, subscript
                     ? "a slice is a:b, with no step: write X[a:b]"

@@ -562,6 +562,10 @@ static bool axes_arg(Sema *s, AstNode *e, AstNode *ax)
         if (!sema_const_int(s, ax->u.list.items[i], "an axis", -NN_MAX_RANK, NN_MAX_RANK - 1,
                             &axis))
             return false;
+        if (e->sema.attrs.axes & op_axis_bit((int)axis)) {
+            sema_error(s, ax->u.list.items[i]->span, "axis %ld is in the list twice", axis);
+            return false;
+        }
         e->sema.attrs.axes |= op_axis_bit((int)axis);
     }
     return true;
@@ -1508,6 +1512,11 @@ static bool check_index(Sema *s, AstNode *e)
     if (!sema_expr(s, obj)) return false;
     Shape sh = obj->sema.shape;
     char buf[64];
+    if (sh.rank == 0) {
+        sema_error(s, e->span, "a scalar has no elements to index: this is one number, of "
+                   "shape []");
+        return false;
+    }
     if ((int)subs->count > sh.rank) {
         sema_error(s, e->span, "this has shape %s: %d subscript%s at most, not %zu",
                    shape_str(&sh, buf, sizeof buf), sh.rank, sh.rank == 1 ? "" : "s",
