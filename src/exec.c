@@ -76,7 +76,7 @@ static void backward(Runtime *rt, const Instr *ins, bool explain, const TraceFoc
      * pass would leave them) */
     rt_pass(rt, &(RtPass){ &ins->plan, ins->node, 1.0f, ins->params, ins->n_params, false });
     if (explain) {
-        trace_pass(rt, &ins->plan, ins->node, before, ins->span, focus);
+        trace_pass(rt, &ins->plan, ins->node, before, ins->span, ins->expr, focus);
         rt_flush(rt);
         rt->explain_step = rt->trace_format != TRACE_DOT;
     }

@@ -192,10 +192,12 @@ static void lower_print(Lower *l, const AstNode *st)
 /* backward, trace, gradcheck: a root, its plan, and the params the plan reaches */
 static void lower_pass_stmt(Lower *l, const AstNode *st)
 {
-    uint32_t root = lower_expr(l, st->kind == AST_TRACE ? st->u.trace.expr : st->u.expr);
+    const AstNode *e = st->kind == AST_TRACE ? st->u.trace.expr : st->u.expr;
+    uint32_t root = lower_expr(l, e);
     Instr *ins = program_add(l->p, st->kind == AST_TRACE ? INS_TRACE
                                    : st->kind == AST_GRADCHECK ? INS_GRADCHECK : INS_BACKWARD,
                              st->span);
+    ins->expr = e->span;
     ins->node = root;
     ins->plan = lower_plan(l, &root, 1);
     ins->params = lower_plan_params(l, &ins->plan, &ins->n_params);

@@ -248,7 +248,8 @@ static uint32_t lower_builtin(Lower *l, const AstNode *e, const SemaBuiltin *b)
 
 /* ---- subscripts and sizes -------------------------------------------------------------------- */
 
-/* X[...]: an INDEX op for each index, a SLICE op for each range, in order. */
+/* X[...]: an INDEX op for each index, a SLICE op for each range that is not the whole axis (as
+ * `:` is), in order. */
 static uint32_t lower_index(Lower *l, const AstNode *e)
 {
     const SemaExtra *ex = e->sema.extra;
@@ -257,6 +258,9 @@ static uint32_t lower_index(Lower *l, const AstNode *e)
         const IndexStep *st = &ex->steps[k];
         OpAttrs at = lower_no_attrs();
         at.axis = st->axis;
+        if (st->range && st->start == 0
+            && st->stop == graph_node(l->g, h)->shape.dim[st->axis])
+            continue;
         if (st->range) {
             at.start = st->start;
             at.stop = st->stop;

@@ -100,6 +100,7 @@ typedef struct PrintItem {
 typedef struct Instr {
     InstrKind kind;
     Span span;
+    Span expr;              /* BACKWARD, TRACE, GRADCHECK: the expression, as written */
     uint32_t node;
     uint32_t value;
     Plan plan;              /* nodes to compute, in order */

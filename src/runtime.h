@@ -261,10 +261,11 @@ void rt_exec(Runtime *rt, const Program *p);
 /* The plan's graph in Graphviz DOT, with values (and gradients, if grads). */
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads);
 /* A traced pass (after its backward) and a traced update, in the session's trace format:
- * the explanation, DOT, or JSON Lines events (docs/trace-json.md). `focus` (NULL: all) limits
- * the pass and the update after it to some layers, and zooms into single units. */
+ * the explanation, DOT, or JSON Lines events (docs/trace-json.md). `where`: the statement;
+ * `what`: the expression traced, as written (shown when the root has no name). `focus` (NULL:
+ * all) limits the pass and the update after it to some layers, and zooms into single units. */
 void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where,
-                const TraceFocus *focus);
+                Span what, const TraceFocus *focus);
 void trace_step_update(Runtime *rt, const OptimConfig *c, float lr, const float *before);
 
 #endif

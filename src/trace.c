@@ -65,7 +65,8 @@ void trace_dot_pass(Runtime *rt, const TracePass *tp, bool grads)
 void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
 {
     TracePass tp;
-    trace_pass_build(rt, &tp, plan, root, NULL, rt->graph.nodes[root].span, NULL);
+    Span at = rt->graph.nodes[root].span;
+    trace_pass_build(rt, &tp, plan, root, NULL, at, at, NULL);
     trace_dot_pass(rt, &tp, grads);
     trace_pass_free(&tp);
 }
@@ -73,7 +74,7 @@ void trace_dot(Runtime *rt, const Plan *plan, uint32_t root, bool grads)
 /* ---- a traced pass and its update ------------------------------------------------------------- */
 
 void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *before, Span where,
-                const TraceFocus *focus)
+                Span what, const TraceFocus *focus)
 {
     /* the update after this pass looks at the same places; the focus may not outlive the
      * program it came from, so it is copied */
@@ -83,7 +84,7 @@ void trace_pass(Runtime *rt, const Plan *plan, uint32_t root, const float *befor
     rt->step_focus_count = n;
     if (rt->trace_format == TRACE_JSON) rt->trace_passes++;    /* JSON numbers the passes */
     TracePass tp;
-    trace_pass_build(rt, &tp, plan, root, before, where, focus);
+    trace_pass_build(rt, &tp, plan, root, before, where, what, focus);
     switch (rt->trace_format) {
     case TRACE_TEXT: trace_text_pass(rt, &tp); break;
     case TRACE_DOT: trace_dot_pass(rt, &tp, true); break;

@@ -129,9 +129,9 @@ typedef struct TraceUpdates {
 
 /* trace_events.c */
 /* Records a pass after its backward (numbered rt->trace_passes); `before` holds every param's
- * gradient before the pass (graph order), or NULL. */
+ * gradient before the pass (graph order), or NULL. `where`, `what`: as for trace_pass. */
 void trace_pass_build(Runtime *rt, TracePass *tp, const Plan *plan, uint32_t root,
-                      const float *before, Span where, const TraceFocus *focus);
+                      const float *before, Span where, Span what, const TraceFocus *focus);
 void trace_pass_free(TracePass *tp);
 void trace_updates_build(Runtime *rt, TraceUpdates *tu, const OptimConfig *c, float lr,
                          const float *before);

@@ -495,7 +495,7 @@ static void build_zoom(Builder *b, TraceZoom *zm, const TracePlace *pl, const fl
 /* ---- the pass ---------------------------------------------------------------------------------- */
 
 void trace_pass_build(Runtime *rt, TracePass *tp, const Plan *plan, uint32_t root,
-                      const float *before, Span where, const TraceFocus *focus)
+                      const float *before, Span where, Span what, const TraceFocus *focus)
 {
     memset(tp, 0, sizeof *tp);
     Builder b = { .rt = rt, .g = &rt->graph, .plan = plan, .tp = tp };
@@ -518,7 +518,7 @@ void trace_pass_build(Runtime *rt, TracePass *tp, const Plan *plan, uint32_t roo
     }
     if (!tp->root->name) {      /* an unnamed expression: what was written */
         sb_init(&sb);
-        rt->source_text(rt->locate_ud, tp->root->span, &sb);
+        rt->source_text(rt->locate_ud, what, &sb);
         tp->root_source = text_of(&sb);
     }
     build_nodes(&b);

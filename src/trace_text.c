@@ -190,7 +190,13 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
     sb_printf(out, "\nbackward: start from ∂%s/∂%s = 1; each op passes the gradient to its "
                    "inputs,\n  local derivative × gradient from above (the chain rule)\n", L, L);
     if (!tp->root->requires_grad) {
-        sb_printf(out, "  (%s depends on no param: there is nothing to differentiate)\n", L);
+        bool params = false;    /* it uses params, through an op that passes no gradient */
+        for (uint32_t k = 0; k < tp->count && !params; k++) params = tp->nodes[k].n->op == OP_PARAM;
+        if (params)
+            sb_printf(out, "  (no gradient flows back from %s: a comparison, detach or argmax "
+                           "on its way to the params passes none)\n", L);
+        else
+            sb_printf(out, "  (%s depends on no param: there is nothing to differentiate)\n", L);
         return;
     }
     for (uint32_t k = tp->count; k-- > 0;) {

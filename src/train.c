@@ -375,7 +375,8 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool firs
     if (!rt_pass(rt, &p))
         rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");
     if (explain) {
-        trace_pass(rt, &pass->plan, pass->loss, before, lp->at, &lp->t->focus);
+        trace_pass(rt, &pass->plan, pass->loss, before, lp->at, node(rt, pass->loss)->span,
+                   &lp->t->focus);
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
     }

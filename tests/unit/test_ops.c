@@ -1809,7 +1809,7 @@ static void test_trace_words(void **state)
     graph_forward(g, &plan, &rt.rng, NULL, NULL);
     graph_backward(g, &plan, L, NULL, NULL);
     TracePass tp;
-    trace_pass_build(&rt, &tp, &plan, L, NULL, sp, NULL);
+    trace_pass_build(&rt, &tp, &plan, L, NULL, sp, sp, NULL);
 
     assert_string_equal(traced(&tp, c)->formula, "clamp(x, -1, 0.5)");
     assert_string_equal(traced(&tp, ik)->formula, "x[:, k]");
