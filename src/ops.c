@@ -423,6 +423,12 @@ static bool shape_cross_entropy(const OpInfo *op, const Shape *in, OpAttrs *at, 
                   op->name, shape_str(x, a, sizeof a));
         return false;
     }
+    if (x->dim[x->rank - 1] == 1) {    /* softmax of one logit is 1: the loss is always 0 */
+        sb_printf(err, "'%s' needs two classes or more, but the logits %s have one column (its "
+                  "loss would always be 0); for one output, use bce_logits (or sigmoid and bce)",
+                  op->name, shape_str(x, a, sizeof a));
+        return false;
+    }
     Shape idx = *x;     /* the shape of class indices: the logits without their last axis */
     idx.rank--;
     if (!shape_eq(t, x) && !shape_eq(t, &idx)) {

@@ -468,6 +468,13 @@ static bool check_schedule(Sema *s, AstNode *set, SemaTrain *t)
     }
     if (!schedule_word(s, then, &next, &kind2)) return false;
     schedule_then(&t->set.sched, &next);
+    bool in_epochs = !t->set.sched_per_update || !t->over_data;    /* counts known here */
+    if (in_epochs && t->set.sched.milestone >= t->set.epochs) {
+        const char *unit = t->set.sched_per_update ? "updates" : "epochs";
+        sema_error(s, v->span, "this lasts %ld %s, but the block has %d %s: the schedule after "
+                   "'then' would never start", t->set.sched.milestone, unit, t->set.epochs, unit);
+        return false;
+    }
     return true;
 }
 
@@ -759,6 +766,7 @@ static void check_needed(TrainCheck *tc)
         sema_error(s, tc->st->span, "a train block needs 'epochs N'");
         tc->ok = false;
     }
+    tc->t->over_data = tc->st->u.train.x != NULL;      /* train MODEL on ... */
     if (tc->value[SET_SCHEDULE] && tc->ok)
         tc->ok = check_schedule(s, tc->seen[SET_SCHEDULE], tc->t);
 }
