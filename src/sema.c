@@ -256,6 +256,7 @@ static void check_stmt(Sema *s, AstNode *st);
 
 typedef struct Names {
     const char **items;
+    Span *at;               /* where each is first given a value */
     int count, cap;
 } Names;
 
@@ -273,7 +274,9 @@ static void assigned_names(const AstList *body, Names *names)
             if (names->count == names->cap) {
                 names->cap = names->cap ? 2 * names->cap : 8;
                 names->items = nn_realloc(names->items, (size_t)names->cap * sizeof *names->items);
+                names->at = nn_realloc(names->at, (size_t)names->cap * sizeof *names->at);
             }
+            names->at[names->count] = st->span;
             names->items[names->count++] = name;
         }
         if (st->kind == AST_FOR || st->kind == AST_REPEAT || st->kind == AST_WHILE)
@@ -290,7 +293,7 @@ static void assigned_names(const AstList *body, Names *names)
 static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *b,
                          const char *var)
 {
-    Names names = { NULL, 0, 0 };
+    Names names = { NULL, NULL, 0, 0 };
     assigned_names(a, &names);
     if (b) assigned_names(b, &names);
     SemaBlock *blk = &sema_extra(s, st)->block;
@@ -300,9 +303,10 @@ static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *
         Symbol *from = sema_lookup(s, names.items[i]);
         if (!from || from->kind != SYM_LET || from->poisoned || names.items[i] == var) continue;
         if (from->grad) {
-            sema_error(s, from->decl, "'%s' depends on params, so a block after it cannot give it "
-                       "new values (its formula would lose its gradient); use a new name there",
+            sema_error(s, names.at[i], "'%s' depends on params, so this block cannot give it new "
+                       "values (its formula would lose its gradient); use a new name here",
                        from->name);
+            sema_note(s, from->decl, "'%s' is defined here", from->name);
             continue;
         }
         Symbol *sym = sema_define(s, names.items[i], SYM_LET, from->decl);
@@ -311,6 +315,7 @@ static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *
         blk->carries[blk->n_carries++] = (Carry){ sym, from };
     }
     nn_free(names.items);
+    nn_free(names.at);
 }
 
 /* Where control leaves `blk` here: each carried name whose last version is not its carried

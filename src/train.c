@@ -301,8 +301,8 @@ static double formula_factor(Loop *lp)
     graph_forward(&rt->graph, &t->sched_plan, &rt->rng, rt_check_node, rt);
     double f = node(rt, t->sched_factor)->value[0];
     if (!(f >= 0))
-        rt_error(rt, node(rt, t->sched_factor)->span, "the schedule's factor is %g here (epoch "
-                 "%d, update %ld); it must be at least 0", f, lp->epoch, lp->step);
+        rt_error(rt, node(rt, t->sched_factor)->span, "the schedule's factor is %g with epoch = "
+                 "%d and update = %ld; it must be at least 0", f, lp->epoch, lp->step);
     return f;
 }
 
