@@ -176,9 +176,11 @@ NN_API const char *nn_version(void);
  * before running it; 1 otherwise (complete, or wrong in a way more lines cannot fix). Only
  * parses `code` (borrowed): writes nothing, keeps no text, defines nothing. */
 NN_API int nn_is_complete(NnState *nn, const char *code);
-/* Ctrl-C: while code runs, a train block checks *flag between steps; when it is set, the
- * block stops after the current step (keeping the params as they are), reports it on the
- * output and clears the flag; the run goes on with the next statement. `flag` is borrowed and
+/* Ctrl-C: while code runs, a train block checks *flag between steps, and a loop between
+ * iterations; the flag is cleared when seen. A train block stops after the current step
+ * (keeping the params as they are), reports it on the output, and the run goes on with the
+ * next statement. A loop (or a train block inside one) stops the run: what ran is kept, and the
+ * call returns NN_INTERRUPTED with a note saying where it stopped. `flag` is borrowed and
  * must stay valid until replaced or nn_close; NULL (the default) turns the check off. Set it
  * from a signal handler or another thread; nothing else checks it. Cannot fail. */
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);

@@ -407,7 +407,8 @@ static bool schedule_word(Sema *s, AstNode *v, Schedule *out, SchedKind *kind)
 static bool is_schedule_word(Sema *s, const AstNode *v)
 {
     SchedKind k;
-    if (v->kind == AST_NAME) return true;
+    if (v->kind == AST_NAME)        /* a word, or the count a formula reads */
+        return strcmp(v->u.name, "epoch") != 0 && strcmp(v->u.name, "update") != 0;
     if (v->kind != AST_CALL) return false;
     if (schedule_lookup(v->u.call.name, &k)) return true;
     const Symbol *f = sema_lookup(s, v->u.call.name);
