@@ -63,7 +63,7 @@ const uint32_t *lower_grad_params(Lower *l, const Plan *plan, uint32_t root,
     uint8_t *reached = nn_calloc(l->g->count, 1);     /* by node id: a gradient flows here */
     uint32_t *ids = arena_alloc(&l->p->arena, (size_t)(n_first + (int)plan->count + 1)
                                               * sizeof *ids);
-    memcpy(ids, first, (size_t)n_first * sizeof *ids);
+    if (n_first) memcpy(ids, first, (size_t)n_first * sizeof *ids);
     *n = n_first;
     reached[root] = 1;
     for (uint32_t k = plan->count; k-- > 0;) {      /* users before their inputs */

@@ -197,7 +197,8 @@ static const char *why_nonfinite(const GraphNode *n, GraphNode *const *in, size_
         return "the power is beyond float32's range";
     case OP_EXP: return "exp overflows float32 above about 88.7";
     case OP_MOD:
-        if (in[1]->value[input_index(n, in[1], i)] == 0) return "the remainder of a division by zero";
+        if (in[1]->value[input_index(n, in[1], i)] == 0)
+            return "the remainder of a division by zero";
         return "the result is beyond float32's range";
     default: return "the result is beyond float32's range";
     }
