@@ -1089,7 +1089,10 @@ static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e, const char *s
     }
     case AST_UNARY:
     case AST_BINARY:
-    case AST_RANGE: return fn_names_in(s, f, e->u.op.a, self) & fn_names_in(s, f, e->u.op.b, self);
+    case AST_RANGE: {       /* both sides, to report every unknown name */
+        bool a = fn_names_in(s, f, e->u.op.a, self);
+        return fn_names_in(s, f, e->u.op.b, self) && a;
+    }
     case AST_FIELD: return fn_names_in(s, f, e->u.field.obj, self);
     case AST_INDEX: {
         bool ok = fn_names_in(s, f, e->u.index.obj, self);
