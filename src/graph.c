@@ -14,9 +14,7 @@
 
 void graph_init(Graph *g)
 {
-    size_t max = g->max_bytes;      /* a setting, kept across graph_free */
     memset(g, 0, sizeof *g);
-    g->max_bytes = max;
 }
 
 static void node_release(Graph *g, GraphNode *n)
@@ -33,7 +31,9 @@ void graph_free(Graph *g)
 {
     for (uint32_t i = 0; i < g->count; i++) node_release(g, &g->nodes[i]);
     nn_free(g->nodes);
+    size_t max = g->max_bytes;      /* a setting, kept across graph_free */
     graph_init(g);
+    g->max_bytes = max;
 }
 
 void graph_truncate(Graph *g, uint32_t count)

@@ -46,7 +46,9 @@ typedef struct Graph {
 /* The default memory limit for tensors: 4 GiB. */
 #define NN_DEFAULT_MAX_MEMORY ((size_t)4 << 30)
 
+/* An empty graph, with no memory limit. */
 void graph_init(Graph *g);
+/* Frees every node; the graph is empty again, its memory limit kept. */
 void graph_free(Graph *g);
 /* Adds a node; its inputs must exist. Shape must already be checked (by the front end);
  * the value buffer is allocated zeroed here. Returns the new id. */
