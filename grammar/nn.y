@@ -839,7 +839,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     if (n < 0) n = 0;
     bool expr_ok = false, name_ok = false, method_ok = false, subscript = false;
-    bool after_expr = false;
+    bool after_expr = false, block = false, range = false;
     for (int i = 0; i < n; i++) {
         if (exp[i] == YYSYMBOL_NUMBER) expr_ok = true;
         if (exp[i] == YYSYMBOL_IDENT) name_ok = true;
@@ -847,6 +847,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
         char text[16];
         symbol_text(exp[i], text, sizeof text);
         if (strcmp(text, "']'") == 0) subscript = true;
+        if (strcmp(text, "'{'") == 0) block = true;
+        if (strcmp(text, "'..'") == 0) range = true;
         if (strcmp(text, "'+'") == 0) after_expr = true;    /* an operator could go on */
     }
 
@@ -857,10 +859,14 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner, Pa
                     "assignments; to compare, write ==");
         return 0;
     }
-    if (strcmp(look_text, "':'") == 0) {     /* x[1:5:2], sum(0:2) */
-        diag_report(ctx->diag, DIAG_ERROR, at, subscript
-                    ? "a slice is a:b, with no step: write X[a:b]"
-                    : "a range a:b is written only inside a subscript, as X[a:b]");
+    if (strcmp(look_text, "':'") == 0) {     /* x[1:5:2], sum(0:2), if c:, for k in 0:3 */
+        const char *msg = ctx->stmt_tokens == 1
+            ? "a line starting with ':' is a command of the REPL: type it at the nn> prompt"
+            : range ? "a loop's range is written a..b, as in for k in 0..10"
+            : block ? "a block is written in braces, as in if x > 0 { ... }, not after ':'"
+            : subscript ? "a slice is a:b, with no step: write X[a:b]"
+            : "a range a:b is written only inside a subscript, as X[a:b]";
+        diag_report(ctx->diag, DIAG_ERROR, at, "%s", msg);
         return 0;
     }
     if (look == YYSYMBOL_YYUNDEF)   /* a character the grammar does not know, like '{' */

@@ -236,10 +236,11 @@ static size_t jump(Runtime *rt, const Program *p, const Instr *ins, size_t pc)
     case INS_LOOP_NEXT:
         if (rt->interrupt && *rt->interrupt) {      /* between two iterations */
             *rt->interrupt = 0;
-            rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted");
+            return p->loops[ins->slot].unwind;
         }
         ++*counter;
         return ins->target;
+    case INS_INTERRUPT: rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted"); break;
     case INS_BRANCH: {
         forward(rt, &ins->plan);
         float c = graph_node(&rt->graph, ins->node)->value[0];

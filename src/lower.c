@@ -343,6 +343,9 @@ static void lower_loop(Lower *l, const AstNode *st)
     Instr *n = program_add(l->p, INS_LOOP_NEXT, st->span);
     n->slot = slot;
     n->target = top;
+    l->p->loops[slot].unwind = pc(l);   /* only a Ctrl-C comes here */
+    lower_ends(l, b->unwind, b->n_unwind, st->span);
+    program_add(l->p, INS_INTERRUPT, st->span);
     size_t end = pc(l);
     l->p->items[test].target = end;
     for (int i = 0; i < ctx.n; i++) l->p->items[ctx.jumps[i]].target = ctx.is_break[i] ? end : next;

@@ -28,9 +28,11 @@ typedef enum InstrKind {
     INS_LOOP_INIT,  /* a loop starts: counters[slot] = count */
     INS_LOOP_TEST,  /* counters[slot] >= count: jump to `target` (the loop's end); else write
                        the counter into the loop variable's leaf `node` (if has_node) */
-    INS_LOOP_NEXT,  /* counters[slot] += 1; Ctrl-C stops here; jump to `target` */
+    INS_LOOP_NEXT,  /* counters[slot] += 1; jump to `target`; after a Ctrl-C, to the loop's
+                       `unwind` instead */
     INS_BRANCH,     /* compute the scalar `node`; jump to `target` if it is 0 */
     INS_JUMP,       /* continue at `target` */
+    INS_INTERRUPT,  /* stop the run: the end of a loop's `unwind` */
 } InstrKind;
 
 #define NN_MAX_DATA 8
@@ -127,6 +129,8 @@ typedef struct Instr {
  * its instructions are begin .. end - 1. */
 typedef struct LoopInfo {
     size_t begin, end;
+    size_t unwind;          /* where a Ctrl-C goes: the carried values of the blocks around the
+                               loop take their last versions, then INS_INTERRUPT */
     int slot;
     long from;              /* the counter's first value */
     const char *var;        /* the loop variable, or NULL */

@@ -89,7 +89,7 @@ static void check_let(Sema *s, AstNode *st)
     bool ok = sema_expr(s, v);
     Symbol *old = sema_lookup(s, st->u.bind.name);
     if (s->blocks && old && old->carried) {
-        if (ok) check_carried_value(s, st, old, v);
+        if (ok && !old->poisoned) check_carried_value(s, st, old, v);
         return;
     }
     Symbol *sym = sema_define(s, st->u.bind.name, SYM_LET, st->u.bind.name_span);
@@ -260,8 +260,15 @@ typedef struct Names {
     int count, cap;
 } Names;
 
+/* The variables of the loops inside a block around a statement: a let of one of them there
+ * is of that loop's own name, not of one defined before the block. */
+typedef struct Hidden {
+    const char *name;
+    const struct Hidden *outer;
+} Hidden;
+
 /* Adds to `names` the let names a block gives values to, in it and in blocks inside it. */
-static void assigned_names(const AstList *body, Names *names)
+static void assigned_names(const AstList *body, Names *names, const Hidden *hidden)
 {
     for (size_t i = 0; i < body->count; i++) {
         const AstNode *st = body->items[i];
@@ -269,6 +276,7 @@ static void assigned_names(const AstList *body, Names *names)
         if (st->kind == AST_LET || (st->kind == AST_ASSIGN && st->u.bind.op))
             name = st->u.bind.name;
         bool seen = false;
+        for (const Hidden *h = hidden; name && h; h = h->outer) seen |= h->name == name;
         for (int k = 0; name && k < names->count; k++) seen |= names->items[k] == name;
         if (name && !seen) {
             if (names->count == names->cap) {
@@ -279,11 +287,12 @@ static void assigned_names(const AstList *body, Names *names)
             names->at[names->count] = st->span;
             names->items[names->count++] = name;
         }
+        Hidden var = { st->kind == AST_FOR ? st->u.loop.var : NULL, hidden };
         if (st->kind == AST_FOR || st->kind == AST_REPEAT || st->kind == AST_WHILE)
-            assigned_names(&st->u.loop.body, names);
+            assigned_names(&st->u.loop.body, names, var.name ? &var : hidden);
         if (st->kind == AST_IF) {
-            assigned_names(&st->u.iff.then, names);
-            assigned_names(&st->u.iff.els, names);
+            assigned_names(&st->u.iff.then, names, hidden);
+            assigned_names(&st->u.iff.els, names, hidden);
         }
     }
 }
@@ -294,24 +303,26 @@ static void find_carries(Sema *s, AstNode *st, const AstList *a, const AstList *
                          const char *var)
 {
     Names names = { NULL, NULL, 0, 0 };
-    assigned_names(a, &names);
-    if (b) assigned_names(b, &names);
+    Hidden own = { var, NULL };
+    assigned_names(a, &names, var ? &own : NULL);
+    if (b) assigned_names(b, &names, NULL);
     SemaBlock *blk = &sema_extra(s, st)->block;
     blk->carries = arena_alloc(s->arena, (size_t)(names.count ? names.count : 1)
                                          * sizeof *blk->carries);
     for (int i = 0; i < names.count; i++) {
         Symbol *from = sema_lookup(s, names.items[i]);
-        if (!from || from->kind != SYM_LET || from->poisoned || names.items[i] == var) continue;
-        if (from->grad) {
+        if (!from || from->kind != SYM_LET || from->poisoned || from->loop_var) continue;
+        Symbol *sym = sema_define(s, names.items[i], SYM_LET, from->decl);
+        sym->shape = from->shape;
+        sym->carried = true;
+        if (from->grad) {   /* said once: blocks inside this one find it poisoned */
             sema_error(s, names.at[i], "'%s' depends on params, so this block cannot give it new "
                        "values (its formula would lose its gradient); use a new name here",
                        from->name);
             sema_note(s, from->decl, "'%s' is defined here", from->name);
+            sym->poisoned = true;
             continue;
         }
-        Symbol *sym = sema_define(s, names.items[i], SYM_LET, from->decl);
-        sym->shape = from->shape;
-        sym->carried = true;
         blk->carries[blk->n_carries++] = (Carry){ sym, from };
     }
     nn_free(names.items);
@@ -335,10 +346,29 @@ static void check_body(Sema *s, AstList *body, SemaBlock *blk, int end)
 {
     int mark = s->n_locals;
     s->blocks++;
+    blk->outer = s->open;
+    s->open = blk;
     for (size_t i = 0; i < body->count; i++) check_stmt(s, body->items[i]);
     block_ends(s, blk, &blk->ends[end], &blk->n_ends[end]);
+    s->open = blk->outer;
     s->blocks--;
     s->n_locals = mark;
+}
+
+/* A loop stopped by Ctrl-C stops the run: every block around it ends there, so their carried
+ * names take their last versions (the loop's own ones have, before it checks). */
+static void loop_unwind(Sema *s, SemaBlock *loop)
+{
+    int n = 0;
+    for (const SemaBlock *b = s->open; b; b = b->outer) n += b->n_carries;
+    loop->unwind = arena_alloc(s->arena, (size_t)(n ? n : 1) * sizeof *loop->unwind);
+    for (const SemaBlock *b = s->open; b; b = b->outer) {
+        Carry *ends;
+        int k;
+        block_ends(s, b, &ends, &k);
+        memcpy(loop->unwind + loop->n_unwind, ends, (size_t)k * sizeof *ends);
+        loop->n_unwind += k;
+    }
 }
 
 static void check_loop_body(Sema *s, AstNode *st, Symbol *var)
@@ -352,6 +382,7 @@ static void check_loop_body(Sema *s, AstNode *st, Symbol *var)
     s->loop = outer;
     s->loops--;
     s->n_locals = mark;
+    loop_unwind(s, blk);
 }
 
 /* for k in a..b { ... }: a and b constant integers; k a scalar the loop writes. */

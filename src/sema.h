@@ -180,6 +180,9 @@ typedef struct SemaBlock {
     int n_carries;
     Carry *ends[2];         /* sym: the carried leaf, from: its last version there */
     int n_ends[2];
+    Carry *unwind;          /* a loop stopped by Ctrl-C: the ends of the blocks around it */
+    int n_unwind;
+    struct SemaBlock *outer;    /* while it is checked: the block around it, or NULL */
     Symbol *var;            /* FOR: the loop variable */
     long from, to;          /* FOR: from .. to - 1; REPEAT: 0 .. to - 1 */
 } SemaBlock;

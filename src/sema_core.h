@@ -39,6 +39,8 @@ typedef struct Sema {
     int blocks;                     /* loops and ifs around the statement being checked */
     int loops;                      /* loops around it */
     SemaBlock *loop;                /* the innermost of them (what break and continue leave) */
+    SemaBlock *open;                /* the innermost block, loop or if (SemaBlock.outer: the
+                                       others) */
     AstList *unit;                  /* the unit's statements, and the index of the one being */
     size_t stmt_index;              /* checked: "defined later, at line N" */
 } Sema;

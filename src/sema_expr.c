@@ -1101,8 +1101,10 @@ static bool fn_names_in(Sema *s, const FnDef *f, const AstNode *e, const char *s
         return ok;
     }
     case AST_CALL: {
-        bool ok = e->u.call.name != self && fn_callee_known(s, e->u.call.name);
-        if (e->u.call.name == self) {
+        /* (the body sees the names before it: an older function of its name is another) */
+        bool itself = e->u.call.name == self && !sema_lookup(s, self);
+        bool ok = !itself && fn_callee_known(s, e->u.call.name);
+        if (itself) {
             sema_error(s, e->u.call.name_span, "'%s' cannot call itself: a function is written "
                        "out where it is called, so the formula would never end", self);
         } else if (!ok) {

@@ -243,7 +243,7 @@ static void note_loop(NnState *nn, const Program *prog, size_t pc, bool interrup
     if (interrupted)        /* between two iterations, or in a train block of one */
         diag_report(&nn->diag, DIAG_NOTE, loop->span, "interrupted %s iteration %ld%s of this "
                     "loop; what ran before is kept",
-                    prog->items[pc].kind == INS_LOOP_NEXT ? "after" : "in", n, var);
+                    prog->items[pc].kind == INS_INTERRUPT ? "after" : "in", n, var);
     else
         diag_report(&nn->diag, DIAG_NOTE, loop->span, "in iteration %ld%s of this loop", n, var);
 }

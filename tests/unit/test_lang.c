@@ -196,6 +196,27 @@ static void test_interrupt_keeps_loop_work(void **state)
     nn_set_interrupt(f->nn, NULL);
 }
 
+/* Ctrl-C in a loop inside other blocks: every block around it ends there, so the names they
+ * carry keep what the iterations that ran gave them, as the params keep their updates. */
+static void test_interrupt_in_nested_blocks(void **state)
+{
+    Fixture *f = *state;
+    static volatile sig_atomic_t flag;
+    nn_set_interrupt(f->nn, &flag);
+    run(f, "let c = 0\nparam w = 0", NN_OK);
+    flag = 1;
+    run(f, "for i in 0..3 {\n  for j in 0..3 {\n    c += 1\n    w = w + 1\n  }\n}", NN_INTERRUPTED);
+    assert_non_null(strstr(f->err.buf, "note: interrupted after iteration 1 (j = 0) of this loop"));
+    assert_true(scalar(f, "c") == 1.0f);
+    assert_true(scalar(f, "w") == 1.0f);
+    flag = 1;
+    run(f, "if 1 {\n  c += 1\n  repeat 3 { c += 1 }\n}", NN_INTERRUPTED);
+    assert_true(scalar(f, "c") == 3.0f);
+    run(f, "repeat 2 { c += 1 }", NN_OK);   /* the flag was cleared */
+    assert_true(scalar(f, "c") == 5.0f);
+    nn_set_interrupt(f->nn, NULL);
+}
+
 /* 100000 iterations of backward, step and zero_grad by hand give the bits of a `train LOSS` block
  * of 100000 epochs with the same optimizer: both replay compiled plans. */
 static void test_loop_equals_train_block(void **state)
@@ -281,6 +302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_carried_value_across_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_functions_across_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_keeps_loop_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_in_nested_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_equals_train_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_string, setup, teardown),
     };
