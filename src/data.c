@@ -709,9 +709,9 @@ void data_feature_stats(const Dataset *stats_from, float *mean, float *std)
             double dev = d->X[(size_t)i * nf + j] - m;
             ss += dev * dev;
         }
-        double s = d->rows > 0 ? sqrt(ss / d->rows) : 0;
+        float s = d->rows > 0 ? (float)sqrt(ss / d->rows) : 0;
         mean[j] = (float)m;
-        std[j] = s > 0 ? (float)s : 1.0f;
+        std[j] = s > 0 ? s : 1.0f;     /* (a deviation below float's range is 0 too) */
     }
 }
 

@@ -100,14 +100,16 @@ static void tensor_seen(Est *e, double el)
 
 static bool is_expr(const AstNode *n)
 {
-    return n->kind <= AST_FIELD;
+    return n->kind <= AST_RANGE;
 }
 
-/* Every child of a node, for the walks below. */
-static int children(AstNode *n, AstNode **out, int cap, const AstList **list)
+/* Every child of a node, for the walks below: nodes, and up to two lists (an if's two parts).
+ * A function's body is walked where it is called (its checked copy), not where it is defined. */
+static int children(AstNode *n, AstNode **out, int cap, const AstList **list,
+                    const AstList **list2)
 {
     int k = 0;
-    *list = NULL;
+    *list = *list2 = NULL;
 #define KID(x) do { if ((x) && k < cap) out[k++] = (x); } while (0)
     switch (n->kind) {
     case AST_NUM: case AST_STRING: case AST_NAME: case AST_ZERO_GRAD: break;
@@ -128,6 +130,12 @@ static int children(AstNode *n, AstNode **out, int cap, const AstList **list)
         *list = &n->u.train.settings; break;
     case AST_SETTING: KID(n->u.setting.value); *list = &n->u.setting.places; break;
     case AST_SAVE: case AST_LOAD: KID(n->u.file.path); break;
+    case AST_INDEX: KID(n->u.index.obj); *list = &n->u.index.subs; break;
+    case AST_RANGE: KID(n->u.op.a); KID(n->u.op.b); break;
+    case AST_FOR: case AST_REPEAT: case AST_WHILE:
+        KID(n->u.loop.a); KID(n->u.loop.b); *list = &n->u.loop.body; break;
+    case AST_IF: KID(n->u.iff.cond); *list = &n->u.iff.then; *list2 = &n->u.iff.els; break;
+    case AST_FN: case AST_BREAK: case AST_CONTINUE: break;
     }
 #undef KID
     return k;
@@ -174,11 +182,12 @@ static void check_paths(Est *e, AstNode *n, int depth)
         }
     }
     AstNode *kids[3];
-    const AstList *list;
-    int k = children(n, kids, 3, &list);
+    const AstList *lists[2];
+    int k = children(n, kids, 3, &lists[0], &lists[1]);
     for (int i = 0; i < k; i++) check_paths(e, kids[i], depth + 1);
-    if (list)
-        for (size_t i = 0; i < list->count; i++) check_paths(e, list->items[i], depth + 1);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] && i < lists[l]->count; i++)
+            check_paths(e, lists[l]->items[i], depth + 1);
 }
 
 static double expr_cost(Est *e, AstNode *n, bool *uses_names, int depth);
@@ -218,14 +227,16 @@ static double expr_cost(Est *e, AstNode *n, bool *uses_names, int depth)
         }
         if (n->kind == AST_CALL && n->sema.extra && n->sema.extra->app.model)
             cost += app_cost(e, &n->sema.extra->app, uses_names, depth);
+        if (n->kind == AST_CALL && n->sema.extra && n->sema.extra->fnapp.body)
+            cost += expr_cost(e, n->sema.extra->fnapp.body, uses_names, depth + 1);
     }
     AstNode *kids[3];
-    const AstList *list;
-    int k = children(n, kids, 3, &list);
+    const AstList *lists[2];
+    int k = children(n, kids, 3, &lists[0], &lists[1]);
     for (int i = 0; i < k; i++) cost += expr_cost(e, kids[i], uses_names, depth + 1);
-    if (list)
-        for (size_t i = 0; i < list->count; i++)
-            cost += expr_cost(e, list->items[i], uses_names, depth + 1);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] && i < lists[l]->count; i++)
+            cost += expr_cost(e, lists[l]->items[i], uses_names, depth + 1);
     return cost;
 }
 
@@ -241,7 +252,18 @@ static void param_totals(const SymbolTable *syms, double *elements, double *coun
         }
 }
 
-/* The cost of one statement that ran, given the unit's formulas cost `unit`. */
+static double stmt_cost(Est *e, AstNode *st, const SymbolTable *syms, double unit);
+
+/* The statements of a block, run once. */
+static double body_cost(Est *e, const AstList *body, const SymbolTable *syms, double unit)
+{
+    double cost = 0;
+    for (size_t i = 0; i < body->count; i++) cost += 1 + stmt_cost(e, body->items[i], syms, unit);
+    return cost;
+}
+
+/* The cost of one statement that ran, given the unit's formulas cost `unit`. A for or repeat
+ * runs its body as often as it says; a while, whose count is unknown, is over any budget. */
 static double stmt_cost(Est *e, AstNode *st, const SymbolTable *syms, double unit)
 {
     bool names = false;
@@ -262,7 +284,7 @@ static double stmt_cost(Est *e, AstNode *st, const SymbolTable *syms, double uni
         if (!t) return with_names;
         double per_epoch;
         if (t->over_data) {
-            double batches = t->batch > 0 ? floor((double)t->train_rows / t->batch) : 1;
+            double batches = t->set.batch > 0 ? floor((double)t->train_rows / t->set.batch) : 1;
             per_epoch = 3 * (app_cost(e, &t->batch_app, &names, 0) * batches
                              + app_cost(e, &t->rest_app, &names, 0))
                         + app_cost(e, &t->train_app, &names, 0)
@@ -271,8 +293,18 @@ static double stmt_cost(Est *e, AstNode *st, const SymbolTable *syms, double uni
         } else {
             per_epoch = 3 * (own + e->session + unit) + 8 * pe;
         }
-        return (t->epochs > 0 ? t->epochs : 1) * per_epoch + own + e->session + unit;
+        return (t->set.epochs > 0 ? t->set.epochs : 1) * per_epoch + own + e->session + unit;
     }
+    case AST_FOR:
+    case AST_REPEAT: {
+        const SemaBlock *b = &st->sema.extra->block;
+        double runs = (double)b->to - (st->kind == AST_FOR ? (double)b->from : 0);
+        return (runs > 0 ? runs : 0) * body_cost(e, &st->u.loop.body, syms, unit) + own;
+    }
+    case AST_WHILE: return INFINITY;
+    case AST_IF:
+        return body_cost(e, &st->u.iff.then, syms, unit)
+               + body_cost(e, &st->u.iff.els, syms, unit) + own;
     default: return with_names;
     }
 }
