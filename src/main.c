@@ -1,4 +1,5 @@
-/* main.c — the `nn` command: a thin client of the public API in nn.h. */
+/* main.c — the `nn` command: a thin client of the public API in nn.h. Its options are a table
+ * (one row each: the name, its value, what sets it, its help), which --help prints. */
 #include "nn.h"
 #include "repl.h"
 
@@ -8,38 +9,190 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: nn [options] [FILE.nn | -e CODE]\n"
-    "\n"
-    "Runs a script of the nn language: tensors, params, forward and backward passes,\n"
-    "optimizer steps, and traces that explain backpropagation step by step.\n"
-    "\n"
-    "  nn FILE.nn          run a script ('-' reads standard input)\n"
-    "  nn -e CODE          run CODE given on the command line\n"
-    "  nn                  an interactive session on a terminal; otherwise runs standard\n"
-    "                      input as a script\n"
-    "\n"
-    "options:\n"
-    "  --check             parse and check names and shapes only; run nothing\n"
-    "  --trace             explain every backward pass and the update after it\n"
-    "  --trace=dot         draw every backward pass's graph in Graphviz DOT instead\n"
-    "  --trace=json        write every traced pass and update as JSON Lines events\n"
-    "  --trace-full        show tensors of up to 4096 elements in full in traces\n"
-    "  --trace-steps A-B   explain updates A to B of every train block (or one: N)\n"
-    "  --plot CURVE.svg    write each train block's loss curve as SVG\n"
-    "  --max-memory MIB    the most memory the tensors may take (default 4096)\n"
-    "  --threads N         threads for large matrix products (default: one per\n"
-    "                      processor, at most 8); the results are the same for any N\n"
-    "  --break WHERE       stop every train block at a prompt: step=N (before update N),\n"
-    "                      nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
-    "                      gradient norm is above X); :continue goes on\n"
-    "  --html PAGE.html    write a page that steps through every traced pass, update\n"
-    "                      and the loss curve (self-contained; open it in a browser)\n"
-    "  --seed N            seed the random numbers, 0 to 4294967295 (default 42)\n"
-    "  -h, --help          show this help and exit\n"
-    "  --version           show the version and exit\n"
-    "\n"
-    "exit status: 0 success, 1 run-time error, 2 usage or compile error\n";
+/* What the options ask for; the session is made from it once they are all read. */
+typedef struct Options {
+    const char *code, *file;
+    int check, trace, full;
+    const char *format, *html, *plot, *seed;
+    size_t max_memory;
+    long steps_from, steps_to;
+    const char *breaks[8];
+    size_t n_breaks;
+    int threads;            /* 0: one per processor, at most 8 */
+} Options;
+
+/* An option's setter: NULL, or what is wrong (a format with one %s, for the value). */
+typedef const char *(*OptionFn)(Options *o, const char *value);
+
+static const char *set_check(Options *o, const char *v)
+{
+    (void)v;
+    o->check = 1;
+    return NULL;
+}
+
+static const char *set_trace(Options *o, const char *v)
+{
+    (void)v;
+    o->trace = 1;
+    return NULL;
+}
+
+static const char *set_trace_dot(Options *o, const char *v)
+{
+    (void)v;
+    o->trace = 1;
+    o->format = "dot";
+    return NULL;
+}
+
+static const char *set_trace_json(Options *o, const char *v)
+{
+    (void)v;
+    o->trace = 1;
+    o->format = "json";
+    return NULL;
+}
+
+static const char *set_full(Options *o, const char *v)
+{
+    (void)v;
+    o->full = 1;
+    return NULL;
+}
+
+static const char *set_steps(Options *o, const char *v)
+{
+    char *end;
+    o->steps_from = strtol(v, &end, 10);
+    o->steps_to = *end == '-' ? strtol(end + 1, &end, 10) : o->steps_from;
+    if (*end || o->steps_from < 1 || o->steps_to < o->steps_from)
+        return "--trace-steps needs steps from 1, as in 5 or 1-3, not '%s'";
+    return NULL;
+}
+
+static const char *set_plot(Options *o, const char *v)
+{
+    o->plot = v;
+    return NULL;
+}
+
+static const char *set_max_memory(Options *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long mib = strtoull(v, &end, 10);
+    if (*v == '-' || *end || errno || mib == 0 || mib > (1ull << 40))
+        return "--max-memory needs a size in MiB from 1, not '%s'";
+    o->max_memory = (size_t)mib << 20;
+    return NULL;
+}
+
+static const char *set_threads(Options *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    long t = strtol(v, &end, 10);
+    if (*end || errno || t < 1 || t > 64) return "--threads needs a number from 1 to 64, not '%s'";
+    o->threads = (int)t;
+    return NULL;
+}
+
+static const char *set_break(Options *o, const char *v)
+{
+    if (o->n_breaks == sizeof o->breaks / sizeof *o->breaks) return "too many --break options";
+    o->breaks[o->n_breaks++] = v;
+    return NULL;
+}
+
+static const char *set_html(Options *o, const char *v)
+{
+    o->html = v;
+    return NULL;
+}
+
+static const char *set_seed(Options *o, const char *v)
+{
+    o->seed = v;        /* read once the session exists */
+    return NULL;
+}
+
+static const char *set_code(Options *o, const char *v)
+{
+    if (o->code) return "give -e only once";
+    o->code = v;
+    return NULL;
+}
+
+static const struct Option {
+    const char *name;       /* exact, or NAME=VALUE when it takes a value */
+    const char *value;      /* the value's name in the help, or NULL: a flag */
+    OptionFn set;
+    const char *help;       /* a line, or several separated by \n; NULL: not listed */
+    const char *needs;      /* what a missing value is ("NAME needs ...") */
+} options[] = {
+    { "--check", NULL, set_check, "parse and check names and shapes only; run nothing", NULL },
+    { "--trace", NULL, set_trace, "explain every backward pass and the update after it", NULL },
+    { "--trace=text", NULL, set_trace, NULL, NULL },
+    { "--trace=dot", NULL, set_trace_dot,
+      "draw every backward pass's graph in Graphviz DOT instead", NULL },
+    { "--trace=json", NULL, set_trace_json,
+      "write every traced pass and update as JSON Lines events", NULL },
+    { "--trace-full", NULL, set_full, "show tensors of up to 4096 elements in full in traces",
+      NULL },
+    { "--trace-steps", "A-B", set_steps,
+      "explain updates A to B of every train block (or one: N)", "steps, as in 1-3" },
+    { "--plot", "CURVE.svg", set_plot, "write each train block's loss curve as SVG",
+      "the SVG file's name" },
+    { "--max-memory", "MIB", set_max_memory,
+      "the most memory the tensors may take (default 4096)", "a size in MiB" },
+    { "--threads", "N", set_threads,
+      "threads for large matrix products (default: one per\n"
+      "processor, at most 8); the results are the same for any N", "a number of threads" },
+    { "--break", "WHERE", set_break,
+      "stop every train block at a prompt: step=N (before update N),\n"
+      "nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
+      "gradient norm is above X); :continue goes on",
+      "a breakpoint: step=N, nonfinite or grad_norm=X" },
+    { "--html", "PAGE.html", set_html,
+      "write a page that steps through every traced pass, update\n"
+      "and the loss curve (self-contained; open it in a browser)", "the page's file name" },
+    { "--seed", "N", set_seed, "seed the random numbers, 0 to 4294967295 (default 42)",
+      "a number" },
+    { "-e", "CODE", set_code, NULL, "code to run" },
+};
+
+static void print_usage(void)
+{
+    fputs("usage: nn [options] [FILE.nn | -e CODE]\n"
+          "\n"
+          "Runs a script of the nn language: tensors, params, forward and backward passes,\n"
+          "optimizer steps, and traces that explain backpropagation step by step.\n"
+          "\n"
+          "  nn FILE.nn          run a script ('-' reads standard input)\n"
+          "  nn -e CODE          run CODE given on the command line\n"
+          "  nn                  an interactive session on a terminal; otherwise runs standard\n"
+          "                      input as a script\n"
+          "\n"
+          "options:\n", stdout);
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+        const struct Option *op = &options[i];
+        if (!op->help) continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", op->name, op->value ? " " : "",
+                 op->value ? op->value : "");
+        printf("  %-20s", left);
+        for (const char *h = op->help; *h;) {     /* each line of the help, indented */
+            size_t n = strcspn(h, "\n");
+            printf("%s%.*s\n", h == op->help ? "" : "                      ", (int)n, h);
+            h += n + (h[n] == '\n');
+        }
+    }
+    fputs("  -h, --help          show this help and exit\n"
+          "  --version           show the version and exit\n"
+          "\n"
+          "exit status: 0 success, 1 run-time error, 2 usage or compile error\n", stdout);
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -47,6 +200,49 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(run 'nn --help' for usage)\n");
     return 2;
+}
+
+/* Reads argv into *o; returns -1 to go on, or the exit status. */
+static int read_options(int argc, char **argv, Options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage();
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("nn %s\n", nn_version());
+            return 0;
+        }
+        const struct Option *op = NULL;
+        const char *value = NULL;
+        for (size_t k = 0; k < sizeof options / sizeof *options && !op; k++) {
+            size_t n = strlen(options[k].name);
+            if (strcmp(a, options[k].name) == 0) op = &options[k];
+            else if (options[k].value && strncmp(a, options[k].name, n) == 0 && a[n] == '=')
+                op = &options[k], value = a + n + 1;
+        }
+        if (!op && a[0] == '-' && a[1] != '\0') return usage_error("unknown option '%s'", a);
+        if (!op) {
+            if (o->file) return usage_error("give one script (also got '%s')", a);
+            o->file = a;
+            continue;
+        }
+        if (op->value && !value) {
+            if (++i == argc) {
+                fprintf(stderr, "nn: error: %s needs %s\n(run 'nn --help' for usage)\n", a,
+                        op->needs);
+                return 2;
+            }
+            value = argv[i];
+        }
+        const char *wrong = op->set(o, value);
+        if (wrong) return usage_error(wrong, value ? value : a);
+    }
+    if (o->code && o->file)
+        return usage_error("give a FILE or -e CODE, not both (got '%s')", o->file);
+    return -1;
 }
 
 /* --html: the JSON trace is collected here, then drawn into the page. */
@@ -78,148 +274,74 @@ static int exit_status(NnStatus st)
     return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : st == NN_INTERRUPTED ? 130 : 2;
 }
 
-int main(int argc, char **argv)
+/* The session the options ask for; NULL after reporting a bad value (*status set). */
+static NnState *make_session(Options *o, Collected *events, int *status)
 {
-    const char *code = NULL, *file = NULL;
-    int check = 0, trace = 0;
-    const char *format = "text", *html = NULL, *plot = NULL;
-    int full = 0;
-    size_t max_memory = 0;
-    long steps_from = 0, steps_to = 0;
-    const char *seed = NULL;
-    const char *breaks[8];
-    size_t n_breaks = 0;
-    int threads = 0;        /* 0: one per processor, at most 8 */
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("nn %s\n", nn_version());
-            return 0;
-        } else if (strcmp(a, "--check") == 0) {
-            check = 1;
-        } else if (strcmp(a, "--trace") == 0 || strcmp(a, "--trace=text") == 0) {
-            trace = 1;
-        } else if (strcmp(a, "--trace=dot") == 0 || strcmp(a, "--trace=json") == 0) {
-            trace = 1;
-            format = a + 8;
-        } else if (strcmp(a, "--trace-full") == 0) {
-            full = 1;
-        } else if (strcmp(a, "--trace-steps") == 0 || strncmp(a, "--trace-steps=", 14) == 0) {
-            const char *v = a[13] == '=' ? a + 14 : (++i < argc ? argv[i] : NULL);
-            char *end;
-            if (!v) return usage_error("%s needs steps, as in 1-3", a);
-            steps_from = strtol(v, &end, 10);
-            steps_to = *end == '-' ? strtol(end + 1, &end, 10) : steps_from;
-            if (*end || steps_from < 1 || steps_to < steps_from)
-                return usage_error("--trace-steps needs steps from 1, as in 5 or 1-3, not '%s'", v);
-        } else if (strcmp(a, "--max-memory") == 0 || strncmp(a, "--max-memory=", 13) == 0) {
-            const char *v = a[12] == '=' ? a + 13 : (++i < argc ? argv[i] : NULL);
-            char *end;
-            if (!v) return usage_error("%s needs a size in MiB", a);
-            errno = 0;
-            unsigned long long mib = strtoull(v, &end, 10);
-            if (*v == '-' || *end || errno || mib == 0 || mib > (1ull << 40))
-                return usage_error("--max-memory needs a size in MiB from 1, not '%s'", v);
-            max_memory = (size_t)mib << 20;
-        } else if (strcmp(a, "--plot") == 0) {
-            if (++i == argc) return usage_error("%s needs the SVG file's name", a);
-            plot = argv[i];
-        } else if (strncmp(a, "--plot=", 7) == 0) {
-            plot = a + 7;
-        } else if (strcmp(a, "--html") == 0) {
-            if (++i == argc) return usage_error("%s needs the page's file name", a);
-            html = argv[i];
-        } else if (strncmp(a, "--html=", 7) == 0) {
-            html = a + 7;
-        } else if (strcmp(a, "--break") == 0 || strncmp(a, "--break=", 8) == 0) {
-            const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
-            if (!v) return usage_error("%s needs a breakpoint: step=N, nonfinite or grad_norm=X", a);
-            if (n_breaks == sizeof breaks / sizeof *breaks)
-                return usage_error("%s", "too many --break options");
-            breaks[n_breaks++] = v;
-        } else if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
-            const char *v = a[9] == '=' ? a + 10 : (++i < argc ? argv[i] : NULL);
-            char *end;
-            if (!v) return usage_error("%s needs a number of threads", a);
-            errno = 0;
-            long t = strtol(v, &end, 10);
-            if (*end || errno || t < 1 || t > 64)
-                return usage_error("--threads needs a number from 1 to 64, not '%s'", v);
-            threads = (int)t;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (++i == argc) return usage_error("%s needs a number", a);
-            seed = argv[i];
-        } else if (strncmp(a, "--seed=", 7) == 0) {
-            seed = a + 7;
-        } else if (strcmp(a, "-e") == 0) {
-            if (++i == argc) return usage_error("%s needs code to run", a);
-            if (code) return usage_error("%s", "give -e only once");
-            code = argv[i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
-        } else {
-            if (file) return usage_error("give one script (also got '%s')", a);
-            file = a;
-        }
-    }
-    if (code && file) return usage_error("give a FILE or -e CODE, not both (got '%s')", file);
-
-    if (!threads) {
+    if (!o->threads) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+        o->threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
     }
-    nn_set_threads(threads);
+    nn_set_threads(o->threads);
     NnState *nn = nn_new();
-    if (seed) {
+    if (o->seed) {
         char *end;
         errno = 0;
-        unsigned long long v = strtoull(seed, &end, 10);
+        unsigned long long v = strtoull(o->seed, &end, 10);
         /* the same range as the language's `seed` statement */
-        if (*seed == '\0' || *end != '\0' || *seed == '-' || errno == ERANGE ||
+        if (*o->seed == '\0' || *end != '\0' || *o->seed == '-' || errno == ERANGE ||
             v > 4294967295ull) {
             nn_close(nn);
-            return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", seed);
+            *status = usage_error("--seed needs an integer from 0 to 4294967295, not '%s'",
+                                  o->seed);
+            return NULL;
         }
         nn_set_seed(nn, (uint64_t)v);
     }
-    Collected events = { NULL, 0, 0 };
-    if (html) {         /* every pass and update, as events, into the page */
-        trace = 1;
-        format = "json";
-        nn_set_output(nn, collect, &events);
+    if (o->html) {      /* every pass and update, as events, into the page */
+        o->trace = 1;
+        o->format = "json";
+        nn_set_output(nn, collect, events);
     }
-    nn_set_trace(nn, trace);
-    nn_set_trace_format(nn, format);
-    if (plot) nn_set_plot(nn, plot);
-    nn_set_trace_full(nn, full);
-    if (max_memory) nn_set_max_memory(nn, max_memory);
-    nn_set_trace_steps(nn, steps_from, steps_to);
+    nn_set_trace(nn, o->trace);
+    nn_set_trace_format(nn, o->format);
+    if (o->plot) nn_set_plot(nn, o->plot);
+    nn_set_trace_full(nn, o->full);
+    if (o->max_memory) nn_set_max_memory(nn, o->max_memory);
+    nn_set_trace_steps(nn, o->steps_from, o->steps_to);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
-    for (size_t b = 0; b < n_breaks; b++)
-        if (!nn_set_breakpoint(nn, breaks[b])) {
+    for (size_t b = 0; b < o->n_breaks; b++)
+        if (!nn_set_breakpoint(nn, o->breaks[b])) {
             nn_close(nn);
-            return usage_error("--break takes step=N, nonfinite or grad_norm=X, not '%s'",
-                               breaks[b]);
+            *status = usage_error("--break takes step=N, nonfinite or grad_norm=X, not '%s'",
+                                  o->breaks[b]);
+            return NULL;
         }
-    if (!html) nn_set_break_handler(nn, repl_on_break, NULL);   /* a page has no prompt */
+    if (!o->html) nn_set_break_handler(nn, repl_on_break, NULL);    /* a page has no prompt */
+    return nn;
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { .format = "text" };
+    int status = read_options(argc, argv, &o);
+    if (status >= 0) return status;
+    Collected events = { NULL, 0, 0 };
+    NnState *nn = make_session(&o, &events, &status);
+    if (!nn) return status;
 
     NnStatus st;
-    if (code) {
-        st = check ? nn_check_string(nn, "<-e>", code) : nn_run_string(nn, "<-e>", code);
+    if (o.code) {
+        st = o.check ? nn_check_string(nn, "<-e>", o.code) : nn_run_string(nn, "<-e>", o.code);
     } else {
-        if (!file) {
-            if (isatty(STDIN_FILENO) && !check) return repl_run(nn, trace);
-            file = "-";
+        if (!o.file) {
+            if (isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace);
+            o.file = "-";
         }
-        st = check ? nn_check_file(nn, file) : nn_run_file(nn, file);
+        st = o.check ? nn_check_file(nn, o.file) : nn_run_file(nn, o.file);
     }
-    if (html && !check) {
-        NnStatus written = nn_write_html(nn, html, events.text ? events.text : "", events.len);
-        if (written == NN_OK) fprintf(stderr, "nn: wrote %s\n", html);
+    if (o.html && !o.check) {
+        NnStatus written = nn_write_html(nn, o.html, events.text ? events.text : "", events.len);
+        if (written == NN_OK) fprintf(stderr, "nn: wrote %s\n", o.html);
         else if (st == NN_OK) st = written;
     }
     free(events.text);
