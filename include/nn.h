@@ -114,6 +114,24 @@ NN_API void nn_set_plot(NnState *nn, const char *path);
  * (default 4 GiB). A program that would pass it is refused before it runs, with a message at
  * the tensor that crosses it. 0 means no limit. */
 NN_API void nn_set_max_memory(NnState *nn, size_t bytes);
+/* The sandbox, as `nn --sandbox`: from the first call on, for the rest of the session (it
+ * cannot be turned off), every file the session opens by name — csv and split's row files,
+ * load, resume, save, the --plot curves (nn_set_plot), nn_run_file, nn_check_file,
+ * nn_save_session, nn_write_html — is read only under the current directory (the one of the
+ * first call) and the folders allowed for reading, and written only under the folders allowed
+ * for writing (none at first). Relative names still resolve against the current directory of
+ * the moment. No symbolic link is followed out of those folders, and a refused name's message
+ * does not depend on anything outside them (language.md, "The sandbox", has the rules).
+ * Returns NN_OK, or NN_ERROR_IO with a message when this system cannot enforce it (it needs
+ * Linux with /proc mounted): the sandbox is then on all the same, so files are refused rather
+ * than opened freely. Calling it again changes nothing. */
+NN_API NnStatus nn_sandbox(NnState *nn);
+/* Allows reading (write 0) or writing (nonzero) under the folder `dir` (borrowed), as
+ * --allow-read and --allow-write do, and turns the sandbox on as nn_sandbox does. The folder is
+ * taken as it is at this call (renaming it later does not move the permission). Writing does
+ * not imply reading. Returns NN_OK, or NN_ERROR_IO with a message if `dir` is not an existing
+ * folder or the sandbox cannot be turned on. */
+NN_API NnStatus nn_sandbox_allow(NnState *nn, const char *dir, int write);
 /* How many threads large matrix products may use, the calling thread included (n is clamped
  * to 1..64; 1, the default, uses none). Products below about a million multiply-adds stay on
  * one thread whatever n is. Results are the same bits for any n. Process-wide: the worker

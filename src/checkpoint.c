@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 #include "safetensors.h"
+#include "sandbox.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,7 +111,10 @@ void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
         meta_num(&meta, "optimizer.alpha", "%.9g", c->alpha);
     }
     char err[512];
-    bool ok = st_save(path, ts, nt, meta.items, meta.count, err, sizeof err);
+    SandboxFile file;
+    bool ok = sandbox_write(rt->files, path, &file, err, sizeof err)
+              && st_save(file.path, ts, nt, meta.items, meta.count, err, sizeof err);
+    sandbox_done(&file, err, sizeof err);
     for (size_t i = 0; i < nt; i++) nn_free(names[i]);
     nn_free(names);
     nn_free(ts);
@@ -140,7 +144,12 @@ static void open_checked(Runtime *rt, const ModelParams *mp, const char *path, S
                          StFile *f)
 {
     char err[512];
-    if (!st_load(path, f, err, sizeof err)) rt_error(rt, at, "cannot load '%s': %s", path, err);
+    SandboxFile file;
+    if (!sandbox_read(rt->files, path, &file, err, sizeof err))
+        rt_error(rt, at, "cannot load '%s': %s", path, err);
+    bool read = st_load(file.path, f, err, sizeof err);
+    sandbox_done(&file, err, sizeof err);
+    if (!read) rt_error(rt, at, "cannot load '%s': %s", path, err);
     char msg[768];
     msg[0] = '\0';
     for (int i = 0; i < mp->count && !msg[0]; i++) {

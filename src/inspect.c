@@ -426,7 +426,11 @@ NnStatus nn_print_dot(NnState *nn, const char *expr)
 NnStatus nn_write_html(NnState *nn, const char *path, const char *events, size_t len)
 {
     char err[512];
-    if (html_write(path, events, len, err, sizeof err)) return NN_OK;
+    SandboxFile file;
+    bool ok = sandbox_write(&nn->sandbox, path, &file, err, sizeof err)
+              && html_write(file.path, events, len, err, sizeof err);
+    sandbox_done(&file, err, sizeof err);
+    if (ok) return NN_OK;
     diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
     return NN_ERROR_IO;
 }
@@ -485,7 +489,10 @@ NnStatus nn_save_session(NnState *nn, const char *path)
         sb_putc(&sb, '\n');
     }
     char err[512];
-    bool ok = afile_write_all(path, sb.data ? sb.data : "", sb.len, err, sizeof err);
+    SandboxFile file;
+    bool ok = sandbox_write(&nn->sandbox, path, &file, err, sizeof err)
+              && afile_write_all(file.path, sb.data ? sb.data : "", sb.len, err, sizeof err);
+    sandbox_done(&file, err, sizeof err);
     if (!ok) diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
     sb_free(&sb);
     return ok ? NN_OK : NN_ERROR_IO;

@@ -116,6 +116,7 @@ typedef struct Runtime {
     bool in_loop;               /* the train block running is inside a loop: Ctrl-C stops the
                                    loop too, so the block leaves *interrupt set */
     const char *plot_path;      /* --plot: each train block's loss curve as SVG, or NULL */
+    const struct Sandbox *files;    /* what files may be opened (sandbox.h; the session's) */
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
 } Runtime;
 

@@ -243,8 +243,10 @@ void symtab_truncate(SymbolTable *t, size_t count);
 /* Checks every statement; defines the unit's symbols in `syms`. Returns the number of
  * errors; on errors the caller rolls `syms` back. `interner` makes the dotted names of model
  * params and data fields; `arena` is the unit's (sema results live as long as the AST);
- * `sources` gives a model's source text for checkpoints. */
+ * `sources` gives a model's source text for checkpoints. `files` is the policy that the data
+ * files read while checking go through (NULL: none; see sandbox.h). */
+struct Sandbox;
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
-               Arena *arena);
+               Arena *arena, const struct Sandbox *files);
 
 #endif

@@ -26,6 +26,7 @@ typedef struct Sema {
     DiagSink *diag;
     Interner *interner;
     Arena *arena;                   /* the unit's */
+    const struct Sandbox *files;    /* how data files are opened (sandbox.h), or NULL */
     int errors;
     int depth;                      /* of the expression being checked */
     bool too_deep;                  /* reported for this statement already */

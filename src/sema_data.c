@@ -5,6 +5,7 @@
 #include "sema_data.h"
 
 #include "sema_args.h"
+#include "sandbox.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +151,15 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
     const char *file = v[0].text, *target = v[1].text;
     Dataset d;
     DataError err;
-    if (!data_read_csv(file, target, &d, &err)) {
+    SandboxFile opened;
+    char why[768];
+    if (!sandbox_read(s->files, file, &opened, why, sizeof why)) {
+        sema_error(s, v[0].node->span, "cannot open '%s': %s", file, why);
+        return false;
+    }
+    bool read = data_read_csv(opened.path, target, &d, &err);
+    sandbox_done(&opened, err.msg, sizeof err.msg);
+    if (!read) {
         if (err.line == 0) {    /* the whole file: the script's string is the place */
             sema_error(s, v[0].node->span, "%s", err.msg);
             return false;
@@ -222,7 +231,15 @@ static bool split_by_file(Sema *s, AstNode *how, const DataSym *d, SemaData *sd,
     const char *file = sema_text(s, how);
     int *rows, count;
     DataError err;
-    if (!data_read_indices(file, d->rows, &rows, &count, &err)) {
+    SandboxFile opened;
+    char why[768];
+    if (!sandbox_read(s->files, file, &opened, why, sizeof why)) {
+        sema_error(s, how->span, "cannot open '%s': %s", file, why);
+        return false;
+    }
+    bool read = data_read_indices(opened.path, d->rows, &rows, &count, &err);
+    sandbox_done(&opened, err.msg, sizeof err.msg);
+    if (!read) {
         if (err.line == 0) {
             sema_error(s, how->span, "%s", err.msg);
             return false;

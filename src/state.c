@@ -7,6 +7,7 @@
 #include "parse.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,8 @@ NnState *nn_new(void)
     source_table_init(&nn->sources);
     symtab_init(&nn->syms);
     rt_init(&nn->rt);
+    sandbox_init(&nn->sandbox);
+    nn->rt.files = &nn->sandbox;
     nn->out_fn = write_stdout;
     nn->err_fn = write_stderr;
     nn->rt.write = emit_out;
@@ -89,6 +92,7 @@ void nn_close(NnState *nn)
     if (!nn) return;
     nn_free(nn->defs);
     nn_free(nn->plot_path);
+    sandbox_free(&nn->sandbox);
     rt_free(&nn->rt);
     symtab_free(&nn->syms);
     source_table_free(&nn->sources);
@@ -141,6 +145,25 @@ void nn_set_trace_full(NnState *nn, int on)
 void nn_set_max_memory(NnState *nn, size_t bytes)
 {
     nn->rt.graph.max_bytes = bytes;
+}
+
+NnStatus nn_sandbox(NnState *nn)
+{
+    char err[512];
+    if (sandbox_enable(&nn->sandbox, err, sizeof err)) return NN_OK;
+    diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
+    return NN_ERROR_IO;
+}
+
+NnStatus nn_sandbox_allow(NnState *nn, const char *dir, int write)
+{
+    NnStatus st = nn_sandbox(nn);      /* first: a host that ignores an error stays confined */
+    char err[PATH_MAX + 64];
+    if (st == NN_OK && !sandbox_allow(&nn->sandbox, dir, write != 0, err, sizeof err)) {
+        diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
+        return NN_ERROR_IO;
+    }
+    return st;
 }
 
 void nn_set_threads(int n)
@@ -348,7 +371,9 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
 
     size_t nsyms = nn->syms.count;
     NnStatus status = NN_OK;
-    if (parse_unit(&ctx) > 0 || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena) > 0) {
+    if (parse_unit(&ctx) > 0
+        || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
+                      &nn->sandbox) > 0) {
         status = NN_ERROR_COMPILE;
     } else if (run) {
         /* a run that fails part-way changes nothing: keep what it could change */
@@ -378,9 +403,18 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
 
 static NnStatus with_file(NnState *nn, const char *path, bool run)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    bool std_in = strcmp(path, "-") == 0;
+    SandboxFile file;
+    char why[PATH_MAX + 256];
+    if (!std_in && !sandbox_read(&nn->sandbox, path, &file, why, sizeof why)) {
+        diag_plain(&nn->diag, DIAG_ERROR, "cannot open '%s': %s", path, why);
+        return NN_ERROR_IO;
+    }
+    FILE *f = std_in ? stdin : fopen(file.path, "rb");
     if (!f) {
-        diag_plain(&nn->diag, DIAG_ERROR, "cannot open '%s': %s", path, strerror(errno));
+        int e = errno;
+        sandbox_done(&file, NULL, 0);
+        diag_plain(&nn->diag, DIAG_ERROR, "cannot open '%s': %s", path, strerror(e));
         return NN_ERROR_IO;
     }
     StrBuf sb;
@@ -389,14 +423,19 @@ static NnStatus with_file(NnState *nn, const char *path, bool run)
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_append(&sb, buf, n);
     bool failed = ferror(f);
-    if (f != stdin) fclose(f);
+    if (!std_in) {
+        fclose(f);
+        sandbox_done(&file, NULL, 0);
+    }
     if (failed) {
         diag_plain(&nn->diag, DIAG_ERROR, "cannot read '%s'", path);
         sb_free(&sb);
         return NN_ERROR_IO;
     }
-    NnStatus st = run_source(nn, strcmp(path, "-") == 0 ? "<stdin>" : path,
-                             sb.data ? sb.data : "", sb.len, run);
+    const char *outer = nn->sandbox.script;    /* names in the text may be beside it */
+    nn->sandbox.script = std_in ? NULL : path;
+    NnStatus st = run_source(nn, std_in ? "<stdin>" : path, sb.data ? sb.data : "", sb.len, run);
+    nn->sandbox.script = outer;
     sb_free(&sb);
     return st;
 }
@@ -500,7 +539,8 @@ NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
     size_t nsyms = nn->syms.count;
     NnStatus st = NN_ERROR_COMPILE;
     if (parse_unit(&ctx) > 0
-        || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena) > 0) {
+        || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
+                      &nn->sandbox) > 0) {
         symtab_truncate(&nn->syms, nsyms);
         arena_free(&arena);
         return st;

@@ -8,6 +8,7 @@
 #include "diag.h"
 #include "intern.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "sema.h"
 #include "source.h"
 
@@ -29,6 +30,7 @@ struct NnState {
     SessionDef *defs;       /* definitions that ran, in order (for nn_save_session) */
     size_t n_defs, cap_defs;
     char *plot_path;        /* --plot */
+    Sandbox sandbox;        /* --sandbox: where files may be read and written */
     NnBreakFn break_fn;     /* the host's breakpoint handler */
     void *break_ud;
 };

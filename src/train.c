@@ -14,6 +14,7 @@
 
 #include "data.h"
 #include "fileio.h"
+#include "sandbox.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -734,7 +735,10 @@ static void svg_curve(Loop *lp)
     }
     sb_puts(&sb, "</svg>\n");
     char err[512];
-    bool ok = afile_write_all(path, sb.data, sb.len, err, sizeof err);
+    SandboxFile file;
+    bool ok = sandbox_write(rt->files, path, &file, err, sizeof err)
+              && afile_write_all(file.path, sb.data, sb.len, err, sizeof err);
+    sandbox_done(&file, err, sizeof err);
     sb_free(&sb);
     if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "%s (the loss curve)", err);
 }
