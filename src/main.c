@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* What the options ask for; the session is made from it once they are all read. */
@@ -19,6 +20,9 @@ typedef struct Options {
     const char *breaks[8];
     size_t n_breaks;
     int threads;            /* 0: one per processor, at most 8 */
+    int sandbox;            /* --sandbox, or implied by an --allow-* */
+    struct { const char *dir; int write; } allow[16];     /* --allow-read, --allow-write */
+    size_t n_allow;
 } Options;
 
 /* An option's setter: NULL, or what is wrong (a format with one %s, for the value). */
@@ -124,6 +128,37 @@ static const char *set_code(Options *o, const char *v)
     return NULL;
 }
 
+static const char *set_sandbox(Options *o, const char *v)
+{
+    (void)v;
+    o->sandbox = 1;
+    return NULL;
+}
+
+/* --allow-read DIR, --allow-write DIR: the folder must exist now (it is taken as it is). */
+static const char *allow(Options *o, const char *dir, int write)
+{
+    struct stat st;
+    if (o->n_allow == sizeof o->allow / sizeof *o->allow) return "too many --allow options";
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return write ? "--allow-write needs an existing folder, not '%s'"
+                     : "--allow-read needs an existing folder, not '%s'";
+    o->allow[o->n_allow].dir = dir;
+    o->allow[o->n_allow++].write = write;
+    o->sandbox = 1;
+    return NULL;
+}
+
+static const char *set_allow_read(Options *o, const char *v)
+{
+    return allow(o, v, 0);
+}
+
+static const char *set_allow_write(Options *o, const char *v)
+{
+    return allow(o, v, 1);
+}
+
 static const struct Option {
     const char *name;       /* exact, or NAME=VALUE when it takes a value */
     const char *value;      /* the value's name in the help, or NULL: a flag */
@@ -159,6 +194,13 @@ static const struct Option {
       "and the loss curve (self-contained; open it in a browser)", "the page's file name" },
     { "--seed", "N", set_seed, "seed the random numbers, 0 to 4294967295 (default 42)",
       "a number" },
+    { "--sandbox", NULL, set_sandbox,
+      "read files only under the current directory and the script's\n"
+      "folder, write none, follow no symbolic link out of them", NULL },
+    { "--allow-read", "DIR", set_allow_read,
+      "with --sandbox (implied), also read under DIR", "a folder" },
+    { "--allow-write", "DIR", set_allow_write,
+      "with --sandbox (implied), write under DIR", "a folder" },
     { "-e", "CODE", set_code, NULL, "code to run" },
 };
 
@@ -274,6 +316,36 @@ static int exit_status(NnStatus st)
     return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : st == NN_INTERRUPTED ? 130 : 2;
 }
 
+/* --sandbox: reading under the current directory, the script's folder and the --allow-read
+ * folders, writing under the --allow-write folders. False after a message. */
+static int confine(NnState *nn, const Options *o)
+{
+    if (nn_sandbox(nn) != NN_OK) return 0;
+    for (size_t i = 0; i < o->n_allow; i++)
+        if (nn_sandbox_allow(nn, o->allow[i].dir, o->allow[i].write) != NN_OK) return 0;
+    if (!o->file || strcmp(o->file, "-") == 0) return 1;
+    const char *slash = strrchr(o->file, '/');
+    size_t n = slash ? (slash == o->file ? 1 : (size_t)(slash - o->file)) : 1;
+    char *dir = slash ? strndup(o->file, n) : strdup(".");
+    struct stat st;
+    if (!dir) {
+        fputs("nn: out of memory\n", stderr);
+        exit(2);
+    }
+    /* a folder that is not there: reading the script says what is wrong */
+    int ok = stat(dir, &st) != 0 || nn_sandbox_allow(nn, dir, 0) == NN_OK;
+    free(dir);
+    return ok;
+}
+
+/* What must hold in every session of the REPL (repl_run's setup): the sandbox. Its messages
+ * are written; a sandbox that fails to set up stays on, with less allowed. */
+static void setup_repl(NnState *nn, void *ud)
+{
+    const Options *o = ud;
+    if (o->sandbox) (void)confine(nn, o);
+}
+
 /* The session the options ask for; NULL after reporting a bad value (*status set). */
 static NnState *make_session(Options *o, Collected *events, int *status)
 {
@@ -317,6 +389,11 @@ static NnState *make_session(Options *o, Collected *events, int *status)
             return NULL;
         }
     if (!o->html) nn_set_break_handler(nn, repl_on_break, NULL);    /* a page has no prompt */
+    if (o->sandbox && !confine(nn, o)) {
+        nn_close(nn);
+        *status = 2;
+        return NULL;
+    }
     return nn;
 }
 
@@ -334,7 +411,7 @@ int main(int argc, char **argv)
         st = o.check ? nn_check_string(nn, "<-e>", o.code) : nn_run_string(nn, "<-e>", o.code);
     } else {
         if (!o.file) {
-            if (isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace);
+            if (isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace, setup_repl, &o);
             o.file = "-";
         }
         st = o.check ? nn_check_file(nn, o.file) : nn_run_file(nn, o.file);

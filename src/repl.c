@@ -36,6 +36,8 @@ typedef struct Repl {
     size_t pending_len;
     bool quit;              /* :quit at a breakpoint: leave once the block has ended */
     bool no_prompt;         /* input is not a terminal (`nn FILE` at a breakpoint) */
+    void (*setup)(NnState *nn, void *ud);   /* for every new session (repl_run's) */
+    void *setup_ud;
 } Repl;
 
 /* How reading input ended, or what a command asks for. */
@@ -181,6 +183,7 @@ static NnState *new_session(Repl *r)
     nn_set_trace(nn, r->trace);
     nn_set_progress(nn, isatty(STDOUT_FILENO));
     nn_set_interrupt(nn, &interrupted);
+    if (r->setup) r->setup(nn, r->setup_ud);
     return nn;
 }
 
@@ -489,11 +492,13 @@ NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata)
     return c == CMD_CONTINUE ? NN_BREAK_CONTINUE : NN_BREAK_STOP;
 }
 
-int repl_run(NnState *nn, int trace)
+int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void *ud)
 {
     Repl r;
     memset(&r, 0, sizeof r);
     r.trace = trace != 0;
+    r.setup = setup;
+    r.setup_ud = ud;
     r.readline = want_readline();
     nn_close(nn);       /* the REPL keeps its own session, so :reset can replace it */
     r.nn = new_session(&r);
