@@ -5,7 +5,7 @@
 # out-of-memory or sanitizer report; new crash inputs are left in $FUZZ_ARTIFACTS.
 #
 #   FUZZ_SECONDS=60          seconds of fuzzing per harness (0: only the replay)
-#   FUZZ_HARNESSES="run csv safetensors"
+#   FUZZ_HARNESSES="run csv safetensors sandbox"
 #   FUZZ_BUILD=build-fuzz    build directory
 #   FUZZ_ARTIFACTS=$FUZZ_BUILD/artifacts
 #   CC=clang                 the compiler (clang 14 or later, with libFuzzer)
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export LC_ALL=C
 SECS=${FUZZ_SECONDS:-60}
-HARNESSES=${FUZZ_HARNESSES:-run csv safetensors}
+HARNESSES=${FUZZ_HARNESSES:-run csv safetensors sandbox}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
 CC=${CC:-clang}

@@ -40,7 +40,9 @@ typedef struct Sandbox {
                                or NULL; borrowed for that run */
 } Sandbox;
 
-/* A name the policy let through, for one open. */
+/* A name the policy let through, for one open. Open `path` as usual, but without O_NOFOLLOW on
+ * its last part (/proc/self/fd/N is a link, to the very file); fileio's atomic write may use it
+ * as the target: its temporary file and rename then stay in the folder the walk reached. */
 typedef struct SandboxFile {
     const char *path;       /* what to open: the name itself, or /proc/self/fd/N[/LEAF] */
     const char *name;       /* the name as given (borrowed), for messages */
