@@ -31,6 +31,7 @@ typedef struct ParamOpt {
     bool used;
     OptimKind kind;
     int nbuf;
+    size_t size;                /* floats in each buffer: the param's size */
     long t;                     /* updates made (PyTorch's per-param step) */
     float *buf[3];
     OptimConfig config;         /* the settings of the last update */
@@ -99,8 +100,6 @@ typedef struct Runtime {
     bool progress;              /* output is a terminal: show a live progress line */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
     uint32_t popt_count;
-    float *upd;                 /* scratch for undoing a failed update; owned */
-    size_t upd_cap;
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
     size_t pass_grads_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
@@ -209,12 +208,22 @@ bool rt_pass(Runtime *rt, const RtPass *p);
  * (rt_scratch), so a trace can show what a pass or update changed. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
 /* The optimizer state of param `id` for an optimizer like c: made, zeroed, when it has none or
- * one of another kind. Owned by rt (rt->popt, grown to the graph's size). */
+ * one of another kind. Owned by rt (rt->popt, grown to the graph's size). Its memory counts
+ * against the limit (graph_charge) but is not refused here: rt_optim_alloc checks first. */
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+/* The bytes that making state for an optimizer like c for params[0..n) would add to the
+ * session's memory (what it allocates less what it frees; 0 if they all have such state). */
+size_t rt_optim_need(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c);
+/* rt_param_opt for each of params[0..n); raises at `at`, before allocating any, if the new
+ * state would take the session past its memory limit. */
+void rt_optim_alloc(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c, Span at);
 /* Forgets the optimizer state of these params (a new optimizer starts). */
 void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
-/* One optimizer update of the given params with learning rate lr; raises (leaving every
- * param and state as it was) if a value would become inf or NaN. */
+/* One optimizer update of the given params with learning rate lr. First the state is made
+ * (rt_optim_alloc, which may raise), then the update is tried on copies, a chunk at a time
+ * (every rule is elementwise): if a value or a state element would become inf or NaN it
+ * raises RT_NONFINITE, leaving every param and state as it was, so no copy of the params is
+ * kept. */
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at);
 
