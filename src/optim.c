@@ -202,6 +202,18 @@ int optim_state_count(const OptimConfig *c)
     NN_ASSERT(!"unknown optimiser kind");
 }
 
+bool optim_state_nonneg(const OptimConfig *c, int i)
+{
+    NN_ASSERT(i >= 0 && i < optim_state_count(c));
+    switch (c->kind) {
+    case OPTIM_SGD: return false;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW: return i == 1;
+    case OPTIM_RMSPROP: return i == 0;
+    }
+    NN_ASSERT(!"unknown optimiser kind");
+}
+
 const char *optim_state_name(const OptimConfig *c, int i)
 {
     NN_ASSERT(i >= 0 && i < optim_state_count(c));

@@ -248,11 +248,16 @@ void rt_snapshot_free(RtSnapshot *s);
 /* ---- checkpoint.c ---------------------------------------------------------------------------- */
 
 void rt_save(Runtime *rt, const ModelParams *m, const char *path, Span at);
+/* Loads the model's weights from a safetensors file: the header checked against the model,
+ * every value finite, before any is copied. Raises, changing nothing, if not. */
 void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 /* Loads weights and, from the file's metadata and tensors, the optimizer state, the random
- * state and the epoch reached; returns that epoch. */
-int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
-              Span at);
+ * state and the epoch reached, for a block of `epochs` epochs with optimizer c; returns that
+ * epoch (0 to epochs). Everything read is checked first (shapes, each number of the metadata
+ * in its range, every value finite, running averages of squares not negative, the state's
+ * memory under the limit); a file refused changes nothing. */
+int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, int epochs,
+              const char *path, Span at);
 
 /* ---- train.c --------------------------------------------------------------------------------- */
 
