@@ -543,7 +543,7 @@ static void check_stmt(Sema *s, AstNode *st)
 }
 
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
-               Arena *arena)
+               Arena *arena, size_t room)
 {
     Sema s;
     memset(&s, 0, sizeof s);
@@ -553,6 +553,7 @@ int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *inte
     s.diag = diag;
     s.interner = interner;
     s.arena = arena;
+    s.room = room;
     for (size_t i = 0; i < stmts->count; i++) {
         s.stmt_index = i;
         check_stmt(&s, stmts->items[i]);

@@ -243,8 +243,10 @@ void symtab_truncate(SymbolTable *t, size_t count);
 /* Checks every statement; defines the unit's symbols in `syms`. Returns the number of
  * errors; on errors the caller rolls `syms` back. `interner` makes the dotted names of model
  * params and data fields; `arena` is the unit's (sema results live as long as the AST);
- * `sources` gives a model's source text for checkpoints. */
+ * `sources` gives a model's source text for checkpoints. `room`: the memory the files read
+ * while checking (csv, a split's row list) may take, the memory limit less what the session
+ * holds (SIZE_MAX: no limit). */
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
-               Arena *arena);
+               Arena *arena, size_t room);
 
 #endif

@@ -150,7 +150,7 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
     const char *file = v[0].text, *target = v[1].text;
     Dataset d;
     DataError err;
-    if (!data_read_csv(file, target, &d, &err)) {
+    if (!data_read_csv(file, target, s->room, &d, &err)) {
         if (err.line == 0) {    /* the whole file: the script's string is the place */
             sema_error(s, v[0].node->span, "%s", err.msg);
             return false;
@@ -222,7 +222,7 @@ static bool split_by_file(Sema *s, AstNode *how, const DataSym *d, SemaData *sd,
     const char *file = sema_text(s, how);
     int *rows, count;
     DataError err;
-    if (!data_read_indices(file, d->rows, &rows, &count, &err)) {
+    if (!data_read_indices(file, d->rows, s->room, &rows, &count, &err)) {
         if (err.line == 0) {
             sema_error(s, how->span, "%s", err.msg);
             return false;

@@ -335,7 +335,8 @@ static void estimate_part(Est *e, NnState *scratch, const char *text, size_t len
         return;
     }
     size_t nsyms = scratch->syms.count;
-    if (sema_check(&ctx.stmts, &scratch->syms, &scratch->diag, &scratch->interner, &arena) > 0) {
+    if (sema_check(&ctx.stmts, &scratch->syms, &scratch->diag, &scratch->interner, &arena,
+                   SIZE_MAX) > 0) {
         symtab_truncate(&scratch->syms, nsyms);     /* a compile error: nothing runs */
         arena_free(&arena);
         return;
