@@ -146,6 +146,16 @@ void *rt_grow(void *buf, size_t *cap, size_t n, size_t size)
 
 float *rt_scratch(Runtime *rt, size_t n)
 {
+    if (n > rt->scratch_cap) {      /* copies of the params: counted as they grow */
+        size_t more = (n - rt->scratch_cap) * sizeof *rt->scratch;
+        if (!graph_reserve(&rt->graph, more)) {
+            char size[32];
+            rt_error(rt, rt->err_stmt, "this needs a copy of the params' values or "
+                     "gradients (%s more), which would take the program past the memory limit "
+                     "of %zu MiB; raise it with --max-memory", graph_bytes_str(more, size),
+                     rt->graph.max_bytes >> 20);
+        }
+    }
     rt->scratch = rt_grow(rt->scratch, &rt->scratch_cap, n, sizeof *rt->scratch);
     return rt->scratch;
 }

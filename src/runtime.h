@@ -165,7 +165,8 @@ void rt_flush_text(Runtime *rt);
  * at least one, keeping its contents; returns it, perhaps moved. The Runtime's scratch buffers
  * grow this way: once big enough, a statement run again allocates nothing. */
 void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
-/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call. */
+/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call.
+ * Counted against the memory limit as it grows: raises at the running statement past it. */
 float *rt_scratch(Runtime *rt, size_t n);
 /* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
