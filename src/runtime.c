@@ -144,10 +144,12 @@ void *rt_grow(void *buf, size_t *cap, size_t n, size_t size)
     return buf;
 }
 
-float *rt_scratch(Runtime *rt, size_t n)
+/* rt_grow for a buffer of floats that grows with the params, counted against the memory
+ * limit as it grows; raises at the running statement past it. */
+static float *grow_counted(Runtime *rt, float *buf, size_t *cap, size_t n)
 {
-    if (n > rt->scratch_cap) {      /* copies of the params: counted as they grow */
-        size_t more = (n - rt->scratch_cap) * sizeof *rt->scratch;
+    if (n > *cap) {
+        size_t more = (n - *cap) * sizeof(float);
         if (!graph_reserve(&rt->graph, more)) {
             char size[32];
             rt_error(rt, rt->err_stmt, "this needs a copy of the params' values or "
@@ -156,7 +158,12 @@ float *rt_scratch(Runtime *rt, size_t n)
                      rt->graph.max_bytes >> 20);
         }
     }
-    rt->scratch = rt_grow(rt->scratch, &rt->scratch_cap, n, sizeof *rt->scratch);
+    return rt_grow(buf, cap, n, sizeof(float));
+}
+
+float *rt_scratch(Runtime *rt, size_t n)
+{
+    rt->scratch = grow_counted(rt, rt->scratch, &rt->scratch_cap, n);
     return rt->scratch;
 }
 
@@ -325,8 +332,7 @@ bool rt_pass(Runtime *rt, const RtPass *p)
     if (!p->zeroed) {
         size_t total = 0;
         for (int i = 0; i < p->n_params; i++) total += graph_node(g, p->params[i])->size;
-        rt->pass_grads = rt_grow(rt->pass_grads, &rt->pass_grads_cap, total,
-                                 sizeof *rt->pass_grads);
+        rt->pass_grads = grow_counted(rt, rt->pass_grads, &rt->pass_grads_cap, total);
         keep_grads(rt, p, false);
     }
     graph_forward(g, p->plan, &rt->rng, NULL, NULL);
