@@ -291,9 +291,14 @@ static void sgd_update(const OptimConfig *c, float lr, long t, float *w, const f
  * both sides of a float ?: while floating-point traps are on). exp_avg is
  * torch.lerp(m, g, 1 - b1) evaluated as PyTorch's CPU kernel does it, from whichever end is
  * nearer (`low`), so it rounds the same. */
-static inline __attribute__((always_inline)) void adam_loop(float *restrict w, const float *restrict g, float *restrict m,
-                      float *restrict v, size_t n, float l2, float shrink, bool low, float w1,
-                      float b2, float w2, float bc2_sqrt, float eps, float step)
+static inline __attribute__((always_inline)) void adam_loop(float *restrict w,
+                                                            const float *restrict g,
+                                                            float *restrict m,
+                                                            float *restrict v, size_t n,
+                                                            float l2, float shrink, bool low,
+                                                            float w1, float b2, float w2,
+                                                            float bc2_sqrt, float eps,
+                                                            float step)
 {
     for (size_t i = 0; i < n; i++) {
         float wi = w[i] * shrink, gi = g[i] + l2 * wi;

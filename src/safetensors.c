@@ -34,6 +34,28 @@ static const Dtype dtypes[] = {
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Control characters in a message (names from the file: JSON's \u001b decodes to ESC) as
+ * \xNN, C1 ones (U+0080 to U+009F) too, so that no message moves a terminal's cursor or
+ * changes its colours. What no longer fits in cap bytes is cut. */
+static void escape_controls(char *msg, size_t cap)
+{
+    char out[2048];
+    size_t n = 0;
+    bool changed = false;
+    for (const unsigned char *c = (const unsigned char *)msg; *c && n + 9 < sizeof out; c++) {
+        bool c1 = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f;
+        if (*c >= 0x20 && *c != 0x7f && !c1) {
+            out[n++] = (char)*c;
+            continue;
+        }
+        changed = true;
+        n += (size_t)snprintf(out + n, 5, "\\x%02x", *c);
+        if (c1) n += (size_t)snprintf(out + n, 5, "\\x%02x", *++c);
+    }
+    out[n] = '\0';
+    if (changed) snprintf(msg, cap, "%s", out);
+}
+
 /* Formats a message into err (if there is room) and returns false, for `return fail(...)`. */
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -42,6 +64,7 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        escape_controls(err, errlen);
     }
     return false;
 }
@@ -190,6 +213,7 @@ static bool perr(Parser *p, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(p->err, p->errlen, fmt, ap);
         va_end(ap);
+        escape_controls(p->err, p->errlen);
     }
     return false;
 }
@@ -273,6 +297,7 @@ static bool wrong_kind(Parser *p, const char *fmt, ...)
         va_end(ap);
         size_t used = strlen(p->err);
         snprintf(p->err + used, p->errlen - used, ", found %s", kind);
+        escape_controls(p->err, p->errlen);
     }
     return false;
 }

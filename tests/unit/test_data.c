@@ -397,7 +397,8 @@ static void test_csv_header_order(void **state)
 {
     csv_fails(*state, "b,a,,a,y\n", "y", 1, 5, "column 3 of the header has no name");
     csv_fails(*state, "b,a,a,,y\n", "y", 1, 5, "the column name 'a' appears twice in the header");
-    csv_fails(*state, "z,b,a,b,a,y\n", "y", 1, 7, "the column name 'b' appears twice in the header");
+    csv_fails(*state, "z,b,a,b,a,y\n", "y", 1, 7,
+              "the column name 'b' appears twice in the header");
     csv_fails(*state, "a,a,a,y\n", "y", 1, 3, "the column name 'a' appears twice in the header");
     csv_fails(*state, "a, ,,y\n", "y", 1, 3, "column 2 of the header has no name");
 

@@ -573,6 +573,13 @@ static void test_reject_layout(void **state)
 static void test_reject_dtype(void **state)
 {
     (void)state;
+    /* names from the file with control characters (ESC, and U+009B, a C1 CSI) are shown
+     * escaped in messages, never written to a terminal as they are */
+    expect_reject("{\"\\u001b[2Jw\\u009b\":{\"dtype\":\"F64\",\"shape\":[2],"
+                  "\"data_offsets\":[0,16]}}", 16,
+                  "tensor '\\x1b[2Jw\\xc2\\x9b' has dtype F64; nn reads F32 only");
+    expect_reject("{\"w\":{\"dtype\":\"\\u0007\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
+                  "tensor 'w' has unknown dtype '\\x07'");
     expect_reject("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
                   "tensor 'w' has dtype F64; nn reads F32 only");
     expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
