@@ -35,12 +35,20 @@ static bool set_error(DataError *err, int line, int col, const char *fmt, ...)
 
 #define CLIP_MAX 32
 
+/* Whether s starts with a control character: C0, DEL, or C1 (U+0080 to U+009F, which some
+ * terminals obey as escape sequences). */
+static bool is_control(const char *s)
+{
+    unsigned char c = (unsigned char)s[0], d = (unsigned char)s[1];
+    return c < 0x20 || c == 0x7f || (c == 0xc2 && d >= 0x80 && d <= 0x9f);
+}
+
 /* Text from a data file, made fit for a message: at most CLIP_MAX bytes, cut before any
  * control character and never inside a UTF-8 sequence, with "..." where it was cut. */
 static const char *clip(const char *s, char buf[CLIP_MAX + 4])
 {
     size_t n = 0;
-    while (n < CLIP_MAX && s[n] && (unsigned char)s[n] >= 0x20) n++;
+    while (n < CLIP_MAX && s[n] && !is_control(s + n)) n++;
     bool cut = s[n] != '\0';
     if (cut)
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;

@@ -401,6 +401,11 @@ static void test_csv_header_order(void **state)
               "the column name 'b' appears twice in the header");
     csv_fails(*state, "a,a,a,y\n", "y", 1, 3, "the column name 'a' appears twice in the header");
     csv_fails(*state, "a, ,,y\n", "y", 1, 3, "column 2 of the header has no name");
+    /* names are quoted up to a control character: ESC, DEL, or C1's CSI (U+009B) */
+    csv_fails(*state, "a\x1b[2J,a\x1b[2J,y\n", "y", 1, 7,
+              "the column name 'a...' appears twice in the header");
+    csv_fails(*state, "a\xc2\x9b" "2J,a\xc2\x9b" "2J,y\n", "y", 1, 7,
+              "the column name 'a...' appears twice in the header");
 
     /* 200000 columns: a duplicate at the very end, found at once (an all-pairs check took 41 s) */
     enum { N = 200000 };
