@@ -112,7 +112,9 @@ NN_API int nn_set_trace_format(NnState *nn, const char *format);
 NN_API void nn_set_plot(NnState *nn, const char *path);
 /* The most memory the session's tensors (values, gradients, scratch) may take, in bytes
  * (default 4 GiB). A program that would pass it is refused before it runs, with a message at
- * the tensor that crosses it. 0 means no limit. */
+ * the tensor that crosses it. The optimizer's state, the data csv() reads and the index of a
+ * checkpoint's tensors count against it too, each refused before it is allocated. 0 means no
+ * limit. */
 NN_API void nn_set_max_memory(NnState *nn, size_t bytes);
 /* The sandbox, as `nn --sandbox`: from the first call on, for the rest of the session (it
  * cannot be turned off), every file the session opens by name — csv and split's row files,

@@ -3,6 +3,8 @@
  * DataError with a line and byte column, never by jumping. */
 #include "data.h"
 
+#include "graph.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -33,12 +35,20 @@ static bool set_error(DataError *err, int line, int col, const char *fmt, ...)
 
 #define CLIP_MAX 32
 
+/* Whether s starts with a control character: C0, DEL, or C1 (U+0080 to U+009F, which some
+ * terminals obey as escape sequences). */
+static bool is_control(const char *s)
+{
+    unsigned char c = (unsigned char)s[0], d = (unsigned char)s[1];
+    return c < 0x20 || c == 0x7f || (c == 0xc2 && d >= 0x80 && d <= 0x9f);
+}
+
 /* Text from a data file, made fit for a message: at most CLIP_MAX bytes, cut before any
  * control character and never inside a UTF-8 sequence, with "..." where it was cut. */
 static const char *clip(const char *s, char buf[CLIP_MAX + 4])
 {
     size_t n = 0;
-    while (n < CLIP_MAX && s[n] && (unsigned char)s[n] >= 0x20) n++;
+    while (n < CLIP_MAX && s[n] && !is_control(s + n)) n++;
     bool cut = s[n] != '\0';
     if (cut)
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
@@ -68,18 +78,72 @@ static char *trim(char *s)
     return s;
 }
 
+/* ---- memory --------------------------------------------------------------------------------
+ * What a reader allocates grows with its file, so it is counted before it is allocated against
+ * the room the caller gives (the memory limit less what the program has made already). */
+
+typedef struct Budget {
+    size_t used, room;
+} Budget;
+
+/* Counts `bytes` more; false (counting nothing) if that would pass the room. */
+static bool budget_take(Budget *b, size_t bytes)
+{
+    if (bytes > b->room - b->used) return false;
+    b->used += bytes;
+    return true;
+}
+
+/* The message when the budget runs out, at `line` of the file (0: unknown). */
+static bool over_budget(DataError *err, const Budget *b, int line)
+{
+    char size[32], at[48] = "";
+    if (line > 0) snprintf(at, sizeof at, " (at line %d of the file)", line);
+    return set_error(err, 0, 0, "reading this file would take more than the %s of memory left "
+                     "under the limit%s; raise the limit with --max-memory",
+                     graph_bytes_str(b->room, size), at);
+}
+
+/* The line and byte column of s + at, for text starting at line `line`, column `col`. */
+static void position(const char *s, size_t at, int *line, int *col)
+{
+    for (size_t i = 0; i < at; i++) {
+        if (s[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
+
+static bool nul_error(DataError *err, int line, int col)
+{
+    return set_error(err, line, col, "the file has a NUL byte here (is it a text file?)");
+}
+
 /* Reads the whole file into a new NUL-terminated buffer (the NUL is not counted in *len), so
- * fields can be cut in place even when the last one ends at the end of the file. */
-static bool read_file(const char *path, char **buf, size_t *len, DataError *err)
+ * tokens can be cut in place even when the last one ends at the end of the file. The buffer
+ * is counted in *b; a NUL byte in the file is an error. */
+static bool read_file(const char *path, Budget *bud, char **buf, size_t *len, DataError *err)
 {
     *buf = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return set_error(err, 0, 0, "cannot open '%.180s': %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
+    if (!budget_take(bud, cap)) {
+        fclose(f);
+        return over_budget(err, bud, 0);
+    }
     char *b = nn_alloc(cap);
     for (;;) {
         if (cap - n < 2) {
+            if (!budget_take(bud, cap)) {
+                fclose(f);
+                nn_free(b);
+                return over_budget(err, bud, 0);
+            }
             cap *= 2;
             b = nn_realloc(b, cap);
         }
@@ -94,6 +158,13 @@ static bool read_file(const char *path, char **buf, size_t *len, DataError *err)
         return set_error(err, 0, 0, "cannot read '%.180s': %s", path, strerror(e));
     }
     fclose(f);
+    const char *nul = memchr(b, '\0', n);
+    if (nul) {
+        int line = 1, col = 1;
+        position(b, (size_t)(nul - b), &line, &col);
+        nn_free(b);
+        return nul_error(err, line, col);
+    }
     b[n] = '\0';
     *buf = b;
     *len = n;
@@ -109,7 +180,7 @@ typedef struct Cursor {
 } Cursor;
 
 typedef struct Field {
-    char *text;             /* NUL-terminated, in the file buffer */
+    char *text;             /* NUL-terminated, in the file buffer (until the next record) */
     int line, col;          /* of its first non-blank byte (the opening quote if quoted;
                              * the first byte if it is blank) */
 } Field;
@@ -165,19 +236,24 @@ static bool skip_blank_lines(Cursor *c)
     }
 }
 
-static void record_push(Record *rec, Field f)
+/* Adds a field; false if the budget cannot hold more (or a record has 2^30 fields). */
+static bool record_push(Record *rec, Field f, Budget *bud)
 {
     if (rec->n == rec->cap) {
-        rec->cap = rec->cap ? rec->cap * 2 : 16;
+        int cap = rec->cap ? rec->cap * 2 : 16;
+        if (rec->cap >= 1 << 29 || !budget_take(bud, (size_t)(cap - rec->cap) * sizeof *rec->f))
+            return false;
+        rec->cap = cap;
         rec->f = nn_realloc(rec->f, (size_t)rec->cap * sizeof *rec->f);
     }
     rec->f[rec->n++] = f;
+    return true;
 }
 
 /* Reads the next non-blank record into rec, cutting its fields in place (a quoted field's
- * content is unescaped over its own bytes). Returns 1, 0 at the end of the file, or -1 with
- * *err filled in. */
-static int read_record(Cursor *c, Record *rec, DataError *err)
+ * content is unescaped over its own bytes). The buffer holds all of it (csv_fill). Returns 1,
+ * 0 at the end of the file, or -1 with *err filled in. */
+static int read_record(Cursor *c, Record *rec, Budget *bud, DataError *err)
 {
     if (!skip_blank_lines(c)) return 0;
     rec->n = 0;
@@ -230,7 +306,10 @@ static int read_record(Cursor *c, Record *rec, DataError *err)
         bool comma = d < c->end && *d == ',';
         int lb = line_break(c, d);
         *text_end = '\0';
-        record_push(rec, fld);
+        if (!record_push(rec, fld, bud)) {
+            over_budget(err, bud, rec->line);
+            return -1;
+        }
         if (comma) {
             c->p = d + 1;
             continue;
@@ -244,6 +323,142 @@ static int read_record(Cursor *c, Record *rec, DataError *err)
         }
         return 1;
     }
+}
+
+/* ---- reading a CSV file a record at a time ------------------------------------------------
+ * The file is read in blocks into one buffer that holds at least the record being parsed: when
+ * the record is not whole yet, what is left is moved to the front, the buffer grows if the
+ * record is longer than it (counted), and more is read. So memory follows the longest record,
+ * not the file, and a file without an end (a pipe, /dev/zero) stops at the limit. */
+
+enum { CSV_BLOCK = 1 << 16 };
+
+typedef struct Csv {
+    FILE *f;
+    char *buf;              /* cap bytes; [c.line_start, c.end) is unparsed, NUL after it */
+    size_t cap;
+    bool eof;
+    Cursor c;
+    Budget *bud;
+} Csv;
+
+/* How many bytes from p the next record takes with its line break, after any blank lines
+ * before it (so that read_record only looks at bytes in the buffer): 0 if the buffer does not
+ * hold all of it and more of the file can be read; at the end of the file, all that is left.
+ * Follows read_record's rules: a field quoted from its first non-blank byte runs to a lone '"'
+ * (its line breaks are data); a line ends at LF, CRLF, or a CR that ends the file. */
+static size_t record_extent(const char *p, const char *end, bool eof)
+{
+    const size_t more = 0, all = (size_t)(end - p);
+    const char *q = p;
+    for (;;) {      /* blank lines */
+        while (q < end && is_blank(*q)) q++;
+        if (q == end) return eof ? all : more;
+        if (*q == '\n') {
+            q++;
+        } else if (*q == '\r') {
+            if (q + 1 == end) return eof ? all : more;
+            if (q[1] != '\n') break;
+            q += 2;
+        } else {
+            break;
+        }
+    }
+    for (;;) {      /* fields */
+        while (q < end && is_blank(*q)) q++;
+        if (q < end && *q == '"') {
+            for (q++;; q++) {
+                if (q == end || (*q == '"' && q + 1 == end)) return eof ? all : more;
+                if (*q == '"' && q[1] == '"') q++;
+                else if (*q == '"') break;
+            }
+            q++;
+        }
+        for (;; q++) {  /* to the field's end: after a quote, text that read_record refuses */
+            if (q == end) return eof ? all : more;
+            if (*q == ',' || *q == '\n') break;
+            if (*q == '\r') {
+                if (q + 1 == end) return eof ? all : more;
+                if (q[1] == '\n') break;
+            }
+        }
+        if (*q == ',') {
+            q++;
+            continue;
+        }
+        return (size_t)(q + (*q == '\r' ? 2 : 1) - p);
+    }
+}
+
+/* Makes sure the buffer holds the next record whole (or the rest of the file), reading more
+ * and growing the buffer as needed. A NUL byte read is an error at once (the parser cuts
+ * fields at NULs, and /dev/zero has no line ends). Returns false with *err filled in. */
+static bool csv_fill(Csv *r, const char *path, DataError *err)
+{
+    Cursor *c = &r->c;
+    for (;;) {
+        if (record_extent(c->p, c->end, r->eof) || r->eof) return true;
+        /* keep the current line (for columns), move it to the front, read more */
+        size_t keep = (size_t)(c->end - c->line_start), at = (size_t)(c->p - c->line_start);
+        memmove(r->buf, c->line_start, keep);
+        if (keep + 1 >= r->cap) {
+            if (!budget_take(r->bud, r->cap)) return over_budget(err, r->bud, c->line);
+            r->cap *= 2;
+            r->buf = nn_realloc(r->buf, r->cap);
+        }
+        c->line_start = r->buf;
+        c->p = r->buf + at;
+        size_t want = r->cap - keep - 1, got = fread(r->buf + keep, 1, want, r->f);
+        if (ferror(r->f))
+            return set_error(err, 0, 0, "cannot read '%.180s': %s", path, strerror(errno));
+        r->eof = got < want;
+        c->end = r->buf + keep + got;
+        *c->end = '\0';
+        const char *nul = memchr(c->end - got, '\0', got);  /* at once: a line may never end */
+        if (nul) {
+            int line = c->line, col = cursor_col(c, c->p);
+            position(c->p, (size_t)(nul - c->p), &line, &col);
+            return nul_error(err, line, col);
+        }
+    }
+}
+
+/* Opens path and reads its first block. False with *err filled in. */
+static bool csv_open(Csv *r, const char *path, Budget *bud, DataError *err)
+{
+    memset(r, 0, sizeof *r);
+    r->bud = bud;
+    FILE *f = fopen(path, "rb");
+    if (!f) return set_error(err, 0, 0, "cannot open '%.180s': %s", path, strerror(errno));
+    r->f = f;
+    if (!budget_take(bud, CSV_BLOCK)) return over_budget(err, bud, 0);
+    r->cap = CSV_BLOCK;
+    r->buf = nn_alloc(r->cap);
+    size_t want = r->cap - 1, got = fread(r->buf, 1, want, f);
+    if (ferror(f)) return set_error(err, 0, 0, "cannot read '%.180s': %s", path, strerror(errno));
+    r->eof = got < want;
+    r->buf[got] = '\0';
+    cursor_init(&r->c, r->buf, got);
+    const char *nul = memchr(r->buf, '\0', got);
+    if (nul) {
+        int line = 1, col = 1;
+        if (nul >= r->c.p) position(r->c.p, (size_t)(nul - r->c.p), &line, &col);
+        return nul_error(err, line, col);
+    }
+    return true;
+}
+
+static void csv_close(Csv *r)
+{
+    if (r->f) fclose(r->f);
+    nn_free(r->buf);
+}
+
+/* The next record, whole: csv_fill, then read_record. */
+static int csv_record(Csv *r, const char *path, Record *rec, DataError *err)
+{
+    if (!csv_fill(r, path, err)) return -1;
+    return read_record(&r->c, rec, r->bud, err);
 }
 
 /* ---- CSV values ------------------------------------------------------------------------- */
@@ -358,36 +573,95 @@ static int cmp_key_text(const void *pa, const void *pb)
     return (a->row > b->row) - (a->row < b->row);
 }
 
+/* The target's texts, one per row, copied out of the buffer as the rows are read: texts[i] at
+ * offset at[i] of `chars`, from line[i], col[i] of the file. All counted. */
+typedef struct Targets {
+    char *chars;
+    size_t len, cap;
+    size_t *at;
+    int *line, *col;
+    size_t rows_cap;
+} Targets;
+
+static void targets_free(Targets *t)
+{
+    nn_free(t->chars);
+    nn_free(t->at);
+    nn_free(t->line);
+    nn_free(t->col);
+}
+
+/* Field f's text as the target of row `row`. False if the budget cannot hold it. */
+static bool targets_add(Targets *t, int row, const Field *f, Budget *bud)
+{
+    size_t n = strlen(f->text) + 1;
+    if ((size_t)row == t->rows_cap) {
+        size_t cap = t->rows_cap ? 2 * t->rows_cap : 256;
+        if (!budget_take(bud, (cap - t->rows_cap) * (sizeof *t->at + 2 * sizeof(int))))
+            return false;
+        t->rows_cap = cap;
+        t->at = nn_realloc(t->at, cap * sizeof *t->at);
+        t->line = nn_realloc(t->line, cap * sizeof *t->line);
+        t->col = nn_realloc(t->col, cap * sizeof *t->col);
+    }
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n) cap *= 2;
+        if (!budget_take(bud, cap - t->cap)) return false;
+        t->chars = nn_realloc(t->chars, cap);
+        t->cap = cap;
+    }
+    memcpy(t->chars + t->len, f->text, n);
+    t->at[row] = t->len;
+    t->line[row] = f->line;
+    t->col[row] = f->col;
+    t->len += n;
+    return true;
+}
+
+/* Row i's target as a Field, for messages. */
+static Field target_field(const Targets *t, int i)
+{
+    return (Field){ t->chars + t->at[i], t->line[i], t->col[i] };
+}
+
 /* Turns the target texts (one per row, each non-empty) into out->Y and the class list, by the
- * rules in data.h. Can fail only for a numeric target with an infinite value. */
-static bool build_targets(Dataset *out, const Field *tv, const char *column, DataError *err)
+ * rules in data.h, counting what it allocates. Can fail for a numeric target with an infinite
+ * value, and when the budget runs out (one-hot Y takes rows × classes floats). */
+static bool build_targets(Dataset *out, const Targets *tv, const char *column, Budget *bud,
+                          DataError *err)
 {
     int rows = out->rows;
     bool all_int = true, all_num = true;
     for (int i = 0; i < rows && all_num; i++) {
         float v;
-        int st = parse_number(tv[i].text, &v);
+        const char *text = tv->chars + tv->at[i];
+        int st = parse_number(text, &v);
         if (st == NUM_NOT_NUMBER) all_num = false;
-        if (!is_integer_text(tv[i].text)) all_int = false;
+        if (!is_integer_text(text)) all_int = false;
     }
     if (all_num && !all_int) {
+        if (!budget_take(bud, (size_t)rows * sizeof(float))) return over_budget(err, bud, 0);
         out->targets = 1;
         out->n_classes = 0;
         out->Y = nn_alloc((size_t)rows * sizeof(float));
         for (int i = 0; i < rows; i++) {
-            int st = parse_number(tv[i].text, &out->Y[i]);
-            if (st != NUM_OK) return number_error(err, &tv[i], trim(tv[i].text), column, st);
+            Field f = target_field(tv, i);
+            int st = parse_number(f.text, &out->Y[i]);
+            if (st != NUM_OK) return number_error(err, &f, trim(f.text), column, st);
         }
         return true;
     }
 
+    if (!budget_take(bud, (size_t)rows * (sizeof(ClassKey) + sizeof(int) + sizeof(char *))))
+        return over_budget(err, bud, 0);
     ClassKey *keys = nn_alloc((size_t)rows * sizeof *keys);
     for (int i = 0; i < rows; i++) {
-        keys[i].text = tv[i].text;
+        keys[i].text = tv->chars + tv->at[i];
         keys[i].row = i;
         keys[i].value = 0;
         if (all_int) {
-            keys[i].text = trim(tv[i].text);
+            keys[i].text = trim(tv->chars + tv->at[i]);
             keys[i].value = strtod(keys[i].text, NULL);
         }
         keys[i].len = strlen(keys[i].text);
@@ -397,47 +671,110 @@ static bool build_targets(Dataset *out, const Field *tv, const char *column, Dat
     int *cls = nn_alloc((size_t)rows * sizeof *cls);
     int k = 0;
     out->class_names = nn_alloc((size_t)rows * sizeof *out->class_names);
+    bool fits = true;
     for (int i = 0; i < rows; i++) {
         bool same = i > 0 && (all_int ? keys[i].value == keys[i - 1].value
                                       : strcmp(keys[i].text, keys[i - 1].text) == 0);
-        if (!same) out->class_names[k++] = nn_strndup(keys[i].text, keys[i].len);
+        if (!same && fits) {
+            fits = budget_take(bud, keys[i].len + 1);
+            out->class_names[k++] = fits ? nn_strndup(keys[i].text, keys[i].len) : NULL;
+        }
         cls[keys[i].row] = k - 1;
     }
-    out->class_names = nn_realloc(out->class_names, (size_t)k * sizeof *out->class_names);
     out->n_classes = k;
-    out->targets = k;
-    out->Y = nn_calloc((size_t)rows * (size_t)k, sizeof(float));
-    for (int i = 0; i < rows; i++) out->Y[(size_t)i * (size_t)k + (size_t)cls[i]] = 1.0f;
+    size_t y = (size_t)rows * (size_t)k;
+    fits = fits && y / (size_t)k == (size_t)rows && y <= SIZE_MAX / sizeof(float)
+           && budget_take(bud, y * sizeof(float));
+    if (fits) {
+        out->class_names = nn_realloc(out->class_names, (size_t)k * sizeof *out->class_names);
+        out->targets = k;
+        out->Y = nn_calloc(y, sizeof(float));
+        for (int i = 0; i < rows; i++) out->Y[(size_t)i * (size_t)k + (size_t)cls[i]] = 1.0f;
+    }
     nn_free(cls);
     nn_free(keys);
-    return true;
+    return fits ? true : over_budget(err, bud, 0);
 }
 
-/* The body of data_read_csv; buffers are freed by the caller. */
-static bool parse_csv(Cursor *c, const char *target, Dataset *out, Record *rec, Field **hdr_out,
-                      Field **tv_out, DataError *err)
+/* A header name, copied out of the buffer (the header's Field points at the copy). */
+typedef struct NameRef {
+    const char *name;
+    int col;                /* the column: 0-based */
+} NameRef;
+
+static int cmp_nameref(const void *pa, const void *pb)
 {
-    int r = read_record(c, rec, err);
-    if (r < 0) return false;
-    if (r == 0) return set_error(err, 0, 0, "the file is empty");
+    const NameRef *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    if (c) return c;
+    return (a->col > b->col) - (a->col < b->col);
+}
+
+/* Checks the header's names: the first column (in file order) with no name or whose name an
+ * earlier column has, reported as the all-pairs check would, in O(n log n) (a sort of the names
+ * with their columns). Sets *target to the target's column (-1 if none). */
+static bool check_header(const Field *hdr, int ncols, const char *target, int *t,
+                         DataError *err)
+{
+    int bad = ncols;        /* the first column that is wrong */
+    bool empty = false;
+    for (int i = 0; i < ncols && bad == ncols; i++)
+        if (!hdr[i].text[0]) {
+            bad = i;
+            empty = true;
+        }
+    NameRef *refs = nn_alloc((size_t)(ncols ? ncols : 1) * sizeof *refs);
+    for (int i = 0; i < ncols; i++) refs[i] = (NameRef){ hdr[i].text, i };
+    qsort(refs, (size_t)ncols, sizeof *refs, cmp_nameref);
+    for (int i = 1; i < ncols; i++)     /* in each run of equal names, its second column */
+        if (strcmp(refs[i].name, refs[i - 1].name) == 0 && refs[i].name[0]
+            && (i < 2 || strcmp(refs[i - 1].name, refs[i - 2].name) != 0) && refs[i].col < bad) {
+            bad = refs[i].col;
+            empty = false;
+        }
+    nn_free(refs);
+    *t = -1;
+    for (int i = 0; i < ncols && *t < 0; i++)
+        if (strcmp(hdr[i].text, target) == 0) *t = i;
+    if (bad == ncols) return true;
+    char a[CLIP_MAX + 4];
+    if (empty)
+        return set_error(err, hdr[bad].line, hdr[bad].col, "column %d of the header has no name",
+                         bad + 1);
+    return set_error(err, hdr[bad].line, hdr[bad].col,
+                     "the column name '%s' appears twice in the header", clip(hdr[bad].text, a));
+}
+
+/* What parse_csv owns, freed by data_read_csv whatever happens. */
+typedef struct CsvParts {
+    Record rec;
+    Field *hdr;
+    int ncols;
+    Targets tv;
+} CsvParts;
+
+/* The body of data_read_csv. */
+static bool parse_csv(Csv *r, const char *path, const char *target, Dataset *out,
+                      CsvParts *pt, DataError *err)
+{
+    Budget *bud = r->bud;
+    Record *rec = &pt->rec;
+    int rc = csv_record(r, path, rec, err);
+    if (rc < 0) return false;
+    if (rc == 0) return set_error(err, 0, 0, "the file is empty");
 
     int ncols = rec->n, header_line = rec->line;
-    Field *hdr = nn_alloc((size_t)ncols * sizeof *hdr);
-    *hdr_out = hdr;
-    memcpy(hdr, rec->f, (size_t)ncols * sizeof *hdr);
-    int t = -1;
-    for (int i = 0; i < ncols; i++) {
-        char a[CLIP_MAX + 4];
-        if (!hdr[i].text[0])
-            return set_error(err, hdr[i].line, hdr[i].col, "column %d of the header has no name",
-                             i + 1);
-        for (int j = 0; j < i; j++)
-            if (strcmp(hdr[i].text, hdr[j].text) == 0)
-                return set_error(err, hdr[i].line, hdr[i].col,
-                                 "the column name '%s' appears twice in the header",
-                                 clip(hdr[i].text, a));
-        if (strcmp(hdr[i].text, target) == 0) t = i;
+    if (!budget_take(bud, (size_t)ncols * sizeof *pt->hdr)) return over_budget(err, bud, 1);
+    Field *hdr = pt->hdr = nn_alloc((size_t)ncols * sizeof *hdr);
+    for (int i = 0; i < ncols; i++) {   /* copied: the buffer moves on */
+        size_t n = strlen(rec->f[i].text);
+        if (!budget_take(bud, n + 1)) return over_budget(err, bud, 1);
+        hdr[i] = rec->f[i];
+        hdr[i].text = nn_strndup(rec->f[i].text, n);
+        pt->ncols = i + 1;
     }
+    int t;
+    if (!check_header(hdr, ncols, target, &t, err)) return false;
     if (t < 0) return no_column_error(err, header_line, target, hdr, ncols);
     if (ncols == 1) {
         char a[CLIP_MAX + 4];
@@ -447,27 +784,32 @@ static bool parse_csv(Cursor *c, const char *target, Dataset *out, Record *rec, 
     }
 
     int nf = ncols - 1;
+    if (!budget_take(bud, (size_t)nf * sizeof *out->feature_names))
+        return over_budget(err, bud, 1);
     out->features = nf;
     out->feature_names = nn_alloc((size_t)nf * sizeof *out->feature_names);
-    for (int i = 0, j = 0; i < ncols; i++)
+    for (int i = 0, j = 0; i < ncols; i++)      /* the header's copies, counted already */
         if (i != t) out->feature_names[j++] = nn_strndup(hdr[i].text, strlen(hdr[i].text));
     out->target_name = nn_strndup(target, strlen(target));
 
     size_t cap = 0;
-    Field *tv = NULL;
     int rows = 0;
-    while ((r = read_record(c, rec, err)) > 0) {
+    while ((rc = csv_record(r, path, rec, err)) > 0) {
         if (rec->n != ncols) {
             int line = rec->n > ncols ? rec->f[ncols].line : rec->end_line;
             int col = rec->n > ncols ? rec->f[ncols].col : rec->end_col;
             return set_error(err, line, col, "row has %d field%s, the header has %d", rec->n,
                              plural(rec->n), ncols);
         }
-        NN_ASSERT(rows < 0x7fffffff);
+        if (rows == 0x7ffffffe)
+            return set_error(err, rec->line, 1, "the file has more than %d rows", rows);
         if ((size_t)rows == cap) {
-            cap = cap ? cap * 2 : 256;
+            size_t grown = cap ? cap * 2 : 256;
+            if (grown > (SIZE_MAX / sizeof(float)) / (size_t)nf
+                || !budget_take(bud, (grown - cap) * (size_t)nf * sizeof(float)))
+                return over_budget(err, bud, rec->line);
+            cap = grown;
             out->X = nn_realloc(out->X, cap * (size_t)nf * sizeof(float));
-            *tv_out = tv = nn_realloc(tv, cap * sizeof *tv);
         }
         float *x = out->X + (size_t)rows * (size_t)nf;
         for (int i = 0; i < ncols; i++) {
@@ -476,7 +818,7 @@ static bool parse_csv(Cursor *c, const char *target, Dataset *out, Record *rec, 
                 const char *s = f->text;
                 while (is_blank(*s)) s++;
                 if (!*s) return number_error(err, f, "", target, NUM_EMPTY);
-                tv[rows] = *f;
+                if (!targets_add(&pt->tv, rows, f, bud)) return over_budget(err, bud, f->line);
                 continue;
             }
             int st = parse_number(f->text, x++);
@@ -484,29 +826,28 @@ static bool parse_csv(Cursor *c, const char *target, Dataset *out, Record *rec, 
         }
         rows++;
     }
-    if (r < 0) return false;
+    if (rc < 0) return false;
     if (rows == 0) return set_error(err, 0, 0, "the file has a header but no rows");
     out->rows = rows;
     out->X = nn_realloc(out->X, (size_t)rows * (size_t)nf * sizeof(float));
-    return build_targets(out, tv, target, err);
+    return build_targets(out, &pt->tv, target, bud, err);
 }
 
-bool data_read_csv(const char *path, const char *target, Dataset *out, DataError *err)
+bool data_read_csv(const char *path, const char *target, size_t room, Dataset *out,
+                   DataError *err)
 {
     NN_ASSERT(path && target && out && err);
     memset(out, 0, sizeof *out);
-    char *buf;
-    size_t len;
-    if (!read_file(path, &buf, &len, err)) return false;
-    Cursor c;
-    cursor_init(&c, buf, len);
-    Record rec = { 0 };
-    Field *hdr = NULL, *tv = NULL;
-    bool ok = parse_csv(&c, target, out, &rec, &hdr, &tv, err);
-    nn_free(tv);
-    nn_free(hdr);
-    nn_free(rec.f);
-    nn_free(buf);
+    Budget bud = { 0, room };
+    Csv r;
+    CsvParts pt;
+    memset(&pt, 0, sizeof pt);
+    bool ok = csv_open(&r, path, &bud, err) && parse_csv(&r, path, target, out, &pt, err);
+    csv_close(&r);
+    targets_free(&pt.tv);
+    for (int i = 0; i < pt.ncols; i++) nn_free(pt.hdr[i].text);
+    nn_free(pt.hdr);
+    nn_free(pt.rec.f);
     if (!ok) data_free(out);
     return ok;
 }
@@ -565,14 +906,16 @@ static bool parse_indices(char *p, char *end, int max_row, bool *seen, int **idx
     return true;
 }
 
-bool data_read_indices(const char *path, int max_row, int **out, int *count, DataError *err)
+bool data_read_indices(const char *path, int max_row, size_t room, int **out, int *count,
+                       DataError *err)
 {
     NN_ASSERT(path && out && count && err && max_row >= 0);
     *out = NULL;
     *count = 0;
     char *buf;
     size_t len;
-    if (!read_file(path, &buf, &len, err)) return false;
+    Budget bud = { 0, room };
+    if (!read_file(path, &bud, &buf, &len, err)) return false;
     char *p = buf;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) p += 3;
     bool *seen = nn_calloc((size_t)max_row + 1, sizeof *seen);

@@ -46,6 +46,13 @@ typedef struct DataError {
 /* Reads a CSV file into *out (zeroed first; free it with data_free). Returns false with *err
  * filled in on a user error, and then *out holds nothing (data_free on it is harmless).
  *
+ * Memory: the file is read a block at a time (64 KiB, more only for a longer record), never
+ * whole, and everything the reader allocates (the buffer, the rows' numbers, the target's
+ * texts, the classes, Y) is counted before it is allocated: past `room` bytes (SIZE_MAX: no
+ * limit) it stops with "reading this file would take more than the 10 MiB of memory left
+ * under the limit (at line 81234 of the file); raise the limit with --max-memory" (0:0). So
+ * a file without an end (a pipe) stops there too; a NUL byte (/dev/zero) is an error at once.
+ *
  * Format: RFC 4180 basics. The first non-blank line holds the column names. Fields are
  * separated by commas; records end with LF or CRLF; blank lines (empty or only spaces and
  * tabs) are skipped anywhere; a UTF-8 BOM at the start is skipped. A field whose first
@@ -69,6 +76,8 @@ typedef struct DataError {
  * Errors (line:col of the offending field, or as noted):
  *   "cannot open 'x.csv': No such file or directory" (0:0), "cannot read ..." (0:0),
  *   "the file is empty" (0:0), "the file has a header but no rows" (0:0),
+ *   "the file has a NUL byte here (is it a text file?)", "the file has more than 2147483646
+ *   rows",
  *   "no column named 'specis'; the columns are a, b, ..." (header line, col 1; a long list
  *   is cut in the middle), "the target 'y' is the only column; there are no feature
  *   columns" (header line, col 1), "column 3 of the header has no name", "the column name
@@ -78,15 +87,18 @@ typedef struct DataError {
  *   field in column 'p3'", "the quote that opens this field is never closed" (at the quote),
  *   "text after the closing quote of a field; a quote inside a quoted field is written \"\""
  *   (at the text). Long field texts are shortened with "..." in messages. */
-bool data_read_csv(const char *path, const char *target, Dataset *out, DataError *err);
+bool data_read_csv(const char *path, const char *target, size_t room, Dataset *out,
+                   DataError *err);
 
 /* Reads whitespace-separated row indices (decimal digits only, 0-based), each < max_row and
  * none twice; a UTF-8 BOM is skipped. On success *out is a new array (free with nn_free) of
  * *count indices in file order. On failure *out is NULL, *count 0, and *err says, with the
  * token's line:col, "'x' is not a row index", "row 2000 is out of range: the data set has
  * 1797 rows", "row 5 is listed twice" (at the second); or at 0:0 "cannot open ...",
- * "cannot read ...", "the file is empty" (no indices at all). */
-bool data_read_indices(const char *path, int max_row, int **out, int *count, DataError *err);
+ * "cannot read ...", "the file is empty" (no indices at all), or the memory message of
+ * data_read_csv (the file is read whole, counted against `room`); a NUL byte is an error. */
+bool data_read_indices(const char *path, int max_row, size_t room, int **out, int *count,
+                       DataError *err);
 
 /* Frees everything d owns and zeroes it. Harmless on a zeroed Dataset. */
 void data_free(Dataset *d);

@@ -10,6 +10,7 @@
  * what it drew in its node's aux buffer for the backward pass that follows. */
 #include "graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void graph_init(Graph *g)
@@ -20,7 +21,8 @@ void graph_init(Graph *g)
 static void node_release(Graph *g, GraphNode *n)
 {
     if (n->value) {
-        g->bytes -= n->size * sizeof(float) * (n->grad ? 2 : 1) + n->aux_size * sizeof(float);
+        graph_release(g, n->size * sizeof(float) * (n->grad ? 2 : 1)
+                             + n->aux_size * sizeof(float));
     }
     nn_free(n->value);
     nn_free(n->grad);
@@ -34,6 +36,38 @@ void graph_free(Graph *g)
     size_t max = g->max_bytes;      /* a setting, kept across graph_free */
     graph_init(g);
     g->max_bytes = max;
+}
+
+size_t graph_room(const Graph *g)
+{
+    if (!g->max_bytes) return SIZE_MAX;
+    return g->bytes < g->max_bytes ? g->max_bytes - g->bytes : 0;
+}
+
+bool graph_reserve(Graph *g, size_t bytes)
+{
+    if (bytes > graph_room(g)) return false;
+    g->bytes += bytes;
+    return true;
+}
+
+void graph_charge(Graph *g, size_t bytes)
+{
+    g->bytes = bytes > SIZE_MAX - g->bytes ? SIZE_MAX : g->bytes + bytes;
+}
+
+void graph_release(Graph *g, size_t bytes)
+{
+    g->bytes = bytes < g->bytes ? g->bytes - bytes : 0;
+}
+
+const char *graph_bytes_str(size_t bytes, char buf[32])
+{
+    double mib = (double)bytes / (1 << 20);
+    if (bytes < (1 << 20)) snprintf(buf, 32, "%zu KiB", (bytes + 1023) / 1024);
+    else if (mib < 10) snprintf(buf, 32, "%.1f MiB", mib);
+    else snprintf(buf, 32, "%.0f MiB", mib);
+    return buf;
 }
 
 void graph_truncate(Graph *g, uint32_t count)
@@ -77,8 +111,7 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
      * compilation before anything runs */
     size_t need = n->size * sizeof(float) * (n->requires_grad ? 2 : 1);
     if (info->flags & OPF_AUX) need += g->nodes[in[0]].size * sizeof(float);
-    if (g->over || (g->max_bytes && need > g->max_bytes - (g->bytes < g->max_bytes ? g->bytes
-                                                                              : g->max_bytes))) {
+    if (g->over || need > graph_room(g)) {
         if (!g->over) g->over_node = g->count;
         g->over = true;
         return g->count++;

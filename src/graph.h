@@ -37,7 +37,8 @@ typedef struct Plan {
 typedef struct Graph {
     GraphNode *nodes;
     uint32_t count, cap;
-    size_t bytes;           /* of every node's value, gradient and scratch */
+    size_t bytes;           /* of every node's value, gradient and scratch, and of what
+                               graph_reserve counted */
     size_t max_bytes;       /* the limit (--max-memory); 0 = none */
     bool over;              /* a node past the limit was added (its buffers are not) */
     uint32_t over_node;     /* the first such node */
@@ -54,6 +55,19 @@ void graph_free(Graph *g);
  * the value buffer is allocated zeroed here. Returns the new id. */
 uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAttrs *at,
                    Span span);
+/* Memory outside the nodes that scales with the input and counts against the same limit:
+ * optimizer state, a checkpoint's index while it is read. graph_reserve adds `bytes` to
+ * g->bytes and returns true, or returns false and adds nothing if that would pass the limit;
+ * graph_charge adds them whatever the limit (memory that was counted before, given back by an
+ * undo); graph_release gives them back. Never raise. */
+bool graph_reserve(Graph *g, size_t bytes);
+void graph_charge(Graph *g, size_t bytes);
+void graph_release(Graph *g, size_t bytes);
+/* The bytes left under the limit: SIZE_MAX when there is none, 0 when it is reached. */
+size_t graph_room(const Graph *g);
+/* A size for messages: "512 KiB" below 1 MiB (rounded up), "2.5 MiB" below 10 MiB, else
+ * "191 MiB". Returns buf. */
+const char *graph_bytes_str(size_t bytes, char buf[32]);
 /* Drops every node from id `count` on (rolls back a failed compilation). */
 void graph_truncate(Graph *g, uint32_t count);
 static inline GraphNode *graph_node(Graph *g, uint32_t id)

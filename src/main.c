@@ -287,28 +287,96 @@ static int read_options(int argc, char **argv, Options *o)
     return -1;
 }
 
-/* --html: the JSON trace is collected here, then drawn into the page. */
+/* --html: the JSON trace is collected here, then drawn into the page: at most
+ * HTML_MAX_EVENTS bytes of it, in whole passes. From the first pass that does not fit on,
+ * events are dropped (a page holds what a browser can step through; --trace-steps picks the
+ * passes), and a "dropped" event at the end tells the page which passes are missing. */
+#define HTML_MAX_EVENTS ((size_t)16 << 20)
+
 typedef struct Collected {
     char *text;
     size_t len, cap;
+    size_t pass_at;         /* where the events of the pass being collected start */
+    int in_pass;            /* the last event kept belongs to a pass (not loss or print) */
+    long step;              /* the step of the last "pass" event seen */
+    long first_dropped;     /* the first pass not kept (0: none), */
+    long last_dropped;      /* the last one (first_dropped - 1 if only loss or print events
+                               were dropped) */
 } Collected;
+
+/* The number after "step": in a "pass" event line, or -1 if the line is not one. */
+static long pass_step(const char *line, size_t n)
+{
+    static const char head[] = "{\"event\":\"pass\",\"step\":";
+    if (n < sizeof head || memcmp(line, head, sizeof head - 1) != 0) return -1;
+    long v = 0;
+    for (size_t i = sizeof head - 1; i < n && line[i] >= '0' && line[i] <= '9'; i++)
+        v = v < 100000000000000L ? v * 10 + (line[i] - '0') : v;
+    return v;
+}
 
 static void collect(void *ud, const char *text, size_t len)
 {
     Collected *c = ud;
-    if (c->len + len > c->cap) {
-        size_t cap = c->cap ? c->cap : 65536;
-        while (cap < c->len + len) cap *= 2;
-        char *grown = realloc(c->text, cap);
+    while (len > 0) {       /* one event (line) at a time */
+        const char *nl = memchr(text, '\n', len);
+        size_t n = nl ? (size_t)(nl - text) + 1 : len;
+        long step = pass_step(text, n);
+        const char *line = text;
+        text += n;
+        len -= n;
+        if (step >= 0) c->step = step;
+        if (c->first_dropped) {
+            if (step >= 0) c->last_dropped = step;
+            continue;
+        }
+        if (step >= 0) {
+            c->pass_at = c->len;
+            c->in_pass = 1;
+        } else if (strncmp(line, "{\"event\":\"loss\"", 15) == 0
+                   || strncmp(line, "{\"event\":\"print\"", 16) == 0) {
+            c->in_pass = 0;
+        }
+        if (c->len + n > HTML_MAX_EVENTS) {   /* the pass being collected goes too */
+            if (c->in_pass) c->len = c->pass_at;
+            c->first_dropped = c->in_pass ? c->step : c->step + 1;
+            c->last_dropped = c->step;
+            continue;
+        }
+        if (c->len + n > c->cap) {
+            size_t cap = c->cap ? c->cap : 65536;
+            while (cap < c->len + n) cap *= 2;
+            char *grown = realloc(c->text, cap);
+            if (!grown) {
+                fputs("nn: out of memory\n", stderr);
+                exit(2);
+            }
+            c->text = grown;
+            c->cap = cap;
+        }
+        memcpy(c->text + c->len, line, n);
+        c->len += n;
+    }
+}
+
+/* The events for the page: with a last "dropped" event when some were not kept. */
+static const char *collected_events(Collected *c)
+{
+    if (c->first_dropped) {
+        char note[160];
+        int n = snprintf(note, sizeof note, "\n{\"event\":\"dropped\",\"first_pass\":%ld,"
+                         "\"last_pass\":%ld,\"max_bytes\":%zu}\n", c->first_dropped,
+                         c->last_dropped, HTML_MAX_EVENTS);
+        char *grown = realloc(c->text, c->len + (size_t)n + 1);
         if (!grown) {
             fputs("nn: out of memory\n", stderr);
             exit(2);
         }
         c->text = grown;
-        c->cap = cap;
+        memcpy(c->text + c->len, note, (size_t)n);
+        c->len += (size_t)n;
     }
-    memcpy(c->text + c->len, text, len);
-    c->len += len;
+    return c->text ? c->text : "";
 }
 
 static int exit_status(NnStatus st)
@@ -402,7 +470,7 @@ int main(int argc, char **argv)
     Options o = { .format = "text" };
     int status = read_options(argc, argv, &o);
     if (status >= 0) return status;
-    Collected events = { NULL, 0, 0 };
+    Collected events = { 0 };
     NnState *nn = make_session(&o, &events, &status);
     if (!nn) return status;
 
@@ -417,7 +485,8 @@ int main(int argc, char **argv)
         st = o.check ? nn_check_file(nn, o.file) : nn_run_file(nn, o.file);
     }
     if (o.html && !o.check) {
-        NnStatus written = nn_write_html(nn, o.html, events.text ? events.text : "", events.len);
+        const char *text = collected_events(&events);
+        NnStatus written = nn_write_html(nn, o.html, text, events.len);
         if (written == NN_OK) fprintf(stderr, "nn: wrote %s\n", o.html);
         else if (st == NN_OK) st = written;
     }

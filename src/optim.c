@@ -202,6 +202,18 @@ int optim_state_count(const OptimConfig *c)
     NN_ASSERT(!"unknown optimiser kind");
 }
 
+bool optim_state_nonneg(const OptimConfig *c, int i)
+{
+    NN_ASSERT(i >= 0 && i < optim_state_count(c));
+    switch (c->kind) {
+    case OPTIM_SGD: return false;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW: return i == 1;
+    case OPTIM_RMSPROP: return i == 0;
+    }
+    NN_ASSERT(!"unknown optimiser kind");
+}
+
 const char *optim_state_name(const OptimConfig *c, int i)
 {
     NN_ASSERT(i >= 0 && i < optim_state_count(c));
@@ -221,21 +233,50 @@ const char *optim_state_name(const OptimConfig *c, int i)
  *   b = d on step 1, else momentum*b + (1 - dampening)*d       (if momentum != 0)
  *   d = nesterov ? d + momentum*b : b                          (if momentum != 0)
  *   w = w - lr*d */
+/* The loop of one update, for one setting of each flag (constants where it is inlined, so the
+ * loop has no branch and vectorises, as adam_loop's). */
+static inline __attribute__((always_inline)) void sgd_loop(float *restrict w,
+                                                           const float *restrict g,
+                                                           float *restrict buf, size_t n,
+                                                           float lr, float wd, float mom,
+                                                           float keep, bool decay, bool first,
+                                                           bool nesterov)
+{
+    const bool momentum = buf != NULL;  /* a constant too: NULL, or not NULL, where inlined */
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i];
+        if (decay) d += wd * w[i];
+        if (momentum) {
+            /* PyTorch starts the buffer as a copy of the gradient: no dampening on step 1 */
+            buf[i] = first ? d : mom * buf[i] + keep * d;
+            d = nesterov ? d + mom * buf[i] : buf[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
 static void sgd_update(const OptimConfig *c, float lr, long t, float *w, const float *g,
                        float *const *state, size_t n)
 {
     const float wd = c->weight_decay, mom = c->momentum, keep = 1.0f - c->dampening;
-    float *buf = mom != 0.0f ? state[0] : NULL;
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (wd != 0.0f) d += wd * w[i];
-        if (buf) {
-            /* PyTorch starts the buffer as a copy of the gradient: no dampening on step 1 */
-            buf[i] = t <= 1 ? d : mom * buf[i] + keep * d;
-            d = c->nesterov ? d + mom * buf[i] : buf[i];
-        }
-        w[i] -= lr * d;
+    const bool decay = wd != 0.0f, first = t <= 1, nesterov = c->nesterov;
+    if (mom == 0.0f) {
+        if (decay) sgd_loop(w, g, NULL, n, lr, wd, mom, keep, true, false, false);
+        else sgd_loop(w, g, NULL, n, lr, wd, mom, keep, false, false, false);
+        return;
     }
+    float *const buf = state[0];
+    NN_ASSERT(buf != NULL);
+#define SGD_MOMENTUM(DECAY)                                                                   \
+    do {                                                                                      \
+        if (first && nesterov) sgd_loop(w, g, buf, n, lr, wd, mom, keep, DECAY, true, true);   \
+        else if (first) sgd_loop(w, g, buf, n, lr, wd, mom, keep, DECAY, true, false);         \
+        else if (nesterov) sgd_loop(w, g, buf, n, lr, wd, mom, keep, DECAY, false, true);      \
+        else sgd_loop(w, g, buf, n, lr, wd, mom, keep, DECAY, false, false);                  \
+    } while (0)
+    if (decay) SGD_MOMENTUM(true);
+    else SGD_MOMENTUM(false);
+#undef SGD_MOMENTUM
 }
 
 
@@ -245,12 +286,19 @@ static void sgd_update(const OptimConfig *c, float lr, long t, float *w, const f
  *   v = beta2*v + (1 - beta2)*g^2
  *   w = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 /* The loop of one update, for one weight-decay mode and one lerp form (both fixed per call, so
- * they are chosen outside the loop, which then vectorises). exp_avg is torch.lerp(m, g, 1 - b1)
- * evaluated as PyTorch's CPU kernel does it, from whichever end is nearer (`low`), so it
- * rounds the same. */
-static void adam_loop(float *restrict w, const float *restrict g, float *restrict m,
-                      float *restrict v, size_t n, float l2, float shrink, bool low, float w1,
-                      float b2, float w2, float bc2_sqrt, float eps, float step)
+ * they are chosen outside the loop, which then vectorises: inlined into each call, `low` is a
+ * constant there; a branch left in the loop would keep it scalar, since gcc does not compute
+ * both sides of a float ?: while floating-point traps are on). exp_avg is
+ * torch.lerp(m, g, 1 - b1) evaluated as PyTorch's CPU kernel does it, from whichever end is
+ * nearer (`low`), so it rounds the same. */
+static inline __attribute__((always_inline)) void adam_loop(float *restrict w,
+                                                            const float *restrict g,
+                                                            float *restrict m,
+                                                            float *restrict v, size_t n,
+                                                            float l2, float shrink, bool low,
+                                                            float w1, float b2, float w2,
+                                                            float bc2_sqrt, float eps,
+                                                            float step)
 {
     for (size_t i = 0; i < n; i++) {
         float wi = w[i] * shrink, gi = g[i] + l2 * wi;
@@ -289,15 +337,17 @@ static void adam_update(const OptimConfig *c, float lr, long t, float *w, const 
  *   momentum != 0: b = momentum*b + g / (sqrt(v) + eps); w = w - lr*b
  *   otherwise:     w = w - lr * g / (sqrt(v) + eps)
  * No bias correction, and the momentum buffer starts at zero. */
-static void rmsprop_update(const OptimConfig *c, float lr, float *w, const float *g,
-                           float *const *state, size_t n)
+static inline __attribute__((always_inline)) void rmsprop_loop(float *restrict w,
+                                                               const float *restrict g,
+                                                               float *restrict v,
+                                                               float *restrict buf, size_t n,
+                                                               float lr, float wd, float alpha,
+                                                               float keep, float eps, float mom,
+                                                               bool decay)
 {
-    const float wd = c->weight_decay, alpha = c->alpha, eps = c->eps, mom = c->momentum;
-    const float keep = (float)(1.0 - (double)alpha);
-    float *v = state[0], *buf = mom != 0.0f ? state[1] : NULL;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
-        if (wd != 0.0f) gi += wd * w[i];
+        if (decay) gi += wd * w[i];
         v[i] = v[i] * alpha + keep * gi * gi;
         float avg = sqrtf(v[i]) + eps;
         if (buf) {
@@ -306,6 +356,22 @@ static void rmsprop_update(const OptimConfig *c, float lr, float *w, const float
         } else {
             w[i] -= lr * (gi / avg);
         }
+    }
+}
+
+static void rmsprop_update(const OptimConfig *c, float lr, float *w, const float *g,
+                           float *const *state, size_t n)
+{
+    const float wd = c->weight_decay, alpha = c->alpha, eps = c->eps, mom = c->momentum;
+    const float keep = (float)(1.0 - (double)alpha);
+    float *v = state[0], *const buf = state[1];
+    if (mom != 0.0f) {
+        NN_ASSERT(buf != NULL);
+        if (wd != 0.0f) rmsprop_loop(w, g, v, buf, n, lr, wd, alpha, keep, eps, mom, true);
+        else rmsprop_loop(w, g, v, buf, n, lr, wd, alpha, keep, eps, mom, false);
+    } else {
+        if (wd != 0.0f) rmsprop_loop(w, g, v, NULL, n, lr, wd, alpha, keep, eps, mom, true);
+        else rmsprop_loop(w, g, v, NULL, n, lr, wd, alpha, keep, eps, mom, false);
     }
 }
 

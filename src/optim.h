@@ -74,6 +74,11 @@ int optim_state_count(const OptimConfig *c);
  * "momentum_buffer". A static string. PyTorch's scalar "step" is the caller's `t`. */
 const char *optim_state_name(const OptimConfig *c, int i);
 
+/* Whether state buffer i never holds a negative number: a running average of squared
+ * gradients (adam's exp_avg_sq, rmsprop's square_avg), whose square root the update takes. For
+ * checking a checkpoint's state before it is used. */
+bool optim_state_nonneg(const OptimConfig *c, int i);
+
 /* One update of one parameter of n floats, in place, in float32 like PyTorch. `lr` is this
  * step's learning rate (after any schedule; c->lr is not read); `t` is the 1-based step count
  * (Adam's bias correction; SGD's momentum buffer starts as the gradient itself on step 1, without

@@ -35,12 +35,12 @@ static void train_scratch_free(TrainScratch *ts)
     nn_free(ts->val_curve);
 }
 
+static void popt_release(Runtime *rt, ParamOpt *po);
+
 void rt_free(Runtime *rt)
 {
-    for (uint32_t i = 0; i < rt->popt_count; i++)
-        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    for (uint32_t i = 0; i < rt->popt_count; i++) popt_release(rt, &rt->popt[i]);
     nn_free(rt->popt);
-    nn_free(rt->upd);
     nn_free(rt->pass_grads);
     train_scratch_free(&rt->train);
     graph_free(&rt->graph);
@@ -144,9 +144,26 @@ void *rt_grow(void *buf, size_t *cap, size_t n, size_t size)
     return buf;
 }
 
+/* rt_grow for a buffer of floats that grows with the params, counted against the memory
+ * limit as it grows; raises at the running statement past it. */
+static float *grow_counted(Runtime *rt, float *buf, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        size_t more = (n - *cap) * sizeof(float);
+        if (!graph_reserve(&rt->graph, more)) {
+            char size[32];
+            rt_error(rt, rt->err_stmt, "this needs a copy of the params' values or "
+                     "gradients (%s more), which would take the program past the memory limit "
+                     "of %zu MiB; raise it with --max-memory", graph_bytes_str(more, size),
+                     rt->graph.max_bytes >> 20);
+        }
+    }
+    return rt_grow(buf, cap, n, sizeof(float));
+}
+
 float *rt_scratch(Runtime *rt, size_t n)
 {
-    rt->scratch = rt_grow(rt->scratch, &rt->scratch_cap, n, sizeof *rt->scratch);
+    rt->scratch = grow_counted(rt, rt->scratch, &rt->scratch_cap, n);
     return rt->scratch;
 }
 
@@ -315,8 +332,7 @@ bool rt_pass(Runtime *rt, const RtPass *p)
     if (!p->zeroed) {
         size_t total = 0;
         for (int i = 0; i < p->n_params; i++) total += graph_node(g, p->params[i])->size;
-        rt->pass_grads = rt_grow(rt->pass_grads, &rt->pass_grads_cap, total,
-                                 sizeof *rt->pass_grads);
+        rt->pass_grads = grow_counted(rt, rt->pass_grads, &rt->pass_grads_cap, total);
         keep_grads(rt, p, false);
     }
     graph_forward(g, p->plan, &rt->rng, NULL, NULL);
@@ -360,6 +376,28 @@ float *rt_snapshot_params(Runtime *rt, bool grads)
     return buf;
 }
 
+/* The memory of po's buffers. */
+static size_t popt_bytes(const ParamOpt *po)
+{
+    return (size_t)po->nbuf * po->size * sizeof(float);
+}
+
+/* Frees po's buffers, gives their memory back, and zeroes it. */
+static void popt_release(Runtime *rt, ParamOpt *po)
+{
+    graph_release(&rt->graph, popt_bytes(po));
+    for (int b = 0; b < 3; b++) nn_free(po->buf[b]);
+    memset(po, 0, sizeof *po);
+}
+
+/* Param id's state, or NULL if it has none for an optimizer like c. */
+static ParamOpt *popt_for(Runtime *rt, uint32_t id, const OptimConfig *c)
+{
+    if (id >= rt->popt_count) return NULL;
+    ParamOpt *po = &rt->popt[id];
+    return po->used && po->kind == c->kind && po->nbuf == optim_state_count(c) ? po : NULL;
+}
+
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c)
 {
     if (id >= rt->popt_count) {
@@ -368,77 +406,111 @@ ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c)
         memset(rt->popt + rt->popt_count, 0, (n - rt->popt_count) * sizeof *rt->popt);
         rt->popt_count = n;
     }
-    ParamOpt *po = &rt->popt[id];
-    int nbuf = optim_state_count(c);
-    if (!po->used || po->kind != c->kind || po->nbuf != nbuf) {
-        size_t size = graph_node(&rt->graph, id)->size;
-        for (int b = 0; b < 3; b++) {
-            nn_free(po->buf[b]);
-            po->buf[b] = b < nbuf ? nn_calloc(size, sizeof(float)) : NULL;
-        }
-        po->used = true;
-        po->kind = c->kind;
-        po->nbuf = nbuf;
-        po->t = 0;
-    }
+    ParamOpt *po = popt_for(rt, id, c);
+    if (po) return po;
+    po = &rt->popt[id];
+    popt_release(rt, po);
+    po->size = graph_node(&rt->graph, id)->size;
+    po->nbuf = optim_state_count(c);
+    for (int b = 0; b < po->nbuf; b++) po->buf[b] = nn_calloc(po->size, sizeof(float));
+    graph_charge(&rt->graph, popt_bytes(po));
+    po->used = true;
+    po->kind = c->kind;
     return po;
+}
+
+size_t rt_optim_need(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c)
+{
+    size_t need = 0, freed = 0;
+    for (int i = 0; i < n; i++) {
+        if (popt_for(rt, params[i], c)) continue;
+        need += (size_t)optim_state_count(c) * graph_node(&rt->graph, params[i])->size
+                * sizeof(float);
+        if (params[i] < rt->popt_count) freed += popt_bytes(&rt->popt[params[i]]);
+    }
+    return need > freed ? need - freed : 0;
+}
+
+void rt_optim_alloc(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c, Span at)
+{
+    size_t need = rt_optim_need(rt, params, n, c);
+    if (need > graph_room(&rt->graph)) {
+        int per = optim_state_count(c);
+        char size[32];
+        rt_error(rt, at, "the optimizer's state (%s keeps %d number%s per parameter: %s) "
+                 "would take the program past the memory limit of %zu MiB; raise it with "
+                 "--max-memory", optim_name(c->kind), per, per == 1 ? "" : "s",
+                 graph_bytes_str(need, size), rt->graph.max_bytes >> 20);
+    }
+    for (int i = 0; i < n; i++) rt_param_opt(rt, params[i], c);
 }
 
 void rt_optim_reset(Runtime *rt, const uint32_t *params, int n)
 {
+    for (int i = 0; i < n; i++)
+        if (params[i] < rt->popt_count) popt_release(rt, &rt->popt[params[i]]);
+}
+
+enum { UPDATE_CHUNK = 1024 };   /* floats of each buffer an update is tried on at a time */
+
+/* Where an update would first make something inf or NaN. */
+typedef struct BadUpdate {
+    int param;                  /* index in the params given; -1: nowhere */
+    int buf;                    /* -1: the value; else the state buffer */
+    size_t at;                  /* the element */
+    float value;                /* what it would become */
+} BadUpdate;
+
+/* Tries update c on copies of each param's value and state, UPDATE_CHUNK elements at a time:
+ * every rule is elementwise, so the copies get exactly the numbers the params would. */
+static BadUpdate try_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params,
+                            int n)
+{
+    float w[UPDATE_CHUNK], s[3][UPDATE_CHUNK];
+    float *state[3] = { s[0], s[1], s[2] };
     for (int i = 0; i < n; i++) {
-        if (params[i] >= rt->popt_count) continue;
-        ParamOpt *po = &rt->popt[params[i]];
-        for (int b = 0; b < 3; b++) {
-            nn_free(po->buf[b]);
-            po->buf[b] = NULL;
+        const GraphNode *p = graph_node(&rt->graph, params[i]);
+        const ParamOpt *po = &rt->popt[params[i]];
+        for (size_t k = 0; k < p->size; k += UPDATE_CHUNK) {
+            size_t m = p->size - k < UPDATE_CHUNK ? p->size - k : UPDATE_CHUNK;
+            memcpy(w, p->value + k, m * sizeof(float));
+            for (int b = 0; b < po->nbuf; b++)
+                memcpy(s[b], po->buf[b] + k, m * sizeof(float));
+            optim_update(c, lr, po->t + 1, w, p->grad + k, state, m);
+            for (int b = -1; b < po->nbuf; b++) {
+                const float *x = b < 0 ? w : s[b];
+                long bad = tensor_find_nonfinite(x, m);
+                if (bad >= 0) return (BadUpdate){ i, b, k + (size_t)bad, x[bad] };
+            }
         }
-        memset(po, 0, sizeof *po);
     }
+    return (BadUpdate){ -1, -1, 0, 0 };
 }
 
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at)
 {
-    /* keep a copy of every value and state, so a failed update can be undone */
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        ParamOpt *po = rt_param_opt(rt, params[i], c);
-        total += graph_node(&rt->graph, params[i])->size * (size_t)(1 + po->nbuf);
+    rt_optim_alloc(rt, params, n, c, at);
+    BadUpdate bad = try_update(rt, c, lr, params, n);
+    if (bad.param >= 0) {
+        const GraphNode *p = graph_node(&rt->graph, params[bad.param]);
+        char where[64], val[32], grad[32];
+        rt_index_str(&p->shape, bad.at, where, sizeof where);
+        fmt_num(bad.value, val);
+        fmt_num(p->grad[bad.at], grad);
+        if (bad.buf < 0)
+            rt_raise(rt, RT_NONFINITE, at, "this update would make param '%s' %s%s (its "
+                     "gradient is %s); try a smaller learning rate", p->name, val, where, grad);
+        rt_raise(rt, RT_NONFINITE, at, "this update would make %s's '%s' of param '%s' %s%s "
+                 "(its gradient is %s); try 'clip' to cap the gradient's norm",
+                 optim_name(c->kind), optim_state_name(c, bad.buf), p->name, val, where, grad);
     }
-    rt->upd = rt_grow(rt->upd, &rt->upd_cap, total, sizeof *rt->upd);
-    size_t k = 0;
     for (int i = 0; i < n; i++) {
         GraphNode *p = graph_node(&rt->graph, params[i]);
         ParamOpt *po = &rt->popt[params[i]];
-        memcpy(rt->upd + k, p->value, p->size * sizeof(float));
-        k += p->size;
-        for (int b = 0; b < po->nbuf; b++, k += p->size)
-            memcpy(rt->upd + k, po->buf[b], p->size * sizeof(float));
         po->t++;
         po->config = *c;
         optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
-    }
-    for (int i = 0; i < n; i++) {
-        GraphNode *p = graph_node(&rt->graph, params[i]);
-        long bad = tensor_find_nonfinite(p->value, p->size);
-        if (bad < 0) continue;
-        char where[64], val[32], grad[32];
-        rt_index_str(&p->shape, (size_t)bad, where, sizeof where);
-        fmt_num(p->value[bad], val);
-        fmt_num(p->grad[bad], grad);
-        k = 0;
-        for (int j = 0; j < n; j++) {
-            GraphNode *q = graph_node(&rt->graph, params[j]);
-            ParamOpt *po = &rt->popt[params[j]];
-            memcpy(q->value, rt->upd + k, q->size * sizeof(float));
-            k += q->size;
-            for (int b = 0; b < po->nbuf; b++, k += q->size)
-                memcpy(po->buf[b], rt->upd + k, q->size * sizeof(float));
-            po->t--;
-        }
-        rt_raise(rt, RT_NONFINITE, at, "this update would make param '%s' %s%s (its gradient is "
-                 "%s); try a smaller learning rate", p->name, val, where, grad);
     }
 }
 
@@ -446,10 +518,7 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
 
 void rt_truncate(Runtime *rt, uint32_t count)
 {
-    for (uint32_t i = count; i < rt->popt_count; i++) {
-        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
-        memset(&rt->popt[i], 0, sizeof rt->popt[i]);
-    }
+    for (uint32_t i = count; i < rt->popt_count; i++) popt_release(rt, &rt->popt[i]);
     graph_truncate(&rt->graph, count);
 }
 
@@ -474,12 +543,11 @@ void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
     for (uint32_t i = 0; i < s->popt_count; i++) {
         ParamOpt *src = &rt->popt[i], *dst = &s->popt[i];
         *dst = *src;
-        size_t size = rt->graph.nodes[i].size;
         for (int b = 0; b < 3; b++) {
             dst->buf[b] = NULL;
             if (src->buf[b]) {
-                dst->buf[b] = nn_alloc(size * sizeof(float));
-                memcpy(dst->buf[b], src->buf[b], size * sizeof(float));
+                dst->buf[b] = nn_alloc(src->size * sizeof(float));
+                memcpy(dst->buf[b], src->buf[b], src->size * sizeof(float));
             }
         }
     }
@@ -488,11 +556,12 @@ void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
 
 void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
 {
-    for (uint32_t i = 0; i < rt->popt_count; i++)
-        for (int b = 0; b < 3; b++) nn_free(rt->popt[i].buf[b]);
+    for (uint32_t i = 0; i < rt->popt_count; i++) popt_release(rt, &rt->popt[i]);
     nn_free(rt->popt);
     rt->popt = s->popt;
     rt->popt_count = s->popt_count;
+    for (uint32_t i = 0; i < rt->popt_count; i++)   /* counted before the run, given back */
+        graph_charge(&rt->graph, popt_bytes(&rt->popt[i]));
     s->popt = NULL;
     s->popt_count = 0;
     graph_truncate(&rt->graph, s->nodes);

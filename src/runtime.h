@@ -31,6 +31,7 @@ typedef struct ParamOpt {
     bool used;
     OptimKind kind;
     int nbuf;
+    size_t size;                /* floats in each buffer: the param's size */
     long t;                     /* updates made (PyTorch's per-param step) */
     float *buf[3];
     OptimConfig config;         /* the settings of the last update */
@@ -99,8 +100,6 @@ typedef struct Runtime {
     bool progress;              /* output is a terminal: show a live progress line */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
     uint32_t popt_count;
-    float *upd;                 /* scratch for undoing a failed update; owned */
-    size_t upd_cap;
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
     size_t pass_grads_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
@@ -167,7 +166,8 @@ void rt_flush_text(Runtime *rt);
  * at least one, keeping its contents; returns it, perhaps moved. The Runtime's scratch buffers
  * grow this way: once big enough, a statement run again allocates nothing. */
 void *rt_grow(void *buf, size_t *cap, size_t n, size_t size);
-/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call. */
+/* n floats of reusable scratch (trace snapshots), owned by rt; valid until the next call.
+ * Counted against the memory limit as it grows: raises at the running statement past it. */
 float *rt_scratch(Runtime *rt, size_t n);
 /* " at element [i,j]" for flat index `flat` of shape s ("" for a scalar), into buf. */
 void rt_index_str(const Shape *s, size_t flat, char *buf, size_t len);
@@ -210,12 +210,22 @@ bool rt_pass(Runtime *rt, const RtPass *p);
  * (rt_scratch), so a trace can show what a pass or update changed. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
 /* The optimizer state of param `id` for an optimizer like c: made, zeroed, when it has none or
- * one of another kind. Owned by rt (rt->popt, grown to the graph's size). */
+ * one of another kind. Owned by rt (rt->popt, grown to the graph's size). Its memory counts
+ * against the limit (graph_charge) but is not refused here: rt_optim_alloc checks first. */
 ParamOpt *rt_param_opt(Runtime *rt, uint32_t id, const OptimConfig *c);
+/* The bytes that making state for an optimizer like c for params[0..n) would add to the
+ * session's memory (what it allocates less what it frees; 0 if they all have such state). */
+size_t rt_optim_need(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c);
+/* rt_param_opt for each of params[0..n); raises at `at`, before allocating any, if the new
+ * state would take the session past its memory limit. */
+void rt_optim_alloc(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c, Span at);
 /* Forgets the optimizer state of these params (a new optimizer starts). */
 void rt_optim_reset(Runtime *rt, const uint32_t *params, int n);
-/* One optimizer update of the given params with learning rate lr; raises (leaving every
- * param and state as it was) if a value would become inf or NaN. */
+/* One optimizer update of the given params with learning rate lr. First the state is made
+ * (rt_optim_alloc, which may raise), then the update is tried on copies, a chunk at a time
+ * (every rule is elementwise): if a value or a state element would become inf or NaN it
+ * raises RT_NONFINITE, leaving every param and state as it was, so no copy of the params is
+ * kept. */
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at);
 
@@ -240,11 +250,16 @@ void rt_snapshot_free(RtSnapshot *s);
 /* ---- checkpoint.c ---------------------------------------------------------------------------- */
 
 void rt_save(Runtime *rt, const ModelParams *m, const char *path, Span at);
+/* Loads the model's weights from a safetensors file: the header checked against the model,
+ * every value finite, before any is copied. Raises, changing nothing, if not. */
 void rt_load(Runtime *rt, const ModelParams *m, const char *path, Span at);
 /* Loads weights and, from the file's metadata and tensors, the optimizer state, the random
- * state and the epoch reached; returns that epoch. */
-int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, const char *path,
-              Span at);
+ * state and the epoch reached, for a block of `epochs` epochs with optimizer c; returns that
+ * epoch (0 to epochs). Everything read is checked first (shapes, each number of the metadata
+ * in its range, every value finite, running averages of squares not negative, the state's
+ * memory under the limit); a file refused changes nothing. */
+int rt_resume(Runtime *rt, const ModelParams *m, const OptimConfig *c, int epochs,
+              const char *path, Span at);
 
 /* ---- train.c --------------------------------------------------------------------------------- */
 

@@ -34,6 +34,28 @@ static const Dtype dtypes[] = {
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Control characters in a message (names from the file: JSON's \u001b decodes to ESC) as
+ * \xNN, C1 ones (U+0080 to U+009F) too, so that no message moves a terminal's cursor or
+ * changes its colours. What no longer fits in cap bytes is cut. */
+static void escape_controls(char *msg, size_t cap)
+{
+    char out[2048];
+    size_t n = 0;
+    bool changed = false;
+    for (const unsigned char *c = (const unsigned char *)msg; *c && n + 9 < sizeof out; c++) {
+        bool c1 = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f;
+        if (*c >= 0x20 && *c != 0x7f && !c1) {
+            out[n++] = (char)*c;
+            continue;
+        }
+        changed = true;
+        n += (size_t)snprintf(out + n, 5, "\\x%02x", *c);
+        if (c1) n += (size_t)snprintf(out + n, 5, "\\x%02x", *++c);
+    }
+    out[n] = '\0';
+    if (changed) snprintf(msg, cap, "%s", out);
+}
+
 /* Formats a message into err (if there is room) and returns false, for `return fail(...)`. */
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -42,6 +64,7 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        escape_controls(err, errlen);
     }
     return false;
 }
@@ -157,6 +180,11 @@ typedef struct Layout {
     unsigned bits;
 } Layout;
 
+typedef struct OrderRef {
+    uint64_t begin, end;
+    size_t idx;
+} OrderRef;
+
 /* The file being built. Everything in `f` is owned and freed by st_free on failure. */
 typedef struct Build {
     StFile f;
@@ -172,6 +200,8 @@ typedef struct Parser {
     size_t errlen;
     char *scratch;              /* the last decoded string, NUL-terminated; owned */
     size_t scap;
+    size_t used, room;          /* memory the header and its index take, and the most they may
+                                   (SIZE_MAX: no limit) */
 } Parser;
 
 static bool perr(Parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,6 +213,7 @@ static bool perr(Parser *p, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(p->err, p->errlen, fmt, ap);
         va_end(ap);
+        escape_controls(p->err, p->errlen);
     }
     return false;
 }
@@ -266,17 +297,57 @@ static bool wrong_kind(Parser *p, const char *fmt, ...)
         va_end(ap);
         size_t used = strlen(p->err);
         snprintf(p->err + used, p->errlen - used, ", found %s", kind);
+        escape_controls(p->err, p->errlen);
     }
     return false;
 }
 
-static void scratch_reserve(Parser *p, size_t need)
+/* "512 KiB", "2.5 MiB", "300 MiB": a size for messages. */
+static const char *size_text(uint64_t bytes, char buf[32])
 {
-    if (need <= p->scap) return;
+    double mib = (double)bytes / (1 << 20);
+    if (bytes < (1 << 20)) snprintf(buf, 32, "%" PRIu64 " KiB", (bytes + 1023) / 1024);
+    else if (mib < 10) snprintf(buf, 32, "%.1f MiB", mib);
+    else snprintf(buf, 32, "%.0f MiB", mib);
+    return buf;
+}
+
+/* Counts `bytes` more of memory for the header and its index, before they are allocated;
+ * false with a message if that would pass p->room. */
+static bool take(Parser *p, size_t bytes)
+{
+    if (bytes <= p->room - p->used) {
+        p->used += bytes;
+        return true;
+    }
+    char left[32];
+    return perr(p, "its header describes more tensors and metadata than the memory limit "
+                "leaves room for (%s); raise it with --max-memory", size_text(p->room, left));
+}
+
+/* Each entry's share of the index: the entry, its layout, and the arrays validate sorts and
+ * keeps (names, offsets, the order by offset and by name). */
+#define ENTRY_BYTES (sizeof(StEntry) + sizeof(Layout) + sizeof(NameRef) + sizeof(OrderRef) \
+                     + 2 * sizeof(size_t))
+/* ... and each metadata pair's: its two pointers and its place in the duplicate check. */
+#define META_BYTES (2 * sizeof(char *) + sizeof(NameRef))
+
+static bool scratch_reserve(Parser *p, size_t need)
+{
+    if (need <= p->scap) return true;
     size_t cap = p->scap ? p->scap : 64;
     while (cap < need) cap *= 2;
+    if (!take(p, cap - p->scap)) return false;
     p->scratch = nn_realloc(p->scratch, cap);
     p->scap = cap;
+    return true;
+}
+
+/* A copy of the last decoded string, counted. NULL (with the message set) past the room. */
+static char *scratch_dup(Parser *p)
+{
+    size_t len = strlen(p->scratch);
+    return take(p, len + 1) ? nn_strndup(p->scratch, len) : NULL;
 }
 
 static int hex4(const Parser *p, size_t at)
@@ -328,7 +399,7 @@ static bool parse_string(Parser *p)
             return perr(p, "bad header at byte %zu: the string is not closed",
                         HEADER_BASE + start);
         unsigned char c = p->s[p->pos];
-        scratch_reserve(p, out + 5);
+        if (!scratch_reserve(p, out + 5)) return false;
         if (c == '"') {
             p->pos++;
             break;
@@ -599,18 +670,22 @@ static bool parse_metadata(Parser *p, Build *b)
     for (bool more = has_elements(p, '}'); more;) {
         if (!parse_key(p)) return false;
         if (f->meta_count == b->mcap) {
-            b->mcap = b->mcap ? 2 * b->mcap : 8;
+            size_t cap = b->mcap ? 2 * b->mcap : 8;
+            if (!take(p, (cap - b->mcap) * META_BYTES)) return false;
+            b->mcap = cap;
             f->meta_keys = nn_realloc(f->meta_keys, b->mcap * sizeof *f->meta_keys);
             f->meta_values = nn_realloc(f->meta_values, b->mcap * sizeof *f->meta_values);
         }
+        char *key = scratch_dup(p);
+        if (!key) return false;
         size_t i = f->meta_count++;
-        f->meta_keys[i] = nn_strndup(p->scratch, strlen(p->scratch));
+        f->meta_keys[i] = key;
         f->meta_values[i] = NULL;
         if (!at_char(p, '"'))
             return wrong_kind(p, "'__metadata__' value of '%s' must be a string",
                               f->meta_keys[i]);
         if (!parse_string(p)) return false;
-        f->meta_values[i] = nn_strndup(p->scratch, strlen(p->scratch));
+        if (!(f->meta_values[i] = scratch_dup(p))) return false;
         if (!next_or_close(p, '}', &more)) return false;
     }
     return true;
@@ -634,13 +709,17 @@ static bool parse_header(Parser *p, Build *b)
             if (!parse_metadata(p, b)) return false;
         } else {
             if (f->count == b->ecap) {
-                b->ecap = b->ecap ? 2 * b->ecap : 8;
+                size_t cap = b->ecap ? 2 * b->ecap : 8;
+                if (!take(p, (cap - b->ecap) * ENTRY_BYTES)) return false;
+                b->ecap = cap;
                 f->entries = nn_realloc(f->entries, b->ecap * sizeof *f->entries);
                 b->lay = nn_realloc(b->lay, b->ecap * sizeof *b->lay);
             }
+            char *name = scratch_dup(p);
+            if (!name) return false;
             StEntry *e = &f->entries[f->count++];
             memset(e, 0, sizeof *e);
-            e->name = nn_strndup(p->scratch, strlen(p->scratch));
+            e->name = name;
             if (!parse_entry(p, e, &b->lay[f->count - 1])) return false;
         }
         if (!next_or_close(p, '}', &more)) return false;
@@ -651,11 +730,6 @@ static bool parse_header(Parser *p, Build *b)
 }
 
 /* ---- validation ---------------------------------------------------------------------------- */
-
-typedef struct OrderRef {
-    uint64_t begin, end;
-    size_t idx;
-} OrderRef;
 
 static int cmp_order(const void *a, const void *b)
 {
@@ -682,6 +756,8 @@ static bool validate(Build *b, uint64_t data_len, char *err, size_t errlen)
         nn_free(refs);
         return false;
     }
+    f->by_name = nn_alloc((n ? n : 1) * sizeof *f->by_name);
+    for (size_t i = 0; i < n; i++) f->by_name[i] = refs[i].idx;
     for (size_t i = 0; i < f->meta_count; i++) refs[i] = (NameRef){ f->meta_keys[i], i };
     dup = find_duplicate(refs, f->meta_count);
     if (dup) {
@@ -765,6 +841,7 @@ static bool validate(Build *b, uint64_t data_len, char *err, size_t errlen)
                         e->dtype);
         /* fits: count * 4 == end - begin <= data_len, which is a size_t */
         e->count = (size_t)((b->lay[i].end - b->lay[i].begin) / 4);
+        e->offset = b->lay[i].begin;
     }
     return true;
 }
@@ -778,23 +855,25 @@ static void build_free(Build *b)
 }
 
 /* Parses and validates header bytes hdr[0..n) for a file with data_len bytes of data after
- * it, then allocates every tensor's data (uninitialised). On failure frees everything. */
-static bool load_header(const unsigned char *hdr, size_t n, uint64_t data_len, Build *b,
-                        char *err, size_t errlen)
+ * it, taking at most `room` bytes for the index (the header's own n bytes counted already). On
+ * failure frees everything. */
+static bool load_header(const unsigned char *hdr, size_t n, uint64_t data_len, size_t room,
+                        Build *b, char *err, size_t errlen)
 {
-    Parser p = { .s = hdr, .n = n, .err = err, .errlen = errlen };
+    Parser p = { .s = hdr, .n = n, .err = err, .errlen = errlen, .used = n, .room = room };
     memset(b, 0, sizeof *b);
     bool ok = parse_header(&p, b) && validate(b, data_len, err, errlen);
     nn_free(p.scratch);
-    if (!ok) {
-        build_free(b);
-        return false;
-    }
-    for (size_t i = 0; i < b->f.count; i++) {
-        StEntry *e = &b->f.entries[i];
-        e->data = nn_alloc(e->count * sizeof(float));
-    }
-    return true;
+    if (!ok) build_free(b);
+    return ok;
+}
+
+/* Allocates every tensor's data (uninitialised), for the readers that read them all. */
+static void alloc_data(StFile *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        f->entries[i].data = nn_alloc((f->entries[i].count ? f->entries[i].count : 1)
+                                      * sizeof(float));
 }
 
 /* Checks the header size n against the bytes that follow the size field. */
@@ -828,7 +907,8 @@ bool st_parse(const unsigned char *buf, size_t len, StFile *out, char *err, size
     uint64_t n = get_le64(buf);
     if (!check_header_size(n, len - 8, err, errlen)) return false;
     Build b;
-    if (!load_header(buf + 8, (size_t)n, len - 8 - n, &b, err, errlen)) return false;
+    if (!load_header(buf + 8, (size_t)n, len - 8 - n, SIZE_MAX, &b, err, errlen)) return false;
+    alloc_data(&b.f);
     const unsigned char *data = buf + 8 + n;
     for (size_t i = 0; i < b.f.count; i++)
         floats_from_le(b.f.entries[i].data, data + b.lay[i].begin, b.f.entries[i].count);
@@ -847,7 +927,7 @@ static bool read_exact(FILE *fp, void *dst, size_t n, char *err, size_t errlen)
     return fail(err, errlen, "the file ended early while it was read (did it change?)");
 }
 
-bool st_load(const char *path, StFile *out, char *err, size_t errlen)
+bool st_open(const char *path, size_t room, StFile *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
@@ -857,8 +937,9 @@ bool st_load(const char *path, StFile *out, char *err, size_t errlen)
     unsigned char prefix[8];
     struct stat sb;
     Build b;
-    bool have_build = false, ok = false;
+    bool ok = false;
     uint64_t size, n;
+    char need[32], left[32];
 
     if (fstat(fileno(fp), &sb) != 0) {
         fail(err, errlen, "%s", strerror(errno));
@@ -877,29 +958,69 @@ bool st_load(const char *path, StFile *out, char *err, size_t errlen)
         goto done;
     n = get_le64(prefix);
     if (!check_header_size(n, size - 8, err, errlen)) goto done;
+    if (n > room) {
+        fail(err, errlen, "its header (%s) is larger than the memory limit leaves room for (%s); "
+             "raise it with --max-memory", size_text(n, need), size_text(room, left));
+        goto done;
+    }
     hdr = nn_alloc((size_t)n);
     if (!read_exact(fp, hdr, (size_t)n, err, errlen)) goto done;
-    if (!load_header(hdr, (size_t)n, size - 8 - n, &b, err, errlen)) goto done;
-    have_build = true;
-    /* The offsets tile the data exactly, so reading in offset order is one sequential pass. */
-    for (size_t k = 0; k < b.f.count; k++) {
-        StEntry *e = &b.f.entries[b.order[k]];
-        if (!read_exact(fp, e->data, e->count * 4, err, errlen)) goto done;
-        floats_from_le(e->data, (const unsigned char *)e->data, e->count);
-    }
+    if (!load_header(hdr, (size_t)n, size - 8 - n, room, &b, err, errlen)) goto done;
+    for (size_t i = 0; i < b.f.count; i++) b.f.entries[i].offset += 8 + n;
     *out = b.f;
-    memset(&b.f, 0, sizeof b.f);
+    out->fp = fp;
+    fp = NULL;
+    nn_free(b.lay);
+    nn_free(b.order);
     ok = true;
 done:
-    if (have_build) build_free(&b);
     nn_free(hdr);
-    fclose(fp);
+    if (fp) fclose(fp);
     return ok;
+}
+
+bool st_read(const StFile *f, const StEntry *e, size_t from, float *dst, size_t count,
+             char *err, size_t errlen)
+{
+    NN_ASSERT(f->fp && from <= e->count && count <= e->count - from);
+    unsigned char *at = (unsigned char *)dst;
+    size_t want = count * 4;
+    uint64_t pos = e->offset + 4 * (uint64_t)from;
+    while (want > 0) {
+        ssize_t got = pread(fileno(f->fp), at, want, (off_t)pos);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return fail(err, errlen, "%s", strerror(errno));
+        if (got == 0)
+            return fail(err, errlen, "the file ended early while it was read (did it change?)");
+        at += got;
+        want -= (size_t)got;
+        pos += (uint64_t)got;
+    }
+    floats_from_le(dst, (const unsigned char *)dst, count);
+    return true;
+}
+
+bool st_load(const char *path, StFile *out, char *err, size_t errlen)
+{
+    if (!st_open(path, SIZE_MAX, out, err, errlen)) return false;
+    alloc_data(out);
+    for (size_t i = 0; i < out->count; i++) {
+        StEntry *e = &out->entries[i];
+        if (!st_read(out, e, 0, e->data, e->count, err, errlen)) {
+            st_free(out);
+            return false;
+        }
+    }
+    fclose(out->fp);
+    out->fp = NULL;
+    return true;
 }
 
 void st_free(StFile *f)
 {
     if (!f) return;
+    if (f->fp) fclose(f->fp);
+    nn_free(f->by_name);
     for (size_t i = 0; i < f->count; i++) {
         nn_free(f->entries[i].name);
         nn_free(f->entries[i].data);
@@ -916,8 +1037,15 @@ void st_free(StFile *f)
 
 const StEntry *st_find(const StFile *f, const char *name)
 {
-    for (size_t i = 0; i < f->count; i++)
-        if (strcmp(f->entries[i].name, name) == 0) return &f->entries[i];
+    size_t lo = 0, hi = f->count;       /* by_name sorts the names: a binary search */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const StEntry *e = &f->entries[f->by_name[mid]];
+        int c = strcmp(e->name, name);
+        if (c == 0) return e;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

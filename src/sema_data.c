@@ -157,7 +157,7 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
         sema_error(s, v[0].node->span, "cannot open '%s': %s", file, why);
         return false;
     }
-    bool read = data_read_csv(opened.path, target, &d, &err);
+    bool read = data_read_csv(opened.path, target, s->room, &d, &err);
     sandbox_done(&opened, err.msg, sizeof err.msg);
     if (!read) {
         if (err.line == 0) {    /* the whole file: the script's string is the place */
@@ -237,7 +237,7 @@ static bool split_by_file(Sema *s, AstNode *how, const DataSym *d, SemaData *sd,
         sema_error(s, how->span, "cannot open '%s': %s", file, why);
         return false;
     }
-    bool read = data_read_indices(opened.path, d->rows, &rows, &count, &err);
+    bool read = data_read_indices(opened.path, d->rows, s->room, &rows, &count, &err);
     sandbox_done(&opened, err.msg, sizeof err.msg);
     if (!read) {
         if (err.line == 0) {

@@ -373,7 +373,7 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
     NnStatus status = NN_OK;
     if (parse_unit(&ctx) > 0
         || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
-                      &nn->sandbox) > 0) {
+                      &nn->sandbox, graph_room(&nn->rt.graph)) > 0) {
         status = NN_ERROR_COMPILE;
     } else if (run) {
         /* a run that fails part-way changes nothing: keep what it could change */
@@ -540,7 +540,7 @@ NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
     NnStatus st = NN_ERROR_COMPILE;
     if (parse_unit(&ctx) > 0
         || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
-                      &nn->sandbox) > 0) {
+                      &nn->sandbox, graph_room(&nn->rt.graph)) > 0) {
         symtab_truncate(&nn->syms, nsyms);
         arena_free(&arena);
         return st;

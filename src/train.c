@@ -790,7 +790,8 @@ static void train_begin(Loop *lp)
     const TrainInstr *t = lp->t;
     if (t->over_data) graph_forward(&rt->graph, &t->data, &rt->rng, rt_check_node, rt);
     rt_optim_reset(rt, t->params, t->n_params);     /* a train block starts a new optimizer */
-    if (t->resume) lp->start = rt_resume(rt, &t->model, &t->set.optim, t->resume, lp->at);
+    if (t->resume)
+        lp->start = rt_resume(rt, &t->model, &t->set.optim, t->set.epochs, t->resume, lp->at);
     if (t->over_data && t->val_split) {
         /* the held-out rows are the last ones, as Keras' validation_split takes them */
         int *rows = lp->perm;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* CTest runs unit tests from the build directory; the build passes the source directory. */
@@ -98,7 +99,7 @@ static void csv_fails_at(Fixture *f, const char *text, size_t len, const char *t
     Dataset d;
     DataError e;
     memset(&e, 0, sizeof e);
-    bool ok = data_read_csv(write_bytes(f, text, len), target, &d, &e);
+    bool ok = data_read_csv(write_bytes(f, text, len), target, SIZE_MAX, &d, &e);
     if (ok) {
         print_error("read succeeded, expected %d:%d: %s\n", line, col, msg);
         data_free(&d);
@@ -117,7 +118,7 @@ static void csv_fails_at(Fixture *f, const char *text, size_t len, const char *t
 static void read_ok(const char *path, const char *target, Dataset *d)
 {
     DataError e;
-    if (!data_read_csv(path, target, d, &e)) {
+    if (!data_read_csv(path, target, SIZE_MAX, d, &e)) {
         print_error("%s:%d:%d: %s\n", path, e.line, e.col, e.msg);
         fail();
     }
@@ -183,7 +184,7 @@ static void test_iris_numeric_target(void **state)
     Dataset d;
     DataError e;
     /* with a numeric target the species names become a feature, which is not a number */
-    assert_false(data_read_csv(DATA_DIR "iris.csv", "petal_width", &d, &e));
+    assert_false(data_read_csv(DATA_DIR "iris.csv", "petal_width", SIZE_MAX, &d, &e));
     expect_error(&e, 2, 17, "'setosa' in column 'species' is not a number");
 }
 
@@ -342,12 +343,12 @@ static void test_csv_cannot_open(void **state)
     DataError e;
     char path[300], msg[400];
     snprintf(path, sizeof path, "%s/missing.csv", f->dir);
-    assert_false(data_read_csv(path, "y", &d, &e));
+    assert_false(data_read_csv(path, "y", SIZE_MAX, &d, &e));
     snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory", path);
     expect_error(&e, 0, 0, msg);
     assert_null(d.X);
 
-    assert_false(data_read_csv(f->dir, "y", &d, &e));
+    assert_false(data_read_csv(f->dir, "y", SIZE_MAX, &d, &e));
     snprintf(msg, sizeof msg, "cannot read '%s': Is a directory", f->dir);
     expect_error(&e, 0, 0, msg);
 }
@@ -366,11 +367,11 @@ static void test_csv_no_column(void **state)
     (void)state;
     Dataset d;
     DataError e;
-    assert_false(data_read_csv(DATA_DIR "iris.csv", "specis", &d, &e));
+    assert_false(data_read_csv(DATA_DIR "iris.csv", "specis", SIZE_MAX, &d, &e));
     expect_error(&e, 1, 1,
                  "no column named 'specis'; the columns are sepal_length, sepal_width, "
                  "petal_length, petal_width, species");
-    assert_false(data_read_csv(DATA_DIR "digits.csv", "label", &d, &e));
+    assert_false(data_read_csv(DATA_DIR "digits.csv", "label", SIZE_MAX, &d, &e));
     expect_error(&e, 1, 1,
                  "no column named 'label'; the columns are p0, p1, p2, ..., p63, digit "
                  "(65 columns)");
@@ -388,6 +389,132 @@ static void test_csv_header_errors(void **state)
               "the column name 'a' appears twice in the header");
     /* the BOM is not part of column 1 */
     csv_fails(*state, "\xEF\xBB\xBF" "a,,y\n", "y", 1, 3, "column 2 of the header has no name");
+}
+
+/* The header's names are checked in O(n log n) with the messages of an all-pairs check: the
+ * first column (in file order) that is empty or repeats an earlier name. */
+static void test_csv_header_order(void **state)
+{
+    csv_fails(*state, "b,a,,a,y\n", "y", 1, 5, "column 3 of the header has no name");
+    csv_fails(*state, "b,a,a,,y\n", "y", 1, 5, "the column name 'a' appears twice in the header");
+    csv_fails(*state, "z,b,a,b,a,y\n", "y", 1, 7,
+              "the column name 'b' appears twice in the header");
+    csv_fails(*state, "a,a,a,y\n", "y", 1, 3, "the column name 'a' appears twice in the header");
+    csv_fails(*state, "a, ,,y\n", "y", 1, 3, "column 2 of the header has no name");
+    /* names are quoted up to a control character: ESC, DEL, or C1's CSI (U+009B) */
+    csv_fails(*state, "a\x1b[2J,a\x1b[2J,y\n", "y", 1, 7,
+              "the column name 'a...' appears twice in the header");
+    csv_fails(*state, "a\xc2\x9b" "2J,a\xc2\x9b" "2J,y\n", "y", 1, 7,
+              "the column name 'a...' appears twice in the header");
+
+    /* 200000 columns: a duplicate at the very end, found at once (an all-pairs check took 41 s) */
+    enum { N = 200000 };
+    size_t cap = (size_t)N * 12 + 64, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < N; i++) len += (size_t)snprintf(text + len, cap - len, "c%d,", i);
+    len += (size_t)snprintf(text + len, cap - len, "c17\n");
+    char msg[64];
+    snprintf(msg, sizeof msg, "the column name 'c17' appears twice in the header");
+    clock_t start = clock();
+    csv_fails_at(*state, text, len, "c0", 1, (int)len - 3, msg, __FILE__, __LINE__);
+    double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
+    if (seconds > 5) {      /* about 0.1 s; 41 s when every pair was compared */
+        print_error("200000 column names took %.1f s of CPU time\n", seconds);
+        fail();
+    }
+    len -= 4;
+    len += (size_t)snprintf(text + len, cap - len, "y\n");
+    for (int i = 0; i < N; i++) len += (size_t)snprintf(text + len, cap - len, "1,");
+    len += (size_t)snprintf(text + len, cap - len, "0\n");
+    Dataset d;
+    DataError e;
+    assert_true(data_read_csv(write_bytes(*state, text, len), "y", SIZE_MAX, &d, &e));
+    assert_int_equal(d.features, N);
+    assert_string_equal(d.feature_names[N - 1], "c199999");
+    data_free(&d);
+    free(text);
+}
+
+/* The reader holds a block of the file at a time: a record that crosses a block's end (at a
+ * line break, a CRLF, a quote, a doubled quote, a quoted line break) reads as it would in one
+ * piece. The filler line puts each byte of the record on the boundary in turn. */
+static void test_csv_block_boundaries(void **state)
+{
+    const char *record = "\"x\"\"y\r\nz\",2.5\r\n  \r\n\"q\",-1\r\n";
+    const size_t block = 1 << 16;
+    char *text = malloc(block + 256);
+    assert_non_null(text);
+    for (size_t shift = 0; shift < strlen(record) + 2; shift++) {
+        size_t len = 0;
+        len += (size_t)sprintf(text, "name,v\r\n");
+        size_t fill = block - 1 - len - 8 - shift;     /* the reader asks for block - 1 bytes */
+        memcpy(text + len, "\"pad\",1", 7);
+        len += 7;
+        memset(text + len, ' ', fill);
+        len += fill;
+        len += (size_t)sprintf(text + len, "\r\n%s", record);
+        Dataset d;
+        DataError e;
+        if (!data_read_csv(write_bytes(*state, text, len), "name", SIZE_MAX, &d, &e)) {
+            print_error("shift %zu: %d:%d: %s\n", shift, e.line, e.col, e.msg);
+            fail();
+        }
+        assert_int_equal(d.rows, 3);
+        assert_true(d.X[0] == 1 && d.X[1] == 2.5f && d.X[2] == -1);
+        assert_int_equal(d.n_classes, 3);
+        assert_string_equal(d.class_names[0], "pad");
+        assert_string_equal(d.class_names[1], "q");
+        assert_string_equal(d.class_names[2], "x\"y\r\nz");
+        data_free(&d);
+        /* and an error past the boundary keeps its line and column */
+        len += (size_t)sprintf(text + len, "\"r\",1x\r\n");
+        csv_fails_at(*state, text, len, "name", 7, 5, "'1x' in column 'v' is not a number",
+                     __FILE__, __LINE__);
+    }
+    free(text);
+}
+
+/* Memory: the reader stops at the room it is given, saying where; NUL bytes are refused at
+ * once (a file without line ends, like /dev/zero, never ends a record). */
+static void test_csv_memory(void **state)
+{
+    enum { ROWS = 20000 };
+    size_t cap = ROWS * 16 + 64, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, "a,b,y\n");
+    for (int i = 0; i < ROWS; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%d,%d,%d\n", i, -i, i % 3);
+    const char *path = write_bytes(*state, text, len);
+    Dataset d;
+    DataError e;
+    assert_true(data_read_csv(path, "y", 4 << 20, &d, &e));     /* about 2 MiB: fits */
+    assert_int_equal(d.rows, ROWS);
+    data_free(&d);
+    assert_false(data_read_csv(path, "y", 200000, &d, &e));
+    assert_null(d.X);
+    assert_int_equal(e.line, 0);
+    assert_non_null(strstr(e.msg, "reading this file would take more than the 196 KiB of memory "
+                                  "left under the limit (at line "));
+    assert_false(data_read_csv(path, "y", 1000, &d, &e));       /* not even the first block */
+    expect_error(&e, 0, 0, "reading this file would take more than the 1 KiB of memory left "
+                 "under the limit; raise the limit with --max-memory");
+    /* one-hot Y is rows x classes: 20000 different texts need 1.6 GB of it */
+    len = (size_t)snprintf(text, cap, "a,y\n");
+    for (int i = 0; i < ROWS; i++) len += (size_t)snprintf(text + len, cap - len, "1,k%d\n", i);
+    assert_false(data_read_csv(write_bytes(*state, text, len), "y", 64 << 20, &d, &e));
+    expect_error(&e, 0, 0, "reading this file would take more than the 64 MiB of memory left "
+                 "under the limit; raise the limit with --max-memory");
+    free(text);
+
+    csv_fails_at(*state, "a,y\n1,2\n3\0,4\n", 13, "y", 3, 2,
+                 "the file has a NUL byte here (is it a text file?)", __FILE__, __LINE__);
+    csv_fails_at(*state, "\0", 1, "y", 1, 1, "the file has a NUL byte here (is it a text file?)",
+                 __FILE__, __LINE__);
+    int *idx, n;
+    assert_false(data_read_indices(write_bytes(*state, "1 2\n3\0", 6), 5, SIZE_MAX, &idx, &n, &e));
+    expect_error(&e, 2, 2, "the file has a NUL byte here (is it a text file?)");
 }
 
 static void test_csv_field_count(void **state)
@@ -440,13 +567,15 @@ static void test_indices_good(void **state)
 {
     int *idx, n;
     DataError e;
-    assert_true(data_read_indices(write_text(*state, "3\n1 4\r\n\n\t 0"), 5, &idx, &n, &e));
+    assert_true(data_read_indices(write_text(*state, "3\n1 4\r\n\n\t 0"), 5, SIZE_MAX, &idx, &n,
+                                  &e));
     assert_int_equal(n, 4);
     const int want[] = { 3, 1, 4, 0 };
     for (int i = 0; i < 4; i++) assert_int_equal(idx[i], want[i]);
     nn_free(idx);
 
-    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", 1797, &idx, &n, &e));
+    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", 1797, SIZE_MAX, &idx, &n,
+                                  &e));
     assert_int_equal(n, 359);
     assert_int_equal(idx[0], 1);
     assert_int_equal(idx[1], 3);
@@ -460,7 +589,7 @@ static void indices_fail_at(Fixture *f, const char *text, int max_row, int line,
 {
     int dummy, *idx = &dummy, n = -1;
     DataError e;
-    if (data_read_indices(write_text(f, text), max_row, &idx, &n, &e)) {
+    if (data_read_indices(write_text(f, text), max_row, SIZE_MAX, &idx, &n, &e)) {
         print_error("read succeeded, expected %d:%d: %s\n", line, col, msg);
         nn_free(idx);
         _fail(file, at);
@@ -644,7 +773,8 @@ static void test_split_rows_digits(void **state)
     DataError e;
     int *idx, n;
     read_ok(DATA_DIR "digits.csv", "digit", &d);
-    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", d.rows, &idx, &n, &e));
+    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", d.rows, SIZE_MAX, &idx, &n,
+                                  &e));
     data_split_rows(&d, idx, n, &train, &test);
     assert_int_equal(train.rows, 1438);
     assert_int_equal(test.rows, 359);
@@ -942,6 +1072,9 @@ int main(void)
         cmocka_unit_test(test_csv_empty),
         cmocka_unit_test(test_csv_no_column),
         cmocka_unit_test(test_csv_header_errors),
+        cmocka_unit_test(test_csv_header_order),
+        cmocka_unit_test(test_csv_block_boundaries),
+        cmocka_unit_test(test_csv_memory),
         cmocka_unit_test(test_csv_field_count),
         cmocka_unit_test(test_csv_bad_values),
         cmocka_unit_test(test_csv_quote_errors),

@@ -573,6 +573,13 @@ static void test_reject_layout(void **state)
 static void test_reject_dtype(void **state)
 {
     (void)state;
+    /* names from the file with control characters (ESC, and U+009B, a C1 CSI) are shown
+     * escaped in messages, never written to a terminal as they are */
+    expect_reject("{\"\\u001b[2Jw\\u009b\":{\"dtype\":\"F64\",\"shape\":[2],"
+                  "\"data_offsets\":[0,16]}}", 16,
+                  "tensor '\\x1b[2Jw\\xc2\\x9b' has dtype F64; nn reads F32 only");
+    expect_reject("{\"w\":{\"dtype\":\"\\u0007\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
+                  "tensor 'w' has unknown dtype '\\x07'");
     expect_reject("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
                   "tensor 'w' has dtype F64; nn reads F32 only");
     expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -771,6 +778,127 @@ static void test_save_failure_keeps_old_file(void **state)
     remove_dir(dir);
 }
 
+/* ---- reading on demand ---------------------------------------------------------------------- */
+
+/* st_open reads the header only; st_read reads any slice of any tensor; st_find finds each of
+ * many names (a binary search over the names in order, whatever the file's order). */
+static void test_open_and_read(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256] = "";
+    make_dir(dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    enum { N = 300 };
+    static float vals[N][3];
+    static char names[N][16];
+    static StTensor t[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "t%03d", (i * 7919) % N);    /* not in order */
+        for (int k = 0; k < 3; k++) vals[i][k] = (float)(10 * i + k);
+        t[i] = (StTensor){ .name = names[i], .rank = 1, .dims = { 3 }, .data = vals[i] };
+    }
+    assert_true(st_save(path, t, N, NULL, 0, err, sizeof err));
+
+    StFile f;
+    assert_true(st_open(path, SIZE_MAX, &f, err, sizeof err));
+    assert_non_null(f.fp);
+    assert_int_equal(f.count, N);
+    for (int i = 0; i < N; i++) {
+        const StEntry *e = st_find(&f, names[i]);
+        assert_ptr_equal(e, &f.entries[i]);
+        assert_null(e->data);
+        float got[2] = { -1, -1 };
+        assert_true(st_read(&f, e, 1, got, 2, err, sizeof err));      /* elements 1 and 2 */
+        assert_true(got[0] == vals[i][1] && got[1] == vals[i][2]);
+    }
+    assert_null(st_find(&f, "t"));
+    assert_null(st_find(&f, "t999"));
+    assert_null(st_find(&f, ""));
+
+    /* the file shrinks after st_open: st_read says so */
+    assert_int_equal(truncate(path, 200), 0);
+    float x;
+    assert_false(st_read(&f, &f.entries[N - 1], 0, &x, 1, err, sizeof err));
+    assert_string_equal(err, "the file ended early while it was read (did it change?)");
+    st_free(&f);
+    assert_null(f.fp);
+    assert_true(is_zeroed(&f));
+    remove_dir(dir);
+}
+
+/* The memory limit bounds the header and its index before they are allocated. */
+static void test_open_room(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256] = "";
+    make_dir(dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    enum { N = 1000 };
+    static char names[N][16];
+    static StTensor t[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "n%d", i);
+        t[i] = (StTensor){ .name = names[i], .rank = 1, .dims = { 0 }, .data = NULL };
+    }
+    assert_true(st_save(path, t, N, NULL, 0, err, sizeof err));
+    size_t len;
+    unsigned char *raw = read_all(path, &len);
+    free(raw);
+    size_t header = len - 8;        /* no data: every tensor is empty */
+
+    StFile f;
+    assert_false(st_open(path, header - 1, &f, err, sizeof err));
+    assert_true(is_zeroed(&f) && !f.fp);
+    char want[256];
+    snprintf(want, sizeof want, "its header (%zu KiB) is larger than the memory limit leaves "
+             "room for (%zu KiB); raise it with --max-memory", (header + 1023) / 1024,
+             (header - 1 + 1023) / 1024);
+    assert_string_equal(err, want);
+    /* the header fits, its index of a thousand tensors does not */
+    assert_false(st_open(path, header + 4096, &f, err, sizeof err));
+    assert_true(is_zeroed(&f) && !f.fp);
+    assert_non_null(strstr(err, "its header describes more tensors and metadata than the "
+                                "memory limit leaves room for"));
+    assert_true(st_open(path, header + 1000 * 400, &f, err, sizeof err));
+    assert_int_equal(f.count, N);
+    st_free(&f);
+    remove_dir(dir);
+}
+
+/* A sparse file whose header claims a 4 GiB tensor: st_open checks it against the file's size
+ * and reads nothing of it (st_read could read any part); no data is allocated. */
+static void test_open_sparse_4gib(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256] = "";
+    make_dir(dir);
+    snprintf(path, sizeof path, "%s/s.safetensors", dir);
+    const char *json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1073741824],"
+                       "\"data_offsets\":[0,4294967296]}}";
+    size_t n = strlen(json);
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(prefix, 1, 8, fp), 8);
+    assert_int_equal(fwrite(json, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+
+    StFile f;
+    assert_false(st_open(path, SIZE_MAX, &f, err, sizeof err));    /* no data yet */
+    assert_string_equal(err, "the file is truncated: tensor 'w' needs bytes 0..4294967296 of "
+                             "the data, the file has 0");
+    assert_int_equal(truncate(path, (off_t)(8 + n) + ((off_t)1 << 32)), 0);   /* sparse */
+    assert_true(st_open(path, 4096, &f, err, sizeof err));
+    assert_int_equal(f.entries[0].count, (size_t)1 << 30);
+    assert_null(f.entries[0].data);
+    float last[2];
+    assert_true(st_read(&f, &f.entries[0], ((size_t)1 << 30) - 2, last, 2, err, sizeof err));
+    assert_true(last[0] == 0 && last[1] == 0);
+    st_free(&f);
+    remove_dir(dir);
+}
+
 /* ---- robustness ---------------------------------------------------------------------------- */
 
 /* st_parse on a copy of img with exactly len bytes; it either succeeds or fails with a message
@@ -858,6 +986,9 @@ int main(void)
         cmocka_unit_test(test_save_missing_dir),
         cmocka_unit_test(test_save_replaces_atomically),
         cmocka_unit_test(test_save_failure_keeps_old_file),
+        cmocka_unit_test(test_open_and_read),
+        cmocka_unit_test(test_open_room),
+        cmocka_unit_test(test_open_sparse_4gib),
         cmocka_unit_test(test_truncate_and_flip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
