@@ -126,7 +126,8 @@ for k in range(40):
         err = p.stderr.decode("utf-8")
     except UnicodeDecodeError as e:
         bad += 1
-        check("diagnostics: strict UTF-8 (%r)" % junk, False, e)
+        if bad < 3:
+            check("diagnostics: strict UTF-8 (%r)" % junk, False, e)
         continue
     if p.returncode != 2 or CONTROL.search(err) or not caret_ok(err, "zzq"):
         bad += 1
@@ -136,10 +137,10 @@ check("diagnostics: 40 scripts with controls and ill-formed bytes: no control re
       "terminal, the caret under the token", bad == 0)
 
 p, _, _ = run([], b"param w = 2\nlet x = 3\ntrace (w * # \x1b[2J\xff\x9b\n  x)\n")
-out = p.stdout.decode("utf-8", "strict")
+out = p.stdout.decode("utf-8", "replace")
 check("text trace: the expression as written, escaped",
-      p.returncode == 0 and not CONTROL.search(out) and "# \\x1b[2J\\xff\\x9b\n  x)" in out,
-      out[:200])
+      p.returncode == 0 and "\ufffd" not in out and not CONTROL.search(out)
+      and "# \\x1b[2J\\xff\\x9b\n  x)" in out, out[:200])
 
 # ---- 3. print is linear ----------------------------------------------------------------------
 n = 200000
