@@ -49,7 +49,7 @@ void diag_vreport(DiagSink *d, DiagLevel level, Span span, const char *fmt, va_l
     source_line_col(src, start, &line, &col);
     size_t len;
     const char *text = source_line_text(src, line, &len);
-    /* columns count characters, not bytes, so they agree with the caret */
+    /* the column counts characters, not bytes, as the caret line does */
     size_t caret = (size_t)(col - 1);
     sb_put_visible(&sb, src->name, strlen(src->name));
     sb_printf(&sb, ":%d:%zu: %s: ", line, char_column(text, len, caret) + 1, level_name(level));
@@ -70,7 +70,7 @@ void diag_vreport(DiagSink *d, DiagLevel level, Span span, const char *fmt, va_l
     size_t end = span.end > start ? span.end - (start - caret) : caret + 1;
     if (end > len) end = len;
     size_t i = 0;
-    for (; i < caret && i < len;) {
+    while (i < caret && i < len) {
         bool esc;
         size_t n = text_unit(text + i, len - i, &esc);
         if (text[i] == '\t') sb_putc(&sb, '\t');
