@@ -38,9 +38,42 @@ static void print_labels(StrBuf *sb, const GraphNode *n, const PrintItem *it)
     sb_putc(sb, ']');
 }
 
+/* A tensor printed over several lines lines its rows up under its first one when the text
+ * before it on the line is at most this wide; after wider text it starts a line of its own, so
+ * the indentation of a row never exceeds this (`print M, M, M, ...` would otherwise indent
+ * each matrix further than the last: output quadratic in the number of items). */
+#define PRINT_ALIGN_MAX 40
+
+/* The display width of the last line of sb, kept up to date incrementally: each byte appended
+ * is looked at once, so a `print` of n items takes time linear in its output. */
+typedef struct LineWidth {
+    size_t seen;        /* bytes of sb accounted for */
+    size_t width;       /* display width of the last line up to `seen` */
+} LineWidth;
+
+static void line_width_init(LineWidth *lw, const StrBuf *sb)
+{
+    size_t start = sb->len;
+    while (start > 0 && sb->data[start - 1] != '\n') start--;
+    lw->seen = sb->len;
+    lw->width = sb->len ? utf8_width(sb->data + start, sb->len - start) : 0;
+}
+
+static size_t line_width(LineWidth *lw, const StrBuf *sb)
+{
+    size_t nl = sb->len;
+    while (nl > lw->seen && sb->data[nl - 1] != '\n') nl--;
+    if (nl > lw->seen) lw->width = utf8_width(sb->data + nl, sb->len - nl);
+    else lw->width += utf8_width(sb->data + lw->seen, sb->len - lw->seen);
+    lw->seen = sb->len;
+    return lw->width;
+}
+
 static void print_items(Runtime *rt, const Instr *ins)
 {
     StrBuf *sb = &rt->out;
+    LineWidth lw;
+    line_width_init(&lw, sb);
     for (uint32_t i = 0; i < ins->n_items; i++) {
         const PrintItem *it = &ins->items[i];
         if (i) sb_putc(sb, ' ');
@@ -53,10 +86,19 @@ static void print_items(Runtime *rt, const Instr *ins)
             print_labels(sb, n, it);
             continue;
         }
-        size_t line = sb->len;
-        while (line > 0 && sb->data[line - 1] != '\n') line--;
-        int indent = line < sb->len ? (int)utf8_width(sb->data + line, sb->len - line) : 0;
-        tensor_format(n->value, &n->shape, sb, indent);
+        size_t width = line_width(&lw, sb), at = sb->len;
+        bool align = width <= PRINT_ALIGN_MAX;
+        tensor_format(n->value, &n->shape, sb, align ? (int)width : 0);
+        if (!align && memchr(sb->data + at, '\n', sb->len - at)) {
+            /* several lines after wide text: they start a line of their own */
+            if (i > 0) {
+                sb->data[at - 1] = '\n';      /* the space between items */
+            } else {
+                sb_putc(sb, '\n');
+                memmove(sb->data + at + 1, sb->data + at, sb->len - at - 1);
+                sb->data[at] = '\n';
+            }
+        }
         if (n->shape.rank > 0) {
             sb_puts(sb, "  shape ");
             shape_format(&n->shape, sb);

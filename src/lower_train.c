@@ -133,15 +133,19 @@ static void lower_train_data(Lower *l, TrainInstr *ti, const AstNode *st, const 
     ti->model = lower_model_params(l, t->model);
     Span span = st->span;
     int b = t->set.batch;
-    lower_pass(l, &ti->batch, t, &t->batch_app, &t->batch_f, rows_leaf(l, ti->X, b, span),
-               rows_leaf(l, ti->Y, b, span), true, false, span);
+    /* X's leaf before Y's, in statements of their own: as two arguments of one call their
+     * order would be the compiler's (gcc and clang differ), and with it the trace's rows */
+    uint32_t bx = rows_leaf(l, ti->X, b, span);
+    uint32_t by = rows_leaf(l, ti->Y, b, span);
+    lower_pass(l, &ti->batch, t, &t->batch_app, &t->batch_f, bx, by, true, false, span);
     /* the model's params, and any other that a loss formula uses */
     ti->params = lower_grad_params(l, &ti->batch.plan, ti->batch.loss, ti->model.nodes,
                                    ti->model.count, &ti->n_params);
     if (t->rest) {
         ti->has_rest = true;
-        lower_pass(l, &ti->rest, t, &t->rest_app, &t->rest_f, rows_leaf(l, ti->X, t->rest, span),
-                   rows_leaf(l, ti->Y, t->rest, span), true, false, span);
+        uint32_t rx = rows_leaf(l, ti->X, t->rest, span);
+        uint32_t ry = rows_leaf(l, ti->Y, t->rest, span);
+        lower_pass(l, &ti->rest, t, &t->rest_app, &t->rest_f, rx, ry, true, false, span);
     }
     uint32_t ex = ti->X, ey = ti->Y;
     if (ti->val_split) {

@@ -119,14 +119,9 @@ void rt_flush_text(Runtime *rt)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        sb_puts(&ev, "{\"event\":\"print\",\"text\":\"");
-        for (size_t i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)p[i];
-            if (c == '"' || c == '\\') sb_printf(&ev, "\\%c", c);
-            else if (c < 0x20) sb_printf(&ev, "\\u%04x", c);
-            else sb_putc(&ev, (char)c);
-        }
-        sb_puts(&ev, "\"}\n");
+        sb_puts(&ev, "{\"event\":\"print\",\"text\":");
+        sb_json_string(&ev, p, len);
+        sb_puts(&ev, "}\n");
         p += len + (nl != NULL);
     }
     rt->write(rt->write_ud, ev.data, ev.len);

@@ -63,7 +63,8 @@ const char *source_line_text(const Source *s, int line, size_t *len)
     NN_ASSERT(line >= 1 && (size_t)line <= s->nlines);
     const char *p = s->text + s->line_starts[line - 1];
     const char *e = p;
-    while (e < s->text + s->len && *e != '\n' && *e != '\r') e++;
+    while (e < s->text + s->len && *e != '\n') e++;
+    if (e > p && e[-1] == '\r') e--;        /* CRLF: the CR ends the line; a lone CR is text */
     *len = (size_t)(e - p);
     return p;
 }

@@ -24,4 +24,24 @@ void sb_pad_to(StrBuf *sb, size_t line_start, size_t col);
 /* Display width of UTF-8 text (one column per code point). */
 size_t utf8_width(const char *s, size_t len);
 
+/* The UTF-8 character at s[0..len), len >= 1: returns its code point and sets *n to its
+ * length; for an ill-formed sequence returns -1 and sets *n to the length of its maximal
+ * subpart (Unicode 15 §3.9: one replacement per subpart, as Python's errors="replace"). */
+long utf8_decode(const char *s, size_t len, size_t *n);
+
+/* Text echoed to a terminal (a source line, a file name, a name or string in a message):
+ * the length in bytes of the unit at s[0..len), len >= 1, and whether it is shown escaped.
+ * A unit is one UTF-8 character, shown as itself, or one byte shown as "\xHH": C0 controls
+ * but tab, DEL, C1 controls (each of their two bytes) and bytes that are not UTF-8. So no
+ * byte of the user's reaches the terminal as a control (no escape sequences), and the line
+ * stays one line. */
+size_t text_unit(const char *s, size_t len, bool *escaped);
+/* Appends s[0..len) with each escaped unit (text_unit) written as \xHH per byte. */
+void sb_put_visible(StrBuf *sb, const char *s, size_t len);
+
+/* Appends s[0..len) as a JSON string, quotes included: '"', '\\' and controls escaped, and
+ * each ill-formed UTF-8 sequence replaced by U+FFFD, so the result is always valid UTF-8 and
+ * valid JSON (as Go's encoding/json does; JSON cannot carry raw bytes). */
+void sb_json_string(StrBuf *sb, const char *s, size_t len);
+
 #endif

@@ -3,19 +3,15 @@
 #include "trace.h"
 
 #include <math.h>
+#include <string.h>
 
 #define JSON_FULL 64        /* tensors up to this many elements are written in full */
 
+/* Every string of an event, through the one escaper (valid UTF-8 whatever the script's bytes:
+ * names, file names and source text come from the user). */
 static void json_string(StrBuf *sb, const char *s)
 {
-    sb_putc(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') sb_printf(sb, "\\%c", *p);
-        else if (*p == '\n') sb_puts(sb, "\\n");
-        else if (*p < 0x20) sb_printf(sb, "\\u%04x", *p);
-        else sb_putc(sb, (char)*p);
-    }
-    sb_putc(sb, '"');
+    sb_json_string(sb, s, strlen(s));
 }
 
 static void json_num(StrBuf *sb, double v)

@@ -448,12 +448,27 @@ static void write_zoom(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 
 /* ---- the pass and the update ---------------------------------------------------------------- */
 
+/* The user's text (the expression as written, the file name) for a terminal: its line breaks
+ * kept, controls and bytes that are not UTF-8 escaped (sb_put_visible). */
+static void put_source(StrBuf *out, const char *s)
+{
+    for (const char *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
+        sb_put_visible(out, s, (size_t)(nl - s));
+        sb_putc(out, '\n');
+    }
+    sb_put_visible(out, s, strlen(s));
+}
+
 void trace_text_pass(Runtime *rt, const TracePass *tp)
 {
     StrBuf *out = &rt->out;
     sb_printf(out, "trace of %s", tp->root_label);
-    if (tp->root_source) sb_printf(out, " = %s", tp->root_source);
-    sb_printf(out, " at %s", tp->where);
+    if (tp->root_source) {
+        sb_puts(out, " = ");
+        put_source(out, tp->root_source);
+    }
+    sb_puts(out, " at ");
+    put_source(out, tp->where);
     if (tp->iteration) {
         sb_printf(out, ", iteration %ld", tp->iteration);
         if (tp->loop_var) sb_printf(out, " (%s = %ld)", tp->loop_var, tp->loop_value);

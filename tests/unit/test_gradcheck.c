@@ -582,6 +582,9 @@ static CheckResult check_config(const OpInfo *op, const Config *c, unsigned cons
     }
     OpAttrs at = config_attrs(op, c);
     uint32_t oid = graph_add(&g, op->kind, ids, op->arity, &at, span);
+    /* every node got its buffers (a graph past its memory limit gives none: the fill below
+     * would write through NULL, as it did when graph_init kept a random limit) */
+    assert_false(g.over);
     GraphNode *out = graph_node(&g, oid), *in[NN_OP_MAX_IN] = { NULL };
     int classes = c->in[0].rank ? c->in[0].dim[c->in[0].rank - 1] : 1;
     for (int i = 0; i < op->arity; i++) {

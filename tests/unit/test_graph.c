@@ -588,6 +588,27 @@ static void test_graph_truncate(void **state)
     assert_int_equal(leaf(g, OP_CONST, 9), 0);
 }
 
+/* graph_init makes an empty graph with no memory limit whatever the memory held before: it
+ * used to keep max_bytes, so a Graph on the stack got a random limit, and past it nodes had no
+ * buffers (test_gradcheck crashed writing to one, in a Release build only). graph_free keeps
+ * the limit, which is a setting of the session. */
+static void test_graph_init_ignores_garbage(void **state)
+{
+    (void)state;
+    Graph g;
+    memset(&g, 0x5a, sizeof g);     /* a stack frame's leftovers: a limit of a few bytes */
+    g.max_bytes = 8;
+    graph_init(&g);
+    assert_int_equal(g.max_bytes, 0);
+    uint32_t x = leaf(&g, OP_PARAM, 3);
+    assert_false(g.over);
+    assert_non_null(graph_node(&g, x)->grad);
+    g.max_bytes = 1 << 20;
+    graph_free(&g);
+    assert_int_equal(g.max_bytes, 1 << 20);
+    assert_int_equal(g.count, 0);
+}
+
 #define S(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define G(fn) cmocka_unit_test_setup_teardown(fn, graph_setup, graph_teardown)
 
@@ -607,6 +628,7 @@ int main(void)
         G(test_graph_plan_order),
         G(test_graph_backward),
         G(test_graph_truncate),
+        cmocka_unit_test(test_graph_init_ignores_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

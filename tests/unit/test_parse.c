@@ -560,8 +560,8 @@ static void test_error_control_character_and_bom(void **state)
     Fixture *f = *state;
     check_errors(f, "let x = 1 \x01", -1,
                  "t.nn:1:11: error: unexpected character '\\x01'\n"
-                 "   1 | let x = 1 \x01\n"
-                 "     |           ^\n");
+                 "   1 | let x = 1 \\x01\n"          /* echoed escaped, as in the message */
+                 "     |           ^~~~\n");
     /* a UTF-8 byte-order mark is fine at the very start, and an error anywhere else */
     check_ast(f, "\xef\xbb\xbflet x = 1", "(let x 1)");
     check_errors(f, "let x = 1 \xef\xbb\xbf", -1,
