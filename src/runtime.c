@@ -482,11 +482,65 @@ static BadUpdate try_update(Runtime *rt, const OptimConfig *c, float lr, const u
     return (BadUpdate){ -1, -1, 0, 0 };
 }
 
+enum { JOURNAL = 4096 };        /* floats: an update this small is made in place, undone if bad */
+
+/* The update made in place, with the old values and state kept in journal (JOURNAL floats)
+ * and put back if something became inf or NaN: for small models, where trying the update on
+ * copies and then making it would cost twice the arithmetic. */
+static BadUpdate update_in_place(Runtime *rt, const OptimConfig *c, float lr,
+                                 const uint32_t *params, int n, float *journal)
+{
+    size_t k = 0;
+    BadUpdate bad = { -1, -1, 0, 0 };
+    for (int i = 0; i < n && bad.param < 0; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        ParamOpt *po = &rt->popt[params[i]];
+        memcpy(journal + k, p->value, p->size * sizeof(float));
+        k += p->size;
+        for (int b = 0; b < po->nbuf; b++, k += p->size)
+            memcpy(journal + k, po->buf[b], p->size * sizeof(float));
+        optim_update(c, lr, po->t + 1, p->value, p->grad, po->buf, p->size);
+        for (int b = -1; b < po->nbuf && bad.param < 0; b++) {
+            const float *x = b < 0 ? p->value : po->buf[b];
+            long at = tensor_find_nonfinite(x, p->size);
+            if (at >= 0) bad = (BadUpdate){ i, b, (size_t)at, x[at] };
+        }
+    }
+    if (bad.param < 0) {
+        for (int i = 0; i < n; i++) rt->popt[params[i]].t++;
+        return bad;
+    }
+    k = 0;      /* put back what was changed, the bad param included */
+    for (int i = 0; i <= bad.param; i++) {
+        GraphNode *p = graph_node(&rt->graph, params[i]);
+        ParamOpt *po = &rt->popt[params[i]];
+        memcpy(p->value, journal + k, p->size * sizeof(float));
+        k += p->size;
+        for (int b = 0; b < po->nbuf; b++, k += p->size)
+            memcpy(po->buf[b], journal + k, p->size * sizeof(float));
+    }
+    return bad;
+}
+
+/* Whether every param has its state for an optimizer like c already. */
+static bool optim_ready(Runtime *rt, const uint32_t *params, int n, const OptimConfig *c)
+{
+    for (int i = 0; i < n; i++)
+        if (!popt_for(rt, params[i], c)) return false;
+    return true;
+}
+
 void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params, int n,
                Span at)
 {
-    rt_optim_alloc(rt, params, n, c, at);
-    BadUpdate bad = try_update(rt, c, lr, params, n);
+    if (!optim_ready(rt, params, n, c)) rt_optim_alloc(rt, params, n, c, at);
+    size_t floats = 0;
+    for (int i = 0; i < n; i++)
+        floats += graph_node(&rt->graph, params[i])->size * (1 + (size_t)rt->popt[params[i]].nbuf);
+    float journal[JOURNAL];
+    bool small = floats <= JOURNAL;
+    BadUpdate bad = small ? update_in_place(rt, c, lr, params, n, journal)
+                          : try_update(rt, c, lr, params, n);
     if (bad.param >= 0) {
         const GraphNode *p = graph_node(&rt->graph, params[bad.param]);
         char where[64], val[32], grad[32];
@@ -500,11 +554,12 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
                  "(its gradient is %s); try 'clip' to cap the gradient's norm",
                  optim_name(c->kind), optim_state_name(c, bad.buf), p->name, val, where, grad);
     }
+    for (int i = 0; i < n; i++) rt->popt[params[i]].config = *c;
+    if (small) return;     /* made already */
     for (int i = 0; i < n; i++) {
         GraphNode *p = graph_node(&rt->graph, params[i]);
         ParamOpt *po = &rt->popt[params[i]];
         po->t++;
-        po->config = *c;
         optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
     }
 }
