@@ -184,6 +184,12 @@ NN_API int nn_is_complete(NnState *nn, const char *code);
  * must stay valid until replaced or nn_close; NULL (the default) turns the check off. Set it
  * from a signal handler or another thread; nothing else checks it. Cannot fail. */
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
+/* Removes the temporary files of the atomic writes in progress in this process (a save, a
+ * loss curve, a page, a saved session: each is written to FILE.tmp.PID, then renamed over
+ * FILE), so that a process that ends at once leaves none behind; FILE stays as it was.
+ * Process-wide, for every session. Async-signal-safe: meant for a signal handler that ends
+ * the process right after (a write still running then fails when it renames). */
+NN_API void nn_remove_temp_files(void);
 /* Breakpoints. A train block can stop before an update: where the block says (`break step N`,
  * `break nonfinite`, `break grad_norm X`) or, for every block, at the points set with
  * nn_set_breakpoint. There nn writes "break: ..." to the output and calls the handler with the
