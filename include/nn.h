@@ -60,8 +60,8 @@ typedef enum NnStatus {
     NN_ERROR_RUNTIME = 1,   /* a statement failed while running (e.g. a value became NaN) */
     NN_ERROR_COMPILE = 2,   /* syntax, name or shape error: nothing was run */
     NN_ERROR_IO = 3,        /* a file could not be read (or, for nn_save_session, written) */
-    NN_INTERRUPTED = 4,     /* the interrupt flag (nn_set_interrupt) stopped a loop: what ran is
-                               kept, the statements after the loop's did not run */
+    NN_INTERRUPTED = 4,     /* the interrupt flag (nn_set_interrupt) stopped the run: what ran is
+                               kept, the statements after where it stopped did not run */
 } NnStatus;
 
 /* Receives `len` bytes of text (not NUL-terminated), borrowed for the call only. The output
@@ -196,14 +196,35 @@ NN_API const char *nn_version(void);
  * before running it; 1 otherwise (complete, or wrong in a way more lines cannot fix). Only
  * parses `code` (borrowed): writes nothing, keeps no text, defines nothing. */
 NN_API int nn_is_complete(NnState *nn, const char *code);
-/* Ctrl-C: while code runs, a train block checks *flag between steps, and a loop between
- * iterations; the flag is cleared when seen. A train block stops after the current step
- * (keeping the params as they are), reports it on the output, and the run goes on with the
- * next statement. A loop (or a train block inside one) stops the run: what ran is kept, and the
- * call returns NN_INTERRUPTED with a note saying where it stopped. `flag` is borrowed and
- * must stay valid until replaced or nn_close; NULL (the default) turns the check off. Set it
- * from a signal handler or another thread; nothing else checks it. Cannot fail. */
+/* Ctrl-C: while code runs, *flag nonzero stops the run at the next boundary where stopping
+ * leaves everything whole: before a statement of the text's top level, between two iterations
+ * of a loop (the blocks around it end there), between two updates of a train block (which
+ * reports it on the output, keeping the params as the last update left them). What ran is kept,
+ * and the call returns NN_INTERRUPTED with a note saying where it stopped. A statement that is
+ * still running half a second after the flag was first seen (a long product, a long pass) is
+ * abandoned between two of its ops and undone (the gradients it was adding to, the random
+ * numbers it drew); in a loop, the names the loop carries keep the values that iteration began
+ * with. The flag is cleared when it stops a run. `flag` is borrowed and must stay valid until
+ * replaced or nn_close; NULL (the default) turns the check off. Set it from a signal handler or
+ * another thread; nothing else checks it. Cannot fail. */
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
+/* Limits for code that may not end (a student's `while 1 { }`, a train block of a million
+ * epochs): each call that runs code (nn_run_*, nn_get, nn_print_graph, nn_print_dot) may take
+ * at most `steps` steps and `seconds` seconds of wall-clock time, counted from its start (a call
+ * made from a break handler counts toward the run around it). A step is a statement each time
+ * it runs, a loop's test each time it runs, and each update of a train block (language.md,
+ * "Limits"). They are checked at statement and update boundaries, and the time also between
+ * the ops of a long statement. A run that reaches one fails with NN_ERROR_RUNTIME and a
+ * message at the statement running ("... reached its limit of N steps"), and is undone like
+ * any run that fails. 0 (the default) means no limit. Cannot fail. */
+NN_API void nn_set_max_steps(NnState *nn, uint64_t steps);
+NN_API void nn_set_timeout(NnState *nn, double seconds);
+/* Removes the temporary files of the atomic writes in progress in this process (a save, a
+ * loss curve, a page, a saved session: each is written to FILE.tmp.PID, then renamed over
+ * FILE), so that a process that ends at once leaves none behind; FILE stays as it was.
+ * Process-wide, for every session. Async-signal-safe: meant for a signal handler that ends
+ * the process right after (a write still running then fails when it renames). */
+NN_API void nn_remove_temp_files(void);
 /* Breakpoints. A train block can stop before an update: where the block says (`break step N`,
  * `break nonfinite`, `break grad_norm X`) or, for every block, at the points set with
  * nn_set_breakpoint. There nn writes "break: ..." to the output and calls the handler with the
@@ -212,8 +233,9 @@ NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
  * changed (nn_run_string, nn_get, nn_print_vars, ...), but it cannot start another train
  * block and must not be closed; the gradients are put back when it returns, so the update is
  * the one the step computed. NN_BREAK_CONTINUE goes on with that update; NN_BREAK_STOP ends the
- * block there (without it), as Ctrl-C does. At the first inf or NaN the block ends either way.
- * Without a handler (the default; fn NULL) a breakpoint is only reported. Cannot fail. */
+ * block there (without it), and the run goes on after the block. At the first inf or NaN the
+ * block ends either way. Without a handler (the default; fn NULL) a breakpoint is only
+ * reported. Cannot fail. */
 typedef enum NnBreakAction { NN_BREAK_CONTINUE, NN_BREAK_STOP } NnBreakAction;
 typedef NnBreakAction (*NnBreakFn)(NnState *nn, const char *why, void *userdata);
 NN_API void nn_set_break_handler(NnState *nn, NnBreakFn fn, void *userdata);

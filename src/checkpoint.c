@@ -115,7 +115,7 @@ void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
     SandboxFile file;
     bool ok = sandbox_write(rt->files, path, &file, err, sizeof err)
               && st_save(file.path, ts, nt, meta.items, meta.count, err, sizeof err);
-    sandbox_done(&file, err, sizeof err);
+    sandbox_done(&file, ok ? NULL : err, sizeof err);
     for (size_t i = 0; i < nt; i++) nn_free(names[i]);
     nn_free(names);
     nn_free(ts);
@@ -198,7 +198,8 @@ static void open_checked(Runtime *rt, const ModelParams *mp, const char *path, S
     if (!sandbox_read(rt->files, path, &file, err, sizeof err))
         rt_error(rt, at, "cannot %s '%s': %s", verb, path, err);
     bool opened = st_open(file.path, graph_room(&rt->graph), f, err, sizeof err);
-    sandbox_done(&file, err, sizeof err);      /* (st_open's FILE holds its own descriptor) */
+    /* (st_open's FILE holds its own descriptor) */
+    sandbox_done(&file, opened ? NULL : err, sizeof err);
     if (!opened) rt_error(rt, at, "cannot %s '%s': %s", verb, path, err);
     char msg[768], name[4 * CLIP_BYTES + 4];
     msg[0] = '\0';

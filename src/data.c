@@ -78,13 +78,37 @@ static char *trim(char *s)
     return s;
 }
 
-/* ---- memory --------------------------------------------------------------------------------
+/* ---- memory and time ------------------------------------------------------------------------
  * What a reader allocates grows with its file, so it is counted before it is allocated against
- * the room the caller gives (the memory limit less what the program has made already). */
+ * the room the caller gives (the memory limit less what the program has made already). The
+ * time it takes grows with the file too: before each block it reads, it looks at the stop flag
+ * (Ctrl-C). */
 
 typedef struct Budget {
     size_t used, room;
+    volatile sig_atomic_t *stop;
 } Budget;
+
+static Budget budget_of(const DataLimits *lim)
+{
+    Budget b = { 0, SIZE_MAX, NULL };
+    if (lim) {
+        b.room = lim->room;
+        b.stop = lim->stop;
+    }
+    return b;
+}
+
+/* False, with the message, if the stop flag is set (clearing it: it has stopped something);
+ * `line` of the file was read (0: not counted). */
+static bool go_on(const Budget *b, DataError *err, int line)
+{
+    if (!b->stop || !*b->stop) return true;
+    *b->stop = 0;
+    if (line > 0)
+        return set_error(err, 0, 0, "reading was interrupted at line %d of the file", line);
+    return set_error(err, 0, 0, "reading was interrupted");
+}
 
 /* Counts `bytes` more; false (counting nothing) if that would pass the room. */
 static bool budget_take(Budget *b, size_t bytes)
@@ -146,6 +170,11 @@ static bool read_file(const char *path, Budget *bud, char **buf, size_t *len, Da
             }
             cap *= 2;
             b = nn_realloc(b, cap);
+        }
+        if (!go_on(bud, err, 0)) {
+            fclose(f);
+            nn_free(b);
+            return false;
         }
         size_t got = fread(b + n, 1, cap - n - 1, f);
         n += got;
@@ -408,6 +437,7 @@ static bool csv_fill(Csv *r, const char *path, DataError *err)
         }
         c->line_start = r->buf;
         c->p = r->buf + at;
+        if (!go_on(r->bud, err, c->line)) return false;
         size_t want = r->cap - keep - 1, got = fread(r->buf + keep, 1, want, r->f);
         if (ferror(r->f))
             return set_error(err, 0, 0, "cannot read '%.180s': %s", path, strerror(errno));
@@ -833,12 +863,12 @@ static bool parse_csv(Csv *r, const char *path, const char *target, Dataset *out
     return build_targets(out, &pt->tv, target, bud, err);
 }
 
-bool data_read_csv(const char *path, const char *target, size_t room, Dataset *out,
+bool data_read_csv(const char *path, const char *target, const DataLimits *lim, Dataset *out,
                    DataError *err)
 {
     NN_ASSERT(path && target && out && err);
     memset(out, 0, sizeof *out);
-    Budget bud = { 0, room };
+    Budget bud = budget_of(lim);
     Csv r;
     CsvParts pt;
     memset(&pt, 0, sizeof pt);
@@ -906,15 +936,15 @@ static bool parse_indices(char *p, char *end, int max_row, bool *seen, int **idx
     return true;
 }
 
-bool data_read_indices(const char *path, int max_row, size_t room, int **out, int *count,
-                       DataError *err)
+bool data_read_indices(const char *path, int max_row, const DataLimits *lim, int **out,
+                       int *count, DataError *err)
 {
     NN_ASSERT(path && out && count && err && max_row >= 0);
     *out = NULL;
     *count = 0;
     char *buf;
     size_t len;
-    Budget bud = { 0, room };
+    Budget bud = budget_of(lim);
     if (!read_file(path, &bud, &buf, &len, err)) return false;
     char *p = buf;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) p += 3;

@@ -7,6 +7,8 @@
 #include "common.h"
 #include "rng.h"
 
+#include <signal.h>
+
 /* A data set in memory. X is rows x features and Y is rows x targets, both row-major.
  *
  * The target is one of three kinds:
@@ -43,15 +45,26 @@ typedef struct DataError {
     char msg[256];
 } DataError;
 
+/* What reading a data file may take: at most `room` bytes of memory (the memory limit less
+ * what the program holds already; SIZE_MAX: no limit), and the time until *stop becomes
+ * nonzero (Ctrl-C; NULL: no flag), which is looked at before each block of the file is read
+ * and cleared when it stops the reading. The readers take NULL for no limits. */
+typedef struct DataLimits {
+    size_t room;
+    volatile sig_atomic_t *stop;
+} DataLimits;
+
 /* Reads a CSV file into *out (zeroed first; free it with data_free). Returns false with *err
  * filled in on a user error, and then *out holds nothing (data_free on it is harmless).
  *
  * Memory: the file is read a block at a time (64 KiB, more only for a longer record), never
  * whole, and everything the reader allocates (the buffer, the rows' numbers, the target's
- * texts, the classes, Y) is counted before it is allocated: past `room` bytes (SIZE_MAX: no
- * limit) it stops with "reading this file would take more than the 10 MiB of memory left
- * under the limit (at line 81234 of the file); raise the limit with --max-memory" (0:0). So
- * a file without an end (a pipe) stops there too; a NUL byte (/dev/zero) is an error at once.
+ * texts, the classes, Y) is counted before it is allocated: past lim->room bytes it stops
+ * with "reading this file would take more than the 10 MiB of memory left under the limit (at
+ * line 81234 of the file); raise the limit with --max-memory" (0:0). So a file without an end
+ * (a pipe) stops there too; a NUL byte (/dev/zero) is an error at once. When *lim->stop is
+ * set, it stops before the next block with "reading was interrupted at line 81234 of the
+ * file" (0:0).
  *
  * Format: RFC 4180 basics. The first non-blank line holds the column names. Fields are
  * separated by commas; records end with LF or CRLF; blank lines (empty or only spaces and
@@ -87,7 +100,7 @@ typedef struct DataError {
  *   field in column 'p3'", "the quote that opens this field is never closed" (at the quote),
  *   "text after the closing quote of a field; a quote inside a quoted field is written \"\""
  *   (at the text). Long field texts are shortened with "..." in messages. */
-bool data_read_csv(const char *path, const char *target, size_t room, Dataset *out,
+bool data_read_csv(const char *path, const char *target, const DataLimits *lim, Dataset *out,
                    DataError *err);
 
 /* Reads whitespace-separated row indices (decimal digits only, 0-based), each < max_row and
@@ -96,9 +109,10 @@ bool data_read_csv(const char *path, const char *target, size_t room, Dataset *o
  * token's line:col, "'x' is not a row index", "row 2000 is out of range: the data set has
  * 1797 rows", "row 5 is listed twice" (at the second); or at 0:0 "cannot open ...",
  * "cannot read ...", "the file is empty" (no indices at all), or the memory message of
- * data_read_csv (the file is read whole, counted against `room`); a NUL byte is an error. */
-bool data_read_indices(const char *path, int max_row, size_t room, int **out, int *count,
-                       DataError *err);
+ * data_read_csv (the file is read whole, counted against lim->room, stopped by lim->stop as
+ * data_read_csv is); a NUL byte is an error. */
+bool data_read_indices(const char *path, int max_row, const DataLimits *lim, int **out,
+                       int *count, DataError *err);
 
 /* Frees everything d owns and zeroes it. Harmless on a zeroed Dataset. */
 void data_free(Dataset *d);

@@ -7,6 +7,7 @@
 #include "runtime.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 static void forward(Runtime *rt, const Plan *p)
 {
+    rt->pass_rng = rt->rng;     /* (what a pass stopped part-way puts back) */
     graph_forward(&rt->graph, p, &rt->rng, rt_check_node, rt);
 }
 
@@ -167,24 +169,29 @@ static double run_root(Runtime *rt, const Instr *ins, const Rng *start)
     return graph_node(&rt->graph, ins->node)->value[0];
 }
 
-static void gradcheck(Runtime *rt, const Instr *ins)
+/* What gradcheck has changed, so that it can be put back however it ends: the params'
+ * gradients (in `saved`), the element being nudged, the random numbers. */
+typedef struct Gradcheck {
+    const Instr *ins;
+    float *saved;
+    Rng start;
+    GraphNode *nudged;      /* the param whose element `at` holds a nudged value, or NULL */
+    size_t at;
+    float value;            /* its own value */
+} Gradcheck;
+
+static void gradcheck_run(Runtime *rt, void *ud)
 {
+    Gradcheck *gc = ud;
+    const Instr *ins = gc->ins;
     Graph *g = &rt->graph;
     const Plan *plan = &ins->plan;
     size_t total = 0;
     for (uint32_t k = 0; k < plan->count; k++)
         if (g->nodes[plan->ids[k]].op == OP_PARAM) total += g->nodes[plan->ids[k]].size;
-    float *saved = rt_scratch(rt, 2 * total + 1), *analytic = saved + total;
-    Rng start = rt->rng;
+    float *analytic = gc->saved + total;
     size_t off = 0;
-    for (uint32_t k = 0; k < plan->count; k++) {
-        GraphNode *p = &g->nodes[plan->ids[k]];
-        if (p->op != OP_PARAM) continue;
-        memcpy(saved + off, p->grad, p->size * sizeof(float));
-        memset(p->grad, 0, p->size * sizeof(float));
-        off += p->size;
-    }
-    run_root(rt, ins, &start);
+    run_root(rt, ins, &gc->start);
     graph_backward(g, plan, ins->node, rt_check_node, rt);
     StrBuf *out = &rt->out;
     sb_puts(out, "gradcheck of ");
@@ -193,7 +200,6 @@ static void gradcheck(Runtime *rt, const Instr *ins)
     else rt->source_text(rt->locate_ud, root->span, out);
     sb_puts(out, ": backprop against central differences (f(p + h) - f(p - h)) / 2h, "
                  "h = 1e-3 × max(1, |p|)\n");
-    off = 0;
     for (uint32_t k = 0; k < plan->count; k++) {
         GraphNode *p = &g->nodes[plan->ids[k]];
         if (p->op != OP_PARAM) continue;
@@ -204,13 +210,17 @@ static void gradcheck(Runtime *rt, const Instr *ins)
         for (size_t j = 0; j < p->size; j += step, checked++) {
             float x = p->value[j];
             float h = 1e-3f * fmaxf(1.0f, fabsf(x));
+            gc->nudged = p;
+            gc->at = j;
+            gc->value = x;
             p->value[j] = x + h;
             float up = p->value[j];
-            double f1 = run_root(rt, ins, &start);
+            double f1 = run_root(rt, ins, &gc->start);
             p->value[j] = x - h;
             float down = p->value[j];
-            double f2 = run_root(rt, ins, &start);
+            double f2 = run_root(rt, ins, &gc->start);
             p->value[j] = x;
+            gc->nudged = NULL;
             double num = (f1 - f2) / ((double)up - (double)down), a = analytic[off + j];
             /* relative to the larger of the two, with a floor so that tiny gradients are
              * compared absolutely (float32 forward passes resolve about 1e-4 here) */
@@ -232,16 +242,48 @@ static void gradcheck(Runtime *rt, const Instr *ins)
                   fmt_num(worst_n, nv), worst < 1e-2 ? "agrees" : "DIFFERS");
         off += p->size;
     }
-    /* put everything back: the params' own gradients, the values, the random numbers */
-    off = 0;
+}
+
+/* Puts back the params' own gradients, the nudged value and the random numbers. */
+static void gradcheck_restore(Runtime *rt, Gradcheck *gc)
+{
+    const Plan *plan = &gc->ins->plan;
+    if (gc->nudged) gc->nudged->value[gc->at] = gc->value;
+    size_t off = 0;
+    for (uint32_t k = 0; k < plan->count; k++) {
+        GraphNode *p = &rt->graph.nodes[plan->ids[k]];
+        if (p->op != OP_PARAM) continue;
+        memcpy(p->grad, gc->saved + off, p->size * sizeof(float));
+        off += p->size;
+    }
+}
+
+/* Every pass runs inside rt_protect, so that a run stopped part-way (Ctrl-C, a time limit)
+ * finds the params as they were. */
+static void gradcheck(Runtime *rt, const Instr *ins)
+{
+    Graph *g = &rt->graph;
+    const Plan *plan = &ins->plan;
+    size_t total = 0;
+    for (uint32_t k = 0; k < plan->count; k++)
+        if (g->nodes[plan->ids[k]].op == OP_PARAM) total += g->nodes[plan->ids[k]].size;
+    Gradcheck gc = { ins, rt_scratch(rt, 2 * total + 1), rt->rng, NULL, 0, 0 };
+    size_t off = 0;
     for (uint32_t k = 0; k < plan->count; k++) {
         GraphNode *p = &g->nodes[plan->ids[k]];
         if (p->op != OP_PARAM) continue;
-        memcpy(p->grad, saved + off, p->size * sizeof(float));
+        memcpy(gc.saved + off, p->grad, p->size * sizeof(float));
+        memset(p->grad, 0, p->size * sizeof(float));
         off += p->size;
     }
-    run_root(rt, ins, &start);
-    rt->rng = start;
+    RtStatus status = rt_protect(rt, gradcheck_run, &gc);
+    gradcheck_restore(rt, &gc);
+    if (status != RT_OK) {
+        rt->rng = gc.start;
+        rt_rethrow(rt);
+    }
+    run_root(rt, ins, &gc.start);   /* the values of the formulas as they were */
+    rt->rng = gc.start;
     rt_flush(rt);
 }
 
@@ -276,13 +318,12 @@ static size_t jump(Runtime *rt, const Program *p, const Instr *ins, size_t pc)
         if (ins->has_node) graph_node(&rt->graph, ins->node)->value[0] = (float)*counter;
         return pc + 1;
     case INS_LOOP_NEXT:
-        if (rt->interrupt && *rt->interrupt) {      /* between two iterations */
-            *rt->interrupt = 0;
-            return p->loops[ins->slot].unwind;
-        }
+        if (rt_take_interrupt(rt)) return p->loops[ins->slot].unwind;  /* between iterations */
         ++*counter;
         return ins->target;
-    case INS_INTERRUPT: rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted"); break;
+    case INS_INTERRUPT:
+        rt->stop_at = RT_STOP_LOOP;
+        rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted");
     case INS_BRANCH: {
         forward(rt, &ins->plan);
         float c = graph_node(&rt->graph, ins->node)->value[0];
@@ -323,18 +364,46 @@ static void exec_one(Runtime *rt, const Instr *ins)
     }
 }
 
+/* Whether an instruction is a step of the limits (nn_set_max_steps): every one that does
+ * something a statement asked for, and a loop's or an if's test; not the bookkeeping of jumps. */
+static bool is_step(InstrKind k)
+{
+    return k < INS_LOOP_INIT || k == INS_LOOP_TEST || k == INS_BRANCH;
+}
+
 void rt_exec(Runtime *rt, const Program *p)
 {
     rt->prog = p;
+    /* the first instruction of the next statement of the unit's top level: a boundary where
+     * Ctrl-C stops the run with every statement before it whole */
+    size_t stmt = 0;
+    while (stmt < p->n_stmts && p->stmts[stmt].pc == 0) stmt++;    /* (a let runs nothing) */
+    size_t next_stmt = stmt < p->n_stmts ? p->stmts[stmt].pc : SIZE_MAX;
+    /* one comparison per instruction when there is no limit: the next boundary, or every
+     * instruction when steps are counted */
+    size_t check_at = rt->limited ? 0 : next_stmt;
+    rt->stmt_rng = rt->rng;
     for (size_t pc = 0; pc < p->count;) {
         const Instr *ins = &p->items[pc];
         rt->pc = pc;
         rt->err_stmt = ins->span;
+        if (pc >= check_at) {
+            if (pc >= next_stmt) {
+                while (stmt < p->n_stmts && p->stmts[stmt].pc <= pc) stmt++;
+                next_stmt = stmt < p->n_stmts ? p->stmts[stmt].pc : SIZE_MAX;
+                check_at = rt->limited ? 0 : next_stmt;
+                rt->stmt_rng = rt->rng;
+                if (rt_take_interrupt(rt)) {
+                    rt->stop_at = RT_STOP_STATEMENT;
+                    rt_raise(rt, RT_INTERRUPT, ins->span, "interrupted");
+                }
+            }
+            if (rt->limited && is_step(ins->kind)) rt_step(rt, ins->span);
+        }
         if (ins->kind >= INS_LOOP_INIT) {
             pc = jump(rt, p, ins, pc);
             continue;
         }
-        rt->in_loop = ins->kind == INS_TRAIN && program_loop_at(p, pc) != NULL;
         exec_one(rt, ins);
         pc++;
     }

@@ -1,12 +1,121 @@
-/* fileio.c — atomic file writes (see fileio.h). */
+/* fileio.c — atomic file writes (see fileio.h), the temporary files of the writes in progress
+ * (so a signal handler can remove them), and the stale ones killed runs left behind. */
 #include "fileio.h"
 
+#include "nn.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- the temporary files being written ----------------------------------------------------
+ * Process-wide, and the one other global besides the Ctrl-C flag: a signal handler that ends the
+ * process at once (a second Ctrl-C) has no other way to reach them. A slot is claimed with a
+ * compare-and-swap (sessions may save from several threads), its name copied, then published;
+ * the handler removes only published names, with unlink, which is async-signal-safe. A write
+ * that finds every slot taken still works; only a process killed during it keeps its file. */
+
+#define TEMP_SLOTS 8
+enum { SLOT_FREE, SLOT_CLAIMED, SLOT_PUBLISHED };
+static atomic_int temp_state[TEMP_SLOTS];
+static char temp_name[TEMP_SLOTS][PATH_MAX];
+
+static int temp_register(const char *tmp)
+{
+    if (strlen(tmp) >= PATH_MAX) return -1;
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (!atomic_compare_exchange_strong(&temp_state[i], &expect, SLOT_CLAIMED)) continue;
+        strcpy(temp_name[i], tmp);
+        atomic_store(&temp_state[i], SLOT_PUBLISHED);
+        return i;
+    }
+    return -1;
+}
+
+static void temp_unregister(int slot)
+{
+    if (slot >= 0) atomic_store(&temp_state[slot], SLOT_FREE);
+}
+
+static bool temp_is_ours(const char *tmp)
+{
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (atomic_load(&temp_state[i]) == SLOT_PUBLISHED && strcmp(temp_name[i], tmp) == 0)
+            return true;
+    return false;
+}
+
+void nn_remove_temp_files(void)
+{
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (atomic_load(&temp_state[i]) == SLOT_PUBLISHED) (void)unlink(temp_name[i]);
+}
+
+/* ---- stale temporary files ------------------------------------------------------------------
+ * A run killed while saving (kill -9, a crash) leaves PATH.tmp.PID[.K] behind, as large as the
+ * file. The next save of PATH removes those whose writer is gone: the PID is not a live process
+ * (or is this one, and the name is not one of its writes in progress), the file is a regular
+ * file of this user. A live writer's file is never touched, so two processes saving the same
+ * file stay safe. */
+
+/* The PID in NAME if it is BASE.tmp.PID or BASE.tmp.PID.K, else 0. */
+static long stale_pid(const char *name, const char *base, size_t base_len)
+{
+    if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp.", 5) != 0) return 0;
+    const char *p = name + base_len + 5;
+    char *end;
+    if (*p < '1' || *p > '9') return 0;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (errno || pid <= 0) return 0;
+    if (*end == '.') {
+        if (end[1] < '0' || end[1] > '9') return 0;
+        strtoul(end + 1, &end, 10);
+    }
+    return *end == '\0' ? pid : 0;
+}
+
+static void remove_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t base_len = strlen(base), dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    if (!base_len) return;
+    DIR *dir;
+    if (slash) {
+        char *d = nn_strndup(path, dir_len);
+        dir = opendir(d);
+        nn_free(d);
+    } else {
+        dir = opendir(".");
+    }
+    if (!dir) return;
+    char *full = nn_alloc(dir_len + NAME_MAX + 1);
+    memcpy(full, path, dir_len);
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        long pid = stale_pid(e->d_name, base, base_len);
+        if (!pid || strlen(e->d_name) > NAME_MAX) continue;
+        strcpy(full + dir_len, e->d_name);
+        struct stat st;
+        if (lstat(full, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) continue;
+        bool gone = pid == (long)getpid() ? !temp_is_ours(full)
+                                          : kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (gone) (void)unlink(full);
+    }
+    nn_free(full);
+    closedir(dir);
+}
+
+/* ---- atomic writes --------------------------------------------------------------------------- */
 
 static void message(char *err, size_t errlen, const char *path, int code)
 {
@@ -17,6 +126,8 @@ bool afile_open(AtomicFile *f, const char *path, char *err, size_t errlen)
 {
     size_t len = strlen(path);
     f->fd = -1;
+    f->slot = -1;
+    remove_stale(path);
     f->path = nn_strndup(path, len);
     f->tmp = nn_alloc(len + 48);
     /* a unique name in the same directory, so that the rename is atomic */
@@ -32,6 +143,7 @@ bool afile_open(AtomicFile *f, const char *path, char *err, size_t errlen)
             return false;
         }
     }
+    f->slot = temp_register(f->tmp);
     struct stat old;
     if (stat(path, &old) == 0 && S_ISREG(old.st_mode)) (void)fchmod(f->fd, old.st_mode & 07777);
     return true;
@@ -54,6 +166,8 @@ bool afile_write(AtomicFile *f, const void *data, size_t n)
 
 static void release(AtomicFile *f)
 {
+    temp_unregister(f->slot);
+    f->slot = -1;
     nn_free(f->tmp);
     nn_free(f->path);
     f->tmp = f->path = NULL;

@@ -11,9 +11,11 @@ typedef struct AtomicFile {
     int fd;
     char *tmp;              /* the temporary file's name, owned */
     char *path;             /* the target, owned */
+    int slot;               /* where nn_remove_temp_files finds tmp, or -1 */
 } AtomicFile;
 
-/* Creates the temporary file. False with "cannot write 'path': reason" in err on failure. */
+/* Creates the temporary file (first removing stale ones of PATH whose writer is gone: see
+ * fileio.c), and records it for nn_remove_temp_files until it is committed or given up. False with "cannot write 'path': reason" in err on failure. */
 bool afile_open(AtomicFile *f, const char *path, char *err, size_t errlen);
 /* Appends n bytes; false on a write error (report it with afile_commit's or afile_fail's
  * message: errno is kept). */

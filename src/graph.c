@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
+static const volatile sig_atomic_t quiet = 0;
+
 void graph_init(Graph *g)
 {
     memset(g, 0, sizeof *g);
+    g->watch = &quiet;
 }
 
 static void node_release(Graph *g, GraphNode *n)
@@ -33,9 +36,12 @@ void graph_free(Graph *g)
 {
     for (uint32_t i = 0; i < g->count; i++) node_release(g, &g->nodes[i]);
     nn_free(g->nodes);
-    size_t max = g->max_bytes;      /* a setting, kept across graph_free */
+    Graph settings = *g;            /* the limit and the poll, kept across graph_free */
     graph_init(g);
-    g->max_bytes = max;
+    g->max_bytes = settings.max_bytes;
+    g->watch = settings.watch;
+    g->poll = settings.poll;
+    g->poll_ud = settings.poll_ud;
 }
 
 size_t graph_room(const Graph *g)
@@ -127,6 +133,12 @@ uint32_t graph_add(Graph *g, OpKind op, const uint32_t *in, int n_in, const OpAt
     return g->count++;
 }
 
+/* A plan is polled between its nodes (Ctrl-C, a deadline: Graph.watch) when it has more nodes
+ * or touches more numbers than these: a smaller one takes well under a millisecond (and so
+ * does a pass of bench/w1_neuron.nn, which would pay a load per node for nothing). */
+#define PLAN_POLL_NODES 64
+#define PLAN_POLL_ELEMENTS ((size_t)1 << 16)
+
 Plan graph_plan(Graph *g, const uint32_t *roots, size_t nroots, Arena *arena)
 {
     uint8_t *mark = nn_calloc(g->count, 1);
@@ -150,14 +162,24 @@ Plan graph_plan(Graph *g, const uint32_t *roots, size_t nroots, Arena *arena)
     Plan p;
     p.ids = arena_alloc(arena, (count ? count : 1) * sizeof *p.ids);
     p.count = 0;
+    size_t elements = 0;
     for (uint32_t i = 0; i < g->count; i++)
-        if (mark[i]) p.ids[p.count++] = i;
+        if (mark[i]) {
+            p.ids[p.count++] = i;
+            elements += g->nodes[i].size;
+        }
+    p.poll = p.count > PLAN_POLL_NODES || elements > PLAN_POLL_ELEMENTS;
     nn_free(stack);
     nn_free(mark);
     return p;
 }
 
-void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *ud)
+/* The passes, each in two copies: a plan that is polled asks, between two nodes, whether a
+ * Ctrl-C or a deadline stops it there; a small one runs without asking. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void forward_nodes(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check,
+                                        void *ud, bool polled)
 {
     for (uint32_t k = 0; k < p->count; k++) {
         GraphNode *n = &g->nodes[p->ids[k]];
@@ -167,12 +189,34 @@ void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *
         for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
         info->forward(n, in, rng);
         if (check) check(ud, g, n, 0);
+        if (polled && *g->watch) g->poll(g->poll_ud, n);
     }
+}
+
+void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *ud)
+{
+    if (p->poll) forward_nodes(g, p, rng, check, ud, true);
+    else forward_nodes(g, p, rng, check, ud, false);
 }
 
 void graph_backward(Graph *g, const Plan *p, uint32_t root, GraphCheckFn check, void *ud)
 {
     graph_backward_seeded(g, p, root, 1.0f, check, ud);
+}
+
+static ALWAYS_INLINE void backward_nodes(Graph *g, const Plan *p, GraphCheckFn check, void *ud,
+                                         bool polled)
+{
+    for (uint32_t k = p->count; k-- > 0;) {
+        GraphNode *n = &g->nodes[p->ids[k]];
+        const OpInfo *info = op_info(n->op);
+        if (!n->requires_grad || (info->flags & OPF_LEAF)) continue;
+        GraphNode *in[NN_OP_MAX_IN];   /* an op reads only its n_in inputs */
+        for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
+        info->backward(n, in);
+        if (check) check(ud, g, n, 1);
+        if (polled && *g->watch) g->poll(g->poll_ud, n);
+    }
 }
 
 void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
@@ -186,13 +230,6 @@ void graph_backward_seeded(Graph *g, const Plan *p, uint32_t root, float seed,
     NN_ASSERT(r->size == 1);
     if (!r->requires_grad) return;
     r->grad[0] += seed;     /* += keeps a param's own gradient accumulating: backward w */
-    for (uint32_t k = p->count; k-- > 0;) {
-        GraphNode *n = &g->nodes[p->ids[k]];
-        const OpInfo *info = op_info(n->op);
-        if (!n->requires_grad || (info->flags & OPF_LEAF)) continue;
-        GraphNode *in[NN_OP_MAX_IN];   /* an op reads only its n_in inputs */
-        for (int i = 0; i < n->n_in; i++) in[i] = &g->nodes[n->in[i]];
-        info->backward(n, in);
-        if (check) check(ud, g, n, 1);
-    }
+    if (p->poll) backward_nodes(g, p, check, ud, true);
+    else backward_nodes(g, p, check, ud, false);
 }

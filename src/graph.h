@@ -3,6 +3,8 @@
 #ifndef NN_GRAPH_H
 #define NN_GRAPH_H
 
+#include <signal.h>
+
 #include "arena.h"
 #include "focus.h"
 #include "ops.h"
@@ -32,7 +34,11 @@ typedef struct GraphNode {
 typedef struct Plan {
     uint32_t *ids;
     uint32_t count;
+    bool poll;              /* big enough to be worth stopping part-way (see Graph.watch) */
 } Plan;
+
+/* Called between two nodes of a pass when *Graph.watch is nonzero; may longjmp. */
+typedef void (*GraphPollFn)(void *ud, const GraphNode *n);
 
 typedef struct Graph {
     GraphNode *nodes;
@@ -42,12 +48,19 @@ typedef struct Graph {
     size_t max_bytes;       /* the limit (--max-memory); 0 = none */
     bool over;              /* a node past the limit was added (its buffers are not) */
     uint32_t over_node;     /* the first such node */
+    /* A long pass can be stopped between two of its nodes: `poll` runs there whenever *watch is
+     * nonzero (the runtime points it at the Ctrl-C flag, or at a 1 while a deadline is to be
+     * watched; graph_init at a 0). One load per node when all is quiet. Settings, kept by
+     * graph_free. */
+    const volatile sig_atomic_t *watch;
+    GraphPollFn poll;
+    void *poll_ud;
 } Graph;
 
 /* The default memory limit for tensors: 4 GiB. */
 #define NN_DEFAULT_MAX_MEMORY ((size_t)4 << 30)
 
-/* An empty graph, with no memory limit. */
+/* An empty graph, with no memory limit, that polls nothing. */
 void graph_init(Graph *g);
 /* Frees every node; the graph is empty again, its memory limit kept. */
 void graph_free(Graph *g);
@@ -83,7 +96,8 @@ Plan graph_plan(Graph *g, const uint32_t *roots, size_t nroots, Arena *arena);
  * backward step (which = 1); may longjmp out. */
 typedef void (*GraphCheckFn)(void *ud, Graph *g, GraphNode *n, int which);
 
-/* Recomputes every non-leaf node of the plan. */
+/* Recomputes every non-leaf node of the plan. Both passes call g->poll between nodes when
+ * asked (see Graph). */
 void graph_forward(Graph *g, const Plan *p, Rng *rng, GraphCheckFn check, void *ud);
 /* Reverse-mode pass: zeroes the gradients of the plan's non-param nodes, seeds the root's
  * gradient with 1 and walks the plan backwards. Param gradients accumulate. */

@@ -429,7 +429,7 @@ NnStatus nn_write_html(NnState *nn, const char *path, const char *events, size_t
     SandboxFile file;
     bool ok = sandbox_write(&nn->sandbox, path, &file, err, sizeof err)
               && html_write(file.path, events, len, err, sizeof err);
-    sandbox_done(&file, err, sizeof err);
+    sandbox_done(&file, ok ? NULL : err, sizeof err);
     if (ok) return NN_OK;
     diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
     return NN_ERROR_IO;
@@ -492,7 +492,7 @@ NnStatus nn_save_session(NnState *nn, const char *path)
     SandboxFile file;
     bool ok = sandbox_write(&nn->sandbox, path, &file, err, sizeof err)
               && afile_write_all(file.path, sb.data ? sb.data : "", sb.len, err, sizeof err);
-    sandbox_done(&file, err, sizeof err);
+    sandbox_done(&file, ok ? NULL : err, sizeof err);
     if (!ok) diag_plain(&nn->diag, DIAG_ERROR, "%s", err);
     sb_free(&sb);
     return ok ? NN_OK : NN_ERROR_IO;

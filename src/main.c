@@ -4,10 +4,14 @@
 #include "repl.h"
 
 #include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* What the options ask for; the session is made from it once they are all read. */
@@ -16,6 +20,8 @@ typedef struct Options {
     int check, trace, full;
     const char *format, *html, *plot, *seed;
     size_t max_memory;
+    uint64_t max_steps;     /* 0: no limit */
+    double timeout;         /* seconds; 0: no limit */
     long steps_from, steps_to;
     const char *breaks[8];
     size_t n_breaks;
@@ -109,6 +115,27 @@ static const char *set_break(Options *o, const char *v)
     return NULL;
 }
 
+static const char *set_max_steps(Options *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno || n == 0)
+        return "--max-steps needs a whole number of steps from 1, not '%s'";
+    o->max_steps = n;
+    return NULL;
+}
+
+static const char *set_timeout(Options *o, const char *v)
+{
+    char *end;
+    double t = strtod(v, &end);
+    if (end == v || *end || !(t > 0) || t > 1e9 || !isfinite(t))
+        return "--timeout needs a number of seconds above 0, as in 30 or 0.5, not '%s'";
+    o->timeout = t;
+    return NULL;
+}
+
 static const char *set_html(Options *o, const char *v)
 {
     o->html = v;
@@ -189,6 +216,11 @@ static const struct Option {
       "nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
       "gradient norm is above X); :continue goes on",
       "a breakpoint: step=N, nonfinite or grad_norm=X" },
+    { "--max-steps", "N", set_max_steps,
+      "stop the script with an error after N steps (a step is a\n"
+      "statement run, a loop's test or a train block's update)", "a number of steps" },
+    { "--timeout", "SECONDS", set_timeout,
+      "stop the script with an error after SECONDS of wall-clock time", "a number of seconds" },
     { "--html", "PAGE.html", set_html,
       "write a page that steps through every traced pass, update\n"
       "and the loss curve (self-contained; open it in a browser)", "the page's file name" },
@@ -233,7 +265,8 @@ static void print_usage(void)
     fputs("  -h, --help          show this help and exit\n"
           "  --version           show the version and exit\n"
           "\n"
-          "exit status: 0 success, 1 run-time error, 2 usage or compile error\n", stdout);
+          "exit status: 0 success, 1 run-time error (or a limit reached), 2 usage or compile\n"
+          "error; stopped by SIGINT (Ctrl-C) or SIGTERM: 130 or 143\n", stdout);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -379,6 +412,85 @@ static const char *collected_events(Collected *c)
     return c->text ? c->text : "";
 }
 
+/* ---- signals -------------------------------------------------------------------------------
+ * SIGINT and SIGTERM ask the session to stop at the next boundary (a statement, a loop's
+ * iteration, a train block's update; nn_set_interrupt), where what ran is kept and no file is
+ * half-written; the library says where it stopped. The process then ends by the same signal, so
+ * that a shell running it sees it interrupted (status 130 or 143) and stops too, as it does for
+ * Python. A second signal ends it at once, removing the temporary file of a save in progress
+ * (the saved file stays as it was). The two flags are the globals the house style allows. */
+
+static volatile sig_atomic_t stop_flag;     /* the session's interrupt flag */
+static volatile sig_atomic_t stop_signal;   /* the first signal received, or 0 */
+
+/* Ends the process by `sig`, as its default action would. Async-signal-safe. */
+static void die_by(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+static void on_signal(int sig)
+{
+    if (stop_signal) {
+        nn_remove_temp_files();
+        die_by(sig);
+    }
+    stop_signal = sig;
+    stop_flag = 1;
+}
+
+/* --timeout's backstop: the library stops a run at the limit between two statements, updates
+ * or ops, with a message at the place; one op (a huge product) or reading a huge CSV file can
+ * keep it from getting there, so a second after the limit the process ends anyway. */
+static char timeout_message[128];
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (write(STDERR_FILENO, timeout_message, strlen(timeout_message)) < 0) { /* nothing */ }
+    nn_remove_temp_files();
+    _exit(1);
+}
+
+static void arm_timeout(double seconds)
+{
+    snprintf(timeout_message, sizeof timeout_message, "nn: error: still running 1 second "
+             "after the limit of --timeout %g second%s; stopped at once\n", seconds,
+             seconds == 1 ? "" : "s");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    double at = seconds + 1;
+    struct itimerval when = { { 0, 0 }, { (time_t)at, (suseconds_t)((at - (time_t)at) * 1e6) } };
+    setitimer(ITIMER_REAL, &when, NULL);
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* what was printed is not lost if it fires */
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESTART;   /* reading a script from a pipe goes on; the run stops itself */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int exit_status(NnStatus st)
 {
     return st == NN_OK ? 0 : st == NN_ERROR_RUNTIME ? 1 : st == NN_INTERRUPTED ? 130 : 2;
@@ -406,12 +518,54 @@ static int confine(NnState *nn, const Options *o)
     return ok;
 }
 
-/* What must hold in every session of the REPL (repl_run's setup): the sandbox. Its messages
- * are written; a sandbox that fails to set up stays on, with less allowed. */
+/* What the options set in a session, the script's or each of the REPL's (the REPL gives its
+ * own interrupt flag, break handler and progress); false after reporting a bad value (*status
+ * set). */
+static bool configure(NnState *nn, const Options *o, int *status)
+{
+    if (o->seed) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(o->seed, &end, 10);
+        /* the same range as the language's `seed` statement */
+        if (*o->seed == '\0' || *end != '\0' || *o->seed == '-' || errno == ERANGE ||
+            v > 4294967295ull) {
+            *status = usage_error("--seed needs an integer from 0 to 4294967295, not '%s'",
+                                  o->seed);
+            return false;
+        }
+        nn_set_seed(nn, (uint64_t)v);
+    }
+    nn_set_trace(nn, o->trace);
+    nn_set_trace_format(nn, o->format);
+    if (o->plot) nn_set_plot(nn, o->plot);
+    nn_set_trace_full(nn, o->full);
+    if (o->max_memory) nn_set_max_memory(nn, o->max_memory);
+    nn_set_max_steps(nn, o->max_steps);
+    nn_set_trace_steps(nn, o->steps_from, o->steps_to);
+    for (size_t b = 0; b < o->n_breaks; b++)
+        if (!nn_set_breakpoint(nn, o->breaks[b])) {
+            *status = usage_error("--break takes step=N, nonfinite or grad_norm=X, not '%s'",
+                                  o->breaks[b]);
+            return false;
+        }
+    if (o->sandbox && !confine(nn, o)) {
+        *status = 2;
+        return false;
+    }
+    return true;
+}
+
+/* Every session of the REPL (repl_run's setup) has what the options ask for: the seed, the
+ * limits (each line is a run), the trace settings, the sandbox. The values were checked when
+ * the first session was made; a sandbox that fails to set up (its messages are written) stays
+ * on, with less allowed. --timeout applies to each line as --max-steps does. */
 static void setup_repl(NnState *nn, void *ud)
 {
     const Options *o = ud;
-    if (o->sandbox) (void)confine(nn, o);
+    int status;
+    (void)configure(nn, o, &status);
+    nn_set_timeout(nn, o->timeout);
 }
 
 /* The session the options ask for; NULL after reporting a bad value (*status set). */
@@ -423,47 +577,22 @@ static NnState *make_session(Options *o, Collected *events, int *status)
     }
     nn_set_threads(o->threads);
     NnState *nn = nn_new();
-    if (o->seed) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(o->seed, &end, 10);
-        /* the same range as the language's `seed` statement */
-        if (*o->seed == '\0' || *end != '\0' || *o->seed == '-' || errno == ERANGE ||
-            v > 4294967295ull) {
-            nn_close(nn);
-            *status = usage_error("--seed needs an integer from 0 to 4294967295, not '%s'",
-                                  o->seed);
-            return NULL;
-        }
-        nn_set_seed(nn, (uint64_t)v);
-    }
     if (o->html) {      /* every pass and update, as events, into the page */
         o->trace = 1;
         o->format = "json";
         nn_set_output(nn, collect, events);
     }
-    nn_set_trace(nn, o->trace);
-    nn_set_trace_format(nn, o->format);
-    if (o->plot) nn_set_plot(nn, o->plot);
-    nn_set_trace_full(nn, o->full);
-    if (o->max_memory) nn_set_max_memory(nn, o->max_memory);
-    nn_set_trace_steps(nn, o->steps_from, o->steps_to);
-    nn_set_progress(nn, isatty(STDOUT_FILENO));
-    for (size_t b = 0; b < o->n_breaks; b++)
-        if (!nn_set_breakpoint(nn, o->breaks[b])) {
-            nn_close(nn);
-            *status = usage_error("--break takes step=N, nonfinite or grad_norm=X, not '%s'",
-                                  o->breaks[b]);
-            return NULL;
-        }
-    if (!o->html) nn_set_break_handler(nn, repl_on_break, NULL);    /* a page has no prompt */
-    if (o->sandbox && !confine(nn, o)) {
+    if (!configure(nn, o, status)) {
         nn_close(nn);
-        *status = 2;
         return NULL;
     }
+    nn_set_timeout(nn, o->timeout);
+    nn_set_interrupt(nn, &stop_flag);
+    nn_set_progress(nn, isatty(STDOUT_FILENO));
+    if (!o->html) nn_set_break_handler(nn, repl_on_break, NULL);    /* a page has no prompt */
     return nn;
 }
+
 
 int main(int argc, char **argv)
 {
@@ -475,14 +604,22 @@ int main(int argc, char **argv)
     if (!nn) return status;
 
     NnStatus st;
+    if (!o.code && !o.file && isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace, setup_repl, &o);
+    catch_signals();
+    if (o.timeout > 0 && !o.check) arm_timeout(o.timeout);
     if (o.code) {
         st = o.check ? nn_check_string(nn, "<-e>", o.code) : nn_run_string(nn, "<-e>", o.code);
     } else {
-        if (!o.file) {
-            if (isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace, setup_repl, &o);
-            o.file = "-";
-        }
+        if (!o.file) o.file = "-";
         st = o.check ? nn_check_file(nn, o.file) : nn_run_file(nn, o.file);
+    }
+    if (stop_signal) {      /* stopped (the library said where), or the script had ended */
+        if (st != NN_INTERRUPTED)
+            fprintf(stderr, "nn: interrupted by %s\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        fflush(stdout);
+        free(events.text);
+        nn_close(nn);
+        die_by(stop_signal);
     }
     if (o.html && !o.check) {
         const char *text = collected_events(&events);

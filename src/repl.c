@@ -21,11 +21,13 @@
 #define BREAK_PROMPT "break> "
 #define MORE "... "
 
-/* Ctrl-C: the one global the house style allows. Set by the signal handler; a train block
- * polls it between steps (through nn_set_interrupt). */
+/* Ctrl-C: the one global the house style allows (with the other signal flags). Set by the
+ * signal handler; the session stops at its next boundary (through nn_set_interrupt). */
 static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t at_prompt;     /* reading a line, not running code */
 static volatile sig_atomic_t cancelled;     /* Ctrl-C at the prompt: drop the unfinished input */
+static volatile sig_atomic_t end_line;      /* ... readline is to return the line, emptied */
+static volatile sig_atomic_t terminated;    /* SIGTERM: stop what runs, then leave */
 
 typedef struct Repl {
     NnState *nn;
@@ -38,6 +40,7 @@ typedef struct Repl {
     bool no_prompt;         /* input is not a terminal (`nn FILE` at a breakpoint) */
     void (*setup)(NnState *nn, void *ud);   /* for every new session (repl_run's) */
     void *setup_ud;
+    bool drop;              /* the line read was refused: drop the unfinished input */
 } Repl;
 
 /* How reading input ended, or what a command asks for. */
@@ -51,16 +54,43 @@ static void on_sigint(int sig)
         return;
     }
     cancelled = 1;
-#ifdef NN_HAVE_READLINE
-    {
-        /* clear the line being typed and show a fresh prompt, as bash does */
-        if (write(STDOUT_FILENO, "\n", 1) < 0) { /* nothing to do */ }
-        rl_on_new_line();
-        rl_replace_line("", 0);
-        rl_redisplay();
-    }
-#endif
+    end_line = 1;   /* (readline is not async-signal-safe: after_signal does it) */
 }
+
+/* SIGTERM: what runs stops at its next boundary, then the REPL leaves, ending by the signal
+ * (at the prompt, at once). A second one ends the process at once. */
+static void on_sigterm(int sig)
+{
+    if (terminated) {
+        nn_remove_temp_files();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    terminated = sig;
+    interrupted = 1;
+}
+
+#ifdef NN_HAVE_READLINE
+/* Readline calls this while it waits for a key (ten times a second) and after a signal
+ * interrupts its read: outside the handler, where its functions may be called. Ctrl-C empties
+ * the line and ends it, so the loop drops the input and asks afresh with "nn> ", even after the
+ * "... " of an open block; SIGTERM restores the terminal and ends the process. */
+static int after_signal(void)
+{
+    if (terminated) {
+        rl_cleanup_after_signal();
+        signal(terminated, SIG_DFL);
+        raise(terminated);
+    }
+    if (end_line) {
+        end_line = 0;
+        rl_replace_line("", 0);
+        rl_done = 1;
+    }
+    return 0;
+}
+#endif
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
@@ -153,7 +183,14 @@ static char *read_line(Repl *r, const char *prompt)
         }
         return NULL;
     }
-    if (n > 0 && line[n - 1] == '\n') line[n - 1] = '\0';
+    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    size_t text = strlen(line);
+    if (text < (size_t)n) {     /* a NUL byte would cut the line short without a word */
+        fprintf(stderr, "nn: error: a NUL byte at column %zu of this line; the input is "
+                "dropped\n", text + 1);
+        line[0] = '\0';
+        r->drop = true;
+    }
     return line;
 }
 
@@ -400,19 +437,28 @@ static void complete_command(const char *text)
 static Cmd session_loop(Repl *r, bool at_break)
 {
     for (;;) {
+        if (terminated) {           /* SIGTERM: end a block stopped at a breakpoint, leave */
+            r->quit = true;
+            return at_break ? CMD_STOP : CMD_QUIT;
+        }
         interrupted = 0;
         char *line = read_line(r, r->pending_len ? MORE : at_break ? BREAK_PROMPT : PROMPT);
         if (!line) {                /* Ctrl-D */
             if (!r->no_prompt) putchar('\n');
+            if (terminated) continue;
             return at_break ? CMD_CONTINUE : CMD_QUIT;
         }
         if (cancelled) {            /* Ctrl-C while typing: the input so far is dropped */
             cancelled = 0;
             pending_clear(r);
-            if (!r->readline) {     /* readline keeps reading: `line` is what came after */
-                free(line);
-                continue;
-            }
+            free(line);
+            continue;
+        }
+        if (r->drop) {              /* a line that cannot be read as text */
+            r->drop = false;
+            pending_clear(r);
+            free(line);
+            continue;
         }
         if (!r->pending_len && line[0] == ':') {
 #ifdef NN_HAVE_READLINE
@@ -451,6 +497,8 @@ static void readline_setup(void)
     rl_attempted_completion_function = complete;
     rl_basic_word_break_characters = " \t\n\"()[]{},;=+-*/^@";
     rl_catch_signals = 0;
+    rl_signal_event_hook = after_signal;
+    rl_event_hook = after_signal;   /* (a signal may come before readline waits) */
 }
 #endif
 
@@ -509,6 +557,8 @@ int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void 
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;    /* no SA_RESTART: a plain read returns at Ctrl-C */
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_sigterm;
+    sigaction(SIGTERM, &sa, NULL);
 
 #ifdef NN_HAVE_READLINE
     if (r.readline) {
@@ -528,5 +578,10 @@ int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void 
 #endif
     free(r.pending);
     nn_close(r.nn);
+    if (terminated) {           /* ended by SIGTERM: say so to whoever started it */
+        fflush(stdout);
+        signal(terminated, SIG_DFL);
+        raise(terminated);
+    }
     return 0;
 }

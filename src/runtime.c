@@ -7,6 +7,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static void poll(void *ud, const GraphNode *n);
+
+/* What Graph.watch points at when there is no Ctrl-C flag (0), or a deadline to watch (1). */
+static const volatile sig_atomic_t quiet = 0, watching = 1;
 
 /* ---- the runtime's life ---------------------------------------------------------------------- */
 
@@ -17,6 +23,10 @@ void rt_init(Runtime *rt)
     rt->graph.max_bytes = NN_DEFAULT_MAX_MEMORY;
     rng_seed(&rt->rng, NN_DEFAULT_SEED);
     sb_init(&rt->out);
+    rt->graph.poll = poll;
+    rt->graph.poll_ud = rt;
+    rt->graph.watch = &quiet;
+    rt->grace = RT_INTERRUPT_GRACE;
 }
 
 static void train_scratch_free(TrainScratch *ts)
@@ -85,6 +95,108 @@ RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud)
     }
     rt->catch_point = outer;
     return status;
+}
+
+/* ---- limits and interrupts --------------------------------------------------------------------
+ * Steps and time are counted per run and checked at boundaries (rt_step); the time also between
+ * the nodes of a pass (poll), so that one long statement cannot outlast it. Ctrl-C stops a run at
+ * the next boundary where stopping keeps everything consistent (rt_take_interrupt: a statement of
+ * the unit's top level, a loop's iteration, a train block's update); a statement that runs on
+ * for RT_INTERRUPT_GRACE seconds more is abandoned between two of its nodes (poll), and undone
+ * by the caller (rt_undo_statement). */
+
+double rt_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Points the graph's poll at what is to be watched now. */
+static void watch(Runtime *rt)
+{
+    rt->graph.watch = rt->deadline > 0 ? &watching : rt->interrupt ? rt->interrupt : &quiet;
+}
+
+void rt_set_limits(Runtime *rt, uint64_t max_steps, double timeout)
+{
+    rt->max_steps = max_steps;
+    rt->timeout = timeout > 0 && isfinite(timeout) ? timeout : 0;
+    rt->limited = rt->max_steps || rt->timeout > 0;
+}
+
+void rt_set_interrupt(Runtime *rt, volatile sig_atomic_t *flag)
+{
+    rt->interrupt = flag;
+    watch(rt);
+}
+
+void rt_run_start(Runtime *rt)
+{
+    rt->steps = 0;
+    rt->deadline = rt->timeout > 0 ? rt_clock() + rt->timeout : 0;
+    rt->interrupt_seen = 0;
+    rt->pass_params = NULL;
+    watch(rt);
+}
+
+void rt_run_end(Runtime *rt)
+{
+    rt->deadline = 0;
+    watch(rt);
+}
+
+static _Noreturn void limit_reached(Runtime *rt, Span at, bool time)
+{
+    if (time)
+        rt_error(rt, at, "the run reached its limit of --timeout %g second%s here", rt->timeout,
+                 rt->timeout == 1 ? "" : "s");
+    rt_error(rt, at, "the run reached its limit of --max-steps %llu step%s here",
+             (unsigned long long)rt->max_steps, rt->max_steps == 1 ? "" : "s");
+}
+
+void rt_step(Runtime *rt, Span at)
+{
+    if (rt->max_steps && ++rt->steps > rt->max_steps) limit_reached(rt, at, false);
+    if (rt->deadline > 0 && rt_clock() >= rt->deadline) limit_reached(rt, at, true);
+}
+
+/* Graph.poll, between two nodes of a pass: the deadline, and Ctrl-C once the grace period is
+ * over (the first time it is seen, the clock starts). Outside a run (inspect.c's passes for
+ * :graph) there is nowhere to stop to: it does nothing. */
+static void poll(void *ud, const GraphNode *n)
+{
+    Runtime *rt = ud;
+    (void)n;
+    if (!rt->catch_point) return;
+    if (rt->deadline > 0 && rt_clock() >= rt->deadline) limit_reached(rt, rt->err_stmt, true);
+    if (!rt->interrupt || !*rt->interrupt) return;
+    double now = rt_clock();
+    if (rt->interrupt_seen == 0) rt->interrupt_seen = now;
+    if (now - rt->interrupt_seen < rt->grace) return;
+    rt_take_interrupt(rt);
+    rt->stop_at = RT_STOP_INSIDE;
+    rt_raise(rt, RT_INTERRUPT, rt->err_stmt, "interrupted");
+}
+
+/* Copies params' gradients into rt->pass_grads (restore = false), or back. */
+static void keep_grads(Runtime *rt, const uint32_t *params, int n, bool restore)
+{
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        GraphNode *x = graph_node(&rt->graph, params[i]);
+        if (restore) memcpy(x->grad, rt->pass_grads + k, x->size * sizeof(float));
+        else memcpy(rt->pass_grads + k, x->grad, x->size * sizeof(float));
+        k += x->size;
+    }
+}
+
+void rt_undo_statement(Runtime *rt, bool whole)
+{
+    if (rt->pass_params) keep_grads(rt, rt->pass_params, rt->pass_n_params, true);
+    rt->pass_params = NULL;
+    rt->rng = whole ? rt->stmt_rng : rt->pass_rng;
+    rt->explain_step = false;
 }
 
 /* ---- output and scratch ---------------------------------------------------------------------- */
@@ -300,40 +412,34 @@ static bool grads_finite(Runtime *rt, const uint32_t *ids, int n)
 
 bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n)
 {
-    Rng start = rt->rng;
+    rt->pass_rng = rt->rng;
     graph_forward(&rt->graph, plan, &rt->rng, NULL, NULL);
     if (values_finite(rt, roots, n)) return true;
-    rt->rng = start;
+    rt->rng = rt->pass_rng;
     graph_forward(&rt->graph, plan, &rt->rng, rt_check_node, rt);
     return false;
-}
-
-/* Copies the params' gradients into rt->pass_grads (restore = false), or back. */
-static void keep_grads(Runtime *rt, const RtPass *p, bool restore)
-{
-    size_t k = 0;
-    for (int i = 0; i < p->n_params; i++) {
-        GraphNode *x = graph_node(&rt->graph, p->params[i]);
-        if (restore) memcpy(x->grad, rt->pass_grads + k, x->size * sizeof(float));
-        else memcpy(rt->pass_grads + k, x->grad, x->size * sizeof(float));
-        k += x->size;
-    }
 }
 
 bool rt_pass(Runtime *rt, const RtPass *p)
 {
     Graph *g = &rt->graph;
-    Rng start = rt->rng;
+    rt->pass_rng = rt->rng;
     if (!p->zeroed) {
         size_t total = 0;
         for (int i = 0; i < p->n_params; i++) total += graph_node(g, p->params[i])->size;
         rt->pass_grads = grow_counted(rt, rt->pass_grads, &rt->pass_grads_cap, total);
-        keep_grads(rt, p, false);
+        keep_grads(rt, p->params, p->n_params, false);
+        /* an interrupt part-way puts them back (rt_undo_statement) */
+        rt->pass_params = p->params;
+        rt->pass_n_params = p->n_params;
     }
     graph_forward(g, p->plan, &rt->rng, NULL, NULL);
     if (isfinite(graph_node(g, p->root)->value[0])) {      /* a scalar */
         graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
-        if (grads_finite(rt, p->params, p->n_params)) return true;
+        if (grads_finite(rt, p->params, p->n_params)) {
+            rt->pass_params = NULL;
+            return true;
+        }
         /* again from the gradients as they were (they accumulate: a checked pass would have
          * seen these), before the forward pass, which may read them (x.grad) */
         if (p->zeroed) {
@@ -342,10 +448,11 @@ bool rt_pass(Runtime *rt, const RtPass *p)
                 memset(x->grad, 0, x->size * sizeof(float));
             }
         } else {
-            keep_grads(rt, p, true);
+            keep_grads(rt, p->params, p->n_params, true);
         }
     }
-    rt->rng = start;
+    rt->pass_params = NULL;     /* (they are as before the pass again) */
+    rt->rng = rt->pass_rng;
     graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
     return false;

@@ -45,8 +45,23 @@ typedef enum RtStatus {
     RT_OK,          /* nothing was raised */
     RT_ERROR,       /* a user error: a file that cannot be read, a mismatch, ... (rt_error) */
     RT_NONFINITE,   /* a value or gradient became inf or NaN (rt_check_node, rt_update) */
-    RT_INTERRUPT,   /* Ctrl-C stopped a loop between two of its iterations (exec.c) */
+    RT_INTERRUPT,   /* Ctrl-C stopped the run (Runtime.stop_at says where) */
 } RtStatus;
+
+/* Where an interrupt (RT_INTERRUPT) stopped the run, for the message and for what is kept. */
+typedef enum RtStopAt {
+    RT_STOP_LOOP,       /* between two iterations of a loop (its unwind ran) */
+    RT_STOP_STATEMENT,  /* before a statement of the unit's top level: it did not run */
+    RT_STOP_TRAIN,      /* in a train block, between updates or part-way through a pass: the
+                           block reported it; the params are as its last update left them */
+    RT_STOP_INSIDE,     /* part-way through a statement that ran on past the grace period: the
+                           statement is to be undone (rt_undo_statement) */
+} RtStopAt;
+
+/* How long a statement may run on after Ctrl-C before it is abandoned part-way, in seconds:
+ * long enough for a loop's iteration or a train block's step to end at a boundary, where
+ * stopping keeps everything consistent; short enough to feel immediate. */
+#define RT_INTERRUPT_GRACE 0.5
 
 /* What rt_raise raises: any status but RT_OK. */
 typedef RtStatus RtErrKind;
@@ -112,11 +127,26 @@ typedef struct Runtime {
     bool in_break;              /* a train block is stopped at a breakpoint */
     size_t pc;                  /* the instruction running (rt_exec); its program: */
     const Program *prog;
-    bool in_loop;               /* the train block running is inside a loop: Ctrl-C stops the
-                                   loop too, so the block leaves *interrupt set */
+    bool in_loop;               /* the train block running is inside a loop (rt_train sets it):
+                                   Ctrl-C stops the loop at the end of its iteration, so the
+                                   block leaves *interrupt set */
     const char *plot_path;      /* --plot: each train block's loss curve as SVG, or NULL */
     const struct Sandbox *files;    /* what files may be opened (sandbox.h; the session's) */
     int plots;                  /* curves written so far (the second is FILE-2.svg, ...) */
+    /* limits (nn_set_max_steps, nn_set_timeout), counted per run (rt_run_start) */
+    uint64_t max_steps;         /* 0: none */
+    double timeout;             /* seconds; 0: none */
+    bool limited;               /* either is set (rt_set_limits) */
+    uint64_t steps;             /* statements and updates of the run so far */
+    double deadline;            /* rt_clock() time the run must end by; 0: none */
+    /* stopping part-way through a statement (Ctrl-C) */
+    double interrupt_seen;      /* when a poll first saw the flag set (0: not yet) */
+    double grace;               /* RT_INTERRUPT_GRACE (tests set 0) */
+    RtStopAt stop_at;           /* where the last RT_INTERRUPT stopped */
+    Rng pass_rng, stmt_rng;     /* the random state as the pass running, and the statement of
+                                   the unit's top level, began */
+    const uint32_t *pass_params;    /* not NULL: rt_pass saved these params' gradients in */
+    int pass_n_params;              /* pass_grads (an interrupt part-way puts them back) */
 } Runtime;
 
 /* The runtime is four files in layers; each calls only the files below it:
@@ -152,6 +182,32 @@ _Noreturn void rt_rethrow(Runtime *rt);
  *     if (st == RT_NONFINITE) warn_and_stop(&loop);         (a kind it handles)
  *     else if (st != RT_OK) rt_rethrow(rt);                 (the others, passed on) */
 RtStatus rt_protect(Runtime *rt, void (*fn)(Runtime *rt, void *ud), void *ud);
+
+/* -- limits and interrupts */
+/* Monotonic wall-clock seconds. */
+double rt_clock(void);
+/* The limits of every run from now on (0: none), and the Ctrl-C flag (NULL: none). */
+void rt_set_limits(Runtime *rt, uint64_t max_steps, double timeout);
+void rt_set_interrupt(Runtime *rt, volatile sig_atomic_t *flag);
+/* A run begins (the outermost one: runs nest at breakpoints): its steps and time count from
+ * here, and no interrupt has been seen yet. rt_run_end: it ended (stops watching the time). */
+void rt_run_start(Runtime *rt);
+void rt_run_end(Runtime *rt);
+/* One step (a statement, a loop's test, a train block's update) at `at`: raises RT_ERROR there
+ * if the run passes its step or time limit. Only to be called when rt->limited. */
+void rt_step(Runtime *rt, Span at);
+/* A boundary where a run can stop cleanly: true (and the flag cleared) if Ctrl-C asks to. */
+static inline bool rt_take_interrupt(Runtime *rt)
+{
+    if (!rt->interrupt || !*rt->interrupt) return false;
+    *rt->interrupt = 0;
+    rt->interrupt_seen = 0;
+    return true;
+}
+/* After RT_INTERRUPT with stop_at RT_STOP_INSIDE: undoes what the abandoned statement did
+ * part-way (the gradients a backward pass was adding to, the random numbers it drew, from the
+ * start of the instruction or, when `whole`, of the top-level statement). */
+void rt_undo_statement(Runtime *rt, bool whole);
 
 /* -- output and scratch */
 /* A warning at span (and, if note is not NULL, a note at note_at). */

@@ -75,8 +75,8 @@ bool sandbox_read(const Sandbox *sb, const char *name, SandboxFile *f, char *why
  * on false `err` holds the whole message, "cannot write 'NAME': reason". */
 bool sandbox_write(const Sandbox *sb, const char *name, SandboxFile *f, char *err,
                    size_t errlen);
-/* Releases f. With msg (may be NULL), first puts f's name back where a message built from
- * f->path quotes that path. */
+/* Releases f. With msg (NULL when the use of f succeeded: no message was written), first puts
+ * f's name back where the message, built from f->path, quotes that path. */
 void sandbox_done(SandboxFile *f, char *msg, size_t msglen);
 
 /* `path` made absolute against `cwd` (absolute, ignored when path is), with empty and "."

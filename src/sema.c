@@ -543,7 +543,7 @@ static void check_stmt(Sema *s, AstNode *st)
 }
 
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
-               Arena *arena, const struct Sandbox *files, size_t room)
+               Arena *arena, const struct Sandbox *files, const DataLimits *limits)
 {
     Sema s;
     memset(&s, 0, sizeof s);
@@ -554,7 +554,7 @@ int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *inte
     s.interner = interner;
     s.arena = arena;
     s.files = files;
-    s.room = room;
+    s.limits = limits ? *limits : (DataLimits){ SIZE_MAX, NULL };
     for (size_t i = 0; i < stmts->count; i++) {
         s.stmt_index = i;
         check_stmt(&s, stmts->items[i]);

@@ -244,11 +244,11 @@ void symtab_truncate(SymbolTable *t, size_t count);
  * errors; on errors the caller rolls `syms` back. `interner` makes the dotted names of model
  * params and data fields; `arena` is the unit's (sema results live as long as the AST);
  * `sources` gives a model's source text for checkpoints. `files` is the policy that the data
- * files read while checking go through (NULL: none; see sandbox.h). `room`: the memory those
- * files (csv, a split's row list) may take, the memory limit less what the session holds
- * (SIZE_MAX: no limit). */
+ * files read while checking go through (NULL: none; see sandbox.h). `limits`: the memory
+ * those files (csv, a split's row list) may take, the memory limit less what the session
+ * holds, and the Ctrl-C flag that stops reading them (data.h; NULL: no limits). */
 struct Sandbox;
 int sema_check(AstList *stmts, SymbolTable *syms, DiagSink *diag, Interner *interner,
-               Arena *arena, const struct Sandbox *files, size_t room);
+               Arena *arena, const struct Sandbox *files, const DataLimits *limits);
 
 #endif

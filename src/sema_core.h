@@ -44,7 +44,7 @@ typedef struct Sema {
                                        others) */
     AstList *unit;                  /* the unit's statements, and the index of the one being */
     size_t stmt_index;              /* checked: "defined later, at line N" */
-    size_t room;                    /* memory the data files read while checking may take */
+    DataLimits limits;              /* the memory and time those data files may take */
 } Sema;
 
 /* ---- reporting ---------------------------------------------------------------------------- */

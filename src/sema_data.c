@@ -157,8 +157,8 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
         sema_error(s, v[0].node->span, "cannot open '%s': %s", file, why);
         return false;
     }
-    bool read = data_read_csv(opened.path, target, s->room, &d, &err);
-    sandbox_done(&opened, err.msg, sizeof err.msg);
+    bool read = data_read_csv(opened.path, target, &s->limits, &d, &err);
+    sandbox_done(&opened, read ? NULL : err.msg, sizeof err.msg);
     if (!read) {
         if (err.line == 0) {    /* the whole file: the script's string is the place */
             sema_error(s, v[0].node->span, "%s", err.msg);
@@ -237,8 +237,8 @@ static bool split_by_file(Sema *s, AstNode *how, const DataSym *d, SemaData *sd,
         sema_error(s, how->span, "cannot open '%s': %s", file, why);
         return false;
     }
-    bool read = data_read_indices(opened.path, d->rows, s->room, &rows, &count, &err);
-    sandbox_done(&opened, err.msg, sizeof err.msg);
+    bool read = data_read_indices(opened.path, d->rows, &s->limits, &rows, &count, &err);
+    sandbox_done(&opened, read ? NULL : err.msg, sizeof err.msg);
     if (!read) {
         if (err.line == 0) {
             sema_error(s, how->span, "%s", err.msg);

@@ -271,16 +271,61 @@ static void note_loop(NnState *nn, const Program *prog, size_t pc, bool interrup
         diag_report(&nn->diag, DIAG_NOTE, loop->span, "in iteration %ld%s of this loop", n, var);
 }
 
+/* The statement of the unit's top level that instruction pc belongs to is a loop or an if. */
+static bool in_block(const Program *prog, size_t pc)
+{
+    const StmtEnd *end = program_stmt_at(prog, pc);
+    if (!end) return false;
+    for (size_t i = end == prog->stmts ? 0 : end[-1].pc; i < end->pc; i++)
+        if (prog->items[i].kind >= INS_LOOP_INIT) return true;
+    return false;
+}
+
+/* Where Ctrl-C stopped the run, as notes (the CLI's "where it stopped"). */
+static void note_interrupt(NnState *nn, const Program *prog, size_t pc)
+{
+    Runtime *rt = &nn->rt;
+    Span at = prog->items[pc].span;
+    switch (rt->stop_at) {
+    case RT_STOP_LOOP: break;
+    case RT_STOP_STATEMENT:
+        diag_report(&nn->diag, DIAG_NOTE, at, "interrupted before this statement; what ran "
+                    "before it is kept");
+        break;
+    case RT_STOP_TRAIN:
+        if (!program_loop_at(prog, pc))
+            diag_report(&nn->diag, DIAG_NOTE, at, "interrupted in this train block; the run "
+                        "stops here");
+        break;
+    case RT_STOP_INSIDE:
+        diag_report(&nn->diag, DIAG_NOTE, at, "interrupted while running this statement, which "
+                    "is undone; what ran before it is kept%s", program_loop_at(prog, pc)
+                    ? " (names the loop carries keep the values this iteration began with)"
+                    : in_block(prog, pc) ? " (names the if carries keep their values from "
+                    "before it)" : "");
+        break;
+    }
+    note_loop(nn, prog, pc, true);
+}
+
 static NnStatus execute(NnState *nn, Program *prog)
 {
     Runtime *rt = &nn->rt;
     Span outer_stmt = rt->err_stmt;
     const Program *outer_prog = rt->prog;
     size_t outer_pc = rt->pc;
+    bool outermost = rt->catch_point == NULL;   /* runs nest at breakpoints */
+    if (outermost) rt_run_start(rt);
     RtStatus status = rt_protect(rt, run_program, prog);
+    if (outermost) rt_run_end(rt);
+    if (status != RT_INTERRUPT || rt->stop_at != RT_STOP_INSIDE) rt->pass_params = NULL;
     if (status == RT_INTERRUPT) {
+        if (rt->stop_at == RT_STOP_INSIDE) {
+            sb_clear(&rt->out);     /* what the abandoned statement was writing is undone too */
+            rt_undo_statement(rt, !in_block(prog, rt->pc));
+        }
         rt_flush(rt);
-        note_loop(nn, prog, rt->pc, true);
+        note_interrupt(nn, prog, rt->pc);
     } else if (status != RT_OK) {
         sb_clear(&rt->out);         /* a half-built line is not output */
         Span at = rt->err_span, stmt = rt->err_stmt;
@@ -295,12 +340,18 @@ static NnStatus execute(NnState *nn, Program *prog)
     return status == RT_OK ? NN_OK : status == RT_INTERRUPT ? NN_INTERRUPTED : NN_ERROR_RUNTIME;
 }
 
-/* After an interrupt: the unit ends with the statement that was running. Its effects stay;
- * what lowering made for the statements after it (their names and nodes) goes. */
-static void end_unit_at(NnState *nn, const Program *prog)
+/* After an interrupt: the unit ends with the statement of its top level that was running (a
+ * loop, an if, a train block: what ran of it stays), or before it when it did not run or was
+ * undone (`start`: the unit's own start). What lowering made for the statements after that
+ * end (their names and nodes) goes. */
+static void end_unit_at(NnState *nn, const Program *prog, const StmtEnd *start)
 {
-    const StmtEnd *end = program_stmt_at(prog, nn->rt.pc);
+    size_t pc = nn->rt.pc;
+    const StmtEnd *end = program_stmt_at(prog, pc);
     if (!end) return;
+    RtStopAt at = nn->rt.stop_at;
+    if (at == RT_STOP_STATEMENT || (at == RT_STOP_INSIDE && !in_block(prog, pc)))
+        end = end == prog->stmts ? start : end - 1;
     symtab_truncate(&nn->syms, end->syms);
     rt_truncate(&nn->rt, end->nodes);
     nn->n_defs = end->defs;
@@ -359,6 +410,14 @@ static void remember_definitions(NnState *nn, const AstList *stmts, Program *pro
     if (stmts->count) prog->stmts[stmts->count - 1].defs = nn->n_defs;
 }
 
+/* What the data files read while checking may take: the memory left under the limit, and the
+ * time until Ctrl-C. */
+static DataLimits data_limits(NnState *nn)
+{
+    DataLimits lim = { graph_room(&nn->rt.graph), nn->rt.interrupt };
+    return lim;
+}
+
 /* The whole pipeline for one text. With run = false, only parse and check. */
 static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, bool run)
 {
@@ -371,9 +430,10 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
 
     size_t nsyms = nn->syms.count;
     NnStatus status = NN_OK;
+    DataLimits limits = data_limits(nn);
     if (parse_unit(&ctx) > 0
         || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
-                      &nn->sandbox, graph_room(&nn->rt.graph)) > 0) {
+                      &nn->sandbox, &limits) > 0) {
         status = NN_ERROR_COMPILE;
     } else if (run) {
         /* a run that fails part-way changes nothing: keep what it could change */
@@ -386,7 +446,8 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
         remember_definitions(nn, &ctx.stmts, &prog);
         arena_free(&arena);     /* the AST is not needed once the graph is built */
         status = nn->rt.graph.over ? over_memory(nn) : execute(nn, &prog);
-        if (status == NN_INTERRUPTED) end_unit_at(nn, &prog);
+        if (status == NN_INTERRUPTED)
+            end_unit_at(nn, &prog, &(StmtEnd){ 0, nsyms, before.nodes, n_defs });
         program_free(&prog);
         if (status != NN_OK && status != NN_INTERRUPTED) {
             rt_snapshot_restore(&nn->rt, &before);
@@ -525,7 +586,17 @@ int nn_is_complete(NnState *nn, const char *code)
 
 void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag)
 {
-    nn->rt.interrupt = flag;
+    rt_set_interrupt(&nn->rt, flag);
+}
+
+void nn_set_max_steps(NnState *nn, uint64_t steps)
+{
+    rt_set_limits(&nn->rt, steps, nn->rt.timeout);
+}
+
+void nn_set_timeout(NnState *nn, double seconds)
+{
+    rt_set_limits(&nn->rt, nn->rt.max_steps, seconds);
 }
 
 NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
@@ -538,9 +609,10 @@ NnStatus state_eval(NnState *nn, const char *expr, uint32_t *root)
     parse_ctx_init(&ctx, nn, &arena, &nn->diag, src, id);
     size_t nsyms = nn->syms.count;
     NnStatus st = NN_ERROR_COMPILE;
+    DataLimits limits = data_limits(nn);
     if (parse_unit(&ctx) > 0
         || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
-                      &nn->sandbox, graph_room(&nn->rt.graph)) > 0) {
+                      &nn->sandbox, &limits) > 0) {
         symtab_truncate(&nn->syms, nsyms);
         arena_free(&arena);
         return st;

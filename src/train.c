@@ -168,6 +168,8 @@ typedef struct Loop {
     int epoch;              /* the epoch running (for messages); when done, the epochs done */
     bool started_epochs;    /* past setting up (resume): errors say which epoch */
     bool stop;              /* ended at a breakpoint */
+    bool interrupted;       /* ended by Ctrl-C (reported) */
+    bool checked;           /* updates have something to check: a breakpoint, a limit */
     int batch, batches;     /* the batch running (from 1), of the epoch's */
     double best_loss;       /* early stopping: the best loss watched, */
     int best_epoch;         /* ... in this epoch (-1: none yet) */
@@ -261,6 +263,16 @@ static bool stop_at(Loop *lp, const char *why)
     return stop;
 }
 
+/* Whether updates have anything to check (a breakpoint of the block or of the session, a step
+ * or time limit): a block with none skips the checks, which cost as much as a small op. */
+static bool update_checks(const Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    const Runtime *rt = lp->rt;
+    return t->set.break_step || rt->break_step || t->set.break_grad_norm > 0
+           || rt->break_grad_norm > 0 || rt->limited;
+}
+
 /* Before update lp->step + 1: stop there if a breakpoint says so. */
 static void check_breakpoints(Loop *lp)
 {
@@ -280,6 +292,7 @@ static void check_breakpoints(Loop *lp)
                   norm);
     if (over) snprintf(why + n, sizeof why - (size_t)n, ", above %g", bound);
     lp->stop = stop_at(lp, why);
+    lp->checked = update_checks(lp);    /* the handler may have changed the breakpoints */
 }
 
 /* ---- the learning rate: the schedule, by epoch or by update ------------------------------- */
@@ -333,8 +346,11 @@ static const OptimConfig *scheduled(Loop *lp, OptimConfig *scratch, float *lr)
 static void update(Loop *lp)
 {
     const TrainInstr *t = lp->t;
-    check_breakpoints(lp);
-    if (lp->stop) return;   /* ended at the breakpoint: this update is not made */
+    if (lp->checked) {
+        if (lp->rt->limited) rt_step(lp->rt, lp->at);  /* an update is a step of the limits */
+        check_breakpoints(lp);
+        if (lp->stop) return;   /* ended at the breakpoint: this update is not made */
+    }
     if (lp->first_epoch) {      /* gradient norms per layer, for the vanishing-gradient check */
         for (int i = 0; i < t->n_params; i++) {
             const GraphNode *p = node(lp->rt, t->params[i]);
@@ -738,7 +754,7 @@ static void svg_curve(Loop *lp)
     SandboxFile file;
     bool ok = sandbox_write(rt->files, path, &file, err, sizeof err)
               && afile_write_all(file.path, sb.data, sb.len, err, sizeof err);
-    sandbox_done(&file, err, sizeof err);
+    sandbox_done(&file, ok ? NULL : err, sizeof err);
     sb_free(&sb);
     if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "%s (the loss curve)", err);
 }
@@ -780,6 +796,7 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
                                                 sizeof *ts->val_curve);
     }
     for (int i = 0; i < t->n_params; i++) lp->sizes[i] = node(rt, t->params[i])->size;
+    lp->checked = update_checks(lp);
 }
 
 /* The part of setting up that can raise: the data, a new optimizer (or the one resumed), the
@@ -826,6 +843,17 @@ static bool watch_best(Loop *lp, const Scores *sc)
     return true;
 }
 
+/* The line saying where a breakpoint's :stop or Ctrl-C ended the block. */
+static void report_end(Loop *lp, int epoch)
+{
+    Runtime *rt = lp->rt;
+    progress_done(lp);
+    sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params are as the last "
+              "update left them\n", lp->stop ? "stopped at the breakpoint" : "interrupted",
+              epoch + 1, lp->t->set.epochs, lp->step, lp->step == 1 ? "" : "s");
+    rt_flush_text(rt);
+}
+
 /* Epoch lp->epoch: its updates, then the log line, the curve and early stopping. Returns false
  * if the block ends after it (a breakpoint, Ctrl-C, early stopping). */
 static bool run_epoch(Loop *lp)
@@ -851,12 +879,11 @@ static bool run_epoch(Loop *lp)
     lp->final_loss = sc.loss;
     if (lp->first_epoch) check_vanishing(lp);
     if (lp->stop || (rt->interrupt && *rt->interrupt)) {
-        if (rt->interrupt && !rt->in_loop) *rt->interrupt = 0;  /* in a loop: it stops too */
-        progress_done(lp);
-        sb_printf(&rt->out, "%s in epoch %d of %d, after %ld update%s; the params "
-                  "are as the last update left them\n", lp->stop ? "stopped at the breakpoint"
-                  : "interrupted", epoch + 1, t->set.epochs, lp->step, lp->step == 1 ? "" : "s");
-        rt_flush_text(rt);
+        /* Ctrl-C stops the run after the block (rt_train); in a loop, the loop stops at the end
+         * of its iteration, so the flag is left for it */
+        lp->interrupted = !lp->stop;
+        if (lp->interrupted && !rt->in_loop) rt_take_interrupt(rt);
+        report_end(lp, epoch);
         return false;
     }
     bool log = t->set.log_every && ((epoch + 1) % t->set.log_every == 0 || epoch + 1 == t->set.epochs);
@@ -949,9 +976,20 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     if (rt->in_break)
         rt_error(rt, at, "a train block cannot start while another is stopped at a breakpoint; "
                  ":continue or :stop that one first");
+    rt->in_loop = program_loop_at(rt->prog, rt->pc) != NULL;
     Loop lp;
     train_setup(&lp, rt, t, at);
     RtStatus status = rt_protect(rt, train_epochs, &lp);
+    if (status == RT_INTERRUPT && rt->stop_at == RT_STOP_INSIDE && lp.started_epochs) {
+        /* Ctrl-C part-way through a pass: the block ends as between two updates, but the
+         * gradients that pass was making are incomplete, so they are cleared */
+        zero_grads(&lp);
+        rt->pass_params = NULL;
+        lp.interrupted = true;
+        report_end(&lp, lp.epoch);
+        lp.epoch++;     /* the epochs done, as when Ctrl-C comes between updates */
+        status = RT_OK;
+    }
     if (status == RT_OK) {
         train_finish(&lp);
     } else {
@@ -961,4 +999,10 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     }
     for (int i = 0; i < t->n_params; i++)      /* where training stands, for checkpoints */
         rt_param_opt(rt, t->params[i], &t->set.optim)->epoch = lp.epoch;
+    /* Ctrl-C stops the run here (in a loop, at the end of the iteration: the flag is still set;
+     * part-way through a pass, at once) */
+    if (lp.interrupted && (!rt->in_loop || !(rt->interrupt && *rt->interrupt))) {
+        rt->stop_at = RT_STOP_TRAIN;
+        rt_raise(rt, RT_INTERRUPT, at, "interrupted");
+    }
 }

@@ -82,5 +82,18 @@ one=$("$nn" --threads 1 -e "$prog"); two=$("$nn" --threads 2 -e "$prog"); three=
     { echo "FAIL --threads changes results: '$one' '$two' '$three'"; fails=$((fails+1)); }
 check threads-bad 2 "--threads needs a number from 1 to 64, not '0'" -- "$nn" --threads 0 -e 'print 1'
 check break-bad 2 "--break takes step=N, nonfinite or grad_norm=X, not 'soon'" -- "$nn" --break soon -e 'print 1'
+# --max-steps and --timeout: a run-time error (1) at the limit; bad values are usage errors (2)
+check max-steps 1 "limit of --max-steps 3 steps" -- "$nn" --max-steps 3 -e 'print 1; print 2; print 3; print 4'
+check max-steps-enough 0 "4" -- "$nn" --max-steps=4 -e 'print 1; print 2; print 3; print 4'
+check max-steps-while 1 "note: in iteration" -- "$nn" --max-steps 100000 -e 'while 1 { }'
+check max-steps-zero 2 "--max-steps needs a whole number of steps from 1, not '0'" -- "$nn" --max-steps 0 -e 'print 1'
+check max-steps-negative 2 "not '-5'" -- "$nn" --max-steps -5 -e 'print 1'
+check max-steps-float 2 "not '1e3'" -- "$nn" --max-steps 1e3 -e 'print 1'
+check max-steps-missing 2 "--max-steps needs a number of steps" -- "$nn" -e 'print 1' --max-steps
+check timeout 1 "limit of --timeout 0.2 seconds" -- "$nn" --timeout 0.2 -e 'let n = 0; while 1 { n += 1 }'
+check timeout-enough 0 "7" -- "$nn" --timeout 30 -e 'print 7'
+check timeout-zero 2 "--timeout needs a number of seconds above 0, as in 30 or 0.5, not '0'" -- "$nn" --timeout 0 -e 'print 1'
+check timeout-nan 2 "not 'nan'" -- "$nn" --timeout nan -e 'print 1'
+check timeout-word 2 "not 'soon'" -- "$nn" --timeout=soon -e 'print 1'
 if [ $fails -eq 0 ]; then echo "cli: all passed"; fi
 exit $fails

@@ -4,13 +4,15 @@
 Each scenario types lines, waits for the prompt, and checks what came back: values with
 shapes, multi-line blocks, errors that keep the session, :commands, Ctrl-C during training
 and at the prompt, tab completion and the history file (with readline), and the plain-line
-fallback (NN_NO_READLINE=1). Usage: test_repl.py PATH/TO/nn
+fallback (NN_NO_READLINE=1); Ctrl-C in an open block and in a long statement, a NUL byte in a
+line, SIGTERM. Usage: test_repl.py PATH/TO/nn
 """
 import os
 import pty
 import re
 import select
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,14 +23,14 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\x07")
 
 
 class Session:
-    def __init__(self, home, readline=True):
+    def __init__(self, home, readline=True, args=()):
         env = dict(os.environ, HOME=home, TERM="dumb", LC_ALL="C")
         if not readline:
             env["NN_NO_READLINE"] = "1"
         env.pop("NN_NO_READLINE", None) if readline else None
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execve(NN, [NN], env)
+            os.execve(NN, [NN, *args], env)
         self.buf = ""
         self.wait_for("nn> ")
 
@@ -181,6 +183,81 @@ def scenario_interrupt(readline):
     check(tag + ": Ctrl-D after an interrupt", code == 0, "status %r" % code)
 
 
+def scenario_stop(readline):
+    """Ctrl-C in an open block gives a fresh nn> prompt; Ctrl-C stops a long statement (not only a
+    train block) part-way and returns to the prompt with the statements before it kept."""
+    tag = "readline" if readline else "plain"
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    s = Session(home, readline)
+    s.send("for k in 0..3 {\n")
+    s.wait_for("... ")
+    s.send("print k\n")
+    s.wait_for("... ")
+    s.send("\x03")
+    try:
+        s.wait_for("nn> ", timeout=5)
+        fresh = True
+    except TimeoutError:
+        fresh = False
+    check(tag + ": Ctrl-C in an open block gives a fresh nn> prompt", fresh, s.buf)
+    out = s.line("print 4321")
+    check(tag + ": ... and the block is dropped", "4321" in out and "0\n1" not in out, out)
+    s.line("seed 1")
+    # 60 products of 1500 x 1500 (400 G multiply-adds: 2.4 s on a 2-core Xeon with AVX-512)
+    s.line("let b = randn(1500, 1500) * 0.026")
+    s.line("param w = 1")
+    s.send("w = 2; print sum(b" + " @ b" * 60 + ")\n")
+    time.sleep(0.5)
+    t0 = time.time()
+    s.send("\x03")
+    out = s.wait_for("nn> ", timeout=30)
+    took = time.time() - t0
+    expect_in(tag + ": Ctrl-C stops a long statement part-way", out,
+              "<input>:1:8: note: interrupted while running this statement, which is undone; "
+              "what ran before it is kept")
+    check(tag + ": ... soon (%.1fs)" % took, took < 5, out)
+    expect_in(tag + ": ... keeping the statements before it", s.line("print w"), "2")
+    if not readline:    # readline does not let a NUL through
+        out = s.line("print 12\x0034")
+        expect_in(tag + ": a NUL byte in a line is an error", out,
+                  "nn: error: a NUL byte at column 9 of this line; the input is dropped")
+        check(tag + ": ... and the line does not run",
+              not any(l.strip() in ("12", "1234") for l in out.splitlines()), out)
+        expect_in(tag + ": ... and the session goes on", s.line("print 56"), "56")
+    code = s.close()
+    check(tag + ": Ctrl-D after stopping", code == 0, "status %r" % code)
+    # SIGTERM: at the prompt the REPL ends at once, by the signal
+    s = Session(home, readline)
+    os.kill(s.pid, signal.SIGTERM)
+    _, status = os.waitpid(s.pid, 0)
+    os.close(s.fd)
+    check(tag + ": SIGTERM at the prompt ends the REPL by the signal",
+          os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, "status %r" % status)
+
+
+def scenario_options():
+    """The options hold in the REPL as in a script, and again after :reset (a new session): the
+    seed, the limits (per line), the sandbox."""
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    script = subprocess.run([NN, "--seed", "7", "-e", "print randn(3)"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    s = Session(home, False, ["--seed", "7", "--max-steps", "50", "--sandbox"])
+    first = s.line("print randn(3)")
+    check("options: --seed holds in the REPL", first == script, "%r vs %r" % (first, script))
+    s.line(":reset")
+    again = s.line("print randn(3)")
+    check("options: ... and after :reset", again == script, "%r vs %r" % (again, script))
+    out = s.line("param w = 0; while 1 { w = w + 1 }")
+    expect_in("options: --max-steps holds in the REPL", out,
+              "error: the run reached its limit of --max-steps 50 steps here")
+    expect_in("options: ... for each line", s.line("for k in 0..40 { w = w + 1 }; print w"), "40")
+    s.line("model m { dense(1, 1) }")
+    out = s.line("save m \"w.safetensors\"")
+    expect_in("options: --sandbox holds in the REPL", out, "error:", "sandbox")
+    check("options: ... and wrote nothing", not os.path.exists(os.path.join(home, "w.safetensors")))
+    s.close()
+
+
 def scenario_break(readline):
     tag = "readline" if readline else "plain"
     home = tempfile.mkdtemp(prefix="nn-repl-")
@@ -242,10 +319,13 @@ def main():
     signal.alarm(300)
     scenario_neuron(False)
     scenario_interrupt(False)
+    scenario_stop(False)
     scenario_break(False)
+    scenario_options()
     if readline:
         scenario_neuron(True)
         scenario_interrupt(True)
+        scenario_stop(True)
         scenario_break(True)
         scenario_readline_only()
     if FAILURES:

@@ -168,7 +168,7 @@ static void read_csv(const char *target)
     Dataset d;
     DataError err;
     memset(&err, 0, sizeof err);
-    if (data_read_csv(CSV_FILE, target, SIZE_MAX, &d, &err)) {
+    if (data_read_csv(CSV_FILE, target, NULL, &d, &err)) {
         check_dataset(&d);
         if (strcmp(d.target_name, target) != 0)
             fuzz_fail("csv: target '%s' read as '%s'", target, d.target_name);
@@ -185,7 +185,7 @@ static void read_indices(int max_row)
     int *idx = NULL, count = -1;
     DataError err;
     memset(&err, 0, sizeof err);
-    if (data_read_indices(CSV_FILE, max_row, SIZE_MAX, &idx, &count, &err)) {
+    if (data_read_indices(CSV_FILE, max_row, NULL, &idx, &count, &err)) {
         if (count < 1 || !idx) fuzz_fail("indices: success with %d indices", count);
         bool *seen = calloc((size_t)max_row, 1);
         for (int i = 0; i < count; i++) {

@@ -336,7 +336,7 @@ static void estimate_part(Est *e, NnState *scratch, const char *text, size_t len
     }
     size_t nsyms = scratch->syms.count;
     if (sema_check(&ctx.stmts, &scratch->syms, &scratch->diag, &scratch->interner, &arena,
-                   NULL, SIZE_MAX) > 0) {
+                   NULL, NULL) > 0) {
         symtab_truncate(&scratch->syms, nsyms);     /* a compile error: nothing runs */
         arena_free(&arena);
         return;

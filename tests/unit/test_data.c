@@ -99,7 +99,7 @@ static void csv_fails_at(Fixture *f, const char *text, size_t len, const char *t
     Dataset d;
     DataError e;
     memset(&e, 0, sizeof e);
-    bool ok = data_read_csv(write_bytes(f, text, len), target, SIZE_MAX, &d, &e);
+    bool ok = data_read_csv(write_bytes(f, text, len), target, NULL, &d, &e);
     if (ok) {
         print_error("read succeeded, expected %d:%d: %s\n", line, col, msg);
         data_free(&d);
@@ -118,7 +118,7 @@ static void csv_fails_at(Fixture *f, const char *text, size_t len, const char *t
 static void read_ok(const char *path, const char *target, Dataset *d)
 {
     DataError e;
-    if (!data_read_csv(path, target, SIZE_MAX, d, &e)) {
+    if (!data_read_csv(path, target, NULL, d, &e)) {
         print_error("%s:%d:%d: %s\n", path, e.line, e.col, e.msg);
         fail();
     }
@@ -184,7 +184,7 @@ static void test_iris_numeric_target(void **state)
     Dataset d;
     DataError e;
     /* with a numeric target the species names become a feature, which is not a number */
-    assert_false(data_read_csv(DATA_DIR "iris.csv", "petal_width", SIZE_MAX, &d, &e));
+    assert_false(data_read_csv(DATA_DIR "iris.csv", "petal_width", NULL, &d, &e));
     expect_error(&e, 2, 17, "'setosa' in column 'species' is not a number");
 }
 
@@ -343,12 +343,12 @@ static void test_csv_cannot_open(void **state)
     DataError e;
     char path[300], msg[400];
     snprintf(path, sizeof path, "%s/missing.csv", f->dir);
-    assert_false(data_read_csv(path, "y", SIZE_MAX, &d, &e));
+    assert_false(data_read_csv(path, "y", NULL, &d, &e));
     snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory", path);
     expect_error(&e, 0, 0, msg);
     assert_null(d.X);
 
-    assert_false(data_read_csv(f->dir, "y", SIZE_MAX, &d, &e));
+    assert_false(data_read_csv(f->dir, "y", NULL, &d, &e));
     snprintf(msg, sizeof msg, "cannot read '%s': Is a directory", f->dir);
     expect_error(&e, 0, 0, msg);
 }
@@ -367,11 +367,11 @@ static void test_csv_no_column(void **state)
     (void)state;
     Dataset d;
     DataError e;
-    assert_false(data_read_csv(DATA_DIR "iris.csv", "specis", SIZE_MAX, &d, &e));
+    assert_false(data_read_csv(DATA_DIR "iris.csv", "specis", NULL, &d, &e));
     expect_error(&e, 1, 1,
                  "no column named 'specis'; the columns are sepal_length, sepal_width, "
                  "petal_length, petal_width, species");
-    assert_false(data_read_csv(DATA_DIR "digits.csv", "label", SIZE_MAX, &d, &e));
+    assert_false(data_read_csv(DATA_DIR "digits.csv", "label", NULL, &d, &e));
     expect_error(&e, 1, 1,
                  "no column named 'label'; the columns are p0, p1, p2, ..., p63, digit "
                  "(65 columns)");
@@ -429,7 +429,7 @@ static void test_csv_header_order(void **state)
     len += (size_t)snprintf(text + len, cap - len, "0\n");
     Dataset d;
     DataError e;
-    assert_true(data_read_csv(write_bytes(*state, text, len), "y", SIZE_MAX, &d, &e));
+    assert_true(data_read_csv(write_bytes(*state, text, len), "y", NULL, &d, &e));
     assert_int_equal(d.features, N);
     assert_string_equal(d.feature_names[N - 1], "c199999");
     data_free(&d);
@@ -456,7 +456,7 @@ static void test_csv_block_boundaries(void **state)
         len += (size_t)sprintf(text + len, "\r\n%s", record);
         Dataset d;
         DataError e;
-        if (!data_read_csv(write_bytes(*state, text, len), "name", SIZE_MAX, &d, &e)) {
+        if (!data_read_csv(write_bytes(*state, text, len), "name", NULL, &d, &e)) {
             print_error("shift %zu: %d:%d: %s\n", shift, e.line, e.col, e.msg);
             fail();
         }
@@ -489,23 +489,44 @@ static void test_csv_memory(void **state)
     const char *path = write_bytes(*state, text, len);
     Dataset d;
     DataError e;
-    assert_true(data_read_csv(path, "y", 4 << 20, &d, &e));     /* about 2 MiB: fits */
+    DataLimits fits = { 4 << 20, NULL };    /* about 2 MiB: fits */
+    assert_true(data_read_csv(path, "y", &fits, &d, &e));
     assert_int_equal(d.rows, ROWS);
     data_free(&d);
-    assert_false(data_read_csv(path, "y", 200000, &d, &e));
+    assert_false(data_read_csv(path, "y", &(DataLimits){ 200000, NULL }, &d, &e));
     assert_null(d.X);
     assert_int_equal(e.line, 0);
     assert_non_null(strstr(e.msg, "reading this file would take more than the 196 KiB of memory "
                                   "left under the limit (at line "));
-    assert_false(data_read_csv(path, "y", 1000, &d, &e));       /* not even the first block */
+    /* not even the first block */
+    assert_false(data_read_csv(path, "y", &(DataLimits){ 1000, NULL }, &d, &e));
     expect_error(&e, 0, 0, "reading this file would take more than the 1 KiB of memory left "
                  "under the limit; raise the limit with --max-memory");
     /* one-hot Y is rows x classes: 20000 different texts need 1.6 GB of it */
     len = (size_t)snprintf(text, cap, "a,y\n");
     for (int i = 0; i < ROWS; i++) len += (size_t)snprintf(text + len, cap - len, "1,k%d\n", i);
-    assert_false(data_read_csv(write_bytes(*state, text, len), "y", 64 << 20, &d, &e));
+    DataLimits room = { 64 << 20, NULL };
+    assert_false(data_read_csv(write_bytes(*state, text, len), "y", &room, &d, &e));
     expect_error(&e, 0, 0, "reading this file would take more than the 64 MiB of memory left "
                  "under the limit; raise the limit with --max-memory");
+    /* Ctrl-C: the flag stops reading before the next block (after the first, 64 KiB) */
+    len = (size_t)snprintf(text, cap, "a,b,y\n");
+    for (int i = 0; i < ROWS; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%d,%d,%d\n", i, -i, i % 3);
+    volatile sig_atomic_t stop = 1;
+    DataLimits stopped = { SIZE_MAX, &stop };
+    assert_false(data_read_csv(write_bytes(*state, text, len), "y", &stopped, &d, &e));
+    assert_null(d.X);
+    assert_non_null(strstr(e.msg, "reading was interrupted at line "));
+    assert_int_equal(stop, 0);      /* cleared: it has stopped something */
+    stop = 1;
+    int *read, count;
+    assert_false(data_read_indices(write_bytes(*state, text, len), ROWS, &stopped, &read, &count,
+                                   &e));
+    expect_error(&e, 0, 0, "reading was interrupted");
+    assert_true(data_read_csv(write_bytes(*state, text, len), "y", &stopped, &d, &e));
+    assert_int_equal(d.rows, ROWS);
+    data_free(&d);
     free(text);
 
     csv_fails_at(*state, "a,y\n1,2\n3\0,4\n", 13, "y", 3, 2,
@@ -513,7 +534,7 @@ static void test_csv_memory(void **state)
     csv_fails_at(*state, "\0", 1, "y", 1, 1, "the file has a NUL byte here (is it a text file?)",
                  __FILE__, __LINE__);
     int *idx, n;
-    assert_false(data_read_indices(write_bytes(*state, "1 2\n3\0", 6), 5, SIZE_MAX, &idx, &n, &e));
+    assert_false(data_read_indices(write_bytes(*state, "1 2\n3\0", 6), 5, NULL, &idx, &n, &e));
     expect_error(&e, 2, 2, "the file has a NUL byte here (is it a text file?)");
 }
 
@@ -567,14 +588,14 @@ static void test_indices_good(void **state)
 {
     int *idx, n;
     DataError e;
-    assert_true(data_read_indices(write_text(*state, "3\n1 4\r\n\n\t 0"), 5, SIZE_MAX, &idx, &n,
+    assert_true(data_read_indices(write_text(*state, "3\n1 4\r\n\n\t 0"), 5, NULL, &idx, &n,
                                   &e));
     assert_int_equal(n, 4);
     const int want[] = { 3, 1, 4, 0 };
     for (int i = 0; i < 4; i++) assert_int_equal(idx[i], want[i]);
     nn_free(idx);
 
-    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", 1797, SIZE_MAX, &idx, &n,
+    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", 1797, NULL, &idx, &n,
                                   &e));
     assert_int_equal(n, 359);
     assert_int_equal(idx[0], 1);
@@ -589,7 +610,7 @@ static void indices_fail_at(Fixture *f, const char *text, int max_row, int line,
 {
     int dummy, *idx = &dummy, n = -1;
     DataError e;
-    if (data_read_indices(write_text(f, text), max_row, SIZE_MAX, &idx, &n, &e)) {
+    if (data_read_indices(write_text(f, text), max_row, NULL, &idx, &n, &e)) {
         print_error("read succeeded, expected %d:%d: %s\n", line, col, msg);
         nn_free(idx);
         _fail(file, at);
@@ -773,7 +794,7 @@ static void test_split_rows_digits(void **state)
     DataError e;
     int *idx, n;
     read_ok(DATA_DIR "digits.csv", "digit", &d);
-    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", d.rows, SIZE_MAX, &idx, &n,
+    assert_true(data_read_indices(DATA_DIR "digits_test_idx.txt", d.rows, NULL, &idx, &n,
                                   &e));
     data_split_rows(&d, idx, n, &train, &test);
     assert_int_equal(train.rows, 1438);

@@ -100,7 +100,7 @@ static int compile_at(Fixture *f, const char *code, const char *file, int line)
 {
     Arena *arena = parse_at(f, code, file, line);
     size_t nsyms = f->syms.count;
-    int errors = sema_check(&f->stmts, &f->syms, &f->diag, &f->interner, arena, NULL, SIZE_MAX);
+    int errors = sema_check(&f->stmts, &f->syms, &f->diag, &f->interner, arena, NULL, NULL);
     if (errors) symtab_truncate(&f->syms, nsyms);
     return errors;
 }
@@ -963,7 +963,7 @@ static void test_error_string_value(void **state)
     ast_list_push(&f->arenas[f->nunits - 1], &list, stmt);
     sb_clear(&f->msgs);
     assert_int_equal(sema_check(&list, &f->syms, &f->diag, &f->interner, &f->arenas[f->nunits - 1],
-                                NULL, SIZE_MAX), 1);
+                                NULL, NULL), 1);
     assert_string_equal(text_of(&f->msgs),
                         "t.nn:1:7: error: a string can only be printed, not computed with\n"
                         "   1 | print \"s\"\n"
