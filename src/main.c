@@ -423,28 +423,9 @@ static const char *collected_events(Collected *c)
 static volatile sig_atomic_t stop_flag;     /* the session's interrupt flag */
 static volatile sig_atomic_t stop_signal;   /* the first signal received, or 0 */
 
-/* Ends the process by `sig`, as its default action would. Async-signal-safe. */
-static void die_by(int sig)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    raise(sig);
-    _exit(128 + sig);
-}
-
 static void on_signal(int sig)
 {
-    if (stop_signal) {
-        nn_remove_temp_files();
-        die_by(sig);
-    }
+    if (stop_signal) repl_die_by(sig);
     stop_signal = sig;
     stop_flag = 1;
 }
@@ -619,7 +600,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         free(events.text);
         nn_close(nn);
-        die_by(stop_signal);
+        repl_die_by(stop_signal);
     }
     if (o.html && !o.check) {
         const char *text = collected_events(&events);

@@ -24,7 +24,8 @@
 /* Ctrl-C: the one global the house style allows (with the other signal flags). Set by the
  * signal handler; the session stops at its next boundary (through nn_set_interrupt). */
 static volatile sig_atomic_t interrupted;
-static volatile sig_atomic_t at_prompt;     /* reading a line, not running code */
+static volatile sig_atomic_t at_prompt;     /* reading a line, not running code: AT_READLINE
+                                               or AT_GETLINE */
 static volatile sig_atomic_t cancelled;     /* Ctrl-C at the prompt: drop the unfinished input */
 static volatile sig_atomic_t end_line;      /* ... readline is to return the line, emptied */
 static volatile sig_atomic_t terminated;    /* SIGTERM: stop what runs, then leave */
@@ -43,6 +44,8 @@ typedef struct Repl {
     bool drop;              /* the line read was refused: drop the unfinished input */
 } Repl;
 
+enum { AT_READLINE = 1, AT_GETLINE = 2 };
+
 /* How reading input ended, or what a command asks for. */
 typedef enum Cmd { CMD_GO_ON, CMD_QUIT, CMD_CONTINUE, CMD_STOP } Cmd;
 
@@ -57,16 +60,29 @@ static void on_sigint(int sig)
     end_line = 1;   /* (readline is not async-signal-safe: after_signal does it) */
 }
 
+void repl_die_by(int sig)
+{
+    nn_remove_temp_files();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigset_t set;       /* in its own handler, the signal is blocked */
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
 /* SIGTERM: what runs stops at its next boundary, then the REPL leaves, ending by the signal
  * (at the prompt, at once). A second one ends the process at once. */
 static void on_sigterm(int sig)
 {
-    if (terminated) {
-        nn_remove_temp_files();
-        signal(sig, SIG_DFL);
-        raise(sig);
-        _exit(128 + sig);
-    }
+    /* waiting in a plain read, nothing to stop and no terminal to restore: leave now (had it
+     * only set the flag, a signal just before the read would leave the read waiting) */
+    if (terminated || at_prompt == AT_GETLINE) repl_die_by(sig);
     terminated = sig;
     interrupted = 1;
 }
@@ -80,8 +96,7 @@ static int after_signal(void)
 {
     if (terminated) {
         rl_cleanup_after_signal();
-        signal(terminated, SIG_DFL);
-        raise(terminated);
+        repl_die_by(terminated);
     }
     if (end_line) {
         end_line = 0;
@@ -161,7 +176,7 @@ static char *read_line(Repl *r, const char *prompt)
 #ifdef NN_HAVE_READLINE
     if (r->readline) {
         matches.nn = r->nn;
-        at_prompt = 1;
+        at_prompt = AT_READLINE;
         char *line = readline(prompt);
         at_prompt = 0;
         return line;
@@ -171,7 +186,7 @@ static char *read_line(Repl *r, const char *prompt)
     fflush(stdout);
     char *line = NULL;
     size_t cap = 0;
-    at_prompt = 1;
+    at_prompt = AT_GETLINE;
     ssize_t n = getline(&line, &cap, stdin);
     at_prompt = 0;
     if (n < 0) {
@@ -580,8 +595,7 @@ int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void 
     nn_close(r.nn);
     if (terminated) {           /* ended by SIGTERM: say so to whoever started it */
         fflush(stdout);
-        signal(terminated, SIG_DFL);
-        raise(terminated);
+        repl_die_by(terminated);
     }
     return 0;
 }
