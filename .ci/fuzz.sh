@@ -5,7 +5,7 @@
 # out-of-memory or sanitizer report; new crash inputs are left in $FUZZ_ARTIFACTS.
 #
 #   FUZZ_SECONDS=60          seconds of fuzzing per harness (0: only the replay)
-#   FUZZ_HARNESSES="run csv safetensors sandbox"
+#   FUZZ_HARNESSES="run csv safetensors sandbox checkpoint"
 #   FUZZ_BUILD=build-fuzz    build directory
 #   FUZZ_ARTIFACTS=$FUZZ_BUILD/artifacts
 #   CC=clang                 the compiler (clang 14 or later, with libFuzzer)
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export LC_ALL=C
 SECS=${FUZZ_SECONDS:-60}
-HARNESSES=${FUZZ_HARNESSES:-run csv safetensors sandbox}
+HARNESSES=${FUZZ_HARNESSES:-run csv safetensors sandbox checkpoint}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
 CC=${CC:-clang}
@@ -49,7 +49,7 @@ seeds() {
 # The harnesses change into a scratch directory before they read any input: every path given
 # to them must be absolute.
 absolute() { while read -r f; do case "$f" in /*) echo "$f" ;; *) echo "$ROOT/$f" ;; esac; done; }
-max_len() { case "$1" in safetensors) echo 16384 ;; *) echo 8192 ;; esac; }
+max_len() { case "$1" in safetensors | checkpoint) echo 16384 ;; *) echo 8192 ;; esac; }
 dict() { case "$1" in run) echo "-dict=$ROOT/tests/fuzz/nn.dict" ;;
                       *) echo "-dict=$ROOT/tests/fuzz/$1.dict" ;; esac; }
 
