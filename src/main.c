@@ -207,7 +207,8 @@ static const struct Option {
     { "--plot", "CURVE.svg", set_plot, "write each train block's loss curve as SVG",
       "the SVG file's name" },
     { "--max-memory", "MIB", set_max_memory,
-      "the most memory the tensors may take (default 4096)", "a size in MiB" },
+      "the most memory the tensors, the optimizer's state and\n"
+      "the data read may take (default 4096)", "a size in MiB" },
     { "--threads", "N", set_threads,
       "threads for large matrix products (default: one per\n"
       "processor, at most 8); the results are the same for any N", "a number of threads" },
