@@ -63,6 +63,7 @@ static void line_width_init(LineWidth *lw, const StrBuf *sb)
 
 static size_t line_width(LineWidth *lw, const StrBuf *sb)
 {
+    if (sb->len == lw->seen) return lw->width;     /* nothing new (sb->data may be NULL) */
     size_t nl = sb->len;
     while (nl > lw->seen && sb->data[nl - 1] != '\n') nl--;
     if (nl > lw->seen) lw->width = utf8_width(sb->data + nl, sb->len - nl);
