@@ -182,12 +182,14 @@ static char *read_line(Repl *r, const char *prompt)
         return line;
     }
 #endif
+    /* at the prompt before it shows: a Ctrl-C that answers it must find the flag set */
+    at_prompt = AT_GETLINE;
     if (!r->no_prompt) fputs(prompt, stdout);
     fflush(stdout);
     char *line = NULL;
     size_t cap = 0;
-    at_prompt = AT_GETLINE;
-    ssize_t n = getline(&line, &cap, stdin);
+    errno = EINTR;
+    ssize_t n = cancelled ? -1 : getline(&line, &cap, stdin);
     at_prompt = 0;
     if (n < 0) {
         free(line);

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-
+/* Text that does not end a line (a progress line redrawn in place with \r) is flushed at
+ * once: a terminal's stdout is line-buffered, and would show it only 1024 bytes later. */
 static void write_stdout(void *ud, const char *text, size_t len)
 {
     (void)ud;
     fwrite(text, 1, len, stdout);
+    if (len && text[len - 1] != '\n') fflush(stdout);
 }
 
 static void write_stderr(void *ud, const char *text, size_t len)

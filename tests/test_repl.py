@@ -290,6 +290,38 @@ def scenario_break(readline):
     check(tag + ": Ctrl-D after breakpoints", code == 0, "status %r" % code)
 
 
+def scenario_progress():
+    """`nn FILE` on a terminal: the train block's progress line comes while it trains (each
+    redraw flushed), not in chunks of 1024 bytes at the end."""
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    path = os.path.join(home, "long.nn")
+    with open(path, "w") as f:
+        f.write("seed 1\nlet points = moons(2000)\nmodel net { dense(2, 64); relu; dense(64); relu; "
+                "dense(1) }\ntrain net on points { loss bce_logits; optimizer adam(); epochs 60; "
+                "batch 8 }\n")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(NN, [NN, path], dict(os.environ, TERM="dumb", LC_ALL="C"))
+    t0, seen, out = time.time(), [], b""
+    while True:
+        r, _, _ = select.select([fd], [], [], 60)
+        try:
+            data = os.read(fd, 4096) if r else b""
+        except OSError:
+            data = b""
+        if not data:
+            break
+        out += data
+        if b"epoch " in data:
+            seen.append(time.time() - t0)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    took = time.time() - t0
+    check("progress: redrawn while training (%d redraws seen, the first after %.2fs of %.2fs)"
+          % (len(seen), seen[0] if seen else -1, took),
+          len(seen) >= 3 and seen[0] < took / 2, out.decode("utf-8", "replace")[-500:])
+
+
 def scenario_readline_only():
     home = tempfile.mkdtemp(prefix="nn-repl-")
     s = Session(home, True)
@@ -322,6 +354,7 @@ def main():
     scenario_stop(False)
     scenario_break(False)
     scenario_options()
+    scenario_progress()
     if readline:
         scenario_neuron(True)
         scenario_interrupt(True)
