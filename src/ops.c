@@ -947,8 +947,9 @@ BINARY(add, a + b, 1.0f, 1.0f)
 BINARY(sub, a - b, 1.0f, -1.0f)
 /* a b; d/da = b, d/db = a */
 BINARY(mul, a * b, b, a)
-/* a / b; d/da = 1 / b, d/db = -a / b^2 */
-BINARY(div, a / b, 1.0f / b, -a / (b * b))
+/* a / b; d/da = 1 / b, d/db = -a / b^2, computed as -(a / b) / b: b * b would underflow to 0
+ * for |b| below 1e-19 (an infinite gradient for a finite one) and overflow above 1.8e19 (0) */
+BINARY(div, a / b, 1.0f / b, -(a / b) / b)
 /* a^b; d/da = b a^(b-1), d/db = a^b log a */
 BINARY(pow, powf(a, b), b == 0 ? 0.0f : b * powf(a, b - 1.0f), pow_dexp(a, y))
 /* a % b: the remainder with the sign of b, a - b floor(a / b) (Python's %, torch.remainder;
