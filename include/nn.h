@@ -210,9 +210,10 @@ NN_API int nn_is_complete(NnState *nn, const char *code);
 NN_API void nn_set_interrupt(NnState *nn, volatile sig_atomic_t *flag);
 /* Limits for code that may not end (a student's `while 1 { }`, a train block of a million
  * epochs): each call that runs code (nn_run_*, nn_get, nn_print_graph, nn_print_dot) may take
- * at most `steps` steps and `seconds` seconds of wall-clock time, counted from its start (a call
- * made from a break handler counts toward the run around it). A step is a statement each time
- * it runs, a loop's test each time it runs, and each update of a train block (language.md,
+ * at most `steps` steps and `seconds` seconds of wall-clock time, counted from its start,
+ * checking (and the data files read then) included; a call made from a break handler counts
+ * toward the run around it. A step is a statement each time it runs, a loop's test each time
+ * it runs, and each update of a train block (language.md,
  * "Limits"). They are checked at statement and update boundaries, and the time also between
  * the ops of a long statement. A run that reaches one fails with NN_ERROR_RUNTIME and a
  * message at the statement running ("... reached its limit of N steps"), and is undone like

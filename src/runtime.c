@@ -131,10 +131,17 @@ void rt_set_interrupt(Runtime *rt, volatile sig_atomic_t *flag)
     watch(rt);
 }
 
+void rt_call_start(Runtime *rt)
+{
+    if (!rt->catch_point) rt->began = rt_clock();
+}
+
 void rt_run_start(Runtime *rt)
 {
     rt->steps = 0;
-    rt->deadline = rt->timeout > 0 ? rt_clock() + rt->timeout : 0;
+    double t0 = rt->began > 0 ? rt->began : rt_clock();
+    rt->began = 0;
+    rt->deadline = rt->timeout > 0 ? t0 + rt->timeout : 0;
     rt->interrupt_seen = 0;
     rt->pass_params = NULL;
     watch(rt);

@@ -139,6 +139,8 @@ typedef struct Runtime {
     bool limited;               /* either is set (rt_set_limits) */
     uint64_t steps;             /* statements and updates of the run so far */
     double deadline;            /* rt_clock() time the run must end by; 0: none */
+    double began;               /* when the call began (rt_call_start), before checking; 0:
+                                   not set (the run's start counts) */
     /* stopping part-way through a statement (Ctrl-C) */
     double interrupt_seen;      /* when a poll first saw the flag set (0: not yet) */
     double grace;               /* RT_INTERRUPT_GRACE (tests set 0) */
@@ -192,6 +194,9 @@ void rt_set_interrupt(Runtime *rt, volatile sig_atomic_t *flag);
 /* A run begins (the outermost one: runs nest at breakpoints): its steps and time count from
  * here, and no interrupt has been seen yet. rt_run_end: it ended (stops watching the time). */
 void rt_run_start(Runtime *rt);
+/* A call that checks code and then runs it begins: its time limit counts from here, so that
+ * checking (reading data files) counts too. Not for a call nested in a run (a breakpoint's). */
+void rt_call_start(Runtime *rt);
 void rt_run_end(Runtime *rt);
 /* One step (a statement, a loop's test, a train block's update) at `at`: raises RT_ERROR there
  * if the run passes its step or time limit. Only to be called when rt->limited. */

@@ -423,6 +423,7 @@ static DataLimits data_limits(NnState *nn)
 /* The whole pipeline for one text. With run = false, only parse and check. */
 static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, bool run)
 {
+    rt_call_start(&nn->rt);
     uint32_t id = source_add(&nn->sources, name, text, len);
     const Source *src = source_get(&nn->sources, id);
     Arena arena;
@@ -457,10 +458,12 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
             nn->n_defs = n_defs;
         }
         rt_snapshot_free(&before);
+        nn->rt.began = 0;
         return status;
     }
     symtab_truncate(&nn->syms, nsyms);  /* failed, or only checked: define nothing */
     arena_free(&arena);
+    nn->rt.began = 0;
     return status;
 }
 

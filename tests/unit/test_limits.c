@@ -166,6 +166,15 @@ static void test_timeout(void **state)
     took = seconds() - t0;
     has(f->err.buf, "<input>:3:1: error: the run reached its limit of --timeout 0.2 seconds");
     assert_true(took < 2.0);
+    /* the time counts from each call's start: a call that failed to compile leaves no clock
+     * running for the next one */
+    run(f, "param w = 1\nlet twice = 2 * w", NN_OK);
+    run(f, "print nosuchname", NN_ERROR_COMPILE);
+    struct timespec pause = { 0, 300000000 };
+    nanosleep(&pause, NULL);
+    NnTensorView view;
+    assert_int_equal(nn_get(f->nn, "twice", &view), NN_OK);
+    run(f, "print 1", NN_OK);
     nn_set_timeout(f->nn, 0);
     run(f, "print 1", NN_OK);
 }
