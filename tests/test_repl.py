@@ -203,11 +203,12 @@ def scenario_stop(readline):
     out = s.line("print 4321")
     check(tag + ": ... and the block is dropped", "4321" in out and "0\n1" not in out, out)
     s.line("seed 1")
-    # 60 products of 1500 x 1500 (400 G multiply-adds: 2.4 s on a 2-core Xeon with AVX-512)
-    s.line("let b = randn(1500, 1500) * 0.026")
+    # 120 products of 1000 x 1000: 1.3 s on a 2-core Xeon with AVX-512, whose 11 ms per product
+    # is the least a Ctrl-C after 0.3 s waits for; a Debug build takes about a second each
+    s.line("let b = randn(1000, 1000) * 0.028")
     s.line("param w = 1")
-    s.send("w = 2; print sum(b" + " @ b" * 60 + ")\n")
-    time.sleep(0.5)
+    s.send("w = 2; print sum(b" + " @ b" * 120 + ")\n")
+    time.sleep(0.3)
     t0 = time.time()
     s.send("\x03")
     out = s.wait_for("nn> ", timeout=30)
