@@ -55,7 +55,7 @@ def f32(a):
 
 
 def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods=None,
-         expect=None, upstream=None):
+         expect=None, upstream=None, rtol=None):
     """One case. inputs: float32 arrays; grad: the indices of the inputs differentiated
     (empty: forward only); fn(*tensors) -> the torch output; expect: the output written
     instead of fn's (for inputs torch refuses, where nn gives NaN); upstream: G (default:
@@ -74,6 +74,8 @@ def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods
         lines.append("attr %s %s" % (key, " ".join(num(v) for v in vals)))
     if tol is not None:
         lines.append("tol %s" % num(tol))
+    if rtol is not None:      # relative to |torch| alone, for values far from 1
+        lines.append("rtol %s" % num(rtol))
     for i, x in enumerate(inputs):
         x = f32(x)
         kind = "grad" if i in grad else "const"
@@ -309,6 +311,17 @@ def broadcast_gradients():
          grad=(0, 1), exact=True, tol=1e-6)
 
 
+def quotient_edges():
+    """a / b with divisors whose square leaves float32's range: b * b underflows below 1e-19
+    (an infinite gradient for a finite one), loses digits in denormals, overflows above
+    1.8e19 (a gradient of 0). Against torch in float64 rounded once to float32, relative."""
+    one = f32([1.0])
+    for name, a, b in (("tiny_divisor", 1e-30, 1e-25), ("denormal_square", 1e-30, 3e-20),
+                       ("huge_divisor", 1e30, 1e20), ("ordinary", 3.0, -7.0)):
+        case("div_" + name, "DIV", lambda s, t: s / t, [f32([a]), f32([b])], grad=(0, 1),
+             exact=True, rtol=1e-6, upstream=one)
+
+
 def main():
     comparisons()
     logic()
@@ -318,6 +331,7 @@ def main():
     reductions()
     structural()
     broadcast_gradients()
+    quotient_edges()
     mod_detach()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]

@@ -17,7 +17,8 @@
 
 #define CASES_FILE NN_SOURCE_DIR "/tests/diff/ops.txt"
 
-/* A float32 tolerance: |got - want| <= DEFAULT_TOL × max(1, |want|), unless a case says. */
+/* A float32 tolerance: |got - want| <= DEFAULT_TOL × max(1, |want|), unless a case says (tol
+ * X: the same with X; rtol X: |got - want| <= X × |want|, for values far from 1). */
 #define DEFAULT_TOL 1e-5
 
 /* The most mismatches printed for one array. */
@@ -36,6 +37,7 @@ typedef struct Case {
     OpKind op;
     OpAttrs at;
     double tol;
+    bool relative;      /* rtol: no floor of 1 under |want| */
     Array in[NN_OP_MAX_IN];
     int n_in;
     Array upstream, out, grad[NN_OP_MAX_IN];
@@ -169,8 +171,10 @@ static bool take_line(const char *p, Case *c)
 {
     if (take_word(&p, "op")) return take_op(p, c);
     if (take_word(&p, "attr")) return take_attr(p, c);
-    if (take_word(&p, "tol")) {
+    bool relative = take_word(&p, "rtol");
+    if (relative || take_word(&p, "tol")) {
         c->tol = strtod(p, NULL);
+        c->relative = relative;
         return true;
     }
     if (take_word(&p, "input")) {
@@ -192,10 +196,11 @@ static bool take_line(const char *p, Case *c)
 
 /* ---- running a case ------------------------------------------------------------------------- */
 
-static bool close_enough(float got, float want, double tol)
+static bool close_enough(float got, float want, double tol, bool relative)
 {
     if (got == want || (isnan(got) && isnan(want))) return true;
-    return fabs((double)got - (double)want) <= tol * fmax(1.0, fabs((double)want));
+    double scale = relative ? fabs((double)want) : fmax(1.0, fabs((double)want));
+    return fabs((double)got - (double)want) <= tol * scale;
 }
 
 /* Compares got with want; prints the first few differences. Returns the number of them. */
@@ -210,7 +215,7 @@ static int compare(const Case *c, const char *what, const Shape *shape, const fl
     }
     int bad = 0;
     for (size_t i = 0; i < shape_size(shape); i++) {
-        if (close_enough(got[i], want->v[i], c->tol)) continue;
+        if (close_enough(got[i], want->v[i], c->tol, c->relative)) continue;
         if (bad++ < MAX_REPORTS && !c->quiet)
             print_error("%s (line %d): %s element %zu is %.9g, torch's is %.9g\n", c->name,
                         c->line, what, i, (double)got[i], (double)want->v[i]);
@@ -423,10 +428,13 @@ static void test_mismatch_detected(void **state)
     Array s = { take_shape(&shortv), NULL, false };
     assert_false(take_values(&shortv, &s));
     array_free(&s);
-    assert_true(close_enough(1.0f, 1.000001f, 1e-5));
-    assert_false(close_enough(1.0f, 1.001f, 1e-5));
-    assert_false(close_enough(0x1p-27f, 0.0f, 0));
-    assert_false(close_enough(NAN, 0.0f, 1e-5));
+    assert_true(close_enough(1.0f, 1.000001f, 1e-5, false));
+    assert_false(close_enough(1.0f, 1.001f, 1e-5, false));
+    assert_false(close_enough(0x1p-27f, 0.0f, 0, false));
+    assert_false(close_enough(NAN, 0.0f, 1e-5, false));
+    assert_true(close_enough(0.0f, -1e-10f, 1e-5, false));     /* the floor of 1 hides it */
+    assert_false(close_enough(0.0f, -1e-10f, 1e-5, true));
+    assert_true(close_enough(-1.0000001e-10f, -1e-10f, 1e-6, true));
 }
 
 int main(void)
