@@ -36,6 +36,9 @@ def script(name, text):
 
 
 def start(args):
+    ready = os.path.join(WORK, "ready.safetensors")
+    if os.path.exists(ready):       # a READY of an earlier run must not be taken for this one's
+        os.unlink(ready)
     return subprocess.Popen([NN] + args, cwd=WORK, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
