@@ -10,6 +10,7 @@
 #include "state.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,16 +157,24 @@ static void test_timeout(void **state)
     double took = seconds() - t0;
     has(f->err.buf, "error: the run reached its limit of --timeout 0.2 seconds here");
     assert_true(took >= 0.2 && took < 2.0);
-    /* 400 products of [512, 512] (54 G multiply-adds: over a second even on a fast machine,
-     * 1.2 s on a Xeon with AVX-512; the library uses one thread), stopped between two of them */
-    char code[16384] = "seed 1\nlet a = randn(512, 512) * 0.044\nprint sum(a";
-    for (int i = 0; i < 400; i++) strcat(code, " @ a");
+    /* One statement of products of [512, 512], as many as take four times the limit on this
+     * machine (from 8, under valgrind, to 900 on a fast one), is stopped between two of them:
+     * a run checked only between statements would end it, and return NN_OK. */
+    nn_set_timeout(f->nn, 0);
+    run(f, "seed 1\nlet a = randn(512, 512) * 0.044", NN_OK);
+    t0 = seconds();
+    run(f, "print sum(a @ a)", NN_OK);
+    double one = seconds() - t0;
+    int n = (int)fmin(900, fmax(8, ceil(4 * 0.5 / one)));
+    char code[8192] = "print sum(a";
+    for (int i = 0; i < n; i++) strcat(code, " @ a");
     strcat(code, ")");
+    nn_set_timeout(f->nn, 0.5);
     t0 = seconds();
     run(f, code, NN_ERROR_RUNTIME);
     took = seconds() - t0;
-    has(f->err.buf, "<input>:3:1: error: the run reached its limit of --timeout 0.2 seconds");
-    assert_true(took < 2.0);
+    has(f->err.buf, "<input>:1:1: error: the run reached its limit of --timeout 0.5 seconds");
+    assert_true(took < 0.5 + 2 * one + 1.0);
     /* the time counts from each call's start: a call that failed to compile leaves no clock
      * running for the next one */
     run(f, "param w = 1\nlet twice = 2 * w", NN_OK);
