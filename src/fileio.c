@@ -46,14 +46,6 @@ static void temp_unregister(int slot)
     if (slot >= 0) atomic_store(&temp_state[slot], SLOT_FREE);
 }
 
-static bool temp_is_ours(const char *tmp)
-{
-    for (int i = 0; i < TEMP_SLOTS; i++)
-        if (atomic_load(&temp_state[i]) == SLOT_PUBLISHED && strcmp(temp_name[i], tmp) == 0)
-            return true;
-    return false;
-}
-
 void nn_remove_temp_files(void)
 {
     for (int i = 0; i < TEMP_SLOTS; i++)
@@ -62,10 +54,12 @@ void nn_remove_temp_files(void)
 
 /* ---- stale temporary files ------------------------------------------------------------------
  * A run killed while saving (kill -9, a crash) leaves PATH.tmp.PID[.K] behind, as large as the
- * file. The next save of PATH removes those whose writer is gone: the PID is not a live process
- * (or is this one, and the name is not one of its writes in progress), the file is a regular
- * file of this user. A live writer's file is never touched, so two processes saving the same
- * file stay safe. */
+ * file. The next save of PATH removes those whose writer is gone: the PID is not a live process,
+ * the file is a regular file of this user. A live writer's file is never touched, so two
+ * processes saving the same file stay safe; nor is one with this process's own PID, which may be
+ * another session's write in progress (its name cannot tell: under the sandbox each write names
+ * its folder by a descriptor of its own). A stale file whose PID was reused by this process does
+ * not block a save either: the save takes the next free name, PATH.tmp.PID.1. */
 
 /* The PID in NAME if it is BASE.tmp.PID or BASE.tmp.PID.K, else 0. */
 static long stale_pid(const char *name, const char *base, size_t base_len)
@@ -107,9 +101,8 @@ static void remove_stale(const char *path)
         strcpy(full + dir_len, e->d_name);
         struct stat st;
         if (lstat(full, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) continue;
-        bool gone = pid == (long)getpid() ? !temp_is_ours(full)
-                                          : kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-        if (gone) (void)unlink(full);
+        if (pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) (void)unlink(full);
     }
     nn_free(full);
     closedir(dir);

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,8 +335,9 @@ static long dead_pid(void)
     return (long)pid;
 }
 
-/* Stale FILE.tmp.PID files of writers that are gone (another PID, or this one reused) are
- * removed by the next save of FILE; a live writer's file and other names are left alone. */
+/* Stale FILE.tmp.PID files of writers that are gone are removed by the next save of FILE; a
+ * live writer's file, one with this process's PID (it may be another session's write in
+ * progress; the save takes another name) and other names are left alone. */
 static void test_stale_temp_files(void **state)
 {
     (void)state;
@@ -347,7 +349,7 @@ static void test_stale_temp_files(void **state)
     touch(name);
     snprintf(name, sizeof name, "%s.tmp.%ld.3", path, gone);
     touch(name);
-    snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getpid());   /* a reused PID: ours */
+    snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getpid());   /* ours, or reused */
     touch(name);
     snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getppid());  /* alive */
     touch(name);
@@ -355,7 +357,10 @@ static void test_stale_temp_files(void **state)
     touch(name);
     char err[256];
     assert_true(afile_write_all(path, "data", 4, err, sizeof err));
-    assert_int_equal(count_tmp(dir), 2);
+    assert_int_equal(count_tmp(dir), 3);
+    snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getpid());
+    assert_int_equal(access(name, F_OK), 0);
+    unlink(name);
     snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getppid());
     assert_int_equal(access(name, F_OK), 0);
     unlink(name);
@@ -368,6 +373,56 @@ static void test_stale_temp_files(void **state)
 
 /* nn_remove_temp_files removes the temporary file of a write in progress (as a signal handler
  * would before ending the process); the target stays as it was, and the write fails. */
+/* Two sessions, on two threads and under the sandbox (where each write names its folder by a
+ * descriptor of its own), saving the same model file at once: every save succeeds and leaves
+ * no temporary file. (A save once took the other's write in progress for a stale file of its
+ * own PID, and removed it: half of the saves failed.) */
+typedef struct Saver {
+    const char *dir;
+    int failed;
+} Saver;
+
+static void count_errors(void *ud, const char *text, size_t len)
+{
+    (void)len;
+    if (strstr(text, "error")) ++*(int *)ud;
+}
+
+static void *save_often(void *arg)
+{
+    Saver *s = arg;
+    NnState *nn = nn_new();
+    nn_set_output(nn, count_errors, &s->failed);
+    nn_set_errors(nn, count_errors, &s->failed);
+    /* (no assert off the main thread: cmocka's are not thread-safe) */
+    if (nn_sandbox_allow(nn, s->dir, 1) != NN_OK) s->failed++;
+    char save[512];
+    snprintf(save, sizeof save, "save net \"%s/net.safetensors\"", s->dir);
+    if (nn_run_string(nn, "<setup>", "model net {\n  dense(300, 300)\n}") != NN_OK) s->failed++;
+    for (int i = 0; i < 40; i++)
+        if (nn_run_string(nn, "<save>", save) != NN_OK) s->failed++;
+    nn_close(nn);
+    return NULL;
+}
+
+static void test_two_writers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nn-limits-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    Saver a = { dir, 0 }, b = { dir, 0 };
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, save_often, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, save_often, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.failed + b.failed, 0);
+    assert_int_equal(count_tmp(dir), 0);
+    snprintf(path, sizeof path, "%s/net.safetensors", dir);
+    assert_int_equal(unlink(path), 0);
+    rmdir(dir);
+}
+
 static void test_remove_temp_files(void **state)
 {
     (void)state;
@@ -407,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_train_stops_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_inside_loop, setup, teardown),
         cmocka_unit_test(test_stale_temp_files),
+        cmocka_unit_test(test_two_writers),
         cmocka_unit_test(test_remove_temp_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
