@@ -458,10 +458,12 @@ bool rt_pass(Runtime *rt, const RtPass *p)
             keep_grads(rt, p->params, p->n_params, true);
         }
     }
-    rt->pass_params = NULL;     /* (they are as before the pass again) */
+    /* (pass_params stays set: the checked passes add to the gradients again, and an interrupt
+     * part-way through them must put them back too) */
     rt->rng = rt->pass_rng;
     graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
+    rt->pass_params = NULL;
     return false;
 }
 

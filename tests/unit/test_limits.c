@@ -270,6 +270,32 @@ static void test_interrupted_backward_is_undone(void **state)
     assert_string_equal(f->out.buf, before);
 }
 
+/* The same part-way through the checked passes that locate a non-finite gradient (a second
+ * forward and backward pass, which add to the gradients again): they are put back too. */
+static void test_interrupted_checked_pass_is_undone(void **state)
+{
+    Fixture *f = *state;
+    char code[8192] = "backward sum(sqrt(z)) + sum(w";
+    for (int i = 0; i < 99; i++) strcat(code, " + w");
+    strcat(code, ")");
+    run(f, "param z = zeros(4)\nparam w = ones(4)\nbackward sum(w)", NN_OK);
+    run(f, code, NN_ERROR_RUNTIME);     /* sqrt'(0) is inf: an error, the gradients as before */
+    run(f, "print w.grad[0]", NN_OK);
+    assert_string_equal(f->out.buf, "1\n");
+    Graph *g = &f->nn->rt.graph;
+    real_poll = g->poll;
+    g->poll = counted_poll;
+    polls_left = 103 * 3 + 50;      /* past the first forward and backward pass */
+    f->nn->rt.grace = 1e9;
+    f->flag = 1;
+    run(f, code, NN_INTERRUPTED);
+    g->poll = real_poll;
+    assert_int_equal(polls_left, 0);
+    has(f->err.buf, "note: interrupted while running this statement, which is undone");
+    run(f, "print w.grad[0]", NN_OK);
+    assert_string_equal(f->out.buf, "1\n");
+}
+
 /* Ctrl-C in a train block stops it after the current update (reported on the output) and then
  * the run: the statement after the block does not run, the params keep their training. */
 static void test_interrupt_train_stops_run(void **state)
@@ -459,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_between_statements, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_inside_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_backward_is_undone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_checked_pass_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_train_stops_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_inside_loop, setup, teardown),
         cmocka_unit_test(test_stale_temp_files),
