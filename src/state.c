@@ -273,12 +273,14 @@ static void note_loop(NnState *nn, const Program *prog, size_t pc, bool interrup
         diag_report(&nn->diag, DIAG_NOTE, loop->span, "in iteration %ld%s of this loop", n, var);
 }
 
-/* The statement of the unit's top level that instruction pc belongs to is a loop or an if. */
+/* The statement of the unit's top level that instruction pc belongs to is a loop or an if, and
+ * pc is in the block itself: at or after its first control instruction, not in the copies of
+ * the names it carries that come before it (stopped there, the statement is undone whole). */
 static bool in_block(const Program *prog, size_t pc)
 {
     const StmtEnd *end = program_stmt_at(prog, pc);
     if (!end) return false;
-    for (size_t i = end == prog->stmts ? 0 : end[-1].pc; i < end->pc; i++)
+    for (size_t i = end == prog->stmts ? 0 : end[-1].pc; i <= pc && i < end->pc; i++)
         if (prog->items[i].kind >= INS_LOOP_INIT) return true;
     return false;
 }
@@ -365,11 +367,11 @@ static NnStatus over_memory(NnState *nn)
 {
     Graph *g = &nn->rt.graph;
     const GraphNode *n = graph_node(g, g->over_node);
-    char shape[64];
-    double need = (double)n->size * sizeof(float) / (1 << 20);
-    diag_report(&nn->diag, DIAG_ERROR, n->span, "this tensor %s (%.0f MiB) would take the "
+    char shape[64], size[32];
+    diag_report(&nn->diag, DIAG_ERROR, n->span, "this tensor %s (%s) would take the "
                 "program's tensors past the memory limit of %zu MiB; raise it with --max-memory",
-                shape_str(&n->shape, shape, sizeof shape), need < 1 ? 1 : need,
+                shape_str(&n->shape, shape, sizeof shape),
+                graph_bytes_str(n->size * sizeof(float), size),
                 g->max_bytes >> 20);
     return NN_ERROR_COMPILE;
 }

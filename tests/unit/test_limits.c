@@ -296,6 +296,28 @@ static void test_interrupted_checked_pass_is_undone(void **state)
     assert_string_equal(f->out.buf, "1\n");
 }
 
+/* Ctrl-C while a block copies in the names it carries (before its first test): the statement
+ * is undone whole, and the names keep their values (they read 0 once). */
+static void test_interrupted_carry_in_is_undone(void **state)
+{
+    Fixture *f = *state;
+    run(f, "seed 1\nlet w = randn(300, 300) * 0.05\nlet x = sum(w @ w @ w @ w)\nprint x", NN_OK);
+    static char before[sizeof f->out.buf];
+    memcpy(before, f->out.buf, sizeof before);
+    f->nn->rt.grace = 0;
+    f->flag = 1;
+    run(f, "repeat 3 {\n  let x = x + 1\n}", NN_INTERRUPTED);
+    has(f->err.buf, "note: interrupted while running this statement, which is undone; what ran "
+        "before it is kept\n");
+    run(f, "print x", NN_OK);
+    assert_string_equal(f->out.buf, before);
+    f->nn->rt.grace = 0;
+    f->flag = 1;
+    run(f, "if 1 {\n  let x = x + 1\n}", NN_INTERRUPTED);
+    run(f, "print x", NN_OK);
+    assert_string_equal(f->out.buf, before);
+}
+
 /* Ctrl-C in a train block stops it after the current update (reported on the output) and then
  * the run: the statement after the block does not run, the params keep their training. */
 static void test_interrupt_train_stops_run(void **state)
@@ -486,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_inside_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_backward_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_checked_pass_is_undone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_carry_in_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_train_stops_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_inside_loop, setup, teardown),
         cmocka_unit_test(test_stale_temp_files),
