@@ -184,6 +184,7 @@ static char *read_line(Repl *r, const char *prompt)
 #endif
     /* at the prompt before it shows: a Ctrl-C that answers it must find the flag set */
     at_prompt = AT_GETLINE;
+    if (terminated) repl_die_by(terminated);   /* a SIGTERM that came just before */
     if (!r->no_prompt) fputs(prompt, stdout);
     fflush(stdout);
     char *line = NULL;
@@ -529,6 +530,49 @@ static bool want_readline(void)
 #endif
 }
 
+/* The REPL's SIGINT and SIGTERM handlers, for as long as it reads (the handlers before them
+ * into old[2], unless NULL). */
+static void catch_signals(struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;    /* no SA_RESTART: a plain read returns at Ctrl-C */
+    sigaction(SIGINT, &sa, old ? &old[0] : NULL);
+    sa.sa_handler = on_sigterm;
+    sigaction(SIGTERM, &sa, old ? &old[1] : NULL);
+}
+
+/* The break> prompt, after a word on what it offers. */
+static Cmd break_prompt(Repl *r)
+{
+    fputs("  (:vars, print and trace look around; :continue goes on, :stop ends the block)\n",
+          stdout);
+    fflush(stdout);
+    return session_loop(r, true);
+}
+
+/* `nn FILE` at a breakpoint: the prompt has the REPL's signal handling (the script's own would
+ * restart the read: the first signal did nothing), and --timeout's alarm is held back while it
+ * waits (it would end the process with the terminal left raw); both are as before afterwards. */
+static Cmd prompt_alone(Repl *r)
+{
+    struct sigaction old[2];
+    sigset_t alarm, mask;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alarm, &mask);
+    catch_signals(old);
+    Cmd c = break_prompt(r);
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
+    if (terminated) repl_die_by(terminated);     /* SIGTERM at the prompt: the script ends */
+    cancelled = 0;
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    return c;
+}
+
 NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata)
 {
     (void)why;      /* already written to the output */
@@ -547,10 +591,7 @@ NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata)
     size_t outer_len = r->pending_len;
     r->pending = NULL;
     r->pending_len = 0;
-    fputs("  (:vars, print and trace look around; :continue goes on, :stop ends the block)\n",
-          stdout);
-    fflush(stdout);
-    Cmd c = session_loop(r, true);
+    Cmd c = r == &alone ? prompt_alone(r) : break_prompt(r);
     free(r->pending);
     r->pending = outer;
     r->pending_len = outer_len;
@@ -567,15 +608,7 @@ int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void 
     r.readline = want_readline();
     nn_close(nn);       /* the REPL keeps its own session, so :reset can replace it */
     r.nn = new_session(&r);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;    /* no SA_RESTART: a plain read returns at Ctrl-C */
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_sigterm;
-    sigaction(SIGTERM, &sa, NULL);
+    catch_signals(NULL);
 
 #ifdef NN_HAVE_READLINE
     if (r.readline) {

@@ -243,6 +243,34 @@ def test_sigint_while_reading_csv():
           and "read" not in out, "status %r\n%s" % (code, err))
 
 
+def test_sigterm_at_a_breakpoint():
+    """`nn FILE` waiting at a break> prompt (its input a pipe that stays open): one SIGTERM ends
+    it, by the signal, without running the rest of the script."""
+    path = script("brk.nn", "param w = 3\ntrain (w - 1)^2 {\n  optimizer sgd(lr = 0.1)\n"
+                  "  epochs 5\n  break step 2\n}\nprint \"after\"\n")
+    p = subprocess.Popen([NN, path], cwd=WORK, env=ENV, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    end = time.time() + 30
+    while b":continue goes on" not in seen and time.time() < end:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    p.send_signal(signal.SIGTERM)
+    try:        # (not communicate, which would end the prompt's input)
+        code = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        code = "still running 10 s after SIGTERM"
+    rest, err = p.stdout.read(), p.stderr.read()
+    p.stdin.close()
+    check("break>: one SIGTERM at the prompt ends nn by the signal",
+          code == -signal.SIGTERM and b"\nafter\n" not in b"\n" + seen + rest,
+          "status %r\n%s" % (code, (seen + rest + err).decode("utf-8", "replace")))
+
+
 def test_timeout_backstop():
     """One operation that never reaches a boundary (reading a CSV file that a pipe delivers
     without end, while the script is checked) is ended a second after the limit."""
@@ -271,6 +299,7 @@ def main():
     test_stale_temp_files_of_killed_runs()
     test_sigint_with_e()
     test_sigint_while_reading_csv()
+    test_sigterm_at_a_breakpoint()
     test_timeout_backstop()
     if FAILURES:
         print("\n%d failed:\n" % len(FAILURES))
