@@ -588,7 +588,7 @@ int main(int argc, char **argv)
     NnStatus st;
     if (!o.code && !o.file && isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace, setup_repl, &o);
     catch_signals();
-    if (o.timeout > 0 && !o.check) arm_timeout(o.timeout);
+    if (o.timeout > 0) arm_timeout(o.timeout);     /* checking reads data files: it counts too */
     if (o.code) {
         st = o.check ? nn_check_string(nn, "<-e>", o.code) : nn_run_string(nn, "<-e>", o.code);
     } else {

@@ -273,21 +273,24 @@ def test_sigterm_at_a_breakpoint():
 
 def test_timeout_backstop():
     """One operation that never reaches a boundary (reading a CSV file that a pipe delivers
-    without end, while the script is checked) is ended a second after the limit."""
+    without end, while the script is checked) is ended a second after the limit, also with
+    --check."""
     fifo = os.path.join(WORK, "slow.csv")
     os.mkfifo(fifo)
     path = script("slow.nn", "let d = csv(\"slow.csv\", target = \"y\")\nprint \"read\"\n")
-    p = subprocess.Popen([NN, "--timeout", "1", path], cwd=WORK, env=ENV,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    t0 = time.time()
-    with open(fifo, "w") as f:      # the header, then nothing: the reader waits for more
-        f.write("x,y\n1,2\n")
-        f.flush()
-        out, err, code = finish(p)
-    took = time.time() - t0
-    check("--timeout: one long op cannot outlast it by more than a second (%.1fs)" % took,
-          code == 1 and took < 4 and "nn: error: still running 1 second after the limit of "
-          "--timeout 1 second; stopped at once" in err, "status %r\n%s" % (code, err))
+    for check_only in ([], ["--check"]):
+        p = subprocess.Popen([NN, "--timeout", "1"] + check_only + [path], cwd=WORK, env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t0 = time.time()
+        with open(fifo, "w") as f:      # the header, then nothing: the reader waits for more
+            f.write("x,y\n1,2\n")
+            f.flush()
+            out, err, code = finish(p)
+        took = time.time() - t0
+        check("--timeout%s: one long op cannot outlast it by more than a second (%.1fs)"
+              % (" --check" if check_only else "", took),
+              code == 1 and took < 4 and "nn: error: still running 1 second after the limit of "
+              "--timeout 1 second; stopped at once" in err, "status %r\n%s" % (code, err))
 
 
 def main():
