@@ -459,8 +459,8 @@ static Cmd session_loop(Repl *r, bool at_break)
             r->quit = true;
             return at_break ? CMD_STOP : CMD_QUIT;
         }
-        interrupted = 0;
         char *line = read_line(r, r->pending_len ? MORE : at_break ? BREAK_PROMPT : PROMPT);
+        interrupted = 0;    /* a Ctrl-C before the prompt was up stops nothing to come */
         if (!line) {                /* Ctrl-D */
             if (!r->no_prompt) putchar('\n');
             if (terminated) continue;
