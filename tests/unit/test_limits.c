@@ -241,6 +241,20 @@ static void counted_poll(void *ud, const GraphNode *n)
     real_poll(ud, n);
 }
 
+/* Runs code with Ctrl-C landing after `ops` ops of its passes; it must stop there. */
+static void run_interrupted_after(Fixture *f, const char *code, int ops)
+{
+    Graph *g = &f->nn->rt.graph;
+    real_poll = g->poll;
+    g->poll = counted_poll;
+    polls_left = ops;
+    f->nn->rt.grace = 1e9;
+    f->flag = 1;
+    run(f, code, NN_INTERRUPTED);
+    g->poll = real_poll;
+    assert_int_equal(polls_left, 0);
+}
+
 /* Ctrl-C part-way through a backward pass (after its forward pass's 302 ops and 48 of its
  * own): the gradients it was adding to are as before it, and so are the random numbers
  * (dropout drew in it). */
@@ -256,15 +270,7 @@ static void test_interrupted_backward_is_undone(void **state)
     static char before[sizeof f->out.buf];
     memcpy(before, f->out.buf, sizeof before);
     run(f, "seed 5", NN_OK);    /* the same random state again */
-    Graph *g = &f->nn->rt.graph;
-    real_poll = g->poll;
-    g->poll = counted_poll;
-    polls_left = 350;
-    f->nn->rt.grace = 1e9;
-    f->flag = 1;
-    run(f, code, NN_INTERRUPTED);
-    g->poll = real_poll;
-    assert_int_equal(polls_left, 0);
+    run_interrupted_after(f, code, 350);
     has(f->err.buf, "note: interrupted while running this statement, which is undone");
     run(f, "print w.grad[0][0] + w.grad[7][9], rand(1)", NN_OK);
     assert_string_equal(f->out.buf, before);
@@ -282,15 +288,7 @@ static void test_interrupted_checked_pass_is_undone(void **state)
     run(f, code, NN_ERROR_RUNTIME);     /* sqrt'(0) is inf: an error, the gradients as before */
     run(f, "print w.grad[0]", NN_OK);
     assert_string_equal(f->out.buf, "1\n");
-    Graph *g = &f->nn->rt.graph;
-    real_poll = g->poll;
-    g->poll = counted_poll;
-    polls_left = 103 * 3 + 50;      /* past the first forward and backward pass */
-    f->nn->rt.grace = 1e9;
-    f->flag = 1;
-    run(f, code, NN_INTERRUPTED);
-    g->poll = real_poll;
-    assert_int_equal(polls_left, 0);
+    run_interrupted_after(f, code, 103 * 3 + 50);  /* past the first forward and backward */
     has(f->err.buf, "note: interrupted while running this statement, which is undone");
     run(f, "print w.grad[0]", NN_OK);
     assert_string_equal(f->out.buf, "1\n");
