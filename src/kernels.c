@@ -3,9 +3,10 @@
  * GCC vector extensions), chosen per call with __builtin_cpu_supports.
  *
  * Design. A problem is first described by a Gemm (where each operand's elements are: rows or
- * columns, C possibly transposed), then computed by one of two routes, both with the one chain
- * per element of kernels.h, so that the route never changes a bit of the result:
- *   - products of at most SMALL_WORK multiply-adds: a plain loop over rows of C (Kern.small);
+ * columns, C possibly transposed), then computed by one of two routes, both with the blocks of
+ * chains of kernels.h, so that the route never changes a bit of the result:
+ *   - products of at most SMALL_WORK multiply-adds with k in one block: a plain loop over rows
+ *     of C (Kern.small);
  *   - the blocked loops (gemm_run), possibly on the transposed problem C^T = B^T A^T when C is
  *     too narrow for the vector width (want_transposed). They copy only what needs copying, into
  *     stack buffers (Work): a KC-step panel of A's rows (a memcpy per row), B when it is stored
@@ -39,11 +40,17 @@
 /* ---- blocking -----------------------------------------------------------------------------
  * C is computed in tiles of MR x NR held in registers. A pass covers KC steps of k: the MR x KC
  * panel of A (12 KiB at most) stays in L1 while the micro-kernel sweeps a KC x NC block of B
- * that stays in L2 (Zen 4 and recent Intel cores have 1-2 MiB). Between passes a tile of C is
- * stored and reloaded, which leaves each element's multiply-add chain unchanged (kernels.h).
- * NC is a multiple of every NR; KC bounds the A panel. Work is KC * NC * 4 bytes + 14 KiB. */
-#define KC 256
+ * that stays in L2 (Zen 4 and recent Intel cores have 1-2 MiB). A pass is one of the blocks of
+ * k of kernels.h: its chains start from 0 (from C in the first pass when accumulating) in the
+ * scratch tile and are added into double sums, MC rows at a time, unless k is one pass.
+ * NC is a multiple of every NR; KC bounds the A panel. Work is KC * NC * 4 bytes + MC * NC * 8
+ * bytes + 14 KiB. */
+#define KC KERN_KBLOCK
 #define NC 256
+/* When k is longer than KC, the double sums of its blocks (kernels.h) are kept for MC rows by
+ * NC columns of C (384 KiB): a multiple of every MR. (At n = 1024, 96 rows lost 6% to copying B
+ * again for each block of rows; 192, nothing measurable.) */
+#define MC 192
 #define MR_MAX 12
 #define NR_MAX 32
 /* Products of at most this many multiply-adds skip blocking and copying (Kern.small): below
@@ -63,7 +70,12 @@
 #define THREAD_WORK ((size_t)1 << 19)
 #define PARTS_PER_THREAD 2
 
-/* One micro-tile: C[0:mr, 0:nr] (+)= A[0:mr, 0:kc] B[0:kc, 0:nr]. */
+/* Which of k's KC blocks a pass of the blocked loops covers (kernels.h). PASS_ONLY: k is one
+ * block, the tile's chains go to C. Otherwise they go into the tile's double sums D: the first
+ * pass sets them, the middle ones add to them, the last one stores their total in C. */
+typedef enum Pass { PASS_ONLY, PASS_FIRST, PASS_MIDDLE, PASS_LAST } Pass;
+
+/* One micro-tile: C[0:mr, 0:nr] (+)= A[0:mr, 0:kc] B[0:kc, 0:nr], through D as pass says. */
 typedef struct Tile {
     const float *a;     /* A[i,p] = a[i*KC + p] if lda == 0 (a packed panel), else a[p*lda + i] */
     size_t lda;
@@ -75,6 +87,9 @@ typedef struct Tile {
     int mr;             /* rows, 1..MR */
     int nr;             /* columns that matter, 1..NR: the kernel may skip vectors past them */
     bool load_c;        /* start from C, else from 0 */
+    Pass pass;
+    double *d;          /* D[i,j] = d[i*ldd + j], NR columns, unless pass is PASS_ONLY */
+    size_t ldd;
 } Tile;
 
 /* The problem, with the layout of each operand spelled out. */
@@ -109,6 +124,7 @@ typedef struct Work {
     _Alignas(64) float b[KC * NC];          /* packed B block, or the last partial B panel */
     _Alignas(64) float a[MR_MAX * KC];      /* packed A panel */
     _Alignas(64) float c[MR_MAX * NR_MAX];  /* a tile of C that is partial or transposed */
+    _Alignas(64) double d[MC * NC];         /* the blocks' double sums, when k > KC */
 } Work;
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -214,6 +230,24 @@ static ALWAYS_INLINE void v4_store(float *p, V4 v)
     memcpy(p, &v, sizeof v);
 }
 
+/* Row i's vector at column col of the tile: into C, or into D as the pass says (Tile). */
+static ALWAYS_INLINE void v4_finish(const Tile *t, int i, int col, V4 v)
+{
+    float *c = t->c + (size_t)i * t->ldc + (size_t)col;
+    if (t->pass == PASS_ONLY) {
+        v4_store(c, v);
+        return;
+    }
+    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    for (int l = 0; l < 4; l++) {
+        double x = t->pass == PASS_FIRST ? (double)v[l] : d[l] + (double)v[l];
+        if (t->pass == PASS_LAST)
+            c[l] = (float)x;
+        else
+            d[l] = x;
+    }
+}
+
 static ALWAYS_INLINE void tile_port_body(const Tile *t, const int MR, const bool cols)
 {
     V4 acc[PORT_MR][2];
@@ -242,8 +276,8 @@ static ALWAYS_INLINE void tile_port_body(const Tile *t, const int MR, const bool
     }
     UNROLL_ROWS
     for (int i = 0; i < MR; i++) {
-        v4_store(t->c + (size_t)i * ldc, acc[i][0]);
-        v4_store(t->c + (size_t)i * ldc + 4, acc[i][1]);
+        v4_finish(t, i, 0, acc[i][0]);
+        v4_finish(t, i, 4, acc[i][1]);
     }
 }
 
@@ -348,6 +382,30 @@ static TARGET_AVX2 void small_fused(const Gemm *g, size_t j_from)
 #define AVX2_MR 6
 #define AVX2_NR 16
 
+/* Row i's vector at column col of the tile: into C, or into D as the pass says (Tile). */
+static ALWAYS_INLINE TARGET_AVX2 void avx2_finish(const Tile *t, int i, int col, __m256 v)
+{
+    float *c = t->c + (size_t)i * t->ldc + (size_t)col;
+    if (t->pass == PASS_ONLY) {
+        _mm256_storeu_ps(c, v);
+        return;
+    }
+    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    if (t->pass != PASS_FIRST) {
+        lo = _mm256_add_pd(lo, _mm256_loadu_pd(d));
+        hi = _mm256_add_pd(hi, _mm256_loadu_pd(d + 4));
+    }
+    if (t->pass == PASS_LAST) {
+        _mm_storeu_ps(c, _mm256_cvtpd_ps(lo));
+        _mm_storeu_ps(c + 4, _mm256_cvtpd_ps(hi));
+    } else {
+        _mm256_storeu_pd(d, lo);
+        _mm256_storeu_pd(d + 4, hi);
+    }
+}
+
 static ALWAYS_INLINE TARGET_AVX2 void tile_avx2_body(const Tile *t, const int MR, const int NV,
                                                      const bool cols)
 {
@@ -377,8 +435,8 @@ static ALWAYS_INLINE TARGET_AVX2 void tile_avx2_body(const Tile *t, const int MR
     }
     UNROLL_ROWS
     for (int i = 0; i < MR; i++) {
-        _mm256_storeu_ps(t->c + (size_t)i * ldc, acc[i][0]);
-        if (NV == 2) _mm256_storeu_ps(t->c + (size_t)i * ldc + 8, acc[i][1]);
+        avx2_finish(t, i, 0, acc[i][0]);
+        if (NV == 2) avx2_finish(t, i, 8, acc[i][1]);
     }
 }
 
@@ -425,6 +483,30 @@ static const Kern kern_avx2 = { AVX2_MR, AVX2_NR, tile_avx2, pack_bt_avx2, small
 #define AVX512_MR 12
 #define AVX512_NR 32
 
+/* Row i's vector at column col of the tile: into C, or into D as the pass says (Tile). */
+static ALWAYS_INLINE TARGET_AVX512 void avx512_finish(const Tile *t, int i, int col, __m512 v)
+{
+    float *c = t->c + (size_t)i * t->ldc + (size_t)col;
+    if (t->pass == PASS_ONLY) {
+        _mm512_storeu_ps(c, v);
+        return;
+    }
+    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    if (t->pass != PASS_FIRST) {
+        lo = _mm512_add_pd(lo, _mm512_loadu_pd(d));
+        hi = _mm512_add_pd(hi, _mm512_loadu_pd(d + 8));
+    }
+    if (t->pass == PASS_LAST) {
+        _mm256_storeu_ps(c, _mm512_cvtpd_ps(lo));
+        _mm256_storeu_ps(c + 8, _mm512_cvtpd_ps(hi));
+    } else {
+        _mm512_storeu_pd(d, lo);
+        _mm512_storeu_pd(d + 8, hi);
+    }
+}
+
 static ALWAYS_INLINE TARGET_AVX512 void tile_avx512_body(const Tile *t, const int MR,
                                                          const int NV, const bool cols)
 {
@@ -454,8 +536,8 @@ static ALWAYS_INLINE TARGET_AVX512 void tile_avx512_body(const Tile *t, const in
     }
     UNROLL_ROWS
     for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(t->c + (size_t)i * ldc, acc[i][0]);
-        if (NV == 2) _mm512_storeu_ps(t->c + (size_t)i * ldc + 16, acc[i][1]);
+        avx512_finish(t, i, 0, acc[i][0]);
+        if (NV == 2) avx512_finish(t, i, 16, acc[i][1]);
     }
 }
 
@@ -541,7 +623,7 @@ static float *c_at(const Gemm *g, size_t i, size_t j)
 }
 
 /* One tile of C at (i0, j0), mr x nr: straight into C when it is whole and not transposed,
- * else through the scratch tile. */
+ * else through the scratch tile. (Passes that end in D leave C alone.) */
 static void run_tile(const Kern *K, const Gemm *g, Tile *t, size_t i0, size_t j0, float *scratch)
 {
     if (!g->c_trans && t->nr == K->nr) {
@@ -557,8 +639,9 @@ static void run_tile(const Kern *K, const Gemm *g, Tile *t, size_t i0, size_t j0
     t->c = scratch;
     t->ldc = NR;
     K->tile(t);
-    for (size_t i = 0; i < mr; i++)
-        for (size_t j = 0; j < nr; j++) *c_at(g, i0 + i, j0 + j) = scratch[i * NR + j];
+    if (t->pass == PASS_ONLY || t->pass == PASS_LAST)
+        for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < nr; j++) *c_at(g, i0 + i, j0 + j) = scratch[i * NR + j];
 }
 
 /* Whether to copy B into panels: always when it is stored transposed. In rows, B is read in
@@ -577,63 +660,106 @@ static bool want_pack_a_cols(const Kern *K, const Gemm *g)
     return g->n > 2 * (size_t)K->nr;
 }
 
-/* The blocked loops: for each block of NC columns of C and each pass of KC steps of k, B's
- * block (copied into panels or read in place), then each panel of MR rows of A (copied, unless
- * it can be read in place) against each tile of NR columns. m, k, n >= 1. */
-static void gemm_run(const Kern *K, const Gemm *g, Work *w)
+/* One block of the blocked loops: rows [i_lo, i_hi) and columns [jc, jc + nc) of C over the
+ * KC steps of k from pc. */
+typedef struct Block {
+    size_t i_lo, i_hi, jc, nc, pc, kc;
+    Pass pass;
+    bool pack_b, copy_a_cols;
+} Block;
+
+/* B's part of the block: the whole block in panels, or only the last partial panel (read in
+ * place, B would be read past its row). */
+static void block_pack_b(const Kern *K, const Gemm *g, const Block *bk, Work *w)
+{
+    const size_t NR = (size_t)K->nr, full = bk->nc - bk->nc % NR;
+    if (bk->pack_b && g->b_trans)
+        K->pack_bt(w->b, g->b + bk->jc * g->ldb + bk->pc, g->ldb, bk->kc, bk->nc);
+    else if (bk->pack_b)
+        pack_b_rows(w->b, g->b + bk->pc * g->ldb + bk->jc, g->ldb, bk->kc, bk->nc, K->nr);
+    else if (full < bk->nc)
+        pack_b_rows(w->b, g->b + bk->pc * g->ldb + bk->jc + full, g->ldb, bk->kc,
+                    bk->nc - full, K->nr);
+}
+
+/* The tile's A: mr rows from ic over the block's steps, copied unless it can be read in
+ * place. */
+static void tile_a(const Kern *K, const Gemm *g, const Block *bk, size_t ic, Tile *t, Work *w)
+{
+    const size_t mr = (size_t)t->mr, pc = bk->pc;
+    if (g->a_cols && !bk->copy_a_cols) {
+        t->a = g->a + pc * g->lda + ic;
+        t->lda = g->lda;
+    } else if (g->a_cols) {
+        pack_a_cols(w->a, g->a + pc * g->lda + ic, g->lda, bk->kc, mr, (size_t)K->mr);
+        t->a = w->a;
+        t->lda = (size_t)K->mr;
+    } else if (mr == 1) {
+        t->a = g->a + ic * g->lda + pc;  /* one row: already a column panel */
+        t->lda = 1;
+    } else {
+        for (size_t i = 0; i < mr; i++)
+            memcpy(w->a + i * KC, g->a + (ic + i) * g->lda + pc, bk->kc * sizeof(float));
+        t->a = w->a;
+        t->lda = 0;
+    }
+}
+
+/* The tile's B: the panel of columns from jr of the block (packed, in place, or the copied
+ * last partial panel). */
+static void tile_b(const Kern *K, const Gemm *g, const Block *bk, size_t jr, Tile *t,
+                   const Work *w)
+{
+    const size_t NR = (size_t)K->nr, full = bk->nc - bk->nc % NR;
+    if (bk->pack_b) {
+        t->b = w->b + jr * bk->kc;
+        t->ldb = NR;
+    } else if (jr < full) {
+        t->b = g->b + bk->pc * g->ldb + bk->jc + jr;
+        t->ldb = g->ldb;
+    } else {
+        t->b = w->b;
+        t->ldb = NR;
+    }
+}
+
+/* The block: B's block, then each panel of MR rows of A against each tile of NR columns. */
+static void run_block(const Kern *K, const Gemm *g, const Block *bk, Work *w)
 {
     const size_t MR = (size_t)K->mr, NR = (size_t)K->nr;
-    const bool pack_b = want_pack_b(g), copy_a_cols = g->a_cols && want_pack_a_cols(K, g);
-    Tile t;
-    for (size_t jc = 0; jc < g->n; jc += NC) {
-        const size_t nc = g->n - jc < NC ? g->n - jc : NC;
-        for (size_t pc = 0; pc < g->k; pc += KC) {
-            const size_t kc = g->k - pc < KC ? g->k - pc : KC;
-            t.kc = kc;
-            t.load_c = g->accumulate || pc > 0;
-            /* B: the whole block in panels, or only the last partial panel (read in place,
-             * B would be read past its row). */
-            const size_t full = nc - nc % NR;
-            if (pack_b && g->b_trans)
-                K->pack_bt(w->b, g->b + jc * g->ldb + pc, g->ldb, kc, nc);
-            else if (pack_b)
-                pack_b_rows(w->b, g->b + pc * g->ldb + jc, g->ldb, kc, nc, K->nr);
-            else if (full < nc)
-                pack_b_rows(w->b, g->b + pc * g->ldb + jc + full, g->ldb, kc, nc - full, K->nr);
-            for (size_t ic = 0; ic < g->m; ic += MR) {
-                const size_t mr = g->m - ic < MR ? g->m - ic : MR;
-                t.mr = (int)mr;
-                if (g->a_cols && !copy_a_cols) {
-                    t.a = g->a + pc * g->lda + ic;
-                    t.lda = g->lda;
-                } else if (g->a_cols) {
-                    pack_a_cols(w->a, g->a + pc * g->lda + ic, g->lda, kc, mr, MR);
-                    t.a = w->a;
-                    t.lda = MR;
-                } else if (mr == 1) {
-                    t.a = g->a + ic * g->lda + pc;  /* one row: already a column panel */
-                    t.lda = 1;
-                } else {
-                    for (size_t i = 0; i < mr; i++)
-                        memcpy(w->a + i * KC, g->a + (ic + i) * g->lda + pc, kc * sizeof(float));
-                    t.a = w->a;
-                    t.lda = 0;
-                }
-                for (size_t jr = 0; jr < nc; jr += NR) {
-                    const size_t nr = nc - jr < NR ? nc - jr : NR;
-                    t.nr = (int)nr;
-                    if (pack_b) {
-                        t.b = w->b + jr * kc;
-                        t.ldb = NR;
-                    } else if (jr < full) {
-                        t.b = g->b + pc * g->ldb + jc + jr;
-                        t.ldb = g->ldb;
-                    } else {
-                        t.b = w->b;
-                        t.ldb = NR;
-                    }
-                    run_tile(K, g, &t, ic, jc + jr, w->c);
-                }
+    Tile t = { .kc = bk->kc, .load_c = g->accumulate && bk->pass <= PASS_FIRST,
+               .pass = bk->pass, .ldd = NC };
+    block_pack_b(K, g, bk, w);
+    for (size_t ic = bk->i_lo; ic < bk->i_hi; ic += MR) {
+        t.mr = (int)(bk->i_hi - ic < MR ? bk->i_hi - ic : MR);
+        tile_a(K, g, bk, ic, &t, w);
+        for (size_t jr = 0; jr < bk->nc; jr += NR) {
+            t.nr = (int)(bk->nc - jr < NR ? bk->nc - jr : NR);
+            tile_b(K, g, bk, jr, &t, w);
+            t.d = w->d + (ic - bk->i_lo) * NC + jr;
+            run_tile(K, g, &t, ic, bk->jc + jr, w->c);
+        }
+    }
+}
+
+/* The blocked loops: for each block of NC columns of C and each pass of KC steps of k, a
+ * Block. When k takes several passes, their double sums (Work.d) hold MC rows: the rows are
+ * taken MC at a time, outside the passes. m, k, n >= 1. */
+static void gemm_run(const Kern *K, const Gemm *g, Work *w)
+{
+    const bool one_pass = g->k <= KC;
+    const size_t rows = one_pass ? g->m : MC;
+    Block bk = { .pack_b = want_pack_b(g), .copy_a_cols = g->a_cols && want_pack_a_cols(K, g) };
+    for (bk.jc = 0; bk.jc < g->n; bk.jc += NC) {
+        bk.nc = g->n - bk.jc < NC ? g->n - bk.jc : NC;
+        for (bk.i_lo = 0; bk.i_lo < g->m; bk.i_lo += rows) {
+            bk.i_hi = g->m - bk.i_lo < rows ? g->m : bk.i_lo + rows;
+            for (bk.pc = 0; bk.pc < g->k; bk.pc += KC) {
+                bk.kc = g->k - bk.pc < KC ? g->k - bk.pc : KC;
+                bk.pass = one_pass ? PASS_ONLY
+                          : bk.pc == 0 ? PASS_FIRST
+                          : bk.pc + bk.kc == g->k ? PASS_LAST : PASS_MIDDLE;
+                run_block(K, g, &bk, w);
             }
         }
     }
@@ -854,8 +980,7 @@ static void gemm(const Kern *K, int parts, bool trans_a, bool trans_b, const flo
         .c = C, .ldc = n, .c_trans = false,
         .m = m, .k = k, .n = n, .accumulate = accumulate,
     };
-    if (parts == 0 && m <= SMALL_WORK && k <= SMALL_WORK && n <= SMALL_WORK &&
-        m * k * n <= SMALL_WORK) {
+    if (parts == 0 && m <= SMALL_WORK && k <= KC && n <= SMALL_WORK && m * k * n <= SMALL_WORK) {
         K->small(&g);
         return;
     }

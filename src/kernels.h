@@ -1,28 +1,33 @@
 /* kernels.h — float32 matrix products for the ops: C (+)= A B and the two transposed forms that
  * backward needs, blocked for the caches with SIMD micro-kernels chosen at run time.
  *
- * Every element of C is computed the same way whatever the shapes, the block sizes, the
- * orientation chosen or the SIMD path: one multiply-add chain over p = 0, 1, ..., k-1 in order,
- *     c = (accumulate ? C[i,j] : 0);  c = fma(A[i,p], B[p,j], c)  for each p,
- * rounded to float at every step. So results depend on the input values alone: they are
- * reproducible, do not change with the batch size (row i of C depends only on row i of A and on
- * B), and are the same bits on every path that fuses (kern_isa_fused): AVX-512, AVX2, and the
- * portable path where the build targets a CPU with fma (aarch64; x86 built with -mfma). The
- * portable path of a default x86-64 build, taken only on CPUs without AVX2 + FMA, computes
- * c + A*B with two roundings instead.
+ * Every element of C is computed the same way whatever the shapes, the orientation chosen, the
+ * number of threads or the SIMD path. The k steps are taken in blocks of KERN_KBLOCK (256):
+ * each block is one multiply-add chain in order, rounded to float at every step,
+ *     s_0 = (accumulate ? C[i,j] : 0);  s_0 = fma(A[i,p], B[p,j], s_0)  for p in block 0,
+ *     s_b = 0;                          s_b = fma(A[i,p], B[p,j], s_b)  for p in block b,
+ * and the blocks' results are added in double, in order, rounded to float once at the end:
+ *     C[i,j] = (float)(s_0 + s_1 + ... ). (For k <= 256 that is the one chain s_0.)
+ * So the rounding error of a long product grows like 256 u, not k u (u = 2^-24): a dot product
+ * of 10^6 terms is as accurate as one of 256. And results depend on the input values alone:
+ * they are reproducible, do not change with the batch size (row i of C depends only on row i of
+ * A and on B), and are the same bits on every path that fuses (kern_isa_fused): AVX-512, AVX2,
+ * and the portable path where the build targets a CPU with fma (aarch64; x86 built with -mfma).
+ * The portable path of a default x86-64 build, taken only on CPUs without AVX2 + FMA, computes
+ * s + A*B with two roundings instead.
  *
  * All matrices are dense and row-major with leading dimension = row length; no alignment is
  * required. C must not overlap A or B. The products allocate nothing (beyond starting the
- * worker threads, below) and are thread-safe and reentrant; they use about 270 KiB of stack
- * (kern_stack_bytes()) for their copies of operand blocks, so call them from a thread with a
- * normal-sized stack.
+ * worker threads, below) and are thread-safe and reentrant; they use about 650 KiB of stack
+ * (kern_stack_bytes()) for their copies of operand blocks and the blocks' double sums, so call
+ * them from a thread with a normal-sized stack.
  *
  * Threads. By default every product runs on the calling thread. After kern_set_threads(n),
  * n > 1, a product is computed by t = min(n, m k n / 2^19) threads, the caller and t - 1
  * workers: none below 2^20 multiply-adds (e.g. 128 x 128 x 64), 2 from there (kernels.c says
  * how that threshold was measured). C is cut into 2 t blocks of whole rows or whole columns
  * (fewer if it has fewer tiles), each computed by whichever thread is free; k is never cut, so
- * each element is still the one chain above and the bits are the same for any number of
+ * each element is still computed as above and the bits are the same for any number of
  * threads. The workers are the process's (one set for every caller), started by the first
  * product that needs them, asleep between products (after a 50 us spin), and stopped by
  * kern_set_threads with a smaller n or at exit (atexit). They serve one product at a time: a
@@ -34,6 +39,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The length of the blocks of k whose chains are added in double (above). */
+#define KERN_KBLOCK 256
 
 /* C[m,n] (+)= A[m,k] @ B[k,n]. accumulate: C += instead of C =. k = 0 gives C = 0 (or leaves C
  * as it is when accumulating). Any sizes, including 0 and 1. */
