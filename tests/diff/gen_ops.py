@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "ops.txt")
@@ -35,15 +36,23 @@ def num(v):
     return "%.9g" % v
 
 
-def values(a, period=None):
+def num64(v):
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return num(v)
+    return "%.17g" % v
+
+
+def values(a, period=None, wide=False):
     """': v v v', or 'repeat : v ...' (its first `period` elements, over and over) for a big
-    array that repeats them."""
-    flat = np.asarray(a, dtype=np.float32).reshape(-1)
+    array that repeats them. wide: float64 values, all 17 digits."""
+    flat = np.asarray(a, dtype=np.float64 if wide else np.float32).reshape(-1)
+    fmt = num64 if wide else num
     if period is not None:
         tile = flat[:period]
         assert np.array_equal(np.resize(tile, flat.size), flat, equal_nan=True)
-        return "repeat : " + " ".join(num(v) for v in tile)
-    return ": " + " ".join(num(v) for v in flat)
+        return "repeat : " + " ".join(fmt(v) for v in tile)
+    return ": " + " ".join(fmt(v) for v in flat)
 
 
 def dims(shape):
@@ -55,14 +64,18 @@ def f32(a):
 
 
 def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods=None,
-         expect=None, upstream=None, rtol=None):
+         expect=None, upstream=None, rtol=None, edge=False, fn32=None):
     """One case. inputs: float32 arrays; grad: the indices of the inputs differentiated
     (empty: forward only); fn(*tensors) -> the torch output; expect: the output written
     instead of fn's (for inputs torch refuses, where nn gives NaN); upstream: G (default:
     random); periods: per input index (and 'out', 'G', 'gradI'), the period with which a big
-    array repeats, to keep big cases short."""
-    repeats = periods
-    repeats = repeats or {}
+    array repeats, to keep big cases short. edge: an edge case, judged against torch in
+    float64 by torch float32's own error (edge_case; fn32: another torch formula of the same
+    value whose float32 error sets the bar)."""
+    if edge:
+        edge_case(name, op, fn, inputs, attrs, grad, upstream, periods or {}, fn32 or fn)
+        return
+    repeats = periods or {}
     dtype = torch.float64 if exact else torch.float32
     ts = [torch.tensor(np.asarray(x, dtype=np.float32)).to(dtype) for x in inputs]
     for i in grad:
@@ -98,6 +111,59 @@ def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods
     for i in grad:
         g = f32(ts[i].grad.numpy())
         lines.append("grad %d %s" % (i, values(g, repeats.get("grad%d" % i))))
+    lines.append("end")
+
+
+def torch_run(fn, inputs, grad, G, dtype):
+    """fn on the inputs in dtype: the output and the gradients of sum(output * G) (numpy,
+    float64)."""
+    ts = [torch.tensor(np.asarray(x, dtype=np.float32)).to(dtype) for x in inputs]
+    for i in grad:
+        ts[i].requires_grad_(True)
+    y = fn(*ts)
+    if grad:
+        (y * torch.tensor(G).to(dtype)).sum().backward()
+    out = y.detach().to(torch.float64).numpy()
+    return out, {i: ts[i].grad.to(torch.float64).numpy() for i in grad}
+
+
+def abs_error(got, ref):
+    """|got - ref| elementwise; 0 where both are the same infinity or both NaN."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(got - ref)
+    same = (got == ref) | (np.isnan(got) & np.isnan(ref))
+    return np.where(same, 0.0, np.where(np.isnan(err), np.inf, err))
+
+
+def edge_case(name, op, fn, inputs, attrs, grad, upstream, repeats, fn32):
+    """An edge case (tests/diff/README.md): the reference is fn, torch in float64, on the same
+    float32 inputs; beside it, the error of fn32 in torch float32 against it, which nn may
+    exceed at most tenfold (or 2 ulps of float32, when torch is exact)."""
+    lines.append("case " + name)
+    lines.append("op " + op)
+    for key, val in attrs:
+        vals = val if isinstance(val, (list, tuple)) else [val]
+        lines.append("attr %s %s" % (key, " ".join(num(v) for v in vals)))
+    lines.append("edge")
+    for i, x in enumerate(inputs):
+        x = f32(x)
+        kind = "grad" if i in grad else "const"
+        lines.append("input %s %s %s" % (kind, dims(x.shape), values(x, repeats.get(i))))
+    y32, _ = torch_run(fn, inputs, (), None, torch.float32)
+    G = None
+    if grad:
+        G = upstream if upstream is not None else f32(rng.standard_normal(y32.shape).round(3))
+        G = f32(np.broadcast_to(G, y32.shape))
+        lines.append("upstream %s %s" % (dims(G.shape), values(G, repeats.get("G"))))
+    y32, g32 = torch_run(fn32, inputs, grad, G, torch.float32)
+    y64, g64 = torch_run(fn, inputs, grad, G, torch.float64)
+    lines.append("output %s %s" % (dims(y64.shape), values(y64, repeats.get("out"), True)))
+    lines.append("error output %s" % values(abs_error(y32, y64), repeats.get("out"), True))
+    for i in grad:
+        period = repeats.get("grad%d" % i)
+        lines.append("grad %d %s" % (i, values(g64[i], period, True)))
+        lines.append("error grad %d %s" % (i, values(abs_error(g32[i], g64[i]), period, True)))
     lines.append("end")
 
 
@@ -322,6 +388,102 @@ def quotient_edges():
              exact=True, rtol=1e-6, upstream=one)
 
 
+def edges():
+    """Edge cases (issue 18), each judged against torch in float64 by torch float32's own
+    error: large logits, losses at their clamps, exp and log at the ends of float32's range,
+    0^0, signed zeros and denormals, long sums, broadcast gradients over many rows, quotients
+    whose divisor squared leaves float32, long matrix products."""
+
+    def one(*shape):
+        return np.ones(shape, dtype=np.float32)
+
+    big = f32([[1000, 0, -1000], [1000, 1000, -1000], [-1000, -1000, -1000], [0.5, 1e-3, -88]])
+    case("edge_softmax_1000", "SOFTMAX", lambda t: torch.softmax(t, -1), [big],
+         attrs=[("axis", -1)], grad=(0,), edge=True)
+    case("edge_log_softmax_1000", "LOG_SOFTMAX", lambda t: torch.log_softmax(t, -1), [big],
+         attrs=[("axis", -1)], grad=(0,), edge=True)
+    logits = f32([[1000, -1000, 0], [-1000, 1000, 0], [0, 0, 1000], [3, 2, 1]])
+    case("edge_cross_entropy_1000", "CROSS_ENTROPY",
+         lambda x, t: F.cross_entropy(x, t.long()), [logits, f32([0, 0, 2, 1])], grad=(0,),
+         upstream=one(), edge=True)
+    probs = f32([[1, 0, 0], [0.5, 0.5, 0], [0, 0, 1], [0.2, 0.3, 0.5]])
+    case("edge_cross_entropy_1000_probabilities", "CROSS_ENTROPY", F.cross_entropy,
+         [logits, probs], grad=(0, 1), upstream=one(), edge=True)
+    # bce at exactly 0 and 1: the logs clamped at -100, the gradient's denominator at 1e-12
+    case("edge_bce_0_1", "BCE", F.binary_cross_entropy,
+         [f32([0, 1, 0, 1, 0.5, 1e-7, 1 - 2 ** -24]), f32([1, 0, 0, 1, 1, 0, 1])], grad=(0,),
+         upstream=one(), edge=True)
+    case("edge_bce_logits_1000", "BCE_LOGITS", F.binary_cross_entropy_with_logits,
+         [f32([1000, -1000, 1000, -1000, 0, 88, -88]), f32([1, 0, 0, 1, 0.5, 1, 0])],
+         grad=(0, 1), upstream=one(), edge=True)
+    case("edge_mse_huge", "MSE", F.mse_loss, [f32([1e18, -1e18, 3, 1e-20]), f32([0, 1e18, 3, 0])],
+         grad=(0, 1), upstream=one(), edge=True)
+    # exp up to float32's largest (e^88.72 = 3.39e38) and down into denormals
+    case("edge_exp_88", "EXP", torch.exp, [f32([88, 88.7, 88.72, -87.3, -100, -103.9, 0])],
+         grad=(0,), upstream=one(7), edge=True)
+    case("edge_log_tiny", "LOG", torch.log,
+         [f32([1.17549435e-38, 1e-38, 1e-30, 3.4e38, 1, 0.5])], grad=(0,), upstream=one(6),
+         edge=True)
+    case("edge_sqrt_tiny", "SQRT", torch.sqrt, [f32([1e-38, 1e-30, 1e-45, 4, 3.4e38])],
+         grad=(0,), upstream=one(5), edge=True)
+    # 0^0 = 1, and the gradients torch defines there (0, not NaN)
+    case("edge_pow_zero", "POW", torch.pow, [f32([0, 0, 0, 2, 4]), f32([0, 2, 1, 0, 0.5])],
+         grad=(0, 1), upstream=one(5), edge=True)
+    z = f32([0, -0.0, 1e-40, -1e-40, 1e-45, -1e-45, 1.5, -1.5])
+    case("edge_relu_zero_denormal", "RELU", torch.relu, [z], grad=(0,), edge=True)
+    case("edge_abs_zero_denormal", "ABS", torch.abs, [z], grad=(0,), edge=True)
+    ext = f32([100, -100, 20, -20, 1e-30, -1e-30, 0, 88.8, -88.8])
+    case("edge_sigmoid_extremes", "SIGMOID", torch.sigmoid, [ext], grad=(0,), edge=True)
+    case("edge_tanh_extremes", "TANH", torch.tanh, [ext], grad=(0,), edge=True)
+    case("edge_softplus_extremes", "SOFTPLUS", F.softplus, [ext], grad=(0,), edge=True)
+    # sums of a million elements
+    N = 1000000
+    tenth = np.full(N, 0.1, dtype=np.float32)
+    for op, fn in (("SUM", torch.sum), ("MEAN", torch.mean)):
+        case("edge_%s_1e6" % op.lower(), op, fn, [tenth], grad=(0,), upstream=one(),
+             periods={0: 1, "grad0": 1}, edge=True)
+    case("edge_sum_cancelling_1e6", "SUM", torch.sum,
+         [np.resize(f32([1e8, 0.1, -1e8, 0.3]), N)], grad=(0,), upstream=one(),
+         periods={0: 4, "grad0": 1}, edge=True)
+    # broadcast gradients under a mean: a bias over 100,000 rows, a scalar times 200,000
+    # elements, a row of 3 over 30,000 rows
+    R = 100000
+    case("edge_bias_mean_100000_rows", "ADD", lambda s, t: s + t,
+         [np.full((R, 1), 0.1, dtype=np.float32), f32([0.5])], grad=(1,),
+         upstream=np.full((R, 1), 1.0 / R, dtype=np.float32),
+         periods={0: 1, "out": 1, "G": 1}, edge=True)
+    M = 200000
+    case("edge_scalar_times_200000", "MUL", lambda s, t: s * t,
+         [f32(0.7), np.resize(randn(8), M).astype(np.float32)], grad=(0,),
+         upstream=np.full(M, 1.0 / M, dtype=np.float32), periods={1: 8, "out": 8, "G": 1},
+         edge=True)
+    rows = np.resize(randn(5, 3), (30000, 3)).astype(np.float32)
+    case("edge_row_bias_30000_rows", "ADD", lambda s, t: s + t, [rows, randn(3)], grad=(1,),
+         upstream=np.full((30000, 3), 1.0 / 90000, dtype=np.float32),
+         periods={0: 15, "out": 15, "G": 1}, edge=True)
+    # quotients whose divisor squared underflows, goes denormal, overflows
+    case("edge_div_extreme_divisors", "DIV", lambda s, t: s / t,
+         [f32([1e-30, 1e-30, 1e30, 3]), f32([1e-25, 3e-20, 1e20, -7])], grad=(0, 1),
+         upstream=one(4), edge=True)
+    # long matrix products: a million 0.1 * 0.1, and 20,000 random terms. The bar is torch's
+    # dot product of the two vectors (torch.matmul of 1-D tensors; 9999.58); its matrix
+    # product calls the BLAS, which on some machines is one float32 chain (9865.22) and would
+    # set no bar
+    def dot(a, b):
+        return torch.matmul(a.reshape(-1), b.reshape(-1)).reshape(1, 1)
+    K = 1000000
+    case("edge_matmul_1e6", "MATMUL", torch.matmul,
+         [np.full((1, K), 0.1, dtype=np.float32), np.full((K, 1), 0.1, dtype=np.float32)],
+         grad=(0, 1), upstream=one(1, 1),
+         periods={0: 1, 1: 1, "grad0": 1, "grad1": 1}, edge=True, fn32=dot)
+    L = 20000
+    a = np.resize(randn(1000), (1, L)).astype(np.float32)
+    b = np.resize(randn(997), (L, 1)).astype(np.float32)
+    case("edge_matmul_random_20000", "MATMUL", torch.matmul, [a, b], grad=(0, 1),
+         upstream=one(1, 1), periods={0: 1000, 1: 997, "grad0": 997, "grad1": 1000},
+         edge=True, fn32=dot)
+
+
 def main():
     comparisons()
     logic()
@@ -333,6 +495,7 @@ def main():
     broadcast_gradients()
     quotient_edges()
     mod_detach()
+    edges()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]
     with open(OUT, "w") as f:
