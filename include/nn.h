@@ -48,7 +48,9 @@ extern "C" {
 #define NN_API
 #endif
 
-#define NN_VERSION "0.1.0"
+/* The version: the one place it is defined (CMakeLists.txt reads it from here; CHANGELOG.md
+ * says what each version added). */
+#define NN_VERSION "0.2.0"
 
 typedef struct NnState NnState;
 
@@ -185,7 +187,7 @@ NN_API NnStatus nn_get(NnState *nn, const char *name, NnTensorView *out);
  * session however often it is called. */
 NN_API NnStatus nn_set(NnState *nn, const char *name, const float *data, size_t size);
 
-/* The library's version, NN_VERSION of the nn.h it was built with ("0.1.0"): a static
+/* The library's version, NN_VERSION of the nn.h it was built with ("0.2.0"): a static
  * string, never NULL, never to be freed. Compare it with NN_VERSION to detect a header and
  * library of different versions. */
 NN_API const char *nn_version(void);

@@ -1,6 +1,7 @@
 /* main.c — the `nn` command: a thin client of the public API in nn.h. Its options are a table
  * (one row each: the name, its value, what sets it, its help), which --help prints. */
 #include "nn.h"
+#include "nn_commit.h"
 #include "repl.h"
 
 #include <errno.h>
@@ -278,6 +279,15 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+/* "nn 0.2.0", and the git commit built from when there is one: "nn 0.2.0 (git 1a2b3c4)". */
+static void print_version(void)
+{
+    if (NN_COMMIT[0])
+        printf("nn %s (git %s)\n", nn_version(), NN_COMMIT);
+    else
+        printf("nn %s\n", nn_version());
+}
+
 /* Reads argv into *o; returns -1 to go on, or the exit status. */
 static int read_options(int argc, char **argv, Options *o)
 {
@@ -288,7 +298,7 @@ static int read_options(int argc, char **argv, Options *o)
             return 0;
         }
         if (strcmp(a, "--version") == 0) {
-            printf("nn %s\n", nn_version());
+            print_version();
             return 0;
         }
         const struct Option *op = NULL;

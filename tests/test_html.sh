@@ -1,29 +1,20 @@
 #!/bin/sh
-# test_html.sh NN [CACHE_DIR] — the `nn --html` page of examples/neuron.nn, opened in headless
+# test_html.sh NN [MODULES_DIR] — the `nn --html` page of examples/neuron.nn, opened in headless
 # Chromium and checked against `nn --trace=json` of the same script (tests/test_html.mjs), then
 # the pages of examples/two_layer.nn and a traced train block stepped through end to end.
-# Needs Debian's chromium (installed with apt-get when missing and run as root) and the npm
-# package playwright-core, installed on demand into CACHE_DIR (default: html-test/ beside NN,
-# so in the build tree; never node_modules in the source tree). Exits 77 (skipped) when either
-# cannot be installed, for example with no network. Run from the source tree's root.
+# Needs Debian's chromium, nodejs and npm, and the npm package playwright-core in MODULES_DIR
+# (default: $XDG_CACHE_HOME/nn-tests, else ~/.cache/nn-tests). It installs none of them: when
+# one is missing it exits 77 (skipped), naming what to install; tests/install-deps.sh installs
+# them all (.ci/run runs it). Run from the source tree's root.
 # NN_HTML_SCREENSHOTS=DIR saves a PNG of the page mid-backward in DIR.
 set -u
 nn=$1
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${2:-$(cd "$(dirname "$nn")" && pwd)/html-test}
+cache=${2:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/nn-tests}
 export LC_ALL=C
 
-skip() { echo "html: skipped: $*"; exit 77; }
+skip() { echo "html: skipped: $*; tests/install-deps.sh installs what it needs"; exit 77; }
 fail() { echo "html: FAIL: $*"; exit 1; }
-
-as_root_install() {   # as_root_install PACKAGE... — apt-get, updating the lists once if needed
-    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null >"$cache/apt.log" 2>&1 && return 0
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >>"$cache/apt.log" 2>&1 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null >>"$cache/apt.log" 2>&1
-}
-
-mkdir -p "$cache" || fail "cannot make $cache"
 
 # --html: this nn has it, or a stand-in (NN_HTML_DRIVER: JSON Lines on stdin -> page at $1)
 if "$nn" --help 2>&1 | grep -q -- '--html'; then
@@ -41,24 +32,15 @@ if [ -z "$chromium" ]; then
         [ -x "$c" ] && chromium=$c && break
     done
 fi
-if [ -z "$chromium" ]; then
-    as_root_install chromium ||
-        skip "chromium is not installed and 'apt-get install chromium' failed (no network, or not root): $(tail -n 2 "$cache/apt.log" 2>/dev/null)"
-    chromium=/usr/bin/chromium
-fi
+[ -n "$chromium" ] || skip "needs the Debian package chromium (apt-get install chromium)"
 
-# node and npm, then playwright-core (it drives the browser; it downloads none)
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    as_root_install nodejs npm || skip "node and npm are not installed and 'apt-get install nodejs npm' failed"
-fi
+# node, then playwright-core (it drives the browser; it downloads none)
+command -v node >/dev/null 2>&1 ||
+    skip "needs the Debian package nodejs (apt-get install nodejs npm)"
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' ||
     skip "node $(node --version) is older than 18, which playwright-core needs"
-if [ ! -f "$cache/node_modules/playwright-core/package.json" ]; then
-    [ -f "$cache/package.json" ] || echo '{ "name": "nn-html-test", "private": true }' >"$cache/package.json"
-    ( cd "$cache" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund \
-        --loglevel=error playwright-core@1 ) </dev/null >"$cache/npm.log" 2>&1 ||
-        skip "npm could not install playwright-core (no network?): $(tail -n 3 "$cache/npm.log")"
-fi
+[ -f "$cache/node_modules/playwright-core/package.json" ] ||
+    skip "needs the npm package playwright-core in $cache (npm install --prefix $cache playwright-core@1)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nn-html.XXXXXX") || fail "mktemp"
 trap 'rm -rf "$work"' EXIT INT TERM
