@@ -151,6 +151,12 @@ NN_API void nn_set_trace_full(NnState *nn, int on);
  * time left) on the output, with carriage returns; meant for a terminal. Off by default:
  * output to a pipe or file gets only the log lines. Cannot fail. */
 NN_API void nn_set_progress(NnState *nn, int on);
+/* Off (0): train blocks compute with IEEE denormal numbers, as everything else does, so that
+ * their results can be compared bit for bit with another IEEE implementation. On (nonzero,
+ * the default): while a train block runs, denormals are flushed to zero (x86 FTZ and DAZ,
+ * aarch64 FZ), as TensorFlow does on CPUs: near convergence a network can be full of them,
+ * and arithmetic on them is many times slower on many processors. Cannot fail. */
+NN_API void nn_set_flush_denormals(NnState *nn, int on);
 
 /* Compiles and runs `code` (NUL-terminated) in the session; `name` labels it in messages
  * ("<-e>", "script.nn"). Both are copied and kept by the session, so a host that runs many

@@ -17,6 +17,7 @@
 #include "kernels.h"
 
 #include "common.h"
+#include "fpmode.h"
 #include "pool.h"
 
 #include <stdatomic.h>
@@ -864,6 +865,7 @@ static bool want_transposed(const Kern *K, const Gemm *g)
  * units (q+1) / parts) of unit rows (cut_rows) or columns of C. */
 typedef struct Split {
     const Kern *K;
+    FpMode fp;          /* the caller's floating-point mode, which every part computes in */
     Gemm g;
     bool cut_rows;
     size_t unit;
@@ -917,10 +919,13 @@ static __attribute__((noinline)) void gemm_alone(const Kern *K, const Gemm *g)
     gemm_run(K, g, &w);
 }
 
-/* PoolTask: part `part` of the Split ctx. */
+/* PoolTask: part `part` of the Split ctx, in the caller's floating-point mode (a worker's
+ * own is put back after). */
 static void split_part(void *ctx, int part)
 {
     const Split *s = ctx;
+    const FpMode own = fp_mode_get();
+    fp_mode_set(s->fp);
     const size_t q = (size_t)part, parts = (size_t)s->parts;
     const size_t lo = s->units * q / parts * s->unit;
     size_t hi = s->units * (q + 1) / parts * s->unit;
@@ -937,6 +942,7 @@ static void split_part(void *ctx, int part)
         g.n = hi - lo;
     }
     gemm_alone(s->K, &g);
+    fp_mode_set(own);
 }
 
 /* The stack a worker thread gets: the products' buffers and room for everything else. */
@@ -950,6 +956,7 @@ static size_t worker_stack_bytes(void)
 static void gemm_blocked(const Kern *K, const Gemm *g, int threads, int parts)
 {
     Split s = split_make(K, g, parts);
+    s.fp = fp_mode_get();
     if (s.parts <= 1) {
         gemm_alone(K, g);
         return;

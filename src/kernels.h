@@ -33,7 +33,8 @@
  * kern_set_threads with a smaller n or at exit (atexit). They serve one product at a time: a
  * thread that calls a product while another thread's product has them computes its own alone,
  * so concurrent callers never wait for each other. Workers have a stack of 1 MiB +
- * kern_stack_bytes(). */
+ * kern_stack_bytes(), and compute in the caller's floating-point mode (fpmode.h: denormals
+ * flushed or not), so the bits do not depend on the thread count in either mode. */
 #ifndef NN_KERNELS_H
 #define NN_KERNELS_H
 

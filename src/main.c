@@ -28,6 +28,7 @@ typedef struct Options {
     size_t n_breaks;
     int threads;            /* 0: one per processor, at most 8 */
     int sandbox;            /* --sandbox, or implied by an --allow-* */
+    int keep_denormals;     /* --keep-denormals */
     struct { const char *dir; int write; } allow[16];     /* --allow-read, --allow-write */
     size_t n_allow;
 } Options;
@@ -156,6 +157,13 @@ static const char *set_code(Options *o, const char *v)
     return NULL;
 }
 
+static const char *set_keep_denormals(Options *o, const char *v)
+{
+    (void)v;
+    o->keep_denormals = 1;
+    return NULL;
+}
+
 static const char *set_sandbox(Options *o, const char *v)
 {
     (void)v;
@@ -213,6 +221,9 @@ static const struct Option {
     { "--threads", "N", set_threads,
       "threads for large matrix products (default: one per\n"
       "processor, at most 8); the results are the same for any N", "a number of threads" },
+    { "--keep-denormals", NULL, set_keep_denormals,
+      "train blocks compute with denormal numbers instead of flushing\n"
+      "them to zero (slower; for bit-exact comparisons)", NULL },
     { "--break", "WHERE", set_break,
       "stop every train block at a prompt: step=N (before update N),\n"
       "nonfinite (at the first inf or NaN) or grad_norm=X (when the\n"
@@ -532,6 +543,7 @@ static bool configure(NnState *nn, const Options *o, int *status)
     nn_set_trace_format(nn, o->format);
     if (o->plot) nn_set_plot(nn, o->plot);
     nn_set_trace_full(nn, o->full);
+    nn_set_flush_denormals(nn, !o->keep_denormals);
     if (o->max_memory) nn_set_max_memory(nn, o->max_memory);
     nn_set_max_steps(nn, o->max_steps);
     nn_set_trace_steps(nn, o->steps_from, o->steps_to);

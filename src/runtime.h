@@ -113,6 +113,7 @@ typedef struct Runtime {
     TracePlace *step_focus;     /* ... looking at these places (owned copy) */
     int step_focus_count;
     bool progress;              /* output is a terminal: show a live progress line */
+    bool keep_denormals;        /* train blocks keep IEEE denormals (else flush them: fpmode.h) */
     ParamOpt *popt;             /* indexed by param node id; grown on demand */
     uint32_t popt_count;
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */

@@ -124,6 +124,11 @@ void nn_set_progress(NnState *nn, int on)
     nn->rt.progress = on != 0;
 }
 
+void nn_set_flush_denormals(NnState *nn, int on)
+{
+    nn->rt.keep_denormals = on == 0;
+}
+
 int nn_set_trace_format(NnState *nn, const char *format)
 {
     if (strcmp(format, "text") == 0) nn->rt.trace_format = TRACE_TEXT;

@@ -14,6 +14,7 @@
 
 #include "data.h"
 #include "fileio.h"
+#include "fpmode.h"
 #include "sandbox.h"
 
 #include <math.h>
@@ -175,6 +176,7 @@ typedef struct Loop {
     int best_epoch;         /* ... in this epoch (-1: none yet) */
     int mark;               /* the epoch 4/5 of the way in (the plateau check) */
     double first_loss, mark_loss, final_loss;   /* of epoch 1, epoch `mark`, the last one */
+    FpMode fp_outer;            /* the floating-point mode outside the block (fpmode.h) */
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
@@ -252,7 +254,10 @@ static bool stop_at(Loop *lp, const char *why)
         k += p->size;
     }
     rt->in_break = true;
+    FpMode fp = fp_mode_get();      /* the prompt computes and prints as outside the block */
+    fp_mode_set(lp->fp_outer);
     bool stop = rt->on_break(rt->break_ud, why);
+    fp_mode_set(fp);
     rt->in_break = false;
     k = 0;
     for (int i = 0; i < lp->t->n_params; i++) {     /* nodes may have moved: look them up */
@@ -979,7 +984,11 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
     rt->in_loop = program_loop_at(rt->prog, rt->pc) != NULL;
     Loop lp;
     train_setup(&lp, rt, t, at);
+    /* denormals flushed to zero while the block trains, unless --keep-denormals (fpmode.h) */
+    lp.fp_outer = fp_mode_get();
+    fp_mode_set(fp_mode_flushing(lp.fp_outer, !rt->keep_denormals));
     RtStatus status = rt_protect(rt, train_epochs, &lp);
+    fp_mode_set(lp.fp_outer);
     if (status == RT_INTERRUPT && rt->stop_at == RT_STOP_INSIDE && lp.started_epochs) {
         /* Ctrl-C part-way through a pass: the block ends as between two updates, but the
          * gradients that pass was making are incomplete, so they are cleared */

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "common.h"
+#include "fpmode.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -547,6 +548,37 @@ static void test_threads_bit_identical(void **state)
     case_free(&c);
 }
 
+/* Workers compute in the caller's floating-point mode: with denormals flushed (fpmode.h), a
+ * product whose terms are all denormal is 0 in every part, and with them kept it is not. The
+ * workers start in the ordinary mode and are kept across the changes of mode. */
+static void test_threads_take_the_callers_fp_mode(void **state)
+{
+    (void)state;
+    if (!fp_mode_can_flush()) skip();
+    const size_t m = 1000, k = 300, n = 1000;    /* long enough for the worker to take parts */
+    float *A = test_malloc(m * k * sizeof *A), *B = test_malloc(k * n * sizeof *B);
+    float *C = test_malloc(m * n * sizeof *C);
+    for (size_t i = 0; i < m * k; i++) A[i] = 1e-20f;
+    for (size_t i = 0; i < k * n; i++) B[i] = 1e-20f;     /* each product is 1e-40 */
+    const FpMode outer = fp_mode_get();
+    kern_set_threads(2);
+    static const int flushes[] = { 0, 1, 0 };
+    for (size_t f = 0; f < NN_ARRAY_LEN(flushes); f++) {
+        fp_mode_set(fp_mode_flushing(outer, flushes[f]));
+        for (int parts = 1; parts <= 16; parts += 15) {
+            kern_gemm_parts(kern_isa_best(), parts, false, false, A, B, C, m, k, n, false);
+            for (size_t e = 0; e < m * n; e++)
+                if ((C[e] == 0.0f) != (flushes[f] == 1))
+                    fail_msg("flush %d, %d parts: C[%zu] = %g", flushes[f], parts, e,
+                             (double)C[e]);
+        }
+        assert_int_equal(pool_workers(), 1);
+    }
+    fp_mode_set(outer);
+    kern_set_threads(1);
+    test_free(A), test_free(B), test_free(C);
+}
+
 /* Two application threads calling products at once while the pool has 2 threads: whichever
  * finds the pool busy computes alone; both get the bits of one thread. */
 typedef struct Caller {
@@ -614,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_threads_lazy),
         cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_threads_concurrent_callers),
+        cmocka_unit_test(test_threads_take_the_callers_fp_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
