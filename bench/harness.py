@@ -34,7 +34,12 @@ WORKLOADS = [
     ("w2", "W2 xor", "w2_xor"),
     ("w3", "W3 digits", "w3_digits"),
     ("w4", "W4 wide", "w4_wide"),
+    ("w5", "W5 moons", "w5_moons"),
 ]
+# Workloads that also run as `nn --keep-denormals` (a row of their own, not compared with
+# torch): what flushing denormals in train blocks saves.
+KEEP_DENORMALS = ("w5",)
+NN_KEEP = "nn --keep-denormals"
 W4_FLOP_PER_STEP = 6 * 235146 * 128      # 6 x params x batch
 W4_STEPS = 200
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -164,7 +169,7 @@ def main():
     ap.add_argument("--nn", required=True, help="the nn binary")
     ap.add_argument("--python", default=sys.executable, help="python with torch (default: this one)")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--only", default="w1,w2,w3,w4", help="workloads, e.g. w3,w4")
+    ap.add_argument("--only", default="w1,w2,w3,w4,w5", help="workloads, e.g. w3,w4")
     ap.add_argument("--threads", default="1,2", help="thread counts, for nn and for torch")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
@@ -182,6 +187,7 @@ def main():
     if coretype:
         blas_envs.append((", OPENBLAS_CORETYPE as set", dict(base)))
     configs = [("nn", t, dict(base)) for t in threads]     # nn --threads t
+    configs.append((NN_KEEP, threads[0], dict(base)))
     for suffix, env in blas_envs:
         for t in threads:
             configs.append(("torch" + suffix, t, dict(env, OMP_NUM_THREADS=str(t),
@@ -209,12 +215,15 @@ def main():
                     break
                 sruns.setdefault(t, []).append(wall)
             for ci, (label, t, env) in enumerate(configs):
-                if label == "nn":
-                    cmd = [nn, "--threads", str(t), "bench/%s.nn" % stem]
+                is_nn = label.startswith("nn")
+                if label == NN_KEEP and key not in KEEP_DENORMALS:
+                    continue
+                if is_nn:
+                    cmd = [nn, "--threads", str(t)] + label.split()[1:] + ["bench/%s.nn" % stem]
                 else:
                     cmd = [args.python, "bench/%s.py" % stem]
                 wall, rss, rc, out, err = run_measured(cmd, env)
-                r = parse_nn(out) if label == "nn" else parse_torch(out)
+                r = parse_nn(out) if is_nn else parse_torch(out)
                 r.update(process=wall, rss=rss / 1024.0 if rss else None, rc=rc)
                 if rc != 0 or "loss" not in r:
                     failures.append("%s %s x%d: exit %d\n%s%s" % (name, label, t, rc, out[-2000:],
@@ -254,6 +263,7 @@ def main():
                  "test acc | GFLOP/s | torch/nn loop |")
     lines.append("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     best = {}       # workload -> (torch's best loop, nn's loops by thread count)
+    keep = {}       # workload -> nn's loop with --keep-denormals
     for key, name, stem in chosen:
         nn_loop = {}    # nn's loop time by thread count: torch is compared at the same count
         for ci, (label, t, env) in enumerate(configs):
@@ -261,19 +271,23 @@ def main():
             if not rs:
                 continue
             proc = med([r["process"] for r in rs])
-            if label == "nn":
+            is_nn = label.startswith("nn")
+            if is_nn:
                 loop = proc - setups[(key, t)] if setups.get((key, t)) is not None else None
-                nn_loop[t] = loop
+                if label == "nn":
+                    nn_loop[t] = loop
+                else:
+                    keep[key] = loop
             else:
                 loop = med([r.get("loop") for r in rs])
                 if loop and (key not in best or loop < best[key][0]):
                     best[key] = (loop, nn_loop)
             blas = "–"
-            if label != "nn":
+            if not is_nn:
                 blas = ", ".join(sorted({r.get("blas", "?") for r in rs}))
             gf = (W4_FLOP_PER_STEP * W4_STEPS / loop / 1e9) if key == "w4" and loop else None
             same = nn_loop.get(t)
-            ratio = (loop / same) if (label != "nn" and loop and same and same > 0) else None
+            ratio = (loop / same) if (not is_nn and loop and same and same > 0) else None
             loss = med([r.get("loss") for r in rs])
             lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, label, t, blas, fmt(loop), fmt(proc), fmt_mb(med([r["rss"] for r in rs])),
@@ -281,6 +295,13 @@ def main():
                 ("%.4f" % loss) if key == "w4" and loss is not None else fmt_loss(loss),
                 fmt_loss(med([r.get("acc") for r in rs])) if key == "w3" else "",
                 ("%.1f" % gf) if gf else "", ("%.2f" % ratio) if ratio else ("1" if label == "nn" else "–")))
+    lines.append("")
+    for key, name, stem in chosen:
+        if keep.get(key) and best.get(key) and best[key][1].get(threads[0]):
+            flushed = best[key][1][threads[0]]
+            lines.append("%s: nn with denormals kept %s s, flushed (the default) %s s: "
+                         "%.2f× slower when kept." % (name, fmt(keep[key]), fmt(flushed),
+                                                      keep[key] / flushed))
     lines.append("")
     for key, name, stem in chosen:
         if key in best:

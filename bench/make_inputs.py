@@ -1,6 +1,8 @@
-"""Writes the initial weights that both sides of W2, W3 and W4 start from, as safetensors
-files in bench/out/ (nn: `load net "bench/out/wN_init.safetensors"`; torch: common.py's
-load_init_into, which transposes W [in,out] into Linear.weight [out,in]).
+"""Writes the initial weights that both sides of W2 to W5 start from, as safetensors files in
+bench/out/ (nn: `load net "bench/out/wN_init.safetensors"`; torch: common.py's
+load_init_into, which transposes W [in,out] into Linear.weight [out,in]), and W5's data,
+bench/out/w5_moons.csv: scikit-learn's make_moons (2,000 points, noise 0.1), drawn with numpy
+and written as float32 values that both sides read.
 
 The weights are drawn with numpy from fixed seeds, following nn's defaults for a layer (He
 normal, variance 2/in, before a relu; Xavier uniform otherwise; biases 0), so the runs start
@@ -20,7 +22,9 @@ NETS = {
     "w2": ([(2, 8, "xavier"), (8, 1, "xavier")], 2),
     "w3": ([(64, 128, "he"), (128, 10, "xavier")], 3),
     "w4": ([(784, 256, "he"), (256, 128, "he"), (128, 10, "xavier")], 4),
+    "w5": ([(2, 64, "he"), (64, 64, "he"), (64, 1, "xavier")], 5),
 }
+MOONS_PATH = os.path.join(OUT, "w5_moons.csv")
 
 
 def weights(layers, seed):
@@ -37,6 +41,28 @@ def weights(layers, seed):
     return out
 
 
+def moons(n, noise, seed):
+    """Two interleaved half circles, n // 2 points on the outer one (class 0) evenly spaced
+    in angle, the rest on the inner one (class 1), plus normal noise; shuffled."""
+    rng = np.random.default_rng(seed)
+    n0 = n // 2
+    t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n - n0)
+    X = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1),
+                        np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
+    X += rng.normal(0.0, noise, X.shape)
+    y = np.concatenate([np.zeros(n0), np.ones(n - n0)])
+    order = rng.permutation(n)
+    return X[order].astype(np.float32), y[order]
+
+
+def write_moons(path):
+    X, y = moons(2000, 0.1, 5)
+    with open(path, "w") as f:
+        f.write("x0,x1,y\n")
+        for (a, b), c in zip(X, y):
+            f.write("%.9g,%.9g,%d\n" % (a, b, c))
+
+
 def main():
     force = "--force" in sys.argv
     os.makedirs(OUT, exist_ok=True)
@@ -44,6 +70,8 @@ def main():
         path = init_path(name)
         if force or not os.path.exists(path):
             save_safetensors(path, weights(layers, seed))
+    if force or not os.path.exists(MOONS_PATH):
+        write_moons(MOONS_PATH)
 
 
 if __name__ == "__main__":

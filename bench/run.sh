@@ -1,5 +1,5 @@
 #!/bin/sh
-# The benchmark: nn against PyTorch on four workloads (see bench/README.md).
+# The benchmark: nn against PyTorch on five workloads (see bench/README.md).
 #   bench/run.sh [--repeats N] [--only w1,w3] [--threads 1,2]
 # from the project's root (or anywhere: it finds the root itself). Builds nn in Release into
 # build-bench/ (NN_BENCH_BUILD to change it) when needed, then runs bench/harness.py with the
