@@ -528,7 +528,7 @@ static void fwd_eye(GraphNode *n, GraphNode *const *in, Rng *rng)
 static void fwd_rand(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)in;
-    for (size_t i = 0; i < n->size; i++) n->value[i] = rng_uniform(rng);
+    rng_fill_uniform(rng, n->value, n->size);
 }
 
 /* randn: standard normal, like torch.randn. */

@@ -424,6 +424,25 @@ static void test_rng_same_seed(void **state)
     assert_true(rng_normal(&a) == rng_normal(&b));
 }
 
+/* rng_fill_uniform makes the numbers of rng_uniform called n times, and leaves the same
+ * state: for lengths below, at and around its lanes (8) and its threshold (32). */
+static void test_rng_fill_uniform(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = { 0, 1, 7, 8, 31, 32, 33, 39, 40, 1000, 1003 };
+    float got[1003], want[1003];
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; k++) {
+        size_t n = lengths[k];
+        Rng a, b;
+        rng_seed(&a, 99 + n);
+        rng_seed(&b, 99 + n);
+        rng_fill_uniform(&a, got, n);
+        for (size_t i = 0; i < n; i++) want[i] = rng_uniform(&b);
+        assert_memory_equal(got, want, n * sizeof *got);
+        assert_int_equal(rng_u32(&a), rng_u32(&b));
+    }
+}
+
 static void test_rng_different_seeds(void **state)
 {
     (void)state;
@@ -499,6 +518,7 @@ static void test_rng_normal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rng_fill_uniform),
         cmocka_unit_test(test_broadcast_compatible),
         cmocka_unit_test(test_broadcast_rank_difference),
         cmocka_unit_test(test_broadcast_incompatible),
