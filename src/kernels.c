@@ -737,7 +737,7 @@ static void run_block(const Kern *K, const Gemm *g, const Block *bk, Work *w)
         for (size_t jr = 0; jr < bk->nc; jr += NR) {
             t.nr = (int)(bk->nc - jr < NR ? bk->nc - jr : NR);
             tile_b(K, g, bk, jr, &t, w);
-            t.d = w->d + (ic - bk->i_lo) * NC + jr;
+            t.d = bk->pass == PASS_ONLY ? NULL : w->d + (ic - bk->i_lo) * NC + jr;
             run_tile(K, g, &t, ic, bk->jc + jr, w->c);
         }
     }
