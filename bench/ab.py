@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""ab.py: nn against nn. Runs the four workloads (the nn side of bench/run.sh) with two nn
+"""ab.py: nn against nn. Runs the five workloads (the nn side of bench/run.sh) with two nn
 binaries, a run of one then a run of the other, so that a noisy machine slows both alike, and
 prints the median process time of each, with the ratio after / before. For a change that should
 not cost anything (is any workload slower?) rather than for the comparison with PyTorch.
@@ -24,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOADS = [("w1", "W1 neuron", "w1_neuron"), ("w2", "W2 xor", "w2_xor"),
-             ("w3", "W3 digits", "w3_digits"), ("w4", "W4 wide", "w4_wide")]
+             ("w3", "W3 digits", "w3_digits"), ("w4", "W4 wide", "w4_wide"),
+             ("w5", "W5 moons", "w5_moons")]
 
 
 def run_once(nn, threads, stem):
@@ -44,7 +45,7 @@ def main():
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--only", default="w1,w2,w3,w4")
+    ap.add_argument("--only", default="w1,w2,w3,w4,w5")
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     subprocess.run([sys.executable, os.path.join(HERE, "make_inputs.py")], check=True)

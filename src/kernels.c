@@ -945,8 +945,7 @@ static void split_part(void *ctx, int part)
     fp_mode_set(own);
 }
 
-/* The stack a worker thread gets: the products' buffers and room for everything else. */
-static size_t worker_stack_bytes(void)
+size_t kern_worker_stack_bytes(void)
 {
     return ((size_t)1 << 20) + kern_stack_bytes();
 }
@@ -961,7 +960,7 @@ static void gemm_blocked(const Kern *K, const Gemm *g, int threads, int parts)
         gemm_alone(K, g);
         return;
     }
-    pool_run(threads, worker_stack_bytes(), split_part, &s, s.parts);
+    pool_run(threads, kern_worker_stack_bytes(), split_part, &s, s.parts);
 }
 
 /* Of at most `threads` threads, those g is worth: at least THREAD_WORK multiply-adds each. */

@@ -99,5 +99,8 @@ void kern_gemm_parts(KernIsa isa, int parts, bool trans_a, bool trans_b, const f
                      const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate);
 /* Upper bound of the stack the products use for their packing buffers, in bytes. */
 size_t kern_stack_bytes(void);
+/* The stack the pool's workers are started with (1 MiB + kern_stack_bytes()): for other jobs
+ * given to the same workers (pool_run), so that whoever starts them starts them alike. */
+size_t kern_worker_stack_bytes(void);
 
 #endif

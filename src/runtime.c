@@ -3,6 +3,10 @@
  * state and updates, and undoing a failed run. It calls no other file of the runtime. */
 #include "runtime.h"
 
+#include "fpmode.h"
+#include "kernels.h"
+#include "pool.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,6 +401,115 @@ void rt_check_node(void *ud, Graph *g, GraphNode *n, int backward)
     }
 }
 
+/* ---- elementwise work on params: updates and checks ------------------------------------------ */
+
+enum { UPDATE_CHUNK = 1024 };   /* floats of each buffer an update is tried on at a time */
+
+/* Where an update would first make something inf or NaN. */
+typedef struct BadUpdate {
+    int param;                  /* index in the params given; -1: nowhere */
+    int buf;                    /* -1: the value; else the state buffer */
+    size_t at;                  /* the element */
+    float value;                /* what it would become */
+} BadUpdate;
+
+/* Tries update c on copies of elements [lo, hi) of param p's value and state, UPDATE_CHUNK
+ * elements at a time (lo a multiple of it): every rule is elementwise, so the copies get
+ * exactly the numbers the param would. The first element that would not be finite, in order
+ * (param 0 of the result: the caller names the param), or none (param -1). */
+static BadUpdate try_range(const OptimConfig *c, float lr, long t, const GraphNode *p,
+                           const ParamOpt *po, size_t lo, size_t hi)
+{
+    float w[UPDATE_CHUNK], s[3][UPDATE_CHUNK];
+    float *state[3] = { s[0], s[1], s[2] };
+    for (size_t k = lo; k < hi; k += UPDATE_CHUNK) {
+        size_t m = hi - k < UPDATE_CHUNK ? hi - k : UPDATE_CHUNK;
+        memcpy(w, p->value + k, m * sizeof(float));
+        for (int b = 0; b < po->nbuf; b++) memcpy(s[b], po->buf[b] + k, m * sizeof(float));
+        optim_update(c, lr, t, w, p->grad + k, state, m);
+        for (int b = -1; b < po->nbuf; b++) {
+            const float *x = b < 0 ? w : s[b];
+            long bad = tensor_find_nonfinite(x, m);
+            if (bad >= 0) return (BadUpdate){ 0, b, k + (size_t)bad, x[bad] };
+        }
+    }
+    return (BadUpdate){ -1, -1, 0, 0 };
+}
+
+/* ---- large params on several threads ----------------------------------------------------------
+ * The finite check of a param's gradient, the trial of its update and the update itself are
+ * elementwise, so a large param is cut into parts of whole chunks run on the kernels' threads
+ * (kern_threads), each in the caller's floating-point mode (fpmode.h): every element gets the
+ * same arithmetic on any thread, and the first bad element is the same one. */
+
+enum { SLICE_MIN = 1 << 16 };       /* elements of a param from which it is cut into parts */
+enum { SLICE_MAX_PARTS = 16 };
+
+typedef enum SliceKind { SLICE_GRADS, SLICE_TRY, SLICE_UPDATE } SliceKind;
+
+typedef struct Slices {
+    SliceKind kind;
+    const OptimConfig *c;
+    float lr;
+    long t;
+    GraphNode *p;
+    ParamOpt *po;
+    FpMode fp;                      /* the caller's */
+    size_t chunks;                  /* of UPDATE_CHUNK elements (the last may be short) */
+    int parts;
+    BadUpdate bad[SLICE_MAX_PARTS]; /* each part's first bad element (SLICE_GRADS, _TRY) */
+} Slices;
+
+/* PoolTask: part `part` of the Slices ctx. */
+static void slice_part(void *ctx, int part)
+{
+    Slices *s = ctx;
+    const FpMode own = fp_mode_get();
+    fp_mode_set(s->fp);
+    size_t lo = s->chunks * (size_t)part / (size_t)s->parts * UPDATE_CHUNK;
+    size_t hi = s->chunks * (size_t)(part + 1) / (size_t)s->parts * UPDATE_CHUNK;
+    if (hi > s->p->size) hi = s->p->size;
+    BadUpdate none = { -1, -1, 0, 0 };
+    if (s->kind == SLICE_GRADS) {
+        long at = tensor_find_nonfinite(s->p->grad + lo, hi - lo);
+        s->bad[part] = at < 0 ? none : (BadUpdate){ 0, -1, lo + (size_t)at, 0 };
+    } else if (s->kind == SLICE_TRY) {
+        s->bad[part] = try_range(s->c, s->lr, s->t, s->p, s->po, lo, hi);
+    } else {
+        float *state[3] = { NULL, NULL, NULL };
+        for (int b = 0; b < s->po->nbuf; b++) state[b] = s->po->buf[b] + lo;
+        optim_update(s->c, s->lr, s->t, s->p->value + lo, s->p->grad + lo, state, hi - lo);
+    }
+    fp_mode_set(own);
+}
+
+/* Runs the job over the whole param, in parts on several threads when it is large; returns
+ * its first bad element (SLICE_GRADS, SLICE_TRY), param -1 if none. */
+static BadUpdate run_slices(Slices *s)
+{
+    int threads = kern_threads();
+    s->fp = fp_mode_get();
+    s->chunks = (s->p->size + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+    s->parts = 1;
+    if (threads > 1 && s->p->size >= SLICE_MIN) {
+        s->parts = 2 * threads < SLICE_MAX_PARTS ? 2 * threads : SLICE_MAX_PARTS;
+        if ((size_t)s->parts > s->chunks) s->parts = (int)s->chunks;
+    }
+    if (s->parts == 1)
+        slice_part(s, 0);
+    else
+        pool_run(threads, kern_worker_stack_bytes(), slice_part, s, s->parts);
+    for (int q = 0; q < s->parts && s->kind != SLICE_UPDATE; q++)
+        if (s->bad[q].param >= 0) return s->bad[q];
+    return (BadUpdate){ -1, -1, 0, 0 };
+}
+
+static bool grads_finite_sliced(Runtime *rt, uint32_t id)
+{
+    Slices s = { .kind = SLICE_GRADS, .p = graph_node(&rt->graph, id) };
+    return run_slices(&s).param < 0;
+}
+
 /* ---- fast passes, checked again only when a result is not finite ----------------------------- */
 
 static bool values_finite(Runtime *rt, const uint32_t *ids, int n)
@@ -412,7 +525,9 @@ static bool grads_finite(Runtime *rt, const uint32_t *ids, int n)
 {
     for (int i = 0; i < n; i++) {
         const GraphNode *x = graph_node(&rt->graph, ids[i]);
-        if (tensor_find_nonfinite(x->grad, x->size) >= 0) return false;
+        if (x->size >= SLICE_MIN ? !grads_finite_sliced(rt, ids[i])
+                                 : tensor_find_nonfinite(x->grad, x->size) >= 0)
+            return false;
     }
     return true;
 }
@@ -562,37 +677,17 @@ void rt_optim_reset(Runtime *rt, const uint32_t *params, int n)
         if (params[i] < rt->popt_count) popt_release(rt, &rt->popt[params[i]]);
 }
 
-enum { UPDATE_CHUNK = 1024 };   /* floats of each buffer an update is tried on at a time */
-
-/* Where an update would first make something inf or NaN. */
-typedef struct BadUpdate {
-    int param;                  /* index in the params given; -1: nowhere */
-    int buf;                    /* -1: the value; else the state buffer */
-    size_t at;                  /* the element */
-    float value;                /* what it would become */
-} BadUpdate;
-
-/* Tries update c on copies of each param's value and state, UPDATE_CHUNK elements at a time:
- * every rule is elementwise, so the copies get exactly the numbers the params would. */
+/* Tries update c on copies of each param's value and state (try_range, by parts). */
 static BadUpdate try_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *params,
                             int n)
 {
-    float w[UPDATE_CHUNK], s[3][UPDATE_CHUNK];
-    float *state[3] = { s[0], s[1], s[2] };
     for (int i = 0; i < n; i++) {
-        const GraphNode *p = graph_node(&rt->graph, params[i]);
-        const ParamOpt *po = &rt->popt[params[i]];
-        for (size_t k = 0; k < p->size; k += UPDATE_CHUNK) {
-            size_t m = p->size - k < UPDATE_CHUNK ? p->size - k : UPDATE_CHUNK;
-            memcpy(w, p->value + k, m * sizeof(float));
-            for (int b = 0; b < po->nbuf; b++)
-                memcpy(s[b], po->buf[b] + k, m * sizeof(float));
-            optim_update(c, lr, po->t + 1, w, p->grad + k, state, m);
-            for (int b = -1; b < po->nbuf; b++) {
-                const float *x = b < 0 ? w : s[b];
-                long bad = tensor_find_nonfinite(x, m);
-                if (bad >= 0) return (BadUpdate){ i, b, k + (size_t)bad, x[bad] };
-            }
+        Slices s = { .kind = SLICE_TRY, .c = c, .lr = lr, .t = rt->popt[params[i]].t + 1,
+                     .p = graph_node(&rt->graph, params[i]), .po = &rt->popt[params[i]] };
+        BadUpdate bad = run_slices(&s);
+        if (bad.param >= 0) {
+            bad.param = i;
+            return bad;
         }
     }
     return (BadUpdate){ -1, -1, 0, 0 };
@@ -673,10 +768,11 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
     for (int i = 0; i < n; i++) rt->popt[params[i]].config = *c;
     if (small) return;     /* made already */
     for (int i = 0; i < n; i++) {
-        GraphNode *p = graph_node(&rt->graph, params[i]);
         ParamOpt *po = &rt->popt[params[i]];
         po->t++;
-        optim_update(c, lr, po->t, p->value, p->grad, po->buf, p->size);
+        Slices s = { .kind = SLICE_UPDATE, .c = c, .lr = lr, .t = po->t,
+                     .p = graph_node(&rt->graph, params[i]), .po = po };
+        run_slices(&s);
     }
 }
 

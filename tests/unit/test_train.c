@@ -713,6 +713,68 @@ static void test_accumulated_gradient_overflow_stops(void **state)
     close_session(&s);
 }
 
+/* Params of 90,000 and 900,000 elements are checked, tried and updated in parts on several threads
+ * (runtime.c): the same bits on 1, 2 and 3 threads, with denormals flushed (the default: U's
+ * update is denormal everywhere and flushed in every part, though the workers were started
+ * outside the block, in the ordinary mode) and kept, and the same first bad element when an
+ * update would overflow past the first part. */
+static void test_large_update_same_on_any_thread_count(void **state)
+{
+    (void)state;
+    static const char *const prog =
+        "seed 3\n"
+        "let warm = rand(300, 300) @ rand(300, 300)\n"   /* workers start outside the block, */
+        "print sum(warm) > 0\n"                          /* in the ordinary mode */
+        "param W = randn(300, 300) * 0.01\n"
+        "let X = rand(64, 300)\n"
+        "let loss = mean((X @ W)^2)\n"
+        "train loss { optimizer adam(lr = 0.01); epochs 5 }\n"
+        "param U = full(3000, 300, 3e-38)\n"  /* 3e-38 - 2.5e-38 is the denormal 5e-39 */
+        "let loss_u = sum(U)\n"
+        "train loss_u { optimizer sgd(lr = 2.5e-38); epochs 1 }\n";
+    static const char *const overflow =     /* the first bad element is past the middle */
+        "param V = full(300, 300, 1)\n"
+        "let G = concat(full(150, 300, 0), full(150, 300, 1e30))\n"
+        "backward sum(V * G)\n"
+        "step sgd(lr = 1e9)\n";
+    for (int keep = 0; keep < 2; keep++) {
+        float *first = NULL;
+        size_t n = 0;
+        char *first_err = NULL;
+        for (int threads = 1; threads <= 3; threads++) {
+            nn_set_threads(threads);
+            Session s;
+            open_session(&s);
+            nn_set_flush_denormals(s.nn, !keep);
+            run_ok(&s, prog);
+            size_t m;
+            float *w = take(&s, "W", &m);
+            assert_int_equal(m, 90000);
+            size_t mu;
+            float *u = take(&s, "U", &mu);
+            assert_int_equal(mu, 900000);
+            for (size_t k = 0; k < mu; k++)
+                if (u[k] != (keep ? 3e-38f - 2.5e-38f : 0.0f))
+                    fail_msg("%d threads, keep %d: U[%zu] = %g", threads, keep, k, (double)u[k]);
+            free(u);
+            assert_int_equal(run(&s, overflow), NN_ERROR_RUNTIME);
+            assert_non_null(strstr(s.err.data, "would make param 'V' -inf at element [150,0]"));
+            if (!first) {
+                first = w, n = m;
+                first_err = strdup(s.err.data);
+            } else {
+                assert_memory_equal(first, w, n * sizeof *w);
+                assert_string_equal(first_err, s.err.data);
+                free(w);
+            }
+            close_session(&s);
+        }
+        free(first);
+        free(first_err);
+    }
+    nn_set_threads(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_step_rmsprop_by_hand),
         cmocka_unit_test(test_train_loss_matches_steps),
         cmocka_unit_test(test_accumulated_gradient_overflow_stops),
+        cmocka_unit_test(test_large_update_same_on_any_thread_count),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
