@@ -251,7 +251,7 @@ def main():
     except (OSError, StopIteration):
         pass
     blas_seen = sorted({r.get("blas", "?") for (k, ci), rs in results.items() for r in rs
-                        if configs[ci][0] != "nn"})
+                        if not configs[ci][0].startswith("nn")})
     lines.append("%s, %d cores (%s), %s; %s at %s; torch %s, BLAS %s; OPENBLAS_CORETYPE %s; "
                  "medians of %d runs; load average %.1f before, %.1f after; %.0f s in all."
                  % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), cpu, platform.machine(),

@@ -2,7 +2,7 @@
  *
  * Build and run (from the repository root; no -march flags: the paths are chosen at run time):
  *   mkdir -p build && gcc -std=gnu11 -O2 -pthread -Isrc bench/kernel.c src/kernels.c \
- *       src/pool.c src/alloc.c -o build/bench-kernel -lm
+ *       src/pool.c src/alloc.c src/fpmode.c -o build/bench-kernel -lm
  *   ./build/bench-kernel            kern_matmul, n x n x n for n = 256, 512, 1024, on 1 thread
  *                                   and on 2 (kern_set_threads)
  *   ./build/bench-kernel --all      every path this CPU runs and every form on 1 and 2 threads,

@@ -54,7 +54,7 @@ echo
 # The matrix product alone: nn's kernels (bench/kernel.c) beside numpy/OpenBLAS, on 1 and 2
 # threads, at n = 256, 512, 1024.
 echo
-gcc -std=gnu11 -O2 -pthread -Isrc bench/kernel.c src/kernels.c src/pool.c src/alloc.c \
+gcc -std=gnu11 -O2 -pthread -Isrc bench/kernel.c src/kernels.c src/pool.c src/alloc.c src/fpmode.c \
     -o "$BUILD/bench-kernel" -lm
 "$BUILD/bench-kernel"
 for t in 1 2; do

@@ -6,6 +6,7 @@
 #include "strbuf.h"
 #include "tensor.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -396,6 +397,20 @@ static void test_find_nonfinite(void **state)
     assert_int_equal(tensor_find_nonfinite((const float[]){ 1, 2, 3, -INFINITY }, 4), 3);
     /* only the first n elements are looked at */
     assert_int_equal(tensor_find_nonfinite((const float[]){ 1, 2, 3, -INFINITY }, 3), -1);
+    /* the largest finite magnitudes, -0 and every kind of NaN, in a long array (the vector
+     * loop) at each position */
+    float big[67];
+    for (size_t i = 0; i < 67; i++) big[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+    big[5] = -0.0f;
+    assert_int_equal(tensor_find_nonfinite(big, 67), -1);
+    const uint32_t nans[] = { 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u, 0x7fffffffu };
+    for (size_t k = 0; k < sizeof nans / sizeof *nans; k++)
+        for (size_t at = 0; at < 67; at += 11) {
+            float keep = big[at];
+            memcpy(&big[at], &nans[k], sizeof big[at]);
+            assert_int_equal(tensor_find_nonfinite(big, 67), (long)at);
+            big[at] = keep;
+        }
 }
 
 /* ---- random numbers --------------------------------------------------------------------- */
