@@ -118,6 +118,8 @@ typedef struct Runtime {
     uint32_t popt_count;
     float *pass_grads;          /* scratch: rt_pass's copy of the gradients before; owned */
     size_t pass_grads_cap;
+    float *journal;             /* scratch: an update's old values and state (runtime.c); owned */
+    size_t journal_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */

@@ -732,9 +732,10 @@ static void test_large_update_same_on_any_thread_count(void **state)
         "param U = full(3000, 300, 3e-38)\n"  /* 3e-38 - 2.5e-38 is the denormal 5e-39 */
         "let loss_u = sum(U)\n"
         "train loss_u { optimizer sgd(lr = 2.5e-38); epochs 1 }\n";
-    static const char *const overflow =     /* the first bad element is past the middle */
+    static const char *const overflow_setup =
         "param V = full(300, 300, 1)\n"
-        "let G = concat(full(150, 300, 0), full(150, 300, 1e30))\n"
+        "let G = concat(full(150, 300, 0), full(150, 300, 1e30))\n";
+    static const char *const overflow =     /* the first bad element is past the middle */
         "backward sum(V * G)\n"
         "step sgd(lr = 1e9)\n";
     for (int keep = 0; keep < 2; keep++) {
@@ -757,8 +758,18 @@ static void test_large_update_same_on_any_thread_count(void **state)
                 if (u[k] != (keep ? 3e-38f - 2.5e-38f : 0.0f))
                     fail_msg("%d threads, keep %d: U[%zu] = %g", threads, keep, k, (double)u[k]);
             free(u);
+            run_ok(&s, overflow_setup);
             assert_int_equal(run(&s, overflow), NN_ERROR_RUNTIME);
             assert_non_null(strstr(s.err.data, "would make param 'V' -inf at element [150,0]"));
+            /* in a train block the refused update stops training, and the run goes on: the
+             * param is as it was (in place with a journal on 1 thread, or tried on copies) */
+            run_ok(&s, "let loss_v = sum(V * G)\n"
+                       "train loss_v { optimizer sgd(lr = 1e9); epochs 1 }\n");
+            assert_non_null(strstr(s.err.data, "the params are as the last finite update left"));
+            size_t mv;
+            float *v = take(&s, "V", &mv);
+            for (size_t k = 0; k < mv; k++) assert_true(v[k] == 1.0f);
+            free(v);
             if (!first) {
                 first = w, n = m;
                 first_err = strdup(s.err.data);
