@@ -39,4 +39,14 @@ static inline Span span_join(Span a, Span b)
 
 #define NN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Compiles a function twice on x86-64 with gcc, for AVX2 and for the baseline, and calls the
+ * one the CPU runs (an ifunc): for elementwise loops whose every operation is correctly
+ * rounded the same way in both (+, -, *, /, sqrt; no fma: -ffp-contract=off), so the bits do
+ * not depend on the CPU. Nothing elsewhere (clang takes the baseline). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define NN_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NN_TARGET_CLONES
+#endif
+
 #endif

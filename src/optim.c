@@ -310,8 +310,8 @@ static inline __attribute__((always_inline)) void adam_loop(float *restrict w,
     }
 }
 
-static void adam_update(const OptimConfig *c, float lr, long t, float *w, const float *g,
-                        float *const *state, size_t n)
+NN_TARGET_CLONES static void adam_update(const OptimConfig *c, float lr, long t, float *w,
+                                         const float *g, float *const *state, size_t n)
 {
     const bool decoupled = c->kind == OPTIM_ADAMW;
     const float wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2, eps = c->eps;
