@@ -60,3 +60,14 @@ bool fp_mode_can_flush(void)
 {
     return FLUSH_BITS != 0;
 }
+
+bool fp_mode_flushes(void)
+{
+    if (!fp_mode_can_flush()) return false;
+    const FpMode outer = fp_mode_get();
+    fp_mode_set(fp_mode_flushing(outer, true));
+    volatile float a = 3e-38f, b = 2.5e-38f;
+    float d = a - b;    /* the denormal 5e-39, unless flushed */
+    fp_mode_set(outer);
+    return d == 0.0f;
+}
