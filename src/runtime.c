@@ -505,6 +505,7 @@ static BadUpdate run_slices(Slices *s)
     return (BadUpdate){ -1, -1, 0, 0 };
 }
 
+/* Whether one large param's gradient is finite, checked by parts. */
 static bool grads_finite_sliced(Runtime *rt, uint32_t id)
 {
     Slices s = { .kind = SLICE_GRADS, .p = graph_node(&rt->graph, id) };
