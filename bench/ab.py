@@ -21,11 +21,10 @@ import subprocess
 import sys
 import time
 
+from harness import WORKLOADS   # (key, name, script stem), as bench/run.sh runs them
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-WORKLOADS = [("w1", "W1 neuron", "w1_neuron"), ("w2", "W2 xor", "w2_xor"),
-             ("w3", "W3 digits", "w3_digits"), ("w4", "W4 wide", "w4_wide"),
-             ("w5", "W5 moons", "w5_moons")]
 
 
 def run_once(nn, threads, stem):
@@ -45,7 +44,7 @@ def main():
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--only", default="w1,w2,w3,w4,w5")
+    ap.add_argument("--only", default=",".join(w[0] for w in WORKLOADS))
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     subprocess.run([sys.executable, os.path.join(HERE, "make_inputs.py")], check=True)

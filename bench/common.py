@@ -12,6 +12,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -157,6 +158,25 @@ class Pcg32:
 
 
 # ---- output -----------------------------------------------------------------------------------
+
+
+def train_loop(net, opt, loss_fn, X, Y, perms, batch):
+    """The timed training loop of the torch scripts: for each epoch's permutation (nn's
+    shuffles, replayed), batches of `batch` rows in its order, the last possibly short:
+    zero_grad, forward, backward, step. Returns (seconds, the last epoch's mean loss, updates)."""
+    n, steps, total = len(X), 0, 0.0
+    t0 = time.perf_counter()
+    for perm in perms:
+        total = 0.0
+        for first in range(0, n, batch):
+            idx = perm[first:first + batch]
+            opt.zero_grad()
+            loss = loss_fn(net(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            steps += 1
+    return time.perf_counter() - t0, total / n, steps
 
 
 def report(**kv):

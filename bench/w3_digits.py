@@ -5,13 +5,13 @@ the shuffles of nn's train loop are replayed (common.Pcg32 from seed 1, made bef
 timer starts). Differences from nn come from float32 rounding only."""
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, Pcg32, blas_info, load_init_into, report, set_threads  # noqa: E402
+from common import (ROOT, Pcg32, blas_info, load_init_into, report, set_threads,  # noqa: E402
+                    train_loop)
 
 threads = set_threads()
 EPOCHS, BATCH = 30, 32
@@ -35,23 +35,12 @@ load_init_into([l1, l2], "w3")
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 ce = torch.nn.CrossEntropyLoss()
 
-t0 = time.perf_counter()
-for epoch in range(EPOCHS):
-    perm = perms[epoch]
-    total = 0.0
-    for first in range(0, n, BATCH):
-        idx = perm[first:first + BATCH]
-        opt.zero_grad()
-        loss = ce(net(Xtr[idx]), Ytr[idx])
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
-loop = time.perf_counter() - t0
+loop, mean_loss, _ = train_loop(net, opt, ce, Xtr, Ytr, perms, BATCH)
 
 with torch.no_grad():
     final = ce(net(Xtr), Ytr).item()
     acc = (net(Xte).argmax(1) == Yte).float().mean().item()
-print("epoch %d/%d  cross_entropy %.4f" % (EPOCHS, EPOCHS, total / n))
+print("epoch %d/%d  cross_entropy %.4f" % (EPOCHS, EPOCHS, mean_loss))
 print("final loss: %g" % final)
 print("test accuracy: %g" % acc)
 report(loop_s="%.6f" % loop, loss="%.6g" % final, acc="%.6g" % acc, threads=threads,

@@ -6,13 +6,12 @@ to check), the same initial weights and the same shuffled batches. The loss repo
 epoch's mean over its batches, like nn's log line."""
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Pcg32, blas_info, load_init_into, report, set_threads  # noqa: E402
+from common import Pcg32, blas_info, load_init_into, report, set_threads, train_loop  # noqa: E402
 
 threads = set_threads()
 ROWS, FEAT, CLASSES, BATCH = 25600, 784, 10, 128
@@ -31,21 +30,10 @@ params = sum(p.numel() for p in net.parameters())
 opt = torch.optim.SGD(net.parameters(), lr=0.01)
 ce = torch.nn.CrossEntropyLoss()
 
-t0 = time.perf_counter()
-total = 0.0
-steps = 0
-for first in range(0, ROWS, BATCH):
-    idx = perm[first:first + BATCH]
-    opt.zero_grad()
-    loss = ce(net(X[idx]), Y[idx])
-    loss.backward()
-    opt.step()
-    total += loss.item() * len(idx)
-    steps += 1
-loop = time.perf_counter() - t0
+loop, mean_loss, steps = train_loop(net, opt, ce, X, Y, [perm], BATCH)
 
-print("epoch 1/1  cross_entropy %.4f" % (total / ROWS))
+print("epoch 1/1  cross_entropy %.4f" % (mean_loss))
 print("label sums: %d %d" % (int(Yn.sum()), int((Yn * Yn).sum())))
 gflops = 6 * params * BATCH * steps / loop / 1e9
-report(loop_s="%.6f" % loop, loss="%.6g" % (total / ROWS), gflops="%.3f" % gflops,
+report(loop_s="%.6f" % loop, loss="%.6g" % (mean_loss), gflops="%.3f" % gflops,
        params=params, threads=threads, blas=blas_info())

@@ -5,13 +5,13 @@ initial weights, and the same batches: the shuffles of nn's train loop are repla
 default; NN_BENCH_FTZ=1 flushes them (torch.set_flush_denormal(True)) instead."""
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import OUT, Pcg32, blas_info, load_init_into, report, set_threads  # noqa: E402
+from common import (OUT, Pcg32, blas_info, load_init_into, report, set_threads,  # noqa: E402
+                    train_loop)
 
 threads = set_threads()
 if os.environ.get("NN_BENCH_FTZ") == "1":
@@ -31,21 +31,10 @@ load_init_into([l1, l2, l3], "w5")
 opt = torch.optim.Adam(net.parameters(), lr=0.01)
 bce = torch.nn.BCEWithLogitsLoss()
 
-t0 = time.perf_counter()
-for epoch in range(EPOCHS):
-    perm = perms[epoch]
-    total = 0.0
-    for first in range(0, n, BATCH):
-        idx = perm[first:first + BATCH]
-        opt.zero_grad()
-        loss = bce(net(X[idx]), Y[idx])
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
-loop = time.perf_counter() - t0
+loop, mean_loss, _ = train_loop(net, opt, bce, X, Y, perms, BATCH)
 
 with torch.no_grad():
     final = bce(net(X), Y).item()
-print("epoch %d/%d  bce_logits %.4f" % (EPOCHS, EPOCHS, total / n))
+print("epoch %d/%d  bce_logits %.4f" % (EPOCHS, EPOCHS, mean_loss))
 print("final loss: %g" % final)
 report(loop_s="%.6f" % loop, loss="%.6g" % final, threads=threads, blas=blas_info())
