@@ -56,7 +56,8 @@ FpMode fp_mode_flushing(FpMode mode, bool on)
     return on ? mode | FLUSH_BITS : mode & ~(FpMode)FLUSH_BITS;
 }
 
-bool fp_mode_can_flush(void)
+/* Whether this target has a flush-to-zero mode at all. */
+static bool fp_mode_can_flush(void)
 {
     return FLUSH_BITS != 0;
 }

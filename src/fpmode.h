@@ -19,8 +19,6 @@ FpMode fp_mode_get(void);
 void fp_mode_set(FpMode mode);
 /* mode with denormals flushed to zero (on), or kept (off). */
 FpMode fp_mode_flushing(FpMode mode, bool on);
-/* Whether this target has a flush-to-zero mode at all. */
-bool fp_mode_can_flush(void);
 /* Whether arithmetic on this thread really flushes in that mode: false without the mode, and
  * under emulators that compute with denormals whatever it says (valgrind). For tests. */
 bool fp_mode_flushes(void);

@@ -89,8 +89,7 @@ typedef struct Tile {
     int nr;             /* columns that matter, 1..NR: the kernel may skip vectors past them */
     bool load_c;        /* start from C, else from 0 */
     Pass pass;
-    double *d;          /* D[i,j] = d[i*ldd + j], NR columns, unless pass is PASS_ONLY */
-    size_t ldd;
+    double *d;          /* D[i,j] = d[i*NC + j], NR columns, unless pass is PASS_ONLY */
 } Tile;
 
 /* The problem, with the layout of each operand spelled out. */
@@ -239,7 +238,7 @@ static ALWAYS_INLINE void v4_finish(const Tile *t, int i, int col, V4 v)
         v4_store(c, v);
         return;
     }
-    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    double *d = t->d + (size_t)i * NC + (size_t)col;
     for (int l = 0; l < 4; l++) {
         double x = t->pass == PASS_FIRST ? (double)v[l] : d[l] + (double)v[l];
         if (t->pass == PASS_LAST)
@@ -391,7 +390,7 @@ static ALWAYS_INLINE TARGET_AVX2 void avx2_finish(const Tile *t, int i, int col,
         _mm256_storeu_ps(c, v);
         return;
     }
-    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    double *d = t->d + (size_t)i * NC + (size_t)col;
     __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
     if (t->pass != PASS_FIRST) {
@@ -492,7 +491,7 @@ static ALWAYS_INLINE TARGET_AVX512 void avx512_finish(const Tile *t, int i, int 
         _mm512_storeu_ps(c, v);
         return;
     }
-    double *d = t->d + (size_t)i * t->ldd + (size_t)col;
+    double *d = t->d + (size_t)i * NC + (size_t)col;
     __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
     __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     if (t->pass != PASS_FIRST) {
@@ -729,7 +728,7 @@ static void run_block(const Kern *K, const Gemm *g, const Block *bk, Work *w)
 {
     const size_t MR = (size_t)K->mr, NR = (size_t)K->nr;
     Tile t = { .kc = bk->kc, .load_c = g->accumulate && bk->pass <= PASS_FIRST,
-               .pass = bk->pass, .ldd = NC };
+               .pass = bk->pass };
     block_pack_b(K, g, bk, w);
     for (size_t ic = bk->i_lo; ic < bk->i_hi; ic += MR) {
         t.mr = (int)(bk->i_hi - ic < MR ? bk->i_hi - ic : MR);

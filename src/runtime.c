@@ -775,9 +775,9 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
         floats += graph_node(&rt->graph, params[i])->size * (1 + (size_t)rt->popt[params[i]].nbuf);
     float stack[JOURNAL];
     float *journal = floats <= JOURNAL ? stack : journal_for(rt, params, n, floats);
-    bool small = journal != NULL;
-    BadUpdate bad = small ? update_in_place(rt, c, lr, params, n, journal)
-                          : try_update(rt, c, lr, params, n);
+    bool in_place = journal != NULL;
+    BadUpdate bad = in_place ? update_in_place(rt, c, lr, params, n, journal)
+                             : try_update(rt, c, lr, params, n);
     if (bad.param >= 0) {
         const GraphNode *p = graph_node(&rt->graph, params[bad.param]);
         char where[64], val[32], grad[32];
@@ -792,7 +792,7 @@ void rt_update(Runtime *rt, const OptimConfig *c, float lr, const uint32_t *para
                  optim_name(c->kind), optim_state_name(c, bad.buf), p->name, val, where, grad);
     }
     for (int i = 0; i < n; i++) rt->popt[params[i]].config = *c;
-    if (small) return;     /* made already */
+    if (in_place) return;  /* made already */
     for (int i = 0; i < n; i++) {
         ParamOpt *po = &rt->popt[params[i]];
         po->t++;
