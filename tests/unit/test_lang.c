@@ -11,31 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Text {
-    char buf[1 << 16];
-    size_t len;
-} Text;
-
-static void collect(void *ud, const char *text, size_t len)
-{
-    Text *t = ud;
-    if (len > sizeof t->buf - 1 - t->len) len = sizeof t->buf - 1 - t->len;
-    memcpy(t->buf + t->len, text, len);
-    t->len += len;
-    t->buf[t->len] = '\0';
-}
-
 typedef struct Fixture {
     NnState *nn;
-    Text out, err;
+    TestText out, err;
 } Fixture;
 
 static int setup(void **state)
 {
     Fixture *f = calloc(1, sizeof *f);
     f->nn = nn_new();
-    nn_set_output(f->nn, collect, &f->out);
-    nn_set_errors(f->nn, collect, &f->err);
+    nn_set_output(f->nn, test_text_write, &f->out);
+    nn_set_errors(f->nn, test_text_write, &f->err);
     *state = f;
     return 0;
 }

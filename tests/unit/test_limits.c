@@ -21,30 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct Text {
-    char buf[1 << 16];
-    size_t len;
-} Text;
-
 typedef struct Fixture {
     NnState *nn;
-    Text out, err;
+    TestText out, err;
     volatile sig_atomic_t flag;
     const char *trigger;    /* output containing this sets the flag */
 } Fixture;
 
-static void collect(Text *t, const char *text, size_t len)
-{
-    if (len > sizeof t->buf - 1 - t->len) len = sizeof t->buf - 1 - t->len;
-    memcpy(t->buf + t->len, text, len);
-    t->len += len;
-    t->buf[t->len] = '\0';
-}
-
 static void on_out(void *ud, const char *text, size_t len)
 {
     Fixture *f = ud;
-    collect(&f->out, text, len);
+    test_text_write(&f->out, text, len);
     if (f->trigger && strstr(f->out.buf, f->trigger)) {
         f->flag = 1;
         f->trigger = NULL;
@@ -54,7 +41,7 @@ static void on_out(void *ud, const char *text, size_t len)
 static void on_err(void *ud, const char *text, size_t len)
 {
     Fixture *f = ud;
-    collect(&f->err, text, len);
+    test_text_write(&f->err, text, len);
 }
 
 static int setup(void **state)

@@ -10,31 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct Text {
-    char buf[1 << 16];
-    size_t len;
-} Text;
-
-static void collect(void *ud, const char *text, size_t len)
-{
-    Text *t = ud;
-    if (len > sizeof t->buf - 1 - t->len) len = sizeof t->buf - 1 - t->len;
-    memcpy(t->buf + t->len, text, len);
-    t->len += len;
-    t->buf[t->len] = '\0';
-}
-
 typedef struct Fixture {
     NnState *nn;
-    Text out, err;
+    TestText out, err;
 } Fixture;
 
 static int setup(void **state)
 {
     Fixture *f = calloc(1, sizeof *f);
     f->nn = nn_new();
-    nn_set_output(f->nn, collect, &f->out);
-    nn_set_errors(f->nn, collect, &f->err);
+    nn_set_output(f->nn, test_text_write, &f->out);
+    nn_set_errors(f->nn, test_text_write, &f->err);
     *state = f;
     return 0;
 }
@@ -101,7 +87,7 @@ static void test_failed_input_keeps_random_numbers(void **state)
     run(f, "seed 3", NN_OK);
     run(f, "let a = rand(3)\nprint log(0 - 1)", NN_ERROR_RUNTIME);
     run(f, "print rand(1)", NN_OK);
-    Text first = f->out;
+    TestText first = f->out;
     run(f, "seed 3\nprint rand(1)", NN_OK);
     assert_string_equal(first.buf, f->out.buf);
 }
@@ -122,16 +108,16 @@ static void test_is_complete(void **state)
 
 static void add_word(void *ud, const char *word)
 {
-    Text *t = ud;
-    collect(t, word, strlen(word));
-    collect(t, " ", 1);
+    TestText *t = ud;
+    test_text_write(t, word, strlen(word));
+    test_text_write(t, " ", 1);
 }
 
 static void test_complete(void **state)
 {
     Fixture *f = *state;
     run(f, "param weight = 1\nmodel net {\n dense(1, 1)\n}", NN_OK);
-    Text words = { .len = 0 };
+    TestText words = { .len = 0 };
     words.buf[0] = '\0';
     nn_complete(f->nn, "we", add_word, &words);
     assert_string_equal(words.buf, "weight ");
@@ -175,20 +161,20 @@ static void test_save_session(void **state)
     Fixture *f = *state;
     run(f, "seed 2\nparam w = 0.5\nlet loss = (w - 3)^2\nmodel net {\n dense(2, 2)\n relu\n}\n"
            "backward loss\nstep sgd(lr = 0.1)\nprint net([1, 2])", NN_OK);
-    Text before = f->out;
+    TestText before = f->out;
     char path[] = "/tmp/nn-session-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
     assert_int_equal(nn_save_session(f->nn, path), NN_OK);
     NnState *again = nn_new();
-    Text out = { .len = 0 };
-    nn_set_output(again, collect, &out);
+    TestText out = { .len = 0 };
+    nn_set_output(again, test_text_write, &out);
     assert_int_equal(nn_run_file(again, path), NN_OK);
     assert_int_equal(nn_run_string(again, "<t>", "print net([1, 2])\nprint w"), NN_OK);
     nn_close(again);
     unlink(path);
-    collect(&before, "1\n", 2);     /* w after one step: 0.5 - 0.1 * 2 * (0.5 - 3) */
+    test_text_write(&before, "1\n", 2);     /* w after one step: 0.5 - 0.1 * 2 * (0.5 - 3) */
     assert_string_equal(out.buf, before.buf);
 }
 
@@ -205,8 +191,8 @@ static void test_save_session_blocks(void **state)
     close(fd);
     assert_int_equal(nn_save_session(f->nn, path), NN_OK);
     NnState *again = nn_new();
-    Text out = { .len = 0 };
-    nn_set_output(again, collect, &out);
+    TestText out = { .len = 0 };
+    nn_set_output(again, test_text_write, &out);
     assert_int_equal(nn_run_file(again, path), NN_OK);
     assert_int_equal(nn_run_string(again, "<t>", "print c, d, l, sq(3)"), NN_OK);
     nn_close(again);

@@ -16,6 +16,15 @@ void assert_close_impl(double a, double b, double tol, const char *file, int lin
     }
 }
 
+void test_text_write(void *ud, const char *text, size_t len)
+{
+    TestText *t = ud;
+    if (len > sizeof t->buf - 1 - t->len) len = sizeof t->buf - 1 - t->len;
+    memcpy(t->buf + t->len, text, len);
+    t->len += len;
+    t->buf[t->len] = '\0';
+}
+
 typedef struct Capture {
     char *buf;
     size_t cap, len;
