@@ -63,6 +63,20 @@ def f32(a):
     return np.asarray(a, dtype=np.float32)
 
 
+def head(name, op, attrs, rules, inputs, grad, repeats):
+    """A case's first lines: its name, op, attributes, rule lines (tol, rtol, edge), inputs."""
+    lines.append("case " + name)
+    lines.append("op " + op)
+    for key, val in attrs:
+        vals = val if isinstance(val, (list, tuple)) else [val]
+        lines.append("attr %s %s" % (key, " ".join(num(v) for v in vals)))
+    lines.extend(rules)
+    for i, x in enumerate(inputs):
+        x = f32(x)
+        kind = "grad" if i in grad else "const"
+        lines.append("input %s %s %s" % (kind, dims(x.shape), values(x, repeats.get(i))))
+
+
 def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods=None,
          expect=None, upstream=None, rtol=None, edge=False, fn32=None):
     """One case. inputs: float32 arrays; grad: the indices of the inputs differentiated
@@ -80,19 +94,12 @@ def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods
     ts = [torch.tensor(np.asarray(x, dtype=np.float32)).to(dtype) for x in inputs]
     for i in grad:
         ts[i].requires_grad_(True)
-    lines.append("case " + name)
-    lines.append("op " + op)
-    for key, val in attrs:
-        vals = val if isinstance(val, (list, tuple)) else [val]
-        lines.append("attr %s %s" % (key, " ".join(num(v) for v in vals)))
+    rules = []
     if tol is not None:
-        lines.append("tol %s" % num(tol))
+        rules.append("tol %s" % num(tol))
     if rtol is not None:      # relative to |torch| alone, for values far from 1
-        lines.append("rtol %s" % num(rtol))
-    for i, x in enumerate(inputs):
-        x = f32(x)
-        kind = "grad" if i in grad else "const"
-        lines.append("input %s %s %s" % (kind, dims(x.shape), values(x, repeats.get(i))))
+        rules.append("rtol %s" % num(rtol))
+    head(name, op, attrs, rules, inputs, grad, repeats)
     if expect is not None:
         y = f32(expect)
         lines.append("output %s %s" % (dims(y.shape), values(y, repeats.get("out"))))
@@ -140,16 +147,7 @@ def edge_case(name, op, fn, inputs, attrs, grad, upstream, repeats, fn32):
     """An edge case (tests/diff/README.md): the reference is fn, torch in float64, on the same
     float32 inputs; beside it, the error of fn32 in torch float32 against it, which nn may
     exceed at most tenfold (or 2 ulps of float32, when torch is exact)."""
-    lines.append("case " + name)
-    lines.append("op " + op)
-    for key, val in attrs:
-        vals = val if isinstance(val, (list, tuple)) else [val]
-        lines.append("attr %s %s" % (key, " ".join(num(v) for v in vals)))
-    lines.append("edge")
-    for i, x in enumerate(inputs):
-        x = f32(x)
-        kind = "grad" if i in grad else "const"
-        lines.append("input %s %s %s" % (kind, dims(x.shape), values(x, repeats.get(i))))
+    head(name, op, attrs, ["edge"], inputs, grad, repeats)
     y32, _ = torch_run(fn, inputs, (), None, torch.float32)
     G = None
     if grad:
