@@ -1,6 +1,6 @@
 #!/bin/sh
 # The benchmark: nn against PyTorch on five workloads (see bench/README.md).
-#   bench/run.sh [--repeats N] [--only w1,w3] [--threads 1,2]
+#   bench/run.sh [--repeats N] [--only w1,w3] [--threads 1,2] [--stat best|median]
 # from the project's root (or anywhere: it finds the root itself). Builds nn in Release into
 # build-bench/ (NN_BENCH_BUILD to change it) when needed, then runs bench/harness.py with the
 # Debian python that has torch (PYTHON to change it). Prints a markdown table, also written to
