@@ -163,6 +163,7 @@ typedef struct Loop {
     int curve_n, curve_cap, curve_every;
     long wnorm_updates;
     bool first_epoch;
+    bool vanishing;         /* the vanishing-gradient warning was given: the cause is named */
     bool explain_update;    /* the last backward was traced: explain the update too */
     double norm;            /* the gradient norm before clipping, at the last update */
     int start;              /* the first epoch (after resume) */
@@ -549,6 +550,7 @@ static void check_vanishing(Loop *lp)
     if (!(b > 0) || a / b >= 1e-3) return;
     char na[32], nb[32], ratio[32];
     snprintf(ratio, sizeof ratio, "%.0e", a / b);
+    lp->vanishing = true;
     rt_warn(lp->rt, lp->at, lp->at, "try relu layers (with he initialisation) or residual "
             "connections, which pass gradients through undiminished",
             "vanishing gradients: in epoch 1 the first layer's weights (%s) got gradients of norm "
@@ -637,26 +639,45 @@ static void check_dead_relu(Loop *lp)
         int units = r->shape.dim[1], dead = 0;
         for (int u = 0; u < units; u++) dead += !lp->fired[lp->fired_at[k] + (size_t)u];
         if (dead * 2 < units) continue;
-        rt_warn(lp->rt, r->span, lp->at, "try leaky_relu, a lower learning rate, or he "
-                "initialisation",
+        rt_warn(lp->rt, r->span, lp->at, "a step too large can push a unit's inputs below 0 "
+                "for every example: try a lower learning rate, or leaky_relu, whose small slope "
+                "below 0 lets a unit come back",
                 "dead units: %d of the %d units of this relu (%.0f%%) never fired in the last "
                 "epoch; a unit that outputs 0 for every input passes no gradient back, so it "
                 "has stopped learning", dead, units, 100.0 * dead / units);
     }
 }
 
-/* A plateau: the loss barely moved over the last fifth of a run that learned little. */
+/* Slow training: after 20 epochs or more the loss is still above 80 % of epoch 1's and moved
+ * less than 1 % over the last fifth of the run. Two causes look alike there, and need different
+ * fixes, so the pace tells them apart: a loss still falling at (at least half) its average pace
+ * since epoch 1 is taking steps that are too small (a larger learning rate); one that fell and
+ * then stopped is on a plateau (momentum or adam move on across it). Not reported when the
+ * vanishing-gradient warning named the cause already. */
 static void check_plateau(Loop *lp, int epochs, double first, double mark, double last)
 {
-    if (epochs < 20 || !(first > 0) || last < 0.8 * first) return;
+    if (lp->vanishing || epochs < 20 || !(first > 0) || last < 0.8 * first) return;
     if (fabs(mark - last) > 0.01 * fabs(mark)) return;
-    char a[32], b[32], c[32];
-    rt_warn(lp->rt, lp->at, lp->at, "try a larger learning rate, or adam, which adapts each "
-            "param's step",
-            "slow convergence: the loss went from %s after epoch 1 to only %s after epoch %d, "
-            "and moved less than 1%% in the last %d epochs (from %s); training is stuck on a "
-            "plateau", fmt_num(first, a), fmt_num(last, b), epochs, epochs - epochs * 4 / 5,
-            fmt_num(mark, c));
+    int span = epochs - 1 - lp->mark;           /* the epochs from `mark` to the last */
+    double pace = (first - last) / (epochs - 1 - lp->start), recent = (mark - last) / span;
+    char a[32], b[32], c[32], d[32], e[32];
+    snprintf(c, sizeof c, "%.2g", mark - last);
+    snprintf(d, sizeof d, "%.2g", recent);
+    snprintf(e, sizeof e, "%.2g", pace);
+    if (recent > 0 && recent >= 0.5 * pace) {
+        rt_warn(lp->rt, lp->at, lp->at, "the steps are too small: try a larger learning rate "
+                "(each step moves a param by lr × its gradient)",
+                "slow convergence: the loss went from %s after epoch 1 to %s after epoch %d, "
+                "falling steadily but by only %s an epoch (%s over the last %d epochs)",
+                fmt_num(first, a), fmt_num(last, b), epochs, d, c, span);
+        return;
+    }
+    rt_warn(lp->rt, lp->at, lp->at, "try momentum or adam, which keep moving across a flat "
+            "stretch of the loss, or a larger learning rate",
+            "plateau: the loss went from %s after epoch 1 to %s after epoch %d and has almost "
+            "stopped falling: it fell by %s over the last %d epochs, %s an epoch against %s an "
+            "epoch on average since epoch 1", fmt_num(first, a), fmt_num(last, b), epochs, c,
+            span, d, e);
 }
 
 /* ---- the loss curve: in the terminal after training, and as SVG with --plot ------------------ */
