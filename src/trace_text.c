@@ -5,6 +5,7 @@
  * shapes, values (small) or summaries. */
 #include "trace.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,6 +145,12 @@ static void write_input_scalar(const TracePass *tp, const TraceNode *e, const Tr
             sb_free(&num);
         }
     }
+    if (e->n == tp->root && !in->again) {
+        /* the chain starts here: the local derivative is already the gradient (one line, not a
+         * second with the same symbol for "1 × it") */
+        sb_printf(out, "   (%s is where the chain starts)\n", L);
+        return;
+    }
     sb_putc(out, '\n');
     sb_printf(out, "      chain  ∂%s/∂%s %s ∂%s/∂%s × ∂%s/∂%s = ", L, I, in->again ? "+=" : "=",
               L, N, N, I);
@@ -155,8 +162,26 @@ static void write_input_scalar(const TracePass *tp, const TraceNode *e, const Tr
     sb_putc(out, '\n');
 }
 
+/* Words a beginner may not know get a one-line gloss the first time a trace uses them. */
+enum { GLOSS_BROADCAST = 1, GLOSS_TRANSPOSE = 2 };
+
+static void gloss(unsigned *done, StrBuf *out, unsigned which, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void gloss(unsigned *done, StrBuf *out, unsigned which, const char *fmt, ...)
+{
+    if (*done & which) return;
+    *done |= which;
+    va_list ap;
+    va_start(ap, fmt);
+    sb_puts(out, "\n        (");
+    sb_vprintf(out, fmt, ap);
+    sb_putc(out, ')');
+    va_end(ap);
+}
+
 static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode *e,
-                               const TraceInput *in, StrBuf *out)
+                               const TraceInput *in, unsigned *glossed, StrBuf *out)
 {
     const char *L = tp->root_label;
     const OpInfo *op = op_info(e->n->op);
@@ -169,13 +194,18 @@ static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode
     if (op->flags & OPF_ELEMENTWISE) {
         /* "× 1", "× (1 - h^2)", "× (1 if x > 0, else 0)": brackets only if needed */
         const char *d = op->dtext[in->index];
-        bool bracket = strchr(d, ' ') && d[0] != '(';
+        bool bracket = (strchr(d, ' ') || d[0] == '-') && d[0] != '(';    /* × (-1), as scalars */
         sb_printf(out, "∂%s/∂%s × %s%s%s, elementwise", L, e->label, bracket ? "(" : "",
                   in->local, bracket ? ")" : "");
-        if (!shape_eq(&in->n->shape, &e->n->shape))
+        if (!shape_eq(&in->n->shape, &e->n->shape)) {
             sb_puts(out, ", summed over the broadcast dimensions");
+            gloss(glossed, out, GLOSS_BROADCAST, "%s was repeated along them to fit the other "
+                  "input, so each copy's gradient adds into it", in->label);
+        }
     } else if (in->local) {
         sb_puts(out, in->local);
+        if (strstr(in->local, "ᵀ"))
+            gloss(glossed, out, GLOSS_TRANSPOSE, "ᵀ: transposed, rows turned into columns");
     }
     sb_putc(out, '\n');
     sb_puts(out, "        = ");
@@ -187,6 +217,7 @@ static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode
 static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
 {
     const char *L = tp->root_label;
+    unsigned glossed = 0;
     sb_printf(out, "\nbackward: start from ∂%s/∂%s = 1; each op passes the gradient to its "
                    "inputs,\n  local derivative × gradient from above (the chain rule)\n", L, L);
     if (!tp->root->requires_grad) {
@@ -223,7 +254,7 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
         sb_putc(out, '\n');
         for (int i = 0; i < e->n_in; i++) {
             if (e->in[i].scalar) write_input_scalar(tp, e, &e->in[i], out);
-            else write_input_tensor(rt, tp, e, &e->in[i], out);
+            else write_input_tensor(rt, tp, e, &e->in[i], &glossed, out);
         }
     }
 }
@@ -239,14 +270,19 @@ static void write_gradients(Runtime *rt, const TracePass *tp, StrBuf *out)
         const GraphNode *p = g->p;
         if (!g->shown) continue;
         if (!header) {
-            sb_printf(out, "\ngradients: each param's ∂%s/∂p is the product of the local "
-                           "derivatives along its path from %s\n", L, L);
+            sb_printf(out, "\ngradients: each param's gradient is the product of the local "
+                           "derivatives along its path from %s,\n  or the sum of those products when "
+                           "there are several paths (one per use, one per row of a batch)\n", L);
             header = true;
         }
         sb_printf(out, "  ∂%s/∂%s = ", L, g->label);
         if (p->size == 1) {
-            if (g->paths) sb_printf(out, "%s = ", g->paths);
-            trace_put_num(out, g->added[0], false);
+            StrBuf num;     /* "0.25", not "0.25 = 0.25" when the path is one factor */
+            sb_init(&num);
+            trace_put_num(&num, g->added[0], false);
+            if (g->paths && strcmp(g->paths, num.data) != 0) sb_printf(out, "%s = ", g->paths);
+            sb_append(out, num.data, num.len);
+            sb_free(&num);
         } else {
             trace_put_value(out, p->grad, &p->shape, limit_of(rt));   /* with its shape */
             sb_puts(out, "  shape ");
@@ -396,8 +432,9 @@ static void zoom_rows(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 {
     const char *L = tp->root_label;
     const char *top = zm->n_chain ? zm->chain[zm->n_chain - 1].name : NULL;
-    sb_printf(out, "  the batch: each of its %d rows adds its own ∂%s/∂z to b.grad[%d]\n",
-              zm->rows, L, zm->u);
+    sb_printf(out, "  the batch: b.grad[%d] adds up the %d rows' ∂%s/∂z (when the loss averages "
+              "over the rows, its 1/%d is inside each of them already, so the sum is the "
+              "average of the rows' own gradients)\n", zm->u, zm->rows, L, zm->rows);
     int listed = zm->rows <= ZOOM_ROWS ? zm->rows : ZOOM_ROWS - 1;
     Row *rows = rows_new((size_t)listed);
     for (int r = 0; r < listed; r++) {
@@ -492,7 +529,8 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
     sb_printf(out, "\nupdate: %s, lr = ", tu->optimizer);
     trace_put_num(out, tu->lr, false);
     if (tu->plain_sgd)
-        sb_puts(out, ": each param takes a step against its gradient, p = p - lr × ∂L/∂p\n");
+        sb_puts(out, ": each param takes a step against its gradient, param = param - lr × "
+                     "param.grad\n");
     else if (strcmp(tu->optimizer, "sgd") == 0)
         sb_puts(out, ", with momentum or weight decay: each param moves by its velocity\n");
     else
