@@ -146,7 +146,7 @@ static float step_lr(Runtime *rt, const Instr *ins)
 static void step(Runtime *rt, const Instr *ins)
 {
     float lr = step_lr(rt, ins);
-    float *before = rt->explain_step ? rt_snapshot_params(rt, false) : NULL;
+    float *before = rt->explain_step ? rt_snapshot_update(rt, &ins->optim) : NULL;
     rt_update(rt, &ins->optim, lr, ins->params, ins->n_params, ins->span);
     if (rt->explain_step) {
         trace_step_update(rt, &ins->optim, lr, before);

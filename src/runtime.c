@@ -604,6 +604,32 @@ float *rt_snapshot_params(Runtime *rt, bool grads)
     return buf;
 }
 
+static ParamOpt *popt_for(Runtime *rt, uint32_t id, const OptimConfig *c);
+
+float *rt_snapshot_update(Runtime *rt, const OptimConfig *c)
+{
+    size_t total = 0, params = 0;
+    for (uint32_t i = 0; i < rt->graph.count; i++)
+        if (rt->graph.nodes[i].op == OP_PARAM) {
+            total += rt->graph.nodes[i].size;
+            params++;
+        }
+    float *buf = rt_scratch(rt, total + RT_SNAP_STATE * params + 1);
+    float *state = buf + total;
+    for (uint32_t i = 0; i < rt->graph.count; i++) {
+        GraphNode *n = &rt->graph.nodes[i];
+        if (n->op != OP_PARAM) continue;
+        memcpy(buf, n->value, n->size * sizeof(float));
+        buf += n->size;
+        const ParamOpt *po = popt_for(rt, i, c);
+        for (int b = 0; b < RT_SNAP_STATE - 1; b++)
+            state[b] = po && b < po->nbuf && po->size ? po->buf[b][0] : 0.0f;
+        state[RT_SNAP_STATE - 1] = po ? (float)po->t : 0.0f;
+        state += RT_SNAP_STATE;
+    }
+    return buf - total;
+}
+
 /* The memory of po's buffers. */
 static size_t popt_bytes(const ParamOpt *po)
 {

@@ -273,6 +273,13 @@ bool rt_pass(Runtime *rt, const RtPass *p);
 /* Every param's gradient (grads) or value, in graph order, copied into scratch memory
  * (rt_scratch), so a trace can show what a pass or update changed. */
 float *rt_snapshot_params(Runtime *rt, bool grads);
+/* Before an update by an optimizer like c: every param's value as rt_snapshot_params(rt,
+ * false) gives them, then RT_SNAP_STATE floats per param, in the same order: element 0 of each
+ * of the optimizer state buffers the update will start from (0 where it has fewer, or will start
+ * afresh) and the count of updates made before (PyTorch's step), so a trace can show the
+ * update's formulas with the numbers they started from. */
+#define RT_SNAP_STATE 4
+float *rt_snapshot_update(Runtime *rt, const OptimConfig *c);
 /* The optimizer state of param `id` for an optimizer like c: made, zeroed, when it has none or
  * one of another kind. Owned by rt (rt->popt, grown to the graph's size). Its memory counts
  * against the limit (graph_charge) but is not refused here: rt_optim_alloc checks first. */

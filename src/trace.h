@@ -115,6 +115,7 @@ typedef struct TracePass {
 typedef struct TraceUpdate {
     const GraphNode *p;
     const float *before;        /* its value before the update (borrowed) */
+    const float *state;         /* its optimizer state before it (rt_snapshot_update; borrowed) */
     bool shown;
 } TraceUpdate;
 
@@ -123,6 +124,7 @@ typedef struct TraceUpdates {
     const char *optimizer;
     double lr;
     bool plain_sgd;             /* p = p - lr × grad, exactly */
+    OptimConfig config;         /* the optimizer and its settings */
     TraceUpdate *items;         /* every param, in graph order (owned) */
     int count;
 } TraceUpdates;

@@ -586,9 +586,17 @@ void trace_updates_build(Runtime *rt, TraceUpdates *tu, const OptimConfig *c, fl
     tu->optimizer = optim_name(c->kind);
     tu->lr = lr;
     tu->plain_sgd = c->kind == OPTIM_SGD && c->momentum == 0 && c->weight_decay == 0;
+    tu->config = *c;
     int n = 0;
-    for (uint32_t id = 0; id < rt->graph.count; id++) n += graph_node(&rt->graph, id)->op == OP_PARAM;
+    size_t total = 0;
+    for (uint32_t id = 0; id < rt->graph.count; id++) {
+        const GraphNode *p = graph_node(&rt->graph, id);
+        if (p->op != OP_PARAM) continue;
+        n++;
+        total += p->size;
+    }
     tu->items = nn_calloc(n ? (size_t)n : 1, sizeof *tu->items);
+    const float *state = before + total;    /* rt_snapshot_update's state, after the values */
     size_t off = 0;
     for (uint32_t id = 0; id < rt->graph.count; id++) {
         GraphNode *p = graph_node(&rt->graph, id);
@@ -596,6 +604,7 @@ void trace_updates_build(Runtime *rt, TraceUpdates *tu, const OptimConfig *c, fl
         TraceUpdate *u = &tu->items[tu->count++];
         u->p = p;
         u->before = before + off;
+        u->state = state + RT_SNAP_STATE * (size_t)(tu->count - 1);
         u->shown = in_focus(rt->step_focus, rt->step_focus_count, p);
         off += p->size;
     }

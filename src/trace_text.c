@@ -5,8 +5,10 @@
  * shapes, values (small) or summaries. */
 #include "trace.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ZOOM_TERMS 8        /* a unit's inputs written out term by term; more are summed up */
@@ -523,6 +525,214 @@ void trace_text_pass(Runtime *rt, const TracePass *tp)
     write_gradients(rt, tp, out);
 }
 
+/* ---- an optimizer's step written out for one number ------------------------------------------ */
+
+/* " = " then a number, as the trace writes them. */
+static void eq(StrBuf *out, double v)
+{
+    sb_puts(out, " = ");
+    trace_put_num(out, v, false);
+}
+
+/* A number inside a formula: negative ones in brackets. */
+static void term(StrBuf *out, double v)
+{
+    trace_put_num(out, v, true);
+}
+
+/* The number explained: the param itself, or its first element ("W1[0,0]"). */
+static void element_name(const GraphNode *p, char *name, size_t cap)
+{
+    int n = snprintf(name, cap, "%s", p->name);
+    if (p->size == 1) return;
+    for (int d = 0; d < p->shape.rank && n > 0 && (size_t)n < cap; d++)
+        n += snprintf(name + n, cap - (size_t)n, "%s0", d ? "," : "[");
+    if (n > 0 && (size_t)n < cap) snprintf(name + n, cap - (size_t)n, "]");
+}
+
+/* A setting as the user wrote it: its float's shortest decimal (beta2 = 0.999 is the float
+ * 0.99900001, and 1 - beta2 should read 0.001, as on paper). */
+static double typed(float f)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", f);
+    return strtod(buf, NULL);
+}
+
+static void explain_sgd(StrBuf *out, const OptimConfig *c, const float *state, long t, double g,
+                        double *step)
+{
+    double mu = typed(c->momentum), damp = typed(c->dampening), buf = state[0];
+    if (t == 1) {
+        sb_puts(out, "    buf = g");
+        buf = g;
+        eq(out, buf);
+        sb_puts(out, "   (the velocity; update 1 starts it at the gradient)\n");
+    } else {
+        sb_puts(out, "    buf = momentum × buf + (1 - dampening) × g = ");
+        term(out, mu);
+        sb_puts(out, " × ");
+        term(out, buf);
+        sb_puts(out, " + ");
+        term(out, 1.0 - damp);
+        sb_puts(out, " × ");
+        term(out, g);
+        buf = mu * buf + (1.0 - damp) * g;
+        eq(out, buf);
+        sb_puts(out, "   (the velocity: past steps, fading)\n");
+    }
+    *step = buf;
+    if (c->nesterov) {
+        sb_puts(out, "    step = g + momentum × buf = ");
+        term(out, g);
+        sb_puts(out, " + ");
+        term(out, mu);
+        sb_puts(out, " × ");
+        term(out, buf);
+        *step = g + mu * buf;
+        eq(out, *step);
+        sb_puts(out, "   (nesterov: a look ahead)\n");
+    }
+}
+
+static void explain_adam(StrBuf *out, const OptimConfig *c, const float *state, long t, double g,
+                         double *step)
+{
+    double b1 = typed(c->beta1), b2 = typed(c->beta2), eps = typed(c->eps);
+    double m = state[0], v = state[1];
+    sb_puts(out, "    m = beta1 × m + (1 - beta1) × g = ");
+    term(out, b1);
+    sb_puts(out, " × ");
+    term(out, m);
+    sb_puts(out, " + ");
+    term(out, 1.0 - b1);
+    sb_puts(out, " × ");
+    term(out, g);
+    m = b1 * m + (1.0 - b1) * g;
+    eq(out, m);
+    sb_puts(out, "   (a running mean of the gradient)\n    v = beta2 × v + (1 - beta2) × g² = ");
+    term(out, b2);
+    sb_puts(out, " × ");
+    term(out, v);
+    sb_puts(out, " + ");
+    term(out, 1.0 - b2);
+    sb_puts(out, " × ");
+    term(out, g);
+    sb_puts(out, "²");
+    v = b2 * v + (1.0 - b2) * g * g;
+    eq(out, v);
+    sb_puts(out, "   (a running mean of its square)\n");
+    double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
+    sb_printf(out, "    m̂ = m / (1 - beta1^%ld) = ", t);
+    term(out, m);
+    sb_puts(out, " / ");
+    term(out, c1);
+    eq(out, m / c1);
+    sb_puts(out, "   (bias correction: m and v started at 0)\n");
+    sb_printf(out, "    v̂ = v / (1 - beta2^%ld) = ", t);
+    term(out, v);
+    sb_puts(out, " / ");
+    term(out, c2);
+    eq(out, v / c2);
+    sb_puts(out, "\n    step = m̂ / (√v̂ + eps) = ");
+    term(out, m / c1);
+    sb_puts(out, " / (");
+    term(out, sqrt(v / c2));
+    sb_puts(out, " + ");
+    term(out, eps);
+    sb_putc(out, ')');
+    *step = (m / c1) / (sqrt(v / c2) + eps);
+    eq(out, *step);
+    sb_puts(out, "   (about ±1 while the gradient keeps its sign)\n");
+}
+
+static void explain_rmsprop(StrBuf *out, const OptimConfig *c, const float *state, double g,
+                            double *step)
+{
+    double a = typed(c->alpha), eps = typed(c->eps), mu = typed(c->momentum), v = state[0];
+    sb_puts(out, "    v = alpha × v + (1 - alpha) × g² = ");
+    term(out, a);
+    sb_puts(out, " × ");
+    term(out, v);
+    sb_puts(out, " + ");
+    term(out, 1.0 - a);
+    sb_puts(out, " × ");
+    term(out, g);
+    sb_puts(out, "²");
+    v = a * v + (1.0 - a) * g * g;
+    eq(out, v);
+    sb_puts(out, "   (a running mean of the gradient's square)\n    step = g / (√v + eps) = ");
+    term(out, g);
+    sb_puts(out, " / (");
+    term(out, sqrt(v));
+    sb_puts(out, " + ");
+    term(out, eps);
+    sb_putc(out, ')');
+    *step = g / (sqrt(v) + eps);
+    eq(out, *step);
+    sb_putc(out, '\n');
+    if (c->momentum != 0) {
+        sb_puts(out, "    buf = momentum × buf + step = ");
+        term(out, mu);
+        sb_puts(out, " × ");
+        term(out, state[1]);
+        sb_puts(out, " + ");
+        term(out, *step);
+        *step = mu * state[1] + *step;
+        eq(out, *step);
+        sb_puts(out, "   (the velocity, which is the step taken)\n");
+    }
+}
+
+/* One param's update, formula by formula with its numbers (its first element for a tensor):
+ * the gradient, weight decay, the optimizer's state, the step, the new value. */
+static void explain_update(const TraceUpdates *tu, const TraceUpdate *u, StrBuf *out)
+{
+    const OptimConfig *c = &tu->config;
+    const GraphNode *p = u->p;
+    char x[96];
+    element_name(p, x, sizeof x);
+    long t = (long)u->state[RT_SNAP_STATE - 1] + 1;
+    double w = u->before[0], g = p->grad[0], step = g;
+    sb_printf(out, "  %s, its update %ld:\n    g = %s.grad", x, t, p->name);
+    if (p->size > 1) sb_puts(out, x + strlen(p->name));
+    eq(out, g);
+    sb_putc(out, '\n');
+    if (c->weight_decay != 0 && c->kind != OPTIM_ADAMW) {
+        sb_printf(out, "    g = g + weight_decay × %s = ", x);
+        term(out, g);
+        sb_puts(out, " + ");
+        term(out, typed(c->weight_decay));
+        sb_puts(out, " × ");
+        term(out, w);
+        g += typed(c->weight_decay) * w;
+        eq(out, g);
+        sb_puts(out, "   (L2: a pull towards 0)\n");
+    } else if (c->weight_decay != 0) {
+        sb_printf(out, "    %s = %s × (1 - lr × weight_decay) = ", x, x);
+        term(out, w);
+        sb_puts(out, " × ");
+        term(out, 1.0 - tu->lr * typed(c->weight_decay));
+        w *= 1.0 - tu->lr * typed(c->weight_decay);
+        eq(out, w);
+        sb_puts(out, "   (decoupled decay: a shrink towards 0)\n");
+    }
+    switch (c->kind) {
+    case OPTIM_SGD: explain_sgd(out, c, u->state, t, g, &step); break;
+    case OPTIM_ADAM:
+    case OPTIM_ADAMW: explain_adam(out, c, u->state, t, g, &step); break;
+    case OPTIM_RMSPROP: explain_rmsprop(out, c, u->state, g, &step); break;
+    }
+    sb_printf(out, "    %s = %s - lr × step = ", x, x);
+    term(out, w);
+    sb_puts(out, " - ");
+    term(out, tu->lr);
+    sb_puts(out, " × ");
+    term(out, step);
+    eq(out, p->value[0]);
+    sb_putc(out, '\n');
+}
+
 void trace_text_update(Runtime *rt, const TraceUpdates *tu)
 {
     StrBuf *out = &rt->out;
@@ -535,10 +745,16 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
         sb_puts(out, ", with momentum or weight decay: each param moves by its velocity\n");
     else
         sb_puts(out, ": each param moves by its own adapted step\n");
+    bool explained = tu->plain_sgd;     /* plain sgd's rows are the formula already */
     for (int i = 0; i < tu->count; i++) {
         const TraceUpdate *u = &tu->items[i];
         const GraphNode *p = u->p;
         if (!u->shown) continue;
+        if (!explained) {
+            explain_update(tu, u, out);
+            explained = true;
+            if (p->size == 1) continue;
+        }
         if (!tu->plain_sgd) {
             sb_printf(out, "  %s", p->name);
             if (p->size == 1) {

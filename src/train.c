@@ -371,7 +371,7 @@ static void update(Loop *lp)
     float lr;
     OptimConfig scratch;
     const OptimConfig *c = scheduled(lp, &scratch, &lr);
-    float *before = lp->explain_update ? rt_snapshot_params(lp->rt, false) : NULL;
+    float *before = lp->explain_update ? rt_snapshot_update(lp->rt, c) : NULL;
     rt_update(lp->rt, c, lr, t->params, t->n_params, lp->at);
     lp->step++;
     if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
