@@ -183,14 +183,14 @@ typedef struct Loop {
 static void note_firing(Loop *lp, const uint32_t *relus);
 static void progress_done(Loop *lp);
 
-/* Whether update number `step` (from 1) is explained: `trace step N`, `trace every N`, or
- * the command line's --trace-steps A-B. */
+/* Whether update number `step` (from 1) is explained: `trace step N`, `trace every N` (update 1,
+ * the worked example's step, then every N-th), or the command line's --trace-steps A-B. */
 static bool explain_update(const Loop *lp, long step)
 {
     const TrainInstr *t = lp->t;
     const Runtime *rt = lp->rt;
     return (t->set.trace_step > 0 && step == t->set.trace_step)
-           || (t->set.trace_every > 0 && step % t->set.trace_every == 0)
+           || (t->set.trace_every > 0 && (step == 1 || step % t->set.trace_every == 0))
            || (rt->trace_from > 0 && step >= rt->trace_from && step <= rt->trace_to);
 }
 
