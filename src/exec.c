@@ -72,6 +72,19 @@ static size_t line_width(LineWidth *lw, const StrBuf *sb)
     return lw->width;
 }
 
+/* Under a model's summary, once it has been trained: how many units of each relu layer fired in
+ * the last epoch of its last train block. */
+static void print_units(StrBuf *sb, const RtUnits *u)
+{
+    sb_puts(sb, "\n  after training, units that fired in the last epoch:");
+    for (int k = 0; k < u->n; k++) {
+        int dead = u->units[k] - u->alive[k];
+        sb_printf(sb, "%s relu %d: %d of %d alive", k ? ";" : "", k + 1, u->alive[k],
+                  u->units[k]);
+        if (dead) sb_printf(sb, " (%d dead)", dead);
+    }
+}
+
 static void print_items(Runtime *rt, const Instr *ins)
 {
     StrBuf *sb = &rt->out;
@@ -82,6 +95,8 @@ static void print_items(Runtime *rt, const Instr *ins)
         if (i) sb_putc(sb, ' ');
         if (it->text) {
             sb_append(sb, it->text, it->len);
+            const RtUnits *u = it->model != UINT32_MAX ? rt_units_get(rt, it->model) : NULL;
+            if (u) print_units(sb, u);
             continue;
         }
         GraphNode *n = graph_node(&rt->graph, it->node);

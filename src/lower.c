@@ -164,6 +164,7 @@ static void lower_print(Lower *l, const AstNode *st)
     for (size_t i = 0; i < n; i++) {
         const AstNode *e = exprs[i];
         const SemaExtra *ex = e->sema.extra;
+        items[i].model = UINT32_MAX;
         if (e->kind == AST_STRING) {
             items[i].len = e->u.str.len;
             items[i].text = arena_strndup(&l->p->arena, e->u.str.text, e->u.str.len);
@@ -179,6 +180,8 @@ static void lower_print(Lower *l, const AstNode *st)
         } else if (ex && ex->text) {
             items[i].len = strlen(ex->text);
             items[i].text = arena_strndup(&l->p->arena, ex->text, items[i].len);
+            if (ex->model && ex->model->model->n_params > 0)
+                items[i].model = ex->model->model->params[0]->node;
         } else {
             items[i].node = roots[nroots++] = lower_expr(l, e);
         }

@@ -95,6 +95,8 @@ typedef struct PrintItem {
     uint32_t node;
     const char *text;       /* non-NULL: a string to print instead of a node */
     size_t len;
+    uint32_t model;         /* text is a model's summary: its first param's node (the key of
+                               what training saw, rt_units_get), else UINT32_MAX */
     const char *const *labels;  /* non-NULL: print the node's rows as these class names */
     int n_labels;
 } PrintItem;

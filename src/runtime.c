@@ -45,6 +45,7 @@ static void train_scratch_free(TrainScratch *ts)
     nn_free(ts->relu_rest);
     nn_free(ts->fired_at);
     nn_free(ts->fired);
+    nn_free(ts->relu_counts);
     nn_free(ts->curve);
     nn_free(ts->val_curve);
 }
@@ -58,6 +59,11 @@ void rt_free(Runtime *rt)
     nn_free(rt->pass_grads);
     nn_free(rt->journal);
     train_scratch_free(&rt->train);
+    for (int i = 0; i < rt->n_units_seen; i++) {
+        nn_free(rt->units_seen[i].alive);
+        nn_free(rt->units_seen[i].units);
+    }
+    nn_free(rt->units_seen);
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);
@@ -582,6 +588,39 @@ bool rt_pass(Runtime *rt, const RtPass *p)
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
     rt->pass_params = NULL;
     return false;
+}
+
+/* ---- what training saw of a model ------------------------------------------------------------ */
+
+static RtUnits *units_find(RtUnits *seen, int n, uint32_t model)
+{
+    for (int i = 0; i < n; i++)
+        if (seen[i].model == model) return &seen[i];
+    return NULL;
+}
+
+const RtUnits *rt_units_get(const Runtime *rt, uint32_t model)
+{
+    return units_find(rt->units_seen, rt->n_units_seen, model);
+}
+
+void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units)
+{
+    RtUnits *u = units_find(rt->units_seen, rt->n_units_seen, model);
+    if (!u) {
+        rt->units_seen = nn_realloc(rt->units_seen,
+                                    (size_t)(rt->n_units_seen + 1) * sizeof *rt->units_seen);
+        u = &rt->units_seen[rt->n_units_seen++];
+        memset(u, 0, sizeof *u);
+        u->model = model;
+    }
+    if (u->n != n) {    /* the same model trained again allocates nothing */
+        u->alive = nn_realloc(u->alive, (size_t)n * sizeof *u->alive);
+        u->units = nn_realloc(u->units, (size_t)n * sizeof *u->units);
+        u->n = n;
+    }
+    memcpy(u->alive, alive, (size_t)n * sizeof *alive);
+    memcpy(u->units, units, (size_t)n * sizeof *units);
 }
 
 /* ---- params: snapshots for traces, optimizer state, updates ---------------------------------- */

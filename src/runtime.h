@@ -80,10 +80,19 @@ typedef struct TrainScratch {
     uint32_t *relu_rest;        /* ... and of the last, smaller batch's */
     size_t *fired_at;           /* where each relu layer's units start in `fired` */
     uint8_t *fired;             /* per relu unit: did it fire in this epoch */
+    int *relu_counts;           /* per relu layer: units alive, then units (2 per layer) */
     float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
     size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
+    size_t relu_counts_cap;
 } TrainScratch;
+
+/* A model's relu layers as its last train block saw them (rt_units_set). */
+typedef struct RtUnits {
+    uint32_t model;             /* the model's first param's node */
+    int n;
+    int *alive, *units;         /* owned */
+} RtUnits;
 
 typedef struct Runtime {
     Graph graph;
@@ -121,6 +130,8 @@ typedef struct Runtime {
     float *journal;             /* scratch: an update's old values and state (runtime.c); owned */
     size_t journal_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
+    RtUnits *units_seen;        /* per trained model with relu layers; owned */
+    int n_units_seen;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
     bool break_nonfinite;       /* at the first inf or NaN, */
@@ -268,6 +279,14 @@ typedef struct RtPass {
  * gradients. Returns true if they are finite; false if not while the checked re-run raised
  * nothing (as rt_forward). May raise RT_NONFINITE. */
 bool rt_pass(Runtime *rt, const RtPass *p);
+
+/* -- what training saw of a model, for its summary */
+/* After a train block of the model whose first param is node `model`: of each of its n relu
+ * layers (in order), the units that fired in the last epoch (alive[k]) of units[k]. Replaces what
+ * an earlier block recorded. */
+void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units);
+/* What the last train block of that model recorded, or NULL: *n layers, alive and units. */
+const RtUnits *rt_units_get(const Runtime *rt, uint32_t model);
 
 /* -- params */
 /* Every param's gradient (grads) or value, in graph order, copied into scratch memory

@@ -232,8 +232,12 @@ static void check_print(Sema *s, AstNode *st)
     for (size_t i = 0; i < st->u.list.count; i++) {
         AstNode *item = st->u.list.items[i];
         if (item->kind == AST_STRING) continue;
-        const char *text = sema_print_text(s, item);
-        if (text) sema_extra(s, item)->text = text;
+        const Symbol *model;
+        const char *text = sema_print_text(s, item, &model);
+        if (text) {
+            sema_extra(s, item)->text = text;
+            sema_extra(s, item)->model = model;
+        }
         else if (!sema_print_labels(s, item)) sema_expr(s, item);
     }
 }
@@ -532,8 +536,12 @@ static void check_stmt(Sema *s, AstNode *st)
         return;
     }
     case AST_EXPR: {
-        const char *text = sema_print_text(s, st->u.expr);
-        if (text) sema_extra(s, st->u.expr)->text = text;
+        const Symbol *model;
+        const char *text = sema_print_text(s, st->u.expr, &model);
+        if (text) {
+            sema_extra(s, st->u.expr)->text = text;
+            sema_extra(s, st->u.expr)->model = model;
+        }
         else sema_expr(s, st->u.expr);
         return;
     }

@@ -215,6 +215,7 @@ typedef struct SemaExtra {
     SemaData data;          /* LET / LET_MANY of a data function */
     SemaTrain train;        /* TRAIN */
     const char *text;       /* print of a model or data set: the text */
+    const struct Symbol *model; /* ... of a model: the model (training adds what it saw) */
     DataSym *labels;        /* print labels(data, scores): the class names */
     const char *path;       /* SAVE, LOAD: the file */
     TraceFocus focus;       /* TRACE ... at PLACES (in the unit's arena) */

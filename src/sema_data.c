@@ -379,9 +379,10 @@ void sema_check_data_let(Sema *s, AstNode *st)
 
 /* ---- printing models and data sets --------------------------------------------------------- */
 
-const char *sema_print_text(Sema *s, AstNode *item)
+const char *sema_print_text(Sema *s, AstNode *item, const Symbol **model)
 {
     Symbol *sym = NULL;
+    if (model) *model = NULL;
     if (item->kind == AST_NAME) {
         sym = sema_lookup(s, item->u.name);
         if (!sym || (sym->kind != SYM_MODEL && sym->kind != SYM_DATA)) return NULL;
@@ -398,6 +399,7 @@ const char *sema_print_text(Sema *s, AstNode *item)
         return NULL;
     }
     if (sym->poisoned) return "";
+    if (model && sym->kind == SYM_MODEL) *model = sym;
     const char *text = sym->kind == SYM_MODEL ? sym->model->summary : sym->data->about;
     size_t len = strlen(text);
     while (len && text[len - 1] == '\n') len--;

@@ -632,20 +632,31 @@ static void forget_firing(Loop *lp)
                (size_t)node(lp->rt, lp->relu_batch[k])->shape.dim[1]);
 }
 
-static void check_dead_relu(Loop *lp)
+/* Of each relu layer, the units that fired in the last epoch, recorded for the model's summary
+ * (rt_units_set); a layer with half its units or more dead gets a warning. */
+static void check_dead_relu(Loop *lp, bool warn)
 {
+    if (!lp->n_relu) return;
+    TrainScratch *ts = &lp->rt->train;
+    int *alive = ts->relu_counts = rt_grow(ts->relu_counts, &ts->relu_counts_cap,
+                                           2 * (size_t)lp->n_relu, sizeof *ts->relu_counts);
+    int *units = alive + lp->n_relu;
     for (int k = 0; k < lp->n_relu; k++) {
         const GraphNode *r = node(lp->rt, lp->relu_batch[k]);
-        int units = r->shape.dim[1], dead = 0;
-        for (int u = 0; u < units; u++) dead += !lp->fired[lp->fired_at[k] + (size_t)u];
-        if (dead * 2 < units) continue;
+        units[k] = r->shape.dim[1];
+        alive[k] = 0;
+        for (int u = 0; u < units[k]; u++) alive[k] += lp->fired[lp->fired_at[k] + (size_t)u];
+        int dead = units[k] - alive[k];
+        if (!warn || dead * 2 < units[k]) continue;
         rt_warn(lp->rt, r->span, lp->at, "a step too large can push a unit's inputs below 0 "
                 "for every example: try a lower learning rate, or leaky_relu, whose small slope "
                 "below 0 lets a unit come back",
                 "dead units: %d of the %d units of this relu (%.0f%%) never fired in the last "
                 "epoch; a unit that outputs 0 for every input passes no gradient back, so it "
-                "has stopped learning", dead, units, 100.0 * dead / units);
+                "has stopped learning", dead, units[k], 100.0 * dead / units[k]);
     }
+    if (lp->t->model.count > 0)
+        rt_units_set(lp->rt, lp->t->model.nodes[0], lp->n_relu, alive, units);
 }
 
 /* Slow training: after 20 epochs or more the loss is still above 80 % of epoch 1's and moved
@@ -954,8 +965,8 @@ static void train_finish(Loop *lp)
     progress_done(lp);
     if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(lp);
     svg_curve(lp);
+    if (lp->epoch > lp->start) check_dead_relu(lp, lp->epoch == t->set.epochs && lp->start == 0);
     if (lp->epoch == t->set.epochs && lp->start == 0) {
-        check_dead_relu(lp);
         check_plateau(lp, t->set.epochs, lp->first_loss, lp->mark_loss, lp->final_loss);
     }
 }
