@@ -226,6 +226,23 @@ void rt_warn(Runtime *rt, Span span, Span note_at, const char *note, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (rt->trace_format == TRACE_JSON) {
+        /* a JSON trace (and the page drawn from it) carries the warnings too */
+        StrBuf *out = &rt->out;
+        sb_puts(out, "{\"event\":\"warning\",\"at\":");
+        StrBuf at;
+        sb_init(&at);
+        rt->locate(rt->locate_ud, span, &at);
+        sb_json_string(out, at.data ? at.data : "", at.len);
+        sb_puts(out, ",\"message\":");
+        sb_json_string(out, msg, strlen(msg));
+        if (note) {
+            sb_puts(out, ",\"note\":");
+            sb_json_string(out, note, strlen(note));
+        }
+        sb_puts(out, "}\n");
+        sb_free(&at);
+    }
     rt_flush(rt);       /* output so far comes first */
     if (rt->warn) rt->warn(rt->warn_ud, span, msg, note_at, note);
 }

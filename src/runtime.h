@@ -130,6 +130,7 @@ typedef struct Runtime {
     float *journal;             /* scratch: an update's old values and state (runtime.c); owned */
     size_t journal_cap;
     TrainScratch train;         /* train blocks' buffers; owned */
+    int train_blocks;           /* train blocks run so far (JSON loss events name theirs) */
     RtUnits *units_seen;        /* per trained model with relu layers; owned */
     int n_units_seen;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */

@@ -176,6 +176,7 @@ typedef struct Loop {
     double best_loss;       /* early stopping: the best loss watched, */
     int best_epoch;         /* ... in this epoch (-1: none yet) */
     int mark;               /* the epoch 4/5 of the way in (the plateau check) */
+    int block;              /* this block's number in the run, from 1 (JSON events) */
     double first_loss, mark_loss, final_loss;   /* of epoch 1, epoch `mark`, the last one */
     FpMode fp_outer;            /* the floating-point mode outside the block (fpmode.h) */
 } Loop;
@@ -376,8 +377,15 @@ static void update(Loop *lp)
     lp->step++;
     if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
         /* the loss curve: one event per update, with the loss of its last batch */
-        sb_printf(&lp->rt->out, "{\"event\":\"loss\",\"epoch\":%d,\"update\":%ld,\"loss\":%.9g}\n",
-                  lp->epoch + 1, lp->step, lp->last_loss);
+        StrBuf *out = &lp->rt->out;
+        sb_printf(out, "{\"event\":\"loss\",\"block\":%d,", lp->block);
+        if (t->model.model) {
+            sb_puts(out, "\"run\":");
+            sb_json_string(out, t->model.model, strlen(t->model.model));
+            sb_putc(out, ',');
+        }
+        sb_printf(out, "\"epoch\":%d,\"update\":%ld,\"loss\":%.9g}\n", lp->epoch + 1, lp->step,
+                  lp->last_loss);
         rt_flush(lp->rt);
     }
     if (lp->explain_update) {
@@ -807,6 +815,7 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
     lp->t = t;
     lp->at = at;
     lp->started = now();
+    lp->block = ++rt->train_blocks;
     lp->best_loss = INFINITY;
     lp->best_epoch = -1;
     lp->mark = t->set.epochs * 4 / 5;

@@ -184,8 +184,34 @@ const snapshot = (page) => page.evaluate(() => {
   await page.close();
 }
 
+// ---- lesson pages (lesson-NAME.html, from examples/NAME.nn): what the lesson needs to be seen
+async function lessonChecks(page, name) {
+  const got = await page.evaluate(() => ({
+    warnShown: !document.getElementById('warncard').hidden,
+    warnings: document.getElementById('warnings').innerText,
+    title: document.getElementById('losstitle').textContent,
+    legend: Array.from(document.querySelectorAll('#losslegend .run')).map((e) => e.textContent),
+    lines: document.querySelectorAll('#loss path').length,
+  }));
+  if (name === 'lesson-vanishing.html') {
+    check(got.warnShown && got.warnings.includes('vanishing gradients') && got.warnings.includes('what helps: try relu'),
+      name + ': the warning and its fix are on the page: ' + got.warnings);
+    check(got.title === 'loss per update (2 train blocks, 300 updates each)', name + ': the loss title: ' + got.title);
+    check(got.legend.length === 2 && got.legend[0].startsWith('deep_sigmoid') && got.legend[1].startsWith('deep_relu'),
+      name + ': a legend names both runs: ' + got.legend.join(' | '));
+    check(got.lines === 2, name + ': one loss line per run: ' + got.lines);
+  }
+}
+
 // ---- other pages: stepped through end to end without an error
 for (const file of morePages) {
+  if (path.basename(file).startsWith('lesson-')) {
+    const { page, log } = await open(file);
+    await lessonChecks(page, path.basename(file));
+    checkQuiet(log, path.basename(file));
+    await page.close();
+    continue;
+  }
   const { page, log } = await open(file);
   const name = path.basename(file);
   const start = (await snapshot(page)).frame;

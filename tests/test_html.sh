@@ -62,6 +62,11 @@ for f in neuron two_layer xor_step escape; do
     if grep -q '/\*NN_EVENTS\*/' "$work/$f.html"; then fail "$f.html still has the events marker"; fi
 done
 
+# lesson pages: the warnings, the runs on one chart, with their checks in test_html.mjs
+make_page examples/vanishing.nn "$work/lesson-vanishing.html" 2>/dev/null ||
+    fail "cannot make the page of examples/vanishing.nn"
+
 NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" \
     node "$here/test_html.mjs" "$work/neuron.html" "$work/neuron.jsonl" \
-         "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html"
+         "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html" \
+         "$work/lesson-vanishing.html"

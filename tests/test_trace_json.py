@@ -38,7 +38,8 @@ def events(script):
         "gradient": {"step", "node", "label", "grad"},
         "update": {"step", "node", "label", "optimizer", "lr", "before", "grad", "after"},
         "print": {"text"},
-        "loss": {"epoch", "update", "loss"},
+        "loss": {"block", "epoch", "update", "loss"},
+        "warning": {"at", "message"},
         "zoom": {"step", "layer", "unit", "rows", "x", "x_row0", "w", "b", "z", "activations"},
     }
     for e in evs:
