@@ -46,6 +46,10 @@ static void train_scratch_free(TrainScratch *ts)
     nn_free(ts->fired_at);
     nn_free(ts->fired);
     nn_free(ts->relu_counts);
+    nn_free(ts->gn_group);
+    nn_free(ts->gn_text);
+    nn_free(ts->gn_label);
+    nn_free(ts->gn);
     nn_free(ts->curve);
     nn_free(ts->val_curve);
 }
@@ -64,6 +68,11 @@ void rt_free(Runtime *rt)
         nn_free(rt->units_seen[i].units);
     }
     nn_free(rt->units_seen);
+    for (int i = 0; i < rt->n_runs; i++) {
+        nn_free(rt->runs[i].label);
+        nn_free(rt->runs[i].v);
+    }
+    nn_free(rt->runs);
     graph_free(&rt->graph);
     sb_free(&rt->out);
     nn_free(rt->scratch);
@@ -638,6 +647,19 @@ void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const in
     }
     memcpy(u->alive, alive, (size_t)n * sizeof *alive);
     memcpy(u->units, units, (size_t)n * sizeof *units);
+}
+
+void rt_run_add(Runtime *rt, const char *label, const float *v, int n, long every)
+{
+    rt->runs = nn_realloc(rt->runs, (size_t)(rt->n_runs + 1) * sizeof *rt->runs);
+    RtRun *r = &rt->runs[rt->n_runs++];
+    size_t len = strlen(label);
+    r->label = nn_calloc(len + 1, 1);
+    memcpy(r->label, label, len + 1);
+    r->v = nn_calloc((size_t)(n > 0 ? n : 1), sizeof *r->v);
+    memcpy(r->v, v, (size_t)n * sizeof *v);
+    r->n = n;
+    r->every = every;
 }
 
 /* ---- params: snapshots for traces, optimizer state, updates ---------------------------------- */

@@ -81,11 +81,23 @@ typedef struct TrainScratch {
     size_t *fired_at;           /* where each relu layer's units start in `fired` */
     uint8_t *fired;             /* per relu unit: did it fire in this epoch */
     int *relu_counts;           /* per relu layer: units alive, then units (2 per layer) */
+    int *gn_group;              /* grad_norms: each param's layer (-1: not recorded) */
+    char *gn_text;              /* the layers' names, one after another, each ending in 0 */
+    const char **gn_label;      /* where each layer's name starts in gn_text */
+    float *gn;                  /* the norms recorded, layer by layer */
     float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
     size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
-    size_t relu_counts_cap;
+    size_t relu_counts_cap, gn_group_cap, gn_text_cap, gn_label_cap, gn_cap;
 } TrainScratch;
+
+/* A train block's loss by epoch, kept for --plot's chart of every block (rt_run_add). */
+typedef struct RtRun {
+    char *label;                /* the model it trained, or "block N"; owned */
+    float *v;                   /* owned */
+    int n;
+    long every;                 /* v[i] is the loss after epoch (i + 1) × every */
+} RtRun;
 
 /* A model's relu layers as its last train block saw them (rt_units_set). */
 typedef struct RtUnits {
@@ -132,6 +144,8 @@ typedef struct Runtime {
     TrainScratch train;         /* train blocks' buffers; owned */
     int train_blocks;           /* train blocks run so far (JSON loss events name theirs) */
     RtUnits *units_seen;        /* per trained model with relu layers; owned */
+    RtRun *runs;                /* --plot: each train block's loss curve so far; owned */
+    int n_runs;
     int n_units_seen;
     volatile sig_atomic_t *interrupt;   /* Ctrl-C: a train block stops at the next step */
     long break_step;            /* --break for every train block: before update N, */
@@ -288,6 +302,9 @@ bool rt_pass(Runtime *rt, const RtPass *p);
 void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units);
 /* What the last train block of that model recorded, or NULL: *n layers, alive and units. */
 const RtUnits *rt_units_get(const Runtime *rt, uint32_t model);
+
+/* Keeps a copy of a train block's loss curve (n values, one every `every` epochs), labelled. */
+void rt_run_add(Runtime *rt, const char *label, const float *v, int n, long every);
 
 /* -- params */
 /* Every param's gradient (grads) or value, in graph order, copied into scratch memory

@@ -15,6 +15,7 @@
 #include "data.h"
 #include "fileio.h"
 #include "fpmode.h"
+#include "plot.h"
 #include "sandbox.h"
 
 #include <math.h>
@@ -177,11 +178,17 @@ typedef struct Loop {
     int best_epoch;         /* ... in this epoch (-1: none yet) */
     int mark;               /* the epoch 4/5 of the way in (the plateau check) */
     int block;              /* this block's number in the run, from 1 (JSON events) */
+    int gn_groups;          /* grad_norms every N: the layers (or params) recorded, */
+    int *gn_group;          /* ... each param's (-1: a bias, not recorded), */
+    const char **gn_label;  /* ... their names, */
+    float *gn;              /* ... their norms: layer g's record r at gn[g * gn_cap + r] */
+    int gn_n, gn_cap;       /* ... records made, and room for */
     double first_loss, mark_loss, final_loss;   /* of epoch 1, epoch `mark`, the last one */
     FpMode fp_outer;            /* the floating-point mode outside the block (fpmode.h) */
 } Loop;
 
 static void note_firing(Loop *lp, const uint32_t *relus);
+static void gn_record(Loop *lp);
 static void progress_done(Loop *lp);
 
 /* Whether update number `step` (from 1) is explained: `trace step N`, `trace every N` (update 1,
@@ -365,6 +372,7 @@ static void update(Loop *lp)
         }
         lp->wnorm_updates++;
     }
+    if (t->set.grad_norms_every && (lp->step + 1) % t->set.grad_norms_every == 0) gn_record(lp);
     if (t->set.clip > 0) {
         for (int i = 0; i < t->n_params; i++) lp->grads[i] = node(lp->rt, t->params[i])->grad;
         lp->norm = optim_clip_global_norm(lp->grads, lp->sizes, (size_t)t->n_params, t->set.clip);
@@ -699,6 +707,106 @@ static void check_plateau(Loop *lp, int epochs, double first, double mark, doubl
             span, d, e);
 }
 
+/* ---- gradient norms by layer: `grad_norms every N` -------------------------------------------- */
+
+#define GN_MAX_RECORDS 4096     /* kept for the charts; the log lines go on after */
+#define GN_MAX_LAYERS 64        /* layers recorded: the first 64 */
+
+/* Param i's name in the block: the model's ("layer1.W"), else the param's own. */
+static const char *param_name(const Loop *lp, int i)
+{
+    const TrainInstr *t = lp->t;
+    for (int j = 0; j < t->model.count; j++)
+        if (t->model.nodes[j] == t->params[i]) return t->model.names[j];
+    return node(lp->rt, t->params[i])->name;
+}
+
+/* What is recorded: for a model of dense layers, each layer's weights (named by the layer: the
+ * biases' gradients say little about depth); else each param. */
+static void gn_setup(Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    TrainScratch *ts = &lp->rt->train;
+    int every = t->set.grad_norms_every, np = t->n_params;
+    if (!every || np == 0) return;
+    bool layers = false;
+    size_t text = 0;
+    for (int i = 0; i < np; i++) {
+        layers = layers || is_weight(param_name(lp, i));
+        text += strlen(param_name(lp, i)) + 1;
+    }
+    lp->gn_group = ts->gn_group = rt_grow(ts->gn_group, &ts->gn_group_cap, (size_t)np,
+                                          sizeof *ts->gn_group);
+    lp->gn_label = ts->gn_label = rt_grow(ts->gn_label, &ts->gn_label_cap, (size_t)np,
+                                          sizeof *ts->gn_label);
+    char *at = ts->gn_text = rt_grow(ts->gn_text, &ts->gn_text_cap, text, 1);
+    lp->gn_groups = 0;
+    for (int i = 0; i < np; i++) lp->gn_group[i] = -1;
+    for (int k = 0; k < np; k++) {
+        /* in the order the params were made (layer1 first; w before b if declared so) */
+        int i = -1;
+        for (int j = 0; j < np; j++)
+            if (lp->gn_group[j] == -1 && (i < 0 || t->params[j] < t->params[i])) i = j;
+        const char *name = param_name(lp, i);
+        lp->gn_group[i] = -2;       /* seen */
+        if ((layers && !is_weight(name)) || lp->gn_groups == GN_MAX_LAYERS) continue;
+        size_t len = strlen(name) - (layers ? 2 : 0);     /* "layer1.W" is "layer1" */
+        memcpy(at, name, len);
+        at[len] = '\0';
+        lp->gn_label[lp->gn_groups] = at;
+        lp->gn_group[i] = lp->gn_groups++;
+        at += len + 1;
+    }
+    long records = (long)(t->set.epochs - lp->start) * updates_per_epoch(t) / every;
+    lp->gn_cap = records < 1 ? 1 : records > GN_MAX_RECORDS ? GN_MAX_RECORDS : (int)records;
+    lp->gn = ts->gn = rt_grow(ts->gn, &ts->gn_cap, (size_t)lp->gn_cap * (size_t)lp->gn_groups,
+                              sizeof *ts->gn);
+    lp->gn_n = 0;
+}
+
+/* Before update lp->step + 1 when it is an N-th: each layer's gradient norm (before clipping),
+ * recorded, in a log line and in a JSON event. */
+static void gn_record(Loop *lp)
+{
+    const TrainInstr *t = lp->t;
+    Runtime *rt = lp->rt;
+    double sq[GN_MAX_LAYERS] = { 0 };
+    int groups = lp->gn_groups;
+    for (int i = 0; i < t->n_params; i++) {
+        const GraphNode *p = node(rt, t->params[i]);
+        if (lp->gn_group[i] >= 0) sq[lp->gn_group[i]] += tensor_sum_squares(p->grad, p->size);
+    }
+    long update = lp->step + 1, total = (long)t->set.epochs * updates_per_epoch(t);
+    StrBuf *out = &rt->out;
+    char buf[32];
+    int width = snprintf(NULL, 0, "%ld", total);
+    sb_printf(out, "update %*ld/%ld  grad_norm", width, update, total);
+    for (int g = 0; g < groups; g++)
+        sb_printf(out, "  %s %s", lp->gn_label[g], fmt_num(sqrt(sq[g]), buf));
+    sb_putc(out, '\n');
+    rt_flush_text(rt);
+    if (rt->trace_format == TRACE_JSON) {
+        sb_printf(out, "{\"event\":\"grad_norms\",\"block\":%d,", lp->block);
+        if (t->model.model) {
+            sb_puts(out, "\"run\":");
+            sb_json_string(out, t->model.model, strlen(t->model.model));
+            sb_putc(out, ',');
+        }
+        sb_printf(out, "\"update\":%ld,\"norms\":{", update);
+        for (int g = 0; g < groups; g++) {
+            if (g) sb_putc(out, ',');
+            sb_json_string(out, lp->gn_label[g], strlen(lp->gn_label[g]));
+            sb_printf(out, ":%.9g", sqrt(sq[g]));
+        }
+        sb_puts(out, "}}\n");
+        rt_flush(rt);
+    }
+    if (lp->gn_n == lp->gn_cap) return;
+    for (int g = 0; g < groups; g++)
+        lp->gn[(size_t)g * (size_t)lp->gn_cap + (size_t)lp->gn_n] = (float)sqrt(sq[g]);
+    lp->gn_n++;
+}
+
 /* ---- the loss curve: in the terminal after training, and as SVG with --plot ------------------ */
 
 static void record_curve(Loop *lp, int epoch, double loss, double val)
@@ -709,92 +817,27 @@ static void record_curve(Loop *lp, int epoch, double loss, double val)
     lp->curve_n++;
 }
 
-/* One line of block characters, each the mean of its share of the epochs, highest = tallest. */
-static void terminal_curve(Loop *lp)
+/* On a terminal, after training: the loss, then each layer's gradient norm, as lines of block
+ * characters. */
+static void terminal_curves(Loop *lp)
 {
-    static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
-    int n = lp->curve_n, width = n < 60 ? n : 60;
-    if (n < 2) return;
-    double lo = INFINITY, hi = -INFINITY, col[60];
-    for (int c = 0; c < width; c++) {
-        int a = c * n / width, b = (c + 1) * n / width;
-        double sum = 0;
-        for (int i = a; i < b; i++) sum += lp->curve[i];
-        col[c] = sum / (b - a);
-        lo = fmin(lo, col[c]);
-        hi = fmax(hi, col[c]);
-    }
     StrBuf *out = &lp->rt->out;
-    char first[32], last[32];
-    sb_puts(out, "loss ");
-    for (int c = 0; c < width; c++) {
-        int level = hi > lo ? (int)((col[c] - lo) / (hi - lo) * 7.0 + 0.5) : 0;
-        sb_puts(out, bars[level]);
+    plot_sparkline(out, "loss", lp->curve, lp->curve_n);
+    for (int g = 0; g < lp->gn_groups; g++) {
+        char label[96];
+        snprintf(label, sizeof label, "grad_norm %s", lp->gn_label[g]);
+        plot_sparkline(out, label, lp->gn + (size_t)g * (size_t)lp->gn_cap, lp->gn_n);
     }
-    sb_printf(out, "  %s -> %s\n", fmt_num(lp->curve[0], first), fmt_num(lp->curve[n - 1], last));
     rt_flush(lp->rt);
 }
 
-static void svg_polyline(StrBuf *sb, const float *v, int n, double lo, double hi, bool logy,
-                         const char *style)
-{
-    sb_printf(sb, "<polyline fill=\"none\" %s points=\"", style);
-    for (int i = 0; i < n; i++) {
-        double x = 80 + 540.0 * (n > 1 ? (double)i / (n - 1) : 0);
-        double y = logy ? (log10(v[i]) - log10(lo)) / (log10(hi) - log10(lo))
-                        : (v[i] - lo) / (hi > lo ? hi - lo : 1);
-        sb_printf(sb, "%s%.1f,%.1f", i ? " " : "", x, 330 - 300 * y);
-    }
-    sb_puts(sb, "\"/>\n");
-}
-
-/* The curve as a small SVG file: loss (and validation loss, dashed), log scale when it spans
- * more than two orders of magnitude. Warns (never raises) if the file cannot be written. */
-static void svg_curve(Loop *lp)
+/* Writes an SVG file of --plot; warns (never raises) if it cannot be written. */
+static void write_svg(Loop *lp, const char *path, const PlotChart *charts, int count)
 {
     Runtime *rt = lp->rt;
-    const TrainInstr *t = lp->t;
-    int n = lp->curve_n;
-    if (!rt->plot_path || n < 1) return;
-    char path[1024];
-    const char *dot = strrchr(rt->plot_path, '.');
-    if (++rt->plots == 1 || !dot) snprintf(path, sizeof path, "%s", rt->plot_path);
-    else snprintf(path, sizeof path, "%.*s-%d%s", (int)(dot - rt->plot_path), rt->plot_path,
-                  rt->plots, dot);
-    double lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        lo = fmin(lo, lp->curve[i]);
-        hi = fmax(hi, lp->curve[i]);
-        if (t->has_val) {
-            lo = fmin(lo, lp->val_curve[i]);
-            hi = fmax(hi, lp->val_curve[i]);
-        }
-    }
-    bool logy = lo > 0 && hi / lo > 100;
     StrBuf sb;
     sb_init(&sb);
-    char a[32], b[32];
-    sb_puts(&sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" "
-                 "font-family=\"sans-serif\" font-size=\"12\">\n"
-                 "<rect width=\"640\" height=\"380\" fill=\"white\"/>\n"
-                 "<line x1=\"80\" y1=\"30\" x2=\"80\" y2=\"330\" stroke=\"#888\"/>\n"
-                 "<line x1=\"80\" y1=\"330\" x2=\"620\" y2=\"330\" stroke=\"#888\"/>\n");
-    snprintf(a, sizeof a, "%.3g", hi);
-    snprintf(b, sizeof b, "%.3g", lo);
-    sb_printf(&sb, "<text x=\"75\" y=\"34\" text-anchor=\"end\">%s</text>\n", a);
-    sb_printf(&sb, "<text x=\"75\" y=\"334\" text-anchor=\"end\">%s</text>\n", b);
-    sb_printf(&sb, "<text x=\"620\" y=\"350\" text-anchor=\"end\">epoch %d</text>\n",
-              n * lp->curve_every);
-    sb_printf(&sb, "<text x=\"80\" y=\"18\">%s%s</text>\n", t->loss_name,
-              logy ? " (log scale)" : "");
-    svg_polyline(&sb, lp->curve, n, lo, hi, logy, "stroke=\"#1f6feb\" stroke-width=\"2\"");
-    if (t->has_val) {
-        svg_polyline(&sb, lp->val_curve, n, lo, hi, logy,
-                     "stroke=\"#e8590c\" stroke-width=\"2\" stroke-dasharray=\"6 4\"");
-        sb_puts(&sb, "<text x=\"620\" y=\"18\" text-anchor=\"end\" fill=\"#e8590c\">"
-                     "validation (dashed)</text>\n");
-    }
-    sb_puts(&sb, "</svg>\n");
+    plot_svg(&sb, charts, count);
     char err[512];
     SandboxFile file;
     bool ok = sandbox_write(rt->files, path, &file, err, sizeof err)
@@ -802,6 +845,67 @@ static void svg_curve(Loop *lp)
     sandbox_done(&file, ok ? NULL : err, sizeof err);
     sb_free(&sb);
     if (!ok) rt_warn(rt, lp->at, lp->at, NULL, "%s (the loss curve)", err);
+}
+
+/* --plot's file name for `suffix` ("-2", "-runs"): inserted before the extension. */
+static void plot_path(const char *plot, const char *suffix, char *path, size_t cap)
+{
+    const char *dot = strrchr(plot, '.');
+    if (!dot || strchr(dot, '/')) snprintf(path, cap, "%s%s", plot, suffix);
+    else snprintf(path, cap, "%.*s%s%s", (int)(dot - plot), plot, suffix, dot);
+}
+
+/* --plot: the block's loss (and validation loss, dashed) by epoch, and under it each layer's
+ * gradient norm by update when the block records them; the first block writes CURVE.svg, the
+ * second CURVE-2.svg, and so on. */
+static void svg_curve(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    if (!rt->plot_path || lp->curve_n < 1) return;
+    char path[1024], suffix[32] = "";
+    if (++rt->plots > 1) snprintf(suffix, sizeof suffix, "-%d", rt->plots);
+    plot_path(rt->plot_path, suffix, path, sizeof path);
+    PlotSeries loss[2] = {
+        { t->has_val ? "training" : NULL, lp->curve, lp->curve_n, lp->curve_every, plot_colour(0),
+          false },
+        { "validation", lp->val_curve, t->has_val ? lp->curve_n : 0, lp->curve_every,
+          plot_colour(1), true },
+    };
+    PlotSeries layers[GN_MAX_LAYERS];
+    for (int g = 0; g < lp->gn_groups; g++)
+        layers[g] = (PlotSeries){ lp->gn_label[g], lp->gn + (size_t)g * (size_t)lp->gn_cap,
+                                  lp->gn_n, t->set.grad_norms_every, plot_colour(g), false };
+    PlotChart charts[2] = {
+        { t->loss_name, "epoch", loss, 2, 0 },
+        /* norms of layers differ by orders of magnitude: the ones that matter most */
+        { "gradient norm by layer", "update", layers, lp->gn_groups, 10 },
+    };
+    write_svg(lp, path, charts, lp->gn_n > 0 ? 2 : 1);
+}
+
+/* --plot, from the second train block on: every block's loss so far on one chart, labelled by
+ * the model it trained (CURVE-runs.svg), to compare runs (sigmoid against relu, clip against a
+ * lower learning rate). */
+static void svg_runs(Loop *lp)
+{
+    Runtime *rt = lp->rt;
+    const TrainInstr *t = lp->t;
+    if (!rt->plot_path || lp->curve_n < 1) return;
+    char label[64];
+    snprintf(label, sizeof label, "%s", t->model.model ? t->model.model : "");
+    if (!label[0]) snprintf(label, sizeof label, "block %d", lp->block);
+    rt_run_add(rt, label, lp->curve, lp->curve_n, lp->curve_every);
+    if (rt->n_runs < 2) return;
+    PlotSeries *series = nn_calloc((size_t)rt->n_runs, sizeof *series);
+    for (int k = 0; k < rt->n_runs; k++)
+        series[k] = (PlotSeries){ rt->runs[k].label, rt->runs[k].v, rt->runs[k].n,
+                                  rt->runs[k].every, plot_colour(k), false };
+    PlotChart chart = { "loss of each train block", "epoch", series, rt->n_runs, 0 };
+    char path[1024];
+    plot_path(rt->plot_path, "-runs", path, sizeof path);
+    write_svg(lp, path, &chart, 1);
+    nn_free(series);
 }
 
 /* ---- the block, by stage --------------------------------------------------------------------- */
@@ -864,6 +968,7 @@ static void train_begin(Loop *lp)
         fill_rows(rt, &t->val_eval, t, rows, t->val_rows);
     }
     find_relus(lp);
+    gn_setup(lp);
 }
 
 /* Early stopping, after an epoch: keeps the best weights so far. Returns false when `patience`
@@ -972,8 +1077,9 @@ static void train_finish(Loop *lp)
         && lp->best_epoch != lp->epoch - 1)
         save_params(lp, lp->best, true);    /* ran out of epochs: keep the best, not the last */
     progress_done(lp);
-    if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curve(lp);
+    if (rt->progress && rt->trace_format != TRACE_JSON) terminal_curves(lp);
     svg_curve(lp);
+    svg_runs(lp);
     if (lp->epoch > lp->start) check_dead_relu(lp, lp->epoch == t->set.epochs && lp->start == 0);
     if (lp->epoch == t->set.epochs && lp->start == 0) {
         check_plateau(lp, t->set.epochs, lp->first_loss, lp->mark_loss, lp->final_loss);

@@ -11,6 +11,7 @@ typedef struct TrainSettings {
     int batch;              /* rows per batch (0 before the checker sets it: all) */
     int accumulate;         /* batches per update */
     int log_every;          /* a log line every N epochs (0: none) */
+    int grad_norms_every;   /* each layer's gradient norm every N updates (0: none) */
     int patience;           /* early stop after N epochs without a better loss (0: none) */
     int trace_step;         /* explain update N (0: none) */
     int trace_every;        /* explain every N-th update (0: none) */

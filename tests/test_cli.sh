@@ -51,11 +51,19 @@ model m {
  dense(1)
 }
 train m on d { loss bce_logits; optimizer adam(lr = 0.05); epochs 30 }
-train m on d { loss bce_logits; optimizer adam(lr = 0.05); epochs 7; validation 0.25 }' >/dev/null
+train m on d { loss bce_logits; optimizer adam(lr = 0.05); epochs 7; validation 0.25; grad_norms every 2 }' >/dev/null
 points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve.svg" | head -n 1 | wc -w)
 [ "$points" = 30 ] || { echo "FAIL --plot: $points points for 30 epochs"; fails=$((fails+1)); }
-[ "$(grep -c '<polyline' "$plotdir/curve-2.svg" 2>/dev/null)" = 2 ] ||
-    { echo "FAIL --plot: no curve-2.svg with loss and validation"; fails=$((fails+1)); }
+# the second: loss and validation, then the two layers' gradient norms, every 2nd of 7 updates
+[ "$(grep -c '<polyline' "$plotdir/curve-2.svg" 2>/dev/null)" = 4 ] ||
+    { echo "FAIL --plot: no curve-2.svg with loss, validation and 2 gradient norms"; fails=$((fails+1)); }
+points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve-2.svg" | sed -n 3p | wc -w)
+[ "$points" = 3 ] || { echo "FAIL --plot: $points gradient norms for updates 2, 4, 6"; fails=$((fails+1)); }
+grep -q '>layer1: ' "$plotdir/curve-2.svg" ||
+    { echo "FAIL --plot: the gradient norms' legend does not name layer1"; fails=$((fails+1)); }
+# from the second block on, every block's loss on one chart, labelled
+[ "$(grep -c '<polyline' "$plotdir/curve-runs.svg" 2>/dev/null)" = 2 ] && grep -q '>m: ' "$plotdir/curve-runs.svg" ||
+    { echo "FAIL --plot: no curve-runs.svg with both blocks' losses"; fails=$((fails+1)); }
 rm -rf "$plotdir"
 # --break: a "break>" prompt on standard input at every train block; :continue goes on
 script=$(mktemp)

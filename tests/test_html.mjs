@@ -192,6 +192,10 @@ async function lessonChecks(page, name) {
     title: document.getElementById('losstitle').textContent,
     legend: Array.from(document.querySelectorAll('#losslegend .run')).map((e) => e.textContent),
     lines: document.querySelectorAll('#loss path').length,
+    grads: Array.from(document.querySelectorAll('#gradcards .gradcard')).map((c) => ({
+      title: c.querySelector('h2').textContent,
+      legend: Array.from(c.querySelectorAll('.legend .run')).map((e) => e.textContent),
+      lines: c.querySelectorAll('svg path').length })),
   }));
   if (name === 'lesson-vanishing.html') {
     check(got.warnShown && got.warnings.includes('vanishing gradients') && got.warnings.includes('what helps: try relu'),
@@ -200,6 +204,19 @@ async function lessonChecks(page, name) {
     check(got.legend.length === 2 && got.legend[0].startsWith('deep_sigmoid') && got.legend[1].startsWith('deep_relu'),
       name + ': a legend names both runs: ' + got.legend.join(' | '));
     check(got.lines === 2, name + ': one loss line per run: ' + got.lines);
+    // gradient norms by layer: the sigmoid stack's first layer far below its last, the relu's not
+    const first = (legend) => Number(legend.split(': ')[1].split(' ')[0].replace('\u2212', '-'));
+    check(got.grads.length === 2 && got.grads[0].title.includes('deep_sigmoid') && got.grads[1].title.includes('deep_relu'),
+      name + ': a gradient-norm chart per run: ' + got.grads.map((g) => g.title).join(' | '));
+    if (got.grads.length === 2) {
+      const [sig, relu] = got.grads;
+      check(sig.lines === 7 && sig.legend.length === 7 && sig.legend[0].startsWith('layer1') && sig.legend[6].startsWith('layer7'),
+        name + ': seven layers drawn and named: ' + sig.legend.join(' | '));
+      check(first(sig.legend[0]) * 100 < first(sig.legend[6]),
+        name + ': sigmoid: layer1 far below layer7: ' + sig.legend[0] + ' / ' + sig.legend[6]);
+      check(first(relu.legend[0]) * 10 > first(relu.legend[6]),
+        name + ': relu: layer1 not far below layer7: ' + relu.legend[0] + ' / ' + relu.legend[6]);
+    }
   }
 }
 

@@ -40,6 +40,7 @@ def events(script):
         "print": {"text"},
         "loss": {"block", "epoch", "update", "loss"},
         "warning": {"at", "message"},
+        "grad_norms": {"block", "update", "norms"},
         "zoom": {"step", "layer", "unit", "rows", "x", "x_row0", "w", "b", "z", "activations"},
     }
     for e in evs:

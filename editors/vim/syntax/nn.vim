@@ -37,7 +37,7 @@ syn match   nnFunction   "\<log\>"
 
 " Settings of a train block, at the start of an item and followed by a value (so that an
 " assignment `loss = ...` to a param named like a setting is left alone).
-syn match   nnSetting    "\%(^\|[;{]\)\s*\zs\%(loss\|optimizer\|epochs\|batch\|accumulate\|clip\|validation\|early_stop\|log\|schedule\|shuffle\|metric\|resume\|break\)\>\ze\s\+[^=([:space:]]"
+syn match   nnSetting    "\%(^\|[;{]\)\s*\zs\%(loss\|optimizer\|epochs\|batch\|accumulate\|clip\|validation\|early_stop\|log\|grad_norms\|schedule\|shuffle\|metric\|resume\|break\)\>\ze\s\+[^=([:space:]]"
 syn keyword nnConstant   none true false
 
 " Built-in functions: the op table (src/ops.def), then the names only the checker knows.
