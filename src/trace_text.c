@@ -182,11 +182,30 @@ static void gloss(unsigned *done, StrBuf *out, unsigned which, const char *fmt, 
     va_end(ap);
 }
 
+/* What an input's gradient is to the layer the op belongs to, in the article's words: the
+ * weight gradient, the bias gradient, what is passed down to the layer below, or the gradient
+ * through the activation. NULL outside a model's dense layers. */
+static const char *layer_role(const TraceNode *e, const TraceInput *in)
+{
+    const GraphNode *n = e->n, *x = in->n;
+    if (!n->group) return NULL;
+    if (x->op == OP_PARAM && x->group == n->group) {
+        size_t len = x->name ? strlen(x->name) : 0;
+        if (len > 2 && strcmp(x->name + len - 2, ".W") == 0) return "the weight gradient";
+        if (len > 2 && strcmp(x->name + len - 2, ".b") == 0) return "the bias gradient";
+        return NULL;
+    }
+    if (n->op == OP_MATMUL && x->group != n->group) return "passed down to the layer below";
+    if ((op_info(n->op)->flags & OPF_ELEMENTWISE) && n->op != OP_ADD) return "through the activation";
+    return NULL;
+}
+
 static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode *e,
                                const TraceInput *in, unsigned *glossed, StrBuf *out)
 {
     const char *L = tp->root_label;
     const OpInfo *op = op_info(e->n->op);
+    const char *role = layer_role(e, in);
     sb_printf(out, "      ∂%s/∂%s ", L, in->label);
     if (in->n->shape.rank > 0) {
         shape_format(&in->n->shape, out);
@@ -199,13 +218,14 @@ static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode
         bool bracket = (strchr(d, ' ') || d[0] == '-') && d[0] != '(';    /* × (-1), as scalars */
         sb_printf(out, "∂%s/∂%s × %s%s%s, elementwise", L, e->label, bracket ? "(" : "",
                   in->local, bracket ? ")" : "");
-        if (!shape_eq(&in->n->shape, &e->n->shape)) {
-            sb_puts(out, ", summed over the broadcast dimensions");
+        if (!shape_eq(&in->n->shape, &e->n->shape)) sb_puts(out, ", summed over the broadcast dimensions");
+        if (role) sb_printf(out, "   (%s)", role);
+        if (!shape_eq(&in->n->shape, &e->n->shape))
             gloss(glossed, out, GLOSS_BROADCAST, "%s was repeated along them to fit the other "
                   "input, so each copy's gradient adds into it", in->label);
-        }
     } else if (in->local) {
         sb_puts(out, in->local);
+        if (role) sb_printf(out, "   (%s)", role);
         if (strstr(in->local, "ᵀ"))
             gloss(glossed, out, GLOSS_TRANSPOSE, "ᵀ: transposed, rows turned into columns");
     }
@@ -232,10 +252,24 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
             sb_printf(out, "  (%s depends on no param: there is nothing to differentiate)\n", L);
         return;
     }
+    const char *layer = NULL;   /* the model layer whose ops are being written */
     for (uint32_t k = tp->count; k-- > 0;) {
         const TraceNode *e = &tp->nodes[k];
         if (!e->backward || !e->shown) continue;
         const GraphNode *n = e->n;
+        if (n->group && n->group != layer) {
+            /* a layer's part, headed as the article heads it: what arrives from above */
+            sb_printf(out, "\n  layer %s: the gradient arriving from above is ∂%s/∂%s", n->group,
+                      L, e->label);
+            if (n->shape.rank > 0) {
+                sb_putc(out, ' ');
+                shape_format(&n->shape, out);
+            }
+            sb_puts(out, " = ");
+            trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+            sb_putc(out, '\n');
+        }
+        layer = n->group;
         if (e->from_hidden) {
             /* the layers not shown passed this gradient down */
             sb_printf(out, "  ∂%s/∂%s", L, e->label);

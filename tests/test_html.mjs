@@ -233,13 +233,35 @@ for (const file of morePages) {
   const name = path.basename(file);
   const start = (await snapshot(page)).frame;
   let frame = start, k = 0;
+  const titles = [], heads = [];
   for (; k < 2000; k++) {
     await page.keyboard.press('ArrowRight');
     const f = (await snapshot(page)).frame;
     if (f === frame) break;
     frame = f;
+    const t = await page.evaluate(() => ({
+      title: document.querySelector('#explain .title').textContent,
+      head: Array.from(document.querySelectorAll('#explain .layerhead')).map((e) => e.textContent).join(' ') }));
+    titles.push(t.title);
+    if (t.head) heads.push(t.head);
   }
   check(k > 3, name + ': steps through ' + k + ' events');
+  // the labels of the graph are whole (a gradient's key names the node's last part), and the
+  // cells of tensors have a colour key
+  const graph = await page.evaluate(() => ({
+    keys: Array.from(document.querySelectorAll('#graph .key')).map((e) => e.textContent),
+    cellkey: !document.getElementById('cellkey').hidden }));
+  check(!graph.keys.some((t) => t.includes('\u2026')), name + ': no cut label in the graph: ' + graph.keys.join(' | '));
+  if (graph.keys.some((t) => t.startsWith('value [')))
+    check(graph.cellkey, name + ': tensors drawn as cells come with a colour key');
+  if (name.startsWith('xor_step')) {
+    // a model's backward is headed by its layers, top down, each where its gradient arrives
+    const bwd = titles.filter((t) => / \u00B7 backward through /.test(t));
+    check(bwd.length > 0 && bwd[0].startsWith('net.layer2') && bwd[bwd.length - 1].startsWith('net.layer1'),
+      name + ': backward steps are headed by their layer, layer2 first: ' + bwd.join(' | '));
+    check(heads.length === 2 && heads[0].startsWith('Layer net.layer2 starts here') && heads[1].startsWith('Layer net.layer1'),
+      name + ': each layer\u2019s part opens with the gradient arriving from above: ' + heads.join(' | '));
+  }
   if (name.startsWith('escape')) {
     const out = await page.evaluate(() => document.getElementById('outtext').textContent);
     check(out === '</script><!-- <script> </SCRIPT " \\ end', name + ': the printed line comes back intact: ' + out);
