@@ -325,6 +325,38 @@ def scenario_progress():
           len(seen) >= 3 and seen[0] < took / 2, out.decode("utf-8", "replace")[-500:])
 
 
+def scenario_curves():
+    """On a terminal, after training: the loss curve and, with `grad_norms every N`, each layer's
+    gradient norm, each as a line of block characters with its first and last value."""
+    home = tempfile.mkdtemp(prefix="nn-repl-")
+    path = os.path.join(home, "curves.nn")
+    with open(path, "w") as f:
+        f.write("seed 1\nlet points = moons(100)\nmodel net { dense(2, 8); tanh; dense(1) }\n"
+                "train net on points { loss bce_logits; optimizer adam(lr = 0.05); epochs 20; "
+                "batch 25; grad_norms every 8 }\n")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(NN, [NN, path], dict(os.environ, TERM="dumb", LC_ALL="C"))
+    out = b""
+    while True:
+        r, _, _ = select.select([fd], [], [], 30)
+        try:
+            data = os.read(fd, 4096) if r else b""
+        except OSError:
+            data = b""
+        if not data:
+            break
+        out += data
+    os.waitpid(pid, 0)
+    os.close(fd)
+    text = out.decode("utf-8", "replace")
+    # 80 updates, every 8th: 10 values a layer; the loss: one per epoch
+    for label, n in (("loss", 20), ("grad_norm layer1", 10), ("grad_norm layer2", 10)):
+        m = re.search(re.escape(label) + r" ([\u2581-\u2588]+)  \S+ -> \S+", text)
+        check("curves: a line of %d block characters for %s" % (n, label),
+              m is not None and len(m.group(1)) == n, text[-600:])
+
+
 def scenario_readline_only():
     home = tempfile.mkdtemp(prefix="nn-repl-")
     s = Session(home, True)
@@ -358,6 +390,7 @@ def main():
     scenario_break(False)
     scenario_options()
     scenario_progress()
+    scenario_curves()
     if readline:
         scenario_neuron(True)
         scenario_interrupt(True)
