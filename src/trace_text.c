@@ -236,6 +236,17 @@ static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode
     sb_putc(out, '\n');
 }
 
+/* " [2,3] = [[...]]": a node's shape (tensors) and gradient. */
+static void put_grad(Runtime *rt, const GraphNode *n, StrBuf *out)
+{
+    if (n->shape.rank > 0) {
+        sb_putc(out, ' ');
+        shape_format(&n->shape, out);
+    }
+    sb_puts(out, " = ");
+    trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+}
+
 static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
 {
     const char *L = tp->root_label;
@@ -261,24 +272,14 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
             /* a layer's part, headed as the article heads it: what arrives from above */
             sb_printf(out, "\n  layer %s: the gradient arriving from above is ∂%s/∂%s", n->group,
                       L, e->label);
-            if (n->shape.rank > 0) {
-                sb_putc(out, ' ');
-                shape_format(&n->shape, out);
-            }
-            sb_puts(out, " = ");
-            trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+            put_grad(rt, n, out);
             sb_putc(out, '\n');
         }
         layer = n->group;
         if (e->from_hidden) {
             /* the layers not shown passed this gradient down */
             sb_printf(out, "  ∂%s/∂%s", L, e->label);
-            if (n->shape.rank > 0) {
-                sb_putc(out, ' ');
-                shape_format(&n->shape, out);
-            }
-            sb_puts(out, " = ");
-            trace_put_value(out, n->grad, &n->shape, limit_of(rt));
+            put_grad(rt, n, out);
             sb_puts(out, "   (from the layers not shown)\n");
         }
         sb_printf(out, "  %s = %s", e->label, e->formula ? e->formula : "");
@@ -574,6 +575,37 @@ static void term(StrBuf *out, double v)
     trace_put_num(out, v, true);
 }
 
+/* "a × x + b × y" (y squared: "b × y²") with numbers; returns its value. The running averages of
+ * momentum, Adam and RMSprop are all of this form. */
+static double mix(StrBuf *out, double a, double x, double b, double y, bool squared)
+{
+    term(out, a);
+    sb_puts(out, " × ");
+    term(out, x);
+    sb_puts(out, " + ");
+    term(out, b);
+    sb_puts(out, " × ");
+    term(out, y);
+    if (squared) sb_puts(out, "²");
+    double v = a * x + b * (squared ? y * y : y);
+    eq(out, v);
+    return v;
+}
+
+/* "x / (r + eps)" with numbers: a gradient scaled by a root of its running square; returns its
+ * value. */
+static double scaled(StrBuf *out, double x, double r, double eps)
+{
+    term(out, x);
+    sb_puts(out, " / (");
+    term(out, r);
+    sb_puts(out, " + ");
+    term(out, eps);
+    sb_putc(out, ')');
+    eq(out, x / (r + eps));
+    return x / (r + eps);
+}
+
 /* The number explained: the param itself, or its first element ("W1[0,0]"). */
 static void element_name(const GraphNode *p, char *name, size_t cap)
 {
@@ -604,15 +636,7 @@ static void explain_sgd(StrBuf *out, const OptimConfig *c, const float *state, l
         sb_puts(out, "   (the velocity; update 1 starts it at the gradient)\n");
     } else {
         sb_puts(out, "    buf = momentum × buf + (1 - dampening) × g = ");
-        term(out, mu);
-        sb_puts(out, " × ");
-        term(out, buf);
-        sb_puts(out, " + ");
-        term(out, 1.0 - damp);
-        sb_puts(out, " × ");
-        term(out, g);
-        buf = mu * buf + (1.0 - damp) * g;
-        eq(out, buf);
+        buf = mix(out, mu, buf, 1.0 - damp, g, false);
         sb_puts(out, "   (the velocity: past steps, fading)\n");
     }
     *step = buf;
@@ -635,26 +659,9 @@ static void explain_adam(StrBuf *out, const OptimConfig *c, const float *state, 
     double b1 = typed(c->beta1), b2 = typed(c->beta2), eps = typed(c->eps);
     double m = state[0], v = state[1];
     sb_puts(out, "    m = beta1 × m + (1 - beta1) × g = ");
-    term(out, b1);
-    sb_puts(out, " × ");
-    term(out, m);
-    sb_puts(out, " + ");
-    term(out, 1.0 - b1);
-    sb_puts(out, " × ");
-    term(out, g);
-    m = b1 * m + (1.0 - b1) * g;
-    eq(out, m);
+    m = mix(out, b1, m, 1.0 - b1, g, false);
     sb_puts(out, "   (a running mean of the gradient)\n    v = beta2 × v + (1 - beta2) × g² = ");
-    term(out, b2);
-    sb_puts(out, " × ");
-    term(out, v);
-    sb_puts(out, " + ");
-    term(out, 1.0 - b2);
-    sb_puts(out, " × ");
-    term(out, g);
-    sb_puts(out, "²");
-    v = b2 * v + (1.0 - b2) * g * g;
-    eq(out, v);
+    v = mix(out, b2, v, 1.0 - b2, g, true);
     sb_puts(out, "   (a running mean of its square)\n");
     double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
     sb_printf(out, "    m̂ = m / (1 - beta1^%ld) = ", t);
@@ -669,14 +676,7 @@ static void explain_adam(StrBuf *out, const OptimConfig *c, const float *state, 
     term(out, c2);
     eq(out, v / c2);
     sb_puts(out, "\n    step = m̂ / (√v̂ + eps) = ");
-    term(out, m / c1);
-    sb_puts(out, " / (");
-    term(out, sqrt(v / c2));
-    sb_puts(out, " + ");
-    term(out, eps);
-    sb_putc(out, ')');
-    *step = (m / c1) / (sqrt(v / c2) + eps);
-    eq(out, *step);
+    *step = scaled(out, m / c1, sqrt(v / c2), eps);
     sb_puts(out, "   (about ±1 while the gradient keeps its sign)\n");
 }
 
@@ -685,25 +685,9 @@ static void explain_rmsprop(StrBuf *out, const OptimConfig *c, const float *stat
 {
     double a = typed(c->alpha), eps = typed(c->eps), mu = typed(c->momentum), v = state[0];
     sb_puts(out, "    v = alpha × v + (1 - alpha) × g² = ");
-    term(out, a);
-    sb_puts(out, " × ");
-    term(out, v);
-    sb_puts(out, " + ");
-    term(out, 1.0 - a);
-    sb_puts(out, " × ");
-    term(out, g);
-    sb_puts(out, "²");
-    v = a * v + (1.0 - a) * g * g;
-    eq(out, v);
+    v = mix(out, a, v, 1.0 - a, g, true);
     sb_puts(out, "   (a running mean of the gradient's square)\n    step = g / (√v + eps) = ");
-    term(out, g);
-    sb_puts(out, " / (");
-    term(out, sqrt(v));
-    sb_puts(out, " + ");
-    term(out, eps);
-    sb_putc(out, ')');
-    *step = g / (sqrt(v) + eps);
-    eq(out, *step);
+    *step = scaled(out, g, sqrt(v), eps);
     sb_putc(out, '\n');
     if (c->momentum != 0) {
         sb_puts(out, "    buf = momentum × buf + step = ");

@@ -291,6 +291,26 @@ def scenario_break(readline):
     check(tag + ": Ctrl-D after breakpoints", code == 0, "status %r" % code)
 
 
+def on_terminal(path, timeout):
+    """Runs `nn PATH` on a pseudo-terminal to its end: what it wrote, as (time, bytes) chunks."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(NN, [NN, path], dict(os.environ, TERM="dumb", LC_ALL="C"))
+    chunks = []
+    while True:
+        r, _, _ = select.select([fd], [], [], timeout)
+        try:
+            data = os.read(fd, 4096) if r else b""
+        except OSError:
+            data = b""
+        if not data:
+            break
+        chunks.append((time.time(), data))
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return chunks
+
+
 def scenario_progress():
     """`nn FILE` on a terminal: the train block's progress line comes while it trains (each
     redraw flushed), not in chunks of 1024 bytes at the end. The training takes about a second
@@ -302,23 +322,10 @@ def scenario_progress():
         f.write("seed 1\nlet points = moons(2000)\nmodel net { dense(2, 64); relu; dense(64); relu; "
                 "dense(1) }\ntrain net on points { loss bce_logits; optimizer adam(); epochs 300; "
                 "batch 8 }\n")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(NN, [NN, path], dict(os.environ, TERM="dumb", LC_ALL="C"))
-    t0, seen, out = time.time(), [], b""
-    while True:
-        r, _, _ = select.select([fd], [], [], 60)
-        try:
-            data = os.read(fd, 4096) if r else b""
-        except OSError:
-            data = b""
-        if not data:
-            break
-        out += data
-        if b"epoch " in data:
-            seen.append(time.time() - t0)
-    os.waitpid(pid, 0)
-    os.close(fd)
+    t0 = time.time()
+    chunks = on_terminal(path, 60)
+    out = b"".join(data for _, data in chunks)
+    seen = [when - t0 for when, data in chunks if b"epoch " in data]
     took = time.time() - t0
     check("progress: redrawn while training (%d redraws seen, the first after %.2fs of %.2fs)"
           % (len(seen), seen[0] if seen else -1, took),
@@ -334,22 +341,7 @@ def scenario_curves():
         f.write("seed 1\nlet points = moons(100)\nmodel net { dense(2, 8); tanh; dense(1) }\n"
                 "train net on points { loss bce_logits; optimizer adam(lr = 0.05); epochs 20; "
                 "batch 25; grad_norms every 8 }\n")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(NN, [NN, path], dict(os.environ, TERM="dumb", LC_ALL="C"))
-    out = b""
-    while True:
-        r, _, _ = select.select([fd], [], [], 30)
-        try:
-            data = os.read(fd, 4096) if r else b""
-        except OSError:
-            data = b""
-        if not data:
-            break
-        out += data
-    os.waitpid(pid, 0)
-    os.close(fd)
-    text = out.decode("utf-8", "replace")
+    text = b"".join(data for _, data in on_terminal(path, 30)).decode("utf-8", "replace")
     # 80 updates, every 8th: 10 values a layer; the loss: one per epoch
     for label, n in (("loss", 20), ("grad_norm layer1", 10), ("grad_norm layer2", 10)):
         m = re.search(re.escape(label) + r" ([\u2581-\u2588]+)  \S+ -> \S+", text)
