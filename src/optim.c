@@ -228,6 +228,17 @@ const char *optim_state_name(const OptimConfig *c, int i)
 
 /* ---- update rules ------------------------------------------------------------------------ */
 
+/* optim.h. The updates below call it once per call for each setting, not per element. */
+double optim_decimal(float f)
+{
+    double a = fabs((double)f);
+    if (!(a > 0) || !isfinite(a)) return f;
+    int e = (int)floor(log10(a));
+    if (e < -30 || e > 30) return f;
+    double scale = pow(10.0, 6 - e), r = round(a * scale) / scale;
+    return (float)r == (float)a ? copysign(r, (double)f) : (double)f;
+}
+
 /* SGD (torch.optim.SGD):
  *   d = g + wd*w                              (if wd != 0)
  *   b = d on step 1, else momentum*b + (1 - dampening)*d       (if momentum != 0)
@@ -258,7 +269,8 @@ static inline __attribute__((always_inline)) void sgd_loop(float *restrict w,
 static void sgd_update(const OptimConfig *c, float lr, long t, float *w, const float *g,
                        float *const *state, size_t n)
 {
-    const float wd = c->weight_decay, mom = c->momentum, keep = 1.0f - c->dampening;
+    const float wd = c->weight_decay, mom = c->momentum;
+    const float keep = (float)(1.0 - optim_decimal(c->dampening));
     const bool decay = wd != 0.0f, first = t <= 1, nesterov = c->nesterov;
     if (mom == 0.0f) {
         if (decay) sgd_loop(w, g, NULL, n, lr, wd, mom, keep, true, false, false);
@@ -315,14 +327,15 @@ NN_TARGET_CLONES static void adam_update(const OptimConfig *c, float lr, long t,
 {
     const bool decoupled = c->kind == OPTIM_ADAMW;
     const float wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-    const double bc1 = 1.0 - pow((double)b1, (double)t);
-    const double bc2 = 1.0 - pow((double)b2, (double)t);
-    const float step = (float)((double)lr / bc1);
+    const double b1d = optim_decimal(b1), b2d = optim_decimal(b2), lrd = optim_decimal(lr);
+    const double bc1 = 1.0 - pow(b1d, (double)t);
+    const double bc2 = 1.0 - pow(b2d, (double)t);
+    const float step = (float)(lrd / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
-    const float w1 = (float)(1.0 - (double)b1), w2 = (float)(1.0 - (double)b2);
+    const float w1 = (float)(1.0 - b1d), w2 = (float)(1.0 - b2d);
     /* adamw shrinks w first (shrink), adam adds wd * w to the gradient (l2); multiplying by 1
      * and adding 0 * w change nothing, so one loop serves both */
-    const float shrink = decoupled ? (float)(1.0 - (double)lr * (double)wd) : 1.0f;
+    const float shrink = decoupled ? (float)(1.0 - lrd * optim_decimal(wd)) : 1.0f;
     const float l2 = decoupled ? 0.0f : wd;
     if (fabsf(w1) < 0.5f)   /* torch.lerp's two forms */
         adam_loop(w, g, state[0], state[1], n, l2, shrink, true, w1, b2, w2, bc2_sqrt, eps, step);
@@ -363,7 +376,7 @@ static void rmsprop_update(const OptimConfig *c, float lr, float *w, const float
                            float *const *state, size_t n)
 {
     const float wd = c->weight_decay, alpha = c->alpha, eps = c->eps, mom = c->momentum;
-    const float keep = (float)(1.0 - (double)alpha);
+    const float keep = (float)(1.0 - optim_decimal(alpha));
     float *v = state[0], *const buf = state[1];
     if (mom != 0.0f) {
         NN_ASSERT(buf != NULL);

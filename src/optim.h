@@ -79,6 +79,15 @@ const char *optim_state_name(const OptimConfig *c, int i);
  * checking a checkpoint's state before it is used. */
 bool optim_state_nonneg(const OptimConfig *c, int i);
 
+/* The decimal a float setting was written as, in double: 0.999 for the float 0.99900001 (the
+ * 7-significant-digit value that rounds to the float; the float itself if none does). PyTorch
+ * holds its settings as Python floats (doubles) and forms 1 - beta2, the bias corrections and
+ * lr / (1 - beta1^t) in double, rounding to float32 only where they meet a tensor; nn keeps its
+ * settings as float32, so the updates recover the decimal first and get PyTorch's constants
+ * (1 - beta2 = 0.001f, not 0.00099998713f: 1.3e-5 apart in Adam's v). Traces that write the
+ * formulas out use it to show the same numbers. */
+double optim_decimal(float f);
+
 /* One update of one parameter of n floats, in place, in float32 like PyTorch. `lr` is this
  * step's learning rate (after any schedule; c->lr is not read); `t` is the 1-based step count
  * (Adam's bias correction; SGD's momentum buffer starts as the gradient itself on step 1, without

@@ -47,7 +47,6 @@ static void train_scratch_free(TrainScratch *ts)
     nn_free(ts->fired);
     nn_free(ts->relu_counts);
     nn_free(ts->gn_group);
-    nn_free(ts->gn_text);
     nn_free(ts->gn_label);
     nn_free(ts->gn);
     nn_free(ts->curve);

@@ -82,13 +82,12 @@ typedef struct TrainScratch {
     uint8_t *fired;             /* per relu unit: did it fire in this epoch */
     int *relu_counts;           /* per relu layer: units alive, then units (2 per layer) */
     int *gn_group;              /* grad_norms: each param's layer (-1: not recorded) */
-    char *gn_text;              /* the layers' names, one after another, each ending in 0 */
     const char **gn_label;      /* where each layer's name starts in gn_text */
     float *gn;                  /* the norms recorded, layer by layer */
     float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
     size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
-    size_t relu_counts_cap, gn_group_cap, gn_text_cap, gn_label_cap, gn_cap;
+    size_t relu_counts_cap, gn_group_cap, gn_label_cap, gn_cap;
 } TrainScratch;
 
 /* A train block's loss by epoch, kept for --plot's chart of every block (rt_run_add). */
@@ -130,6 +129,9 @@ typedef struct Runtime {
     bool trace_full;            /* --trace-full: tensors up to 4096 elements in full */
     long trace_from, trace_to;  /* --trace-steps A-B: train blocks explain these updates */
     long trace_passes;          /* traced passes so far: the step number in JSON events */
+    long trace_update, trace_updates;   /* a train block's pass being traced: before update N of
+                                           M (0: not in a train block), */
+    int trace_epoch, trace_epochs;      /* ... in epoch E of F */
     bool explain_step;          /* the last backward was traced: explain the next step */
     TracePlace *step_focus;     /* ... looking at these places (owned copy) */
     int step_focus_count;

@@ -98,6 +98,8 @@ typedef struct TracePass {
     long iteration;             /* inside a loop: its iteration, from 1 (0: not in a loop) */
     const char *loop_var;       /* ... the loop's variable (or NULL), and its value */
     long loop_value;
+    long update, updates;       /* a train block's pass: before update N of M (0: not one) */
+    int epoch, epochs;          /* ... in epoch E of F */
     const TraceFocus *focus;    /* the places looked at, or NULL for everything */
     char **labels;              /* per graph node id: the plan's nodes' labels (owned) */
     uint32_t n_labels;

@@ -510,6 +510,10 @@ void trace_pass_build(Runtime *rt, TracePass *tp, const Plan *plan, uint32_t roo
     sb_init(&sb);
     rt->locate(rt->locate_ud, where, &sb);
     tp->where = text_of(&sb);
+    tp->update = rt->trace_update;
+    tp->updates = rt->trace_updates;
+    tp->epoch = rt->trace_epoch;
+    tp->epochs = rt->trace_epochs;
     const LoopInfo *loop = rt->prog ? program_loop_at(rt->prog, rt->pc) : NULL;
     if (loop) {
         tp->loop_value = rt->prog->counters[loop->slot];

@@ -195,6 +195,9 @@ void trace_json_pass(Runtime *rt, const TracePass *tp)
     json_num(out, tp->root->value[0]);
     sb_puts(out, ",\"at\":");
     json_string(out, tp->where);
+    if (tp->update)
+        sb_printf(out, ",\"train\":{\"update\":%ld,\"updates\":%ld,\"epoch\":%d,\"epochs\":%d}",
+                  tp->update, tp->updates, tp->epoch, tp->epochs);
     if (tp->iteration) {
         sb_printf(out, ",\"loop\":{\"iteration\":%ld", tp->iteration);
         if (tp->loop_var) {

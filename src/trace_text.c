@@ -273,15 +273,14 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
             sb_printf(out, "\n  layer %s: the gradient arriving from above is ∂%s/∂%s", n->group,
                       L, e->label);
             put_grad(rt, n, out);
-            sb_putc(out, '\n');
-        }
-        layer = n->group;
-        if (e->from_hidden) {
+            sb_puts(out, e->from_hidden ? "   (from the layers not shown)\n" : "\n");
+        } else if (e->from_hidden) {
             /* the layers not shown passed this gradient down */
             sb_printf(out, "  ∂%s/∂%s", L, e->label);
             put_grad(rt, n, out);
             sb_puts(out, "   (from the layers not shown)\n");
         }
+        layer = n->group;
         sb_printf(out, "  %s = %s", e->label, e->formula ? e->formula : "");
         if (e->uses > 1) {
             sb_printf(out, "      (∂%s/∂%s = ", L, e->label);
@@ -543,6 +542,10 @@ void trace_text_pass(Runtime *rt, const TracePass *tp)
     }
     sb_puts(out, " at ");
     put_source(out, tp->where);
+    if (tp->update) {
+        sb_printf(out, ", update %ld of %ld", tp->update, tp->updates);
+        if (tp->updates > tp->epochs) sb_printf(out, " (epoch %d of %d)", tp->epoch, tp->epochs);
+    }
     if (tp->iteration) {
         sb_printf(out, ", iteration %ld", tp->iteration);
         if (tp->loop_var) sb_printf(out, " (%s = %ld)", tp->loop_var, tp->loop_value);
@@ -616,19 +619,20 @@ static void element_name(const GraphNode *p, char *name, size_t cap)
     if (n > 0 && (size_t)n < cap) snprintf(name + n, cap - (size_t)n, "]");
 }
 
-/* A setting as the user wrote it: its float's shortest decimal (beta2 = 0.999 is the float
- * 0.99900001, and 1 - beta2 should read 0.001, as on paper). */
-static double typed(float f)
+/* 1 - x for a setting x, as the update forms it (optim_decimal: 0.001 for beta2 = 0.999). */
+static double one_minus(float x)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.7g", f);
-    return strtod(buf, NULL);
+    return (float)(1.0 - optim_decimal(x));
 }
 
-static void explain_sgd(StrBuf *out, const OptimConfig *c, const float *state, long t, double g,
-                        double *step)
+/* SGD with momentum (velocity `buf`) or weight decay only; *name: what the param moves by. */
+static double explain_sgd(StrBuf *out, const OptimConfig *c, const float *state, long t,
+                          double g, const char **name)
 {
-    double mu = typed(c->momentum), damp = typed(c->dampening), buf = state[0];
+    double mu = c->momentum, buf = state[0];
+    *name = "g";
+    if (c->momentum == 0) return g;     /* weight decay only: no velocity */
+    *name = "buf";
     if (t == 1) {
         sb_puts(out, "    buf = g");
         buf = g;
@@ -636,34 +640,34 @@ static void explain_sgd(StrBuf *out, const OptimConfig *c, const float *state, l
         sb_puts(out, "   (the velocity; update 1 starts it at the gradient)\n");
     } else {
         sb_puts(out, "    buf = momentum × buf + (1 - dampening) × g = ");
-        buf = mix(out, mu, buf, 1.0 - damp, g, false);
-        sb_puts(out, "   (the velocity: past steps, fading)\n");
+        buf = mix(out, mu, buf, one_minus(c->dampening), g, false);
+        sb_puts(out, "   (the velocity: past gradients, fading)\n");
     }
-    *step = buf;
-    if (c->nesterov) {
-        sb_puts(out, "    step = g + momentum × buf = ");
-        term(out, g);
-        sb_puts(out, " + ");
-        term(out, mu);
-        sb_puts(out, " × ");
-        term(out, buf);
-        *step = g + mu * buf;
-        eq(out, *step);
-        sb_puts(out, "   (nesterov: a look ahead)\n");
-    }
+    if (!c->nesterov) return buf;
+    *name = "step";
+    sb_puts(out, "    step = g + momentum × buf = ");
+    term(out, g);
+    sb_puts(out, " + ");
+    term(out, mu);
+    sb_puts(out, " × ");
+    term(out, buf);
+    eq(out, g + mu * buf);
+    sb_puts(out, "   (nesterov: a look ahead)\n");
+    return g + mu * buf;
 }
 
-static void explain_adam(StrBuf *out, const OptimConfig *c, const float *state, long t, double g,
-                         double *step)
+static double explain_adam(StrBuf *out, const OptimConfig *c, const float *state, long t,
+                           double g, const char **name)
 {
-    double b1 = typed(c->beta1), b2 = typed(c->beta2), eps = typed(c->eps);
+    double b1 = c->beta1, b2 = c->beta2, w1 = one_minus(c->beta1), w2 = one_minus(c->beta2);
     double m = state[0], v = state[1];
     sb_puts(out, "    m = beta1 × m + (1 - beta1) × g = ");
-    m = mix(out, b1, m, 1.0 - b1, g, false);
+    m = mix(out, b1, m, w1, g, false);
     sb_puts(out, "   (a running mean of the gradient)\n    v = beta2 × v + (1 - beta2) × g² = ");
-    v = mix(out, b2, v, 1.0 - b2, g, true);
+    v = mix(out, b2, v, w2, g, true);
     sb_puts(out, "   (a running mean of its square)\n");
-    double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
+    double c1 = 1.0 - pow(optim_decimal(c->beta1), (double)t);
+    double c2 = 1.0 - pow(optim_decimal(c->beta2), (double)t);
     sb_printf(out, "    m̂ = m / (1 - beta1^%ld) = ", t);
     term(out, m);
     sb_puts(out, " / ");
@@ -676,30 +680,62 @@ static void explain_adam(StrBuf *out, const OptimConfig *c, const float *state, 
     term(out, c2);
     eq(out, v / c2);
     sb_puts(out, "\n    step = m̂ / (√v̂ + eps) = ");
-    *step = scaled(out, m / c1, sqrt(v / c2), eps);
-    sb_puts(out, "   (about ±1 while the gradient keeps its sign)\n");
+    double step = scaled(out, m / c1, sqrt(v / c2), c->eps);
+    sb_puts(out, "   (near ±1 while the gradient keeps its sign and size; smaller when it varies "
+                 "or flips)\n");
+    *name = "step";
+    return step;
 }
 
-static void explain_rmsprop(StrBuf *out, const OptimConfig *c, const float *state, double g,
-                            double *step)
+static double explain_rmsprop(StrBuf *out, const OptimConfig *c, const float *state, double g,
+                              const char **name)
 {
-    double a = typed(c->alpha), eps = typed(c->eps), mu = typed(c->momentum), v = state[0];
+    double keep = one_minus(c->alpha), v = state[0];
     sb_puts(out, "    v = alpha × v + (1 - alpha) × g² = ");
-    v = mix(out, a, v, 1.0 - a, g, true);
+    v = mix(out, c->alpha, v, keep, g, true);
     sb_puts(out, "   (a running mean of the gradient's square)\n    step = g / (√v + eps) = ");
-    *step = scaled(out, g, sqrt(v), eps);
+    double step = scaled(out, g, sqrt(v), c->eps);
     sb_putc(out, '\n');
-    if (c->momentum != 0) {
-        sb_puts(out, "    buf = momentum × buf + step = ");
-        term(out, mu);
-        sb_puts(out, " × ");
-        term(out, state[1]);
+    *name = "step";
+    if (c->momentum == 0) return step;
+    sb_puts(out, "    buf = momentum × buf + step = ");
+    term(out, c->momentum);
+    sb_puts(out, " × ");
+    term(out, state[1]);
+    sb_puts(out, " + ");
+    term(out, step);
+    eq(out, c->momentum * state[1] + step);
+    sb_puts(out, "   (the velocity: past scaled gradients, fading)\n");
+    *name = "buf";
+    return c->momentum * state[1] + step;
+}
+
+/* Weight decay before the step: coupled (sgd, adam, rmsprop: the gradient gains wd × w) or
+ * decoupled (adamw: w shrinks first). Updates *g or *w. */
+static void explain_decay(StrBuf *out, const TraceUpdates *tu, const char *x, double *w, double *g)
+{
+    const OptimConfig *c = &tu->config;
+    if (c->weight_decay == 0) return;
+    if (c->kind != OPTIM_ADAMW) {
+        sb_printf(out, "    g = g + weight_decay × %s = ", x);
+        term(out, *g);
         sb_puts(out, " + ");
-        term(out, *step);
-        *step = mu * state[1] + *step;
-        eq(out, *step);
-        sb_puts(out, "   (the velocity, which is the step taken)\n");
+        term(out, c->weight_decay);
+        sb_puts(out, " × ");
+        term(out, *w);
+        *g += c->weight_decay * *w;
+        eq(out, *g);
+        sb_puts(out, "   (L2: a pull towards 0)\n");
+        return;
     }
+    double shrink = (float)(1.0 - optim_decimal((float)tu->lr) * optim_decimal(c->weight_decay));
+    sb_printf(out, "    %s = %s × (1 - lr × weight_decay) = ", x, x);
+    term(out, *w);
+    sb_puts(out, " × ");
+    term(out, shrink);
+    *w *= shrink;
+    eq(out, *w);
+    sb_puts(out, "   (decoupled decay: a shrink towards 0)\n");
 }
 
 /* One param's update, formula by formula with its numbers (its first element for a tensor):
@@ -712,36 +748,19 @@ static void explain_update(const TraceUpdates *tu, const TraceUpdate *u, StrBuf 
     element_name(p, x, sizeof x);
     long t = (long)u->state[RT_SNAP_STATE - 1] + 1;
     double w = u->before[0], g = p->grad[0], step = g;
+    const char *name = "g";
     sb_printf(out, "  %s, its update %ld:\n    g = %s.grad", x, t, p->name);
     if (p->size > 1) sb_puts(out, x + strlen(p->name));
     eq(out, g);
     sb_putc(out, '\n');
-    if (c->weight_decay != 0 && c->kind != OPTIM_ADAMW) {
-        sb_printf(out, "    g = g + weight_decay × %s = ", x);
-        term(out, g);
-        sb_puts(out, " + ");
-        term(out, typed(c->weight_decay));
-        sb_puts(out, " × ");
-        term(out, w);
-        g += typed(c->weight_decay) * w;
-        eq(out, g);
-        sb_puts(out, "   (L2: a pull towards 0)\n");
-    } else if (c->weight_decay != 0) {
-        sb_printf(out, "    %s = %s × (1 - lr × weight_decay) = ", x, x);
-        term(out, w);
-        sb_puts(out, " × ");
-        term(out, 1.0 - tu->lr * typed(c->weight_decay));
-        w *= 1.0 - tu->lr * typed(c->weight_decay);
-        eq(out, w);
-        sb_puts(out, "   (decoupled decay: a shrink towards 0)\n");
-    }
+    explain_decay(out, tu, x, &w, &g);
     switch (c->kind) {
-    case OPTIM_SGD: explain_sgd(out, c, u->state, t, g, &step); break;
+    case OPTIM_SGD: step = explain_sgd(out, c, u->state, t, g, &name); break;
     case OPTIM_ADAM:
-    case OPTIM_ADAMW: explain_adam(out, c, u->state, t, g, &step); break;
-    case OPTIM_RMSPROP: explain_rmsprop(out, c, u->state, g, &step); break;
+    case OPTIM_ADAMW: step = explain_adam(out, c, u->state, t, g, &name); break;
+    case OPTIM_RMSPROP: step = explain_rmsprop(out, c, u->state, g, &name); break;
     }
-    sb_printf(out, "    %s = %s - lr × step = ", x, x);
+    sb_printf(out, "    %s = %s - lr × %s = ", x, x, name);
     term(out, w);
     sb_puts(out, " - ");
     term(out, tu->lr);
@@ -749,6 +768,15 @@ static void explain_update(const TraceUpdates *tu, const TraceUpdate *u, StrBuf 
     term(out, step);
     eq(out, p->value[0]);
     sb_putc(out, '\n');
+}
+
+/* A param the pass gave no gradient, which the update left where it was. */
+static bool unmoved(const TraceUpdate *u)
+{
+    const GraphNode *p = u->p;
+    for (size_t i = 0; i < p->size; i++)
+        if (p->grad[i] != 0 || p->value[i] != u->before[i]) return false;
+    return true;
 }
 
 void trace_text_update(Runtime *rt, const TraceUpdates *tu)
@@ -759,15 +787,23 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
     if (tu->plain_sgd)
         sb_puts(out, ": each param takes a step against its gradient, param = param - lr × "
                      "param.grad\n");
-    else if (strcmp(tu->optimizer, "sgd") == 0)
-        sb_puts(out, ", with momentum or weight decay: each param moves by its velocity\n");
+    else if (tu->config.kind == OPTIM_SGD && tu->config.momentum != 0)
+        sb_puts(out, ", with momentum: each param moves by its velocity\n");
+    else if (tu->config.kind == OPTIM_SGD)
+        sb_puts(out, ", with weight decay: each param takes a step against its gradient plus "
+                     "weight_decay × itself\n");
     else
         sb_puts(out, ": each param moves by its own adapted step\n");
     bool explained = tu->plain_sgd;     /* plain sgd's rows are the formula already */
+    int still = 0;                      /* params with no gradient that did not move */
     for (int i = 0; i < tu->count; i++) {
         const TraceUpdate *u = &tu->items[i];
         const GraphNode *p = u->p;
         if (!u->shown) continue;
+        if (unmoved(u)) {
+            still++;
+            continue;
+        }
         if (!explained) {
             explain_update(tu, u, out);
             explained = true;
@@ -805,4 +841,7 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
         }
         sb_putc(out, '\n');
     }
+    if (still)
+        sb_printf(out, "  (%d other param%s got no gradient from this pass and did not move)\n",
+                  still, still == 1 ? "" : "s");
 }

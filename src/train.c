@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -414,8 +415,15 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool firs
     if (!rt_pass(rt, &p))
         rt_error(rt, node(rt, pass->loss)->span, "a value became inf or NaN");
     if (explain) {
+        /* the header says which update of the block this pass is for */
+        rt->trace_update = lp->step + 1;
+        rt->trace_updates = (long)lp->t->set.epochs * updates_per_epoch(lp->t);
+        rt->trace_epoch = lp->epoch + 1;
+        rt->trace_epochs = lp->t->set.epochs;
         trace_pass(rt, &pass->plan, pass->loss, before, lp->at, node(rt, pass->loss)->span,
                    &lp->t->focus);
+        rt->trace_update = rt->trace_updates = 0;
+        rt->trace_epoch = rt->trace_epochs = 0;
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
     }
@@ -549,6 +557,29 @@ static bool is_weight(const char *name)
     return n > 2 && strcmp(name + n - 2, ".W") == 0;
 }
 
+/* A ratio for people, to two significant digits: 3556 is "3600", 2.4e12 is "2.4e+12". */
+static void about(double r, char buf[32])
+{
+    char two[32];
+    snprintf(two, sizeof two, "%.2g", r);
+    double v = strtod(two, NULL);
+    if (v < 1e9) snprintf(buf, 32, "%.0f", v);
+    else snprintf(buf, 32, "%s", two);
+}
+
+/* Whether the model's ops in the batch pass include a sigmoid or tanh (the classic cause of
+ * vanishing gradients, and what the warning's note names). */
+static bool saturating(const Loop *lp)
+{
+    const TrainPass *pass = &lp->t->batch;
+    for (uint32_t k = 0; k < pass->plan.count; k++) {
+        const GraphNode *n = node(lp->rt, pass->plan.ids[k]);
+        if ((n->op == OP_SIGMOID || n->op == OP_TANH) && n->id > pass->x && n->id <= pass->out)
+            return true;
+    }
+    return false;
+}
+
 /* Vanishing gradients: in epoch 1 the first layer's weights got a gradient orders of
  * magnitude smaller than the last layer's. */
 static void check_vanishing(Loop *lp)
@@ -565,14 +596,20 @@ static void check_vanishing(Loop *lp)
     double a = lp->wnorm[first] / lp->wnorm_updates, b = lp->wnorm[last] / lp->wnorm_updates;
     if (!(b > 0) || a / b >= 1e-3) return;
     char na[32], nb[32], ratio[32];
-    snprintf(ratio, sizeof ratio, "%.0e", a / b);
+    about(b / a, ratio);
     lp->vanishing = true;
-    rt_warn(lp->rt, lp->at, lp->at, "try relu layers (with he initialisation) or residual "
-            "connections, which pass gradients through undiminished",
-            "vanishing gradients: in epoch 1 the first layer's weights (%s) got gradients of norm "
-            "%s, %s times those of the last layer's (%s, %s); each sigmoid or tanh layer shrinks "
-            "the gradient passing through it, so the early layers hardly learn",
-            t->model.names[first], fmt_num(a, na), ratio, t->model.names[last], fmt_num(b, nb));
+    bool sat = saturating(lp);
+    rt_warn(lp->rt, lp->at, lp->at,
+            sat ? "try relu layers (with he initialisation) or residual connections, which pass "
+                  "gradients through undiminished"
+                : "check that each layer's weights are initialised for its width (he before "
+                  "relu, xavier otherwise), or add residual connections",
+            "vanishing gradients: in epoch 1 the first layer's weights (%s) got gradients of mean "
+            "norm %s per update, about 1/%s of the last layer's (%s, %s); on the way down each "
+            "layer multiplies the gradient by its weights and its activation's derivative%s, and "
+            "here those factors shrink it layer after layer, so the early layers hardly learn",
+            t->model.names[first], fmt_num(a, na), ratio, t->model.names[last], fmt_num(b, nb),
+            sat ? " (at most 0.25 for sigmoid, at most 1 for tanh)" : "");
 }
 
 /* Dead ReLU units: units of a relu layer that output 0 for every row of every batch of the
@@ -695,8 +732,8 @@ static void check_plateau(Loop *lp, int epochs, double first, double mark, doubl
         rt_warn(lp->rt, lp->at, lp->at, "the steps are too small: try a larger learning rate "
                 "(each step moves a param by lr × its gradient)",
                 "slow convergence: the loss went from %s after epoch 1 to %s after epoch %d, "
-                "falling steadily but by only %s an epoch (%s over the last %d epochs)",
-                fmt_num(first, a), fmt_num(last, b), epochs, d, c, span);
+                "falling steadily but by only %s an epoch on average (%s over the last %d "
+                "epochs)", fmt_num(first, a), fmt_num(last, b), epochs, e, c, span);
         return;
     }
     rt_warn(lp->rt, lp->at, lp->at, "try momentum or adam, which keep moving across a flat "
@@ -721,7 +758,7 @@ static const char *param_name(const Loop *lp, int i)
     return node(lp->rt, t->params[i])->name;
 }
 
-/* What is recorded: for a model of dense layers, each layer's weights (named by the layer: the
+/* What is recorded: for a model of dense layers, each layer's weights (layer1.W, ...: the
  * biases' gradients say little about depth); else each param. */
 static void gn_setup(Loop *lp)
 {
@@ -730,16 +767,11 @@ static void gn_setup(Loop *lp)
     int every = t->set.grad_norms_every, np = t->n_params;
     if (!every || np == 0) return;
     bool layers = false;
-    size_t text = 0;
-    for (int i = 0; i < np; i++) {
-        layers = layers || is_weight(param_name(lp, i));
-        text += strlen(param_name(lp, i)) + 1;
-    }
+    for (int i = 0; i < np; i++) layers = layers || is_weight(param_name(lp, i));
     lp->gn_group = ts->gn_group = rt_grow(ts->gn_group, &ts->gn_group_cap, (size_t)np,
                                           sizeof *ts->gn_group);
     lp->gn_label = ts->gn_label = rt_grow(ts->gn_label, &ts->gn_label_cap, (size_t)np,
                                           sizeof *ts->gn_label);
-    char *at = ts->gn_text = rt_grow(ts->gn_text, &ts->gn_text_cap, text, 1);
     lp->gn_groups = 0;
     for (int i = 0; i < np; i++) lp->gn_group[i] = -1;
     for (int k = 0; k < np; k++) {
@@ -750,12 +782,8 @@ static void gn_setup(Loop *lp)
         const char *name = param_name(lp, i);
         lp->gn_group[i] = -2;       /* seen */
         if ((layers && !is_weight(name)) || lp->gn_groups == GN_MAX_LAYERS) continue;
-        size_t len = strlen(name) - (layers ? 2 : 0);     /* "layer1.W" is "layer1" */
-        memcpy(at, name, len);
-        at[len] = '\0';
-        lp->gn_label[lp->gn_groups] = at;
+        lp->gn_label[lp->gn_groups] = name;     /* the program's, which outlives the block */
         lp->gn_group[i] = lp->gn_groups++;
-        at += len + 1;
     }
     long records = (long)(t->set.epochs - lp->start) * updates_per_epoch(t) / every;
     lp->gn_cap = records < 1 ? 1 : records > GN_MAX_RECORDS ? GN_MAX_RECORDS : (int)records;
@@ -1099,8 +1127,9 @@ static void report_divergence(Loop *lp)
         msg += 14;      /* the loss node is the block itself: say what it is */
         lead = "the loss became ";
     }
-    rt_warn(rt, where, at, "training stopped here; try a lower learning rate, or 'clip' to cap "
-            "the gradient's norm",
+    rt_warn(rt, where, at, "training stopped here; try a lower learning rate ('clip' caps the "
+            "gradient's norm so that nothing overflows, but does not stop a learning rate that is "
+            "too large from overshooting)",
             "%s%s, in epoch %d after %ld update%s; the params are as the last finite update left "
             "them", lead, msg, lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
     if (t->set.break_nonfinite || rt->break_nonfinite) {

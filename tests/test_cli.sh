@@ -59,7 +59,7 @@ points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve.sv
     { echo "FAIL --plot: no curve-2.svg with loss, validation and 2 gradient norms"; fails=$((fails+1)); }
 points=$(sed -n 's/.*<polyline[^>]*points="\([^"]*\)".*/\1/p' "$plotdir/curve-2.svg" | sed -n 3p | wc -w)
 [ "$points" = 3 ] || { echo "FAIL --plot: $points gradient norms for updates 2, 4, 6"; fails=$((fails+1)); }
-grep -q '>layer1: ' "$plotdir/curve-2.svg" ||
+grep -q '>layer1.W: ' "$plotdir/curve-2.svg" ||
     { echo "FAIL --plot: the gradient norms' legend does not name layer1"; fails=$((fails+1)); }
 # from the second block on, every block's loss on one chart, labelled
 [ "$(grep -c '<polyline' "$plotdir/curve-runs.svg" 2>/dev/null)" = 2 ] && grep -q '>m: ' "$plotdir/curve-runs.svg" ||

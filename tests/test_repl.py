@@ -343,7 +343,7 @@ def scenario_curves():
                 "batch 25; grad_norms every 8 }\n")
     text = b"".join(data for _, data in on_terminal(path, 30)).decode("utf-8", "replace")
     # 80 updates, every 8th: 10 values a layer; the loss: one per epoch
-    for label, n in (("loss", 20), ("grad_norm layer1", 10), ("grad_norm layer2", 10)):
+    for label, n in (("loss", 20), ("grad_norm layer1.W", 10), ("grad_norm layer2.W", 10)):
         m = re.search(re.escape(label) + r" ([\u2581-\u2588]+)  \S+ -> \S+", text)
         check("curves: a line of %d block characters for %s" % (n, label),
               m is not None and len(m.group(1)) == n, text[-600:])
