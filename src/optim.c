@@ -228,8 +228,10 @@ const char *optim_state_name(const OptimConfig *c, int i)
 
 /* ---- update rules ------------------------------------------------------------------------ */
 
-/* optim.h. The updates below call it once per call for each setting, not per element. */
-double optim_decimal(float f)
+/* optim.h. The updates below call it once per call for each setting (not per element): a call
+ * of a few logs and powers, so the last few settings are remembered, per thread (updates of large
+ * params run on the kernels' threads); Adam's four settings then cost four comparisons. */
+static double decimal_of(float f)
 {
     double a = fabs((double)f);
     if (!(a > 0) || !isfinite(a)) return f;
@@ -237,6 +239,24 @@ double optim_decimal(float f)
     if (e < -30 || e > 30) return f;
     double scale = pow(10.0, 6 - e), r = round(a * scale) / scale;
     return (float)r == (float)a ? copysign(r, (double)f) : (double)f;
+}
+
+double optim_decimal(float f)
+{
+    enum { KEEP = 4 };
+    static _Thread_local uint32_t bits[KEEP];
+    static _Thread_local double value[KEEP];
+    static _Thread_local int used, next;
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    for (int i = 0; i < used; i++)
+        if (bits[i] == b) return value[i];
+    double d = decimal_of(f);
+    bits[next] = b;
+    value[next] = d;
+    next = (next + 1) % KEEP;
+    if (used < KEEP) used++;
+    return d;
 }
 
 /* SGD (torch.optim.SGD):
