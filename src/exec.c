@@ -4,6 +4,7 @@
  * and NaN (rt_check_node), so a non-finite number is reported at the expression that made it
  * rather than printed later; `backward` checks only its results, as a train step does, and runs
  * again checked to find the op only when one is not finite (rt_pass). */
+#include "onnx.h"
 #include "runtime.h"
 
 #include <math.h>
@@ -374,6 +375,7 @@ static void exec_one(Runtime *rt, const Instr *ins)
     case INS_TRAIN: rt_train(rt, ins->train, ins->span); break;
     case INS_SAVE: rt_save(rt, ins->ckpt, ins->path, ins->span); break;
     case INS_LOAD: rt_load(rt, ins->ckpt, ins->path, ins->span); break;
+    case INS_SAVE_ONNX: rt_save_onnx(rt, ins, ins->span); break;
     case INS_ZERO_GRAD: zero_grad(rt, ins); break;
     case INS_SEED: rng_seed(&rt->rng, ins->seed); break;
     default: NN_ASSERT(!"a jump");

@@ -117,11 +117,19 @@ static void lower_model(Lower *l, const AstNode *st)
 
 static void lower_file(Lower *l, const AstNode *st)
 {
-    Instr *ins = program_add(l->p, st->kind == AST_SAVE ? INS_SAVE : INS_LOAD, st->span);
+    const SemaExtra *ex = st->sema.extra;
+    InstrKind kind = st->kind == AST_LOAD ? INS_LOAD : ex->onnx ? INS_SAVE_ONNX : INS_SAVE;
+    Instr *ins = program_add(l->p, kind, st->span);
     ins->ckpt = arena_alloc(&l->p->arena, sizeof *ins->ckpt);
     *ins->ckpt = lower_model_params(l, st->sema.sym);
-    const char *path = st->sema.extra->path;
-    ins->path = arena_strndup(&l->p->arena, path, strlen(path));
+    ins->path = arena_strndup(&l->p->arena, ex->path, strlen(ex->path));
+    if (kind == INS_SAVE_ONNX) {
+        /* the model applied, evaluating (no dropout), to one row: the graph the file holds */
+        Shape row = { 2, { 1, st->sema.sym->model->in } };
+        ins->value = lower_leaf(l, OP_CONST, row, st->span);
+        ins->node = lower_apply(l, &ex->app, ins->value, false);
+        ins->plan = lower_plan(l, &ins->node, 1);
+    }
 }
 
 static void lower_let(Lower *l, const AstNode *st)

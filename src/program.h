@@ -22,6 +22,7 @@ typedef enum InstrKind {
     INS_TRAIN,      /* a whole train block */
     INS_SAVE,       /* write a model's params to a safetensors file */
     INS_LOAD,       /* read them back */
+    INS_SAVE_ONNX,  /* write the model applied (`plan` from the leaf `value` to `node`) as ONNX */
     INS_GRADCHECK,  /* backprop's gradients against finite differences */
     /* control flow (docs/design.md): a loop's counter lives in the program's counters[slot].
      * These come last: rt_exec tells them from the others by kind >= INS_LOOP_INIT. */

@@ -218,6 +218,7 @@ typedef struct SemaExtra {
     const struct Symbol *model; /* ... of a model: the model (training adds what it saw) */
     DataSym *labels;        /* print labels(data, scores): the class names */
     const char *path;       /* SAVE, LOAD: the file */
+    bool onnx;              /* SAVE to FILE.onnx: the inference graph, app (of the model) */
     TraceFocus focus;       /* TRACE ... at PLACES (in the unit's arena) */
     FnApp fnapp;            /* CALL of a user function */
     SemaBlock block;        /* FOR, REPEAT, WHILE, IF */

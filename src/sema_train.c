@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- where a trace looks --------------------------------------------------------------------- */
 
@@ -1128,6 +1129,55 @@ void sema_check_train(Sema *s, AstNode *st)
 
 /* ---- save / load ------------------------------------------------------------------------- */
 
+/* A path ending in ".onnx" (any case): save writes ONNX, not safetensors. */
+static bool onnx_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcasecmp(path + n - 5, ".onnx") == 0;
+}
+
+/* Whether an op has an ONNX operator (src/onnx.def, which the writer uses too). */
+static bool onnx_op(OpKind op)
+{
+    switch (op) {
+#define ONNX(o, name, attr) case o:
+#include "onnx.def"
+#undef ONNX
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* save MODEL "FILE.onnx": a model of layers, each with an ONNX operator; load does not read
+ * ONNX. What is refused is named where it was written. */
+static void check_onnx(Sema *s, AstNode *st, Symbol *sym)
+{
+    const Model *m = sym->model;
+    if (st->kind == AST_LOAD) {
+        sema_error(s, st->u.file.path->span, "load reads safetensors files (nn's own, or "
+                   "PyTorch's); an ONNX file is for serving the model outside nn");
+        return;
+    }
+    if (m->formula) {
+        sema_error(s, st->u.file.name_span, "'%s' is a formula model (forward(x) = ...); ONNX "
+                   "export takes a model of layers (dense, activations, dropout, residual)",
+                   sym->name);
+        return;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *ly = &m->layers[i];
+        if (ly->kind == LAYER_ACT && !onnx_op(ly->op)) {
+            sema_error(s, ly->span, "'%s' has no ONNX operator in nn's export yet, so model '%s' "
+                       "cannot be saved as ONNX", op_info(ly->op)->name, sym->name);
+            return;
+        }
+    }
+    SemaExtra *ex = sema_extra(s, st);
+    ex->onnx = true;
+    ex->app.model = sym;
+}
+
 void sema_check_file(Sema *s, AstNode *st)
 {
     Symbol *sym = sema_lookup(s, st->u.file.name);
@@ -1148,4 +1198,5 @@ void sema_check_file(Sema *s, AstNode *st)
     SemaExtra *ex = sema_extra(s, st);
     ex->path = sema_text(s, st->u.file.path);
     st->sema.sym = sym;
+    if (onnx_path(ex->path)) check_onnx(s, st, sym);
 }
