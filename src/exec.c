@@ -77,11 +77,13 @@ static size_t line_width(LineWidth *lw, const StrBuf *sb)
  * the last epoch of its last train block. */
 static void print_units(StrBuf *sb, const RtUnits *u)
 {
-    sb_puts(sb, "\n  after training, units that fired in the last epoch:");
+    sb_puts(sb, "\n  after training, units that fired at least once in the last epoch:");
     for (int k = 0; k < u->n; k++) {
         int dead = u->units[k] - u->alive[k];
-        sb_printf(sb, "%s relu %d: %d of %d alive", k ? ";" : "", k + 1, u->alive[k],
-                  u->units[k]);
+        const char *dot = u->after[k] ? strchr(u->after[k], '.') : NULL;
+        if (dot) sb_printf(sb, "%s the relu after %s: ", k ? ";" : "", dot + 1);
+        else sb_printf(sb, "%s relu %d: ", k ? ";" : "", k + 1);
+        sb_printf(sb, "%d of %d", u->alive[k], u->units[k]);
         if (dead) sb_printf(sb, " (%d dead)", dead);
     }
 }

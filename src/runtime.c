@@ -46,6 +46,7 @@ static void train_scratch_free(TrainScratch *ts)
     nn_free(ts->fired_at);
     nn_free(ts->fired);
     nn_free(ts->relu_counts);
+    nn_free(ts->relu_after);
     nn_free(ts->gn_group);
     nn_free(ts->gn_label);
     nn_free(ts->gn);
@@ -65,6 +66,7 @@ void rt_free(Runtime *rt)
     for (int i = 0; i < rt->n_units_seen; i++) {
         nn_free(rt->units_seen[i].alive);
         nn_free(rt->units_seen[i].units);
+        nn_free(rt->units_seen[i].after);
     }
     nn_free(rt->units_seen);
     for (int i = 0; i < rt->n_runs; i++) {
@@ -629,7 +631,8 @@ const RtUnits *rt_units_get(const Runtime *rt, uint32_t model)
     return units_find(rt->units_seen, rt->n_units_seen, model);
 }
 
-void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units)
+void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units,
+                  const char *const *after)
 {
     RtUnits *u = units_find(rt->units_seen, rt->n_units_seen, model);
     if (!u) {
@@ -642,10 +645,12 @@ void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const in
     if (u->n != n) {    /* the same model trained again allocates nothing */
         u->alive = nn_realloc(u->alive, (size_t)n * sizeof *u->alive);
         u->units = nn_realloc(u->units, (size_t)n * sizeof *u->units);
+        u->after = nn_realloc(u->after, (size_t)n * sizeof *u->after);
         u->n = n;
     }
     memcpy(u->alive, alive, (size_t)n * sizeof *alive);
     memcpy(u->units, units, (size_t)n * sizeof *units);
+    memcpy(u->after, after, (size_t)n * sizeof *after);
 }
 
 void rt_run_add(Runtime *rt, const char *label, const float *v, int n, long every)

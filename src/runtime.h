@@ -81,13 +81,14 @@ typedef struct TrainScratch {
     size_t *fired_at;           /* where each relu layer's units start in `fired` */
     uint8_t *fired;             /* per relu unit: did it fire in this epoch */
     int *relu_counts;           /* per relu layer: units alive, then units (2 per layer) */
+    const char **relu_after;    /* per relu layer: the layer it follows */
     int *gn_group;              /* grad_norms: each param's layer (-1: not recorded) */
     const char **gn_label;      /* where each layer's name starts in gn_text */
     float *gn;                  /* the norms recorded, layer by layer */
     float *curve, *val_curve;   /* the loss (and validation loss) per recorded epoch */
     size_t perm_cap, best_cap, break_grads_cap, grads_cap, sizes_cap, wnorm_cap;
     size_t relu_batch_cap, relu_rest_cap, fired_at_cap, fired_cap, curve_cap, val_curve_cap;
-    size_t relu_counts_cap, gn_group_cap, gn_label_cap, gn_cap;
+    size_t relu_counts_cap, relu_after_cap, gn_group_cap, gn_label_cap, gn_cap;
 } TrainScratch;
 
 /* A train block's loss by epoch, kept for --plot's chart of every block (rt_run_add). */
@@ -103,6 +104,8 @@ typedef struct RtUnits {
     uint32_t model;             /* the model's first param's node */
     int n;
     int *alive, *units;         /* owned */
+    const char **after;         /* the layer each relu follows ("net.layer1", interned), or
+                                   NULL; owned array */
 } RtUnits;
 
 typedef struct Runtime {
@@ -299,9 +302,10 @@ bool rt_pass(Runtime *rt, const RtPass *p);
 
 /* -- what training saw of a model, for its summary */
 /* After a train block of the model whose first param is node `model`: of each of its n relu
- * layers (in order), the units that fired in the last epoch (alive[k]) of units[k]. Replaces what
- * an earlier block recorded. */
-void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units);
+ * layers (in order), the units that fired in the last epoch (alive[k]) of units[k], and the
+ * layer it follows (after[k], interned, or NULL). Replaces what an earlier block recorded. */
+void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const int *units,
+                  const char *const *after);
 /* What the last train block of that model recorded, or NULL: *n layers, alive and units. */
 const RtUnits *rt_units_get(const Runtime *rt, uint32_t model);
 

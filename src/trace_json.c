@@ -245,7 +245,8 @@ void trace_json_update(Runtime *rt, const TraceUpdates *tu)
         const TraceUpdate *u = &tu->items[i];
         const GraphNode *p = u->p;
         json_head(out, "update", tu->step, p->id, p->name ? p->name : "param");
-        sb_printf(out, ",\"optimizer\":\"%s\",\"lr\":", tu->optimizer);
+        sb_printf(out, ",\"optimizer\":\"%s\",\"plain\":%s,\"lr\":", tu->optimizer,
+                  tu->plain_sgd ? "true" : "false");
         json_num(out, tu->lr);
         sb_puts(out, ",\"before\":");
         json_value(out, u->before, &p->shape);

@@ -127,6 +127,26 @@ static void write_forward(Runtime *rt, const TracePass *tp, StrBuf *out)
 
 /* ---- backward ---------------------------------------------------------------------------------- */
 
+/* What an input's gradient is to the layer the op belongs to, in the article's words: the
+ * weight gradient, the bias gradient, what is passed down to the layer below, or the gradient
+ * through the activation. NULL outside a model's dense layers. */
+static const char *layer_role(const TraceNode *e, const TraceInput *in)
+{
+    const GraphNode *n = e->n, *x = in->n;
+    if (!n->group) return NULL;
+    if (x->op == OP_PARAM && x->group == n->group) {
+        size_t len = x->name ? strlen(x->name) : 0;
+        if (len > 2 && strcmp(x->name + len - 2, ".W") == 0) return "the weight gradient";
+        if (len > 2 && strcmp(x->name + len - 2, ".b") == 0) return "the bias gradient";
+        return NULL;
+    }
+    if (n->op == OP_MATMUL && x->group != n->group) return "passed down to the layer below";
+    const OpInfo *op = op_info(n->op);
+    bool activation = ((op->flags & OPF_ELEMENTWISE) && n->op != OP_ADD && n->op != OP_DROPOUT)
+                      || op->sig == SIG_AXIS;     /* softmax, log_softmax */
+    return activation ? "through the activation" : NULL;
+}
+
 static void write_input_scalar(const TracePass *tp, const TraceNode *e, const TraceInput *in,
                                StrBuf *out)
 {
@@ -161,6 +181,8 @@ static void write_input_scalar(const TracePass *tp, const TraceNode *e, const Tr
     trace_put_num(out, in->local_value, true);
     sb_puts(out, " = ");
     trace_put_num(out, in->chain, false);
+    const char *role = layer_role(e, in);
+    if (role) sb_printf(out, "   (%s)", role);
     sb_putc(out, '\n');
 }
 
@@ -180,24 +202,6 @@ static void gloss(unsigned *done, StrBuf *out, unsigned which, const char *fmt, 
     sb_vprintf(out, fmt, ap);
     sb_putc(out, ')');
     va_end(ap);
-}
-
-/* What an input's gradient is to the layer the op belongs to, in the article's words: the
- * weight gradient, the bias gradient, what is passed down to the layer below, or the gradient
- * through the activation. NULL outside a model's dense layers. */
-static const char *layer_role(const TraceNode *e, const TraceInput *in)
-{
-    const GraphNode *n = e->n, *x = in->n;
-    if (!n->group) return NULL;
-    if (x->op == OP_PARAM && x->group == n->group) {
-        size_t len = x->name ? strlen(x->name) : 0;
-        if (len > 2 && strcmp(x->name + len - 2, ".W") == 0) return "the weight gradient";
-        if (len > 2 && strcmp(x->name + len - 2, ".b") == 0) return "the bias gradient";
-        return NULL;
-    }
-    if (n->op == OP_MATMUL && x->group != n->group) return "passed down to the layer below";
-    if ((op_info(n->op)->flags & OPF_ELEMENTWISE) && n->op != OP_ADD) return "through the activation";
-    return NULL;
 }
 
 static void write_input_tensor(Runtime *rt, const TracePass *tp, const TraceNode *e,
@@ -274,6 +278,14 @@ static void write_backward(Runtime *rt, const TracePass *tp, StrBuf *out)
                       L, e->label);
             put_grad(rt, n, out);
             sb_puts(out, e->from_hidden ? "   (from the layers not shown)\n" : "\n");
+        } else if (!n->group && layer) {
+            /* back from a layer to ops of none: a residual block's sum, what follows it */
+            sb_puts(out, "\n  between layers:\n");
+            if (e->from_hidden) {
+                sb_printf(out, "  ∂%s/∂%s", L, e->label);
+                put_grad(rt, n, out);
+                sb_puts(out, "   (from the layers not shown)\n");
+            }
         } else if (e->from_hidden) {
             /* the layers not shown passed this gradient down */
             sb_printf(out, "  ∂%s/∂%s", L, e->label);
@@ -731,6 +743,12 @@ static void explain_decay(StrBuf *out, const TraceUpdates *tu, const char *x, do
     double shrink = (float)(1.0 - optim_decimal((float)tu->lr) * optim_decimal(c->weight_decay));
     sb_printf(out, "    %s = %s × (1 - lr × weight_decay) = ", x, x);
     term(out, *w);
+    sb_puts(out, " × (1 - ");
+    term(out, tu->lr);
+    sb_puts(out, " × ");
+    term(out, c->weight_decay);
+    sb_puts(out, ") = ");
+    term(out, *w);
     sb_puts(out, " × ");
     term(out, shrink);
     *w *= shrink;
@@ -790,8 +808,8 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
     else if (tu->config.kind == OPTIM_SGD && tu->config.momentum != 0)
         sb_puts(out, ", with momentum: each param moves by its velocity\n");
     else if (tu->config.kind == OPTIM_SGD)
-        sb_puts(out, ", with weight decay: each param takes a step against its gradient plus "
-                     "weight_decay × itself\n");
+        sb_puts(out, ", with weight decay: each param takes a step against g = its gradient + "
+                     "weight_decay × the param\n");
     else
         sb_puts(out, ": each param moves by its own adapted step\n");
     bool explained = tu->plain_sgd;     /* plain sgd's rows are the formula already */
@@ -841,7 +859,14 @@ void trace_text_update(Runtime *rt, const TraceUpdates *tu)
         }
         sb_putc(out, '\n');
     }
-    if (still)
-        sb_printf(out, "  (%d other param%s got no gradient from this pass and did not move)\n",
-                  still, still == 1 ? "" : "s");
+    if (still) {
+        /* named, up to a few: a model defined later in the file has params too */
+        sb_puts(out, "  (");
+        int named = 0;
+        for (int i = 0; i < tu->count && named < 4; i++)
+            if (tu->items[i].shown && unmoved(&tu->items[i]))
+                sb_printf(out, "%s%s", named++ ? ", " : "", tu->items[i].p->name);
+        if (still > named) sb_printf(out, " and %d more", still - named);
+        sb_printf(out, " got no gradient from this pass and did not move)\n");
+    }
 }

@@ -598,10 +598,11 @@ static void check_vanishing(Loop *lp)
     char na[32], nb[32], ratio[32];
     about(b / a, ratio);
     lp->vanishing = true;
+    progress_done(lp);
     bool sat = saturating(lp);
     rt_warn(lp->rt, lp->at, lp->at,
-            sat ? "try relu layers (with he initialisation) or residual connections, which pass "
-                  "gradients through undiminished"
+            sat ? "try relu layers (with he initialisation), which pass the gradient through "
+                  "unshrunk wherever a unit is active, or residual connections"
                 : "check that each layer's weights are initialised for its width (he before "
                   "relu, xavier otherwise), or add residual connections",
             "vanishing gradients: in epoch 1 the first layer's weights (%s) got gradients of mean "
@@ -694,9 +695,12 @@ static void check_dead_relu(Loop *lp, bool warn)
     int *alive = ts->relu_counts = rt_grow(ts->relu_counts, &ts->relu_counts_cap,
                                            2 * (size_t)lp->n_relu, sizeof *ts->relu_counts);
     int *units = alive + lp->n_relu;
+    const char **after = ts->relu_after = rt_grow(ts->relu_after, &ts->relu_after_cap,
+                                                  (size_t)lp->n_relu, sizeof *ts->relu_after);
     for (int k = 0; k < lp->n_relu; k++) {
         const GraphNode *r = node(lp->rt, lp->relu_batch[k]);
         units[k] = r->shape.dim[1];
+        after[k] = r->group;
         alive[k] = 0;
         for (int u = 0; u < units[k]; u++) alive[k] += lp->fired[lp->fired_at[k] + (size_t)u];
         int dead = units[k] - alive[k];
@@ -709,7 +713,7 @@ static void check_dead_relu(Loop *lp, bool warn)
                 "has stopped learning", dead, units[k], 100.0 * dead / units[k]);
     }
     if (lp->t->model.count > 0)
-        rt_units_set(lp->rt, lp->t->model.nodes[0], lp->n_relu, alive, units);
+        rt_units_set(lp->rt, lp->t->model.nodes[0], lp->n_relu, alive, units, after);
 }
 
 /* Slow training: after 20 epochs or more the loss is still above 80 % of epoch 1's and moved
@@ -731,14 +735,14 @@ static void check_plateau(Loop *lp, int epochs, double first, double mark, doubl
     if (recent > 0 && recent >= 0.5 * pace) {
         rt_warn(lp->rt, lp->at, lp->at, "the steps are too small: try a larger learning rate "
                 "(each step moves a param by lr × its gradient)",
-                "slow convergence: the loss went from %s after epoch 1 to %s after epoch %d, "
+                "slow convergence: the loss went from %s in epoch 1 to %s in epoch %d, "
                 "falling steadily but by only %s an epoch on average (%s over the last %d "
                 "epochs)", fmt_num(first, a), fmt_num(last, b), epochs, e, c, span);
         return;
     }
     rt_warn(lp->rt, lp->at, lp->at, "try momentum or adam, which keep moving across a flat "
             "stretch of the loss, or a larger learning rate",
-            "plateau: the loss went from %s after epoch 1 to %s after epoch %d and has almost "
+            "plateau: the loss went from %s in epoch 1 to %s in epoch %d and has almost "
             "stopped falling: it fell by %s over the last %d epochs, %s an epoch against %s an "
             "epoch on average since epoch 1", fmt_num(first, a), fmt_num(last, b), epochs, c,
             span, d, e);
@@ -806,11 +810,12 @@ static void gn_record(Loop *lp)
     }
     long update = lp->step + 1, total = (long)t->set.epochs * updates_per_epoch(t);
     StrBuf *out = &rt->out;
+    progress_done(lp);      /* the line starts on a clean terminal line */
     char buf[32];
     int width = snprintf(NULL, 0, "%ld", total);
     sb_printf(out, "update %*ld/%ld  grad_norm", width, update, total);
-    for (int g = 0; g < groups; g++)
-        sb_printf(out, "  %s %s", lp->gn_label[g], fmt_num(sqrt(sq[g]), buf));
+    for (int g = 0; g < groups; g++)      /* as recorded: float32, as the charts have them */
+        sb_printf(out, "  %s %s", lp->gn_label[g], fmt_num((float)sqrt(sq[g]), buf));
     sb_putc(out, '\n');
     rt_flush_text(rt);
     if (rt->trace_format == TRACE_JSON) {
@@ -824,7 +829,7 @@ static void gn_record(Loop *lp)
         for (int g = 0; g < groups; g++) {
             if (g) sb_putc(out, ',');
             sb_json_string(out, lp->gn_label[g], strlen(lp->gn_label[g]));
-            sb_printf(out, ":%.9g", sqrt(sq[g]));
+            sb_printf(out, ":%.9g", (float)sqrt(sq[g]));
         }
         sb_puts(out, "}}\n");
         rt_flush(rt);
@@ -1127,11 +1132,12 @@ static void report_divergence(Loop *lp)
         msg += 14;      /* the loss node is the block itself: say what it is */
         lead = "the loss became ";
     }
-    rt_warn(rt, where, at, "training stopped here; try a lower learning rate ('clip' caps the "
-            "gradient's norm so that nothing overflows, but does not stop a learning rate that is "
-            "too large from overshooting)",
-            "%s%s, in epoch %d after %ld update%s; the params are as the last finite update left "
-            "them", lead, msg, lp->epoch + 1, lp->step, lp->step == 1 ? "" : "s");
+    rt_warn(rt, where, at, "try a lower learning rate ('clip' caps the gradient's norm so that "
+            "nothing overflows, but does not stop a learning rate that is too large from "
+            "overshooting)",
+            "%s%s, in epoch %d after %ld update%s; training stopped here, with the params as the "
+            "last finite update left them", lead, msg, lp->epoch + 1, lp->step,
+            lp->step == 1 ? "" : "s");
     if (t->set.break_nonfinite || rt->break_nonfinite) {
         char why[128];
         snprintf(why, sizeof why, "at the first inf or NaN (epoch %d, after %ld update%s); the "

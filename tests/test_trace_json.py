@@ -36,7 +36,7 @@ def events(script):
         "forward": {"step", "node", "label", "op", "kind", "inputs", "shape", "value", "at"},
         "backward": {"step", "node", "label", "grad", "inputs"},
         "gradient": {"step", "node", "label", "grad"},
-        "update": {"step", "node", "label", "optimizer", "lr", "before", "grad", "after"},
+        "update": {"step", "node", "label", "optimizer", "plain", "lr", "before", "grad", "after"},
         "print": {"text"},
         "loss": {"block", "epoch", "update", "loss"},
         "warning": {"at", "message"},

@@ -768,7 +768,7 @@ static void test_large_update_same_on_any_thread_count(void **state)
              * param is as it was (in place with a journal on 1 thread, or tried on copies) */
             run_ok(&s, "let loss_v = sum(V * G)\n"
                        "train loss_v { optimizer sgd(lr = 1e9); epochs 1 }\n");
-            assert_non_null(strstr(s.err.data, "the params are as the last finite update left"));
+            assert_non_null(strstr(s.err.data, "with the params as the last finite update left"));
             size_t mv;
             float *v = take(&s, "V", &mv);
             for (size_t k = 0; k < mv; k++) assert_true(v[k] == 1.0f);
