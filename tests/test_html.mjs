@@ -184,6 +184,23 @@ const snapshot = (page) => page.evaluate(() => {
   await page.close();
 }
 
+// ---- deep links: the address names a step (#pass=P&event=E), and follows the stepper
+{
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(pathToFileURL(path.resolve(pagePath)).href + '#pass=1&event=14', { waitUntil: 'load' });
+  check((await snapshot(page)).frame === 13, 'a deep link (#pass=1&event=14) opens on its step');
+  await page.keyboard.press('ArrowRight');
+  const hash = await page.evaluate(() => location.hash);
+  check(hash === '#pass=1&event=15', 'the address follows the stepper: ' + hash);
+  await page.evaluate(() => { location.hash = '#pass=1&event=3'; });
+  await page.waitForTimeout(200);
+  check((await snapshot(page)).frame === 2, 'a link typed into the address moves the stepper there');
+  check(errors.length === 0, 'deep links: no page error: ' + errors.join('; '));
+  await page.close();
+}
+
 // ---- lesson pages (lesson-NAME.html, from examples/NAME.nn): what the lesson needs to be seen
 async function lessonChecks(page, name) {
   const got = await page.evaluate(() => ({
