@@ -122,6 +122,7 @@ static void lower_train_data(Lower *l, TrainInstr *ti, const AstNode *st, const 
 {
     ti->over_data = true;
     ti->loss_name = t->loss_formula ? "loss" : op_info(t->loss)->name;
+    ti->loss_op = t->loss_formula ? OP_COUNT : t->loss;
     ti->metric_name = t->metric_name;
     ti->X = lower_expr(l, st->u.train.x);
     ti->Y = lower_expr(l, st->u.train.y);
@@ -162,6 +163,18 @@ static void lower_train_data(Lower *l, TrainInstr *ti, const AstNode *st, const 
     }
     uint32_t data[4] = { ti->X, ti->Y, ti->val_eval.x, ti->val_eval.y };
     ti->data = lower_plan(l, data, t->has_val ? 4 : 2);
+    /* the predictions over the input space, drawn by the page (a model of layers on 1 or 2
+     * inputs; a formula model's body was checked for the batches' shapes only), when the block
+     * traces some of its passes: the grid's tensors take memory (625 rows a layer) */
+    const Model *m = t->model->model;
+    bool traced = t->set.trace_step > 0 || t->set.trace_every > 0;
+    if (traced && !m->formula && (m->in == 1 || m->in == 2)) {
+        Shape grid = { 2, { m->in == 1 ? TRAIN_GRID_1D : TRAIN_GRID_2D * TRAIN_GRID_2D, m->in } };
+        ti->grid_x = lower_leaf(l, OP_CONST, grid, span);
+        ti->grid_out = lower_apply(l, &t->train_app, ti->grid_x, false);
+        ti->grid_plan = lower_plan(l, &ti->grid_out, 1);
+        ti->has_grid = true;
+    }
 }
 
 void lower_train(Lower *l, const AstNode *st)

@@ -86,11 +86,20 @@ typedef struct TrainInstr {
     bool sched_formula;         /* the schedule is a formula: sched_plan computes sched_factor */
     uint32_t sched_epoch, sched_update, sched_factor;   /* ... from these leaves */
     Plan sched_plan;
+    OpKind loss_op;             /* the built-in loss (OP_COUNT: a formula) */
     const char *loss_name;      /* how log lines name the loss and the metric */
     const char *metric_name;
     const char *resume;
     TraceFocus focus;           /* trace step N at PLACES */
+    bool has_grid;              /* a model of layers with 1 or 2 inputs, in a block that traces
+                                   some passes: its predictions over */
+    uint32_t grid_x, grid_out;  /* ... a grid of the input space (grid_x, TRAIN_GRID rows), */
+    Plan grid_plan;             /* ... computed for the page after each traced pass */
 } TrainInstr;
+
+/* The grid of a model's predictions: points along one input, or a side of the square of two. */
+#define TRAIN_GRID_1D 101
+#define TRAIN_GRID_2D 25
 
 typedef struct PrintItem {
     uint32_t node;

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "fpmode.h"
 #include "plot.h"
+#include "predict.h"
 #include "sandbox.h"
 
 #include <math.h>
@@ -424,6 +425,7 @@ static double run_batch(Loop *lp, const TrainPass *pass, float weight, bool firs
                    &lp->t->focus);
         rt->trace_update = rt->trace_updates = 0;
         rt->trace_epoch = rt->trace_epochs = 0;
+        predict_pass(rt, lp->t, lp->block, rt->trace_passes);
         rt_flush(rt);
         lp->explain_update = rt->trace_format != TRACE_DOT;
     }
@@ -1002,6 +1004,7 @@ static void train_begin(Loop *lp)
     }
     find_relus(lp);
     gn_setup(lp);
+    predict_begin(rt, t, lp->block, t->model.model);
 }
 
 /* Early stopping, after an epoch: keeps the best weights so far. Returns false when `patience`

@@ -235,6 +235,26 @@ async function lessonChecks(page, name) {
         name + ': relu: layer1 not far below layer7: ' + relu.legend[0] + ' / ' + relu.legend[6]);
     }
   }
+  if (name === 'lesson-moons.html') {
+    // the predictions over the input space, pass by pass: the boundary moves as the model learns
+    const pred = () => page.evaluate(() => ({
+      shown: !document.getElementById('predcard').hidden,
+      title: document.getElementById('predtitle').textContent,
+      above: Number(document.getElementById('pred').dataset.above),
+      cells: document.querySelectorAll('#pred rect').length,
+      dots: document.querySelectorAll('#pred circle').length }));
+    await page.keyboard.press('Home');
+    const a = await pred();
+    await page.keyboard.press('End');
+    const b = await pred();
+    check(a.shown && a.title.endsWith('pass 1') && b.title.endsWith('pass 5'),
+      name + ': the predictions card follows the passes: ' + a.title + ' | ' + b.title);
+    check(a.cells === 625 && a.dots === 100, name + ': a 25 by 25 grid and the 100 training rows: '
+      + a.cells + ' cells, ' + a.dots + ' dots');
+    check(a.above !== b.above && Math.abs(a.above - b.above) > 50,
+      name + ': the boundary moves between the first and the last pass: ' + a.above + ' -> ' + b.above
+      + ' cells above 0.5');
+  }
 }
 
 // ---- other pages: stepped through end to end without an error

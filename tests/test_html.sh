@@ -65,8 +65,13 @@ done
 # lesson pages: the warnings, the runs on one chart, with their checks in test_html.mjs
 make_page examples/vanishing.nn "$work/lesson-vanishing.html" 2>/dev/null ||
     fail "cannot make the page of examples/vanishing.nn"
+printf '%s\n' 'seed 1' 'let points = moons(100, noise = 0.1)' 'model net {' '  dense(2, 8)' '  tanh' \
+    '  dense(1)' '}' 'train net on points {' '  loss bce_logits' '  optimizer adam(lr = 0.05)' \
+    '  epochs 40' '  batch 25' '  trace every 40' '}' >"$work/moons.nn"
+make_page "$work/moons.nn" "$work/lesson-moons.html" 2>/dev/null ||
+    fail "cannot make the page of a traced moons run"
 
 NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" \
     node "$here/test_html.mjs" "$work/neuron.html" "$work/neuron.jsonl" \
          "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html" \
-         "$work/lesson-vanishing.html"
+         "$work/lesson-vanishing.html" "$work/lesson-moons.html"

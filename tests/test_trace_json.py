@@ -41,6 +41,8 @@ def events(script):
         "loss": {"block", "epoch", "update", "loss"},
         "warning": {"at", "message"},
         "grad_norms": {"block", "update", "norms"},
+        "points": {"block", "inputs", "range", "x", "y"},
+        "grid": {"block", "step", "kind", "out"},
         "zoom": {"step", "layer", "unit", "rows", "x", "x_row0", "w", "b", "z", "activations"},
     }
     for e in evs:
