@@ -291,6 +291,30 @@ for (const file of morePages) {
   check(!graph.keys.some((t) => t.includes('\u2026')), name + ': no cut label in the graph: ' + graph.keys.join(' | '));
   if (graph.keys.some((t) => t.startsWith('value [')))
     check(graph.cellkey, name + ': tensors drawn as cells come with a colour key');
+  if (name.startsWith('xor_step') && process.env.NN_XOR_TRACE) {
+    // the neuron view: each weight's line shows the gradient the JSON trace has for it
+    const ev = readFileSync(process.env.NN_XOR_TRACE, 'utf8').split('\n').filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l)).find((e) => e.event === 'gradient' && e.label === 'net.layer1.W');
+    await page.keyboard.press('End');
+    await page.keyboard.press('v');
+    const nv = await page.evaluate(() => ({
+      shown: getComputedStyle(document.getElementById('neurons')).display !== 'none',
+      hash: location.hash,
+      lines: Array.from(document.querySelectorAll('#neurons line.wt')).map((l) => ({
+        w: l.dataset.w, i: Number(l.dataset.i), j: Number(l.dataset.j), grad: l.dataset.grad,
+        title: l.querySelector('title').textContent })) }));
+    check(nv.shown && nv.hash.endsWith('&view=neurons'), name + ': v shows the neuron view, and the address says so: ' + nv.hash);
+    const w1 = nv.lines.filter((l) => l.w === 'net.layer1.W');
+    check(ev && w1.length === 16, name + ': net.layer1.W is drawn as 16 lines: ' + w1.length);
+    const cols = ev ? ev.grad[0].length : 0;
+    for (const [i, j] of [[0, 0], [0, 5], [1, 3], [1, 7]]) {
+      const l = w1.find((q) => q.i === i && q.j === j), want = ev ? ev.grad[i][j] : NaN;
+      check(l && Number(l.grad) === want && shows(l.title, want),
+        name + ': the line of net.layer1.W[' + i + ',' + j + '] shows its gradient ' + want + ' (of ' + cols
+        + ' columns): ' + (l ? l.grad + ' / ' + l.title : 'no line'));
+    }
+    await page.keyboard.press('v');
+  }
   if (name.startsWith('xor_step')) {
     // a model's backward is headed by its layers, top down, each where its gradient arrives
     const bwd = titles.filter((t) => / \u00B7 backward through /.test(t));

@@ -52,6 +52,7 @@ make_page examples/two_layer.nn "$work/two_layer.html" || fail "cannot make the 
 sed 's/^  log every 100$/  log every 100\n  trace step 2/' examples/xor.nn >"$work/xor_step.nn"
 grep -q 'trace step 2' "$work/xor_step.nn" || fail "could not add 'trace step 2' to examples/xor.nn"
 make_page "$work/xor_step.nn" "$work/xor_step.html" || fail "cannot make the page of a traced train block"
+"$nn" --trace=json "$work/xor_step.nn" >"$work/xor_step.jsonl" || fail "nn --trace=json of the traced train block"
 # a printed line that would end the page's <script> if it were copied as it is
 printf '%s\n' 'param w = 3' 'print "</script><!-- <script> </SCRIPT \" \\ end"' 'trace w * w' \
     'step sgd(lr = 0.1)' >"$work/escape.nn"
@@ -71,7 +72,7 @@ printf '%s\n' 'seed 1' 'let points = moons(100, noise = 0.1)' 'model net {' '  d
 make_page "$work/moons.nn" "$work/lesson-moons.html" 2>/dev/null ||
     fail "cannot make the page of a traced moons run"
 
-NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" \
+NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" NN_XOR_TRACE="$work/xor_step.jsonl" \
     node "$here/test_html.mjs" "$work/neuron.html" "$work/neuron.jsonl" \
          "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html" \
          "$work/lesson-vanishing.html" "$work/lesson-moons.html"
