@@ -668,6 +668,19 @@ static double explain_sgd(StrBuf *out, const OptimConfig *c, const float *state,
     return g + mu * buf;
 }
 
+/* "m̂ = m / (1 - beta1^t) = ..." with numbers (Adam's bias correction); returns its value. */
+static double corrected(StrBuf *out, const char *what, const char *beta, double x, float b,
+                        long t)
+{
+    double c = 1.0 - pow(optim_decimal(b), (double)t);
+    sb_printf(out, "    %s / (1 - %s^%ld) = ", what, beta, t);
+    term(out, x);
+    sb_puts(out, " / ");
+    term(out, c);
+    eq(out, x / c);
+    return x / c;
+}
+
 static double explain_adam(StrBuf *out, const OptimConfig *c, const float *state, long t,
                            double g, const char **name)
 {
@@ -678,21 +691,11 @@ static double explain_adam(StrBuf *out, const OptimConfig *c, const float *state
     sb_puts(out, "   (a running mean of the gradient)\n    v = beta2 × v + (1 - beta2) × g² = ");
     v = mix(out, b2, v, w2, g, true);
     sb_puts(out, "   (a running mean of its square)\n");
-    double c1 = 1.0 - pow(optim_decimal(c->beta1), (double)t);
-    double c2 = 1.0 - pow(optim_decimal(c->beta2), (double)t);
-    sb_printf(out, "    m̂ = m / (1 - beta1^%ld) = ", t);
-    term(out, m);
-    sb_puts(out, " / ");
-    term(out, c1);
-    eq(out, m / c1);
+    double mh = corrected(out, "m̂ = m", "beta1", m, c->beta1, t);
     sb_puts(out, "   (bias correction: m and v started at 0)\n");
-    sb_printf(out, "    v̂ = v / (1 - beta2^%ld) = ", t);
-    term(out, v);
-    sb_puts(out, " / ");
-    term(out, c2);
-    eq(out, v / c2);
+    double vh = corrected(out, "v̂ = v", "beta2", v, c->beta2, t);
     sb_puts(out, "\n    step = m̂ / (√v̂ + eps) = ");
-    double step = scaled(out, m / c1, sqrt(v / c2), c->eps);
+    double step = scaled(out, mh, sqrt(vh), c->eps);
     sb_puts(out, "   (near ±1 while the gradient keeps its sign and size; smaller when it varies "
                  "or flips)\n");
     *name = "step";
