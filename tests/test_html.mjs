@@ -94,7 +94,7 @@ const snapshot = (page) => page.evaluate(() => {
   check(snap.frame === 0 && snap.phase === 'start', 'the page opens at the start of the first pass');
   check(snap.lossPoints > 0, 'the loss curve is drawn');
   const seen = [];
-  let shot = false;
+  let shot = false, sawChart = false;
   for (let k = 0; k < 500; k++) {
     await page.keyboard.press('ArrowRight');
     const next = await snapshot(page);
@@ -102,6 +102,19 @@ const snapshot = (page) => page.evaluate(() => {
     check(next.frame === snap.frame + 1, 'ArrowRight moves one event: ' + snap.frame + ' -> ' + next.frame);
     snap = next;
     if (['forward', 'backward', 'gradient', 'update'].includes(snap.phase)) seen.push(snap);
+    if (snap.phase === 'forward' && snap.text.includes('sigmoid(1.1)')) {
+      // an activation is drawn with its derivative, this node's input marked on both
+      const chart = await page.evaluate(() => {
+        const c = document.querySelector('#detail .actchart');
+        return c && { op: c.dataset.op, paths: c.querySelectorAll('path').length,
+          at: Array.from(c.querySelectorAll('circle title')).map((t) => t.textContent) };
+      });
+      sawChart = !!chart;
+      check(chart && chart.op === 'sigmoid' && chart.paths === 2
+        && chart.at.some((t) => t === 'sigmoid(1.1) = 0.75026')
+        && chart.at.some((t) => t === 'its derivative at 1.1: 0.18737'),
+        'the sigmoid step draws sigmoid and its derivative at 1.1: ' + JSON.stringify(chart));
+    }
     if (snap.phase === 'loss' && passEv) {
       check(shows(snap.text, passEv.loss), 'the loss step shows loss ' + passEv.loss + ': ' + snap.text);
       check(snap.current.join() === String(passEv.root), 'the loss step highlights the root');
@@ -114,6 +127,8 @@ const snapshot = (page) => page.evaluate(() => {
       shot = true;
     }
   }
+  if (path.basename(pagePath).startsWith('neuron'))
+    check(sawChart, 'the worked example\u2019s sigmoid step has its activation chart');
   check(seen.length === expected.length,
     'one step per forward, backward, gradient and update event: ' + seen.length + ' steps, ' + expected.length + ' events');
   for (let k = 0; k < Math.min(seen.length, expected.length); k++) {
