@@ -29,6 +29,7 @@ typedef struct Options {
     int threads;            /* 0: one per processor, at most 8 */
     int sandbox;            /* --sandbox, or implied by an --allow-* */
     int keep_denormals;     /* --keep-denormals */
+    int tour;               /* --tour */
     struct { const char *dir; int write; } allow[16];     /* --allow-read, --allow-write */
     size_t n_allow;
 } Options;
@@ -157,6 +158,13 @@ static const char *set_code(Options *o, const char *v)
     return NULL;
 }
 
+static const char *set_tour(Options *o, const char *v)
+{
+    (void)v;
+    o->tour = 1;
+    return NULL;
+}
+
 static const char *set_keep_denormals(Options *o, const char *v)
 {
     (void)v;
@@ -221,6 +229,9 @@ static const struct Option {
     { "--threads", "N", set_threads,
       "threads for large matrix products (default: one per\n"
       "processor, at most 8); the results are the same for any N", "a number of threads" },
+    { "--tour", NULL, set_tour,
+      "a guided tour of backpropagation in the REPL: lessons, code run live, exercises",
+      NULL },
     { "--keep-denormals", NULL, set_keep_denormals,
       "train blocks compute with denormal numbers instead of flushing\n"
       "them to zero (slower; for bit-exact comparisons)", NULL },
@@ -339,6 +350,8 @@ static int read_options(int argc, char **argv, Options *o)
     }
     if (o->code && o->file)
         return usage_error("give a FILE or -e CODE, not both (got '%s')", o->file);
+    if (o->tour && (o->file || o->code))
+        return usage_error("--tour runs in the REPL: give no FILE or -e CODE with it%s", "");
     return -1;
 }
 
@@ -608,7 +621,8 @@ int main(int argc, char **argv)
     if (!nn) return status;
 
     NnStatus st;
-    if (!o.code && !o.file && isatty(STDIN_FILENO) && !o.check) return repl_run(nn, o.trace, setup_repl, &o);
+    if (!o.code && !o.file && (isatty(STDIN_FILENO) || o.tour) && !o.check)
+        return repl_run(nn, o.trace, o.tour, setup_repl, &o);
     catch_signals();
     if (o.timeout > 0) arm_timeout(o.timeout);     /* checking reads data files: it counts too */
     if (o.code) {

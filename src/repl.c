@@ -3,6 +3,8 @@
  * end the session. A client of nn.h only, like main.c. */
 #include "repl.h"
 
+#include "tour.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
@@ -42,6 +44,7 @@ typedef struct Repl {
     void (*setup)(NnState *nn, void *ud);   /* for every new session (repl_run's) */
     void *setup_ud;
     bool drop;              /* the line read was refused: drop the unfinished input */
+    Tour tour;              /* the guided tour, once :tour has opened it (tour.at >= 0) */
 } Repl;
 
 enum { AT_READLINE = 1, AT_GETLINE = 2 };
@@ -325,6 +328,56 @@ static Cmd cmd_reset(Repl *r, const char *arg, bool at_break)
     return CMD_GO_ON;
 }
 
+/* ---- the guided tour: each lesson in a fresh session ---- */
+
+static Cmd tour_go(Repl *r, int k)
+{
+    if (!r->tour.lessons && !tour_open(&r->tour)) return CMD_GO_ON;
+    if (k < 0 || k >= r->tour.count) {
+        if (k >= r->tour.count && r->tour.at >= 0)
+            printf("that was the last lesson: the README and docs/language.md go on from here\n");
+        else
+            fprintf(stderr, "nn: the tour has lessons 1 to %d\n", r->tour.count);
+        return CMD_GO_ON;
+    }
+    nn_close(r->nn);
+    r->nn = new_session(r);
+    tour_show(&r->tour, r->nn, k);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_tour(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    return tour_go(r, *arg ? atoi(arg) - 1 : 0);
+}
+
+static Cmd cmd_next(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg, (void)at_break;
+    return tour_go(r, r->tour.at + 1);
+}
+
+static Cmd cmd_back(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg, (void)at_break;
+    return tour_go(r, r->tour.at > 0 ? r->tour.at - 1 : 0);
+}
+
+static Cmd cmd_hint(Repl *r, const char *arg, bool at_break)
+{
+    (void)arg, (void)at_break;
+    tour_hint(&r->tour);
+    return CMD_GO_ON;
+}
+
+static Cmd cmd_answer(Repl *r, const char *arg, bool at_break)
+{
+    (void)at_break;
+    tour_answer(&r->tour, r->nn, arg);
+    return CMD_GO_ON;
+}
+
 static Cmd cmd_quit(Repl *r, const char *arg, bool at_break)
 {
     (void)arg;
@@ -364,6 +417,15 @@ static const ReplCommand commands_help[] = {
       "  :save FILE       write this session's definitions as a script" },
     { "reset", "", CMD_NOT_AT_BREAK, cmd_reset,
       "  :reset           forget everything" },
+    { "tour", "", CMD_NOT_AT_BREAK, cmd_tour,
+      "  :tour [N]        a guided tour of backpropagation, lesson by lesson (N: from lesson N)" },
+    { "next", "", CMD_NOT_AT_BREAK, cmd_next,
+      "  :next, :back     the tour's next or previous lesson" },
+    { "back", "", CMD_NOT_AT_BREAK, cmd_back, NULL },
+    { "hint", "", CMD_NOT_AT_BREAK, cmd_hint,
+      "  :hint            a hint for the tour's exercise" },
+    { "answer", "", CMD_NOT_AT_BREAK, cmd_answer,
+      "  :answer X        answer the tour's question (a number or an expression)" },
     { "quit", "q exit", CMD_ANYWHERE, cmd_quit,
       "  :quit            leave (or Ctrl-D)" },
     { "continue", "c", CMD_AT_BREAK, cmd_continue,
@@ -380,7 +442,7 @@ static void print_commands(void)
             && (i == 0 || commands_help[i - 1].where != CMD_AT_BREAK))
             puts("at a breakpoint of a train block (break step N, break nonfinite, break "
                  "grad_norm X):");
-        puts(commands_help[i].help);
+        if (commands_help[i].help) puts(commands_help[i].help);
     }
     puts("Ctrl-C stops a long train block after its current step, or a loop between two of its\n"
          "iterations (what ran is kept), or clears the line.");
@@ -504,6 +566,7 @@ static Cmd session_loop(Repl *r, bool at_break)
         nn_run_string(r->nn, "<input>", r->pending);
         fflush(stdout);
         pending_clear(r);
+        if (!at_break) tour_check(&r->tour, r->nn);     /* a goal the statements met */
         if (r->quit) return CMD_QUIT;   /* :quit at a breakpoint of what just ran */
     }
 }
@@ -598,14 +661,15 @@ NnBreakAction repl_on_break(NnState *nn, const char *why, void *userdata)
     return c == CMD_CONTINUE ? NN_BREAK_CONTINUE : NN_BREAK_STOP;
 }
 
-int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void *ud)
+int repl_run(NnState *nn, int trace, int tour, void (*setup)(NnState *nn, void *ud), void *ud)
 {
     Repl r;
     memset(&r, 0, sizeof r);
+    r.tour.at = -1;
     r.trace = trace != 0;
     r.setup = setup;
     r.setup_ud = ud;
-    r.readline = want_readline();
+    r.readline = want_readline() && isatty(STDIN_FILENO);  /* --tour may read a pipe */
     nn_close(nn);       /* the REPL keeps its own session, so :reset can replace it */
     r.nn = new_session(&r);
     catch_signals(NULL);
@@ -621,7 +685,9 @@ int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void 
     }
 #endif
     printf("nn %s — type statements, or :help. Ctrl-D leaves.\n", nn_version());
+    if (tour) tour_go(&r, 0);
     session_loop(&r, false);
+    tour_close(&r.tour);
 #ifdef NN_HAVE_READLINE
     if (r.readline && r.history[0]) history_truncate_file(r.history, 1000);
     clear_matches();

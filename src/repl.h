@@ -5,10 +5,11 @@
 #include "nn.h"
 
 /* Runs the read-eval-print loop on the terminal until :quit or Ctrl-D. Takes over `nn` (it
- * closes it; :reset makes new sessions). `trace` is --trace. `setup` (may be NULL) is called
- * with each session the REPL makes, the first and each :reset's, and `ud`: what the options
- * set in every one. Returns the exit status. */
-int repl_run(NnState *nn, int trace, void (*setup)(NnState *nn, void *ud), void *ud);
+ * closes it; :reset makes new sessions). `trace` is --trace; `tour` (--tour) opens the guided
+ * tour's first lesson. `setup` (may be NULL) is called with each session the REPL makes, the
+ * first and each :reset's, and `ud`: what the options set in every one. Returns the exit
+ * status. */
+int repl_run(NnState *nn, int trace, int tour, void (*setup)(NnState *nn, void *ud), void *ud);
 /* A breakpoint handler (nn_set_break_handler) for `nn FILE` runs: a "break>" prompt on
  * standard input, with line editing on a terminal, that runs statements and commands until
  * :continue, :stop or the end of input (which continues). `userdata` is NULL. */
