@@ -1076,6 +1076,12 @@ static bool run_epoch(Loop *lp)
     bool log = t->set.log_every && ((epoch + 1) % t->set.log_every == 0 || epoch + 1 == t->set.epochs);
     if (t->has_val) evaluate(lp, &t->val_eval, &sc.val_loss, &sc.val_metric);
     record_curve(lp, epoch, sc.loss, sc.val_loss);
+    if (t->has_val && rt->trace_all && rt->trace_format == TRACE_JSON) {
+        /* the validation loss, for the page's loss chart beside the training loss */
+        sb_printf(&rt->out, "{\"event\":\"val_loss\",\"block\":%d,\"epoch\":%d,\"update\":%ld,"
+                  "\"loss\":%.9g}\n", lp->block, epoch + 1, lp->step, sc.val_loss);
+        rt_flush(rt);
+    }
     if (log && t->over_data && t->set.metric) {
         double loss;
         evaluate(lp, &t->train_eval, &loss, &sc.metric);

@@ -250,6 +250,13 @@ async function lessonChecks(page, name) {
         name + ': relu: layer1 not far below layer7: ' + relu.legend[0] + ' / ' + relu.legend[6]);
     }
   }
+  if (name === 'lesson-spiral.html') {
+    // a block with validation: its validation loss, per epoch, labelled beside the training loss
+    check(got.title === 'loss per update (train block, 2000 updates)', name + ': the loss title: ' + got.title);
+    check(got.legend.length === 2 && got.legend[0].startsWith('net: ')
+      && got.legend[1].startsWith('net (validation, per epoch): ') && got.lines === 2,
+      name + ': training and validation loss, labelled: ' + got.legend.join(' | '));
+  }
   if (name === 'lesson-moons.html') {
     // the predictions over the input space, pass by pass: the boundary moves as the model learns
     const pred = () => page.evaluate(() => ({

@@ -71,8 +71,10 @@ printf '%s\n' 'seed 1' 'let points = moons(100, noise = 0.1)' 'model net {' '  d
     '  epochs 40' '  batch 25' '  trace every 40' '}' >"$work/moons.nn"
 make_page "$work/moons.nn" "$work/lesson-moons.html" 2>/dev/null ||
     fail "cannot make the page of a traced moons run"
+make_page examples/spiral.nn "$work/lesson-spiral.html" 2>/dev/null ||
+    fail "cannot make the page of examples/spiral.nn"
 
 NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" NN_XOR_TRACE="$work/xor_step.jsonl" \
     node "$here/test_html.mjs" "$work/neuron.html" "$work/neuron.jsonl" \
          "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html" \
-         "$work/lesson-vanishing.html" "$work/lesson-moons.html"
+         "$work/lesson-vanishing.html" "$work/lesson-moons.html" "$work/lesson-spiral.html"

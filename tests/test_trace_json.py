@@ -43,6 +43,7 @@ def events(script):
         "grad_norms": {"block", "update", "norms"},
         "points": {"block", "inputs", "range", "x", "y"},
         "grid": {"block", "step", "kind", "out"},
+        "val_loss": {"block", "epoch", "update", "loss"},
         "zoom": {"step", "layer", "unit", "rows", "x", "x_row0", "w", "b", "z", "activations"},
     }
     for e in evs:
