@@ -336,6 +336,14 @@ for (const file of morePages) {
         + ' columns): ' + (l ? l.grad + ' / ' + l.title : 'no line'));
     }
     await page.keyboard.press('v');
+    // a link that names the view opens on it
+    const linked = await context.newPage();
+    await linked.goto(pathToFileURL(path.resolve(file)).href + '#pass=1&event=5&view=neurons', { waitUntil: 'load' });
+    const opened = await linked.evaluate(() => [getComputedStyle(document.getElementById('neurons')).display,
+      location.hash]);
+    check(opened[0] !== 'none' && opened[1] === '#pass=1&event=5&view=neurons',
+      name + ': a link with view=neurons opens the neuron view: ' + opened.join(' '));
+    await linked.close();
   }
   if (name.startsWith('xor_step')) {
     // a model's backward is headed by its layers, top down, each where its gradient arrives
