@@ -115,6 +115,13 @@ static void lower_train_loss(Lower *l, TrainInstr *ti, const AstNode *st)
     ti->formula.plan = lower_plan(l, &root, 1);
     ti->params = lower_grad_params(l, &ti->formula.plan, root, NULL, 0, &ti->n_params);
     ti->loss_name = "loss";
+    /* the last few scalar lets the loss is computed from (the one neuron's yhat and z), for
+     * the page: computed anyway, so watching them costs nothing but the event's bytes */
+    for (uint32_t k = ti->formula.plan.count; k-- > 0 && ti->n_watch < TRAIN_WATCH;) {
+        const GraphNode *n = graph_node(l->g, ti->formula.plan.ids[k]);
+        if (n->id != root && n->name && n->size == 1 && n->op != OP_PARAM && n->op != OP_CONST)
+            ti->watch[ti->n_watch++] = n->id;
+    }
 }
 
 /* The passes of a model trained on data. */

@@ -69,6 +69,9 @@ typedef struct ModelParams {
     int count;
 } ModelParams;
 
+/* The named values of a formula's train block that its loss events carry (the page's chart). */
+#define TRAIN_WATCH 4
+
 typedef struct TrainInstr {
     bool over_data;             /* train MODEL on X, Y; else train LOSS */
     uint32_t X, Y;              /* the whole data */
@@ -91,6 +94,8 @@ typedef struct TrainInstr {
     const char *metric_name;
     const char *resume;
     TraceFocus focus;           /* trace step N at PLACES */
+    uint32_t watch[TRAIN_WATCH];    /* train LOSS: scalar lets the loss is computed from (yhat, */
+    int n_watch;                    /* ... z), whose values the JSON loss events carry */
     bool has_grid;              /* a model of layers with 1 or 2 inputs, in a block that traces
                                    some passes: its predictions over */
     uint32_t grid_x, grid_out;  /* ... a grid of the input space (grid_x, TRAIN_GRID rows), */

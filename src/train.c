@@ -394,8 +394,18 @@ static void update(Loop *lp)
             sb_json_string(out, t->model.model, strlen(t->model.model));
             sb_putc(out, ',');
         }
-        sb_printf(out, "\"epoch\":%d,\"update\":%ld,\"loss\":%.9g}\n", lp->epoch + 1, lp->step,
+        sb_printf(out, "\"epoch\":%d,\"update\":%ld,\"loss\":%.9g", lp->epoch + 1, lp->step,
                   lp->last_loss);
+        if (t->n_watch) {       /* a formula's named values, as this update's pass found them */
+            sb_puts(out, ",\"values\":{");
+            for (int i = t->n_watch; i-- > 0;) {
+                const GraphNode *n = node(lp->rt, t->watch[i]);
+                sb_json_string(out, n->name, strlen(n->name));
+                sb_printf(out, ":%.9g%s", n->value[0], i ? "," : "");
+            }
+            sb_putc(out, '}');
+        }
+        sb_puts(out, "}\n");
         rt_flush(lp->rt);
     }
     if (lp->explain_update) {

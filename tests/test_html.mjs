@@ -250,6 +250,15 @@ async function lessonChecks(page, name) {
         name + ': relu: layer1 not far below layer7: ' + relu.legend[0] + ' / ' + relu.legend[6]);
     }
   }
+  if (name === 'lesson-neuron-train.html') {
+    // a scalar formula trained: yhat (and z) per update, beside the loss per update
+    const values = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.valuecard .legend .run')).map((e) => e.textContent));
+    check(values.length === 2 && values.includes('z: 1.1 \u2192 2.12332')
+      && values.some((v) => v.startsWith('yhat: 0.75026 \u2192 ')),
+      name + ': yhat and z per update: ' + values.join(' | '));
+    check(got.title === 'loss per update (train block, 50 updates)', name + ': the loss per update: ' + got.title);
+  }
   if (name === 'lesson-spiral.html') {
     // a block with validation: its validation loss, per epoch, labelled beside the training loss
     check(got.title === 'loss per update (train block, 2000 updates)', name + ': the loss title: ' + got.title);

@@ -73,8 +73,14 @@ make_page "$work/moons.nn" "$work/lesson-moons.html" 2>/dev/null ||
     fail "cannot make the page of a traced moons run"
 make_page examples/spiral.nn "$work/lesson-spiral.html" 2>/dev/null ||
     fail "cannot make the page of examples/spiral.nn"
+printf '%s\n' 'let x = 2' 'let y = 1' 'param w = 0.5' 'param b = 0.1' 'let z = w * x + b' \
+    'let yhat = sigmoid(z)' 'let loss = (y - yhat)^2' 'train loss {' '  optimizer sgd(lr = 0.1)' \
+    '  epochs 50' '  trace every 25' '}' >"$work/neuron_train.nn"
+make_page "$work/neuron_train.nn" "$work/lesson-neuron-train.html" 2>/dev/null ||
+    fail "cannot make the page of the one neuron trained"
 
 NN_PLAYWRIGHT="$cache/node_modules" NN_CHROMIUM="$chromium" NN_XOR_TRACE="$work/xor_step.jsonl" \
     node "$here/test_html.mjs" "$work/neuron.html" "$work/neuron.jsonl" \
          "$work/two_layer.html" "$work/xor_step.html" "$work/escape.html" \
-         "$work/lesson-vanishing.html" "$work/lesson-moons.html" "$work/lesson-spiral.html"
+         "$work/lesson-vanishing.html" "$work/lesson-moons.html" "$work/lesson-spiral.html" \
+         "$work/lesson-neuron-train.html"
