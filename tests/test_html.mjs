@@ -212,6 +212,14 @@ const snapshot = (page) => page.evaluate(() => {
   await page.evaluate(() => { location.hash = '#pass=1&event=3'; });
   await page.waitForTimeout(200);
   check((await snapshot(page)).frame === 2, 'a link typed into the address moves the stepper there');
+  // the one neuron in the neuron view: one input, one unit, the weight's line with its gradient
+  await page.keyboard.press('End');
+  await page.keyboard.press('v');
+  const line = await page.evaluate(() => Array.from(document.querySelectorAll('#neurons line.wt'))
+    .map((l) => l.querySelector('title').textContent));
+  check(line.length === 1 && line[0].includes('\u2202loss/\u2202w[0,0] = \u22120.187175')
+    && line[0].startsWith('w[0,0] = 0.518717'),
+    'the one neuron as a neuron: its weight after the update, and its gradient: ' + line.join(' | '));
   check(errors.length === 0, 'deep links: no page error: ' + errors.join('; '));
   await page.close();
 }
@@ -353,6 +361,19 @@ for (const file of morePages) {
     check(opened[0] !== 'none' && opened[1] === '#pass=1&event=5&view=neurons',
       name + ': a link with view=neurons opens the neuron view: ' + opened.join(' '));
     await linked.close();
+  }
+  if (name.startsWith('two_layer')) {
+    // a formula written as layers (tanh(X @ W1 + b1), then W2) has a neuron view too
+    await page.keyboard.press('End');
+    await page.keyboard.press('v');
+    const nv = await page.evaluate(() => ({
+      shown: getComputedStyle(document.getElementById('neurons')).display !== 'none',
+      w1: document.querySelectorAll('#neurons line[data-w="W1"]').length,
+      w2: document.querySelectorAll('#neurons line[data-w="W2"]').length,
+      grads: Array.from(document.querySelectorAll('#neurons line[data-w="W2"]')).filter((l) => l.dataset.grad !== '').length }));
+    check(nv.shown && nv.w1 === 16 && nv.w2 === 8 && nv.grads === 8,
+      name + ': the formula\u2019s layers as neurons: ' + JSON.stringify(nv));
+    await page.keyboard.press('v');
   }
   if (name.startsWith('xor_step')) {
     // a model's backward is headed by its layers, top down, each where its gradient arrives
