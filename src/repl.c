@@ -334,10 +334,7 @@ static Cmd tour_go(Repl *r, int k)
 {
     if (!r->tour.lessons && !tour_open(&r->tour)) return CMD_GO_ON;
     if (k < 0 || k >= r->tour.count) {
-        if (k >= r->tour.count && r->tour.at >= 0)
-            printf("that was the last lesson: the README and docs/language.md go on from here\n");
-        else
-            fprintf(stderr, "nn: the tour has lessons 1 to %d\n", r->tour.count);
+        fprintf(stderr, "nn: the tour has lessons 1 to %d\n", r->tour.count);
         return CMD_GO_ON;
     }
     nn_close(r->nn);
@@ -355,6 +352,10 @@ static Cmd cmd_tour(Repl *r, const char *arg, bool at_break)
 static Cmd cmd_next(Repl *r, const char *arg, bool at_break)
 {
     (void)arg, (void)at_break;
+    if (r->tour.lessons && r->tour.at + 1 == r->tour.count) {
+        puts("that was the last lesson: the README and docs/language.md go on from here");
+        return CMD_GO_ON;
+    }
     return tour_go(r, r->tour.at + 1);
 }
 
