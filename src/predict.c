@@ -38,11 +38,6 @@ static double target(const GraphNode *Y, int r)
     return k > 1 ? best : y[0];
 }
 
-static void head(StrBuf *out, const char *event, int block)
-{
-    sb_printf(out, "{\"event\":\"%s\",\"block\":%d", event, block);
-}
-
 void predict_begin(Runtime *rt, const TrainInstr *t, int block, const char *run)
 {
     if (!t->has_grid || rt->trace_format != TRACE_JSON) return;
@@ -63,11 +58,7 @@ void predict_begin(Runtime *rt, const TrainInstr *t, int block, const char *run)
             }
     }
     StrBuf *out = &rt->out;
-    head(out, "points", block);
-    if (run) {
-        sb_puts(out, ",\"run\":");
-        sb_json_string(out, run, strlen(run));
-    }
+    rt_block_event(rt, "points", block, run);
     sb_printf(out, ",\"inputs\":%d,\"range\":[", in);
     for (int c = 0; c < in; c++) sb_printf(out, "%s[%.9g,%.9g]", c ? "," : "", lo[c], hi[c]);
     sb_puts(out, "],\"x\":[");
@@ -96,7 +87,7 @@ void predict_pass(Runtime *rt, const TrainInstr *t, int block, long step)
     const char *kind = k > 1 ? "class" : t->loss_op == OP_BCE_LOGITS ? "logit"
                      : t->loss_op == OP_BCE ? "probability" : "value";
     StrBuf *out = &rt->out;
-    head(out, "grid", block);
+    rt_block_event(rt, "grid", block, NULL);
     sb_printf(out, ",\"step\":%ld,\"kind\":\"%s\",\"out\":[", step, kind);
     for (int r = 0; r < rows; r++) {
         const float *v = o->value + (size_t)r * (size_t)k;

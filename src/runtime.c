@@ -653,6 +653,14 @@ void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const in
     memcpy(u->after, after, (size_t)n * sizeof *after);
 }
 
+void rt_block_event(Runtime *rt, const char *event, int block, const char *run)
+{
+    sb_printf(&rt->out, "{\"event\":\"%s\",\"block\":%d", event, block);
+    if (!run) return;
+    sb_puts(&rt->out, ",\"run\":");
+    sb_json_string(&rt->out, run, strlen(run));
+}
+
 void rt_run_add(Runtime *rt, const char *label, const float *v, int n, long every)
 {
     rt->runs = nn_realloc(rt->runs, (size_t)(rt->n_runs + 1) * sizeof *rt->runs);

@@ -309,6 +309,9 @@ void rt_units_set(Runtime *rt, uint32_t model, int n, const int *alive, const in
 /* What the last train block of that model recorded, or NULL: *n layers, alive and units. */
 const RtUnits *rt_units_get(const Runtime *rt, uint32_t model);
 
+/* Starts a train block's JSON event: `{"event":EVENT,"block":BLOCK` and `,"run":RUN` when run is
+ * not NULL (the model it trains); the caller adds its fields and the closing brace. */
+void rt_block_event(Runtime *rt, const char *event, int block, const char *run);
 /* Keeps a copy of a train block's loss curve (n values, one every `every` epochs), labelled. */
 void rt_run_add(Runtime *rt, const char *label, const float *v, int n, long every);
 

@@ -388,13 +388,8 @@ static void update(Loop *lp)
     if (lp->rt->trace_all && lp->rt->trace_format == TRACE_JSON) {
         /* the loss curve: one event per update, with the loss of its last batch */
         StrBuf *out = &lp->rt->out;
-        sb_printf(out, "{\"event\":\"loss\",\"block\":%d,", lp->block);
-        if (t->model.model) {
-            sb_puts(out, "\"run\":");
-            sb_json_string(out, t->model.model, strlen(t->model.model));
-            sb_putc(out, ',');
-        }
-        sb_printf(out, "\"epoch\":%d,\"update\":%ld,\"loss\":%.9g", lp->epoch + 1, lp->step,
+        rt_block_event(lp->rt, "loss", lp->block, t->model.model);
+        sb_printf(out, ",\"epoch\":%d,\"update\":%ld,\"loss\":%.9g", lp->epoch + 1, lp->step,
                   lp->last_loss);
         if (t->n_watch) {       /* a formula's named values, as this update's pass found them */
             sb_puts(out, ",\"values\":{");
@@ -734,8 +729,10 @@ static void check_dead_relu(Loop *lp, bool warn)
  * since epoch 1 is taking steps that are too small (a larger learning rate); one that fell and
  * then stopped is on a plateau (momentum or adam move on across it). Not reported when the
  * vanishing-gradient warning named the cause already. */
-static void check_plateau(Loop *lp, int epochs, double first, double mark, double last)
+static void check_plateau(Loop *lp)
 {
+    int epochs = lp->t->set.epochs;
+    double first = lp->first_loss, mark = lp->mark_loss, last = lp->final_loss;
     if (lp->vanishing || epochs < 20 || !(first > 0) || last < 0.8 * first) return;
     if (fabs(mark - last) > 0.01 * fabs(mark)) return;
     int span = epochs - 1 - lp->mark;           /* the epochs from `mark` to the last */
@@ -831,13 +828,8 @@ static void gn_record(Loop *lp)
     sb_putc(out, '\n');
     rt_flush_text(rt);
     if (rt->trace_format == TRACE_JSON) {
-        sb_printf(out, "{\"event\":\"grad_norms\",\"block\":%d,", lp->block);
-        if (t->model.model) {
-            sb_puts(out, "\"run\":");
-            sb_json_string(out, t->model.model, strlen(t->model.model));
-            sb_putc(out, ',');
-        }
-        sb_printf(out, "\"update\":%ld,\"norms\":{", update);
+        rt_block_event(rt, "grad_norms", lp->block, t->model.model);
+        sb_printf(out, ",\"update\":%ld,\"norms\":{", update);
         for (int g = 0; g < groups; g++) {
             if (g) sb_putc(out, ',');
             sb_json_string(out, lp->gn_label[g], strlen(lp->gn_label[g]));
@@ -1088,8 +1080,9 @@ static bool run_epoch(Loop *lp)
     record_curve(lp, epoch, sc.loss, sc.val_loss);
     if (t->has_val && rt->trace_all && rt->trace_format == TRACE_JSON) {
         /* the validation loss, for the page's loss chart beside the training loss */
-        sb_printf(&rt->out, "{\"event\":\"val_loss\",\"block\":%d,\"epoch\":%d,\"update\":%ld,"
-                  "\"loss\":%.9g}\n", lp->block, epoch + 1, lp->step, sc.val_loss);
+        rt_block_event(rt, "val_loss", lp->block, NULL);
+        sb_printf(&rt->out, ",\"epoch\":%d,\"update\":%ld,\"loss\":%.9g}\n", epoch + 1, lp->step,
+                  sc.val_loss);
         rt_flush(rt);
     }
     if (log && t->over_data && t->set.metric) {
@@ -1134,7 +1127,7 @@ static void train_finish(Loop *lp)
     svg_runs(lp);
     if (lp->epoch > lp->start) check_dead_relu(lp, lp->epoch == t->set.epochs && lp->start == 0);
     if (lp->epoch == t->set.epochs && lp->start == 0) {
-        check_plateau(lp, t->set.epochs, lp->first_loss, lp->mark_loss, lp->final_loss);
+        check_plateau(lp);
     }
 }
 
