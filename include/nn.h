@@ -176,6 +176,12 @@ NN_API NnStatus nn_run_file(NnState *nn, const char *path);
  * the messages on the error callback. */
 NN_API NnStatus nn_check_string(NnState *nn, const char *name, const char *code);
 NN_API NnStatus nn_check_file(NnState *nn, const char *path);
+/* Checks the file at `path` as nn_check_file does, then writes it to the output callback as
+ * a program for another framework, `format`: "pytorch" (one standalone Python file: a
+ * torch.nn.Module per model, the data, the train blocks, torchrun's DistributedDataParallel;
+ * see docs/language.md). Nothing runs. Returns NN_ERROR_COMPILE, with located messages, for
+ * what the format cannot express (and for an unknown format), else as nn_check_file. */
+NN_API NnStatus nn_export_file(NnState *nn, const char *path, const char *format);
 
 /* Computes the current value of a defined name (a let formula is re-evaluated from the
  * current params) and fills *out with a view of it (see NnTensorView for how long it is

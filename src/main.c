@@ -20,6 +20,7 @@ typedef struct Options {
     const char *code, *file;
     int check, trace, full;
     const char *format, *html, *plot, *seed;
+    const char *export_to;  /* --export=FORMAT */
     size_t max_memory;
     uint64_t max_steps;     /* 0: no limit */
     double timeout;         /* seconds; 0: no limit */
@@ -145,6 +146,13 @@ static const char *set_html(Options *o, const char *v)
     return NULL;
 }
 
+static const char *set_export(Options *o, const char *v)
+{
+    if (strcmp(v, "pytorch") != 0) return "--export takes pytorch (ONNX is `save MODEL \"FILE.onnx\"` in a script), not '%s'";
+    o->export_to = v;
+    return NULL;
+}
+
 static const char *set_seed(Options *o, const char *v)
 {
     o->seed = v;        /* read once the session exists */
@@ -211,6 +219,9 @@ static const struct Option {
     const char *needs;      /* what a missing value is ("NAME needs ...") */
 } options[] = {
     { "--check", NULL, set_check, "parse and check names and shapes only; run nothing", NULL },
+    { "--export", "pytorch", set_export,
+      "write the script as one PyTorch program (train.py) on stdout:\n"
+      "its models, data and train blocks; torchrun runs it with DDP", "a format: pytorch" },
     { "--trace", NULL, set_trace, "explain every backward pass and the update after it", NULL },
     { "--trace=text", NULL, set_trace, NULL, NULL },
     { "--trace=dot", NULL, set_trace_dot,
@@ -350,6 +361,9 @@ static int read_options(int argc, char **argv, Options *o)
     }
     if (o->code && o->file)
         return usage_error("give a FILE or -e CODE, not both (got '%s')", o->file);
+    if (o->export_to && (o->code || !o->file || o->check || o->html || o->trace))
+        return usage_error("--export=%s takes one script FILE, and no -e, --check, --html or "
+                           "--trace", o->export_to);
     if (o->tour && (o->file || o->code))
         return usage_error("--tour runs in the REPL: give no FILE or -e CODE with it%s", "");
     return -1;
@@ -621,6 +635,12 @@ int main(int argc, char **argv)
     if (!nn) return status;
 
     NnStatus st;
+    if (o.export_to) {
+        st = nn_export_file(nn, o.file, o.export_to);
+        nn_close(nn);
+        fflush(stdout);
+        return exit_status(st);
+    }
     if (!o.code && !o.file && (isatty(STDIN_FILENO) || o.tour) && !o.check)
         return repl_run(nn, o.trace, o.tour, setup_repl, &o);
     catch_signals();

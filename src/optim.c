@@ -136,7 +136,7 @@ static size_t optim_offset(const char *name)
 }
 
 /* The value of argument `name` in *c (nesterov: 1 or 0). */
-static double optim_get(const OptimConfig *c, const char *name)
+double optim_option(const OptimConfig *c, const char *name)
 {
     size_t at = optim_offset(name);
     if (at == SIZE_MAX) return c->nesterov ? 1.0 : 0.0;
@@ -179,7 +179,7 @@ const char *optim_validate(const OptimConfig *c, char *msg, size_t cap)
     int n;
     const ArgSpec *args = optim_args(c->kind, &n);
     for (int i = 0; i < n; i++) {
-        if (!argspec_in_range(&args[i], optim_get(c, args[i].name))) {
+        if (!argspec_in_range(&args[i], optim_option(c, args[i].name))) {
             snprintf(msg, cap, "'%s' must be %s", args[i].name, args[i].range);
             return msg;
         }

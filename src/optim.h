@@ -58,6 +58,8 @@ bool optim_lookup(const char *name, OptimKind *out);
  * see optim_validate. */
 bool optim_set_option(OptimConfig *c, const char *name, float value);
 
+/* The value of the argument called `name` (a row of optim_args(c->kind); nesterov: 1 or 0). */
+double optim_option(const OptimConfig *c, const char *name);
 /* NULL if c's arguments are valid, else a message naming the first problem, written into
  * msg[cap] (truncated to fit) and returned. Each argument of optim_args(c->kind) is checked
  * against its row's range, in row order ("'lr' must be positive", "'beta2' must be at least 0

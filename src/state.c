@@ -2,6 +2,7 @@
  * parse → check → lower → run for each text it is given. */
 #include "state.h"
 
+#include "export_torch.h"
 #include "kernels.h"
 #include "lower.h"
 #include "parse.h"
@@ -72,6 +73,7 @@ NnState *nn_new(void)
     source_table_init(&nn->sources);
     symtab_init(&nn->syms);
     rt_init(&nn->rt);
+    nn->seed = NN_DEFAULT_SEED;
     sandbox_init(&nn->sandbox);
     nn->rt.files = &nn->sandbox;
     nn->out_fn = write_stdout;
@@ -116,6 +118,7 @@ void nn_set_errors(NnState *nn, NnWriteFn fn, void *userdata)
 
 void nn_set_seed(NnState *nn, uint64_t seed)
 {
+    nn->seed = seed;
     rng_seed(&nn->rt.rng, seed);
 }
 
@@ -427,9 +430,25 @@ static DataLimits data_limits(NnState *nn)
     return lim;
 }
 
-/* The whole pipeline for one text. With run = false, only parse and check. */
-static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, bool run)
+/* What run_source does with a text once it is checked. */
+typedef enum Mode { MODE_CHECK, MODE_RUN, MODE_EXPORT_TORCH } Mode;
+
+/* The checked unit as a PyTorch program, on the output. */
+static NnStatus export_unit(NnState *nn, const AstList *stmts, const char *name)
 {
+    StrBuf sb;
+    sb_init(&sb);
+    NnStatus st = NN_OK;
+    if (export_torch(stmts, name, nn->seed, &nn->diag, &sb) > 0) st = NN_ERROR_COMPILE;
+    else nn->out_fn(nn->out_ud, sb.data, sb.len);
+    sb_free(&sb);
+    return st;
+}
+
+/* The whole pipeline for one text: parse and check, then run, or only that, or export. */
+static NnStatus run_source(NnState *nn, const char *name, const char *text, size_t len, Mode mode)
+{
+    bool run = mode == MODE_RUN;
     rt_call_start(&nn->rt);
     uint32_t id = source_add(&nn->sources, name, text, len);
     const Source *src = source_get(&nn->sources, id);
@@ -445,6 +464,8 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
         || sema_check(&ctx.stmts, &nn->syms, &nn->diag, &nn->interner, &arena,
                       &nn->sandbox, &limits) > 0) {
         status = NN_ERROR_COMPILE;
+    } else if (mode == MODE_EXPORT_TORCH) {
+        status = export_unit(nn, &ctx.stmts, name);
     } else if (run) {
         /* a run that fails part-way changes nothing: keep what it could change */
         RtSnapshot before;
@@ -474,7 +495,7 @@ static NnStatus run_source(NnState *nn, const char *name, const char *text, size
     return status;
 }
 
-static NnStatus with_file(NnState *nn, const char *path, bool run)
+static NnStatus with_file(NnState *nn, const char *path, Mode mode)
 {
     bool std_in = strcmp(path, "-") == 0;
     SandboxFile file;
@@ -507,7 +528,7 @@ static NnStatus with_file(NnState *nn, const char *path, bool run)
     }
     const char *outer = nn->sandbox.script;    /* names in the text may be beside it */
     nn->sandbox.script = std_in ? NULL : path;
-    NnStatus st = run_source(nn, std_in ? "<stdin>" : path, sb.data ? sb.data : "", sb.len, run);
+    NnStatus st = run_source(nn, std_in ? "<stdin>" : path, sb.data ? sb.data : "", sb.len, mode);
     nn->sandbox.script = outer;
     sb_free(&sb);
     return st;
@@ -515,22 +536,32 @@ static NnStatus with_file(NnState *nn, const char *path, bool run)
 
 NnStatus nn_run_string(NnState *nn, const char *name, const char *code)
 {
-    return run_source(nn, name, code, strlen(code), true);
+    return run_source(nn, name, code, strlen(code), MODE_RUN);
 }
 
 NnStatus nn_check_string(NnState *nn, const char *name, const char *code)
 {
-    return run_source(nn, name, code, strlen(code), false);
+    return run_source(nn, name, code, strlen(code), MODE_CHECK);
 }
 
 NnStatus nn_run_file(NnState *nn, const char *path)
 {
-    return with_file(nn, path, true);
+    return with_file(nn, path, MODE_RUN);
 }
 
 NnStatus nn_check_file(NnState *nn, const char *path)
 {
-    return with_file(nn, path, false);
+    return with_file(nn, path, MODE_CHECK);
+}
+
+NnStatus nn_export_file(NnState *nn, const char *path, const char *format)
+{
+    if (strcmp(format, "pytorch") != 0) {
+        diag_plain(&nn->diag, DIAG_ERROR, "cannot export to '%s': the formats are pytorch "
+                   "(and ONNX, with `save MODEL \"FILE.onnx\"`)", format);
+        return NN_ERROR_COMPILE;
+    }
+    return with_file(nn, path, MODE_EXPORT_TORCH);
 }
 
 NnStatus nn_set(NnState *nn, const char *name, const float *data, size_t size)

@@ -31,6 +31,7 @@ struct NnState {
     size_t n_defs, cap_defs;
     char *plot_path;        /* --plot */
     Sandbox sandbox;        /* --sandbox: where files may be read and written */
+    uint64_t seed;          /* the random numbers' seed (nn_set_seed), for exports */
     NnBreakFn break_fn;     /* the host's breakpoint handler */
     void *break_ud;
 };

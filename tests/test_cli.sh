@@ -26,6 +26,10 @@ check two-scripts 2 "give one script" -- "$nn" a.nn b.nn
 check seed-bad 2 "--seed needs an integer from 0 to 4294967295" -- "$nn" --seed x -e 'print 1'
 check seed-overflow 2 "--seed needs an integer" -- "$nn" --seed 99999999999999999999999 -e 'print 1'
 check seed 0 "" -- "$nn" --seed 7 -e 'print rand(2)'
+check export-format 2 "--export takes pytorch" -- "$nn" --export=onnx examples/iris.nn
+check export-needs-file 2 "--export=pytorch takes one script FILE" -- "$nn" --export=pytorch -e 'print 1'
+check export 0 "class NetModel(nn.Module):" -- "$nn" --export=pytorch examples/iris.nn
+check export-refused 2 "examples/neuron.nn:18:1: error: cannot export a 'trace' statement" -- "$nn" --export=pytorch examples/neuron.nn
 check trace-flag 0 "backward:" -- "$nn" --trace -e 'param w = 3; backward w * w'
 # the same seed gives the same draws; a different one does not
 a=$("$nn" --seed 7 -e 'print randn(3)'); b=$("$nn" --seed 7 -e 'print randn(3)'); c=$("$nn" --seed 8 -e 'print randn(3)')
