@@ -224,7 +224,8 @@ static bool optim_value(Sema *s, AstNode *a, const ArgSpec *row, OptimConfig *c,
         if (!lr_formula(s, v, lr)) return false;
         if (*lr) return true;
     }
-    if (sema_expr(s, v) && !v->sema.is_const) {
+    if (!sema_expr(s, v)) return false;     /* reported (sema_arg_value would check it again) */
+    if (!v->sema.is_const) {
         sema_error(s, v->span, "%s must be a constant number%s", optim_what(row->name, true, buf,
                    sizeof buf), is_lr ? " in a train block (a 'step' statement may compute it, "
                    "e.g. in a loop)" : "");
