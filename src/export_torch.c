@@ -289,6 +289,10 @@ static bool op_text(Ex *x, const AstNode *e, OpKind op, const AstNode *const *in
             sb_putc(sb, '(');
             shape_args(sb, &e->sema.shape);
             sb_puts(sb, e->sema.shape.rank == 1 ? ",)" : ")");
+        } else if (is_key(key, len, "kernel") || is_key(key, len, "stride")
+                   || is_key(key, len, "pad")) {
+            const int *v = key[0] == 'k' ? at->kernel : key[0] == 's' ? at->stride : at->pad;
+            sb_printf(sb, "(%d, %d)", v[0], v[1]);
         } else if (is_key(key, len, "fill")) {
             py_number(sb, at->fill);
         } else if (is_key(key, len, "classes")) {

@@ -4,6 +4,7 @@
 #include "ops.h"
 
 #include "kernels.h"
+#include "ops_conv.h"
 
 #include "graph.h"
 

@@ -37,6 +37,8 @@ typedef enum OpSig {
     SIG_RESHAPE,    /* f(x, d0, d1, ...): constant sizes (one may be -1) in attrs.shape */
     SIG_CONCAT,     /* f(a, b, ..., axis = 0): tensors joined along a constant axis */
     SIG_ONE_HOT,    /* f(indices, classes): a constant number of classes */
+    SIG_CONV,       /* f(x, W, b, stride = 1, padding = 0): images, weight, bias */
+    SIG_POOL,       /* f(x, kernel, stride = kernel): images and a constant window */
 } OpSig;
 
 enum {
@@ -78,6 +80,9 @@ typedef struct OpAttrs {
     float lo, hi;       /* clamp: the bounds; -INFINITY and INFINITY when absent */
     int start, stop;    /* slice: the elements start .. stop - 1 along attrs.axis */
     int classes;        /* one_hot: the number of classes */
+    int kernel[2];      /* conv2d (from the weight's shape), pools: the window's height, width */
+    int stride[2];      /* conv2d, pools: the steps between windows, down and across */
+    int pad[2];         /* conv2d: the zeros added above and below, left and right */
     Shape shape;        /* leaves: the shape; reshape: the new shape (one size may be -1) */
 } OpAttrs;
 

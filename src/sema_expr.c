@@ -805,6 +805,61 @@ static bool call_reshape(Sema *s, AstNode *e, const OpInfo *op)
     return call_on(s, e, op, sema_arg(args, 0, NULL));
 }
 
+/* A window's step or padding, given by name: one number for both directions. */
+static bool window_arg(Sema *s, AstNode *v, const char *what, long lo, int out[2])
+{
+    long n;
+    if (v && !sema_const_int(s, v, what, (double)lo, 4096, &n)) return false;
+    if (v) out[0] = out[1] = (int)n;
+    return true;
+}
+
+/* conv2d(x, W, b, stride = 1, padding = 0) */
+static bool call_conv(Sema *s, AstNode *e, const OpInfo *op)
+{
+    static const char *const named[] = { "stride", "padding", NULL };
+    const AstList *args = &e->u.call.args;
+    if (!names_in(s, e, named)) return false;
+    if (sema_npos(args) != 3) {
+        sema_error(s, e->span, "'%s' takes images [N, C, H, W], a weight [out, C, KH, KW] and a "
+                   "bias [out]: conv2d(x, W, b, stride = 1, padding = 0)", op->name);
+        return false;
+    }
+    OpAttrs *at = &e->sema.attrs;
+    at->stride[0] = at->stride[1] = 1;
+    if (!window_arg(s, sema_arg(args, SEMA_NAMED_ONLY, "stride"), "the stride", 1, at->stride)
+        || !window_arg(s, sema_arg(args, SEMA_NAMED_ONLY, "padding"), "the padding", 0, at->pad))
+        return false;
+    AstNode *in[3];
+    bool ok = true;
+    for (int i = 0; i < 3; i++) ok = sema_expr(s, in[i] = sema_arg(args, i, NULL)) && ok;
+    if (!ok) return false;
+    SemaExtra *ex = sema_extra(s, e);
+    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
+    memcpy(ex->builtin.items, in, sizeof in);
+    ex->builtin.n_items = 3;
+    return apply_shape(s, e, op->kind, in, 3);
+}
+
+/* maxpool2d(x, kernel, stride = kernel), avgpool2d */
+static bool call_pool(Sema *s, AstNode *e, const OpInfo *op)
+{
+    static const char *const named[] = { "stride", NULL };
+    const AstList *args = &e->u.call.args;
+    if (!names_in(s, e, named)) return false;
+    if (sema_npos(args) != 2) {
+        sema_error(s, e->span, "'%s' takes images [N, C, H, W] and the window's size: %s(x, 2) "
+                   "or %s(x, 3, stride = 2)", op->name, op->name, op->name);
+        return false;
+    }
+    OpAttrs *at = &e->sema.attrs;
+    if (!window_arg(s, sema_arg(args, 1, NULL), "the window's size", 1, at->kernel)) return false;
+    at->stride[0] = at->kernel[0];
+    at->stride[1] = at->kernel[1];
+    if (!window_arg(s, sema_arg(args, SEMA_NAMED_ONLY, "stride"), "the stride", 1, at->stride)) return false;
+    return call_on(s, e, op, sema_arg(args, 0, NULL));
+}
+
 /* one_hot(indices, classes) */
 static bool call_one_hot(Sema *s, AstNode *e, const OpInfo *op)
 {
@@ -1200,6 +1255,8 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_RESHAPE: return call_reshape(s, e, op);
     case SIG_CONCAT: return call_concat(s, e, op);
     case SIG_ONE_HOT: return call_one_hot(s, e, op);
+    case SIG_CONV: return call_conv(s, e, op);
+    case SIG_POOL: return call_pool(s, e, op);
     case SIG_LEAF:
     case SIG_OPERATOR: break;
     }

@@ -482,6 +482,35 @@ def edges():
          edge=True, fn32=dot)
 
 
+def images():
+    """conv2d, maxpool2d and avgpool2d on batches [N, C, H, W]: several strides, paddings, window
+    and image shapes, forward and the gradients of every input."""
+    convs = [  # (x shape, out channels, kernel (kh, kw), stride, padding)
+        ((2, 3, 5, 5), 4, (3, 3), 1, 0),
+        ((2, 1, 8, 8), 6, (3, 3), 1, 1),
+        ((1, 2, 7, 6), 3, (3, 2), 2, 1),
+        ((3, 4, 6, 6), 2, (1, 1), 1, 0),
+        ((2, 2, 9, 9), 5, (5, 5), 2, 2),
+        ((1, 3, 4, 4), 2, (4, 4), 1, 0),
+    ]
+    for xs, out, (kh, kw), stride, pad in convs:
+        x, w, b = randn(*xs), randn(out, xs[1], kh, kw), randn(out)
+        case("conv2d_%dx%dx%dx%d_k%dx%d_s%d_p%d" % (xs + (kh, kw, stride, pad)), "CONV2D",
+             lambda x, w, b, s=stride, p=pad: F.conv2d(x, w, b, stride=s, padding=p),
+             [x, w, b], attrs=[("stride", [stride, stride]), ("pad", [pad, pad])],
+             grad=(0, 1, 2), tol=1e-4)
+    pools = [((2, 3, 4, 4), 2, 2), ((1, 2, 5, 5), 3, 1), ((2, 1, 7, 6), 3, 2),
+             ((1, 4, 8, 8), 2, 2), ((2, 2, 6, 6), 2, 1)]
+    for op, fn in (("MAXPOOL2D", F.max_pool2d), ("AVGPOOL2D", F.avg_pool2d)):
+        for xs, k, stride in pools:
+            # distinct values: a tie's gradient goes to one of them, which need not be torch's
+            n = int(np.prod(xs))
+            x = f32(rng.permutation(n).reshape(xs) * 0.125 - n * 0.0625)
+            case("%s_%dx%dx%dx%d_k%d_s%d" % ((op.lower(),) + xs + (k, stride)), op,
+                 lambda t, f=fn, k=k, s=stride: f(t, k, stride=s), [x],
+                 attrs=[("kernel", [k, k]), ("stride", [stride, stride])], grad=(0,))
+
+
 def main():
     comparisons()
     logic()
@@ -494,6 +523,7 @@ def main():
     quotient_edges()
     mod_detach()
     edges()
+    images()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]
     with open(OUT, "w") as f:

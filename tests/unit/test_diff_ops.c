@@ -167,6 +167,15 @@ static bool take_attr(const char *p, Case *c)
         at->start = (int)take_int(&p);
     } else if (take_word(&p, "stop")) {
         at->stop = (int)take_int(&p);
+    } else if (take_word(&p, "kernel")) {
+        at->kernel[0] = (int)take_int(&p);
+        at->kernel[1] = (int)take_int(&p);
+    } else if (take_word(&p, "stride")) {
+        at->stride[0] = (int)take_int(&p);
+        at->stride[1] = (int)take_int(&p);
+    } else if (take_word(&p, "pad")) {
+        at->pad[0] = (int)take_int(&p);
+        at->pad[1] = (int)take_int(&p);
     } else if (take_word(&p, "classes")) {
         at->classes = (int)take_int(&p);
     } else if (take_word(&p, "shape")) {

@@ -104,6 +104,7 @@ static const DomainRule domain_rules[] = {
     { OP_MAX, 0, DOM_DISTINCT },
     { OP_MIN, 0, DOM_DISTINCT },
     { OP_WHERE, 0, DOM_MASK },            /* conditions are 0 or 1; see the configurations */
+    { OP_MAXPOOL2D, 0, DOM_DISTINCT },    /* no ties in a window, none a step from taking over */
 };
 
 static Domain domain_of(OpKind op, int input)
@@ -187,6 +188,7 @@ static void fill_domain(float *v, size_t n, Domain dom, int classes, float k, Rn
 
 typedef struct Config {
     Shape in[NN_OP_MAX_IN];
+    int kernel, stride, pad;    /* conv2d's stride and padding; a pool's window and stride */
     int axis;
     unsigned axes;      /* reductions over several axes (op_axis_bit), and */
     bool keepdim;       /* ... whether they keep them */
@@ -213,6 +215,8 @@ typedef enum OpClass {
     CLASS_CONCAT,       /* two inputs joined along an axis */
     CLASS_INDEX,        /* the compiler's x[i]: a tensor and a constant position */
     CLASS_SLICE,        /* the compiler's x[a:b] */
+    CLASS_CONV,         /* images, a weight and a bias, with a stride and padding */
+    CLASS_POOL,         /* images and a window */
 } OpClass;
 
 static OpClass op_class(const OpInfo *op)
@@ -232,6 +236,8 @@ static OpClass op_class(const OpInfo *op)
     if (op->sig == SIG_AXIS && op->arity == 1) return CLASS_AXIS;
     if (op->sig == SIG_LOSS && op->arity == 2) return CLASS_LOSS;
     if (op->sig == SIG_PROB && op->arity == 1) return CLASS_PROB;
+    if (op->sig == SIG_CONV && op->arity == 3) return CLASS_CONV;
+    if (op->sig == SIG_POOL && op->arity == 1) return CLASS_POOL;
     if (op->arity == 2 && op->sig == SIG_OPERATOR) return CLASS_STRUCT_BINARY;
     if (op->arity == 1 && (op->sig == SIG_UNARY || op->sig == SIG_OPERATOR))
         return CLASS_STRUCT_UNARY;
@@ -298,6 +304,32 @@ static int add_where_config(Config *c, int n, Shape cond, Shape a, Shape b, bool
     c[n - 1].in[2] = b;
     c[n - 1].fixed = moving ? 0 : 1;
     c[n - 1].dom[0] = moving ? DOM_AWAY_ZERO : DOM_MASK;
+    return n;
+}
+
+static Shape S4(int a, int b, int c, int d)
+{
+    Shape s = mk_shape(3, a, b, c);
+    s.rank = 4;
+    s.dim[3] = d;
+    return s;
+}
+
+/* conv2d(x [N, C, H, W], W [O, C, K, K], b [O]) with a stride and padding */
+static int add_conv_config(Config *c, int n, Shape x, int out, int k, int stride, int pad)
+{
+    n = add_config(c, n, x, S4(out, x.dim[1], k, k), NN_AXIS_ALL);
+    c[n - 1].in[2] = S1(out);
+    c[n - 1].stride = stride;
+    c[n - 1].pad = pad;
+    return n;
+}
+
+static int add_pool_config(Config *c, int n, Shape x, int k, int stride)
+{
+    n = add_config(c, n, x, S0(), NN_AXIS_ALL);
+    c[n - 1].kernel = k;
+    c[n - 1].stride = stride;
     return n;
 }
 
@@ -437,6 +469,17 @@ static int class_candidates(OpClass cls, Config *c)
         n = add_slice_config(c, n, S3(2, 3, 4), 2, 1, 4);
         n = add_slice_config(c, n, S1(5), 0, 0, 5);
         break;
+    case CLASS_CONV:
+        n = add_conv_config(c, n, S4(2, 3, 5, 5), 4, 3, 1, 0);
+        n = add_conv_config(c, n, S4(2, 1, 6, 6), 2, 3, 2, 1);
+        n = add_conv_config(c, n, S4(1, 2, 4, 5), 3, 2, 1, 1);
+        n = add_conv_config(c, n, S4(3, 2, 3, 3), 1, 1, 1, 0);
+        break;
+    case CLASS_POOL:
+        n = add_pool_config(c, n, S4(2, 3, 4, 4), 2, 2);
+        n = add_pool_config(c, n, S4(1, 2, 5, 5), 3, 1);
+        n = add_pool_config(c, n, S4(2, 1, 6, 4), 2, 1);
+        break;
     case CLASS_PROB:
         n = add_prob_config(c, n, S2(3, 4), 0.3f);
         n = add_prob_config(c, n, S1(40), 0.5f);
@@ -461,6 +504,9 @@ static OpAttrs config_attrs(const OpInfo *op, const Config *c)
     at.stop = c->stop;
     if (op->sig == SIG_LEAKY) at.alpha = 0.1f;
     if (op->sig == SIG_CLAMP) at.lo = -0.75f, at.hi = 0.75f;   /* between DOM_HALVES values */
+    at.kernel[0] = at.kernel[1] = c->kernel;
+    at.stride[0] = at.stride[1] = c->stride;
+    at.pad[0] = at.pad[1] = c->pad;
     return at;
 }
 

@@ -1557,6 +1557,42 @@ static void test_one_hot(void **state)
     assert_false(graph_node(&f->g, one_hot(f, p, 2))->requires_grad);
 }
 
+/* conv2d, maxpool2d, avgpool2d on a 4x4 image of 0 .. 15 (the numbers checked with torch) */
+static void test_images(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = iota(f, mkshape(4, 1, 1, 4, 4), true);
+    uint32_t w = param(f, mkshape(4, 1, 1, 2, 2), (const float[]){ 1, 0, 0, -1 });
+    uint32_t b = param(f, mkshape(1, 1), (const float[]){ 0.5f });
+    OpAttrs at = no_attrs();
+    at.stride[0] = at.stride[1] = 1;
+    uint32_t in[3] = { x, w, b };
+    /* x[i, j] - x[i + 1, j + 1] + 0.5 = -5 + 0.5 everywhere */
+    uint32_t y = opn(f, OP_CONV2D, in, 3, at);
+    EXPECT(f, y, mkshape(4, 1, 1, 3, 3), -4.5f, -4.5f, -4.5f, -4.5f, -4.5f, -4.5f, -4.5f, -4.5f,
+           -4.5f);
+    backprop(f, y, NULL);
+    /* each weight meets the 9 pixels of its corner's 3x3 block; x gets +1 at the top-left 3x3
+     * and -1 at the bottom-right 3x3 */
+    EXPECT_GRAD(f, w, 45, 54, 81, 90);
+    EXPECT_GRAD(f, b, 9);
+    EXPECT_GRAD(f, x, 1, 1, 1, 0, 1, 0, 0, -1, 1, 0, 0, -1, 0, -1, -1, -1);
+    /* stride 2 and padding 1: windows at -1, 1, 3 */
+    at.stride[0] = at.stride[1] = 2;
+    at.pad[0] = at.pad[1] = 1;
+    EXPECT(f, opn(f, OP_CONV2D, in, 3, at), mkshape(4, 1, 1, 3, 3), 0.5f, -1.5f, 0.5f, -7.5f,
+           -4.5f, 7.5f, 0.5f, 13.5f, 15.5f);
+    OpAttrs pool = no_attrs();
+    pool.kernel[0] = pool.kernel[1] = pool.stride[0] = pool.stride[1] = 2;
+    uint32_t m = opn(f, OP_MAXPOOL2D, &x, 1, pool);
+    EXPECT(f, m, mkshape(4, 1, 1, 2, 2), 5, 7, 13, 15);
+    EXPECT(f, opn(f, OP_AVGPOOL2D, &x, 1, pool), mkshape(4, 1, 1, 2, 2), 2.5f, 4.5f, 10.5f,
+           12.5f);
+    pool.stride[0] = pool.stride[1] = 1;
+    EXPECT(f, opn(f, OP_AVGPOOL2D, &x, 1, pool), mkshape(4, 1, 1, 3, 3), 2.5f, 3.5f, 4.5f, 6.5f,
+           7.5f, 8.5f, 10.5f, 11.5f, 12.5f);
+}
+
 /* ---- shape rules of the new ops -------------------------------------------------------------- */
 
 /* Applies op k's shape rule to inputs in (n of them); on success applies it again to its own
@@ -1853,6 +1889,7 @@ static const OpKind tested_ops[] = {
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
     OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_MAX, OP_MIN,
     OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_MOD, OP_DETACH,
+    OP_CONV2D, OP_MAXPOOL2D, OP_AVGPOOL2D,
 };
 
 static void test_every_op_tested(void **state)
@@ -1924,7 +1961,10 @@ static void test_table_consistent(void **state)
         case SIG_LOSS: case SIG_BINARY: case SIG_CONCAT:
             assert_int_equal(op->arity, 2);
             break;
-        case SIG_WHERE:
+        case SIG_POOL:
+            assert_int_equal(op->arity, 1);
+            break;
+        case SIG_WHERE: case SIG_CONV:
             assert_int_equal(op->arity, 3);
             break;
         case SIG_DIMS: case SIG_FULL: case SIG_EYE: case SIG_FANS:
@@ -2113,6 +2153,7 @@ int main(void)
         T(test_index),
         T(test_slice),
         T(test_one_hot),
+        T(test_images),
         T(test_shape_rules_elementwise),
         T(test_shape_rules_reduce),
         T(test_shape_rules_structural),

@@ -1,0 +1,269 @@
+/* ops_conv.c — convolution and pooling over a batch of images [N, C, H, W] (ops_conv.h).
+ *
+ * conv2d(x, W, b): out[n,o,i,j] = b[o] + Σ_c Σ_u Σ_v W[o,c,u,v] × x[n,c, i·s + u − p, j·s + v − p]
+ * (x is 0 outside the image: zero padding p; stride s). Each image is unfolded into the
+ * matrix of its receptive fields ("im2col": a column per output pixel, a row per weight), so
+ * the sums are one matrix product W[O, C·KH·KW] @ cols[C·KH·KW, OH·OW] through the kernels
+ * every product uses. The gradient is products too: ∂W += ∂out @ colsᵀ, ∂cols = Wᵀ @ ∂out,
+ * folded back onto the image (each input pixel gets the sum over the windows that saw it).
+ *
+ * maxpool2d passes each window's largest value, and its gradient to that element alone (the
+ * first of equal ones, as PyTorch); avgpool2d passes the mean, and a 1/(KH·KW) share of the
+ * gradient to every element of the window. Pools have no padding: windows lie inside. */
+#include "ops_conv.h"
+
+#include "graph.h"
+#include "kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- shapes ---------------------------------------------------------------------------------- */
+
+/* An output size: windows of k with stride s over n + 2p; 0 if none fits. */
+static int out_size(int n, int k, int s, int p)
+{
+    int span = n + 2 * p - k;
+    return span < 0 ? 0 : span / s + 1;
+}
+
+static bool image_batch(const OpInfo *op, const Shape *x, StrBuf *err)
+{
+    if (x->rank == 4) return true;
+    char a[64];
+    sb_printf(err, "'%s' needs a batch of images [N, C, H, W], but this has shape %s", op->name,
+              shape_str(x, a, sizeof a));
+    return false;
+}
+
+/* The output [N, O, OH, OW] of windows at->kernel, at->stride, at->pad over x; false (with the
+ * message) when no window fits. */
+static bool windows(const OpInfo *op, const Shape *x, const OpAttrs *at, int channels,
+                    Shape *out, StrBuf *err)
+{
+    int oh = out_size(x->dim[2], at->kernel[0], at->stride[0], at->pad[0]);
+    int ow = out_size(x->dim[3], at->kernel[1], at->stride[1], at->pad[1]);
+    if (oh < 1 || ow < 1) {
+        char a[64];
+        sb_printf(err, "'%s' has a %dx%d window, larger than the images of %s%s", op->name,
+                  at->kernel[0], at->kernel[1], shape_str(x, a, sizeof a),
+                  at->pad[0] || at->pad[1] ? " with their padding" : "");
+        return false;
+    }
+    *out = *x;
+    out->dim[1] = channels;
+    out->dim[2] = oh;
+    out->dim[3] = ow;
+    return true;
+}
+
+bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    const Shape *x = &in[0], *w = &in[1], *b = &in[2];
+    char a[64], c[64];
+    if (!image_batch(op, x, err)) return false;
+    if (w->rank != 4 || w->dim[1] != x->dim[1]) {
+        sb_printf(err, "'%s' needs a weight [out channels, %d, KH, KW] for images of %d "
+                  "channel%s, but this has shape %s", op->name, x->dim[1], x->dim[1],
+                  x->dim[1] == 1 ? "" : "s", shape_str(w, a, sizeof a));
+        return false;
+    }
+    if (b->rank != 1 || b->dim[0] != w->dim[0]) {
+        sb_printf(err, "'%s' needs a bias [%d], one per output channel, but this has shape %s "
+                  "(the weight is %s)", op->name, w->dim[0], shape_str(b, a, sizeof a),
+                  shape_str(w, c, sizeof c));
+        return false;
+    }
+    at->kernel[0] = w->dim[2];
+    at->kernel[1] = w->dim[3];
+    return windows(op, x, at, w->dim[0], out, err);
+}
+
+bool shape_pool2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    if (!image_batch(op, &in[0], err)) return false;
+    return windows(op, &in[0], at, in[0].dim[1], out, err);
+}
+
+/* ---- convolution ------------------------------------------------------------------------------- */
+
+typedef struct Conv {
+    size_t N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW;
+    size_t K;       /* C·KH·KW: a column's length */
+    size_t P;       /* OH·OW: the columns */
+} Conv;
+
+static Conv conv_of(const GraphNode *n, const GraphNode *x, const GraphNode *w)
+{
+    const OpAttrs *at = &n->attrs;
+    Conv c = {
+        (size_t)x->shape.dim[0], (size_t)x->shape.dim[1], (size_t)x->shape.dim[2],
+        (size_t)x->shape.dim[3], (size_t)w->shape.dim[0], (size_t)w->shape.dim[2],
+        (size_t)w->shape.dim[3], (size_t)n->shape.dim[2], (size_t)n->shape.dim[3],
+        (size_t)at->stride[0], (size_t)at->stride[1], (size_t)at->pad[0], (size_t)at->pad[1],
+        0, 0,
+    };
+    c.K = c.C * c.KH * c.KW;
+    c.P = c.OH * c.OW;
+    return c;
+}
+
+/* The input row (or column) a window position reads, or -1 in the padding. */
+static long at_in(size_t out, size_t k, size_t stride, size_t pad, size_t n)
+{
+    long i = (long)(out * stride + k) - (long)pad;
+    return i >= 0 && i < (long)n ? i : -1;
+}
+
+/* cols[K, P] of one image x[C, H, W]: row (c, u, v), column (i, j) is x[c, i·s + u − p, ...]. */
+static void im2col(const Conv *c, const float *x, float *cols)
+{
+    for (size_t ch = 0; ch < c->C; ch++)
+        for (size_t u = 0; u < c->KH; u++)
+            for (size_t v = 0; v < c->KW; v++) {
+                float *row = cols + ((ch * c->KH + u) * c->KW + v) * c->P;
+                for (size_t i = 0; i < c->OH; i++) {
+                    long r = at_in(i, u, c->SH, c->PH, c->H);
+                    for (size_t j = 0; j < c->OW; j++) {
+                        long q = at_in(j, v, c->SW, c->PW, c->W);
+                        row[i * c->OW + j] = r < 0 || q < 0 ? 0.0f
+                                           : x[(ch * c->H + (size_t)r) * c->W + (size_t)q];
+                    }
+                }
+            }
+}
+
+/* The reverse: each column's entries added back onto the pixels they were read from. */
+static void col2im_add(const Conv *c, const float *cols, float *x)
+{
+    for (size_t ch = 0; ch < c->C; ch++)
+        for (size_t u = 0; u < c->KH; u++)
+            for (size_t v = 0; v < c->KW; v++) {
+                const float *row = cols + ((ch * c->KH + u) * c->KW + v) * c->P;
+                for (size_t i = 0; i < c->OH; i++) {
+                    long r = at_in(i, u, c->SH, c->PH, c->H);
+                    if (r < 0) continue;
+                    for (size_t j = 0; j < c->OW; j++) {
+                        long q = at_in(j, v, c->SW, c->PW, c->W);
+                        if (q >= 0) x[(ch * c->H + (size_t)r) * c->W + (size_t)q] += row[i * c->OW + j];
+                    }
+                }
+            }
+}
+
+void fwd_conv2d(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Conv c = conv_of(n, in[0], in[1]);
+    size_t cells = c.K * c.P;
+    float *cols = nn_alloc((cells > 0 ? cells : 1) * sizeof *cols);
+    for (size_t s = 0; s < c.N; s++) {
+        float *out = n->value + s * c.O * c.P;
+        im2col(&c, in[0]->value + s * c.C * c.H * c.W, cols);
+        kern_matmul(in[1]->value, cols, out, c.O, c.K, c.P, false);
+        for (size_t o = 0; o < c.O; o++)
+            for (size_t p = 0; p < c.P; p++) out[o * c.P + p] += in[2]->value[o];
+    }
+    nn_free(cols);
+}
+
+void bwd_conv2d(GraphNode *n, GraphNode *const *in)
+{
+    Conv c = conv_of(n, in[0], in[1]);
+    size_t cells = c.K * c.P > 0 ? c.K * c.P : 1;
+    float *cols = nn_alloc(cells * sizeof *cols), *dcols = nn_alloc(cells * sizeof *dcols);
+    for (size_t s = 0; s < c.N; s++) {
+        const float *g = n->grad + s * c.O * c.P;
+        if (in[1]->requires_grad) {
+            im2col(&c, in[0]->value + s * c.C * c.H * c.W, cols);
+            kern_matmul_bt(g, cols, in[1]->grad, c.O, c.P, c.K, true);
+        }
+        if (in[2]->requires_grad)
+            for (size_t o = 0; o < c.O; o++) {
+                double sum = 0;
+                for (size_t p = 0; p < c.P; p++) sum += g[o * c.P + p];
+                in[2]->grad[o] += (float)sum;
+            }
+        if (in[0]->requires_grad) {
+            kern_matmul_at(in[1]->value, g, dcols, c.K, c.O, c.P, false);
+            col2im_add(&c, dcols, in[0]->grad + s * c.C * c.H * c.W);
+        }
+    }
+    nn_free(cols);
+    nn_free(dcols);
+}
+
+/* ---- pooling ----------------------------------------------------------------------------------- */
+
+/* A pool's sizes: the image planes (N·C), their size, the output's, the window and stride. A
+ * window's element (u, v) is at its first element + u·W + v. */
+typedef struct Pool {
+    size_t planes, H, W, OH, OW, KH, KW, SH, SW;
+} Pool;
+
+static Pool pool_of(const GraphNode *n, const GraphNode *x)
+{
+    Pool p = { (size_t)x->shape.dim[0] * (size_t)x->shape.dim[1], (size_t)x->shape.dim[2],
+               (size_t)x->shape.dim[3], (size_t)n->shape.dim[2], (size_t)n->shape.dim[3],
+               (size_t)n->attrs.kernel[0], (size_t)n->attrs.kernel[1],
+               (size_t)n->attrs.stride[0], (size_t)n->attrs.stride[1] };
+    return p;
+}
+
+/* The first input element of output pixel k's window. */
+static size_t window_start(const Pool *p, size_t k)
+{
+    size_t plane = k / (p->OH * p->OW), rest = k % (p->OH * p->OW);
+    size_t i = rest / p->OW, j = rest % p->OW;
+    return (plane * p->H + i * p->SH) * p->W + j * p->SW;
+}
+
+/* The largest of each window; aux[k] is where it is (an index into x, exact in a float below
+ * 2^24 elements, which the graph's size limit keeps). NaN wins, as in PyTorch. */
+void fwd_maxpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Pool p = pool_of(n, in[0]);
+    const float *x = in[0]->value;
+    for (size_t k = 0; k < n->size; k++) {
+        size_t first = window_start(&p, k), best = first;
+        for (size_t u = 0; u < p.KH; u++)
+            for (size_t v = 0; v < p.KW; v++) {
+                size_t at = first + u * p.W + v;
+                if (x[at] > x[best] || (x[at] != x[at] && x[best] == x[best])) best = at;
+            }
+        n->value[k] = x[best];
+        n->aux[k] = (float)best;
+    }
+}
+
+void bwd_maxpool2d(GraphNode *n, GraphNode *const *in)
+{
+    for (size_t k = 0; k < n->size; k++) in[0]->grad[(size_t)n->aux[k]] += n->grad[k];
+}
+
+void fwd_avgpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Pool p = pool_of(n, in[0]);
+    const float *x = in[0]->value;
+    for (size_t k = 0; k < n->size; k++) {
+        size_t first = window_start(&p, k);
+        double sum = 0;
+        for (size_t u = 0; u < p.KH; u++)
+            for (size_t v = 0; v < p.KW; v++) sum += x[first + u * p.W + v];
+        n->value[k] = (float)(sum / (double)(p.KH * p.KW));
+    }
+}
+
+void bwd_avgpool2d(GraphNode *n, GraphNode *const *in)
+{
+    Pool p = pool_of(n, in[0]);
+    float share = 1.0f / (float)(p.KH * p.KW);
+    for (size_t k = 0; k < n->size; k++) {
+        size_t first = window_start(&p, k);
+        float g = n->grad[k] * share;
+        for (size_t u = 0; u < p.KH; u++)
+            for (size_t v = 0; v < p.KW; v++) in[0]->grad[first + u * p.W + v] += g;
+    }
+}
