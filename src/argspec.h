@@ -16,6 +16,7 @@ typedef enum ArgKind {
     ARG_FLAG,       /* 0 (off) or 1 (on) */
     ARG_STRING,     /* a string: a file or column name */
     ARG_NAME,       /* a word, such as an initialiser's name: init = he */
+    ARG_SHAPE,      /* a list of sizes, such as an image's: shape = [1, 8, 8] */
 } ArgKind;
 
 typedef struct ArgSpec {

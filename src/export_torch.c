@@ -33,10 +33,10 @@ static const char *const reserved[] = {
     "while", "with", "yield", "print", "len", "range", "float", "int", "list", "dict", "min",
     "max", "sum", "abs", "open", "type", "object", "str", "set", "map", "filter", "main",
     "argparse", "contextlib", "copy", "csv", "json", "math", "os", "struct", "sys", "warnings", "torch",
-    "dist", "F", "nn", "NnRandom", "Data", "Run", "rng", "run", "args", "init_dense",
-    "read_csv", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
+    "dist", "F", "nn", "NnRandom", "Data", "Run", "rng", "run", "args", "init_dense", "init_conv",
+    "read_csv", "read_csv_rows", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
     "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "LOSSES", "number",
-    "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "load",
+    "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "load",
     "schedule", "score", "Block", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
     "Y", "epoch", "update",
 };
@@ -527,6 +527,18 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
     case LAYER_RES_END:
         sb_printf(sb, "        x = x + r%d\n", --*depth);
         return true;
+    case LAYER_INPUT:
+        return true;
+    case LAYER_CONV:
+        sb_printf(sb, "        x = self.layer%d(x)\n", ly->index);
+        return true;
+    case LAYER_POOL:
+        sb_printf(sb, "        x = F.%s(x, %d, stride=%d)\n",
+                  ly->op == OP_MAXPOOL2D ? "max_pool2d" : "avg_pool2d", ly->kernel, ly->stride);
+        return true;
+    case LAYER_FLATTEN:
+        sb_puts(sb, "        x = torch.flatten(x, 1)\n");
+        return true;
     }
     return false;
 }
@@ -559,12 +571,17 @@ static bool layer_class(Ex *x, const Model *m, StrBuf *sb)
         if (ly->kind == LAYER_DENSE)
             sb_printf(sb, "        self.layer%d = nn.Linear(%d, %d)\n", ly->index, ly->in,
                       ly->out);
+        else if (ly->kind == LAYER_CONV)
+            sb_printf(sb, "        self.layer%d = nn.Conv2d(%d, %d, %d, stride=%d, padding=%d)\n",
+                      ly->index, ly->in, ly->out, ly->kernel, ly->stride, ly->pad);
     }
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];
         if (ly->kind == LAYER_DENSE)
             sb_printf(sb, "        init_dense(self.layer%d, \"%s\", rng)\n", ly->index,
                       init_word(ly->init));
+        else if (ly->kind == LAYER_CONV)
+            sb_printf(sb, "        init_conv(self.layer%d, rng)\n", ly->index);
     }
     sb_puts(sb, "\n    def forward(self, x):\n");
     int depth = 0;
@@ -686,10 +703,16 @@ static void data_stmt(Ex *x, const AstNode *call, const SemaData *d)
     switch (d->fn) {
     case DATA_CSV: {
         const AstNode *file = string_arg(call, 0, "file"), *target = string_arg(call, 1, "target");
+        const Shape *sample = &d->dst[0]->data->sample;
         sb_puts(&l, "read_csv(");
         py_string(&l, file->u.str.text, file->u.str.len);
         sb_puts(&l, ", ");
         py_string(&l, target->u.str.text, target->u.str.len);
+        if (sample->rank > 1) {
+            sb_puts(&l, ", shape=(");
+            shape_args(&l, sample);
+            sb_putc(&l, ')');
+        }
         sb_putc(&l, ')');
         break;
     }

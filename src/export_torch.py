@@ -133,6 +133,16 @@ def init_dense(layer, how, rng):
         layer.bias.zero_()
 
 
+def init_conv(layer, rng):
+    """A conv layer's weight [out, in, KH, KW] and bias as nn draws them: uniform within
+    ±1/sqrt(in·KH·KW), torch.nn.Conv2d's own rule, with nn's numbers."""
+    w = layer.weight
+    a = 1.0 / math.sqrt(w.shape[1] * w.shape[2] * w.shape[3])
+    with torch.no_grad():
+        w.copy_(rng.spread(*w.shape, a=a))
+        layer.bias.copy_(rng.spread(*layer.bias.shape, a=f32(a)))
+
+
 # ---- data sets ------------------------------------------------------------------------------
 
 
@@ -155,9 +165,17 @@ class Data:
         return Data(self.X[idx], self.Y[idx], self.classes)
 
 
-def read_csv(path, target):
+def read_csv(path, target, shape=None):
     """A CSV with a header: the target column's classes (sorted, as numbers if all are whole
-    numbers) become one-hot; a numeric target that is not all whole numbers stays one column."""
+    numbers) become one-hot; a numeric target that is not all whole numbers stays one column.
+    `shape` (images: (C, H, W)) is the shape of one row's features."""
+    d = read_csv_rows(path, target)
+    if shape:
+        d.X = d.X.reshape((d.rows,) + tuple(shape))
+    return d
+
+
+def read_csv_rows(path, target):
     with open(path, newline="") as f:
         records = [[c.strip() for c in r] for r in csv.reader(f) if any(c.strip() for c in r)]
     header, rows = records[0], records[1:]
@@ -389,8 +407,8 @@ def nn_tensors(model):
     layerK.b; a formula model's params by their own names."""
     out = {}
     for name, p in model.named_parameters():
-        if name.endswith(".weight"):
-            out[name[:-len("weight")] + "W"] = p.detach().T
+        if name.endswith(".weight"):    # Linear's [out, in] is nn's W transposed; Conv2d's is W
+            out[name[:-len("weight")] + "W"] = p.detach().T if p.dim() == 2 else p.detach()
         elif name.endswith(".bias"):
             out[name[:-len("bias")] + "b"] = p.detach()
         else:
@@ -427,26 +445,35 @@ def export_onnx(model, features, path):
                       opset_version=13)
 
 
-def load(model, path):
-    """Reads params saved by nn (or by save above) into the model."""
+def state_dict_of(path):
+    """A checkpoint nn saved (or save above), as a PyTorch state_dict for the same model's
+    class: a layer's W is its `weight` (a dense layer's transposed: nn keeps [in, out], Linear
+    [out, in]; a conv layer's [out, in, KH, KW] as it is) and b its `bias`; a formula model's
+    params keep their names. Use it as model.load_state_dict(state_dict_of(path))."""
     with open(path, "rb") as f:
         raw = f.read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
     header.pop("__metadata__", None)
-    mine = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, t in nn_tensors(model).items():
-            e = header[name]
-            s, end = e["data_offsets"]
-            v = torch.frombuffer(bytearray(raw[8 + n + s:8 + n + end]), dtype=torch.float32)
-            v = v.reshape(e["shape"])
-            if name.endswith(".W"):
-                mine[name[:-1] + "weight"].copy_(v.T)
-            elif name.endswith(".b"):
-                mine[name[:-1] + "bias"].copy_(v)
-            else:
-                mine[name].copy_(v)
+    state = {}
+    for name, e in header.items():
+        if name.startswith("optim."):       # the optimizer's state, which resume reads
+            continue
+        s, end = e["data_offsets"]
+        v = torch.frombuffer(bytearray(raw[8 + n + s:8 + n + end]), dtype=torch.float32)
+        v = v.reshape(e["shape"])
+        if "." in name and name.endswith(".W"):
+            state[name[:-1] + "weight"] = v.T.contiguous() if v.dim() == 2 else v
+        elif "." in name and name.endswith(".b"):
+            state[name[:-1] + "bias"] = v
+        else:
+            state[name] = v
+    return state
+
+
+def load(model, path):
+    """nn's `load MODEL "FILE"`: the params saved by nn (or by save above) into the model."""
+    model.load_state_dict(state_dict_of(path))
 
 
 # ---- one process or many (torchrun) ----------------------------------------------------------

@@ -4,6 +4,7 @@
  * fail: the checker has decided everything. */
 #include "lower_int.h"
 
+#include <math.h>
 #include <string.h>
 
 /* A loop being lowered: the jumps of its `break`s and `continue`s, to point at its end and its
@@ -79,11 +80,17 @@ static void lower_data(Lower *l, const AstNode *st)
 }
 
 /* A param made by the compiler (a layer's W or b), filled by an initialiser leaf. */
-static void init_param(Lower *l, Symbol *p, OpKind init, const char *group, Span span)
+/* A model's param, made in program order and drawn by `init`; `bound`, when above 0, is the
+ * spread of a uniform init (a conv layer's bias, whose fan-in is its weight's). */
+static void init_param(Lower *l, Symbol *p, OpKind init, double bound, const char *group,
+                       Span span)
 {
     bind_symbol(l, p, lower_leaf(l, OP_PARAM, p->shape, span));
     graph_node(l->g, p->node)->group = group;
-    uint32_t v = lower_leaf(l, init, p->shape, span);
+    OpAttrs at = lower_no_attrs();
+    at.shape = p->shape;
+    at.fill = (float)bound;
+    uint32_t v = lower_node(l, init, NULL, 0, &at, span);
     program_add(l->p, INS_INIT, span)->node = v;
     Instr *ins = program_add(l->p, INS_SET_PARAM, span);
     ins->node = p->node;
@@ -107,9 +114,14 @@ static void lower_model(Lower *l, const AstNode *st)
     }
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];
-        if (ly->kind != LAYER_DENSE) continue;
-        init_param(l, ly->W, ly->init, ly->group, ly->span);
-        init_param(l, ly->b, OP_ZEROS, ly->group, ly->span);
+        if (ly->kind == LAYER_DENSE) {
+            init_param(l, ly->W, ly->init, 0, ly->group, ly->span);
+            init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
+        } else if (ly->kind == LAYER_CONV) {     /* as torch.nn.Conv2d: both ±1/sqrt(fan-in) */
+            double fan_in = (double)ly->in * ly->kernel * ly->kernel;
+            init_param(l, ly->W, OP_INIT_UNIFORM, 0, ly->group, ly->span);
+            init_param(l, ly->b, OP_INIT_UNIFORM, 1.0 / sqrt(fan_in), ly->group, ly->span);
+        }
     }
 }
 
@@ -125,7 +137,9 @@ static void lower_file(Lower *l, const AstNode *st)
     ins->path = arena_strndup(&l->p->arena, ex->path, strlen(ex->path));
     if (kind == INS_SAVE_ONNX) {
         /* the model applied, evaluating (no dropout), to one row: the graph the file holds */
-        Shape row = { 2, { 1, st->sema.sym->model->in } };
+        const Model *m = st->sema.sym->model;     /* one example: [1, *its shape] */
+        Shape row = { 1 + m->in_shape.rank, { 1 } };
+        for (int d = 0; d < m->in_shape.rank; d++) row.dim[1 + d] = m->in_shape.dim[d];
         ins->value = lower_leaf(l, OP_CONST, row, st->span);
         ins->node = lower_apply(l, &ex->app, ins->value, false);
         ins->plan = lower_plan(l, &ins->node, 1);

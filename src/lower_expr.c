@@ -137,6 +137,29 @@ uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)
                 graph_node(l->g, h)->group = ly->group;
             }
             break;
+        case LAYER_INPUT: break;
+        case LAYER_CONV: {
+            uint32_t in[3] = { h, ly->W->node, ly->b->node };
+            at.stride[0] = at.stride[1] = ly->stride;
+            at.pad[0] = at.pad[1] = ly->pad;
+            h = lower_node(l, OP_CONV2D, in, 3, &at, ly->span);
+            graph_node(l->g, h)->group = ly->group;
+            break;
+        }
+        case LAYER_POOL:
+            at.kernel[0] = at.kernel[1] = ly->kernel;
+            at.stride[0] = at.stride[1] = ly->stride;
+            h = lower_node(l, ly->op, &h, 1, &at, ly->span);
+            graph_node(l->g, h)->group = ly->group;
+            break;
+        case LAYER_FLATTEN: {   /* [N, C, H, W] -> [N, C·H·W] */
+            at.shape = shape_scalar();
+            at.shape.rank = 2;
+            at.shape.dim[0] = graph_node(l->g, h)->shape.dim[0];
+            at.shape.dim[1] = -1;
+            h = lower_node(l, OP_RESHAPE, &h, 1, &at, ly->span);
+            break;
+        }
         case LAYER_RES_BEGIN: saved[depth++] = h; break;
         case LAYER_RES_END: {
             uint32_t sum[2] = { saved[--depth], h };

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef enum OnnxAttr { ONNX_NONE, ONNX_ALPHA, ONNX_AXIS_LAST } OnnxAttr;
+typedef enum OnnxAttr { ONNX_NONE, ONNX_ALPHA, ONNX_AXIS_LAST, ONNX_WINDOW, ONNX_AXIS_ONE } OnnxAttr;
 
 typedef struct OnnxRow {
     const char *name;
@@ -30,7 +30,7 @@ static const OnnxRow *onnx_row(OpKind op)
 
 enum {
     TENSOR_FLOAT = 1,           /* TensorProto.DataType */
-    ATTR_FLOAT = 1, ATTR_INT = 2,   /* AttributeProto.AttributeType */
+    ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7,    /* AttributeProto.AttributeType */
 };
 
 /* The name of node `id` in the file: "input", "output", a param's name, else "t<id>". */
@@ -49,16 +49,19 @@ static void value_name(const Instr *ins, const GraphNode *n, char *buf, size_t c
     }
 }
 
-/* ValueInfoProto of a [batch, width] float tensor. */
-static void value_info(StrBuf *graph, int field, const char *name, int width)
+/* ValueInfoProto of a float tensor [batch, dims 1.. of s]: [batch, width], or images. */
+static void value_info(StrBuf *graph, int field, const char *name, const Shape *s)
 {
     StrBuf batch, features, shape, tensor, type, info;
     sb_init(&batch), sb_init(&features), sb_init(&shape), sb_init(&tensor), sb_init(&type);
     sb_init(&info);
     pb_string(&batch, 2, "batch");              /* Dimension.dim_param */
-    pb_int(&features, 1, width);                /* Dimension.dim_value */
     pb_message(&shape, 1, &batch);              /* TensorShapeProto.dim */
-    pb_message(&shape, 1, &features);
+    for (int d = 1; d < s->rank; d++) {
+        sb_clear(&features);
+        pb_int(&features, 1, s->dim[d]);        /* Dimension.dim_value */
+        pb_message(&shape, 1, &features);
+    }
     pb_int(&tensor, 1, TENSOR_FLOAT);           /* TypeProto.Tensor.elem_type */
     pb_message(&tensor, 2, &shape);             /* ... shape */
     pb_message(&type, 1, &tensor);              /* TypeProto.tensor_type */
@@ -87,6 +90,18 @@ static void initializer(StrBuf *graph, const GraphNode *p, const char *name)
     sb_free(&t), sb_free(&raw);
 }
 
+/* An attribute of two ints, (a, a) or, for pads, (a, a, a, a): begin and end of each axis. */
+static void ints_attr(StrBuf *nd, const char *name, const int *v, int n)
+{
+    StrBuf at;
+    sb_init(&at);
+    pb_string(&at, 1, name);                                        /* AttributeProto.name */
+    for (int i = 0; i < n; i++) pb_int(&at, 8, v[i % 2]);           /* ints */
+    pb_int(&at, 20, ATTR_INTS);                                     /* type */
+    pb_message(nd, 5, &at);                                         /* NodeProto.attribute */
+    sb_free(&at);
+}
+
 /* NodeProto of op node n, its inputs named as the file names them. */
 static void op_node(StrBuf *graph, const Instr *ins, Runtime *rt, const GraphNode *n)
 {
@@ -108,10 +123,14 @@ static void op_node(StrBuf *graph, const Instr *ins, Runtime *rt, const GraphNod
         pb_string(&at, 1, "alpha");                                 /* AttributeProto.name */
         pb_float(&at, 2, n->attrs.alpha);                           /* f */
         pb_int(&at, 20, ATTR_FLOAT);                                /* type */
-    } else if (row->attr == ONNX_AXIS_LAST) {
+    } else if (row->attr == ONNX_AXIS_LAST || row->attr == ONNX_AXIS_ONE) {
         pb_string(&at, 1, "axis");
-        pb_int(&at, 3, -1);                                         /* i */
+        pb_int(&at, 3, row->attr == ONNX_AXIS_ONE ? 1 : -1);        /* i */
         pb_int(&at, 20, ATTR_INT);
+    } else if (row->attr == ONNX_WINDOW) {
+        ints_attr(&nd, "kernel_shape", n->attrs.kernel, 2);
+        ints_attr(&nd, "strides", n->attrs.stride, 2);
+        if (n->op == OP_CONV2D) ints_attr(&nd, "pads", n->attrs.pad, 4);
     }
     if (at.len) pb_message(&nd, 5, &at);                            /* attribute */
     pb_message(graph, 1, &nd);                                      /* GraphProto.node */
@@ -133,8 +152,8 @@ static void encode(Runtime *rt, const Instr *ins, StrBuf *model)
         else if (n->id != x->id) op_node(&graph, ins, rt, n);
     }
     pb_string(&graph, 2, ins->ckpt->model);                     /* GraphProto.name */
-    value_info(&graph, 11, "input", x->shape.dim[1]);           /* input */
-    value_info(&graph, 12, "output", out->shape.dim[1]);        /* output */
+    value_info(&graph, 11, "input", &x->shape);                 /* input */
+    value_info(&graph, 12, "output", &out->shape);              /* output */
     pb_int(model, 1, ONNX_IR_VERSION);                          /* ModelProto.ir_version */
     pb_string(model, 2, "nn");                                  /* producer_name */
     pb_string(model, 3, NN_VERSION);                            /* producer_version */

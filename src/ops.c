@@ -544,6 +544,8 @@ static void fwd_randn(GraphNode *n, GraphNode *const *in, Rng *rng)
  * variance of its inputs. */
 static double fan_in(const GraphNode *n)
 {
+    if (n->shape.rank == 4)     /* a conv weight [out, in, KH, KW]: in·KH·KW */
+        return (double)n->shape.dim[1] * n->shape.dim[2] * n->shape.dim[3];
     return n->shape.rank >= 1 ? (double)n->shape.dim[0] : 1.0;
 }
 
@@ -576,11 +578,12 @@ static void fwd_he(GraphNode *n, GraphNode *const *in, Rng *rng)
     fill_normal(n, sqrt(2.0 / fan_in(n)), rng);
 }
 
-/* init_uniform: U(-1/sqrt(in), 1/sqrt(in)), the default of torch.nn.Linear. */
+/* init_uniform: U(-1/sqrt(in), 1/sqrt(in)), the default of torch.nn.Linear and Conv2d's
+ * weight; U(-a, a) when attrs.fill = a is set (a conv layer's bias, from its weight's fan-in). */
 static void fwd_init_uniform(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)in;
-    fill_uniform(n, 1.0 / sqrt(fan_in(n)), rng);
+    fill_uniform(n, n->attrs.fill > 0 ? n->attrs.fill : 1.0 / sqrt(fan_in(n)), rng);
 }
 
 /* init_normal: LeCun normal, N(0, 1 / in). */

@@ -65,7 +65,11 @@ typedef struct FnApp {
  * params with a forward formula. Its params are ordinary param symbols named "net.layer1.W". */
 
 typedef enum LayerKind {
-    LAYER_DENSE, LAYER_ACT, LAYER_DROPOUT, LAYER_RES_BEGIN, LAYER_RES_END
+    LAYER_DENSE, LAYER_ACT, LAYER_DROPOUT, LAYER_RES_BEGIN, LAYER_RES_END,
+    LAYER_INPUT,    /* input(1, 8, 8): the shape of one example */
+    LAYER_CONV,     /* conv2d: W [out, in, k, k], b [out] */
+    LAYER_POOL,     /* maxpool2d, avgpool2d (op) */
+    LAYER_FLATTEN,  /* an image [C, H, W] as one row of C·H·W */
 } LayerKind;
 
 typedef struct Layer {
@@ -74,8 +78,10 @@ typedef struct Layer {
     OpKind op;              /* ACT: the activation's op */
     float alpha;            /* leaky_relu's slope */
     float p;                /* dropout's probability */
-    int in, out;            /* widths before and after the layer */
-    int index;              /* DENSE: 1, 2, ... (its params are layerN.W, layerN.b) */
+    int in, out;            /* widths before and after the layer (channels, for images) */
+    Shape shape;            /* the shape of one example after the layer: [16], [8, 4, 4] */
+    int kernel, stride, pad;    /* CONV, POOL: the window, its step and (CONV) the padding */
+    int index;              /* DENSE, CONV: 1, 2, ... (their params are layerN.W, layerN.b) */
     OpKind init;            /* DENSE: how W is initialised */
     Symbol *W, *b;
     const char *group;      /* DENSE and the activations and dropout after it: "net.layer1"
@@ -86,7 +92,9 @@ typedef struct Model {
     const char *name;
     Layer *layers;
     int n_layers;
-    int in, out;            /* layer models: input and output widths */
+    int in, out;            /* layer models: input and output widths (elements of one example) */
+    Shape in_shape, out_shape;  /* layer models: one example's shape: [4], or [1, 8, 8] for
+                                   images (then inputs are batches [N, 1, 8, 8]) */
     bool formula;           /* params and forward(x) = ... */
     Symbol **params;        /* every param, in declaration order */
     const char **param_names;   /* their names inside the model: "layer1.W", "w" */
@@ -111,6 +119,7 @@ typedef struct ModelApp {
 
 typedef struct DataSym {
     int rows, features, targets;
+    Shape sample;           /* one row of X: [features], or an image's [C, H, W] */
     Symbol *X, *Y;          /* hidden lets: name.X, name.Y */
     char **class_names;     /* n_classes, owned; none for a numeric target */
     int n_classes;

@@ -130,7 +130,8 @@ static bool check_value(Sema *s, const AstNode *call, const ArgForm *f, const ch
         return !spec->required;
     }
     switch (spec->kind) {
-    case ARG_NAME: return true;
+    case ARG_NAME:
+    case ARG_SHAPE: return true;
     case ARG_STRING:
         if (v->node->kind == AST_STRING) {
             v->text = sema_text(s, v->node);

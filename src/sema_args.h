@@ -40,8 +40,8 @@ typedef struct ArgValue {
  *     given by position missing: then `usage`, a whole message with an example, at the call;
  *   - each argument in row order: a required one given only by name missing, or a value of the
  *     wrong kind or out of range ("the dropout probability must be at least 0 and below 1").
- * ARG_NAME arguments are passed through unchecked (out[i].node): they are words of another
- * vocabulary, such as an initialiser, which the caller resolves. Returns false after reporting. */
+ * ARG_NAME and ARG_SHAPE arguments are passed through unchecked (out[i].node): words of another
+ * vocabulary, such as an initialiser, and lists of sizes, which the caller reads. Returns false after reporting. */
 bool sema_args(Sema *s, AstNode *call, const ArgForm *form, const char *usage, ArgValue *out);
 
 /* One value against one row: for NUMBER, INT and FLAG a constant of that kind within the row's

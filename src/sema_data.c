@@ -13,16 +13,23 @@
 
 /* ---- data sets ------------------------------------------------------------------------------- */
 
-static Symbol *data_symbol(Sema *s, AstNode *name, int rows, int features, int targets)
+/* A data set's symbols: X [rows, *sample] (sample NULL: [features]) and Y [rows, targets]. */
+static Symbol *data_symbol(Sema *s, AstNode *name, int rows, const Shape *sample, int features,
+                           int targets)
 {
     DataSym *d = nn_calloc(1, sizeof *d);
     d->rows = rows;
     d->features = features;
     d->targets = targets;
+    d->sample = shape_scalar();
+    d->sample.rank = 1;
+    d->sample.dim[0] = features;
+    if (sample) d->sample = *sample;
     Shape x = shape_scalar(), y = shape_scalar();
-    x.rank = y.rank = 2;
+    y.rank = 2;
     x.dim[0] = y.dim[0] = rows;
-    x.dim[1] = features;
+    x.rank = 1 + d->sample.rank;
+    for (int i = 0; i < d->sample.rank; i++) x.dim[1 + i] = d->sample.dim[i];
     y.dim[1] = targets;
     d->X = sema_add_symbol(s, sema_dotted(s, name->u.name, "X"), SYM_LET, name->span);
     d->X->shape = x;
@@ -44,8 +51,9 @@ static void describe(DataSym *d, const char *how)
 {
     StrBuf sb;
     sb_init(&sb);
-    sb_printf(&sb, "data set: %d rows, X [%d, %d], Y [%d, %d]", d->rows, d->rows, d->features,
-              d->rows, d->targets);
+    sb_printf(&sb, "data set: %d rows, X [%d", d->rows, d->rows);
+    for (int i = 0; i < d->sample.rank; i++) sb_printf(&sb, ", %d", d->sample.dim[i]);
+    sb_printf(&sb, "], Y [%d, %d]", d->rows, d->targets);
     if (d->n_classes) {
         sb_printf(&sb, ", %d classes (", d->n_classes);
         for (int i = 0; i < d->n_classes; i++)
@@ -108,14 +116,46 @@ static bool check_split(Sema *s, AstNode *call, const DataFnRow *row, SemaData *
 static bool check_normalize(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
                             const AstList *names);
 
-/* csv("FILE", target = "COLUMN") */
+/* csv("FILE", target = "COLUMN", shape = [C, H, W]) */
 static const ArgSpec csv_specs[] = {
     { "file", ARG_STRING, true, 0, 0, 0, false, false, NULL },
     { "target", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+    { "shape", ARG_SHAPE, false, 0, 0, 0, false, false, NULL },
 };
-static const char *const csv_what[] = { "a file name", "the name of the target column" };
-static const ArgForm csv_args = { csv_specs, 2, 1, 1, csv_what, NULL,
+static const char *const csv_what[] = { "a file name", "the name of the target column",
+                                        "the shape of one row" };
+static const ArgForm csv_args = { csv_specs, 3, 1, 1, csv_what, NULL,
                                   "csv(\"iris.csv\", target = \"species\")" };
+
+/* shape = [1, 8, 8]: each row of features is one example of that shape (an image of C
+ * channels of H x W pixels, row by row, as PyTorch lays it out); absent: [features]. */
+static bool csv_shape(Sema *s, AstNode *v, int features, Shape *out)
+{
+    *out = shape_scalar();
+    out->rank = 1;
+    out->dim[0] = features;
+    if (!v) return true;
+    if (v->kind != AST_TENSOR || v->u.list.count < 1 || v->u.list.count > NN_MAX_RANK - 1) {
+        sema_error(s, v->span, "'shape' is the shape of one row's features, a list of up to %d "
+                   "sizes: shape = [1, 8, 8] (channels, height, width)", NN_MAX_RANK - 1);
+        return false;
+    }
+    long size = 1;
+    out->rank = 0;
+    for (size_t i = 0; i < v->u.list.count; i++) {
+        long d;
+        if (!sema_const_int(s, v->u.list.items[i], "a size", 1, 1e6, &d)) return false;
+        out->dim[out->rank++] = (int)d;
+        size *= d;
+    }
+    if (size != features) {
+        char buf[64];
+        sema_error(s, v->span, "the rows have %d features, but the shape %s holds %ld", features,
+                   shape_str(out, buf, sizeof buf), size);
+        return false;
+    }
+    return true;
+}
 
 /* xor(n, noise = S), circles, moons; spirals(k, n, noise = S), blobs */
 #define TOY_POINTS { "n", ARG_INT, true, 0, 2, MAX_DATA_ROWS, false, false, NULL }
@@ -146,7 +186,7 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
                       const AstList *names)
 {
     AstNode *name = names->items[0];
-    ArgValue v[2];
+    ArgValue v[3];
     if (!sema_args(s, call, row->args, row->usage, v)) return false;
     const char *file = v[0].text, *target = v[1].text;
     Dataset d;
@@ -174,7 +214,12 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
     sd->y = arena_alloc(s->arena, (ny ? ny : 1) * sizeof(float));
     memcpy(sd->x, d.X, nx * sizeof(float));
     memcpy(sd->y, d.Y, ny * sizeof(float));
-    Symbol *sym = data_symbol(s, name, d.rows, d.features, d.targets);
+    Shape sample;
+    if (!csv_shape(s, v[2].node, d.features, &sample)) {
+        data_free(&d);
+        return false;
+    }
+    Symbol *sym = data_symbol(s, name, d.rows, &sample, d.features, d.targets);
     set_classes(sym->data, d.class_names, d.n_classes);
     char how[512];
     snprintf(how, sizeof how, "read from %s, target '%s'", file, target);
@@ -200,7 +245,7 @@ static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
     sd->n = (int)n;
     sd->k = (int)k;
     sd->noise = noise;
-    Symbol *sym = data_symbol(s, names->items[0], (int)n, 2, with_k ? (int)k : 1);
+    Symbol *sym = data_symbol(s, names->items[0], (int)n, NULL, 2, with_k ? (int)k : 1);
     char *classes[100];
     char buf[100][12];
     for (int i = 0; i < k; i++) {
@@ -218,7 +263,7 @@ static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
 /* The shared part of making a data set like another one (split, normalize). */
 static Symbol *data_like(Sema *s, AstNode *name, const DataSym *src, int rows, const char *how)
 {
-    Symbol *sym = data_symbol(s, name, rows, src->features, src->targets);
+    Symbol *sym = data_symbol(s, name, rows, &src->sample, src->features, src->targets);
     set_classes(sym->data, src->class_names, src->n_classes);
     describe(sym->data, how);
     return sym;

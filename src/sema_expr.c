@@ -248,6 +248,23 @@ bool sema_apply_model(Sema *s, Symbol *msym, const Shape *in, Span at, ModelApp 
     memset(app, 0, sizeof *app);
     app->model = msym;
     app->in = *in;
+    if (!m->formula && m->in_shape.rank > 1) {     /* images: a batch [N, C, H, W] */
+        char buf[64], want[64];
+        bool fits = in->rank == m->in_shape.rank + 1;
+        for (int d = 0; fits && d < m->in_shape.rank; d++)
+            fits = in->dim[d + 1] == m->in_shape.dim[d];
+        if (!fits) {
+            sema_error(s, at, "'%s' takes a batch of inputs [N, %s], but this has shape %s",
+                       m->name, shape_str(&m->in_shape, want, sizeof want) + 1,
+                       shape_str(in, buf, sizeof buf));
+            return false;
+        }
+        app->out = m->out_shape;
+        app->out.rank = m->out_shape.rank + 1;
+        app->out.dim[0] = in->dim[0];
+        for (int d = 0; d < m->out_shape.rank; d++) app->out.dim[d + 1] = m->out_shape.dim[d];
+        return true;
+    }
     if (!m->formula) {
         char buf[64];
         if (in->rank < 1 || in->rank > 2 || in->dim[in->rank - 1] != m->in) {

@@ -14,12 +14,39 @@
 typedef struct ModelBuild {
     Sema *s;
     Model *m;
-    int width;              /* the current width; 0 = not known yet */
-    int next_index;         /* the next dense layer's number */
+    Shape sample;           /* one example's shape so far: [width], or an image [C, H, W];
+                               rank 0: not known yet (before the first layer that says) */
+    int next_index;         /* the next dense or conv layer's number */
     const char *group;      /* the dense layer the activations that follow belong to */
     int cap;
     bool ok;
 } ModelBuild;
+
+static bool known(const ModelBuild *b)
+{
+    return b->sample.rank > 0;
+}
+
+/* The width of rows of features so far; 0 if not known, or images. */
+static int width(const ModelBuild *b)
+{
+    return b->sample.rank == 1 ? b->sample.dim[0] : 0;
+}
+
+static Shape vector_shape(int n)
+{
+    Shape v = shape_scalar();
+    v.rank = 1;
+    v.dim[0] = n;
+    return v;
+}
+
+/* The first layer that gives the shape of an example gives the model's input. */
+static void set_input(ModelBuild *b, Shape sample)
+{
+    b->m->in_shape = sample;
+    b->m->in = (int)shape_size(&sample);
+}
 
 static Layer *push_layer(ModelBuild *b, LayerKind kind, Span span)
 {
@@ -76,6 +103,10 @@ struct LayerRow {
 static bool layer_dense(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_dropout(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_residual(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_input(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 
 /* dense(in, out, init = NAME), or dense(out) after a layer that gives the width */
 static const ArgSpec dense_specs[] = {
@@ -178,16 +209,22 @@ static OpKind init_for_next(const AstList *items, size_t i)
 static bool dense_sizes(ModelBuild *b, const AstNode *it, const ArgValue *v, long *in, long *out)
 {
     bool both = v[1].node != NULL;
-    *in = both ? (long)v[0].num : b->width;
+    if (b->sample.rank > 1) {
+        char buf[64];
+        sema_error(b->s, it->span, "'dense' takes rows of features, but the layer before gives "
+                   "images %s; put 'flatten' before it", shape_str(&b->sample, buf, sizeof buf));
+        return false;
+    }
+    *in = both ? (long)v[0].num : width(b);
     *out = (long)v[both ? 1 : 0].num;
-    if (!both && b->width == 0) {
+    if (!both && !known(b)) {
         sema_error(b->s, it->span, "the first dense layer needs its input size too: "
                    "dense(in, %ld)", *out);
         return false;
     }
-    if (both && b->width != 0 && *in != b->width) {
+    if (both && known(b) && *in != width(b)) {
         sema_error(b->s, v[0].node->span, "this layer takes %ld inputs, but the layer before "
-                   "gives %d; write dense(%ld) to follow it", *in, b->width, *out);
+                   "gives %d; write dense(%ld) to follow it", *in, width(b), *out);
         return false;
     }
     return true;
@@ -206,7 +243,7 @@ static bool layer_dense(ModelBuild *b, const AstList *items, size_t i, const Lay
         sema_unknown_init(s, v[2].node);
         return false;
     }
-    if (b->width == 0) b->m->in = (int)in;
+    if (!known(b)) set_input(b, vector_shape((int)in));
     Layer *l = push_layer(b, LAYER_DENSE, it->span);
     l->in = (int)in;
     l->out = (int)out;
@@ -225,7 +262,7 @@ static bool layer_dense(ModelBuild *b, const AstList *items, size_t i, const Lay
     l->W = model_param(b, name, w, it->span);
     snprintf(name, sizeof name, "layer%d.b", l->index);
     l->b = model_param(b, name, bias, it->span);
-    b->width = (int)out;
+    b->sample = l->shape = vector_shape((int)out);
     return true;
 }
 
@@ -236,7 +273,8 @@ static bool layer_dropout(ModelBuild *b, const AstList *items, size_t i, const L
     if (!sema_args(b->s, it, row->args, row->usage, &p)) return false;
     Layer *l = push_layer(b, LAYER_DROPOUT, it->span);
     l->p = (float)p.num;
-    l->in = l->out = b->width;
+    l->in = l->out = width(b);
+    l->shape = b->sample;
     return true;
 }
 
@@ -247,22 +285,237 @@ static bool layer_residual(ModelBuild *b, const AstList *items, size_t i, const 
     Sema *s = b->s;
     AstNode *it = items->items[i];
     (void)row;
-    if (b->width == 0) {
+    if (!known(b)) {
         sema_error(s, it->span, "a residual block needs a layer with a known width before it");
         return false;
     }
-    int in = b->width;
+    Shape in = b->sample;
     Layer *l = push_layer(b, LAYER_RES_BEGIN, it->span);
-    l->in = l->out = in;
+    l->in = l->out = width(b);
+    l->shape = in;
     layer_items(b, &it->u.block.items);
     if (!b->ok) return false;
-    if (b->width != in) {
+    if (!shape_eq(&b->sample, &in) && in.rank == 1 && b->sample.rank == 1) {
         sema_error(s, it->span, "a residual block adds its input to its output, so it must keep "
-                   "the width: it takes %d and gives %d", in, b->width);
+                   "the width: it takes %d and gives %d", in.dim[0], b->sample.dim[0]);
+        return false;
+    }
+    if (!shape_eq(&b->sample, &in)) {
+        char a[64], c[64];
+        sema_error(s, it->span, "a residual block adds its input to its output, so it must keep "
+                   "the shape: it takes %s and gives %s", shape_str(&in, a, sizeof a),
+                   shape_str(&b->sample, c, sizeof c));
         return false;
     }
     l = push_layer(b, LAYER_RES_END, it->span);
-    l->in = l->out = in;
+    l->in = l->out = width(b);
+    l->shape = in;
+    return true;
+}
+
+/* ---- layers of images ------------------------------------------------------------------------ */
+
+/* Reports named arguments other than `allowed` (a NULL-ended list); false if there were any. */
+static bool only_named(Sema *s, const AstNode *it, const char *const *allowed, const char *takes)
+{
+    bool ok = true;
+    for (size_t i = 0; i < it->u.call.args.count; i++) {
+        const AstNode *a = it->u.call.args.items[i];
+        if (!a->u.bind.name) continue;
+        bool known_name = false;
+        for (const char *const *w = allowed; *w; w++) known_name |= strcmp(*w, a->u.bind.name) == 0;
+        if (!known_name) {
+            sema_error(s, a->u.bind.name_span, "'%s' has no argument '%s' (it takes %s)",
+                       it->u.call.name, a->u.bind.name, takes);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* A positional size at `pos` (at least lo), into *out. */
+static bool size_arg(Sema *s, const AstNode *it, int pos, const char *name, const char *what,
+                     long lo, long *out)
+{
+    AstNode *v = sema_arg(&it->u.call.args, pos, name);
+    return sema_const_int(s, v, what, (double)lo, 1e6, out);
+}
+
+/* The current shape must be images [C, H, W]. */
+static bool needs_images(ModelBuild *b, const AstNode *it, const char *name)
+{
+    if (b->sample.rank == 3) return true;
+    char buf[64];
+    if (!known(b))
+        sema_error(b->s, it->span, "'%s' needs images: start the model with their shape, "
+                   "input(C, H, W), such as input(1, 8, 8)", name);
+    else
+        sema_error(b->s, it->span, "'%s' needs images [C, H, W], but the layer before gives %s",
+                   name, shape_str(&b->sample, buf, sizeof buf));
+    return false;
+}
+
+/* input(C, H, W) (or input(features)): the shape of one example, first in the model. */
+static bool layer_input(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    (void)row;
+    int n = it->kind == AST_CALL ? sema_npos(&it->u.call.args) : 0;
+    if (it->kind != AST_CALL || n < 1 || n > NN_MAX_RANK - 1 || !only_named(s, it, (const char *[]){ NULL }, "only sizes")) {
+        sema_error(s, it->span, "'input' takes the shape of one example: input(1, 8, 8) for "
+                   "images of 1 channel of 8 x 8 pixels");
+        return false;
+    }
+    if (i != 0) {
+        sema_error(s, it->span, "'input' gives the shape of the model's input, so it comes first");
+        return false;
+    }
+    Shape sample = shape_scalar();
+    for (int k = 0; k < n; k++) {
+        long d;
+        if (!size_arg(s, it, k, NULL, "a size", 1, &d)) return false;
+        sample.dim[sample.rank++] = (int)d;
+    }
+    Layer *l = push_layer(b, LAYER_INPUT, it->span);
+    set_input(b, sample);
+    b->sample = l->shape = sample;
+    l->in = l->out = width(b);
+    return true;
+}
+
+static int window_out(int n, int k, int stride, int pad)
+{
+    int span = n + 2 * pad - k;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+/* The image after windows of k with a stride and padding; false (reported) if none fits. */
+static bool windows_fit(ModelBuild *b, const AstNode *it, int channels, int k, int stride,
+                        int pad, Shape *out)
+{
+    int h = window_out(b->sample.dim[1], k, stride, pad);
+    int w = window_out(b->sample.dim[2], k, stride, pad);
+    if (h < 1 || w < 1) {
+        char buf[64];
+        sema_error(b->s, it->span, "a %dx%d window does not fit in the images %s%s", k, k,
+                   shape_str(&b->sample, buf, sizeof buf), pad ? " with their padding" : "");
+        return false;
+    }
+    *out = b->sample;
+    out->dim[0] = channels;
+    out->dim[1] = h;
+    out->dim[2] = w;
+    return true;
+}
+
+/* conv2d(in, out, kernel, stride = 1, padding = 0), or conv2d(out, kernel, ...) after a layer
+ * that gives the channels: torch.nn.Conv2d, its weight [out, in, kernel, kernel] and bias
+ * [out] drawn as PyTorch draws them (uniform, ±1/sqrt(in·kernel²)). */
+static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    (void)row;
+    static const char *const named[] = { "stride", "padding", NULL };
+    int n = it->kind == AST_CALL ? sema_npos(&it->u.call.args) : 0;
+    const char *usage = "'conv2d' takes the input channels, the output channels and the "
+                        "kernel's size: conv2d(1, 16, 3, stride = 1, padding = 1), or "
+                        "conv2d(16, 3) after a layer that gives the channels";
+    if (it->kind != AST_CALL || n < 2 || n > 3) {
+        sema_error(s, it->span, "%s", usage);
+        return false;
+    }
+    if (!only_named(s, it, named, "'stride' and 'padding'") || !needs_images(b, it, "conv2d"))
+        return false;
+    long in = b->sample.dim[0], out, k, stride = 1, pad = 0;
+    if (n == 3 && !size_arg(s, it, 0, NULL, "the input channels", 1, &in)) return false;
+    if (!size_arg(s, it, n - 2, NULL, "the output channels", 1, &out)
+        || !size_arg(s, it, n - 1, NULL, "the kernel's size", 1, &k))
+        return false;
+    AstNode *sv = sema_arg(&it->u.call.args, SEMA_NAMED_ONLY, "stride");
+    AstNode *pv = sema_arg(&it->u.call.args, SEMA_NAMED_ONLY, "padding");
+    if ((sv && !sema_const_int(s, sv, "the stride", 1, 4096, &stride))
+        || (pv && !sema_const_int(s, pv, "the padding", 0, 4096, &pad)))
+        return false;
+    if (in != b->sample.dim[0]) {
+        sema_error(s, sema_arg(&it->u.call.args, 0, NULL)->span, "this layer takes %ld channels, "
+                   "but the images have %d; write conv2d(%ld, %ld) to follow them", in,
+                   b->sample.dim[0], out, k);
+        return false;
+    }
+    Shape next;
+    if (!windows_fit(b, it, (int)out, (int)k, (int)stride, (int)pad, &next)) return false;
+    Layer *l = push_layer(b, LAYER_CONV, it->span);
+    l->in = (int)in;
+    l->out = (int)out;
+    l->kernel = (int)k;
+    l->stride = (int)stride;
+    l->pad = (int)pad;
+    l->index = b->next_index++;
+    l->init = OP_INIT_UNIFORM;
+    char name[32];
+    snprintf(name, sizeof name, "layer%d", l->index);
+    l->group = b->group = sema_dotted(s, b->m->name, name);
+    Shape w = shape_scalar();
+    w.rank = 4;
+    w.dim[0] = (int)out;
+    w.dim[1] = (int)in;
+    w.dim[2] = w.dim[3] = (int)k;
+    snprintf(name, sizeof name, "layer%d.W", l->index);
+    l->W = model_param(b, name, w, it->span);
+    snprintf(name, sizeof name, "layer%d.b", l->index);
+    l->b = model_param(b, name, vector_shape((int)out), it->span);
+    b->sample = l->shape = next;
+    return true;
+}
+
+/* maxpool2d(k, stride = k), avgpool2d(k, stride = k) */
+static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    Sema *s = b->s;
+    AstNode *it = items->items[i];
+    static const char *const named[] = { "stride", NULL };
+    if (it->kind != AST_CALL || sema_npos(&it->u.call.args) != 1) {
+        sema_error(s, it->span, "'%s' takes the window's size: %s(2), or %s(3, stride = 2)",
+                   row->name, row->name, row->name);
+        return false;
+    }
+    long k, stride;
+    if (!only_named(s, it, named, "'stride'") || !needs_images(b, it, row->name)
+        || !size_arg(s, it, 0, NULL, "the window's size", 1, &k))
+        return false;
+    stride = k;
+    AstNode *sv = sema_arg(&it->u.call.args, SEMA_NAMED_ONLY, "stride");
+    if (sv && !sema_const_int(s, sv, "the stride", 1, 4096, &stride)) return false;
+    Shape next;
+    if (!windows_fit(b, it, b->sample.dim[0], (int)k, (int)stride, 0, &next)) return false;
+    Layer *l = push_layer(b, LAYER_POOL, it->span);
+    l->op = strcmp(row->name, "maxpool2d") == 0 ? OP_MAXPOOL2D : OP_AVGPOOL2D;
+    l->kernel = (int)k;
+    l->stride = (int)stride;
+    l->in = l->out = b->sample.dim[0];
+    b->sample = l->shape = next;
+    return true;
+}
+
+/* flatten: an image [C, H, W] as a row of C·H·W features (channel by channel, row by row) */
+static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    AstNode *it = items->items[i];
+    (void)row;
+    if (it->kind != AST_NAME) {
+        sema_error(b->s, it->span, "'flatten' is written without arguments");
+        return false;
+    }
+    if (!known(b)) {
+        sema_error(b->s, it->span, "'flatten' needs a layer that gives a shape before it: "
+                   "input(C, H, W), then conv2d(...) or a pool");
+        return false;
+    }
+    Layer *l = push_layer(b, LAYER_FLATTEN, it->span);
+    b->sample = l->shape = vector_shape((int)shape_size(&b->sample));
+    l->in = l->out = width(b);
     return true;
 }
 
@@ -273,7 +526,8 @@ static bool layer_activation(ModelBuild *b, AstNode *it, OpKind act)
     Layer *l = push_layer(b, LAYER_ACT, it->span);
     l->op = act;
     l->alpha = (float)slope_specs[0].def;
-    l->in = l->out = b->width;
+    l->in = l->out = width(b);
+    l->shape = b->sample;
     if (it->kind == AST_CALL) {
         bool slope = act == OP_LEAKY_RELU && it->u.call.args.count > 0;
         char usage[160];
@@ -288,9 +542,9 @@ static bool layer_activation(ModelBuild *b, AstNode *it, OpKind act)
         if (slope && !sema_args(s, it, &slope_args, usage, &a)) return false;
         if (slope) l->alpha = (float)a.num;
     }
-    if (b->width == 0) {
+    if (!known(b)) {
         sema_error(s, it->span, "a model starts with a dense layer, which gives the input width: "
-                   "dense(in, out)");
+                   "dense(in, out) (or, for images, with input(C, H, W))");
         return false;
     }
     return true;
@@ -443,14 +697,23 @@ static void build_summary(Model *m)
         m->summary = sema_take_text(&sb);
         return;
     }
-    sb_printf(&sb, "model %s: %d input%s -> %d output%s, %ld param%s\n", m->name, m->in,
-              m->in == 1 ? "" : "s", m->out, m->out == 1 ? "" : "s", total,
-              total == 1 ? "" : "s");
-    sb_printf(&sb, "  %-26s %-10s %8s\n", "layer", "output", "params");
+    char in_shape[64];
+    if (m->in_shape.rank == 1)
+        sb_printf(&sb, "model %s: %d input%s -> %d output%s, %ld param%s\n", m->name, m->in,
+                  m->in == 1 ? "" : "s", m->out, m->out == 1 ? "" : "s", total,
+                  total == 1 ? "" : "s");
+    else
+        sb_printf(&sb, "model %s: inputs %s -> %d output%s, %ld param%s\n", m->name,
+                  shape_str(&m->in_shape, in_shape, sizeof in_shape), m->out,
+                  m->out == 1 ? "" : "s", total, total == 1 ? "" : "s");
+    int col = 10;       /* the output column: wider for images, "[N, 16, 8, 8]" */
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].shape.rank > 1) col = 16;
+    sb_printf(&sb, "  %-26s %-*s %8s\n", "layer", col, "output", "params");
     int indent = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
-        char label[64], shape[32];
+        char label[64], shape[48];
         long params = 0;
         switch (l->kind) {
         case LAYER_DENSE:
@@ -465,9 +728,31 @@ static void build_summary(Model *m)
         case LAYER_DROPOUT: snprintf(label, sizeof label, "dropout(%g)", l->p); break;
         case LAYER_RES_BEGIN: snprintf(label, sizeof label, "residual {"); break;
         case LAYER_RES_END: snprintf(label, sizeof label, "} + input"); indent--; break;
+        case LAYER_INPUT: snprintf(label, sizeof label, "input"); break;
+        case LAYER_CONV:
+            snprintf(label, sizeof label, "conv2d layer%d %dx%d", l->index, l->kernel,
+                     l->kernel);
+            if (l->stride > 1 || l->pad)    /* "conv2d layer1 3x3 s2 p1" */
+                snprintf(label, sizeof label, "conv2d layer%d %dx%d s%d p%d", l->index, l->kernel,
+                         l->kernel, l->stride, l->pad);
+            params = (long)l->out * l->in * l->kernel * l->kernel + l->out;
+            break;
+        case LAYER_POOL:
+            snprintf(label, sizeof label, "%s(%d)", op_info(l->op)->name, l->kernel);
+            if (l->stride != l->kernel)
+                snprintf(label, sizeof label, "%s(%d, stride %d)", op_info(l->op)->name,
+                         l->kernel, l->stride);
+            break;
+        case LAYER_FLATTEN: snprintf(label, sizeof label, "flatten"); break;
         }
         snprintf(shape, sizeof shape, "[N, %d]", l->out);
-        sb_printf(&sb, "  %*s%-*s %-10s %8ld\n", 2 * indent, "", 26 - 2 * indent, label,
+        if (l->shape.rank > 1) {
+            int k = snprintf(shape, sizeof shape, "[N");
+            for (int d = 0; d < l->shape.rank; d++)
+                k += snprintf(shape + k, sizeof shape - (size_t)k, ", %d", l->shape.dim[d]);
+            snprintf(shape + k, sizeof shape - (size_t)k, "]");
+        }
+        sb_printf(&sb, "  %*s%-*s %-*s %8ld\n", 2 * indent, "", 26 - 2 * indent, label, col,
                   l->kind == LAYER_RES_BEGIN ? "" : shape, params);
         if (l->kind == LAYER_RES_BEGIN) indent++;
     }
@@ -480,7 +765,7 @@ void sema_check_model(Sema *s, AstNode *st)
     Model *m = nn_calloc(1, sizeof *m);
     arena_init(&m->arena);
     m->name = st->u.block.name;
-    ModelBuild b = { s, m, 0, 1, NULL, 0, true };
+    ModelBuild b = { s, m, shape_scalar(), 1, NULL, 0, true };
     bool formula = false;
     for (size_t i = 0; i < items->count; i++)
         if (items->items[i]->kind == AST_PARAM || items->items[i]->kind == AST_FORWARD)
@@ -494,7 +779,8 @@ void sema_check_model(Sema *s, AstNode *st)
             b.ok = false;
         }
         layer_items(&b, items);
-        m->out = b.width;
+        m->out_shape = b.sample;
+        m->out = (int)shape_size(&b.sample);
     }
     Symbol *sym = sema_add_symbol(s, st->u.block.name, SYM_MODEL, st->u.block.name_span);
     sym->model = m;

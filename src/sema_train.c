@@ -887,9 +887,10 @@ static bool resolve_train_data(TrainCheck *tc, Symbol *msym, AstNode **px, AstNo
     xy = sema_expr(s, y) && xy;
     if (!xy) return false;
     char a[64], b[64];
-    if (x->sema.shape.rank != 2) {
-        sema_error(s, x->span, "the inputs must be a matrix [rows, features], but this has "
-                   "shape %s", shape_str(&x->sema.shape, a, sizeof a));
+    if (x->sema.shape.rank < 2) {
+        sema_error(s, x->span, "the inputs must be a matrix [rows, features] (or a batch of "
+                   "images [rows, C, H, W]), but this has shape %s",
+                   shape_str(&x->sema.shape, a, sizeof a));
         return false;
     }
     if (y->sema.shape.rank < 1 || y->sema.shape.rank > 2
@@ -1102,7 +1103,7 @@ static void train_on_data(TrainCheck *tc)
     if (!tc->ok) return;
     t->rows = x->sema.shape.dim[0];
     t->train_rows = t->rows;
-    if (!check_validation(tc, x->sema.shape.dim[1])) return;
+    if (!check_validation(tc, (int)(shape_size(&x->sema.shape) / (size_t)x->sema.shape.dim[0]))) return;
     if (t->set.batch == 0 || t->set.batch > t->train_rows) t->set.batch = t->train_rows;
     t->rest = t->train_rows % t->set.batch;
     apply_model_passes(tc, msym, x, y);

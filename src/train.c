@@ -46,7 +46,7 @@ static Dataset borrow(Runtime *rt, uint32_t x, uint32_t y)
     Dataset d;
     memset(&d, 0, sizeof d);
     d.rows = node(rt, x)->shape.dim[0];
-    d.features = node(rt, x)->shape.dim[1];
+    d.features = d.rows ? (int)(node(rt, x)->size / (size_t)d.rows) : 0;   /* images: C·H·W */
     d.targets = node(rt, y)->shape.dim[1];
     d.X = node(rt, x)->value;
     d.Y = node(rt, y)->value;

@@ -12,7 +12,8 @@
    a run of k batches, nn's checkpoint against train.py's;
 4. under `torchrun --nproc_per_node=2` on the CPU (gloo, loopback) the digits train.py trains
    and writes a checkpoint that nn loads and evaluates;
-5. the README's walk-through ("When you outgrow nn") runs as written: export, torchrun, the
+5. a conv net saved by nn loads into the PyTorch module of it with load_state_dict, and the
+   README's walk-through ("When you outgrow nn") runs as written: export, torchrun, the
    weights back into nn, ONNX, onnxruntime;
 6. the helpers' names are kept from the script's (export_torch.c's reserved list).
 
@@ -286,6 +287,62 @@ def readme(work):
               bool(re.search(r"^\[ \d, \d \]$", r.stdout, re.M)), r.stdout[-1000:])
 
 
+# ---- 4c. nn's checkpoint into the PyTorch module with load_state_dict -----------------------
+
+STATE_DICT_SCRIPT = """
+seed 1
+let digits = csv("examples/data/digits.csv", target = "digit", shape = [1, 8, 8])
+let train_set, test_set = split(digits, 0.8)
+model net {
+  input(1, 8, 8)
+  conv2d(1, 4, 3, padding = 1)
+  relu
+  avgpool2d(2)
+  conv2d(6, 2, stride = 2)
+  maxpool2d(2)
+  flatten
+  dense(10)
+}
+train net on train_set {
+  loss cross_entropy
+  optimizer adam(lr = 0.01)
+  epochs 2
+  batch 64
+}
+save net "cnn.safetensors"
+seed 5
+print net(rand(2, 1, 8, 8))
+"""
+
+
+def state_dict(work):
+    """A conv net saved by nn loads into train.py's class of it with load_state_dict (through
+    state_dict_of, which names nn's W and b as PyTorch's weight and bias) and gives nn's
+    outputs for the same images."""
+    script = os.path.join(work, "state_dict.nn")
+    with open(script, "w") as f:
+        f.write(STATE_DICT_SCRIPT)
+    p = nn([script])
+    _, path = export(script, work, "state_dict_train.py")
+    check_code = """
+import importlib.util, sys, torch
+spec = importlib.util.spec_from_file_location("exported", %r)
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+net = m.NetModel(m.NnRandom(0))
+net.load_state_dict(m.state_dict_of("cnn.safetensors"))
+net.eval()
+with torch.no_grad():
+    print(m.print_line([net(m.NnRandom(5).rand(2, 1, 8, 8))]))
+""" % path
+    r = subprocess.run([PY, "-c", check_code], capture_output=True, text=True, cwd=WORK,
+                       timeout=600)
+    check("a conv net saved by nn loads into its PyTorch module with load_state_dict and "
+          "gives nn's outputs", p.returncode == 0 and r.returncode == 0
+          and numbers_close(r.stdout, p.stdout), "nn:\n%s%s\ntorch:\n%s%s" %
+          (p.stdout, p.stderr, r.stdout, r.stderr[-2000:]))
+
+
 # ---- 5. the helpers' names ------------------------------------------------------------------------
 
 def reserved():
@@ -314,6 +371,7 @@ def main():
     first_updates(work, "iris", 16)
     first_updates(work, "digits", 32)
     torchrun(work)
+    state_dict(work)
     readme(work)
     shutil.rmtree(work, ignore_errors=True)
     if FAILURES:

@@ -11,7 +11,7 @@ const jobs = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 for (const j of jobs) {
   const session = await ort.InferenceSession.create(j.file);
-  const x = new ort.Tensor('float32', Float32Array.from(j.input), [j.rows, j.cols]);
+  const x = new ort.Tensor('float32', Float32Array.from(j.input), j.shape || [j.rows, j.cols]);
   const out = await session.run({ [session.inputNames[0]]: x });
   const y = out[session.outputNames[0]];
   results.push({ file: j.file, inputs: session.inputNames, outputs: session.outputNames,

@@ -7,6 +7,7 @@ outputs for the same rows to 1e-5 relative (to the largest output: nn prints 6 d
 Skips (exit 77, naming the packages) without python3-onnx, node or onnxruntime-node in
 ~/.cache/nn-tests: tests/install-deps.sh installs them; the suite never does."""
 import json
+import math
 import os
 import re
 import subprocess
@@ -98,7 +99,13 @@ def main():
         if rc != 0:
             check("%s runs" % name, False, err[-400:])
             continue
-        widths = {m: int(re.search(r"model %s: (\d+) inputs?" % m, out).group(1)) for m in layered}
+        # one example's shape: "model net: 4 inputs" ([4]) or, for images, "inputs [1,8,8]"
+        shapes = {}
+        for m in layered:
+            found = re.search(r"model %s: (?:(\d+) inputs?|inputs \[([\d,]+)\])" % m, out)
+            shapes[m] = ([int(found.group(1))] if found.group(1) else
+                         [int(d) for d in found.group(2).split(",")])
+        widths = {m: math.prod(shapes[m]) for m in layered}
         # second run: save each as ONNX and print its outputs for exact rows
         second = os.path.join(work, "save.nn")
         tail = []
@@ -106,9 +113,12 @@ def main():
             rows = probe(5, widths[m])
             onnx_file = os.path.join(work, "%s_%s.onnx" % (name[:-3], m))
             tail.append('save %s "%s"' % (m, onnx_file))
-            tail.append('print "onnx-out %s", %s(%s)' % (m, m, json.dumps(rows)))
+            batch = json.dumps(rows)
+            if len(shapes[m]) > 1:      # images: the rows as a batch [5, C, H, W]
+                batch = "reshape(%s, 5, %s)" % (batch, ", ".join(map(str, shapes[m])))
+            tail.append('print "onnx-out %s", %s(%s)' % (m, m, batch))
             jobs.append({"file": onnx_file, "rows": 5, "cols": widths[m],
-                         "input": [v for r in rows for v in r]})
+                         "shape": [5] + shapes[m], "input": [v for r in rows for v in r]})
             expect[onnx_file] = (name, m)
         open(second, "w").write(text + "\n" + "\n".join(tail) + "\n")
         rc, out, err = run(second, work)

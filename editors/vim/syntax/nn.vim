@@ -47,7 +47,7 @@ syn keyword nnFunction   transpose sum mean softmax log_softmax argmax dropout
 syn keyword nnFunction   conv2d maxpool2d avgpool2d
 syn keyword nnFunction   mse l1 bce bce_logits cross_entropy accuracy
 syn keyword nnFunction   max min maximum minimum clamp where reshape concat stack one_hot detach
-syn keyword nnFunction   l2 params dense summary labels
+syn keyword nnFunction   l2 params dense input flatten summary labels
 syn keyword nnData       csv split normalize xor circles moons spirals blobs
 syn keyword nnOptimizer  sgd adam adamw rmsprop uniform normal
 syn keyword nnOptimizer  cosine step_decay linear exponential warmup one_cycle
