@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the op table ---------------------------------------------------------------------------- */
@@ -25,7 +26,9 @@ static const char *const torch_text[OP_COUNT] = {
 #undef TORCH
 };
 
-/* Names the helpers and Python use, which a script's names are kept apart from (a trailing _). */
+/* Names the helpers and Python use, which a script's names are kept apart from (a trailing _):
+ * Python's keywords first (N_KEYWORDS of them), then built-ins, modules and the helpers'. */
+#define N_KEYWORDS 35
 static const char *const reserved[] = {
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
     "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
@@ -35,19 +38,30 @@ static const char *const reserved[] = {
     "argparse", "contextlib", "copy", "csv", "json", "math", "os", "struct", "sys", "warnings", "torch",
     "dist", "F", "nn", "NnRandom", "Data", "Run", "rng", "run", "args", "init_dense", "init_conv",
     "read_csv", "read_csv_rows", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
-    "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "LOSSES", "number",
+    "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "number",
     "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "load",
     "schedule", "score", "Block", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
     "Y", "epoch", "update",
 };
 
-/* A model's class: its head (the class line, the source, __init__) and, for a formula model,
- * its forward, written where the script first applies it (only an application is checked for
- * its input's shape, src/sema.h's ModelApp). */
+/* A model's class. A formula model's forward reads the script's names (main()'s), and only an
+ * application of the model is checked (src/sema.h's ModelApp), so it is a function of main()
+ * set as the class's forward where the script first applies the model. */
 typedef struct ModelOut {
     const Symbol *sym;
-    StrBuf head, forward;
+    StrBuf head;            /* the class */
+    char cls[96];           /* its name: NetModel */
+    bool has_forward;       /* formula models: forward is set (where first applied) */
 } ModelOut;
+
+/* A definition's name in the program: the script's name, kept apart from Python's words and
+ * the helpers' (a trailing _), and a name defined again gets a version (c, c_v2, c_v3), since
+ * a formula defined before the second definition reads the first. */
+typedef struct PyName {
+    const Symbol *sym;      /* NULL for a data set's name, found by text */
+    const char *name;       /* the script's (borrowed) */
+    char py[80];
+} PyName;
 
 typedef struct Ex {
     StrBuf *out;            /* the whole program */
@@ -63,8 +77,15 @@ typedef struct Ex {
                                are self.P */
     ModelOut models[64];    /* the models defined, in order */
     int n_models;
-    const Symbol *params[256];      /* the params defined outside models, in order */
-    int n_params;
+    const Symbol **params;  /* the params defined outside models, in order (owned) */
+    int n_params, cap_params;
+    PyName *names;          /* every definition's Python name, in order (owned) */
+    int n_names, cap_names;
+    const Symbol **formulas;    /* the lets that are formulas of params: functions (owned) */
+    int n_formulas, cap_formulas;
+    int n_hoisted;          /* random draws computed where their statement is: c_1, ... */
+    bool deferred;          /* writing a function (a formula, a loss, a forward): its random
+                               draws are made once, before it (c_K), as nn makes them */
 } Ex;
 
 static bool refuse(Ex *x, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -79,18 +100,74 @@ static bool refuse(Ex *x, Span at, const char *fmt, ...)
     return false;
 }
 
-/* A script name as a Python name. */
+/* Whether `name` is one the program makes itself: loss_K, metric_K, schedule_K, c_K, fn_...
+ * (a function's parameter), ending in Model or _vK. */
+static bool generated(const char *name)
+{
+    static const char *const prefixes[] = { "loss_", "metric_", "schedule_", "c_" };
+    if (strncmp(name, "fn_", 3) == 0) return true;
+    for (size_t i = 0; i < NN_ARRAY_LEN(prefixes); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(name, prefixes[i], n) == 0 && name[n] && strspn(name + n, "0123456789") ==
+            strlen(name + n))
+            return true;
+    }
+    size_t len = strlen(name);
+    const char *v = strstr(name, "_v");
+    return (len >= 5 && strcmp(name + len - 5, "Model") == 0)
+           || (v && v[2] && strspn(v + 2, "0123456789") == strlen(v + 2));
+}
+
+/* A script name as a Python name, without a version: a trailing _ after a name that is
+ * Python's, the helpers' or one the program makes, and after one that ends in _ (so that no
+ * two names meet: split is split_, split_ is split__). */
 static void py_name(StrBuf *sb, const char *name)
 {
     sb_puts(sb, name);
-    for (size_t i = 0; i < NN_ARRAY_LEN(reserved); i++)
-        if (strcmp(name, reserved[i]) == 0) {
-            sb_putc(sb, '_');
-            return;
-        }
+    size_t len = strlen(name);
+    bool taken = generated(name) || (len && name[len - 1] == '_');
+    for (size_t i = 0; i < NN_ARRAY_LEN(reserved) && !taken; i++) taken = strcmp(name, reserved[i]) == 0;
+    if (taken) sb_putc(sb, '_');
 }
 
-/* A Python string literal. */
+/* A new definition of `name` (sym, or NULL for a data set): its versioned Python name. */
+static const char *define(Ex *x, const Symbol *sym, const char *name)
+{
+    int version = 1;
+    for (int i = 0; i < x->n_names; i++) version += strcmp(x->names[i].name, name) == 0;
+    if (x->n_names == x->cap_names) {
+        x->cap_names = x->cap_names ? 2 * x->cap_names : 64;
+        x->names = nn_realloc(x->names, (size_t)x->cap_names * sizeof *x->names);
+    }
+    PyName *pn = &x->names[x->n_names++];
+    pn->sym = sym;
+    pn->name = name;
+    StrBuf sb;
+    sb_init(&sb);
+    py_name(&sb, name);
+    if (version > 1) sb_printf(&sb, "_v%d", version);
+    snprintf(pn->py, sizeof pn->py, "%s", sb.data);
+    sb_free(&sb);
+    return pn->py;
+}
+
+/* The Python name of a definition: by its symbol, else the latest of that name. */
+static void ref_name(const Ex *x, StrBuf *sb, const Symbol *sym, const char *name)
+{
+    for (int i = x->n_names; i-- > 0;)
+        if (sym && x->names[i].sym == sym) {
+            sb_puts(sb, x->names[i].py);
+            return;
+        }
+    for (int i = x->n_names; i-- > 0;)
+        if (strcmp(x->names[i].name, name) == 0) {
+            sb_puts(sb, x->names[i].py);
+            return;
+        }
+    py_name(sb, name);
+}
+
+/* A Python string literal (of valid UTF-8: the checker of the caller makes sure). */
 static void py_string(StrBuf *sb, const char *s, size_t len)
 {
     sb_putc(sb, '"');
@@ -118,8 +195,56 @@ static void py_number(StrBuf *sb, double v)
     }
     char buf[40];
     snprintf(buf, sizeof buf, "%.9g", v);
+    if (v < 0) sb_putc(sb, '(');    /* (-2.0) ** p, not -(2.0 ** p) */
     sb_puts(sb, buf);
     if (!strpbrk(buf, ".en")) sb_puts(sb, ".0");
+    if (v < 0) sb_putc(sb, ')');
+}
+
+/* A float32 setting (a slope, a probability) as the shortest decimal that is that float:
+ * 0.1, not 0.100000001. */
+static void py_float(StrBuf *sb, float f)
+{
+    char buf[40];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f) break;
+    }
+    py_number(sb, strtod(buf, NULL));
+}
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+               : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || len > n || (len == 2 && s[0] < 0xc2)) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+/* Text for a comment or the docstring: printable characters and valid UTF-8 as they are, a
+ * line break (\n, \r, and the others Python knows) as `brk`, the rest (and quotes and
+ * backslashes, which could end a docstring) as '?'. Nothing a script's text holds can then
+ * become code. */
+static void py_comment_text(StrBuf *sb, const char *s, size_t n, const char *brk)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (p[i] == '\n' || p[i] == '\r' || p[i] == '\v' || p[i] == '\f') {
+            sb_puts(sb, brk);
+            i += p[i] == '\r' && i + 1 < n && p[i + 1] == '\n' ? 2 : 1;
+            continue;
+        }
+        bool bad = k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f || p[i] == '"' || p[i] == '\\'))
+                   || (k == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))
+                   || (k == 2 && p[i] == 0xc2 && p[i + 1] == 0x85);
+        if (bad) sb_putc(sb, p[i] == '\t' ? ' ' : '?');
+        else sb_append(sb, s + i, k);
+        i += k ? k : 1;
+    }
 }
 
 static void line(Ex *x, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -146,13 +271,13 @@ static bool is_bound(const Ex *x, const Symbol *sym)
 }
 
 /* A dotted name (train_set.X) with its first part as a Python name. */
-static void dotted_ref(StrBuf *sb, const char *name)
+static void dotted_ref(const Ex *x, StrBuf *sb, const char *name)
 {
     const char *dot = strchr(name, '.');
     StrBuf first;
     sb_init(&first);
     sb_append(&first, name, (size_t)(dot - name));
-    py_name(sb, first.data);
+    ref_name(x, sb, NULL, first.data);
     sb_free(&first);
     sb_puts(sb, dot);
 }
@@ -170,7 +295,7 @@ static void param_ref(const Ex *x, StrBuf *sb, const Symbol *p)
         StrBuf model;
         sb_init(&model);
         sb_append(&model, p->name, n);
-        py_name(sb, model.data);
+        ref_name(x, sb, NULL, model.data);
         sb_free(&model);
     }
     sb_append(sb, dot, (size_t)(last - dot) + 1);
@@ -180,20 +305,21 @@ static void param_ref(const Ex *x, StrBuf *sb, const Symbol *p)
     else sb_puts(sb, last + 1);
 }
 
+static bool is_formula(const Ex *x, const Symbol *sym)
+{
+    for (int i = 0; i < x->n_formulas; i++)
+        if (x->formulas[i] == sym) return true;
+    return false;
+}
+
 static bool name_ref(Ex *x, const AstNode *e, StrBuf *sb)
 {
     const Symbol *sym = e->sema.sym;
-    if (x->fn)
-        for (int i = 0; i < x->fn->n; i++)
-            if (x->fn->params[i] == sym) {
-                const FnApp *fn = x->fn;
-                x->fn = NULL;       /* the arguments are the caller's */
-                sb_putc(sb, '(');
-                bool ok = expr(x, fn->args[i], sb);
-                sb_putc(sb, ')');
-                x->fn = fn;
-                return ok;
-            }
+    for (int i = 0; x->fn && i < x->fn->n; i++)
+        if (x->fn->params[i] == sym) {      /* the lambda's parameter: fn_a */
+            sb_printf(sb, "fn_%s", sym->name);
+            return true;
+        }
     if (is_bound(x, sym)) {
         sb_puts(sb, sym->name);
         return true;
@@ -204,12 +330,12 @@ static bool name_ref(Ex *x, const AstNode *e, StrBuf *sb)
         if (sym->loop_var || sym->carried)
             return refuse(x, e->span, "cannot export '%s' to PyTorch: it is a loop's or a "
                           "block's value (loops and ifs are not exported)", sym->name);
-        py_name(sb, sym->name);
-        if (sym->kind == SYM_LET && sym->grad) sb_puts(sb, "()");   /* a formula */
+        ref_name(x, sb, sym, sym->name);
+        if (is_formula(x, sym)) sb_puts(sb, "()");
         return true;
     case SYM_PARAM:
         if (strchr(sym->name, '.')) param_ref(x, sb, sym);
-        else py_name(sb, sym->name);
+        else ref_name(x, sb, sym, sym->name);
         return true;
     default:
         return refuse(x, e->span, "cannot export '%s' to PyTorch here", sym->name);
@@ -259,6 +385,20 @@ static bool op_text(Ex *x, const AstNode *e, OpKind op, const AstNode *const *in
     if (!t)
         return refuse(x, e->span, "cannot export '%s' to PyTorch: it has no counterpart there",
                       op_info(op)->name);
+    unsigned leaf = OPF_LEAF | OPF_RANDOM;
+    if (x->deferred && (op_info(op)->flags & leaf) == leaf) {
+        /* drawn once, where the statement is, as nn draws it: not at every call */
+        StrBuf draw;
+        sb_init(&draw);
+        x->deferred = false;
+        bool ok = op_text(x, e, op, in, n, &draw);
+        x->deferred = true;
+        int k = ++x->n_hoisted;
+        if (ok) line(x, 1, "c_%d = %s", k, draw.data);
+        sb_printf(sb, "c_%d", k);
+        sb_free(&draw);
+        return ok;
+    }
     const OpAttrs *at = &e->sema.attrs;
     bool as_tensor = t[0] != '(';
     for (const char *p = t; *p; p++) {
@@ -274,7 +414,7 @@ static bool op_text(Ex *x, const AstNode *e, OpKind op, const AstNode *const *in
             NN_ASSERT(i < n);
             if (!operand(x, in[i], as_tensor, sb)) return false;
         } else if (is_key(key, len, "alpha")) {
-            py_number(sb, at->alpha);
+            py_float(sb, at->alpha);
         } else if (is_key(key, len, "dim")) {
             sb_printf(sb, "%d", at->axis == NN_AXIS_ALL ? -1 : at->axis);
         } else if (is_key(key, len, "reduce")) {
@@ -282,9 +422,9 @@ static bool op_text(Ex *x, const AstNode *e, OpKind op, const AstNode *const *in
         } else if (is_key(key, len, "lo") || is_key(key, len, "hi")) {
             double v = key[0] == 'l' ? at->lo : at->hi;
             if (isinf(v)) sb_puts(sb, "None");
-            else py_number(sb, v);
+            else py_float(sb, (float)v);
         } else if (is_key(key, len, "p")) {
-            py_number(sb, at->p);
+            py_float(sb, at->p);
         } else if (is_key(key, len, "dims")) {
             sb_putc(sb, '(');
             shape_args(sb, &e->sema.shape);
@@ -294,7 +434,7 @@ static bool op_text(Ex *x, const AstNode *e, OpKind op, const AstNode *const *in
             const int *v = key[0] == 'k' ? at->kernel : key[0] == 's' ? at->stride : at->pad;
             sb_printf(sb, "(%d, %d)", v[0], v[1]);
         } else if (is_key(key, len, "fill")) {
-            py_number(sb, at->fill);
+            py_float(sb, at->fill);
         } else if (is_key(key, len, "classes")) {
             sb_printf(sb, "%d", at->classes);
         } else if (is_key(key, len, "shape")) {
@@ -382,19 +522,26 @@ static bool call(Ex *x, const AstNode *e, StrBuf *sb)
     const SemaExtra *ex = e->sema.extra;
     if (ex && ex->app.model) {
         if (!model_forward(x, &ex->app)) return false;
-        py_name(sb, ex->app.model->name);
+        ref_name(x, sb, ex->app.model, ex->app.model->name);
         sb_putc(sb, '(');
         bool ok = expr(x, e->sema.operand, sb);
         sb_putc(sb, ')');
         return ok;
     }
-    if (ex && ex->fnapp.body) {
-        const FnApp *outer = x->fn;
-        x->fn = &ex->fnapp;
-        sb_putc(sb, '(');
-        bool ok = expr(x, ex->fnapp.body, sb);
-        sb_putc(sb, ')');
+    if (ex && ex->fnapp.body) {     /* (lambda fn_a, fn_b: BODY)(A, B): each argument once */
+        const FnApp *app = &ex->fnapp, *outer = x->fn;
+        sb_puts(sb, "(lambda");
+        for (int i = 0; i < app->n; i++) sb_printf(sb, "%s fn_%s", i ? "," : "", app->params[i]->name);
+        sb_puts(sb, ": ");
+        x->fn = app;
+        bool ok = expr(x, app->body, sb);
         x->fn = outer;
+        sb_puts(sb, ")(");
+        for (int i = 0; ok && i < app->n; i++) {
+            if (i) sb_puts(sb, ", ");
+            ok = expr(x, app->args[i], sb);
+        }
+        sb_putc(sb, ')');
         return ok;
     }
     if (ex && ex->builtin.kind != BUILTIN_NONE) return builtin(x, e, &ex->builtin, sb);
@@ -417,8 +564,15 @@ static bool field(Ex *x, const AstNode *e, StrBuf *sb)
         param_ref(x, sb, sym);
         return true;
     }
+    if (e->sema.op == OP_CONST && strcmp(e->u.field.field, "shape") == 0) {   /* x.shape */
+        sb_puts(sb, "torch.tensor([");
+        for (int d = 0; d < e->sema.attrs.shape.rank; d++)
+            sb_printf(sb, "%s%d.0", d ? ", " : "", e->sema.attrs.shape.dim[d]);
+        sb_puts(sb, "], device=Data.device)");
+        return true;
+    }
     if (sym) {      /* a data set's X or Y: the let "train_set.X" */
-        dotted_ref(sb, sym->name);
+        dotted_ref(x, sb, sym->name);
         return true;
     }
     const AstNode *in[1] = { e->sema.operand };
@@ -487,11 +641,16 @@ static const char *init_word(OpKind op)
 }
 
 /* The class's name: the model's, capitalised ("net" -> "Net"). */
-static void class_name(StrBuf *sb, const char *name)
+static void class_name(const Ex *x, const char *py, char *out, size_t cap)
 {
-    sb_putc(sb, (char)(name[0] >= 'a' && name[0] <= 'z' ? name[0] - 'a' + 'A' : name[0]));
-    sb_puts(sb, name + 1);
-    sb_puts(sb, "Model");
+    snprintf(out, cap, "%c%sModel", py[0] >= 'a' && py[0] <= 'z' ? py[0] - 'a' + 'A' : py[0],
+             py + 1);
+    for (int i = 0, k = 2; i < x->n_models; i++)     /* net and Net: NetModel, NetModel2 */
+        if (strcmp(x->models[i].cls, out) == 0) {
+            snprintf(out, cap, "%c%sModel%d", py[0] >= 'a' && py[0] <= 'z' ? py[0] - 'a' + 'A'
+                                                                        : py[0], py + 1, k++);
+            i = -1;
+        }
 }
 
 /* One layer's line of forward(). */
@@ -509,7 +668,7 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
         sb_puts(sb, "        x = ");
         for (const char *p = t; *p; p++) {
             if (strncmp(p, "{0}", 3) == 0) sb_putc(sb, 'x'), p += 2;
-            else if (strncmp(p, "{alpha}", 7) == 0) py_number(sb, ly->alpha), p += 6;
+            else if (strncmp(p, "{alpha}", 7) == 0) py_float(sb, ly->alpha), p += 6;
             else if (strncmp(p, "{dim}", 5) == 0) sb_puts(sb, "-1"), p += 4;
             else sb_putc(sb, *p);
         }
@@ -518,7 +677,7 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
     }
     case LAYER_DROPOUT:
         sb_puts(sb, "        x = F.dropout(x, ");
-        py_number(sb, ly->p);
+        py_float(sb, ly->p);
         sb_puts(sb, ", self.training)\n");
         return true;
     case LAYER_RES_BEGIN:
@@ -546,13 +705,13 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
 /* The model's source as comment lines. */
 static void source_comment(StrBuf *sb, const char *src, const char *indent)
 {
-    const char *p = src;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        sb_printf(sb, "%s# %.*s\n", indent, (int)len, p);
-        p += len + (nl ? 1 : 0);
-    }
+    StrBuf brk;
+    sb_init(&brk);
+    sb_printf(&brk, "\n%s# ", indent);
+    sb_printf(sb, "%s# ", indent);
+    py_comment_text(sb, src, strlen(src), brk.data);
+    sb_putc(sb, '\n');
+    sb_free(&brk);
 }
 
 static ModelOut *model_out(Ex *x, const Symbol *sym)
@@ -592,7 +751,7 @@ static bool layer_class(Ex *x, const Model *m, StrBuf *sb)
 }
 
 /* A formula model's class: a Parameter per param, given its first value (computed in main(),
- * where the script's names are); its forward comes with its first application. */
+ * where the script's names are); its forward is set in main() (model_forward). */
 static void formula_class(const Model *m, StrBuf *sb)
 {
     sb_puts(sb, "    def __init__(self");
@@ -600,26 +759,50 @@ static void formula_class(const Model *m, StrBuf *sb)
     sb_puts(sb, "):\n        super().__init__()\n");
     for (int i = 0; i < m->n_params; i++)
         sb_printf(sb, "        self.%s = param(%s)\n", m->param_names[i], m->param_names[i]);
+    sb_puts(sb, "    # forward: set in main() where the script first applies the model\n");
+}
+
+/* A formula model's param names become attributes and keywords: not Python's words, nor
+ * torch.nn.Module's own attributes. */
+static bool formula_names(Ex *x, const AstNode *st)
+{
+    static const char *const taken[] = {
+        "self", "to", "training", "train", "eval", "cuda", "cpu", "forward", "parameters",
+        "modules", "children", "state_dict", "load_state_dict", "apply", "float", "double",
+        "half", "type", "zero_grad", "register_parameter", "register_buffer", "add_module",
+        "named_parameters", "buffers", "extra_repr", "requires_grad_", "share_memory",
+    };
+    bool ok = true;
+    for (size_t i = 0; i < st->u.block.items.count; i++) {
+        const AstNode *it = st->u.block.items.items[i];
+        if (it->kind != AST_PARAM) continue;
+        bool bad = false;
+        for (size_t k = 0; k < NN_ARRAY_LEN(taken); k++) bad |= strcmp(it->u.bind.name, taken[k]) == 0;
+        for (size_t k = 0; k < N_KEYWORDS; k++) bad |= strcmp(it->u.bind.name, reserved[k]) == 0;
+        if (bad)
+            ok = refuse(x, it->u.bind.name_span, "cannot export a param named '%s' to PyTorch: "
+                        "it is a word of Python or of torch.nn.Module; rename it",
+                        it->u.bind.name);
+    }
+    return ok;
 }
 
 /* The line of main() that makes the model: NetModel(rng), or LineModel(w=..., b=...). */
-static bool model_line(Ex *x, const AstNode *st, const Model *m)
+static bool model_line(Ex *x, const AstNode *st, const Model *m, const char *cls)
 {
     StrBuf l;
     sb_init(&l);
-    py_name(&l, st->sema.sym->name);
-    sb_puts(&l, " = ");
-    class_name(&l, st->sema.sym->name);
+    sb_printf(&l, "%s(", cls);
     bool ok = true;
-    if (!m->formula) sb_puts(&l, "(rng");
+    if (!m->formula) sb_puts(&l, "rng");
     for (size_t i = 0, k = 0; ok && m->formula && i < st->u.block.items.count; i++) {
         const AstNode *it = st->u.block.items.items[i];
         if (it->kind != AST_PARAM) continue;
-        sb_printf(&l, "%s%s=", k++ ? ", " : "(", it->u.bind.name);
+        sb_printf(&l, "%s%s=", k++ ? ", " : "", it->u.bind.name);
         ok = expr(x, it->u.bind.value, &l);
     }
     sb_puts(&l, ").to(run.device).eval()");
-    if (ok) line(x, 1, "%s", l.data);
+    if (ok) line(x, 1, "%s = %s", define(x, st->sema.sym, st->sema.sym->name), l.data);
     sb_free(&l);
     return ok;
 }
@@ -632,39 +815,49 @@ static void model_stmt(Ex *x, const AstNode *st)
         refuse(x, st->span, "cannot export more than %d models", x->n_models);
         return;
     }
-    ModelOut *mo = &x->models[x->n_models++];
+    if (m->formula && !formula_names(x, st)) return;
+    StrBuf py;
+    sb_init(&py);
+    py_name(&py, sym->name);
+    ModelOut *mo = &x->models[x->n_models];
+    class_name(x, py.data, mo->cls, sizeof mo->cls);
+    sb_free(&py);
+    x->n_models++;
     mo->sym = sym;
     StrBuf *sb = &mo->head;
-    sb_puts(sb, "\n\nclass ");
-    class_name(sb, sym->name);
-    sb_puts(sb, "(nn.Module):\n");
+    sb_printf(sb, "\n\nclass %s(nn.Module):\n", mo->cls);
     source_comment(sb, m->source, "    ");
     if (m->formula) formula_class(m, sb);
     else if (!layer_class(x, m, sb)) return;
-    model_line(x, st, m);
+    model_line(x, st, m, mo->cls);
 }
 
-/* A formula model's forward, from its first application's checked body: the argument is x,
- * the model's params self.P. */
+/* A formula model's forward, from its first application's checked body, set on its class in
+ * main() before the statement that first applies it: the argument is fn_ARG, the model's params
+ * self.P, the script's other names main()'s. */
 static bool model_forward(Ex *x, const ModelApp *app)
 {
     const Model *m = app->model->model;
     ModelOut *mo = model_out(x, app->model);
-    if (!m->formula || !mo || mo->forward.len) return true;
-    const Symbol *bound[1] = { app->arg };
-    const Symbol *const *outer = x->bound;
-    int n_outer = x->n_bound;
-    x->bound = bound;
-    x->n_bound = 1;
+    if (!m->formula || !mo || mo->has_forward) return true;
+    const FnApp *outer_fn = x->fn;
+    FnApp as_fn = { NULL, (Symbol **)&app->arg, NULL, 1, NULL };   /* the argument: fn_ARG */
+    x->fn = &as_fn;
     x->self = app->model;
+    bool outer_deferred = x->deferred;
+    x->deferred = true;
     StrBuf body;
     sb_init(&body);
     bool ok = expr(x, app->body, &body);
+    x->deferred = outer_deferred;
     x->self = NULL;
-    x->bound = outer;
-    x->n_bound = n_outer;
-    if (ok) sb_printf(&mo->forward, "\n    def forward(self, %s):\n        return %s\n",
-                      m->arg, body.data);
+    x->fn = outer_fn;
+    if (ok) {
+        mo->has_forward = true;
+        line(x, 1, "# %s's forward reads the script's names: set here, where it is first used",
+             app->model->name);
+        line(x, 1, "%s.forward = lambda self, fn_%s: %s", mo->cls, app->arg->name, body.data);
+    }
     sb_free(&body);
     return ok;
 }
@@ -685,11 +878,11 @@ static const AstNode *string_arg(const AstNode *call, int pos, const char *name)
 }
 
 /* The names a data function defines, "a, b", into sb. */
-static void targets(const SemaData *d, StrBuf *sb)
+static void targets(Ex *x, const SemaData *d, StrBuf *sb)
 {
     for (int i = 0; i < d->n_dst; i++) {
         if (i) sb_puts(sb, ", ");
-        py_name(sb, d->dst[i]->name);
+        sb_puts(sb, define(x, d->dst[i], d->dst[i]->name));
     }
     if (d->n_dst == 1 && d->fn == DATA_NORMALIZE) sb_putc(sb, ',');
 }
@@ -698,8 +891,6 @@ static void data_stmt(Ex *x, const AstNode *call, const SemaData *d)
 {
     StrBuf l;
     sb_init(&l);
-    targets(d, &l);
-    sb_puts(&l, " = ");
     switch (d->fn) {
     case DATA_CSV: {
         const AstNode *file = string_arg(call, 0, "file"), *target = string_arg(call, 1, "target");
@@ -732,13 +923,13 @@ static void data_stmt(Ex *x, const AstNode *call, const SemaData *d)
         break;
     case DATA_SPLIT:
         sb_puts(&l, "split(");
-        py_name(&l, d->src[0]->name);
+        ref_name(x, &l, d->src[0], d->src[0]->name);
         sb_printf(&l, ", %d, rng)", d->dst[0]->data->rows);
         break;
     case DATA_SPLIT_ROWS: {
         const AstNode *file = string_arg(call, 1, "");
         sb_puts(&l, "split_rows(");
-        py_name(&l, d->src[0]->name);
+        ref_name(x, &l, d->src[0], d->src[0]->name);
         sb_puts(&l, ", ");
         py_string(&l, file->u.str.text, file->u.str.len);
         sb_putc(&l, ')');
@@ -748,13 +939,56 @@ static void data_stmt(Ex *x, const AstNode *call, const SemaData *d)
         sb_puts(&l, "normalize(");
         for (int i = 0; i < d->n_src; i++) {
             if (i) sb_puts(&l, ", ");
-            py_name(&l, d->src[i]->name);
+            ref_name(x, &l, d->src[i], d->src[i]->name);
         }
         sb_putc(&l, ')');
         break;
     }
-    line(x, 1, "%s", l.data);
+    StrBuf t;
+    sb_init(&t);
+    targets(x, d, &t);
+    line(x, 1, "%s = %s", t.data, l.data);
+    sb_free(&t);
     sb_free(&l);
+}
+
+static void add_formula(Ex *x, const Symbol *sym);
+
+/* Whether an expression reads a param (a model's too) or a formula of params: then a let of it
+ * is a formula in nn, computed where it is used (after training, the params as they are then),
+ * whatever its gradient (a comparison or detach of a param has none). */
+static bool reads_params(const Ex *x, const AstNode *e)
+{
+    if (!e) return false;
+    const SemaExtra *ex = e->sema.extra;
+    switch (e->kind) {
+    case AST_NAME:
+        return e->sema.sym && (e->sema.sym->kind == SYM_PARAM || is_formula(x, e->sema.sym));
+    case AST_UNARY:
+    case AST_BINARY:
+    case AST_RANGE: return reads_params(x, e->u.op.a) || reads_params(x, e->u.op.b);
+    case AST_FIELD:
+        return (e->sema.sym && e->sema.sym->kind == SYM_PARAM) || reads_params(x, e->u.field.obj);
+    case AST_INDEX:
+        for (size_t i = 0; i < e->u.index.subs.count; i++)
+            if (reads_params(x, e->u.index.subs.items[i])) return true;
+        return reads_params(x, e->u.index.obj);
+    case AST_TENSOR:
+        for (size_t i = 0; i < e->u.list.count; i++)
+            if (reads_params(x, e->u.list.items[i])) return true;
+        return false;
+    case AST_ARG: return reads_params(x, e->u.bind.value);
+    case AST_CALL:
+        if (ex && (ex->app.model || (ex->builtin.kind != BUILTIN_NONE && ex->builtin.n_params)))
+            return true;
+        if (ex && ex->fnapp.body && reads_params(x, ex->fnapp.body)) return true;
+        for (int i = 0; ex && i < ex->builtin.n_items; i++)
+            if (reads_params(x, ex->builtin.items[i])) return true;
+        for (size_t i = 0; i < e->u.call.args.count; i++)
+            if (reads_params(x, e->u.call.args.items[i])) return true;
+        return false;
+    default: return false;
+    }
 }
 
 static void let_stmt(Ex *x, const AstNode *st)
@@ -770,15 +1004,31 @@ static void let_stmt(Ex *x, const AstNode *st)
         return;
     }
     const Symbol *sym = st->sema.sym;
+    bool formula = reads_params(x, v);
     StrBuf l;
     sb_init(&l);
-    bool formula = sym->grad;
-    if (formula) sb_puts(&l, "def ");
-    py_name(&l, sym->name);
-    sb_puts(&l, formula ? "():  # a formula of params: computed where it is used\n        return "
-                        : " = ");
-    if (expr(x, v, &l)) line(x, 1, "%s", l.data);
+    bool outer = x->deferred;
+    x->deferred = formula;
+    bool ok = expr(x, v, &l);
+    x->deferred = outer;
+    if (ok && formula) {
+        line(x, 1, "def %s():  # a formula of params: computed where it is used",
+             define(x, sym, sym->name));
+        line(x, 2, "return %s", l.data);
+        add_formula(x, sym);
+    } else if (ok) {
+        line(x, 1, "%s = %s", define(x, sym, sym->name), l.data);
+    }
     sb_free(&l);
+}
+
+static void add_formula(Ex *x, const Symbol *sym)
+{
+    if (x->n_formulas == x->cap_formulas) {
+        x->cap_formulas = x->cap_formulas ? 2 * x->cap_formulas : 32;
+        x->formulas = nn_realloc(x->formulas, (size_t)x->cap_formulas * sizeof *x->formulas);
+    }
+    x->formulas[x->n_formulas++] = sym;
 }
 
 /* ---- train blocks ------------------------------------------------------------------------------ */
@@ -796,7 +1046,9 @@ static bool pass_function(Ex *x, const PassFormula *pf, const AstNode *formula, 
     sb_init(&l);
     int k = ++x->n_defs;
     sb_printf(&l, "def %s_%d(out, Y, X):\n        return ", what, k);
+    x->deferred = true;
     bool ok = expr(x, formula, &l);
+    x->deferred = false;
     if (ok) line(x, 1, "%s", l.data);
     sb_free(&l);
     x->bound = outer;
@@ -845,7 +1097,9 @@ static bool schedule_function(Ex *x, const SemaTrain *t, StrBuf *sb)
     sb_init(&l);
     int k = ++x->n_defs;
     sb_printf(&l, "def schedule_%d(epoch, update):\n        return float(", k);
+    x->deferred = true;
     bool ok = expr(x, t->sched_formula, &l);
+    x->deferred = false;
     sb_putc(&l, ')');
     if (ok) line(x, 1, "%s", l.data);
     sb_free(&l);
@@ -891,7 +1145,7 @@ static bool data_arg(Ex *x, const AstNode *X, const AstNode *Y, StrBuf *sb)
         StrBuf first;
         sb_init(&first);
         sb_append(&first, sx->name, n - 2);
-        py_name(sb, first.data);
+        ref_name(x, sb, NULL, first.data);
         sb_free(&first);
         return true;
     }
@@ -919,8 +1173,12 @@ static void left_out(Ex *x, const AstNode *st)
 /* The built-in loss of (out, Y, X). */
 static void builtin_loss(OpKind loss, StrBuf *c)
 {
-    if (loss == OP_CROSS_ENTROPY) sb_puts(c, "lambda out, Y, X: cross_entropy(out, Y)");
-    else sb_printf(c, "lambda out, Y, X: LOSSES[\"%s\"](out, Y)", op_info(loss)->name);
+    sb_puts(c, "lambda out, Y, X: ");
+    for (const char *p = torch_text[loss]; *p; p++) {     /* F.mse_loss({0}, {1}) */
+        if (strncmp(p, "{0}", 3) == 0) sb_puts(c, "out"), p += 2;
+        else if (strncmp(p, "{1}", 3) == 0) sb_puts(c, "Y"), p += 2;
+        else sb_putc(c, *p);
+    }
 }
 
 /* The settings both kinds of block have: the optimizer, epochs, clip, log, early stop and the
@@ -939,12 +1197,29 @@ static bool common_settings(Ex *x, const SemaTrain *t, StrBuf *c)
     return schedule_args_text(x, t, c);
 }
 
+/* [w, *net.parameters(), ...]: every param defined so far, which a block trains when its loss
+ * reaches them (nn trains every param its loss's gradient reaches). */
+static void every_param(const Ex *x, StrBuf *c)
+{
+    sb_putc(c, '[');
+    for (int i = 0; i < x->n_params; i++) {
+        sb_puts(c, i ? ", " : "");
+        ref_name(x, c, x->params[i], x->params[i]->name);
+    }
+    for (int i = 0; i < x->n_models; i++) {
+        sb_puts(c, i || x->n_params ? ", *" : "*");
+        ref_name(x, c, x->models[i].sym, x->models[i].sym->name);
+        sb_puts(c, ".parameters()");
+    }
+    sb_putc(c, ']');
+}
+
 /* train MODEL on X, Y: train(model, data, run, rng, settings...). */
 static bool data_call(Ex *x, const AstNode *st, const SemaTrain *t, StrBuf *c)
 {
     if (!model_forward(x, &t->batch_app)) return false;
     sb_puts(c, "train(");
-    py_name(c, t->model->name);
+    ref_name(x, c, t->model, t->model->name);
     sb_puts(c, ", ");
     if (!data_arg(x, st->u.train.x, st->u.train.y, c)) return false;
     sb_puts(c, ", run, rng,\n          loss=");
@@ -975,6 +1250,10 @@ static bool data_call(Ex *x, const AstNode *st, const SemaTrain *t, StrBuf *c)
     } else if (t->has_val) {
         sb_printf(c, ", val_rows=%d", t->val_rows);
     }
+    if (x->n_params || x->n_models > 1) {   /* a formula may reach params outside the model */
+        sb_puts(c, ",\n          candidates=");
+        every_param(x, c);
+    }
     sb_putc(c, ')');
     return true;
 }
@@ -987,21 +1266,15 @@ static bool formula_call(Ex *x, const AstNode *st, const SemaTrain *t, StrBuf *c
     sb_init(&l);
     int k = ++x->n_defs;
     sb_printf(&l, "def loss_%d():\n        return ", k);
+    x->deferred = true;
     bool ok = expr(x, st->u.train.target, &l);
+    x->deferred = false;
     if (ok) line(x, 1, "%s", l.data);
     sb_free(&l);
     if (!ok) return false;
-    sb_printf(c, "train_formula(loss_%d, [", k);
-    for (int i = 0; i < x->n_params; i++) {
-        sb_puts(c, i ? ", " : "");
-        py_name(c, x->params[i]->name);
-    }
-    for (int i = 0; i < x->n_models; i++) {
-        sb_puts(c, i || x->n_params ? ", *" : "*");
-        py_name(c, x->models[i].sym->name);
-        sb_puts(c, ".parameters()");
-    }
-    sb_puts(c, "], run");
+    sb_printf(c, "train_formula(loss_%d, ", k);
+    every_param(x, c);
+    sb_puts(c, ", run");
     if (!common_settings(x, t, c)) return false;
     sb_putc(c, ')');
     return true;
@@ -1038,6 +1311,12 @@ static bool print_item(Ex *x, const AstNode *it, StrBuf *sb)
 {
     const SemaExtra *ex = it->sema.extra;
     if (it->kind == AST_STRING) {
+        for (size_t i = 0; i < it->u.str.len;) {
+            size_t k = utf8_seq((const unsigned char *)it->u.str.text + i, it->u.str.len - i);
+            if (!k) return refuse(x, it->span, "cannot export this string to PyTorch: it is not "
+                                  "UTF-8 text");
+            i += k;
+        }
         py_string(sb, it->u.str.text, it->u.str.len);
         return true;
     }
@@ -1047,7 +1326,7 @@ static bool print_item(Ex *x, const AstNode *it, StrBuf *sb)
     }
     if (ex && ex->labels) {
         sb_puts(sb, "labels(");
-        py_name(sb, it->u.call.args.items[0]->u.bind.value->u.name);
+        ref_name(x, sb, NULL, it->u.call.args.items[0]->u.bind.value->u.name);
         sb_puts(sb, ".classes, ");
         if (!expr(x, it->sema.operand, sb)) return false;
         sb_putc(sb, ')');
@@ -1082,14 +1361,14 @@ static void file_stmt(Ex *x, const AstNode *st)
     if (st->kind == AST_LOAD) {
         line(x, 1, "run.wait()");
         sb_puts(&l, "load(");
-        py_name(&l, st->u.file.name);
+        ref_name(x, &l, st->sema.sym, st->u.file.name);
         sb_puts(&l, ", ");
         py_string(&l, path->u.str.text, path->u.str.len);
         sb_putc(&l, ')');
         line(x, 1, "%s", l.data);
     } else if (ex->onnx) {
         sb_puts(&l, "export_onnx(");
-        py_name(&l, st->u.file.name);
+        ref_name(x, &l, st->sema.sym, st->u.file.name);
         sb_printf(&l, ", %d, ", st->sema.sym->model->in);
         py_string(&l, path->u.str.text, path->u.str.len);
         sb_putc(&l, ')');
@@ -1097,7 +1376,7 @@ static void file_stmt(Ex *x, const AstNode *st)
         line(x, 2, "%s", l.data);
     } else {
         sb_puts(&l, "save(");
-        py_name(&l, st->u.file.name);
+        ref_name(x, &l, st->sema.sym, st->u.file.name);
         sb_puts(&l, ", ");
         py_string(&l, path->u.str.text, path->u.str.len);
         sb_putc(&l, ')');
@@ -1122,13 +1401,16 @@ static void param_stmt(Ex *x, const AstNode *st)
     const Symbol *sym = st->sema.sym;
     StrBuf l;
     sb_init(&l);
-    py_name(&l, sym->name);
-    sb_puts(&l, " = param(");
     bool ok = expr(x, st->u.bind.value, &l);
-    sb_putc(&l, ')');
-    if (ok) line(x, 1, "%s", l.data);
+    if (ok) line(x, 1, "%s = param(%s)", define(x, sym, sym->name), l.data);
     sb_free(&l);
-    if (x->n_params < (int)NN_ARRAY_LEN(x->params)) x->params[x->n_params++] = sym;
+    for (int i = 0; i < x->n_params; i++)
+        if (x->params[i] == sym) return;    /* declared again: the same param, a new value */
+    if (x->n_params == x->cap_params) {
+        x->cap_params = x->cap_params ? 2 * x->cap_params : 64;
+        x->params = nn_realloc(x->params, (size_t)x->cap_params * sizeof *x->params);
+    }
+    x->params[x->n_params++] = sym;
 }
 
 /* w = EXPR (and w += EXPR, which the checker wrote as w = w + EXPR): the param's new value. */
@@ -1138,7 +1420,7 @@ static void assign_stmt(Ex *x, const AstNode *st)
     StrBuf l;
     sb_init(&l);
     if (strchr(sym->name, '.')) param_ref(x, &l, sym);
-    else py_name(&l, sym->name);
+    else ref_name(x, &l, sym, sym->name);
     sb_puts(&l, ".copy_(");
     bool ok = expr(x, st->u.bind.value, &l);
     sb_putc(&l, ')');
@@ -1194,7 +1476,7 @@ static void finish(Ex *x, const char *name, uint64_t seed)
 {
     StrBuf *o = x->out;
     sb_puts(o, "#!/usr/bin/env python3\n\"\"\"");
-    sb_puts(o, name);
+    py_comment_text(o, name, strlen(name), " ");
     sb_puts(o, ", exported to PyTorch by nn " NN_VERSION " (nn --export=pytorch).\n\n"
             "Run it from the folder nn ran the script from (its file names are relative):\n"
             "    python3 train.py                          one process: CPU, or CUDA if present\n"
@@ -1204,25 +1486,22 @@ static void finish(Ex *x, const char *name, uint64_t seed)
             "nn's names, so `load MODEL \"torch_out/MODEL.safetensors\"` reads it back into nn.\n"
             "\"\"\"\n");
     sb_append(o, export_torch_py, strlen(export_torch_py));
-    for (int i = 0; i < x->n_models; i++) {
-        const ModelOut *mo = &x->models[i];
-        sb_append(o, mo->head.data, mo->head.len);
-        if (mo->sym->model->formula && !mo->forward.len)
-            sb_puts(o, "    # (the script never applies it: nn checks a forward formula where "
-                    "it is used)\n");
-        if (mo->forward.len) sb_append(o, mo->forward.data, mo->forward.len);
-    }
+    for (int i = 0; i < x->n_models; i++) sb_append(o, x->models[i].head.data, x->models[i].head.len);
     sb_puts(o, "\n\n@torch.no_grad()  # as nn computes outside train blocks\ndef main():\n    args = arguments(__doc__)\n    run = Run()\n");
     sb_printf(o, "    rng = NnRandom(args.seed if args.seed is not None else %llu)\n",
               (unsigned long long)seed);
-    sb_printf(o, "    torch.manual_seed(%llu)  # dropout's masks: torch's own numbers\n",
-              (unsigned long long)seed);
+    sb_printf(o, "    torch.manual_seed(args.seed if args.seed is not None else %llu)  # dropout's "
+              "masks\n", (unsigned long long)seed);
     sb_append(o, x->body.data ? x->body.data : "", x->body.len);
     sb_puts(o, "    if run.main:\n");
     for (int i = 0; i < x->n_models; i++) {
+        bool later = false;     /* a model defined again: its last definition is the one saved */
+        for (int k = i + 1; k < x->n_models; k++)
+            later |= strcmp(x->models[k].sym->name, x->models[i].sym->name) == 0;
+        if (later) continue;
         StrBuf n;
         sb_init(&n);
-        py_name(&n, x->models[i].sym->name);
+        ref_name(x, &n, x->models[i].sym, x->models[i].sym->name);
         sb_printf(o, "        save(%s, os.path.join(args.out, \"%s.safetensors\"))\n", n.data,
                   x->models[i].sym->name);
         sb_free(&n);
@@ -1241,10 +1520,10 @@ int export_torch(const AstList *stmts, const char *name, uint64_t seed, DiagSink
     sb_init(&x.body);
     for (size_t i = 0; i < stmts->count; i++) stmt(&x, stmts->items[i]);
     if (!x.errors) finish(&x, name, seed);
-    for (int i = 0; i < x.n_models; i++) {
-        sb_free(&x.models[i].head);
-        sb_free(&x.models[i].forward);
-    }
+    for (int i = 0; i < x.n_models; i++) sb_free(&x.models[i].head);
     sb_free(&x.body);
+    nn_free(x.params);
+    nn_free(x.names);
+    nn_free(x.formulas);
     return x.errors;
 }

@@ -4,7 +4,6 @@
 # names, its accuracy and its log lines. The script's own part follows them.
 import argparse
 import contextlib
-import copy
 import csv
 import json
 import math
@@ -327,10 +326,6 @@ def cross_entropy(out, Y):
     return F.cross_entropy(out, Y.long() if Y.dim() < out.dim() else Y)
 
 
-LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy,
-          "bce_logits": F.binary_cross_entropy_with_logits, "cross_entropy": cross_entropy}
-
-
 def number(v):
     """A number as nn prints it (%.6g)."""
     v = float(v)
@@ -576,13 +571,17 @@ class Block:
     `val_rows` rows are held out for validation (or `validation` is a data set). `loss` and
     `metric` are functions of (out, Y, X), the batch's.
 
+    The params trained are the model's, or, given `candidates` (every param of the script so
+    far), those the loss's gradient reaches, as in nn: a loss formula may read a param
+    outside the model.
+
     Under torchrun each process takes its share of every epoch's rows (a DistributedSampler)
     in batches of batch / processes rows, so that an update still sees about `batch` rows."""
 
     def __init__(self, model, data, run, rng, *, loss, optimizer, epochs, batch, loss_name,
                  accumulate=1, clip=0.0, shuffle=True, metric=None, metric_name="accuracy",
                  val_rows=0, validation=None, patience=0, log_every=0, sched=None,
-                 per_update=False):
+                 per_update=False, candidates=None):
         if val_rows:
             validation = data.subset(range(data.rows - val_rows, data.rows))
             data = data.subset(range(data.rows - val_rows))
@@ -598,7 +597,14 @@ class Block:
                 range(data.rows), num_replicas=run.world, rank=run.rank, shuffle=shuffle,
                 seed=rng.u32())
             self.batch = max(1, -(-batch // run.world))
-        self.opt = optimizer(model.parameters())
+        self.params = list(model.parameters())
+        if candidates is not None:
+            x, y = data.X[:batch], data.Y[:batch]
+            grads = torch.autograd.grad(loss(model(x), y, x), candidates, allow_unused=True)
+            self.params = [p for p, g in zip(candidates, grads) if g is not None]
+        mine = set(id(p) for p in model.parameters())
+        self.outside = [p for p in self.params if id(p) not in mine]   # DDP does not see them
+        self.opt = optimizer(self.params)
         rows = len(self.sampler) if self.sampler else data.rows
         self.batches = -(-rows // self.batch)
         self.per_update, self.scheduler = per_update, None
@@ -643,13 +649,18 @@ class Block:
             with quiet:
                 value = self.loss(self.net(x), y, x)
                 (value * (len(rows) / group_rows)).backward()
-            if not math.isfinite(float(value)):
+            bad = not math.isfinite(float(value))
+            if self.sampler:    # every process stops together, or the others wait forever
+                bad = self.run.sum(1.0 if bad else 0.0)[0] > 0
+            if bad:
                 raise FloatingPointError("the loss became %s in epoch %d" % (float(value), epoch + 1))
             total += float(value) * len(rows)
             if last:
+                for p in self.outside if self.sampler else ():
+                    dist.all_reduce(p.grad)     # averaged as DDP averages the model's
+                    p.grad /= self.run.world
                 if self.clip > 0:
-                    self.grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                                    self.clip))
+                    self.grad_norm = float(nn.utils.clip_grad_norm_(self.params, self.clip))
                 self.opt.step()
                 if self.scheduler and self.per_update:
                     self.scheduler.step()
@@ -672,6 +683,11 @@ class Block:
             line += "  grad_norm %s" % number(self.grad_norm)
         self.run.print(line)
 
+    def restore(self, values):
+        with torch.no_grad():
+            for p, v in zip(self.params, values):
+                p.copy_(v)
+
     def fit(self):
         best, best_epoch, best_state = math.inf, -1, None
         self.model.train()
@@ -690,16 +706,16 @@ class Block:
             watch = val[0] if val else self.evaluate(self.data, with_metric=False)[0]
             if watch < best:
                 best, best_epoch = watch, epoch
-                best_state = copy.deepcopy(self.model.state_dict())
+                best_state = [p.detach().clone() for p in self.params]
             elif epoch - best_epoch >= self.patience:
-                self.model.load_state_dict(best_state)
+                self.restore(best_state)
                 self.run.print("early stop after epoch %d: best %s%s %.4f at epoch %d; its "
                                "weights are restored" % (epoch + 1, "val_" if val else "",
                                                          self.loss_name, best, best_epoch + 1))
                 break
         else:
             if best_state is not None and best_epoch != self.epochs - 1:
-                self.model.load_state_dict(best_state)     # ran out of epochs: keep the best
+                self.restore(best_state)     # ran out of epochs: keep the best
         self.model.eval()
 
 
@@ -766,7 +782,8 @@ def arguments(about):
                    help="where the trained models are written, as DIR/MODEL.safetensors "
                         "(nn's `load` reads them); default torch_out")
     p.add_argument("--seed", type=int, default=None,
-                   help="seed nn's random numbers with this instead of the script's seed")
+                   help="the seed of the random numbers before the script's own `seed` "
+                        "statement (as nn's --seed: the script's statement wins)")
     return p.parse_args()
 
 
