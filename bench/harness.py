@@ -37,6 +37,7 @@ WORKLOADS = [
     ("w3", "W3 digits", "w3_digits"),
     ("w4", "W4 wide", "w4_wide"),
     ("w5", "W5 moons", "w5_moons"),
+    ("w6", "W6 LeNet", "w6_lenet"),
 ]
 # Workloads that also run as `nn --keep-denormals` (a row of their own, not compared with
 # torch): what flushing denormals in train blocks saves.
@@ -186,7 +187,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--stat", choices=sorted(STAT), default="best",
                     help="each time from its runs: the best (default) or the median")
-    ap.add_argument("--only", default="w1,w2,w3,w4,w5", help="workloads, e.g. w3,w4")
+    ap.add_argument("--only", default="w1,w2,w3,w4,w5,w6", help="workloads, e.g. w3,w4")
     ap.add_argument("--threads", default="1,2", help="thread counts, for nn and for torch")
     args = ap.parse_args()
     global stat_name

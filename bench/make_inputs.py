@@ -23,6 +23,10 @@ NETS = {
     "w3": ([(64, 128, "he"), (128, 10, "xavier")], 3),
     "w4": ([(784, 256, "he"), (256, 128, "he"), (128, 10, "xavier")], 4),
     "w5": ([(2, 64, "he"), (64, 64, "he"), (64, 1, "xavier")], 5),
+    # W6 LeNet: conv layers as (("conv", in, out, k), ...): uniform ±1/sqrt(in k²), as
+    # torch.nn.Conv2d draws them, weight [out, in, k, k] and bias too
+    "w6": ([("conv", 1, 6, 5), ("conv", 6, 16, 5), (256, 120, "he"), (120, 84, "he"),
+            (84, 10, "xavier")], 6),
 }
 MOONS_PATH = os.path.join(OUT, "w5_moons.csv")
 
@@ -30,7 +34,14 @@ MOONS_PATH = os.path.join(OUT, "w5_moons.csv")
 def weights(layers, seed):
     rng = np.random.default_rng(seed)
     out = []
-    for k, (fin, fout, init) in enumerate(layers, start=1):
+    for k, layer in enumerate(layers, start=1):
+        if layer[0] == "conv":
+            _, cin, cout, size = layer
+            a = 1.0 / np.sqrt(cin * size * size)
+            out.append(("layer%d.W" % k, rng.uniform(-a, a, (cout, cin, size, size)).astype(np.float32)))
+            out.append(("layer%d.b" % k, rng.uniform(-a, a, cout).astype(np.float32)))
+            continue
+        fin, fout, init = layer
         if init == "he":
             W = rng.standard_normal((fin, fout)) * np.sqrt(2.0 / fin)
         else:

@@ -115,20 +115,43 @@ static long at_in(size_t out, size_t k, size_t stride, size_t pad, size_t n)
     return i >= 0 && i < (long)n ? i : -1;
 }
 
-/* cols[K, P] of one image x[C, H, W]: row (c, u, v), column (i, j) is x[c, i·s + u − p, ...]. */
+/* The output columns j whose window element v lies inside a row of W pixels: j0 <= j < j1. */
+static void inside(const Conv *c, size_t v, size_t *j0, size_t *j1)
+{
+    long lo = (long)c->PW - (long)v, hi = (long)c->W + (long)c->PW - (long)v;   /* j·s in [lo, hi) */
+    long first = lo <= 0 ? 0 : (lo + (long)c->SW - 1) / (long)c->SW;
+    long end = hi <= 0 ? 0 : (hi + (long)c->SW - 1) / (long)c->SW;
+    *j0 = (size_t)(first < (long)c->OW ? first : (long)c->OW);
+    *j1 = (size_t)(end < (long)c->OW ? end : (long)c->OW);
+    if (*j1 < *j0) *j1 = *j0;
+}
+
+/* cols[K, P] of one image x[C, H, W]: row (c, u, v), column (i, j) is x[c, i·s + u − p, ...]
+ * (0 in the padding). Each output row's run of inside columns is one copy (stride 1) or one
+ * strided loop; the padding's columns are zeros. */
 static void im2col(const Conv *c, const float *x, float *cols)
 {
     for (size_t ch = 0; ch < c->C; ch++)
         for (size_t u = 0; u < c->KH; u++)
             for (size_t v = 0; v < c->KW; v++) {
                 float *row = cols + ((ch * c->KH + u) * c->KW + v) * c->P;
+                size_t j0, j1;
+                inside(c, v, &j0, &j1);
                 for (size_t i = 0; i < c->OH; i++) {
+                    float *dst = row + i * c->OW;
                     long r = at_in(i, u, c->SH, c->PH, c->H);
-                    for (size_t j = 0; j < c->OW; j++) {
-                        long q = at_in(j, v, c->SW, c->PW, c->W);
-                        row[i * c->OW + j] = r < 0 || q < 0 ? 0.0f
-                                           : x[(ch * c->H + (size_t)r) * c->W + (size_t)q];
+                    if (r < 0) {
+                        memset(dst, 0, c->OW * sizeof *dst);
+                        continue;
                     }
+                    /* pixel j·s + v − p of the row: inside for j0 <= j < j1 */
+                    const float *src = x + (ch * c->H + (size_t)r) * c->W;
+                    size_t q0 = j0 * c->SW + v - c->PW;
+                    memset(dst, 0, j0 * sizeof *dst);
+                    if (c->SW == 1) memcpy(dst + j0, src + q0, (j1 - j0) * sizeof *dst);
+                    else
+                        for (size_t j = j0; j < j1; j++) dst[j] = src[q0 + (j - j0) * c->SW];
+                    memset(dst + j1, 0, (c->OW - j1) * sizeof *dst);
                 }
             }
 }
@@ -140,13 +163,15 @@ static void col2im_add(const Conv *c, const float *cols, float *x)
         for (size_t u = 0; u < c->KH; u++)
             for (size_t v = 0; v < c->KW; v++) {
                 const float *row = cols + ((ch * c->KH + u) * c->KW + v) * c->P;
+                size_t j0, j1;
+                inside(c, v, &j0, &j1);
                 for (size_t i = 0; i < c->OH; i++) {
                     long r = at_in(i, u, c->SH, c->PH, c->H);
                     if (r < 0) continue;
-                    for (size_t j = 0; j < c->OW; j++) {
-                        long q = at_in(j, v, c->SW, c->PW, c->W);
-                        if (q >= 0) x[(ch * c->H + (size_t)r) * c->W + (size_t)q] += row[i * c->OW + j];
-                    }
+                    float *dst = x + (ch * c->H + (size_t)r) * c->W;
+                    const float *src = row + i * c->OW;
+                    size_t q0 = j0 * c->SW + v - c->PW;
+                    for (size_t j = j0; j < j1; j++) dst[q0 + (j - j0) * c->SW] += src[j];
                 }
             }
 }
@@ -210,31 +235,66 @@ static Pool pool_of(const GraphNode *n, const GraphNode *x)
     return p;
 }
 
+/* The largest of each window; aux[k] is where it is (an index into x, exact in a float below
+ * 2^24 elements, which the graph's size limit keeps). NaN wins, as in PyTorch. */
+/* One step of a window's maximum: v (at `at`) takes over from *m when larger, or NaN over a
+ * number (PyTorch's rule); without a branch, which random data would mispredict half the time. */
+static inline void take_max(float v, size_t at, float *m, size_t *best)
+{
+    bool take = v > *m || (v != v && *m == *m);
+    *m = take ? v : *m;
+    *best = take ? at : *best;
+}
+
+/* The common 2x2 window with stride 2, unrolled. */
+static void maxpool_2x2(const Pool *p, const float *x, float *out, float *where)
+{
+    size_t k = 0;
+    for (size_t plane = 0; plane < p->planes; plane++)
+        for (size_t i = 0; i < p->OH; i++) {
+            size_t row = (plane * p->H + 2 * i) * p->W;
+            for (size_t j = 0; j < p->OW; j++, k++) {
+                size_t a = row + 2 * j, best = a;
+                float m = x[a];
+                take_max(x[a + 1], a + 1, &m, &best);
+                take_max(x[a + p->W], a + p->W, &m, &best);
+                take_max(x[a + p->W + 1], a + p->W + 1, &m, &best);
+                out[k] = m;
+                where[k] = (float)best;
+            }
+        }
+}
+
+void fwd_maxpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Pool p = pool_of(n, in[0]);
+    const float *x = in[0]->value;
+    if (p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2) {
+        maxpool_2x2(&p, x, n->value, n->aux);
+        return;
+    }
+    size_t k = 0;
+    for (size_t plane = 0; plane < p.planes; plane++)
+        for (size_t i = 0; i < p.OH; i++)
+            for (size_t j = 0; j < p.OW; j++, k++) {
+                size_t first = (plane * p.H + i * p.SH) * p.W + j * p.SW, best = first;
+                float m = x[first];
+                for (size_t u = 0; u < p.KH; u++) {
+                    const float *row = x + first + u * p.W;
+                    for (size_t v = 0; v < p.KW; v++) take_max(row[v], first + u * p.W + v, &m, &best);
+                }
+                n->value[k] = m;
+                n->aux[k] = (float)best;
+            }
+}
+
 /* The first input element of output pixel k's window. */
 static size_t window_start(const Pool *p, size_t k)
 {
     size_t plane = k / (p->OH * p->OW), rest = k % (p->OH * p->OW);
     size_t i = rest / p->OW, j = rest % p->OW;
     return (plane * p->H + i * p->SH) * p->W + j * p->SW;
-}
-
-/* The largest of each window; aux[k] is where it is (an index into x, exact in a float below
- * 2^24 elements, which the graph's size limit keeps). NaN wins, as in PyTorch. */
-void fwd_maxpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)
-{
-    (void)rng;
-    Pool p = pool_of(n, in[0]);
-    const float *x = in[0]->value;
-    for (size_t k = 0; k < n->size; k++) {
-        size_t first = window_start(&p, k), best = first;
-        for (size_t u = 0; u < p.KH; u++)
-            for (size_t v = 0; v < p.KW; v++) {
-                size_t at = first + u * p.W + v;
-                if (x[at] > x[best] || (x[at] != x[at] && x[best] == x[best])) best = at;
-            }
-        n->value[k] = x[best];
-        n->aux[k] = (float)best;
-    }
 }
 
 void bwd_maxpool2d(GraphNode *n, GraphNode *const *in)
