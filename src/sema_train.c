@@ -16,7 +16,9 @@
 static const Layer *dense_named(const Model *m, const char *group)
 {
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == LAYER_DENSE && m->layers[i].group == group) return &m->layers[i];
+        if ((m->layers[i].kind == LAYER_DENSE || m->layers[i].kind == LAYER_CONV)
+            && m->layers[i].group == group)
+            return &m->layers[i];
     return NULL;
 }
 
@@ -60,14 +62,19 @@ static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const ch
     const Layer *ly = dense_named(m, sema_dotted(s, m->name, sub));
     if (ly) return ly;
     int last = 0;
+    bool conv = false;
     for (int k = 0; k < m->n_layers; k++)
-        if (m->layers[k].kind == LAYER_DENSE) last = m->layers[k].index;
+        if (m->layers[k].kind == LAYER_DENSE || m->layers[k].kind == LAYER_CONV) {
+            last = m->layers[k].index;
+            conv |= m->layers[k].kind == LAYER_CONV;
+        }
+    const char *what = conv ? "layers with params" : "dense layers";
     if (last == 1)
-        sema_error(s, path->span, "model '%s' has no layer '%s'; its one dense layer is layer1",
-                   m->name, sub);
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its one %s layer is layer1",
+                   m->name, sub, conv ? "conv" : "dense");
     else
-        sema_error(s, path->span, "model '%s' has no layer '%s'; its dense layers are layer1 to "
-                   "layer%d", m->name, sub, last);
+        sema_error(s, path->span, "model '%s' has no layer '%s'; its %s are layer1 to "
+                   "layer%d", m->name, sub, what, last);
     return NULL;
 }
 
@@ -85,6 +92,11 @@ static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *o
     const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
     if (!ly) return false;
     int unit = -1;
+    if (pl->u.place.has_unit && ly->kind == LAYER_CONV) {
+        sema_error(s, pl->u.place.unit_span, "one unit of a conv layer is not written out yet; "
+                   "'at %s' explains the whole layer", ly->group);
+        return false;
+    }
     if (pl->u.place.has_unit) {
         double u = pl->u.place.unit;
         if (u != floor(u) || u >= ly->out) {
