@@ -698,6 +698,9 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
     case LAYER_FLATTEN:
         sb_puts(sb, "        x = torch.flatten(x, 1)\n");
         return true;
+    case LAYER_NORM:
+        sb_printf(sb, "        x = self.layer%d(x)\n", ly->index);
+        return true;
     }
     return false;
 }
@@ -733,6 +736,11 @@ static bool layer_class(Ex *x, const Model *m, StrBuf *sb)
         else if (ly->kind == LAYER_CONV)
             sb_printf(sb, "        self.layer%d = nn.Conv2d(%d, %d, %d, stride=%d, padding=%d)\n",
                       ly->index, ly->in, ly->out, ly->kernel, ly->stride, ly->pad);
+        else if (ly->kind == LAYER_NORM) {     /* weight ones, bias zeros, as nn starts them */
+            sb_printf(sb, "        self.layer%d = nn.LayerNorm([", ly->index);
+            shape_args(sb, &ly->shape);
+            sb_puts(sb, "])\n");
+        }
     }
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];

@@ -117,6 +117,9 @@ static void lower_model(Lower *l, const AstNode *st)
         if (ly->kind == LAYER_DENSE) {
             init_param(l, ly->W, ly->init, 0, ly->group, ly->span);
             init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
+        } else if (ly->kind == LAYER_NORM) {     /* as torch.nn.LayerNorm: ones and zeros */
+            init_param(l, ly->W, OP_ONES, 0, ly->group, ly->span);
+            init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
         } else if (ly->kind == LAYER_CONV) {     /* as torch.nn.Conv2d: both ±1/sqrt(fan-in) */
             double fan_in = (double)ly->in * ly->kernel * ly->kernel;
             init_param(l, ly->W, OP_INIT_UNIFORM, 0, ly->group, ly->span);

@@ -138,6 +138,12 @@ uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)
             }
             break;
         case LAYER_INPUT: break;
+        case LAYER_NORM: {
+            uint32_t in[3] = { h, ly->W->node, ly->b->node };
+            h = lower_node(l, OP_LAYERNORM, in, 3, &at, ly->span);
+            graph_node(l->g, h)->group = ly->group;
+            break;
+        }
         case LAYER_CONV: {
             uint32_t in[3] = { h, ly->W->node, ly->b->node };
             at.stride[0] = at.stride[1] = ly->stride;

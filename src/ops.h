@@ -39,6 +39,7 @@ typedef enum OpSig {
     SIG_ONE_HOT,    /* f(indices, classes): a constant number of classes */
     SIG_CONV,       /* f(x, W, b, stride = 1, padding = 0): images, weight, bias */
     SIG_POOL,       /* f(x, kernel, stride = kernel): images and a constant window */
+    SIG_NORM,       /* f(x, W, b): a tensor and the weight and bias of its examples */
 } OpSig;
 
 enum {

@@ -15,6 +15,7 @@
 #include "graph.h"
 #include "kernels.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -325,5 +326,81 @@ void bwd_avgpool2d(GraphNode *n, GraphNode *const *in)
         float g = n->grad[k] * share;
         for (size_t u = 0; u < p.KH; u++)
             for (size_t v = 0; v < p.KW; v++) in[0]->grad[first + u * p.W + v] += g;
+    }
+}
+
+/* ---- layer normalisation ----------------------------------------------------------------------
+ * Per example (a row of D elements): mean m and variance v (biased) in double, r = 1/sqrt(v +
+ * eps), x̂ = (x − m)·r (kept in aux for backward), y = x̂·W + b. The gradient: ∂b += g,
+ * ∂W += g·x̂, and with ĝ = g·W, ∂x = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)): the three paths to each
+ * input, directly, through the mean and through the variance. */
+
+bool shape_layernorm(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    (void)at;
+    const Shape *x = &in[0], *w = &in[1], *b = &in[2];
+    bool fits = w->rank >= 1 && w->rank <= x->rank && shape_eq(w, b);
+    for (int d = 0; fits && d < w->rank; d++) fits = w->dim[d] == x->dim[x->rank - w->rank + d];
+    if (!fits) {
+        char a[64], c[64], e[64];
+        sb_printf(err, "'%s' needs a weight and a bias of the shape of one example, the last "
+                  "dims of x: x is %s, the weight %s, the bias %s", op->name,
+                  shape_str(x, a, sizeof a), shape_str(w, c, sizeof c), shape_str(b, e, sizeof e));
+        return false;
+    }
+    *out = *x;
+    return true;
+}
+
+/* The mean and 1/sqrt(variance + eps) of the row x[0 .. d). */
+static void row_stats(const float *x, size_t d, double *mean, double *rstd)
+{
+    double sum = 0, ss = 0;
+    for (size_t i = 0; i < d; i++) sum += x[i];
+    *mean = sum / (double)d;
+    for (size_t i = 0; i < d; i++) ss += (x[i] - *mean) * (x[i] - *mean);
+    *rstd = 1.0 / sqrt(ss / (double)d + LAYERNORM_EPS);
+}
+
+void fwd_layernorm(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    size_t d = in[1]->size, rows = n->size / d;
+    const float *w = in[1]->value, *b = in[2]->value;
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = in[0]->value + r * d;
+        float *xh = n->aux + r * d, *y = n->value + r * d;
+        double mean, rstd;
+        row_stats(x, d, &mean, &rstd);
+        for (size_t i = 0; i < d; i++) {
+            xh[i] = (float)((x[i] - mean) * rstd);
+            y[i] = xh[i] * w[i] + b[i];
+        }
+    }
+}
+
+void bwd_layernorm(GraphNode *n, GraphNode *const *in)
+{
+    size_t d = in[1]->size, rows = n->size / d;
+    const float *w = in[1]->value;
+    for (size_t r = 0; r < rows; r++) {
+        const float *g = n->grad + r * d, *xh = n->aux + r * d;
+        if (in[2]->requires_grad)
+            for (size_t i = 0; i < d; i++) in[2]->grad[i] += g[i];
+        if (in[1]->requires_grad)
+            for (size_t i = 0; i < d; i++) in[1]->grad[i] += g[i] * xh[i];
+        if (!in[0]->requires_grad) continue;
+        double mean, rstd, mg = 0, mgx = 0;
+        row_stats(in[0]->value + r * d, d, &mean, &rstd);
+        for (size_t i = 0; i < d; i++) {
+            double gh = (double)g[i] * w[i];
+            mg += gh;
+            mgx += gh * xh[i];
+        }
+        mg /= (double)d;
+        mgx /= (double)d;
+        float *gx = in[0]->grad + r * d;
+        for (size_t i = 0; i < d; i++)
+            gx[i] += (float)(rstd * ((double)g[i] * w[i] - mg - xh[i] * mgx));
     }
 }

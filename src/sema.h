@@ -70,6 +70,7 @@ typedef enum LayerKind {
     LAYER_CONV,     /* conv2d: W [out, in, k, k], b [out] */
     LAYER_POOL,     /* maxpool2d, avgpool2d (op) */
     LAYER_FLATTEN,  /* an image [C, H, W] as one row of C·H·W */
+    LAYER_NORM,     /* layernorm: W (ones) and b (zeros) of one example's shape */
 } LayerKind;
 
 typedef struct Layer {
@@ -81,7 +82,7 @@ typedef struct Layer {
     int in, out;            /* widths before and after the layer (channels, for images) */
     Shape shape;            /* the shape of one example after the layer: [16], [8, 4, 4] */
     int kernel, stride, pad;    /* CONV, POOL: the window, its step and (CONV) the padding */
-    int index;              /* DENSE, CONV: 1, 2, ... (their params are layerN.W, layerN.b) */
+    int index;              /* DENSE, CONV, NORM: 1, 2, ... (params layerN.W, layerN.b) */
     OpKind init;            /* DENSE: how W is initialised */
     Symbol *W, *b;
     const char *group;      /* DENSE and the activations and dropout after it: "net.layer1"

@@ -858,6 +858,21 @@ static bool call_conv(Sema *s, AstNode *e, const OpInfo *op)
     return apply_shape(s, e, op->kind, in, 3);
 }
 
+/* layernorm(x, W, b) */
+static bool call_norm(Sema *s, AstNode *e, const OpInfo *op)
+{
+    char usage[128];
+    snprintf(usage, sizeof usage, "'%s' takes x and the weight and bias of one example: "
+             "%s(x, W, b)", op->name, op->name);
+    AstNode *in[3];
+    if (!tensor_args(s, e, 3, false, NULL, usage, in)) return false;
+    SemaExtra *ex = sema_extra(s, e);
+    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
+    memcpy(ex->builtin.items, in, sizeof in);
+    ex->builtin.n_items = 3;
+    return apply_shape(s, e, op->kind, in, 3);
+}
+
 /* maxpool2d(x, kernel, stride = kernel), avgpool2d */
 static bool call_pool(Sema *s, AstNode *e, const OpInfo *op)
 {
@@ -1274,6 +1289,7 @@ static bool check_call(Sema *s, AstNode *e)
     case SIG_ONE_HOT: return call_one_hot(s, e, op);
     case SIG_CONV: return call_conv(s, e, op);
     case SIG_POOL: return call_pool(s, e, op);
+    case SIG_NORM: return call_norm(s, e, op);
     case SIG_LEAF:
     case SIG_OPERATOR: break;
     }

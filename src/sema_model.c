@@ -107,6 +107,7 @@ static bool layer_input(ModelBuild *b, const AstList *items, size_t i, const Lay
 static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 
 /* dense(in, out, init = NAME), or dense(out) after a layer that gives the width */
 static const ArgSpec dense_specs[] = {
@@ -519,6 +520,34 @@ static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const L
     return true;
 }
 
+/* layernorm: each example standardised, then W * x̂ + b, W and b of one example's shape */
+static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    AstNode *it = items->items[i];
+    (void)row;
+    if (it->kind != AST_NAME) {
+        sema_error(b->s, it->span, "'layernorm' is written without arguments: it normalises "
+                   "each example over its whole shape");
+        return false;
+    }
+    if (!known(b)) {
+        sema_error(b->s, it->span, "'layernorm' needs a layer that gives the shape before it");
+        return false;
+    }
+    Layer *l = push_layer(b, LAYER_NORM, it->span);
+    l->index = b->next_index++;
+    l->in = l->out = width(b);
+    l->shape = b->sample;
+    char name[32];
+    snprintf(name, sizeof name, "layer%d", l->index);
+    l->group = b->group = sema_dotted(b->s, b->m->name, name);
+    snprintf(name, sizeof name, "layer%d.W", l->index);
+    l->W = model_param(b, name, b->sample, it->span);
+    snprintf(name, sizeof name, "layer%d.b", l->index);
+    l->b = model_param(b, name, b->sample, it->span);
+    return true;
+}
+
 /* relu, softmax, leaky_relu or leaky_relu(a): an op of the op table as a layer. */
 static bool layer_activation(ModelBuild *b, AstNode *it, OpKind act)
 {
@@ -744,6 +773,10 @@ static void build_summary(Model *m)
                          l->kernel, l->stride);
             break;
         case LAYER_FLATTEN: snprintf(label, sizeof label, "flatten"); break;
+        case LAYER_NORM:
+            snprintf(label, sizeof label, "layernorm layer%d", l->index);
+            params = 2 * (long)shape_size(&l->shape);
+            break;
         }
         snprintf(shape, sizeof shape, "[N, %d]", l->out);
         if (l->shape.rank > 1) {

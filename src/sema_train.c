@@ -1181,9 +1181,13 @@ static void check_onnx(Sema *s, AstNode *st, Symbol *sym)
     }
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];
-        if (ly->kind == LAYER_ACT && !onnx_op(ly->op)) {
-            sema_error(s, ly->span, "'%s' has no ONNX operator in nn's export yet, so model '%s' "
-                       "cannot be saved as ONNX", op_info(ly->op)->name, sym->name);
+        OpKind op = ly->kind == LAYER_NORM ? OP_LAYERNORM : ly->op;
+        if ((ly->kind == LAYER_ACT || ly->kind == LAYER_POOL || ly->kind == LAYER_NORM)
+            && !onnx_op(op)) {
+            sema_error(s, ly->span, "'%s' has no ONNX operator in nn's export yet%s, so model "
+                       "'%s' cannot be saved as ONNX", op_info(op)->name,
+                       op == OP_LAYERNORM ? " (LayerNormalization needs opset 17; nn writes 13)"
+                                          : "", sym->name);
             return;
         }
     }

@@ -511,6 +511,16 @@ def images():
                  attrs=[("kernel", [k, k]), ("stride", [stride, stride])], grad=(0,))
 
 
+def norms():
+    """layernorm over the last dims (one example's shape), forward and every gradient."""
+    for xs, d in (((4, 6), 1), ((2, 3, 5), 2), ((2, 2, 3, 3), 3), ((7,), 1)):
+        x = randn(*xs)
+        w, b = randn(*xs[len(xs) - d:]), randn(*xs[len(xs) - d:])
+        case("layernorm_%s" % "x".join(map(str, xs)), "LAYERNORM",
+             lambda x, w, b: F.layer_norm(x, w.shape, w, b, eps=1e-5), [x, w, b],
+             grad=(0, 1, 2), tol=1e-4)
+
+
 def main():
     comparisons()
     logic()
@@ -524,6 +534,7 @@ def main():
     mod_detach()
     edges()
     images()
+    norms()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]
     with open(OUT, "w") as f:

@@ -217,6 +217,7 @@ typedef enum OpClass {
     CLASS_SLICE,        /* the compiler's x[a:b] */
     CLASS_CONV,         /* images, a weight and a bias, with a stride and padding */
     CLASS_POOL,         /* images and a window */
+    CLASS_NORM,         /* a tensor and the weight and bias of its examples */
 } OpClass;
 
 static OpClass op_class(const OpInfo *op)
@@ -238,6 +239,7 @@ static OpClass op_class(const OpInfo *op)
     if (op->sig == SIG_PROB && op->arity == 1) return CLASS_PROB;
     if (op->sig == SIG_CONV && op->arity == 3) return CLASS_CONV;
     if (op->sig == SIG_POOL && op->arity == 1) return CLASS_POOL;
+    if (op->sig == SIG_NORM && op->arity == 3) return CLASS_NORM;
     if (op->arity == 2 && op->sig == SIG_OPERATOR) return CLASS_STRUCT_BINARY;
     if (op->arity == 1 && (op->sig == SIG_UNARY || op->sig == SIG_OPERATOR))
         return CLASS_STRUCT_UNARY;
@@ -480,6 +482,15 @@ static int class_candidates(OpClass cls, Config *c)
         n = add_pool_config(c, n, S4(1, 2, 5, 5), 3, 1);
         n = add_pool_config(c, n, S4(2, 1, 6, 4), 2, 1);
         break;
+    case CLASS_NORM: {
+        const Shape xs[][2] = { { S2(3, 5), S1(5) }, { S3(2, 3, 4), S2(3, 4) },
+                                { S4(2, 2, 3, 3), S3(2, 3, 3) }, { S1(6), S1(6) } };
+        for (size_t i = 0; i < NN_ARRAY_LEN(xs); i++) {
+            n = add_config(c, n, xs[i][0], xs[i][1], NN_AXIS_ALL);
+            c[n - 1].in[2] = xs[i][1];
+        }
+        break;
+    }
     case CLASS_PROB:
         n = add_prob_config(c, n, S2(3, 4), 0.3f);
         n = add_prob_config(c, n, S1(40), 0.5f);

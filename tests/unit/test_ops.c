@@ -1593,6 +1593,23 @@ static void test_images(void **state)
            7.5f, 8.5f, 10.5f, 11.5f, 12.5f);
 }
 
+/* layernorm of rows [1, 2, 3] and [2, 2, 2]: the first standardised (mean 2, variance 2/3),
+ * the second all at its mean (0 whatever W), then times W plus b */
+static void test_layernorm(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = param(f, mkshape(2, 2, 3), (const float[]){ 1, 2, 3, 2, 2, 2 });
+    uint32_t w = param(f, mkshape(1, 3), (const float[]){ 1, 2, 1 });
+    uint32_t b = param(f, mkshape(1, 3), (const float[]){ 0, 0, 0.5f });
+    uint32_t in[3] = { x, w, b };
+    float s = (float)(1 / sqrt(2.0 / 3 + 1e-5));
+    uint32_t y = opn(f, OP_LAYERNORM, in, 3, no_attrs());
+    EXPECT(f, y, mkshape(2, 2, 3), -s, 0, s + 0.5f, 0, 0, 0.5f);
+    backprop(f, y, NULL);
+    EXPECT_GRAD(f, b, 2, 2, 2);
+    EXPECT_GRAD(f, w, -s, 0, s);
+}
+
 /* ---- shape rules of the new ops -------------------------------------------------------------- */
 
 /* Applies op k's shape rule to inputs in (n of them); on success applies it again to its own
@@ -1889,7 +1906,7 @@ static const OpKind tested_ops[] = {
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
     OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_MAX, OP_MIN,
     OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_MOD, OP_DETACH,
-    OP_CONV2D, OP_MAXPOOL2D, OP_AVGPOOL2D,
+    OP_CONV2D, OP_MAXPOOL2D, OP_AVGPOOL2D, OP_LAYERNORM,
 };
 
 static void test_every_op_tested(void **state)
@@ -1964,7 +1981,7 @@ static void test_table_consistent(void **state)
         case SIG_POOL:
             assert_int_equal(op->arity, 1);
             break;
-        case SIG_WHERE: case SIG_CONV:
+        case SIG_WHERE: case SIG_CONV: case SIG_NORM:
             assert_int_equal(op->arity, 3);
             break;
         case SIG_DIMS: case SIG_FULL: case SIG_EYE: case SIG_FANS:
@@ -2154,6 +2171,7 @@ int main(void)
         T(test_slice),
         T(test_one_hot),
         T(test_images),
+        T(test_layernorm),
         T(test_shape_rules_elementwise),
         T(test_shape_rules_reduce),
         T(test_shape_rules_structural),
