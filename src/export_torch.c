@@ -734,8 +734,9 @@ static bool layer_class(Ex *x, const Model *m, StrBuf *sb)
             sb_printf(sb, "        self.layer%d = nn.Linear(%d, %d)\n", ly->index, ly->in,
                       ly->out);
         else if (ly->kind == LAYER_CONV)
-            sb_printf(sb, "        self.layer%d = nn.Conv2d(%d, %d, %d, stride=%d, padding=%d)\n",
-                      ly->index, ly->in, ly->out, ly->kernel, ly->stride, ly->pad);
+            sb_printf(sb, "        self.layer%d = nn.Conv%dd(%d, %d, %d, stride=%d, padding=%d)\n",
+                      ly->index, ly->conv1d ? 1 : 2, ly->in, ly->out, ly->kernel, ly->stride,
+                      ly->pad);
         else if (ly->kind == LAYER_NORM) {     /* weight ones, bias zeros, as nn starts them */
             sb_printf(sb, "        self.layer%d = nn.LayerNorm([", ly->index);
             shape_args(sb, &ly->shape);

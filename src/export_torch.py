@@ -133,10 +133,10 @@ def init_dense(layer, how, rng):
 
 
 def init_conv(layer, rng):
-    """A conv layer's weight [out, in, KH, KW] and bias as nn draws them: uniform within
-    ±1/sqrt(in·KH·KW), torch.nn.Conv2d's own rule, with nn's numbers."""
+    """A conv layer's weight [out, in, KH, KW] (conv1d: [out, in, K]) and bias as nn draws
+    them: uniform within ±1/sqrt(in·KH·KW), torch.nn.Conv2d's own rule, with nn's numbers."""
     w = layer.weight
-    a = 1.0 / math.sqrt(w.shape[1] * w.shape[2] * w.shape[3])
+    a = 1.0 / math.sqrt(math.prod(w.shape[1:]))
     with torch.no_grad():
         w.copy_(rng.spread(*w.shape, a=a))
         layer.bias.copy_(rng.spread(*layer.bias.shape, a=f32(a)))

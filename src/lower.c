@@ -121,7 +121,7 @@ static void lower_model(Lower *l, const AstNode *st)
             init_param(l, ly->W, OP_ONES, 0, ly->group, ly->span);
             init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
         } else if (ly->kind == LAYER_CONV) {     /* as torch.nn.Conv2d: both ±1/sqrt(fan-in) */
-            double fan_in = (double)ly->in * ly->kernel * ly->kernel;
+            double fan_in = (double)ly->in * ly->kernel * (ly->conv1d ? 1 : ly->kernel);
             init_param(l, ly->W, OP_INIT_UNIFORM, 0, ly->group, ly->span);
             init_param(l, ly->b, OP_INIT_UNIFORM, 1.0 / sqrt(fan_in), ly->group, ly->span);
         }

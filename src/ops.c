@@ -546,6 +546,8 @@ static double fan_in(const GraphNode *n)
 {
     if (n->shape.rank == 4)     /* a conv weight [out, in, KH, KW]: in·KH·KW */
         return (double)n->shape.dim[1] * n->shape.dim[2] * n->shape.dim[3];
+    if (n->shape.rank == 3)     /* a conv1d weight [out, in, K]: in·K */
+        return (double)n->shape.dim[1] * n->shape.dim[2];
     return n->shape.rank >= 1 ? (double)n->shape.dim[0] : 1.0;
 }
 

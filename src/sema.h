@@ -67,7 +67,7 @@ typedef struct FnApp {
 typedef enum LayerKind {
     LAYER_DENSE, LAYER_ACT, LAYER_DROPOUT, LAYER_RES_BEGIN, LAYER_RES_END,
     LAYER_INPUT,    /* input(1, 8, 8): the shape of one example */
-    LAYER_CONV,     /* conv2d: W [out, in, k, k], b [out] */
+    LAYER_CONV,     /* conv2d: W [out, in, k, k], b [out]; conv1d: W [out, in, k] */
     LAYER_POOL,     /* maxpool2d, avgpool2d (op) */
     LAYER_FLATTEN,  /* an image [C, H, W] as one row of C·H·W */
     LAYER_NORM,     /* layernorm: W (ones) and b (zeros) of one example's shape */
@@ -82,6 +82,7 @@ typedef struct Layer {
     int in, out;            /* widths before and after the layer (channels, for images) */
     Shape shape;            /* the shape of one example after the layer: [16], [8, 4, 4] */
     int kernel, stride, pad;    /* CONV, POOL: the window, its step and (CONV) the padding */
+    bool conv1d;            /* CONV: of sequences [C, L] (W [out, in, k]), else of images */
     int index;              /* DENSE, CONV, NORM: 1, 2, ... (params layerN.W, layerN.b) */
     OpKind init;            /* DENSE: how W is initialised */
     Symbol *W, *b;

@@ -391,23 +391,47 @@ static int window_out(int n, int k, int stride, int pad)
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* The image after windows of k with a stride and padding; false (reported) if none fits. */
-static bool windows_fit(ModelBuild *b, const AstNode *it, int channels, int k, int stride,
-                        int pad, Shape *out)
+/* The image [C, H, W] (or sequence [C, L]) after windows of kh x k (sequences: k) with a stride
+ * and padding (only along the width of a sequence); false (reported) if none fits. */
+static bool windows_fit(ModelBuild *b, const AstNode *it, int channels, int kh, int k,
+                        int stride, int pad, Shape *out)
 {
-    int h = window_out(b->sample.dim[1], k, stride, pad);
-    int w = window_out(b->sample.dim[2], k, stride, pad);
+    bool seq = b->sample.rank == 2;
+    int h = seq ? 1 : window_out(b->sample.dim[1], kh, stride, pad);
+    int w = window_out(b->sample.dim[seq ? 1 : 2], k, stride, pad);
     if (h < 1 || w < 1) {
         char buf[64];
-        sema_error(b->s, it->span, "a %dx%d window does not fit in the images %s%s", k, k,
-                   shape_str(&b->sample, buf, sizeof buf), pad ? " with their padding" : "");
+        if (seq)
+            sema_error(b->s, it->span, "a window of %d does not fit in the sequences %s%s", k,
+                       shape_str(&b->sample, buf, sizeof buf), pad ? " with their padding" : "");
+        else
+            sema_error(b->s, it->span, "a %dx%d window does not fit in the images %s%s", kh, k,
+                       shape_str(&b->sample, buf, sizeof buf), pad ? " with their padding" : "");
         return false;
     }
     *out = b->sample;
     out->dim[0] = channels;
+    if (seq) {
+        out->dim[1] = w;
+        return true;
+    }
     out->dim[1] = h;
     out->dim[2] = w;
     return true;
+}
+
+/* The current shape must be sequences [C, L]. */
+static bool needs_sequences(ModelBuild *b, const AstNode *it)
+{
+    if (b->sample.rank == 2) return true;
+    char buf[64];
+    if (!known(b))
+        sema_error(b->s, it->span, "'conv1d' needs sequences: start the model with their shape, "
+                   "input(C, L), such as input(1, 32)");
+    else
+        sema_error(b->s, it->span, "'conv1d' needs sequences [C, L], but the layer before gives "
+                   "%s", shape_str(&b->sample, buf, sizeof buf));
+    return false;
 }
 
 /* conv2d(in, out, kernel, stride = 1, padding = 0), or conv2d(out, kernel, ...) after a layer
@@ -417,17 +441,17 @@ static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const Laye
 {
     Sema *s = b->s;
     AstNode *it = items->items[i];
-    (void)row;
+    bool one = strcmp(row->name, "conv1d") == 0;    /* of sequences [C, L], else images */
     static const char *const named[] = { "stride", "padding", NULL };
     int n = it->kind == AST_CALL ? sema_npos(&it->u.call.args) : 0;
-    const char *usage = "'conv2d' takes the input channels, the output channels and the "
-                        "kernel's size: conv2d(1, 16, 3, stride = 1, padding = 1), or "
-                        "conv2d(16, 3) after a layer that gives the channels";
     if (it->kind != AST_CALL || n < 2 || n > 3) {
-        sema_error(s, it->span, "%s", usage);
+        sema_error(s, it->span, "'%s' takes the input channels, the output channels and the "
+                   "kernel's size: %s(1, 16, 3, stride = 1, padding = 1), or %s(16, 3) after a "
+                   "layer that gives the channels", row->name, row->name, row->name);
         return false;
     }
-    if (!only_named(s, it, named, "'stride' and 'padding'") || !needs_images(b, it, "conv2d"))
+    if (!only_named(s, it, named, "'stride' and 'padding'")
+        || !(one ? needs_sequences(b, it) : needs_images(b, it, row->name)))
         return false;
     long in = b->sample.dim[0], out, k, stride = 1, pad = 0;
     if (n == 3 && !size_arg(s, it, 0, NULL, "the input channels", 1, &in)) return false;
@@ -441,25 +465,27 @@ static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const Laye
         return false;
     if (in != b->sample.dim[0]) {
         sema_error(s, sema_arg(&it->u.call.args, 0, NULL)->span, "this layer takes %ld channels, "
-                   "but the images have %d; write conv2d(%ld, %ld) to follow them", in,
-                   b->sample.dim[0], out, k);
+                   "but the %s have %d; write %s(%ld, %ld) to follow them", in,
+                   one ? "sequences" : "images", b->sample.dim[0], row->name, out, k);
         return false;
     }
     Shape next;
-    if (!windows_fit(b, it, (int)out, (int)k, (int)stride, (int)pad, &next)) return false;
+    if (!windows_fit(b, it, (int)out, one ? 1 : (int)k, (int)k, (int)stride, (int)pad, &next))
+        return false;
     Layer *l = push_layer(b, LAYER_CONV, it->span);
     l->in = (int)in;
     l->out = (int)out;
     l->kernel = (int)k;
     l->stride = (int)stride;
     l->pad = (int)pad;
+    l->conv1d = one;
     l->index = b->next_index++;
     l->init = OP_INIT_UNIFORM;
     char name[32];
     snprintf(name, sizeof name, "layer%d", l->index);
     l->group = b->group = sema_dotted(s, b->m->name, name);
-    Shape w = shape_scalar();
-    w.rank = 4;
+    Shape w = shape_scalar();       /* [out, in, k, k], or [out, in, k]: torch's layouts */
+    w.rank = one ? 3 : 4;
     w.dim[0] = (int)out;
     w.dim[1] = (int)in;
     w.dim[2] = w.dim[3] = (int)k;
@@ -490,7 +516,7 @@ static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const Laye
     AstNode *sv = sema_arg(&it->u.call.args, SEMA_NAMED_ONLY, "stride");
     if (sv && !sema_const_int(s, sv, "the stride", 1, 4096, &stride)) return false;
     Shape next;
-    if (!windows_fit(b, it, b->sample.dim[0], (int)k, (int)stride, 0, &next)) return false;
+    if (!windows_fit(b, it, b->sample.dim[0], (int)k, (int)k, (int)stride, 0, &next)) return false;
     Layer *l = push_layer(b, LAYER_POOL, it->span);
     l->op = strcmp(row->name, "maxpool2d") == 0 ? OP_MAXPOOL2D : OP_AVGPOOL2D;
     l->kernel = (int)k;
@@ -759,12 +785,15 @@ static void build_summary(Model *m)
         case LAYER_RES_END: snprintf(label, sizeof label, "} + input"); indent--; break;
         case LAYER_INPUT: snprintf(label, sizeof label, "input"); break;
         case LAYER_CONV:
-            snprintf(label, sizeof label, "conv2d layer%d %dx%d", l->index, l->kernel,
-                     l->kernel);
+            if (l->conv1d)
+                snprintf(label, sizeof label, "conv1d layer%d k%d", l->index, l->kernel);
+            else
+                snprintf(label, sizeof label, "conv2d layer%d %dx%d", l->index, l->kernel,
+                         l->kernel);
             if (l->stride > 1 || l->pad)    /* "conv2d layer1 3x3 s2 p1" */
-                snprintf(label, sizeof label, "conv2d layer%d %dx%d s%d p%d", l->index, l->kernel,
-                         l->kernel, l->stride, l->pad);
-            params = (long)l->out * l->in * l->kernel * l->kernel + l->out;
+                snprintf(label + strlen(label), sizeof label - strlen(label), " s%d p%d",
+                         l->stride, l->pad);
+            params = (long)l->out * l->in * l->kernel * (l->conv1d ? 1 : l->kernel) + l->out;
             break;
         case LAYER_POOL:
             snprintf(label, sizeof label, "%s(%d)", op_info(l->op)->name, l->kernel);
