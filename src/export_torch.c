@@ -39,7 +39,7 @@ static const char *const reserved[] = {
     "dist", "F", "nn", "NnRandom", "Data", "Run", "rng", "run", "args", "init_dense", "init_conv",
     "read_csv", "read_csv_rows", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
     "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "number",
-    "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "load",
+    "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "linear_weights", "load",
     "schedule", "score", "Block", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
     "Y", "epoch", "update",
 };
@@ -1378,7 +1378,9 @@ static void file_stmt(Ex *x, const AstNode *st)
     } else if (ex->onnx) {
         sb_puts(&l, "export_onnx(");
         ref_name(x, &l, st->sema.sym, st->u.file.name);
-        sb_printf(&l, ", %d, ", st->sema.sym->model->in);
+        sb_puts(&l, ", (");
+        shape_args(&l, &st->sema.sym->model->in_shape);
+        sb_puts(&l, st->sema.sym->model->in_shape.rank == 1 ? ",), " : "), ");
         py_string(&l, path->u.str.text, path->u.str.len);
         sb_putc(&l, ')');
         line(x, 1, "if run.main:");

@@ -397,13 +397,18 @@ def labels(classes, scores):
 # ---- checkpoints: safetensors with nn's names ------------------------------------------------
 
 
+def linear_weights(model):
+    """The weights of the model's nn.Linear layers: nn keeps them as W [in, out], transposed."""
+    return {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
+
+
 def nn_tensors(model):
-    """A model's params as nn names them: layerK.W [in, out] (Linear's weight transposed) and
-    layerK.b; a formula model's params by their own names."""
-    out = {}
+    """A model's params as nn names them: layerK.W (a Linear's weight transposed: [in, out])
+    and layerK.b; a formula model's params by their own names."""
+    out, linear = {}, linear_weights(model)
     for name, p in model.named_parameters():
-        if name.endswith(".weight"):    # Linear's [out, in] is nn's W transposed; Conv2d's is W
-            out[name[:-len("weight")] + "W"] = p.detach().T if p.dim() == 2 else p.detach()
+        if name.endswith(".weight"):
+            out[name[:-len("weight")] + "W"] = p.detach().T if id(p) in linear else p.detach()
         elif name.endswith(".bias"):
             out[name[:-len("bias")] + "b"] = p.detach()
         else:
@@ -430,21 +435,28 @@ def save(model, path):
     os.replace(path + ".tmp", path)
 
 
-def export_onnx(model, features, path):
-    """nn's `save MODEL "FILE.onnx"`: the model's inference graph, input "input" and output
-    "output" with a dynamic batch dimension."""
+def export_onnx(model, shape, path):
+    """nn's `save MODEL "FILE.onnx"`: the model's inference graph for inputs of one example's
+    `shape` ((features,) or an image's (C, H, W)), input "input" and output "output" with a
+    dynamic batch dimension."""
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, features, device=next(model.parameters()).device),
+    torch.onnx.export(model, torch.zeros((1,) + tuple(shape),
+                                         device=next(model.parameters()).device),
                       path, input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
                       opset_version=13)
 
 
-def state_dict_of(path):
+def state_dict_of(path, model=None):
     """A checkpoint nn saved (or save above), as a PyTorch state_dict for the same model's
     class: a layer's W is its `weight` (a dense layer's transposed: nn keeps [in, out], Linear
-    [out, in]; a conv layer's [out, in, KH, KW] as it is) and b its `bias`; a formula model's
-    params keep their names. Use it as model.load_state_dict(state_dict_of(path))."""
+    [out, in]; a conv or layernorm layer's as it is) and b its `bias`; a formula model's params
+    keep their names. Use it as model.load_state_dict(state_dict_of(path, model)); without the
+    model, a 2-D W is taken for a Linear's."""
+    linear = None
+    if model is not None:
+        params = dict(model.named_parameters())
+        linear = {name for name, p in params.items() if id(p) in linear_weights(model)}
     with open(path, "rb") as f:
         raw = f.read()
     n = struct.unpack("<Q", raw[:8])[0]
@@ -458,7 +470,9 @@ def state_dict_of(path):
         v = torch.frombuffer(bytearray(raw[8 + n + s:8 + n + end]), dtype=torch.float32)
         v = v.reshape(e["shape"])
         if "." in name and name.endswith(".W"):
-            state[name[:-1] + "weight"] = v.T.contiguous() if v.dim() == 2 else v
+            key = name[:-1] + "weight"
+            dense = key in linear if linear is not None else v.dim() == 2
+            state[key] = v.T.contiguous() if dense else v
         elif "." in name and name.endswith(".b"):
             state[name[:-1] + "bias"] = v
         else:
@@ -468,7 +482,7 @@ def state_dict_of(path):
 
 def load(model, path):
     """nn's `load MODEL "FILE"`: the params saved by nn (or by save above) into the model."""
-    model.load_state_dict(state_dict_of(path))
+    model.load_state_dict(state_dict_of(path, model))
 
 
 # ---- one process or many (torchrun) ----------------------------------------------------------

@@ -21,6 +21,9 @@
 
 /* ---- shapes ---------------------------------------------------------------------------------- */
 
+/* The most numbers one image's unfolded windows may take (64 M: 256 MB of scratch). */
+#define CONV_MAX_SCRATCH (64.0 * 1024 * 1024)
+
 /* An output size: windows of k with stride s over n + 2p; 0 if none fits. */
 static int out_size(int n, int k, int s, int p)
 {
@@ -77,7 +80,16 @@ bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, St
     }
     at->kernel[0] = w->dim[2];
     at->kernel[1] = w->dim[3];
-    return windows(op, x, at, w->dim[0], out, err);
+    if (!windows(op, x, at, w->dim[0], out, err)) return false;
+    /* one image's unfolded windows (im2col's scratch): C·KH·KW rows of OH·OW */
+    double cells = (double)x->dim[1] * w->dim[2] * w->dim[3] * out->dim[2] * out->dim[3];
+    if (cells > CONV_MAX_SCRATCH) {
+        sb_printf(err, "'%s' of these images would unfold each into %.0f numbers (its windows "
+                  "side by side), more than nn's limit of %.0f; use a smaller kernel or image, "
+                  "or a stride", op->name, cells, (double)CONV_MAX_SCRATCH);
+        return false;
+    }
+    return true;
 }
 
 bool shape_pool2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
@@ -236,10 +248,12 @@ static Pool pool_of(const GraphNode *n, const GraphNode *x)
     return p;
 }
 
-/* The largest of each window; aux[k] is where it is (an index into x, exact in a float below
- * 2^24 elements, which the graph's size limit keeps). NaN wins, as in PyTorch. */
-/* One step of a window's maximum: v (at `at`) takes over from *m when larger, or NaN over a
- * number (PyTorch's rule); without a branch, which random data would mispredict half the time. */
+/* The largest of each window; aux[k] is where it is in its window (take_max). NaN wins, as
+ * in PyTorch. */
+/* One step of a window's maximum: v (at `at`, its place in the window, u·KW + v) takes over
+ * from *m when larger, or NaN over a number (PyTorch's rule); without a branch, which random
+ * data would mispredict half the time. aux keeps the place in the window, a small integer
+ * that a float holds exactly (an index into x would not, past 2^24 elements). */
 static inline void take_max(float v, size_t at, float *m, size_t *best)
 {
     bool take = v > *m || (v != v && *m == *m);
@@ -255,11 +269,11 @@ static void maxpool_2x2(const Pool *p, const float *x, float *out, float *where)
         for (size_t i = 0; i < p->OH; i++) {
             size_t row = (plane * p->H + 2 * i) * p->W;
             for (size_t j = 0; j < p->OW; j++, k++) {
-                size_t a = row + 2 * j, best = a;
+                size_t a = row + 2 * j, best = 0;
                 float m = x[a];
-                take_max(x[a + 1], a + 1, &m, &best);
-                take_max(x[a + p->W], a + p->W, &m, &best);
-                take_max(x[a + p->W + 1], a + p->W + 1, &m, &best);
+                take_max(x[a + 1], 1, &m, &best);
+                take_max(x[a + p->W], 2, &m, &best);
+                take_max(x[a + p->W + 1], 3, &m, &best);
                 out[k] = m;
                 where[k] = (float)best;
             }
@@ -279,11 +293,11 @@ void fwd_maxpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)
     for (size_t plane = 0; plane < p.planes; plane++)
         for (size_t i = 0; i < p.OH; i++)
             for (size_t j = 0; j < p.OW; j++, k++) {
-                size_t first = (plane * p.H + i * p.SH) * p.W + j * p.SW, best = first;
+                size_t first = (plane * p.H + i * p.SH) * p.W + j * p.SW, best = 0;
                 float m = x[first];
                 for (size_t u = 0; u < p.KH; u++) {
                     const float *row = x + first + u * p.W;
-                    for (size_t v = 0; v < p.KW; v++) take_max(row[v], first + u * p.W + v, &m, &best);
+                    for (size_t v = 0; v < p.KW; v++) take_max(row[v], u * p.KW + v, &m, &best);
                 }
                 n->value[k] = m;
                 n->aux[k] = (float)best;
@@ -300,7 +314,11 @@ static size_t window_start(const Pool *p, size_t k)
 
 void bwd_maxpool2d(GraphNode *n, GraphNode *const *in)
 {
-    for (size_t k = 0; k < n->size; k++) in[0]->grad[(size_t)n->aux[k]] += n->grad[k];
+    Pool p = pool_of(n, in[0]);
+    for (size_t k = 0; k < n->size; k++) {
+        size_t at = (size_t)n->aux[k], u = at / p.KW, v = at % p.KW;
+        in[0]->grad[window_start(&p, k) + u * p.W + v] += n->grad[k];
+    }
 }
 
 void fwd_avgpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)

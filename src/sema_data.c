@@ -140,18 +140,18 @@ static bool csv_shape(Sema *s, AstNode *v, int features, Shape *out)
                    "sizes: shape = [1, 8, 8] (channels, height, width)", NN_MAX_RANK - 1);
         return false;
     }
-    long size = 1;
+    double size = 1;    /* (in double: a product of sizes can overflow an integer) */
     out->rank = 0;
     for (size_t i = 0; i < v->u.list.count; i++) {
         long d;
         if (!sema_const_int(s, v->u.list.items[i], "a size", 1, 1e6, &d)) return false;
         out->dim[out->rank++] = (int)d;
-        size *= d;
+        size *= (double)d;
     }
     if (size != features) {
         char buf[64];
-        sema_error(s, v->span, "the rows have %d features, but the shape %s holds %ld", features,
-                   shape_str(out, buf, sizeof buf), size);
+        sema_error(s, v->span, "the rows have %d features, but the shape %s holds %.0f",
+                   features, shape_str(out, buf, sizeof buf), size);
         return false;
     }
     return true;

@@ -254,9 +254,14 @@ bool sema_apply_model(Sema *s, Symbol *msym, const Shape *in, Span at, ModelApp 
         for (int d = 0; fits && d < m->in_shape.rank; d++)
             fits = in->dim[d + 1] == m->in_shape.dim[d];
         if (!fits) {
-            sema_error(s, at, "'%s' takes a batch of inputs [N, %s], but this has shape %s",
-                       m->name, shape_str(&m->in_shape, want, sizeof want) + 1,
-                       shape_str(in, buf, sizeof buf));
+            int k = 0;
+            for (int d = 0; d < m->in_shape.rank && k < (int)sizeof want - 16; d++)
+                k += snprintf(want + k, sizeof want - (size_t)k, ", %d", m->in_shape.dim[d]);
+            bool one = in->rank == m->in_shape.rank;
+            sema_error(s, at, "'%s' takes a batch of inputs [N%s], but this has shape %s%s%s%s",
+                       m->name, want, shape_str(in, buf, sizeof buf),
+                       one ? " (one example: make it a batch of one, reshape(x, 1" : "",
+                       one ? want : "", one ? "))" : "");
             return false;
         }
         app->out = m->out_shape;

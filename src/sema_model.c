@@ -213,7 +213,8 @@ static bool dense_sizes(ModelBuild *b, const AstNode *it, const ArgValue *v, lon
     if (b->sample.rank > 1) {
         char buf[64];
         sema_error(b->s, it->span, "'dense' takes rows of features, but the layer before gives "
-                   "images %s; put 'flatten' before it", shape_str(&b->sample, buf, sizeof buf));
+                   "%s %s; put 'flatten' before it", b->sample.rank == 2 ? "sequences" : "images",
+                   shape_str(&b->sample, buf, sizeof buf));
         return false;
     }
     *in = both ? (long)v[0].num : width(b);
@@ -351,8 +352,9 @@ static bool needs_images(ModelBuild *b, const AstNode *it, const char *name)
         sema_error(b->s, it->span, "'%s' needs images: start the model with their shape, "
                    "input(C, H, W), such as input(1, 8, 8)", name);
     else
-        sema_error(b->s, it->span, "'%s' needs images [C, H, W], but the layer before gives %s",
-                   name, shape_str(&b->sample, buf, sizeof buf));
+        sema_error(b->s, it->span, "'%s' needs images [C, H, W], but the layer before gives %s "
+                   "%s", name, b->sample.rank == 2 ? "sequences" : "rows of features",
+                   shape_str(&b->sample, buf, sizeof buf));
     return false;
 }
 
@@ -373,10 +375,17 @@ static bool layer_input(ModelBuild *b, const AstList *items, size_t i, const Lay
         return false;
     }
     Shape sample = shape_scalar();
+    double size = 1;
     for (int k = 0; k < n; k++) {
         long d;
         if (!size_arg(s, it, k, NULL, "a size", 1, &d)) return false;
         sample.dim[sample.rank++] = (int)d;
+        size *= (double)d;
+    }
+    if (size > MAX_ELEMENTS) {
+        sema_error(s, it->span, "one example of %.0f numbers is more than a tensor may hold "
+                   "(%.0f)", size, (double)MAX_ELEMENTS);
+        return false;
     }
     Layer *l = push_layer(b, LAYER_INPUT, it->span);
     set_input(b, sample);
@@ -407,6 +416,11 @@ static bool windows_fit(ModelBuild *b, const AstNode *it, int channels, int kh, 
         else
             sema_error(b->s, it->span, "a %dx%d window does not fit in the images %s%s", kh, k,
                        shape_str(&b->sample, buf, sizeof buf), pad ? " with their padding" : "");
+        return false;
+    }
+    if ((double)channels * h * w > MAX_ELEMENTS) {
+        sema_error(b->s, it->span, "this layer's output, %d channels of %d x %d, is more than a "
+                   "tensor may hold (%.0f numbers)", channels, h, w, (double)MAX_ELEMENTS);
         return false;
     }
     *out = b->sample;

@@ -16,8 +16,8 @@
 static const Layer *dense_named(const Model *m, const char *group)
 {
     for (int i = 0; i < m->n_layers; i++)
-        if ((m->layers[i].kind == LAYER_DENSE || m->layers[i].kind == LAYER_CONV)
-            && m->layers[i].group == group)
+        if ((m->layers[i].kind == LAYER_DENSE || m->layers[i].kind == LAYER_CONV
+             || m->layers[i].kind == LAYER_NORM) && m->layers[i].group == group)
             return &m->layers[i];
     return NULL;
 }
@@ -64,9 +64,10 @@ static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const ch
     int last = 0;
     bool conv = false;
     for (int k = 0; k < m->n_layers; k++)
-        if (m->layers[k].kind == LAYER_DENSE || m->layers[k].kind == LAYER_CONV) {
+        if (m->layers[k].kind == LAYER_DENSE || m->layers[k].kind == LAYER_CONV
+            || m->layers[k].kind == LAYER_NORM) {
             last = m->layers[k].index;
-            conv |= m->layers[k].kind == LAYER_CONV;
+            conv |= m->layers[k].kind != LAYER_DENSE;
         }
     const char *what = conv ? "layers with params" : "dense layers";
     if (last == 1)
@@ -92,9 +93,10 @@ static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *o
     const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
     if (!ly) return false;
     int unit = -1;
-    if (pl->u.place.has_unit && ly->kind == LAYER_CONV) {
-        sema_error(s, pl->u.place.unit_span, "one unit of a conv layer is not written out yet; "
-                   "'at %s' explains the whole layer", ly->group);
+    if (pl->u.place.has_unit && ly->kind != LAYER_DENSE) {
+        sema_error(s, pl->u.place.unit_span, "one unit of a %s layer is not written out yet; "
+                   "'at %s' explains the whole layer",
+                   ly->kind == LAYER_CONV ? "conv" : "layernorm", ly->group);
         return false;
     }
     if (pl->u.place.has_unit) {
