@@ -764,6 +764,16 @@ static bool call_binary(Sema *s, AstNode *e, const OpInfo *op)
     return apply_shape(s, e, op->kind, in, 2);
 }
 
+/* An op of three inputs (where, conv2d, layernorm): lowering finds them in builtin.items. */
+static bool apply_three(Sema *s, AstNode *e, const OpInfo *op, AstNode *const in[3])
+{
+    SemaExtra *ex = sema_extra(s, e);
+    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
+    memcpy(ex->builtin.items, in, 3 * sizeof *in);
+    ex->builtin.n_items = 3;
+    return apply_shape(s, e, op->kind, in, 3);
+}
+
 /* where(condition, a, b) */
 static bool call_where(Sema *s, AstNode *e, const OpInfo *op)
 {
@@ -771,11 +781,7 @@ static bool call_where(Sema *s, AstNode *e, const OpInfo *op)
     if (!tensor_args(s, e, 3, false, NULL, "'where' takes a condition and two tensors: "
                      "where(x > 0, x, 0)", in))
         return false;
-    SemaExtra *ex = sema_extra(s, e);
-    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
-    memcpy(ex->builtin.items, in, sizeof in);
-    ex->builtin.n_items = 3;
-    return apply_shape(s, e, op->kind, in, 3);
+    return apply_three(s, e, op, in);
 }
 
 /* clamp(x, min, max), either bound by name alone: clamp(x, min = 0) */
@@ -856,11 +862,7 @@ static bool call_conv(Sema *s, AstNode *e, const OpInfo *op)
     bool ok = true;
     for (int i = 0; i < 3; i++) ok = sema_expr(s, in[i] = sema_arg(args, i, NULL)) && ok;
     if (!ok) return false;
-    SemaExtra *ex = sema_extra(s, e);
-    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
-    memcpy(ex->builtin.items, in, sizeof in);
-    ex->builtin.n_items = 3;
-    return apply_shape(s, e, op->kind, in, 3);
+    return apply_three(s, e, op, in);
 }
 
 /* layernorm(x, W, b) */
@@ -871,11 +873,7 @@ static bool call_norm(Sema *s, AstNode *e, const OpInfo *op)
              "%s(x, W, b)", op->name, op->name);
     AstNode *in[3];
     if (!tensor_args(s, e, 3, false, NULL, usage, in)) return false;
-    SemaExtra *ex = sema_extra(s, e);
-    ex->builtin.items = arena_alloc(s->arena, 3 * sizeof *ex->builtin.items);
-    memcpy(ex->builtin.items, in, sizeof in);
-    ex->builtin.n_items = 3;
-    return apply_shape(s, e, op->kind, in, 3);
+    return apply_three(s, e, op, in);
 }
 
 /* maxpool2d(x, kernel, stride = kernel), avgpool2d */
