@@ -28,6 +28,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 
 NN = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,9 +56,18 @@ WORK = tempfile.mkdtemp(prefix="nn-torch-")
 os.symlink(os.path.join(ROOT, "examples"), os.path.join(WORK, "examples"))
 
 
-def nn(args, cwd=WORK):
-    """nn in the work folder, where examples/ is the source's (what they save stays there)."""
-    return subprocess.run([NN] + args, capture_output=True, text=True, cwd=cwd, timeout=600)
+FOLDERS = {}     # thread -> its own work folder (two threads run the checks, see main)
+
+
+def here():
+    return FOLDERS.get(threading.get_ident(), WORK)
+
+
+def nn(args, cwd=None):
+    """nn in the thread's work folder, where examples/ is the source's (what the scripts save
+    stays there)."""
+    return subprocess.run([NN] + args, capture_output=True, text=True, cwd=cwd or here(),
+                          timeout=600)
 
 
 def export(script, work, name="train.py"):
@@ -69,6 +79,7 @@ def export(script, work, name="train.py"):
 
 
 def python(path, cwd, *args, env=None):
+    env = dict(env or os.environ, OMP_NUM_THREADS="1")   # one core each: two threads run
     return subprocess.run([PY, path] + list(args), capture_output=True, text=True, cwd=cwd,
                           timeout=900, env=env)
 
@@ -106,7 +117,7 @@ def examples(work):
                   p.stderr)
             continue
         out_dir = os.path.join(work, "out_" + name[:-3])
-        r = python(path, WORK, "--out", out_dir)
+        r = python(path, here(), "--out", out_dir)
         check("%s: train.py runs" % name, r.returncode == 0, r.stderr[-2000:])
         want = nn([script]).stdout
         # the log lines and prints: the same lines, in order (numbers may differ in the last
@@ -143,7 +154,7 @@ def settings(work):
         script = os.path.join(folder, name)
         want = nn([script])
         _, path = export(script, work, name[:-3] + ".py")
-        r = python(path, WORK, "--out", os.path.join(work, "out_" + name[:-3]))
+        r = python(path, here(), "--out", os.path.join(work, "out_" + name[:-3]))
         check("export/%s: train.py prints what nn prints" % name,
               want.returncode == 0 and r.returncode == 0 and numbers_close(r.stdout, want.stdout),
               "train.py:\n%s%s\nnn:\n%s%s" % (r.stdout, r.stderr[-2000:], want.stdout, want.stderr))
@@ -156,7 +167,7 @@ def accuracy(work):
         script = "examples/%s.nn" % name
         want = accuracy_of(nn([script]).stdout)
         _, path = export(script, work, name + "_full.py")
-        r = python(path, WORK, "--out", os.path.join(work, name + "_full"))
+        r = python(path, here(), "--out", os.path.join(work, name + "_full"))
         got = accuracy_of(r.stdout)
         check("%s: train.py's test accuracy %s is nn's %s within one point" % (name, got, want),
               got is not None and abs(got - want) <= 0.01, r.stderr[-2000:])
@@ -191,7 +202,7 @@ def first_updates(work, name, batch):
             continue
         _, path = export(script, work, "%s_%d.py" % (name, k))
         out = os.path.join(work, "%s_%d" % (name, k))
-        r = python(path, WORK, "--out", out)
+        r = python(path, here(), "--out", out)
         if r.returncode != 0:
             check("%s: train.py runs %d updates" % (name, k), False, r.stderr[-2000:])
             continue
@@ -231,7 +242,7 @@ def torchrun(work):
     # Debian 12's torch 1.13 on Python 3.11: the launcher reads its default redirects ("0") as
     # nothing and stops; naming them works around it (docs/language.md says so too)
     cmd = [torchrun, "--redirects", "1", "--tee", "1", "--nproc_per_node=2",
-           "--master_addr=127.0.0.1", "--master_port=%d" % (29500 + os.getpid() % 1000),
+           "--master_addr=127.0.0.1", "--master_port=%d" % (29600 + os.getpid() % 300),
            path, "--out", out]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=WORK, timeout=900, env=env)
@@ -366,14 +377,25 @@ def reserved():
 def main():
     work = WORK
     reserved()
+    # two threads, each in its own folder (the scripts save files of the same names): the
+    # checks are mostly waiting for python and torch to start
+    second = os.path.join(WORK, "second")
+    os.makedirs(second)
+    os.symlink(os.path.join(ROOT, "examples"), os.path.join(second, "examples"))
+
+    def other():
+        FOLDERS[threading.get_ident()] = second
+        accuracy(second)
+        first_updates(second, "iris", 16)
+        first_updates(second, "digits", 32)
+        readme(second)
+    t = threading.Thread(target=other)
+    t.start()
     examples(work)
     settings(work)
-    accuracy(work)
-    first_updates(work, "iris", 16)
-    first_updates(work, "digits", 32)
     torchrun(work)
     state_dict(work)
-    readme(work)
+    t.join()
     shutil.rmtree(work, ignore_errors=True)
     if FAILURES:
         print("\n%d failed:\n%s" % (len(FAILURES), "\n\n".join(FAILURES)))
