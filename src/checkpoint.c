@@ -63,13 +63,13 @@ void rt_save(Runtime *rt, const ModelParams *mp, const char *path, Span at)
     bool with_optim = optimizer_saved(rt, mp);
     const OptimConfig *c = with_optim ? &rt->popt[mp->nodes[0]].config : NULL;
     int per = with_optim ? 1 + optim_state_count(c) : 1;
-    size_t nt = (size_t)mp->count * (size_t)per;
-    StTensor *ts = nn_calloc(nt, sizeof *ts);
-    char **names = nn_calloc(nt, sizeof *names);
+    size_t nt = (size_t)mp->count * (size_t)per + (size_t)mp->n_buffers;
+    StTensor *ts = nn_calloc(nt ? nt : 1, sizeof *ts);
+    char **names = nn_calloc(nt ? nt : 1, sizeof *names);
     size_t k = 0;
-    for (int i = 0; i < mp->count; i++) {
+    for (int i = 0; i < mp->count + mp->n_buffers; i++) {
         GraphNode *p = node(rt, mp->nodes[i]);
-        for (int b = 0; b < per; b++, k++) {
+        for (int b = 0; b < (i < mp->count ? per : 1); b++, k++) {
             StTensor *t = &ts[k];
             if (b == 0) {
                 names[k] = nn_strndup(mp->names[i], strlen(mp->names[i]));
@@ -173,14 +173,15 @@ static int cmp_name(const void *a, const void *b)
  * model, or NULL. O((F + M) log M). */
 static const char *unknown_tensor(const ModelParams *mp, const StFile *f)
 {
-    const char **names = nn_alloc((size_t)(mp->count ? mp->count : 1) * sizeof *names);
-    for (int i = 0; i < mp->count; i++) names[i] = mp->names[i];
-    qsort(names, (size_t)mp->count, sizeof *names, cmp_name);
+    size_t all = (size_t)(mp->count + mp->n_buffers);
+    const char **names = nn_alloc((all ? all : 1) * sizeof *names);
+    for (size_t i = 0; i < all; i++) names[i] = mp->names[i];
+    qsort(names, all, sizeof *names, cmp_name);
     const char *unknown = NULL;
     for (size_t i = 0; i < f->count && !unknown; i++) {
         const char *name = f->entries[i].name;
         if (strncmp(name, "optim.", 6) != 0
-            && !bsearch(&name, names, (size_t)mp->count, sizeof *names, cmp_name))
+            && !bsearch(&name, names, all, sizeof *names, cmp_name))
             unknown = name;
     }
     nn_free(names);
@@ -203,7 +204,7 @@ static void open_checked(Runtime *rt, const ModelParams *mp, const char *path, S
     if (!opened) rt_error(rt, at, "cannot %s '%s': %s", verb, path, err);
     char msg[768], name[4 * CLIP_BYTES + 4];
     msg[0] = '\0';
-    for (int i = 0; i < mp->count && !msg[0]; i++) {
+    for (int i = 0; i < mp->count + mp->n_buffers && !msg[0]; i++) {
         const StEntry *e = st_find(f, mp->names[i]);
         GraphNode *p = node(rt, mp->nodes[i]);
         char a[160], b[64];
@@ -261,7 +262,8 @@ static bool read_all(Runtime *rt, const ModelParams *mp, const OptimConfig *c, c
             rt_index_str(&p->shape, at + (size_t)bad, where, sizeof where);
             fmt_num(to[bad], v);
             if (r->buf < 0)
-                snprintf(msg, cap, "tensor '%s' holds %s%s", mp->names[r->param], v, where);
+                snprintf(msg, cap, "tensor '%s' holds %s%s%s", mp->names[r->param], v, where,
+                         isfinite(to[bad]) ? ", but a variance is never negative" : "");
             else
                 snprintf(msg, cap, "the optimizer state 'optim.%s.%s' holds %s%s%s",
                          mp->names[r->param], optim_state_name(c, r->buf), v, where,
@@ -273,16 +275,25 @@ static bool read_all(Runtime *rt, const ModelParams *mp, const OptimConfig *c, c
     return true;
 }
 
+/* The read of tensor i of the model (a param's or a buffer's value): a running variance is
+ * never negative. */
+static Read value_read(const ModelParams *mp, const StFile *f, int i)
+{
+    const char *name = mp->names[i], *dot = strrchr(name, '.');
+    bool variance = i >= mp->count && dot && strcmp(dot, ".running_var") == 0;
+    return (Read){ i, -1, st_find(f, name), variance };
+}
+
 void rt_load(Runtime *rt, const ModelParams *mp, const char *path, Span at)
 {
     StFile f;
     open_checked(rt, mp, path, at, "load", &f);
-    Read *reads = nn_alloc((size_t)(mp->count ? mp->count : 1) * sizeof *reads);
-    for (int i = 0; i < mp->count; i++)
-        reads[i] = (Read){ i, -1, st_find(&f, mp->names[i]), false };
+    int n = mp->count + mp->n_buffers;
+    Read *reads = nn_alloc((size_t)(n ? n : 1) * sizeof *reads);
+    for (int i = 0; i < n; i++) reads[i] = value_read(mp, &f, i);
     char msg[768];
-    bool checked = read_all(rt, mp, NULL, &f, reads, mp->count, false, msg, sizeof msg);
-    bool copied = checked && read_all(rt, mp, NULL, &f, reads, mp->count, true, msg, sizeof msg);
+    bool checked = read_all(rt, mp, NULL, &f, reads, n, false, msg, sizeof msg);
+    bool copied = checked && read_all(rt, mp, NULL, &f, reads, n, true, msg, sizeof msg);
     nn_free(reads);
     st_free(&f);
     if (!checked) rt_error(rt, at, "cannot load '%s': %s; nothing was changed", path, msg);
@@ -392,9 +403,11 @@ int rt_resume(Runtime *rt, const ModelParams *mp, const OptimConfig *c, int epoc
     Rng rng;
     check_meta(&f, mp, c, epochs, msg, sizeof msg, &epoch, &step, &rng);
     int per = 1 + optim_state_count(c), n = 0;
-    Read *reads = nn_alloc((size_t)(mp->count ? mp->count : 1) * (size_t)per * sizeof *reads);
+    Read *reads = nn_alloc(((size_t)mp->count * (size_t)per + (size_t)mp->n_buffers + 1)
+                           * sizeof *reads);
+    for (int i = 0; i < mp->n_buffers; i++) reads[n++] = value_read(mp, &f, mp->count + i);
     for (int i = 0; i < mp->count && !msg[0]; i++) {
-        reads[n++] = (Read){ i, -1, st_find(&f, mp->names[i]), false };
+        reads[n++] = value_read(mp, &f, i);
         for (int b = 0; b < per - 1 && !msg[0]; b++) {
             char name[256];
             snprintf(name, sizeof name, "optim.%s.%s", mp->names[i], optim_state_name(c, b));

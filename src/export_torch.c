@@ -699,6 +699,7 @@ static bool forward_line(Ex *x, const Layer *ly, int *depth, StrBuf *sb)
         sb_puts(sb, "        x = torch.flatten(x, 1)\n");
         return true;
     case LAYER_NORM:
+    case LAYER_BATCHNORM:
         sb_printf(sb, "        x = self.layer%d(x)\n", ly->index);
         return true;
     }
@@ -741,6 +742,9 @@ static bool layer_class(Ex *x, const Model *m, StrBuf *sb)
             sb_printf(sb, "        self.layer%d = nn.LayerNorm([", ly->index);
             shape_args(sb, &ly->shape);
             sb_puts(sb, "])\n");
+        } else if (ly->kind == LAYER_BATCHNORM) {  /* eps and momentum: torch's defaults */
+            sb_printf(sb, "        self.layer%d = nn.BatchNorm%dd(%d)\n", ly->index,
+                      ly->shape.rank == 3 ? 2 : 1, ly->shape.dim[0]);
         }
     }
     for (int i = 0; i < m->n_layers; i++) {

@@ -413,6 +413,9 @@ def nn_tensors(model):
             out[name[:-len("bias")] + "b"] = p.detach()
         else:
             out[name] = p.detach()
+    for name, b in model.named_buffers():     # batchnorm's running statistics, as nn names them
+        if name.endswith(".running_mean") or name.endswith(".running_var"):
+            out[name] = b.detach()
     return out
 
 
@@ -451,7 +454,8 @@ def state_dict_of(path, model=None):
     """A checkpoint nn saved (or save above), as a PyTorch state_dict for the same model's
     class: a layer's W is its `weight` (a dense layer's transposed: nn keeps [in, out], Linear
     [out, in]; a conv or layernorm layer's as it is) and b its `bias`; a formula model's params
-    keep their names. Use it as model.load_state_dict(state_dict_of(path, model)); without the
+    keep their names; batchnorm's running statistics keep theirs (num_batches_tracked, which
+    nn does not count, is 0: only torch's momentum=None reads it). Use it as model.load_state_dict(state_dict_of(path, model)); without the
     model, a 2-D W is taken for a Linear's."""
     linear = None
     if model is not None:
@@ -475,6 +479,9 @@ def state_dict_of(path, model=None):
             state[key] = v.T.contiguous() if dense else v
         elif "." in name and name.endswith(".b"):
             state[name[:-1] + "bias"] = v
+        elif name.endswith(".running_mean"):
+            state[name] = v
+            state[name[:-len("running_mean")] + "num_batches_tracked"] = torch.tensor(0)
         else:
             state[name] = v
     return state

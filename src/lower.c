@@ -79,13 +79,13 @@ static void lower_data(Lower *l, const AstNode *st)
     ins->data = di;
 }
 
-/* A param made by the compiler (a layer's W or b), filled by an initialiser leaf. */
-/* A model's param, made in program order and drawn by `init`; `bound`, when above 0, is the
+/* A model's param (or buffer), made in program order and drawn by `init`; `bound`, when above 0, is the
  * spread of a uniform init (a conv layer's bias, whose fan-in is its weight's). */
 static void init_param(Lower *l, Symbol *p, OpKind init, double bound, const char *group,
                        Span span)
 {
-    bind_symbol(l, p, lower_leaf(l, OP_PARAM, p->shape, span));
+    OpKind leaf = p->kind == SYM_PARAM ? OP_PARAM : OP_BUFFER;    /* a model's buffer: a let */
+    bind_symbol(l, p, lower_leaf(l, leaf, p->shape, span));
     graph_node(l->g, p->node)->group = group;
     OpAttrs at = lower_no_attrs();
     at.shape = p->shape;
@@ -96,7 +96,7 @@ static void init_param(Lower *l, Symbol *p, OpKind init, double bound, const cha
     ins->node = p->node;
     ins->value = v;
     ins->plan = lower_plan(l, &v, 1);
-    ins->reset_grad = true;
+    ins->reset_grad = leaf == OP_PARAM;
 }
 
 static void lower_model(Lower *l, const AstNode *st)
@@ -120,6 +120,11 @@ static void lower_model(Lower *l, const AstNode *st)
         } else if (ly->kind == LAYER_NORM) {     /* as torch.nn.LayerNorm: ones and zeros */
             init_param(l, ly->W, OP_ONES, 0, ly->group, ly->span);
             init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
+        } else if (ly->kind == LAYER_BATCHNORM) {    /* as torch.nn.BatchNorm2d */
+            init_param(l, ly->W, OP_ONES, 0, ly->group, ly->span);
+            init_param(l, ly->b, OP_ZEROS, 0, ly->group, ly->span);
+            init_param(l, ly->mean, OP_ZEROS, 0, ly->group, ly->span);
+            init_param(l, ly->var, OP_ONES, 0, ly->group, ly->span);
         } else if (ly->kind == LAYER_CONV) {     /* as torch.nn.Conv2d: both ±1/sqrt(fan-in) */
             double fan_in = (double)ly->in * ly->kernel * (ly->conv1d ? 1 : ly->kernel);
             init_param(l, ly->W, OP_INIT_UNIFORM, 0, ly->group, ly->span);

@@ -179,6 +179,12 @@ uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)
             graph_node(l->g, h)->group = ly->group;
             break;
         }
+        case LAYER_BATCHNORM: {  /* batch statistics while training, the running ones after */
+            uint32_t in[5] = { h, ly->W->node, ly->b->node, ly->mean->node, ly->var->node };
+            h = lower_node(l, training ? OP_BATCHNORM : OP_BATCHNORM_EVAL, in, 5, &at, ly->span);
+            graph_node(l->g, h)->group = ly->group;
+            break;
+        }
         case LAYER_CONV:
             h = lower_conv(l, ly, h);
             break;

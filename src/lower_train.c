@@ -10,17 +10,23 @@ ModelParams lower_model_params(Lower *l, const Symbol *msym)
 {
     const Model *m = msym->model;
     ModelParams mp;
-    uint32_t *nodes = arena_alloc(&l->p->arena, (size_t)m->n_params * sizeof *nodes);
-    const char **names = arena_alloc(&l->p->arena, (size_t)m->n_params * sizeof *names);
+    size_t all = (size_t)(m->n_params + m->n_buffers);
+    uint32_t *nodes = arena_alloc(&l->p->arena, (all ? all : 1) * sizeof *nodes);
+    const char **names = arena_alloc(&l->p->arena, (all ? all : 1) * sizeof *names);
     for (int i = 0; i < m->n_params; i++) {
         nodes[i] = m->params[i]->node;
         names[i] = m->param_names[i];
+    }
+    for (int i = 0; i < m->n_buffers; i++) {
+        nodes[m->n_params + i] = m->buffers[i]->node;
+        names[m->n_params + i] = m->buffer_names[i];
     }
     mp.model = m->name;
     mp.source = m->source;
     mp.nodes = nodes;
     mp.names = names;
     mp.count = m->n_params;
+    mp.n_buffers = m->n_buffers;
     return mp;
 }
 

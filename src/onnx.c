@@ -33,14 +33,15 @@ enum {
     ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7,    /* AttributeProto.AttributeType */
 };
 
-/* The name of node `id` in the file: "input", "output", a param's name, else "t<id>". */
+/* The name of node `id` in the file: "input", "output", a param's or buffer's name, else
+ * "t<id>". */
 static void value_name(const Instr *ins, const GraphNode *n, char *buf, size_t cap)
 {
     const ModelParams *mp = ins->ckpt;
     if (n->id == ins->value) snprintf(buf, cap, "input");
     else if (n->id == ins->node) snprintf(buf, cap, "output");
     else {
-        for (int i = 0; i < mp->count; i++)
+        for (int i = 0; i < mp->count + mp->n_buffers; i++)
             if (mp->nodes[i] == n->id) {
                 snprintf(buf, cap, "%s", mp->names[i]);
                 return;
@@ -146,9 +147,10 @@ static void encode(Runtime *rt, const Instr *ins, StrBuf *model)
     char name[128];
     for (uint32_t k = 0; k < ins->plan.count; k++) {
         const GraphNode *n = graph_node(&rt->graph, ins->plan.ids[k]);
-        if (n->id <= x->id && n->op != OP_PARAM) continue;    /* not the model's */
+        bool leaf = n->op == OP_PARAM || n->op == OP_BUFFER;   /* the model's state */
+        if (n->id <= x->id && !leaf) continue;                  /* not the model's */
         value_name(ins, n, name, sizeof name);
-        if (n->op == OP_PARAM) initializer(&graph, n, name);
+        if (leaf) initializer(&graph, n, name);
         else if (n->id != x->id) op_node(&graph, ins, rt, n);
     }
     pb_string(&graph, 2, ins->ckpt->model);                     /* GraphProto.name */

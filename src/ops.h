@@ -54,8 +54,8 @@ enum {
 
 #define NN_AXIS_ALL (-1000)
 
-/* The most inputs an op has (where(c, a, b) has three). */
-#define NN_OP_MAX_IN 3
+/* The most inputs an op has (batchnorm's x, W, b and its two running statistics). */
+#define NN_OP_MAX_IN 5
 
 /* The bit of OpAttrs.axes that names an axis, counting from the end when negative: axes 0 to 5
  * are bits 0 to 5, axes -1 to -6 bits 8 to 13 (for -NN_MAX_RANK <= axis < NN_MAX_RANK; any

@@ -422,3 +422,133 @@ void bwd_layernorm(GraphNode *n, GraphNode *const *in)
             gx[i] += (float)(rstd * ((double)g[i] * w[i] - mg - xh[i] * mgx));
     }
 }
+
+/* ---- batch normalisation ----------------------------------------------------------------------
+ * x is [N, C] or [N, C, ...]: channel c's values are x[n, c, s] for every example n and every
+ * s of the S = size / (N·C) positions after the channel axis, m = N·S of them. Training: the
+ * channel's mean μ and (biased) variance σ² in double, r = 1/sqrt(σ² + eps), x̂ = (x − μ)·r
+ * (kept in aux for backward), y = x̂·W[c] + b[c]; and the running statistics (inputs 3 and 4,
+ * buffers) move to (1 − momentum)·running + momentum·batch, with the unbiased variance
+ * σ²·m/(m − 1), as torch.nn.BatchNorm2d does. The gradient is layernorm's, per channel: ∂b += Σg,
+ * ∂W += Σg·x̂, ∂x = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·W[c]. Evaluation uses the running
+ * statistics, constants: y = (x − rm)·rr·W + b with rr = 1/sqrt(rv + eps). */
+
+bool shape_batchnorm(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
+{
+    (void)at;
+    const Shape *x = &in[0];
+    bool fits = x->rank >= 2;
+    for (int i = 1; fits && i < 5; i++) fits = in[i].rank == 1 && in[i].dim[0] == x->dim[1];
+    if (!fits) {
+        char a[64], c[64];
+        sb_printf(err, "'%s' needs a batch [N, C, ...] and a weight, a bias and running "
+                  "statistics of [C]: x is %s, the weight %s", op->name,
+                  shape_str(x, a, sizeof a), shape_str(&in[1], c, sizeof c));
+        return false;
+    }
+    *out = *x;
+    return true;
+}
+
+/* How the elements of a batch fall into channels. */
+typedef struct Channels {
+    size_t N, C, S;     /* examples, channels, positions per channel and example */
+} Channels;
+
+static Channels channels_of(const GraphNode *x)
+{
+    Channels ch = { (size_t)x->shape.dim[0], (size_t)x->shape.dim[1], 0 };
+    ch.S = ch.N > 0 && ch.C > 0 ? x->size / (ch.N * ch.C) : 0;
+    return ch;
+}
+
+/* Every element `at` of channel c: the S positions of each example in turn. */
+#define EACH_OF_CHANNEL(ch, c, at)                                                               \
+    for (size_t ex_ = 0; ex_ < (ch).N; ex_++)                                                    \
+        for (size_t at = (ex_ * (ch).C + (c)) * (ch).S, end_ = at + (ch).S; at < end_; at++)
+
+void batchnorm_stats(const GraphNode *x, size_t c, double *mean, double *var)
+{
+    Channels ch = channels_of(x);
+    size_t m = ch.N * ch.S;
+    double sum = 0, ss = 0;
+    EACH_OF_CHANNEL(ch, c, at) sum += x->value[at];
+    *mean = m ? sum / (double)m : 0;
+    EACH_OF_CHANNEL(ch, c, at) {
+        double d = x->value[at] - *mean;
+        ss += d * d;
+    }
+    *var = m ? ss / (double)m : 0;
+}
+
+void fwd_batchnorm(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Channels ch = channels_of(in[0]);
+    size_t m = ch.N * ch.S;
+    float *rm = in[3]->value, *rv = in[4]->value;
+    for (size_t c = 0; c < ch.C; c++) {
+        double mean, var;
+        batchnorm_stats(in[0], c, &mean, &var);
+        double r = 1.0 / sqrt(var + BATCHNORM_EPS);
+        float w = in[1]->value[c], b = in[2]->value[c];
+        EACH_OF_CHANNEL(ch, c, at) {
+            n->aux[at] = (float)((in[0]->value[at] - mean) * r);
+            n->value[at] = n->aux[at] * w + b;
+        }
+        double unbiased = m > 1 ? var * (double)m / (double)(m - 1) : var;
+        rm[c] = (float)((1 - BATCHNORM_MOMENTUM) * rm[c] + BATCHNORM_MOMENTUM * mean);
+        rv[c] = (float)((1 - BATCHNORM_MOMENTUM) * rv[c] + BATCHNORM_MOMENTUM * unbiased);
+    }
+}
+
+void bwd_batchnorm(GraphNode *n, GraphNode *const *in)
+{
+    Channels ch = channels_of(in[0]);
+    size_t m = ch.N * ch.S;
+    for (size_t c = 0; c < ch.C && m; c++) {
+        double sg = 0, sgx = 0;
+        EACH_OF_CHANNEL(ch, c, at) {
+            sg += n->grad[at];
+            sgx += (double)n->grad[at] * n->aux[at];
+        }
+        if (in[2]->requires_grad) in[2]->grad[c] += (float)sg;
+        if (in[1]->requires_grad) in[1]->grad[c] += (float)sgx;
+        if (!in[0]->requires_grad) continue;
+        double mean, var, w = in[1]->value[c];
+        batchnorm_stats(in[0], c, &mean, &var);
+        double r = 1.0 / sqrt(var + BATCHNORM_EPS);
+        double mg = sg * w / (double)m, mgx = sgx * w / (double)m;
+        EACH_OF_CHANNEL(ch, c, at)
+            in[0]->grad[at] += (float)(r * (n->grad[at] * w - mg - n->aux[at] * mgx));
+    }
+}
+
+void fwd_batchnorm_eval(GraphNode *n, GraphNode *const *in, Rng *rng)
+{
+    (void)rng;
+    Channels ch = channels_of(in[0]);
+    for (size_t c = 0; c < ch.C; c++) {
+        double rr = 1.0 / sqrt((double)in[4]->value[c] + BATCHNORM_EPS);
+        double mean = in[3]->value[c], w = in[1]->value[c], b = in[2]->value[c];
+        EACH_OF_CHANNEL(ch, c, at)
+            n->value[at] = (float)((in[0]->value[at] - mean) * rr * w + b);
+    }
+}
+
+void bwd_batchnorm_eval(GraphNode *n, GraphNode *const *in)
+{
+    Channels ch = channels_of(in[0]);
+    for (size_t c = 0; c < ch.C; c++) {
+        double rr = 1.0 / sqrt((double)in[4]->value[c] + BATCHNORM_EPS);
+        double mean = in[3]->value[c], w = in[1]->value[c], sg = 0, sgx = 0;
+        EACH_OF_CHANNEL(ch, c, at) {
+            double g = n->grad[at];
+            sg += g;
+            sgx += g * (in[0]->value[at] - mean) * rr;
+            if (in[0]->requires_grad) in[0]->grad[at] += (float)(g * w * rr);
+        }
+        if (in[2]->requires_grad) in[2]->grad[c] += (float)sg;
+        if (in[1]->requires_grad) in[1]->grad[c] += (float)sgx;
+    }
+}

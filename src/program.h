@@ -60,13 +60,15 @@ typedef struct TrainPass {
     Plan plan;                  /* computes loss (and metric) */
 } TrainPass;
 
-/* A model's params as a checkpoint names them. */
+/* A model's params as a checkpoint names them, then its buffers (batchnorm's running
+ * statistics: saved and loaded with the params, never given optimizer state). */
 typedef struct ModelParams {
     const char *model;          /* its name */
     const char *source;         /* its definition's text */
-    const uint32_t *nodes;
-    const char *const *names;   /* "layer1.W" */
+    const uint32_t *nodes;      /* count params, then n_buffers buffers */
+    const char *const *names;   /* "layer1.W", ..., "layer2.running_mean" */
     int count;
+    int n_buffers;
 } ModelParams;
 
 /* The named values of a formula's train block that its loss events carry (the page's chart). */

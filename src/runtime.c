@@ -926,21 +926,26 @@ void rt_truncate(Runtime *rt, uint32_t count)
     graph_truncate(&rt->graph, count);
 }
 
+/* The floats a snapshot keeps of node n: a param's value and gradient, a buffer's value. */
+static size_t kept_size(const GraphNode *n)
+{
+    return n->op == OP_PARAM ? 2 * n->size : n->op == OP_BUFFER ? n->size : 0;
+}
+
 void rt_snapshot_take(Runtime *rt, RtSnapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->nodes = rt->graph.count;
     size_t total = 0;
-    for (uint32_t i = 0; i < s->nodes; i++)
-        if (rt->graph.nodes[i].op == OP_PARAM) total += 2 * rt->graph.nodes[i].size;
+    for (uint32_t i = 0; i < s->nodes; i++) total += kept_size(&rt->graph.nodes[i]);
     s->params = nn_alloc((total ? total : 1) * sizeof *s->params);
     size_t k = 0;
     for (uint32_t i = 0; i < s->nodes; i++) {
         GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
+        if (!kept_size(n)) continue;
         memcpy(s->params + k, n->value, n->size * sizeof(float));
-        memcpy(s->params + k + n->size, n->grad, n->size * sizeof(float));
-        k += 2 * n->size;
+        if (n->grad) memcpy(s->params + k + n->size, n->grad, n->size * sizeof(float));
+        k += kept_size(n);
     }
     s->popt_count = rt->popt_count;
     s->popt = nn_calloc(s->popt_count ? s->popt_count : 1, sizeof *s->popt);
@@ -972,10 +977,10 @@ void rt_snapshot_restore(Runtime *rt, RtSnapshot *s)
     size_t k = 0;
     for (uint32_t i = 0; i < s->nodes; i++) {
         GraphNode *n = &rt->graph.nodes[i];
-        if (n->op != OP_PARAM) continue;
+        if (!kept_size(n)) continue;
         memcpy(n->value, s->params + k, n->size * sizeof(float));
-        memcpy(n->grad, s->params + k + n->size, n->size * sizeof(float));
-        k += 2 * n->size;
+        if (n->grad) memcpy(n->grad, s->params + k + n->size, n->size * sizeof(float));
+        k += kept_size(n);
     }
     rt->rng = s->rng;
     rt->explain_step = false;

@@ -71,6 +71,8 @@ typedef enum LayerKind {
     LAYER_POOL,     /* maxpool2d, avgpool2d (op) */
     LAYER_FLATTEN,  /* an image [C, H, W] as one row of C·H·W */
     LAYER_NORM,     /* layernorm: W (ones) and b (zeros) of one example's shape */
+    LAYER_BATCHNORM,    /* batchnorm: W (ones), b (zeros) and the buffers running_mean
+                           (zeros), running_var (ones), each [C] */
 } LayerKind;
 
 typedef struct Layer {
@@ -86,6 +88,7 @@ typedef struct Layer {
     int index;              /* DENSE, CONV, NORM: 1, 2, ... (params layerN.W, layerN.b) */
     OpKind init;            /* DENSE: how W is initialised */
     Symbol *W, *b;
+    Symbol *mean, *var;     /* BATCHNORM: the running statistics (buffers) */
     const char *group;      /* DENSE and the activations and dropout after it: "net.layer1"
                                (interned), what a trace's `at` names; else NULL */
 } Layer;
@@ -101,6 +104,9 @@ typedef struct Model {
     Symbol **params;        /* every param, in declaration order */
     const char **param_names;   /* their names inside the model: "layer1.W", "w" */
     int n_params;
+    Symbol **buffers;       /* state that is not a param (batchnorm's running statistics): */
+    const char **buffer_names;  /* read-only lets, "layer2.running_mean", saved with the params */
+    int n_buffers;
     const char *arg;        /* formula: the argument's name */
     AstNode *body;          /* formula: the unchecked body, in `arena` */
     Arena arena;

@@ -28,6 +28,8 @@ static void model_free(Model *m)
     nn_free(m->layers);
     nn_free(m->params);
     nn_free(m->param_names);
+    nn_free(m->buffers);
+    nn_free(m->buffer_names);
     arena_free(&m->arena);
     nn_free(m->source);
     nn_free(m->summary);

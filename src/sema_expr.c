@@ -390,6 +390,12 @@ static bool net_field(Sema *s, AstNode *e, bool *handled)
             e->sema.grad = true;
             return true;
         }
+    for (int i = 0; i < m->n_buffers; i++)     /* net.layer2.running_mean: read only */
+        if (strcmp(m->buffer_names[i], path) == 0) {
+            e->sema.sym = m->buffers[i];
+            e->sema.shape = m->buffers[i]->shape;
+            return true;
+        }
     StrBuf names;
     sb_init(&names);
     size_t plen = strlen(path);

@@ -108,6 +108,7 @@ static bool layer_conv(ModelBuild *b, const AstList *items, size_t i, const Laye
 static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static bool layer_batchnorm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 
 /* dense(in, out, init = NAME), or dense(out) after a layer that gives the width */
 static const ArgSpec dense_specs[] = {
@@ -132,6 +133,13 @@ static const ArgSpec slope_specs[] = {
 };
 static const char *const slope_what[] = { "the slope" };
 static const ArgForm slope_args = { slope_specs, 1, 1, 0, slope_what, NULL, NULL };
+
+/* batchnorm, or batchnorm(C) as torch.nn.BatchNorm2d(C) is written (checked against the shape) */
+static const ArgSpec batchnorm_specs[] = {
+    { "channels", ARG_INT, false, 0, 1, 1e6, false, false, NULL },
+};
+static const char *const batchnorm_what[] = { "the number of channels" };
+static const ArgForm batchnorm_args = { batchnorm_specs, 1, 1, 0, batchnorm_what, NULL, NULL };
 
 static const LayerRow layers[] = {
 #define LAYER(name, kind, check, args, usage, example, text) { name, kind, check, args, usage },
@@ -588,6 +596,64 @@ static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const Laye
     return true;
 }
 
+/* A buffer of the model (state that is not a param): a let only the compiler binds. */
+static Symbol *model_buffer(ModelBuild *b, const char *short_name, Shape shape, Span at)
+{
+    Sema *s = b->s;
+    Model *m = b->m;
+    Symbol *p = sema_add_symbol(s, sema_dotted(s, m->name, short_name), SYM_LET, at);
+    p->shape = shape;
+    m->buffers = nn_realloc(m->buffers, (size_t)(m->n_buffers + 1) * sizeof *m->buffers);
+    m->buffer_names = nn_realloc(m->buffer_names,
+                                 (size_t)(m->n_buffers + 1) * sizeof *m->buffer_names);
+    m->buffers[m->n_buffers] = p;
+    m->buffer_names[m->n_buffers] = sema_intern(s, short_name);
+    m->n_buffers++;
+    return p;
+}
+
+/* batchnorm: each channel (axis 1 of a batch) standardised over the batch, then W·x̂ + b, W and
+ * b of [C]; the running mean and variance are buffers */
+static bool layer_batchnorm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row)
+{
+    AstNode *it = items->items[i];
+    ArgValue channels = { NULL, 0, NULL };
+    if (it->kind == AST_CALL && !sema_args(b->s, it, row->args, row->usage, &channels))
+        return false;
+    if (!known(b)) {
+        sema_error(b->s, it->span, "'batchnorm' needs a layer that gives the shape before it");
+        return false;
+    }
+    int C = b->sample.dim[0];
+    if (b->sample.rank > 3) {
+        sema_error(b->s, it->span, "'batchnorm' normalises features [C], sequences [C, L] or "
+                   "images [C, H, W], not examples of %d axes", b->sample.rank);
+        return false;
+    }
+    if (channels.node && (int)channels.num != C) {
+        sema_error(b->s, channels.node->span, "'batchnorm(%d)': the layer before gives %d "
+                   "%s", (int)channels.num, C, b->sample.rank == 1 ? "features" : "channels");
+        return false;
+    }
+    Layer *l = push_layer(b, LAYER_BATCHNORM, it->span);
+    l->index = b->next_index++;
+    l->in = l->out = width(b);
+    l->shape = b->sample;
+    char name[40];
+    snprintf(name, sizeof name, "layer%d", l->index);
+    l->group = b->group = sema_dotted(b->s, b->m->name, name);
+    Shape per = vector_shape(C);
+    snprintf(name, sizeof name, "layer%d.W", l->index);
+    l->W = model_param(b, name, per, it->span);
+    snprintf(name, sizeof name, "layer%d.b", l->index);
+    l->b = model_param(b, name, per, it->span);
+    snprintf(name, sizeof name, "layer%d.running_mean", l->index);
+    l->mean = model_buffer(b, name, per, it->span);
+    snprintf(name, sizeof name, "layer%d.running_var", l->index);
+    l->var = model_buffer(b, name, per, it->span);
+    return true;
+}
+
 /* relu, softmax, leaky_relu or leaky_relu(a): an op of the op table as a layer. */
 static bool layer_activation(ModelBuild *b, AstNode *it, OpKind act)
 {
@@ -656,6 +722,14 @@ static void report_unknown_layer(Sema *s, const AstNode *it, const char *name)
     sb_free(&elementwise);
 }
 
+/* Whether a layer must be written with arguments (dense, dropout; not batchnorm). */
+static bool needs_args(const ArgForm *form)
+{
+    for (int i = 0; form && i < form->count; i++)
+        if (form->args[i].required) return true;
+    return false;
+}
+
 static void layer_item(ModelBuild *b, const AstList *items, size_t i)
 {
     Sema *s = b->s;
@@ -663,7 +737,7 @@ static void layer_item(ModelBuild *b, const AstList *items, size_t i)
     const LayerRow *row = layer_row(it);
     OpKind act;
     bool ok = false;
-    if (row && it->kind == AST_NAME && row->args)
+    if (row && it->kind == AST_NAME && needs_args(row->args))
         sema_error(s, it->span, "%s", row->usage);  /* dense without its sizes */
     else if (row)
         ok = row->check(b, items, i, row);
@@ -819,6 +893,10 @@ static void build_summary(Model *m)
         case LAYER_NORM:
             snprintf(label, sizeof label, "layernorm layer%d", l->index);
             params = 2 * (long)shape_size(&l->shape);
+            break;
+        case LAYER_BATCHNORM:   /* the running statistics are not params */
+            snprintf(label, sizeof label, "batchnorm layer%d", l->index);
+            params = 2 * (long)l->shape.dim[0];
             break;
         }
         snprintf(shape, sizeof shape, "[N, %d]", l->out);

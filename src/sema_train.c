@@ -13,12 +13,17 @@
 
 /* ---- where a trace looks --------------------------------------------------------------------- */
 
+/* A layer with params (layerN.W, layerN.b): dense, conv, layernorm, batchnorm. */
+static bool with_params(const Layer *ly)
+{
+    return ly->kind == LAYER_DENSE || ly->kind == LAYER_CONV || ly->kind == LAYER_NORM
+           || ly->kind == LAYER_BATCHNORM;
+}
+
 static const Layer *dense_named(const Model *m, const char *group)
 {
     for (int i = 0; i < m->n_layers; i++)
-        if ((m->layers[i].kind == LAYER_DENSE || m->layers[i].kind == LAYER_CONV
-             || m->layers[i].kind == LAYER_NORM) && m->layers[i].group == group)
-            return &m->layers[i];
+        if (with_params(&m->layers[i]) && m->layers[i].group == group) return &m->layers[i];
     return NULL;
 }
 
@@ -64,8 +69,7 @@ static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const ch
     int last = 0;
     bool conv = false;
     for (int k = 0; k < m->n_layers; k++)
-        if (m->layers[k].kind == LAYER_DENSE || m->layers[k].kind == LAYER_CONV
-            || m->layers[k].kind == LAYER_NORM) {
+        if (with_params(&m->layers[k])) {
             last = m->layers[k].index;
             conv |= m->layers[k].kind != LAYER_DENSE;
         }
@@ -96,7 +100,8 @@ static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *o
     if (pl->u.place.has_unit && ly->kind != LAYER_DENSE) {
         sema_error(s, pl->u.place.unit_span, "one unit of a %s layer is not written out yet; "
                    "'at %s' explains the whole layer",
-                   ly->kind == LAYER_CONV ? "conv" : "layernorm", ly->group);
+                   ly->kind == LAYER_CONV ? "conv" : ly->kind == LAYER_NORM ? "layernorm"
+                                                   : "batchnorm", ly->group);
         return false;
     }
     if (pl->u.place.has_unit) {

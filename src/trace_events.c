@@ -2,6 +2,7 @@
  * backward pass and worded from the op table; nothing here knows any script or any output
  * format. Labels: names where the script gave them, t1, t2, ... for the rest, the value for
  * a scalar literal. */
+#include "ops_conv.h"
 #include "trace.h"
 
 #include <math.h>
@@ -127,9 +128,26 @@ static bool key_is(const char *key, size_t len, const char *word)
     return strlen(word) == len && strncmp(key, word, len) == 0;
 }
 
-/* An op-table template: {0} {1} {2} inputs, {out} result, {a} slope, {p} probability, {lo}
+/* Batchnorm's batch mean (or variance, `var`) of each channel of x: "[0.5, 1.25]", the first
+ * TRACE_CHANNELS of them and "..." after. */
+#define TRACE_CHANNELS 8
+static void put_channel_stats(StrBuf *sb, const GraphNode *x, bool var)
+{
+    size_t C = (size_t)x->shape.dim[1];
+    sb_putc(sb, '[');
+    for (size_t c = 0; c < C && c < TRACE_CHANNELS; c++) {
+        double mean, variance;
+        batchnorm_stats(x, c, &mean, &variance);
+        if (c) sb_puts(sb, ", ");
+        trace_put_num(sb, var ? variance : mean, false);
+    }
+    sb_puts(sb, C > TRACE_CHANNELS ? ", ...]" : "]");
+}
+
+/* An op-table template: {0} ... {4} inputs, {out} result, {a} slope, {p} probability, {lo}
  * {hi} clamp's bounds, {at} a subscript, {shape} the result's shape, {axis} the axis,
- * {classes} one_hot's classes, {g} gradient from above. With values = true, scalars (or,
+ * {classes} one_hot's classes, {mean} {var} batchnorm's statistics of its batch, {g} gradient
+ * from above. With values = true, scalars (or,
  * zooming, one element) become their numbers. */
 static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n, bool values)
 {
@@ -147,7 +165,7 @@ static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n,
         /* clamp's bounds are arguments too: "clamp(x, -1, 1)" */
         bool arg = bare || (p - tmpl >= 2 && p[-2] == ',' && p[-1] == ' '
                             && (close[1] == ')' || close[1] == ','));
-        if (len == 1 && key[0] >= '0' && key[0] <= '2') {
+        if (len == 1 && key[0] >= '0' && key[0] <= '4') {
             NN_ASSERT(key[0] - '0' < n->n_in);
             const GraphNode *in = graph_node(b->g, n->in[key[0] - '0']);
             if (values && b->zoom) trace_put_num(sb, in->value[in->size == 1 ? 0 : b->elem], !bare);
@@ -173,6 +191,8 @@ static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n,
             sb_printf(sb, "%d", n->attrs.axis);
         } else if (key_is(key, len, "classes")) {
             sb_printf(sb, "%d", n->attrs.classes);
+        } else if (key_is(key, len, "mean") || key_is(key, len, "var")) {
+            put_channel_stats(sb, graph_node(b->g, n->in[0]), key[0] == 'v');
         } else if (key_is(key, len, "g")) {
             sb_printf(sb, "∂%s/∂%s", b->tp->root_label, b->label[n->id]);
         }

@@ -96,6 +96,9 @@ static void write_forward(Runtime *rt, const TracePass *tp, StrBuf *out)
             /* "w = 0.5 (param)", "r = [..] (randn [3])" */
             trace_put_value(&r->cols[1], n->value, &n->shape, limit_of(rt));
             if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
+            else if (n->op == OP_BUFFER)    /* batchnorm's: a training pass moves them */
+                sb_puts(&r->cols[1], "  (running statistic, after this pass moved it 0.1 of "
+                                     "the way to the batch's)");
             else if (n->op != OP_CONST) {
                 sb_printf(&r->cols[1], "  (%s ", op->name);
                 shape_format(&n->shape, &r->cols[1]);

@@ -14,7 +14,7 @@ fail() { echo "FAIL $*"; fails=$((fails+1)); }
 # The words, from the sources.
 keywords=$(grep -oE '^"[a-z_]+" +\{ *return token' grammar/nn.l | grep -oE '^"[a-z_]+"' | tr -d '"')
 ops=$(grep -oE '^OP\([A-Z0-9_]+, *"[a-z_0-9]+"' src/ops.def | grep -oE '"[a-z_0-9]+"' | tr -d '"' |
-      grep -vxE 'const|param|grad|neg|index|slice|init_[a-z_]+')
+      grep -vxE 'const|param|buffer|grad|neg|index|slice|init_[a-z_]+|batchnorm_eval')
 builtins=$(grep -oE '^BUILTIN\("[a-z_0-9]+"' src/builtins.def | grep -oE '"[a-z_0-9]+"' | tr -d '"')
 data=$(grep -oE '^DATAFN\("[a-z_]+"' src/datafns.def | grep -oE '"[a-z_]+"' | tr -d '"')
 layers=$(grep -oE '^LAYER\("[a-z_]+"' src/layers.def | grep -oE '"[a-z_]+"' | tr -d '"')

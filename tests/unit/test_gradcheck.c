@@ -218,6 +218,8 @@ typedef enum OpClass {
     CLASS_CONV,         /* images, a weight and a bias, with a stride and padding */
     CLASS_POOL,         /* images and a window */
     CLASS_NORM,         /* a tensor and the weight and bias of its examples */
+    CLASS_BATCHNORM,    /* a batch, the weight and bias of its channels, and their running
+                           statistics (constants: never differentiated) */
 } OpClass;
 
 static OpClass op_class(const OpInfo *op)
@@ -231,6 +233,7 @@ static OpClass op_class(const OpInfo *op)
     }
     if (op->sig == SIG_RESHAPE && op->arity == 1) return CLASS_RESHAPE;
     if (op->sig == SIG_CONCAT && op->arity == 2) return CLASS_CONCAT;
+    if (op->sig == SIG_LEAF && op->arity == 5) return CLASS_BATCHNORM;
     if (op->sig == SIG_LEAF && op->arity == 2) return CLASS_INDEX;
     if (op->sig == SIG_LEAF && op->arity == 1) return CLASS_SLICE;
     if (op->sig == SIG_REDUCE && op->arity == 1) return CLASS_REDUCE;
@@ -488,6 +491,17 @@ static int class_candidates(OpClass cls, Config *c)
         for (size_t i = 0; i < NN_ARRAY_LEN(xs); i++) {
             n = add_config(c, n, xs[i][0], xs[i][1], NN_AXIS_ALL);
             c[n - 1].in[2] = xs[i][1];
+        }
+        break;
+    }
+    case CLASS_BATCHNORM: {     /* features [N, C], sequences [N, C, L], images */
+        const Shape xs[] = { S2(4, 3), S3(3, 2, 4), S4(2, 3, 2, 3), S2(2, 1) };
+        for (size_t i = 0; i < NN_ARRAY_LEN(xs); i++) {
+            Shape per = S1(xs[i].dim[1]);
+            n = add_config(c, n, xs[i], per, NN_AXIS_ALL);
+            c[n - 1].in[2] = c[n - 1].in[3] = c[n - 1].in[4] = per;
+            c[n - 1].dom[4] = DOM_DIVISOR;      /* a running variance: positive */
+            c[n - 1].fixed = 1u << 3 | 1u << 4;
         }
         break;
     }

@@ -1610,6 +1610,37 @@ static void test_layernorm(void **state)
     EXPECT_GRAD(f, w, -s, 0, s);
 }
 
+/* batchnorm of a batch [2, 2]: channel 0 holds 1 and 3 (mean 2, variance 1), channel 1 holds 2
+ * and 6 (mean 4, variance 4); the running statistics move 0.1 of the way to the batch's mean
+ * and unbiased variance (2 and 8); evaluation uses running statistics given to it */
+static void test_batchnorm(void **state)
+{
+    Fixture *f = *state;
+    uint32_t x = param(f, mkshape(2, 2, 2), (const float[]){ 1, 2, 3, 6 });
+    uint32_t w = param(f, mkshape(1, 2), (const float[]){ 1, 2 });
+    uint32_t b = param(f, mkshape(1, 2), (const float[]){ 0, 0.5f });
+    uint32_t rm = konst(f, mkshape(1, 2), (const float[]){ 0, 0 });
+    uint32_t rv = konst(f, mkshape(1, 2), (const float[]){ 1, 1 });
+    uint32_t in[5] = { x, w, b, rm, rv };
+    float r1 = (float)(1 / sqrt(1 + 1e-5)), r2 = (float)(1 / sqrt(4 + 1e-5));
+    uint32_t y = opn(f, OP_BATCHNORM, in, 5, no_attrs());
+    EXPECT(f, y, mkshape(2, 2, 2), -r1, -4 * r2 + 0.5f, r1, 4 * r2 + 0.5f);
+    EXPECT(f, rm, mkshape(1, 2), 0.2f, 0.4f);
+    EXPECT(f, rv, mkshape(1, 2), 1.1f, 1.7f);
+    /* the gradient of y[0, 0] alone: through x̂ directly, the mean and the variance */
+    backprop(f, y, (const float[]){ 1, 0, 0, 0 });
+    EXPECT_GRAD(f, b, 1, 0);
+    EXPECT_GRAD(f, w, -r1, 0);
+    float d = r1 * (0.5f - r1 * r1 / 2);
+    EXPECT_GRAD(f, x, d, 0, -d, 0);
+    uint32_t m2 = konst(f, mkshape(1, 2), (const float[]){ 0.5f, 1 });
+    uint32_t v2 = konst(f, mkshape(1, 2), (const float[]){ 3, 0.25f });
+    uint32_t ev[5] = { x, w, b, m2, v2 };
+    float e1 = (float)(1 / sqrt(3 + 1e-5)), e2 = (float)(1 / sqrt(0.25 + 1e-5));
+    EXPECT(f, opn(f, OP_BATCHNORM_EVAL, ev, 5, no_attrs()), mkshape(2, 2, 2), 0.5f * e1,
+           2 * e2 + 0.5f, 2.5f * e1, 10 * e2 + 0.5f);
+}
+
 /* ---- shape rules of the new ops -------------------------------------------------------------- */
 
 /* Applies op k's shape rule to inputs in (n of them); on success applies it again to its own
@@ -1906,7 +1937,7 @@ static const OpKind tested_ops[] = {
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
     OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_MAX, OP_MIN,
     OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_MOD, OP_DETACH,
-    OP_CONV2D, OP_MAXPOOL2D, OP_AVGPOOL2D, OP_LAYERNORM,
+    OP_CONV2D, OP_MAXPOOL2D, OP_AVGPOOL2D, OP_LAYERNORM, OP_BATCHNORM, OP_BATCHNORM_EVAL,
 };
 
 static void test_every_op_tested(void **state)
@@ -1941,7 +1972,7 @@ static void test_table_consistent(void **state)
             assert_false(op->flags & OPF_AUX);
             /* constructors fill themselves (the callable ones, and the initialisers the
              * compiler makes for dense layers); const and param are set from outside */
-            if (k == OP_CONST || k == OP_PARAM) {
+            if (k == OP_CONST || k == OP_PARAM || k == OP_BUFFER) {
                 assert_null(op->forward);
                 assert_int_equal(op->sig, SIG_LEAF);
             } else {
@@ -1955,9 +1986,10 @@ static void test_table_consistent(void **state)
                 fail();
             }
             assert_true(op->arity >= 1);
-            /* the compiler's own non-leaf ops: p.grad (no gradient), x[i] and x[a:b] */
+            /* the compiler's own non-leaf ops: p.grad (no gradient), x[i], x[a:b] and a
+             * batchnorm layer's */
             assert_true(op->sig != SIG_LEAF || (op->flags & OPF_NO_GRAD) || k == OP_INDEX ||
-                        k == OP_SLICE);
+                        k == OP_SLICE || k == OP_BATCHNORM || k == OP_BATCHNORM_EVAL);
             /* a constructor signature makes a leaf */
             assert_true(op->sig != SIG_DIMS && op->sig != SIG_FULL && op->sig != SIG_EYE &&
                         op->sig != SIG_FANS);
@@ -2016,10 +2048,12 @@ static void test_table_consistent(void **state)
             }
         }
         /* every differentiable op explains how the gradient reaches each input, except an
-         * input that gets none from a non-elementwise op (the position given to index) */
+         * input that gets none from a non-elementwise op (the position given to index,
+         * batchnorm's running statistics) */
         if (!(op->flags & OPF_NO_GRAD))
             for (int i = 0; i < op->arity; i++)
-                if (!op->dtext[i] && !(k == OP_INDEX && i == 1)) {
+                if (!op->dtext[i] && !(k == OP_INDEX && i == 1)
+                    && !((k == OP_BATCHNORM || k == OP_BATCHNORM_EVAL) && i >= 3)) {
                     print_error("op %s has no text for input %d\n", op->enum_name, i);
                     fail();
                 }
@@ -2172,6 +2206,7 @@ int main(void)
         T(test_one_hot),
         T(test_images),
         T(test_layernorm),
+        T(test_batchnorm),
         T(test_shape_rules_elementwise),
         T(test_shape_rules_reduce),
         T(test_shape_rules_structural),

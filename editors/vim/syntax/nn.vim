@@ -44,7 +44,7 @@ syn keyword nnConstant   none true false
 syn keyword nnFunction   zeros ones full eye rand randn xavier he glorot kaiming
 syn keyword nnFunction   exp sqrt abs sigmoid tanh relu leaky_relu softplus
 syn keyword nnFunction   transpose sum mean softmax log_softmax argmax dropout
-syn keyword nnFunction   conv2d conv1d maxpool2d avgpool2d layernorm
+syn keyword nnFunction   conv2d conv1d maxpool2d avgpool2d layernorm batchnorm
 syn keyword nnFunction   mse l1 bce bce_logits cross_entropy accuracy
 syn keyword nnFunction   max min maximum minimum clamp where reshape concat stack one_hot detach
 syn keyword nnFunction   l2 params dense input flatten summary labels
