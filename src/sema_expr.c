@@ -405,6 +405,8 @@ static bool net_field(Sema *s, AstNode *e, bool *handled)
         if (strncmp(m->param_names[i], path, plen) == 0 && m->param_names[i][plen] == '.')
             prefix = true;
     }
+    for (int i = 0; i < m->n_buffers; i++)
+        sb_printf(&names, "%s%s", i ? ", " : "; its running statistics ", m->buffer_names[i]);
     if (prefix)
         sema_error(s, e->span, "'%s.%s' is a layer, not a value; its params are %s.%s.W and "
                    "%s.%s.b", m->name, path, m->name, path, m->name, path);

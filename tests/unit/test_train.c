@@ -172,7 +172,8 @@ static int make_tmpdir(void **state)
 }
 
 static const char *const TMP_FILES[] = { "net.safetensors", "three.safetensors",
-                                         "truncated.safetensors", "corrupt.safetensors" };
+                                         "truncated.safetensors", "corrupt.safetensors",
+                                         "bn.safetensors" };
 
 static int remove_tmpdir(void **state)
 {
@@ -354,6 +355,57 @@ static void test_save_load_bit_exact(void **state)
     free_snapshot(&wa);
     free_snapshot(&wb);
     close_session(&b);
+}
+
+/* batchnorm's running statistics: moved by training passes (not by net(X), nor by step),
+ * saved and loaded with the params, and read by resume. */
+static const char *const BN_STATE[] = { "net.layer2.W", "net.layer2.b",
+                                        "net.layer2.running_mean", "net.layer2.running_var" };
+
+static void define_bn_net(Session *s)
+{
+    run_ok(s, "seed 5\nlet d = moons(40, noise = 0.1)\nmodel net {\n  dense(2, 3)\n"
+              "  batchnorm\n  relu\n  dense(1)\n  sigmoid\n}\n");
+}
+
+static void test_batchnorm_state_saved(void **state)
+{
+    (void)state;
+    char path[128], code[512];
+    tmp_path(path, sizeof path, "bn.safetensors");
+    Session a;
+    open_session(&a);
+    define_bn_net(&a);
+    Snapshot fresh = snapshot(&a, BN_STATE, 4);
+    run_ok(&a, "let q = net(d.X)\nlet L = bce(net(d.X), d.Y)\nbackward L\nstep sgd(lr = 1)\n");
+    Snapshot evaluated = snapshot(&a, BN_STATE + 2, 2);
+    assert_memory_equal(evaluated.v[0], fresh.v[2], 3 * sizeof(float));    /* zeros */
+    assert_memory_equal(evaluated.v[1], fresh.v[3], 3 * sizeof(float));    /* ones */
+    snprintf(code, sizeof code, "train net on d {\n  loss bce\n  optimizer sgd(lr = 0.1)\n"
+                                "  epochs 3\n  batch 10\n}\nsave net \"%s\"\n", path);
+    run_ok(&a, code);
+    Snapshot trained = snapshot(&a, BN_STATE, 4);
+    assert_true(trained.v[2][0] != 0 && trained.v[3][0] != 1);
+    run_ok(&a, "let L2 = bce(net(d.X), d.Y)\nbackward L2\nstep sgd(lr = 1)\n");
+    Snapshot stepped = snapshot(&a, BN_STATE + 2, 2);
+    assert_memory_equal(stepped.v[0], trained.v[2], 3 * sizeof(float));
+    assert_memory_equal(stepped.v[1], trained.v[3], 3 * sizeof(float));
+    close_session(&a);
+
+    Session b;      /* a fresh session loads the statistics with the params */
+    open_session(&b);
+    define_bn_net(&b);
+    snprintf(code, sizeof code, "load net \"%s\"\n", path);
+    run_ok(&b, code);
+    Snapshot loaded = snapshot(&b, BN_STATE, 4);
+    assert_true(same_bits(&trained, &loaded));
+    /* resume reads them too: another block trains on from them */
+    snprintf(code, sizeof code, "train net on d {\n  loss bce\n  optimizer sgd(lr = 0.1)\n"
+                                "  epochs 4\n  batch 10\n  resume \"%s\"\n}\n", path);
+    run_ok(&b, code);
+    close_session(&b);
+    free_snapshot(&fresh), free_snapshot(&evaluated), free_snapshot(&trained);
+    free_snapshot(&stepped), free_snapshot(&loaded);
 }
 
 /* Loads `bad` into a session and checks it is refused at run time with `why` in the message,
@@ -796,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_accumulate_partial_last_group),
         cmocka_unit_test(test_accumulate_odd_remainder),
         cmocka_unit_test(test_save_load_bit_exact),
+        cmocka_unit_test(test_batchnorm_state_saved),
         cmocka_unit_test(test_load_refuses_damaged_files),
         cmocka_unit_test(test_load_other_model_changes_nothing),
         cmocka_unit_test(test_resume_bit_exact),
