@@ -619,10 +619,14 @@ class Block:
                 seed=rng.u32())
             self.batch = max(1, -(-batch // run.world))
         self.params = list(model.parameters())
-        if candidates is not None:
+        if candidates is not None:      # (evaluating: a probe must not move running statistics)
             x, y = data.X[:batch], data.Y[:batch]
+            model.eval()
             grads = torch.autograd.grad(loss(model(x), y, x), candidates, allow_unused=True)
+            model.train()
             self.params = [p for p, g in zip(candidates, grads) if g is not None]
+        # batchnorm's running statistics: early stopping keeps them with the best weights
+        self.statistics = [b for b in model.buffers() if b.is_floating_point()]
         mine = set(id(p) for p in model.parameters())
         self.outside = [p for p in self.params if id(p) not in mine]   # DDP does not see them
         self.opt = optimizer(self.params)
@@ -706,7 +710,7 @@ class Block:
 
     def restore(self, values):
         with torch.no_grad():
-            for p, v in zip(self.params, values):
+            for p, v in zip(self.params + self.statistics, values):
                 p.copy_(v)
 
     def fit(self):
@@ -727,7 +731,7 @@ class Block:
             watch = val[0] if val else self.evaluate(self.data, with_metric=False)[0]
             if watch < best:
                 best, best_epoch = watch, epoch
-                best_state = [p.detach().clone() for p in self.params]
+                best_state = [p.detach().clone() for p in self.params + self.statistics]
             elif epoch - best_epoch >= self.patience:
                 self.restore(best_state)
                 self.run.print("early stop after epoch %d: best %s%s %.4f at epoch %d; its "

@@ -149,7 +149,7 @@ typedef struct Loop {
     const TrainInstr *t;
     Span at;
     int *perm;
-    float *best;            /* early stopping: the best weights so far */
+    float *best;            /* early stopping: the best weights so far (and running statistics) */
     float **grads;          /* clipping: each param's gradient */
     size_t *sizes;
     size_t total;           /* floats in all params */
@@ -219,11 +219,27 @@ static void zero_grads(Loop *lp)
     }
 }
 
+/* Node i of the weights early stopping keeps: the params, then the model's buffers (the
+ * running statistics that go with them). */
+static GraphNode *kept_node(const Loop *lp, int i)
+{
+    const TrainInstr *t = lp->t;
+    return node(lp->rt, i < t->n_params ? t->params[i] : t->model.nodes[t->model.count + i
+                                                                         - t->n_params]);
+}
+
+static size_t kept_size(const Loop *lp)
+{
+    size_t n = 0;
+    for (int i = 0; i < lp->t->n_params + lp->t->model.n_buffers; i++) n += kept_node(lp, i)->size;
+    return n;
+}
+
 static void save_params(Loop *lp, float *to, bool restore)
 {
     size_t k = 0;
-    for (int i = 0; i < lp->t->n_params; i++) {
-        GraphNode *p = node(lp->rt, lp->t->params[i]);
+    for (int i = 0; i < lp->t->n_params + lp->t->model.n_buffers; i++) {
+        GraphNode *p = kept_node(lp, i);
         if (restore) memcpy(p->value, to + k, p->size * sizeof(float));
         else memcpy(to + k, p->value, p->size * sizeof(float));
         k += p->size;
@@ -968,7 +984,7 @@ static void train_setup(Loop *lp, Runtime *rt, const TrainInstr *t, Span at)
     int perm_rows = t->train_rows > t->val_rows ? t->train_rows : t->val_rows;
     lp->perm = ts->perm = rt_grow(ts->perm, &ts->perm_cap, (size_t)(perm_rows > 0 ? perm_rows : 0),
                                   sizeof *ts->perm);
-    if (t->set.patience) lp->best = ts->best = rt_grow(ts->best, &ts->best_cap, lp->total,
+    if (t->set.patience) lp->best = ts->best = rt_grow(ts->best, &ts->best_cap, kept_size(lp),
                                                    sizeof *ts->best);
     lp->grads = ts->grads = rt_grow(ts->grads, &ts->grads_cap, np, sizeof *ts->grads);
     lp->sizes = ts->sizes = rt_grow(ts->sizes, &ts->sizes_cap, np, sizeof *ts->sizes);
