@@ -227,19 +227,20 @@ static void method_hint(ParseCtx *ctx, const AstNode *obj, const char *method,
                     method);
 }
 
-/* A place of `trace ... at`: net.layer1, or one unit net.layer1[3]. */
+/* A place of `trace ... at`: net.layer1, one unit net.layer1[3], or one pixel of a conv
+ * layer's output net.layer1[c, i, j]. */
 static AstNode *place_of(ParseCtx *ctx, AstNode *path)
 {
     AstNode *n = ast_new(ctx->arena, AST_PLACE, path->span);
     n->u.place.path = path;
     n->u.place.unit_span = path->span;
-    if (path->kind == AST_INDEX && path->u.index.subs.count == 1) {
-        AstNode *u = path->u.index.subs.items[0];
+    size_t count = path->kind == AST_INDEX ? path->u.index.subs.count : 0;
+    if (count >= 1 && count <= 3) {
+        AstNode *const *subs = path->u.index.subs.items;
         n->u.place.path = path->u.index.obj;
-        n->u.place.unit_span = u->span;
-        n->u.place.has_unit = true;
-        n->u.place.unit_expr = u;
-        n->u.place.unit = u->kind == AST_NUM ? u->u.num : -1;
+        n->u.place.unit_span = span_join(subs[0]->span, subs[count - 1]->span);
+        n->u.place.n_units = (int)count;
+        for (size_t i = 0; i < count; i++) n->u.place.unit[i] = subs[i];
     }
     return n;
 }

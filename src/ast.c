@@ -173,7 +173,10 @@ void ast_dump(const AstNode *n, StrBuf *sb)
     case AST_PLACE:
         sb_putc(sb, ' ');
         ast_dump(n->u.place.path, sb);
-        if (n->u.place.has_unit) sb_printf(sb, " %g", n->u.place.unit);
+        for (int i = 0; i < n->u.place.n_units; i++) {
+            sb_putc(sb, ' ');
+            ast_dump(n->u.place.unit[i], sb);
+        }
         break;
     case AST_BACKWARD:
     case AST_GRADCHECK:

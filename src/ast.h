@@ -96,8 +96,9 @@ struct AstNode {
                                                                ZERO_GRAD's targets */
         AstNode *expr;                                      /* BACKWARD, EXPR, SEED */
         struct { AstNode *expr; AstList places; } trace;    /* TRACE expr [at places] */
-        struct { AstNode *path; double unit; Span unit_span; bool has_unit;
-                 AstNode *unit_expr; } place;       /* unit: the number in [ ], or -1 */
+        struct { AstNode *path; Span unit_span; int n_units;
+                 AstNode *unit[3]; } place;     /* PLACE: net.layer1, or with the numbers in
+                                                   [ ] (a unit; a conv pixel c, i, j) */
         struct { const char *name; Span name_span; AstList items; } block; /* MODEL; RESIDUAL
                                                                 (name NULL) */
         struct { const char *arg; Span arg_span; AstNode *body; } fwd;     /* FORWARD */

@@ -193,9 +193,7 @@ static void lower_train_data(Lower *l, TrainInstr *ti, const AstNode *st, const 
 void lower_train(Lower *l, const AstNode *st)
 {
     const SemaTrain *t = &st->sema.extra->train;
-    Instr *ins = program_add(l->p, INS_TRAIN, st->span);
     TrainInstr *ti = arena_alloc(&l->p->arena, sizeof *ti);
-    ins->train = ti;
     ti->set = t->set;
     ti->focus = lower_focus(l, &t->focus);
     ti->resume = t->resume ? arena_strndup(&l->p->arena, t->resume, strlen(t->resume)) : NULL;
@@ -203,4 +201,7 @@ void lower_train(Lower *l, const AstNode *st)
     lower_schedule(l, ti, t, st->span);
     if (t->over_data) lower_train_data(l, ti, st, t);
     else lower_train_loss(l, ti, st);
+    /* after what lowering its expressions added: `train net on rand(8, 2), Y` fills its
+     * random data (INS_INIT) before it trains */
+    program_add(l->p, INS_TRAIN, st->span)->train = ti;
 }

@@ -83,43 +83,86 @@ static const Layer *place_layer(Sema *s, AstNode *path, const Model *m, const ch
     return NULL;
 }
 
-/* One place: a layer, or one unit of it (layer1[0]). */
+/* The numbers a place names in [ ]: constants that count from 0 (into at[]); false after
+ * reporting. `dims` [count] are their bounds, `what` names them ("unit", "channel", ...). */
+static bool place_numbers(Sema *s, const AstNode *pl, const Layer *ly, const int *dims,
+                          const char *const *what, int *at)
+{
+    for (int k = 0; k < pl->u.place.n_units; k++) {
+        const AstNode *u = pl->u.place.unit[k];
+        if (u->kind != AST_NUM) {
+            sema_error(s, pl->span, "a trace looks at a layer of a model: write net.layer1, or "
+                       "net.layer1[0] for one unit of it");
+            return false;
+        }
+        double v = u->u.num;
+        if (v != floor(v) || v >= dims[k]) {
+            if (dims[k] == 1 && pl->u.place.n_units == 1)
+                sema_error(s, u->span, "%s has one %s: write %s[0]", ly->group, what[k],
+                           ly->group);
+            else if (dims[k] == 1)
+                sema_error(s, u->span, "%s has one %s: write 0", ly->group, what[k]);
+            else
+                sema_error(s, u->span, "%s has %d %ss, numbered from 0 to %d", ly->group,
+                           dims[k], what[k], dims[k] - 1);
+            return false;
+        }
+        at[k] = (int)v;
+    }
+    return true;
+}
+
+/* The unit a place zooms into: a dense layer's unit [u]; a conv layer's output pixel [c, i, j]
+ * ([c, i] along a sequence). False after reporting. */
+static bool place_unit(Sema *s, const AstNode *pl, const Layer *ly, TracePlace *out)
+{
+    int n = pl->u.place.n_units, at[3] = { 0, 0, 0 };
+    if (ly->kind == LAYER_DENSE) {
+        if (n != 1) {
+            sema_error(s, pl->u.place.unit_span, "one unit of a dense layer is one number: "
+                       "%s[0]", ly->group);
+            return false;
+        }
+        if (!place_numbers(s, pl, ly, &ly->out, (const char *const[]){ "unit" }, at))
+            return false;
+        out->unit = at[0];
+        return true;
+    }
+    if (ly->kind != LAYER_CONV) {
+        sema_error(s, pl->u.place.unit_span, "one unit of a %s layer is not written out yet; "
+                   "'at %s' explains the whole layer",
+                   ly->kind == LAYER_NORM ? "layernorm" : "batchnorm", ly->group);
+        return false;
+    }
+    int want = ly->shape.rank;      /* [out, H', W'], or [out, L'] */
+    if (n != want) {
+        sema_error(s, pl->u.place.unit_span, "one output of a conv layer is %s: %s[%s]",
+                   want == 3 ? "a channel and a pixel's row and column" : "a channel and a "
+                   "position", ly->group, want == 3 ? "0, 1, 2" : "0, 1");
+        return false;
+    }
+    static const char *const words[] = { "channel", "row", "column" };
+    const char *const *what = want == 3 ? words : (const char *const[]){ "channel", "position" };
+    if (!place_numbers(s, pl, ly, ly->shape.dim, what, at)) return false;
+    out->unit = at[0];
+    out->pixel[0] = want == 3 ? at[1] : 0;
+    out->pixel[1] = want == 3 ? at[2] : at[1];
+    return true;
+}
+
+/* One place: a layer, or one unit of it (layer1[0], layer1[0, 2, 3]). */
 static bool trace_place(Sema *s, const AstNode *pl, Symbol *model, TracePlace *out)
 {
     AstNode *path = pl->u.place.path;
-    if (pl->u.place.has_unit && pl->u.place.unit_expr->kind != AST_NUM) {
-        sema_error(s, pl->span, "a trace looks at a layer of a model: write net.layer1, or "
-                   "net.layer1[0] for one unit of it");
-        return false;
-    }
     const char *sub;
     Model *m = place_model(s, path, model, &sub);
     const Layer *ly = m ? place_layer(s, path, m, sub) : NULL;
     if (!ly) return false;
-    int unit = -1;
-    if (pl->u.place.has_unit && ly->kind != LAYER_DENSE) {
-        sema_error(s, pl->u.place.unit_span, "one unit of a %s layer is not written out yet; "
-                   "'at %s' explains the whole layer",
-                   ly->kind == LAYER_CONV ? "conv" : ly->kind == LAYER_NORM ? "layernorm"
-                                                   : "batchnorm", ly->group);
-        return false;
-    }
-    if (pl->u.place.has_unit) {
-        double u = pl->u.place.unit;
-        if (u != floor(u) || u >= ly->out) {
-            if (ly->out == 1)
-                sema_error(s, pl->u.place.unit_span, "%s has one unit: write %s[0]", ly->group,
-                           ly->group);
-            else
-                sema_error(s, pl->u.place.unit_span, "%s has %d units, numbered from 0 to %d",
-                           ly->group, ly->out, ly->out - 1);
-            return false;
-        }
-        unit = (int)u;
-    }
     out->group = ly->group;
-    out->unit = unit;
-    return true;
+    out->unit = -1;
+    out->pixel[0] = out->pixel[1] = -1;
+    out->numbers = pl->u.place.n_units;
+    return !pl->u.place.n_units || place_unit(s, pl, ly, out);
 }
 
 bool sema_trace_places(Sema *s, const AstList *places, Symbol *model, TraceFocus *out)

@@ -69,14 +69,22 @@ typedef struct ZoomStep {
     float chain;                /* grad × deriv, rounded to float */
 } ZoomStep;
 
-/* A unit of a dense layer in scalars: z = Σ x[0,i] W[i,u] + b[u], then its activations. */
+/* A unit of a dense layer in scalars: z = Σ x[0,i] W[i,u] + b[u], then its activations; or
+ * one output pixel of a conv layer: z = Σ over its window of x[0,ci,y,x] W[u,ci,dy,dx] + b[u]. */
 typedef struct TraceZoom {
     TracePlace place;
     const char *x_label, *W_label, *b_label, *top_label;
     bool x_matrix;              /* x is a batch [rows, in], else one input [in] */
     bool x_grad;                /* x gets a gradient: it is passed down */
     int u, rows, fan_in;
-    float *x, *w;               /* row 0 of x and column u of W (owned, fan_in each) */
+    float *x, *w;               /* row 0 of x and column u of W (owned, fan_in each); conv: the
+                                   window's pixels (0 on the padding) and filter u's weights,
+                                   channel by channel, row by row */
+    bool conv;                  /* a conv layer's output pixel, at place.pixel */
+    bool seq;                   /* ... of a conv1d layer: a position of a sequence (a conv2d
+                                   of images one pixel high, behind reshapes) */
+    int in_ch, kh, kw, stride[2], pad[2], in_h, in_w;  /* conv: the window's geometry */
+    long places;                /* the outputs b[u] is added at: rows, or rows × pixels (conv) */
     float b, z;
     ZoomStep chain[ZOOM_CHAIN];
     int n_chain;
@@ -84,7 +92,8 @@ typedef struct TraceZoom {
     float top_grad;             /* ∂root/∂(last activation, or z) at row 0 */
     float gz;                   /* ∂root/∂z at row 0 */
     float *row_z, *row_top, *row_gz;    /* every row's z, last activation, ∂root/∂z (owned) */
-    double sum;                 /* Σ over the rows of ∂root/∂z */
+    double sum;                 /* Σ over the rows (conv: and pixels) of ∂root/∂z */
+    double abs_sum;             /* ... of |∂root/∂z|: the scale of its rounding */
     bool has_added;
     float added;                /* what the pass added to b.grad[u] */
 } TraceZoom;

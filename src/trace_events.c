@@ -69,7 +69,11 @@ void trace_put_places(StrBuf *sb, const TracePlace *places, int count)
     for (int i = 0; i < count; i++) {
         sb_puts(sb, i ? ", " : "");
         sb_puts(sb, places[i].group);
-        if (places[i].unit >= 0) sb_printf(sb, "[%d]", places[i].unit);
+        const TracePlace *p = &places[i];
+        if (p->numbers == 1) sb_printf(sb, "[%d]", p->unit);
+        else if (p->numbers == 2) sb_printf(sb, "[%d, %d]", p->unit, p->pixel[1]);
+        else if (p->numbers == 3)
+            sb_printf(sb, "[%d, %d, %d]", p->unit, p->pixel[0], p->pixel[1]);
     }
 }
 
@@ -371,10 +375,11 @@ static void build_grads(Builder *b, const float *before)
     }
 }
 
-/* ---- zoom: one unit of a dense layer, in scalars ---------------------------------------------
+/* ---- zoom: one unit of a layer, in scalars ---------------------------------------------------
  * Unit u of a dense layer computes, for each row r of the batch, z = Σ_i x[r,i] W[i,u] + b[u],
- * then its activations a = f(z): the one-neuron example once per row. The tensors of the pass
- * hold these numbers in column u; here they are taken out one at a time. */
+ * then its activations a = f(z): the one-neuron example once per row. A conv layer's output
+ * pixel (u, i, j) is a unit too, whose inputs are the window of the image under filter u. The
+ * tensors of the pass hold these numbers; here they are taken out one at a time. */
 
 typedef struct Unit {
     GraphNode *z, *x, *W, *b;
@@ -389,8 +394,23 @@ static bool chain_op(const GraphNode *n)
                             || (n->op == OP_DROPOUT && n->aux));
 }
 
-/* The first application in the plan of the layer: its z = x @ W + b and the elementwise
- * activations that follow it. */
+/* Whether node n is the z of a layer: x @ W + b, or conv2d(x, W, b). */
+static bool is_z(Builder *b, const GraphNode *n)
+{
+    return n->op == OP_CONV2D
+           || (n->op == OP_ADD && graph_node(b->g, n->in[0])->op == OP_MATMUL);
+}
+
+/* Node id, or what it reshapes (a conv1d layer's convolution sits between reshapes that keep
+ * every element in place). */
+static uint32_t unreshaped(Builder *b, uint32_t id)
+{
+    const GraphNode *n = graph_node(b->g, id);
+    return n->op == OP_RESHAPE ? n->in[0] : id;
+}
+
+/* The first application in the plan of the layer: its z and the elementwise activations that
+ * follow it. */
 static bool find_unit(Builder *b, const char *group, Unit *un)
 {
     memset(un, 0, sizeof *un);
@@ -398,18 +418,19 @@ static bool find_unit(Builder *b, const char *group, Unit *un)
         GraphNode *n = graph_node(b->g, b->plan->ids[k]);
         if (n->group != group) continue;
         if (!un->z) {
-            if (n->op == OP_ADD && graph_node(b->g, n->in[0])->op == OP_MATMUL) un->z = n;
+            if (is_z(b, n)) un->z = n;
             continue;
         }
         GraphNode *top = un->n_chain ? un->chain[un->n_chain - 1] : un->z;
-        if (n->in[0] == top->id && chain_op(n) && un->n_chain < ZOOM_CHAIN)
+        if (unreshaped(b, n->in[0]) == top->id && chain_op(n) && un->n_chain < ZOOM_CHAIN)
             un->chain[un->n_chain++] = n;
     }
     if (!un->z) return false;
-    GraphNode *mm = graph_node(b->g, un->z->in[0]);
+    bool conv = un->z->op == OP_CONV2D;
+    GraphNode *mm = conv ? un->z : graph_node(b->g, un->z->in[0]);
     un->x = graph_node(b->g, mm->in[0]);
     un->W = graph_node(b->g, mm->in[1]);
-    un->b = graph_node(b->g, un->z->in[1]);
+    un->b = graph_node(b->g, un->z->in[conv ? 2 : 1]);
     return true;
 }
 
@@ -446,66 +467,137 @@ static void zoom_step(Builder *b, ZoomStep *s, const GraphNode *n, size_t e)
     }
 }
 
+/* A dense unit's inputs: row 0 of x and column u of W. Returns z's element of row 0 and sets
+ * the step between rows. */
+static size_t dense_inputs(TraceZoom *zm, const Unit *un, size_t *row_step)
+{
+    size_t width = (size_t)un->W->shape.dim[1];
+    zm->x_matrix = un->x->shape.rank == 2;
+    zm->fan_in = un->W->shape.dim[0];
+    zm->rows = zm->x_matrix ? un->x->shape.dim[0] : 1;
+    zm->places = zm->rows;
+    zm->x = nn_alloc((size_t)zm->fan_in * sizeof *zm->x);
+    zm->w = nn_alloc((size_t)zm->fan_in * sizeof *zm->w);
+    for (int i = 0; i < zm->fan_in; i++) {
+        zm->x[i] = un->x->value[i];
+        zm->w[i] = un->W->value[(size_t)i * width + (size_t)zm->u];
+    }
+    *row_step = width;
+    return (size_t)zm->u;
+}
+
+/* A conv pixel's inputs: the window of example 0 under filter u (0 where it lies on the
+ * padding) and the filter's weights. Returns z's element of example 0 and sets the step
+ * between examples. */
+static size_t conv_inputs(TraceZoom *zm, const Unit *un, const TracePlace *pl)
+{
+    const Shape *xs = &un->x->shape, *ws = &un->W->shape, *zs = &un->z->shape;
+    const OpAttrs *at = &un->z->attrs;
+    zm->conv = true;
+    zm->x_matrix = true;
+    zm->in_ch = xs->dim[1], zm->in_h = xs->dim[2], zm->in_w = xs->dim[3];
+    zm->kh = ws->dim[2], zm->kw = ws->dim[3];
+    for (int d = 0; d < 2; d++) zm->stride[d] = at->stride[d], zm->pad[d] = at->pad[d];
+    zm->fan_in = zm->in_ch * zm->kh * zm->kw;
+    zm->rows = xs->dim[0];
+    zm->places = (long)zm->rows * zs->dim[2] * zs->dim[3];
+    zm->x = nn_alloc((size_t)zm->fan_in * sizeof *zm->x);
+    zm->w = nn_alloc((size_t)zm->fan_in * sizeof *zm->w);
+    for (int t = 0; t < zm->fan_in; t++) {
+        int ci = t / (zm->kh * zm->kw), dy = t / zm->kw % zm->kh, dx = t % zm->kw;
+        int y = pl->pixel[0] * zm->stride[0] - zm->pad[0] + dy;
+        int x = pl->pixel[1] * zm->stride[1] - zm->pad[1] + dx;
+        bool inside = y >= 0 && y < zm->in_h && x >= 0 && x < zm->in_w;
+        zm->x[t] = inside ? un->x->value[((size_t)ci * zm->in_h + (size_t)y) * zm->in_w + x] : 0;
+        zm->w[t] = un->W->value[(size_t)zm->u * (size_t)zm->fan_in + (size_t)t];
+    }
+    size_t pixels = (size_t)zs->dim[2] * (size_t)zs->dim[3];
+    return (size_t)zm->u * pixels + (size_t)pl->pixel[0] * (size_t)zs->dim[3]
+           + (size_t)pl->pixel[1];
+}
+
+/* ∂root/∂z summed over every place unit u's bias was added at (its element of b.grad), into
+ * zm->sum, and the sum of their magnitudes. */
+static void bias_sum(TraceZoom *zm, const GraphNode *z, size_t row_step)
+{
+    size_t pixels = zm->conv ? (size_t)(zm->places / zm->rows) : 1;
+    size_t first = zm->conv ? (size_t)zm->u * pixels : (size_t)zm->u;
+    for (int r = 0; r < zm->rows; r++)
+        for (size_t p = 0; p < pixels; p++) {
+            double g = z->grad[(size_t)r * row_step + first + p];
+            zm->sum += g;
+            zm->abs_sum += fabs(g);
+        }
+}
+
+/* The activations after z, one number each, named a (a1, a2, ...) after z. */
+static void zoom_chain(Builder *b, TraceZoom *zm, const Unit *un, size_t e)
+{
+    zm->n_chain = un->n_chain;
+    for (int c = 0; c < un->n_chain; c++) {
+        ZoomStep *s = &zm->chain[c];
+        if (un->n_chain == 1) snprintf(s->name, sizeof s->name, "a");
+        else snprintf(s->name, sizeof s->name, "a%d", c + 1);
+        snprintf(s->in_name, sizeof s->in_name, "%s", c ? zm->chain[c - 1].name : "z");
+    }
+    zm->top_label = b->label[(un->n_chain ? un->chain[un->n_chain - 1] : un->z)->id];
+    /* the ops' words name their inputs by label: here they are z and a (a1, a2, ...), and so
+     * is a reshape between them (conv1d's) */
+    uint32_t ids[2 * ZOOM_CHAIN + 1] = { un->z->id };
+    char *names[2 * ZOOM_CHAIN + 1] = { (char *)"z" }, *saved[2 * ZOOM_CHAIN + 1];
+    int n = 1;
+    for (int c = 0; c < un->n_chain; c++) {
+        if (un->chain[c]->in[0] != ids[n - 1]) {
+            ids[n] = un->chain[c]->in[0];
+            names[n++] = zm->chain[c].in_name;
+        }
+        ids[n] = un->chain[c]->id;
+        names[n++] = zm->chain[c].name;
+    }
+    for (int k = 0; k < n; k++) {
+        saved[k] = b->label[ids[k]];
+        b->label[ids[k]] = names[k];
+    }
+    b->zoom = true;
+    b->elem = e;
+    for (int c = 0; c < un->n_chain; c++) zoom_step(b, &zm->chain[c], un->chain[c], e);
+    b->zoom = false;
+    for (int k = n; k-- > 0;) b->label[ids[k]] = saved[k];
+}
+
 static void build_zoom(Builder *b, TraceZoom *zm, const TracePlace *pl, const float *before)
 {
     Unit un;
     zm->place = *pl;
     if (!find_unit(b, pl->group, &un)) return;      /* zm->x stays NULL: nothing to show */
-    zm->x_label = b->label[un.x->id];
-    zm->W_label = b->label[un.W->id];
+    /* conv1d: the sequence and the weight as the script has them, not their reshapes */
+    zm->seq = un.z->op == OP_CONV2D && un.W->op == OP_RESHAPE;
+    zm->x_label = b->label[zm->seq ? unreshaped(b, un.x->id) : un.x->id];
+    zm->W_label = b->label[zm->seq ? unreshaped(b, un.W->id) : un.W->id];
     zm->b_label = b->label[un.b->id];
-    zm->x_matrix = un.x->shape.rank == 2;
     zm->x_grad = un.x->requires_grad;
-    int width = un.W->shape.dim[1];
     zm->u = pl->unit;
-    zm->fan_in = un.W->shape.dim[0];
-    zm->rows = zm->x_matrix ? un.x->shape.dim[0] : 1;
-    zm->x = nn_alloc((size_t)zm->fan_in * sizeof *zm->x);
-    zm->w = nn_alloc((size_t)zm->fan_in * sizeof *zm->w);
-    for (int i = 0; i < zm->fan_in; i++) {
-        zm->x[i] = un.x->value[i];
-        zm->w[i] = un.W->value[(size_t)i * (size_t)width + (size_t)zm->u];
-    }
+    size_t row_step = un.z->size / (size_t)(un.z->shape.rank ? un.z->shape.dim[0] : 1);
+    size_t e = un.z->op == OP_CONV2D ? conv_inputs(zm, &un, pl) : dense_inputs(zm, &un, &row_step);
     zm->b = un.b->value[zm->u];
-    zm->z = un.z->value[zm->u];
-    /* the ops' words name their inputs by label: here they are z and a (a1, a2, ...) */
-    GraphNode *named[ZOOM_CHAIN + 1] = { un.z };
-    char *saved[ZOOM_CHAIN + 1];
-    zm->n_chain = un.n_chain;
-    for (int c = 0; c < un.n_chain; c++) {
-        named[c + 1] = un.chain[c];
-        ZoomStep *s = &zm->chain[c];
-        if (un.n_chain == 1) snprintf(s->name, sizeof s->name, "a");
-        else snprintf(s->name, sizeof s->name, "a%d", c + 1);
-        snprintf(s->in_name, sizeof s->in_name, "%s", c ? zm->chain[c - 1].name : "z");
-    }
-    GraphNode *top = named[un.n_chain];
-    zm->top_label = b->label[top->id];
-    for (int c = 0; c <= un.n_chain; c++) {
-        saved[c] = b->label[named[c]->id];
-        b->label[named[c]->id] = c ? zm->chain[c - 1].name : (char *)"z";
-    }
-    b->zoom = true;
-    b->elem = (size_t)zm->u;
-    for (int c = 0; c < un.n_chain; c++) zoom_step(b, &zm->chain[c], un.chain[c], b->elem);
-    b->zoom = false;
-    for (int c = 0; c <= un.n_chain; c++) b->label[named[c]->id] = saved[c];
-
+    zm->z = un.z->value[e];
+    zoom_chain(b, zm, &un, e);
+    GraphNode *top = un.n_chain ? un.chain[un.n_chain - 1] : un.z;
     zm->backward = b->tp->root->requires_grad && un.z->requires_grad;
     if (!zm->backward) return;
-    zm->top_grad = top->grad[zm->u];
-    zm->gz = un.z->grad[zm->u];
+    zm->top_grad = top->grad[e];
+    zm->gz = un.z->grad[e];
     size_t rows = (size_t)zm->rows;
     zm->row_z = nn_alloc(rows * sizeof *zm->row_z);
     zm->row_top = nn_alloc(rows * sizeof *zm->row_top);
     zm->row_gz = nn_alloc(rows * sizeof *zm->row_gz);
     for (size_t r = 0; r < rows; r++) {
-        size_t e = r * (size_t)width + (size_t)zm->u;
-        zm->row_z[r] = un.z->value[e];
-        zm->row_top[r] = top->value[e];
-        zm->row_gz[r] = un.z->grad[e];
-        zm->sum += un.z->grad[e];
+        size_t er = e + r * row_step;
+        zm->row_z[r] = un.z->value[er];
+        zm->row_top[r] = top->value[er];
+        zm->row_gz[r] = un.z->grad[er];
     }
+    bias_sum(zm, un.z, row_step);
     if (before && un.b->op == OP_PARAM) {
         zm->has_added = true;
         zm->added = un.b->grad[zm->u] - before[param_offset(b, un.b) + (size_t)zm->u];

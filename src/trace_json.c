@@ -148,7 +148,11 @@ static void write_zoom(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
     if (!zm->x) return;
     sb_printf(out, "{\"event\":\"zoom\",\"step\":%ld,\"layer\":", tp->step);
     json_string(out, zm->place.group);
-    sb_printf(out, ",\"unit\":%d,\"rows\":%d,\"x\":", zm->u, zm->rows);
+    sb_printf(out, ",\"unit\":%d,\"rows\":%d,", zm->u, zm->rows);
+    if (zm->conv)   /* an output pixel of a conv layer: x_row0 and w are its window, filter */
+        sb_printf(out, "\"pixel\":[%d,%d],\"window\":[%d,%d,%d],\"places\":%ld,",
+                  zm->place.pixel[0], zm->place.pixel[1], zm->in_ch, zm->kh, zm->kw, zm->places);
+    sb_puts(out, "\"x\":");
     json_string(out, zm->x_label);
     sb_puts(out, ",\"x_row0\":");
     json_floats(out, zm->x, zm->fan_in);

@@ -13,6 +13,7 @@
 
 #define ZOOM_TERMS 8        /* a unit's inputs written out term by term; more are summed up */
 #define ZOOM_ROWS 8         /* rows of the batch listed one by one */
+#define ZOOM_WINDOW_LINES 9 /* a conv pixel's window rows written out, channel by channel */
 
 static size_t limit_of(const Runtime *rt)
 {
@@ -365,10 +366,115 @@ static void put_x(StrBuf *sb, const TraceZoom *zm, int r, const char *i)
     else sb_printf(sb, "[%s]", i);
 }
 
+/* Where a conv pixel's input t lies in the image: *y, *x; false on the padding. */
+static bool window_pixel(const TraceZoom *zm, int t, int *y, int *x)
+{
+    *y = zm->place.pixel[0] * zm->stride[0] - zm->pad[0] + t / zm->kw % zm->kh;
+    *x = zm->place.pixel[1] * zm->stride[1] - zm->pad[1] + t % zm->kw;
+    return *y >= 0 && *y < zm->in_h && *x >= 0 && *x < zm->in_w;
+}
+
+static bool padded(const TraceZoom *zm, int t)
+{
+    int y, x;
+    return !window_pixel(zm, t, &y, &x);
+}
+
+/* Input t of the unit: x[0,t], or the window's pixel x[0,ci,y,x] (conv; 0 on the padding). */
+static void put_input(StrBuf *sb, const TraceZoom *zm, int t)
+{
+    char idx[48];
+    int y, x;
+    if (!zm->conv) {
+        snprintf(idx, sizeof idx, "%d", t);
+        put_x(sb, zm, 0, idx);
+    } else if (!window_pixel(zm, t, &y, &x)) {
+        sb_puts(sb, "0 (padding)");
+    } else if (zm->seq) {
+        sb_printf(sb, "%s[0,%d,%d]", zm->x_label, t / zm->kw, x);
+    } else {
+        sb_printf(sb, "%s[0,%d,%d,%d]", zm->x_label, t / (zm->kh * zm->kw), y, x);
+    }
+}
+
+/* Where a conv layer's output is: "pixel (2, 3)", or "position 3" along a sequence. */
+static void put_where(StrBuf *sb, const TraceZoom *zm)
+{
+    if (zm->seq) sb_printf(sb, "position %d", zm->place.pixel[1]);
+    else sb_printf(sb, "pixel (%d, %d)", zm->place.pixel[0], zm->place.pixel[1]);
+}
+
+/* The weight input t meets: W[t,u], or W[u,ci,dy,dx] (conv). */
+static void put_w(StrBuf *sb, const TraceZoom *zm, int t)
+{
+    if (!zm->conv) sb_printf(sb, "W[%d,%d]", t, zm->u);
+    else if (zm->seq) sb_printf(sb, "W[%d,%d,%d]", zm->u, t / zm->kw, t % zm->kw);
+    else sb_printf(sb, "W[%d,%d,%d,%d]", zm->u, t / (zm->kh * zm->kw), t / zm->kw % zm->kh,
+                   t % zm->kw);
+}
+
+/* A conv pixel's z: its window's products, a line per channel and window row (y), then b. Past
+ * ZOOM_WINDOW_LINES lines, the other channels' products are one sum. */
+static void conv_forward(const TraceZoom *zm, StrBuf *out)
+{
+    int u = zm->u, y0 = zm->place.pixel[0] * zm->stride[0] - zm->pad[0];
+    int x0 = zm->place.pixel[1] * zm->stride[1] - zm->pad[1];
+    if (zm->seq)
+        sb_printf(out, "  forward: the window of %d at positions %d to %d of ", zm->kw, x0,
+                  x0 + zm->kw - 1);
+    else
+        sb_printf(out, "  forward: the %dx%d window at rows %d to %d, columns %d to %d of ",
+                  zm->kh, zm->kw, y0, y0 + zm->kh - 1, x0, x0 + zm->kw - 1);
+    if (zm->in_ch == 1) sb_printf(out, "%s[0]", zm->x_label);
+    else sb_printf(out, "each of the %d channels of %s[0]", zm->in_ch, zm->x_label);
+    sb_printf(out, " (stride %d, padding %d: 0 outside the %s)\n", zm->stride[1], zm->pad[1],
+              zm->seq ? "sequence" : "image");
+    if (zm->seq)
+        sb_printf(out, "    z = Σ over ci, dx of %s[0,ci,%d+dx] × W[%d,ci,dx], + b[%d]\n",
+                  zm->x_label, x0, u, u);
+    else
+        sb_printf(out, "    z = Σ over ci, dy, dx of %s[0,ci,%d+dy,%d+dx] × W[%d,ci,dy,dx], + "
+                  "b[%d]\n", zm->x_label, y0, x0, u, u);
+    int per = zm->kh * zm->kw, shown = zm->in_ch;
+    while (shown > 1 && shown * zm->kh > ZOOM_WINDOW_LINES) shown--;
+    for (int line = 0; line < shown * zm->kh; line++) {
+        sb_puts(out, line ? "      + " : "      = ");
+        for (int dx = 0; dx < zm->kw; dx++) {
+            int t = line * zm->kw + dx;
+            if (dx) sb_puts(out, " + ");
+            trace_put_num(out, zm->x[t], true);
+            sb_puts(out, " × ");
+            trace_put_num(out, zm->w[t], true);
+        }
+        if (zm->seq) sb_printf(out, "   (channel %d)\n", line);
+        else sb_printf(out, "   (channel %d, y = %d)\n", line / zm->kh, y0 + line % zm->kh);
+    }
+    if (shown < zm->in_ch) {
+        double rest = 0;
+        for (int t = shown * per; t < zm->fan_in; t++) rest += (double)zm->x[t] * zm->w[t];
+        sb_puts(out, "      + ");
+        trace_put_num(out, rest, true);
+        if (shown == zm->in_ch - 1) sb_printf(out, "   (channel %d, summed)\n", shown);
+        else sb_printf(out, "   (channels %d to %d, summed)\n", shown, zm->in_ch - 1);
+    }
+    sb_puts(out, "      + ");
+    trace_put_num(out, zm->b, true);
+    sb_puts(out, " = ");
+    trace_put_num(out, zm->z, false);
+    sb_putc(out, '\n');
+}
+
+static void zoom_activations(const TraceZoom *zm, StrBuf *out);
+
 static void zoom_forward(const TraceZoom *zm, StrBuf *out)
 {
     int u = zm->u;
     char idx[16];
+    if (zm->conv) {
+        conv_forward(zm, out);
+        zoom_activations(zm, out);
+        return;
+    }
     sb_puts(out, "  forward\n    z = ");
     if (zm->fan_in <= ZOOM_TERMS) {
         for (int i = 0; i < zm->fan_in; i++) {
@@ -397,6 +503,12 @@ static void zoom_forward(const TraceZoom *zm, StrBuf *out)
     sb_puts(out, " = ");
     trace_put_num(out, zm->z, false);
     sb_putc(out, '\n');
+    zoom_activations(zm, out);
+}
+
+/* a = f(z), and each activation after it, with its numbers. */
+static void zoom_activations(const TraceZoom *zm, StrBuf *out)
+{
     for (int c = 0; c < zm->n_chain; c++) {
         const ZoomStep *s = &zm->chain[c];
         sb_printf(out, "    %s = ", s->name);
@@ -418,12 +530,15 @@ static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 {
     const char *L = tp->root_label;
     int u = zm->u;
-    char idx[16];
     const char *top = zm->n_chain ? zm->chain[zm->n_chain - 1].name : "z";
     sb_printf(out, "  backward\n    ∂%s/∂%s = ", L, top);
     trace_put_num(out, zm->top_grad, false);
     sb_puts(out, "   (from above: ");
-    if (zm->rows > 1 || zm->x_matrix) sb_printf(out, "row 0, column %d", u);
+    if (zm->conv) {
+        sb_printf(out, "example 0, channel %d, ", u);
+        put_where(out, zm);
+    }
+    else if (zm->rows > 1 || zm->x_matrix) sb_printf(out, "row 0, column %d", u);
     else sb_printf(out, "element %d", u);
     sb_printf(out, " of ∂%s/∂%s)\n", L, zm->top_label);
     for (int c = zm->n_chain - 1; c >= 0; c--) {
@@ -454,11 +569,17 @@ static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
     sb_printf(out, "    ∂%s/∂b[%d] += ∂%s/∂z × 1 = ", L, u, L);
     trace_put_num(out, zm->gz, false);
     sb_putc(out, '\n');
-    int terms = zm->fan_in <= ZOOM_TERMS ? zm->fan_in : 3;
-    for (int i = 0; i < terms; i++) {
-        snprintf(idx, sizeof idx, "%d", i);
-        sb_printf(out, "    ∂%s/∂W[%d,%d] += ∂%s/∂z × ", L, i, u, L);
-        put_x(out, zm, 0, idx);
+    /* a conv filter's weights all, for one channel of 3x3; else the first three (that meet
+     * the image, not its padding) */
+    int all = zm->conv ? zm->kh * zm->kw : ZOOM_TERMS;
+    int terms = zm->fan_in <= all ? zm->fan_in : 3;
+    for (int i = 0, listed = 0; i < zm->fan_in && listed < terms; i++) {
+        if (terms < zm->fan_in && zm->conv && zm->x[i] == 0 && padded(zm, i)) continue;
+        listed++;
+        sb_printf(out, "    ∂%s/∂", L);
+        put_w(out, zm, i);
+        sb_printf(out, " += ∂%s/∂z × ", L);
+        put_input(out, zm, i);
         sb_puts(out, " = ");
         trace_put_num(out, zm->gz, false);
         sb_puts(out, " × ");
@@ -467,10 +588,16 @@ static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
         trace_put_num(out, (float)(zm->gz * zm->x[i]), false);
         sb_putc(out, '\n');
     }
-    if (terms < zm->fan_in)
+    if (terms < zm->fan_in && zm->conv)
+        sb_printf(out, "    … and the same for the other %d weights of filter %d: each gets "
+                  "∂%s/∂z × the pixel it met\n", zm->fan_in - terms, u, L);
+    else if (terms < zm->fan_in)
         sb_printf(out, "    … and the same for W[%d,%d] to W[%d,%d]\n", terms, u, zm->fan_in - 1,
                   u);
-    if (zm->x_grad) {
+    if (zm->x_grad && zm->conv) {
+        sb_printf(out, "    ∂%s/∂%s[0,ci,y,x] += ∂%s/∂z × W[%d,ci,dy,dx] for each pixel of the "
+                  "window: passed down to the layer below\n", L, zm->x_label, L, u);
+    } else if (zm->x_grad) {
         sb_printf(out, "    ∂%s/∂", L);
         put_x(out, zm, 0, "i");
         sb_printf(out, " += ∂%s/∂z × W[i,%d] for each input i: passed down to the layer below\n",
@@ -483,15 +610,24 @@ static void zoom_rows(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 {
     const char *L = tp->root_label;
     const char *top = zm->n_chain ? zm->chain[zm->n_chain - 1].name : NULL;
-    sb_printf(out, "  the batch: b.grad[%d] adds up the %d rows' ∂%s/∂z (when the loss averages "
-              "over the rows, its 1/%d is inside each of them already, so the sum is the "
-              "average of the rows' own gradients)\n", zm->u, zm->rows, L, zm->rows);
+    if (zm->conv) {
+        const char *what = zm->seq ? "positions" : "pixels";
+        sb_printf(out, "  the batch and the %s: filter %d is used at each of the %ld output %s "
+                  "of each of the %d examples, so b.grad[%d] adds up ∂%s/∂z over those %ld "
+                  "places (and W.grad[%d] adds ∂%s/∂z × the window under each); at ", what,
+                  zm->u, zm->places / zm->rows, what, zm->rows, zm->u, L, zm->places, zm->u, L);
+        put_where(out, zm);
+        sb_puts(out, " of each example:\n");
+    } else
+        sb_printf(out, "  the batch: b.grad[%d] adds up the %d rows' ∂%s/∂z (when the loss "
+                  "averages over the rows, its 1/%d is inside each of them already, so the sum "
+                  "is the average of the rows' own gradients)\n", zm->u, zm->rows, L, zm->rows);
     int listed = zm->rows <= ZOOM_ROWS ? zm->rows : ZOOM_ROWS - 1;
     Row *rows = rows_new((size_t)listed);
     for (int r = 0; r < listed; r++) {
         Row *row = &rows[r];
         for (int c = 1; c < 4; c++) row->sep[c] = "   ";
-        sb_printf(&row->cols[0], "row %d", r);
+        sb_printf(&row->cols[0], "%s %d", zm->conv ? "example" : "row", r);
         sb_puts(&row->cols[1], "z ");
         trace_put_num(&row->cols[1], zm->row_z[r], false);
         StrBuf *last = &row->cols[top ? 3 : 2];
@@ -504,15 +640,16 @@ static void zoom_rows(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
     }
     emit_rows(out, rows, (size_t)listed, "    ");
     rows_free(rows, (size_t)listed);
-    if (listed < zm->rows) sb_printf(out, "    … %d rows more\n", zm->rows - listed);
-    sb_printf(out, "    ∂%s/∂b[%d] = the sum over the rows = ", L, zm->u);
+    if (listed < zm->rows)
+        sb_printf(out, "    … %d %s more\n", zm->rows - listed, zm->conv ? "examples" : "rows");
+    if (zm->conv) sb_printf(out, "    ∂%s/∂b[%d] = the sum over the %ld places = ", L, zm->u,
+                            zm->places);
+    else sb_printf(out, "    ∂%s/∂b[%d] = the sum over the rows = ", L, zm->u);
     trace_put_num(out, (float)zm->sum, false);
     if (zm->has_added) {
         sb_printf(out, ", element %d of %s.grad", zm->u, zm->b_label);
-        char a[32], b[32];
-        fmt_num(zm->sum, a);
-        fmt_num(zm->added, b);
-        if (strcmp(a, b) != 0) {
+        /* (the pass summed in float, in its own order: the same up to that rounding) */
+        if (fabs(zm->added - zm->sum) > 1e-5 * zm->abs_sum) {
             sb_puts(out, " (which got ");
             trace_put_num(out, zm->added, false);
             sb_puts(out, ": the layer is used more than once here)");
@@ -524,9 +661,16 @@ static void zoom_rows(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 static void write_zoom(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 {
     if (!zm->x) return;
-    sb_printf(out, "\nzoom into %s[%d]: unit %d, ", zm->place.group, zm->u, zm->u);
-    if (zm->rows > 1 || zm->x_matrix) sb_puts(out, "row 0 of the batch");
-    else sb_puts(out, "the one input");
+    if (zm->seq)
+        sb_printf(out, "\nzoom into %s[%d, %d]: output channel %d, position %d, example 0 of the "
+                  "batch", zm->place.group, zm->u, zm->place.pixel[1], zm->u, zm->place.pixel[1]);
+    else if (zm->conv)
+        sb_printf(out, "\nzoom into %s[%d, %d, %d]: output channel %d, pixel (%d, %d), example 0 "
+                  "of the batch", zm->place.group, zm->u, zm->place.pixel[0], zm->place.pixel[1],
+                  zm->u, zm->place.pixel[0], zm->place.pixel[1]);
+    else
+        sb_printf(out, "\nzoom into %s[%d]: unit %d, %s", zm->place.group, zm->u, zm->u,
+                  zm->rows > 1 || zm->x_matrix ? "row 0 of the batch" : "the one input");
     sb_printf(out, ", one number at a time (W is %s, b is %s)\n", zm->W_label, zm->b_label);
     zoom_forward(zm, out);
     if (!zm->backward) return;

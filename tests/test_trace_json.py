@@ -150,6 +150,30 @@ for zm in zooms:
           close(sum(zm["rows_grad_z"]), added, 1e-6) and close(zm["sum_grad_z"], added, 1e-6),
           "%r vs %r" % (zm["sum_grad_z"], added))
 
+# ---- 4. a zoom into a conv layer's output pixel: its window and filter, and the bias sum ----
+ev = events("tests/golden/trace_conv_zoom.nn")
+zooms = [e for e in ev if e["event"] == "zoom"]
+check("conv zoom: one event per pixel looked at", len(zooms) == 3, "%d zoom events" % len(zooms))
+for zm in zooms:
+    step = zm["step"]
+    fw = {e["label"]: e for e in ev if e["event"] == "forward" and e["step"] == step}
+    gr = {e["label"]: e for e in ev if e["event"] == "gradient" and e["step"] == step}
+    u, name = zm["unit"], "%s%s" % (zm["layer"], zm["pixel"])
+    W = fw[zm["layer"] + ".W"]["value"]
+    fan_in = zm["window"][0] * zm["window"][1] * zm["window"][2]
+    check("conv zoom %s: a weight per pixel of the window" % name, len(zm["w"]) == fan_in)
+    while isinstance(W, list) and W and isinstance(W[0], list):    # (small tensors are given
+        W = [x for row in W for x in row]                           # whole)
+    if isinstance(W, list):
+        check("conv zoom %s: its weights are filter %d of W" % (name, u),
+              all(close(w, W[u * fan_in + i], 1e-7) for i, w in enumerate(zm["w"])), zm["w"])
+    z = sum(x * w for x, w in zip(zm["x_row0"], zm["w"])) + zm["b"]
+    check("conv zoom %s: z = window . filter + b" % name, close(z, zm["z"], 1e-6),
+          "%r vs %r" % (z, zm["z"]))
+    bgrad = flatten(gr[zm["layer"] + ".b"]["grad"])[u]
+    check("conv zoom %s: dL/dz over the batch and the pixels adds up to b.grad[%d]" % (name, u),
+          close(zm["sum_grad_z"], bgrad, 1e-6), "%r vs %r" % (zm["sum_grad_z"], bgrad))
+
 if failures:
     print("\n%d failed:" % len(failures))
     for f in failures:
