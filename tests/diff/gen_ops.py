@@ -63,8 +63,9 @@ def f32(a):
     return np.asarray(a, dtype=np.float32)
 
 
-def head(name, op, attrs, rules, inputs, grad, repeats):
-    """A case's first lines: its name, op, attributes, rule lines (tol, rtol, edge), inputs."""
+def head(name, op, attrs, rules, inputs, grad, repeats, buffers=()):
+    """A case's first lines: its name, op, attributes, rule lines (tol, rtol, edge), inputs
+    (each differentiated, a buffer the op may change, or a constant)."""
     lines.append("case " + name)
     lines.append("op " + op)
     for key, val in attrs:
@@ -73,19 +74,20 @@ def head(name, op, attrs, rules, inputs, grad, repeats):
     lines.extend(rules)
     for i, x in enumerate(inputs):
         x = f32(x)
-        kind = "grad" if i in grad else "const"
+        kind = "grad" if i in grad else "buffer" if i in buffers else "const"
         lines.append("input %s %s %s" % (kind, dims(x.shape), values(x, repeats.get(i))))
 
 
 def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods=None,
-         expect=None, upstream=None, rtol=None, edge=False, fn32=None):
+         expect=None, upstream=None, rtol=None, edge=False, fn32=None, buffers=()):
     """One case. inputs: float32 arrays; grad: the indices of the inputs differentiated
     (empty: forward only); fn(*tensors) -> the torch output; expect: the output written
     instead of fn's (for inputs torch refuses, where nn gives NaN); upstream: G (default:
     random); periods: per input index (and 'out', 'G', 'gradI'), the period with which a big
     array repeats, to keep big cases short. edge: an edge case, judged against torch in
     float64 by torch float32's own error (edge_case; fn32: another torch formula of the same
-    value whose float32 error sets the bar)."""
+    value whose float32 error sets the bar). buffers: the indices of inputs that the op
+    updates in place (batchnorm's running statistics): their values after fn are written too."""
     if edge:
         edge_case(name, op, fn, inputs, attrs, grad, upstream, periods or {}, fn32 or fn)
         return
@@ -99,7 +101,7 @@ def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods
         rules.append("tol %s" % num(tol))
     if rtol is not None:      # relative to |torch| alone, for values far from 1
         rules.append("rtol %s" % num(rtol))
-    head(name, op, attrs, rules, inputs, grad, repeats)
+    head(name, op, attrs, rules, inputs, grad, repeats, buffers)
     if expect is not None:
         y = f32(expect)
         lines.append("output %s %s" % (dims(y.shape), values(y, repeats.get("out"))))
@@ -118,6 +120,8 @@ def case(name, op, fn, inputs, attrs=(), grad=(), exact=False, tol=None, periods
     for i in grad:
         g = f32(ts[i].grad.numpy())
         lines.append("grad %d %s" % (i, values(g, repeats.get("grad%d" % i))))
+    for i in buffers:
+        lines.append("after %d %s" % (i, values(f32(ts[i].detach().numpy()))))
     lines.append("end")
 
 
@@ -521,6 +525,47 @@ def norms():
              grad=(0, 1, 2), tol=1e-4)
 
 
+def batchnorms():
+    """batchnorm (training: the batch's statistics per channel, over the batch and the positions
+    after the channel axis; the running statistics, inputs 3 and 4, moved in place with
+    momentum 0.1 and the unbiased variance) and batchnorm_eval (the running statistics), on
+    features [N, C], sequences [N, C, L] and images [N, C, H, W], against
+    F.batch_norm(momentum=0.1, eps=1e-5): the output, the gradients of x, W and b, and the
+    running statistics after the pass (non-default ones before it)."""
+    def train(x, w, b, rm, rv):
+        return F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-5)
+
+    def evaluate(x, w, b, rm, rv):
+        return F.batch_norm(x, rm, rv, w, b, training=False, momentum=0.1, eps=1e-5)
+
+    def stats(c):
+        """W, b and running statistics of c channels, none of them the defaults."""
+        return [randn(c), randn(c), randn(c), f32(rng.uniform(0.3, 3.0, c).round(4))]
+
+    shapes = [(8, 3), (2, 5), (16, 4), (4, 5, 6), (3, 2, 7), (2, 3, 4, 5), (5, 2, 3, 3),
+              (1, 4, 3, 3), (2, 1, 2, 2)]
+    for op, fn, tag in (("BATCHNORM", train, "train"), ("BATCHNORM_EVAL", evaluate, "eval")):
+        for xs in shapes:
+            x = randn(*xs) * 2 + 0.5
+            case("batchnorm_%s_%s" % (tag, "x".join(map(str, xs))), op, fn,
+                 [x] + stats(xs[1]), grad=(0, 1, 2), buffers=(3, 4))
+    # a channel far from 0 and a constant channel (variance 0: x̂ is 0, 1/sqrt(eps) scales the
+    # gradient), against torch in float64 rounded once (torch float32 is off by 5e-5 here, nn
+    # computes the statistics and x̂ in double); the gradient of x alone, of W and b alone
+    x = randn(6, 3, 4)
+    x[:, 0] += 1000
+    x[:, 1] = 0.75
+    case("batchnorm_train_offset_constant", "BATCHNORM", train, [x] + stats(3), grad=(0, 1, 2),
+         buffers=(3, 4), exact=True)
+    case("batchnorm_eval_offset_constant", "BATCHNORM_EVAL", evaluate, [x] + stats(3),
+         grad=(0, 1, 2), buffers=(3, 4), exact=True)
+    xi = randn(3, 2, 4, 4)
+    for op, fn, tag in (("BATCHNORM", train, "train"), ("BATCHNORM_EVAL", evaluate, "eval")):
+        case("batchnorm_%s_x_only" % tag, op, fn, [xi] + stats(2), grad=(0,), buffers=(3, 4))
+        case("batchnorm_%s_w_b_only" % tag, op, fn, [xi] + stats(2), grad=(1, 2),
+             buffers=(3, 4))
+
+
 def main():
     comparisons()
     logic()
@@ -535,6 +580,7 @@ def main():
     edges()
     images()
     norms()
+    batchnorms()
     head = ["# ops.txt: cases of tests/unit/test_diff_ops.c, written by tests/diff/gen_ops.py",
             "# with torch %s; do not edit, regenerate (tests/diff/README.md)" % torch.__version__]
     with open(OUT, "w") as f:

@@ -1,8 +1,10 @@
 /* test_diff_ops.c — the ops against PyTorch: reads tests/diff/ops.txt (written once by
  * tests/diff/gen_ops.py with torch; this test needs no torch), builds each case as graph
  * nodes, runs the forward pass and a backward pass through L = sum(y × G) for the case's
- * upstream gradient G, and compares the output and the input gradients with torch's. Edge
- * cases compare with torch in float64 instead, allowing ten times torch float32's error. */
+ * upstream gradient G, and compares the output and the input gradients with torch's (and the
+ * buffers an op updates in place, batchnorm's running statistics, with torch's after the
+ * pass). Edge cases compare with torch in float64 instead, allowing ten times torch float32's
+ * error. */
 #include "testutil.h"
 
 #include "arena.h"
@@ -35,6 +37,7 @@ typedef struct Array {
     Shape shape;
     double *v;          /* shape_size(&shape) values, test_malloc'd; NULL: not given */
     bool grad;          /* an input that is differentiated (a param) */
+    bool buffer;        /* an input the op may update in place (a model's buffer) */
 } Array;
 
 typedef struct Case {
@@ -50,6 +53,7 @@ typedef struct Case {
     int n_in;
     Array upstream, out, grad[NN_OP_MAX_IN];
     Array out_err, grad_err[NN_OP_MAX_IN];
+    Array after[NN_OP_MAX_IN];  /* a buffer input's value after the passes, torch's */
     double worst;       /* an edge case's largest |got - want| / (EDGE_FACTOR × err) */
 } Case;
 
@@ -76,6 +80,7 @@ static void case_free(Case *c)
         array_free(&c->in[i]);
         array_free(&c->grad[i]);
         array_free(&c->grad_err[i]);
+        array_free(&c->after[i]);
     }
     array_free(&c->upstream);
     array_free(&c->out);
@@ -202,11 +207,18 @@ static bool take_line(const char *p, Case *c)
         if (c->n_in == NN_OP_MAX_IN) return false;
         Array *a = &c->in[c->n_in++];
         a->grad = take_word(&p, "grad");
-        if (!a->grad && !take_word(&p, "const")) return false;
+        a->buffer = !a->grad && take_word(&p, "buffer");
+        if (!a->grad && !a->buffer && !take_word(&p, "const")) return false;
         a->shape = take_shape(&p);
         return take_values(&p, a);
     }
     if (take_word(&p, "edge")) return c->edge = true;
+    if (take_word(&p, "after")) {       /* "after I : ...": buffer I after the passes */
+        long i = take_int(&p);
+        if (i < 0 || i >= c->n_in || !c->in[i].buffer || c->edge) return false;
+        c->after[i].shape = c->in[i].shape;
+        return take_values(&p, &c->after[i]);
+    }
     bool err = take_word(&p, "error");
     if (err && take_word(&p, "output")) {
         c->out_err.shape = c->out.shape;
@@ -298,7 +310,8 @@ static uint32_t leaf(Graph *g, const Array *a, Span sp)
     OpAttrs at;
     memset(&at, 0, sizeof at);
     at.shape = a->shape;
-    uint32_t id = graph_add(g, a->grad ? OP_PARAM : OP_CONST, NULL, 0, &at, sp);
+    OpKind kind = a->grad ? OP_PARAM : a->buffer ? OP_BUFFER : OP_CONST;
+    uint32_t id = graph_add(g, kind, NULL, 0, &at, sp);
     float *v = graph_node(g, id)->value;
     for (size_t i = 0; i < shape_size(&a->shape); i++) v[i] = (float)a->v[i];
     return id;
@@ -362,6 +375,13 @@ static int run_case(const Case *c, double *worst)
         bad += compare(c, what, &c->in[i].shape, graph_node(&g, ids[i])->grad, &c->grad[i],
                        &c->grad_err[i], worst);
     }
+    for (int i = 0; i < c->n_in && !bad; i++) {
+        if (!c->after[i].v) continue;
+        char what[32];
+        snprintf(what, sizeof what, "input %d after the passes", i);
+        bad += compare(c, what, &c->in[i].shape, graph_node(&g, ids[i])->value, &c->after[i],
+                       NULL, worst);
+    }
     graph_free(&g);
     arena_free(&arena);
     return bad;
@@ -390,6 +410,7 @@ typedef struct Tally {
     int failed;
     int total;
     int edges;
+    int buffers;        /* cases that check a buffer after the passes */
     bool exact_zero_seen;
 } Tally;
 
@@ -409,6 +430,11 @@ static void finish_case(Case *c, Tally *t)
                           c->name, worst);
         }
         if (strcmp(c->name, "bias_exact_zero_100000_rows") == 0) t->exact_zero_seen = true;
+        for (int i = 0; i < c->n_in; i++)
+            if (c->after[i].v) {
+                t->buffers++;
+                break;
+            }
     }
     case_free(c);
 }
@@ -470,7 +496,7 @@ static void test_ops_match_torch(void **state)
         OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_WHERE,
         OP_MAXIMUM, OP_MINIMUM, OP_CLAMP, OP_SUM, OP_MEAN, OP_MAX, OP_MIN,
         OP_RESHAPE, OP_CONCAT, OP_INDEX, OP_SLICE, OP_ONE_HOT, OP_ADD, OP_SUB, OP_MUL,
-        OP_MOD, OP_DETACH,
+        OP_MOD, OP_DETACH, OP_BATCHNORM, OP_BATCHNORM_EVAL,
     };
     for (size_t i = 0; i < NN_ARRAY_LEN(covered); i++)
         if (t.cases[covered[i]] < (covered[i] == OP_SUB || covered[i] == OP_MUL ? 1 : 2)) {
@@ -479,6 +505,7 @@ static void test_ops_match_torch(void **state)
             fail();
         }
     assert_true(t.exact_zero_seen);
+    assert_true(t.buffers >= 10);
 }
 
 /* The reader and the comparison themselves: a wrong output must be reported. */
@@ -503,13 +530,39 @@ static void test_mismatch_detected(void **state)
     c.out.v[2] = NAN;
     assert_int_equal(run_case(&c, &worst), 0);
     case_free(&c);
+    /* a buffer's value after the pass: batchnorm of [[1], [3]] (mean 2, biased variance 1,
+     * unbiased 2) moves running statistics 0 and 1 to 0.2 and 0.9 + 0.1 × 2 = 1.1 */
+    case_reset(&c, 1);
+    snprintf(c.name, sizeof c.name, "self-check buffers");
+    c.quiet = true;
+    c.op = OP_BATCHNORM;
+    c.n_in = 5;
+    const char *vals[5] = { "2 2 1 : 1 3", "1 1 : 1", "1 1 : 0", "1 1 : 0", "1 1 : 1" };
+    for (int i = 0; i < 5; i++) {
+        c.in[i].shape = take_shape(&vals[i]);
+        assert_true(take_values(&vals[i], &c.in[i]));
+        c.in[i].buffer = i >= 3;
+    }
+    const char *bn_out = "2 2 1 : -0.999995 0.999995";
+    c.out.shape = take_shape(&bn_out);
+    assert_true(take_values(&bn_out, &c.out));
+    assert_true(take_line("after 3 : 0.2", &c));
+    assert_true(take_line("after 4 : 1.1", &c));
+    assert_false(take_line("after 1 : 1", &c));          /* W is no buffer */
+    assert_int_equal(run_case(&c, &worst), 0);
+    c.after[4].v[0] = 1.0;                                 /* a variance that did not move */
+    assert_int_equal(run_case(&c, &worst), 1);
+    c.after[4].v[0] = 1.1;
+    c.after[3].v[0] = 0.0;                                 /* nor the mean */
+    assert_int_equal(run_case(&c, &worst), 1);
+    case_free(&c);
     const char *tile = "1 5 repeat : 1 2";
-    Array r = { take_shape(&tile), NULL, false };
+    Array r = { take_shape(&tile), NULL, false, false };
     assert_true(take_values(&tile, &r));
     assert_true(r.v[4] == 1 && r.v[3] == 2);
     array_free(&r);
     const char *shortv = "1 3 : 1 2";
-    Array s = { take_shape(&shortv), NULL, false };
+    Array s = { take_shape(&shortv), NULL, false, false };
     assert_false(take_values(&shortv, &s));
     array_free(&s);
     assert_true(close_enough(1.0f, 1.000001f, 1e-5, false));
