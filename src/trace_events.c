@@ -151,7 +151,8 @@ static void put_channel_stats(StrBuf *sb, const GraphNode *x, bool var)
 /* An op-table template: {0} ... {4} inputs, {out} result, {a} slope, {p} probability, {lo}
  * {hi} clamp's bounds, {at} a subscript, {shape} the result's shape, {axis} the axis,
  * {classes} one_hot's classes, {mean} {var} batchnorm's statistics of its batch, {window}
- * conv2d's stride and padding (when not 1 and 0), {g} gradient from above. With values = true, scalars (or,
+ * conv2d's stride and padding (when not 1 and 0), {pool} a pool's window, {g} gradient from
+ * above. With values = true, scalars (or,
  * zooming, one element) become their numbers. */
 static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n, bool values)
 {
@@ -203,6 +204,10 @@ static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n,
             if (at->pad[0] || at->pad[1])
                 sb_printf(sb, at->pad[0] == at->pad[1] ? ", padding = %d" : ", padding = (%d, %d)",
                           at->pad[0], at->pad[1]);
+        } else if (key_is(key, len, "pool")) {       /* a pool's window (and stride) */
+            sb_printf(sb, ", %d", n->attrs.kernel[0]);
+            if (n->attrs.stride[0] != n->attrs.kernel[0])
+                sb_printf(sb, ", stride = %d", n->attrs.stride[0]);
         } else if (key_is(key, len, "mean") || key_is(key, len, "var")) {
             put_channel_stats(sb, graph_node(b->g, n->in[0]), key[0] == 'v');
         } else if (key_is(key, len, "g")) {
