@@ -1143,6 +1143,28 @@ static void apply_model_passes(TrainCheck *tc, Symbol *msym, AstNode *x, AstNode
     pass_loss(tc, &t->val_app, &xv, &yv, &t->val_f, val->span);
 }
 
+/* A batchnorm layer standardises each channel over a training batch: a batch of one row whose
+ * channels hold one value each has no variance to divide by (torch refuses it too). False
+ * after reporting. */
+static bool batchnorm_batches(TrainCheck *tc, const Model *m)
+{
+    const SemaTrain *t = tc->t;
+    int smallest = t->rest ? t->rest : t->set.batch;
+    for (int i = 0; i < m->n_layers && smallest == 1; i++) {
+        const Layer *ly = &m->layers[i];
+        if (ly->kind != LAYER_BATCHNORM || shape_size(&ly->shape) != (size_t)ly->shape.dim[0])
+            continue;
+        AstNode *at = tc->seen[SET_BATCH];
+        sema_error(tc->s, at ? at->span : tc->st->span, "batchnorm layer %s standardises each "
+                   "%s over a training batch, but %s has one row (%d rows in batches of %d): "
+                   "a single value has no variance; choose a batch size that leaves no row "
+                   "alone", ly->group, ly->shape.rank == 1 ? "feature" : "channel",
+                   t->rest ? "the last batch" : "each batch", t->train_rows, t->set.batch);
+        return false;
+    }
+    return true;
+}
+
 /* train MODEL on X, Y { ... } / train MODEL on DATA { ... } */
 static void train_on_data(TrainCheck *tc)
 {
@@ -1168,6 +1190,7 @@ static void train_on_data(TrainCheck *tc)
     if (!check_validation(tc, (int)(shape_size(&x->sema.shape) / (size_t)x->sema.shape.dim[0]))) return;
     if (t->set.batch == 0 || t->set.batch > t->train_rows) t->set.batch = t->train_rows;
     t->rest = t->train_rows % t->set.batch;
+    if (!batchnorm_batches(tc, msym->model)) return;
     apply_model_passes(tc, msym, x, y);
 }
 
