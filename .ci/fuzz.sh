@@ -5,7 +5,7 @@
 # out-of-memory or sanitizer report; new crash inputs are left in $FUZZ_ARTIFACTS.
 #
 #   FUZZ_SECONDS=60          seconds of fuzzing per harness (0: only the replay)
-#   FUZZ_HARNESSES="run csv safetensors sandbox checkpoint"
+#   FUZZ_HARNESSES="run csv safetensors sandbox checkpoint image"
 #   FUZZ_BUILD=build-fuzz    build directory
 #   FUZZ_ARTIFACTS=$FUZZ_BUILD/artifacts
 #   CC=clang                 the compiler (clang 14 or later, with libFuzzer)
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export LC_ALL=C
 SECS=${FUZZ_SECONDS:-60}
-HARNESSES=${FUZZ_HARNESSES:-run csv safetensors sandbox checkpoint}
+HARNESSES=${FUZZ_HARNESSES:-run csv safetensors sandbox checkpoint image}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
 CC=${CC:-clang}
@@ -43,6 +43,7 @@ seeds() {
     csv) ls tests/errors/data/*.csv tests/errors/data/*.txt examples/data/iris.csv \
             examples/data/digits_test_idx.txt ;;
     safetensors) ls tests/errors/data/*.safetensors ;;
+    image) find tests/data/images -type f ! -name '*.py' ! -name '*.md' | sort ;;
   esac
   find "tests/fuzz/corpus/$1" -type f 2>/dev/null
 }

@@ -4,8 +4,10 @@
 #include "data.h"
 
 #include "graph.h"
+#include "image.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,10 +148,9 @@ static bool nul_error(DataError *err, int line, int col)
     return set_error(err, line, col, "the file has a NUL byte here (is it a text file?)");
 }
 
-/* Reads the whole file into a new NUL-terminated buffer (the NUL is not counted in *len), so
- * tokens can be cut in place even when the last one ends at the end of the file. The buffer
- * is counted in *b; a NUL byte in the file is an error. */
-static bool read_file(const char *path, Budget *bud, char **buf, size_t *len, DataError *err)
+/* Reads the whole file into a new NUL-terminated buffer (the NUL is not counted in *len),
+ * counted in *bud. */
+static bool read_bytes(const char *path, Budget *bud, char **buf, size_t *len, DataError *err)
 {
     *buf = NULL;
     *len = 0;
@@ -187,16 +188,28 @@ static bool read_file(const char *path, Budget *bud, char **buf, size_t *len, Da
         return set_error(err, 0, 0, "cannot read '%.180s': %s", path, strerror(e));
     }
     fclose(f);
-    const char *nul = memchr(b, '\0', n);
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return true;
+}
+
+/* Reads the whole file into a new NUL-terminated buffer (the NUL is not counted in *len), so
+ * tokens can be cut in place even when the last one ends at the end of the file. The buffer
+ * is counted in *b; a NUL byte in the file is an error. */
+static bool read_file(const char *path, Budget *bud, char **buf, size_t *len, DataError *err)
+{
+    if (!read_bytes(path, bud, buf, len, err)) return false;
+    char *b = *buf;
+    const char *nul = memchr(b, '\0', *len);
     if (nul) {
         int line = 1, col = 1;
         position(b, (size_t)(nul - b), &line, &col);
         nn_free(b);
+        *buf = NULL;
+        *len = 0;
         return nul_error(err, line, col);
     }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
     return true;
 }
 
@@ -960,6 +973,241 @@ bool data_read_indices(const char *path, int max_row, const DataLimits *lim, int
     *out = nn_realloc(idx, (size_t)n * sizeof *idx);
     *count = n;
     return true;
+}
+
+/* ---- folders of images ------------------------------------------------------------------ */
+
+/* One file of an image folder: its name ("FOLDER/CLASS/FILE", for opening and messages) and
+ * its class. */
+typedef struct ImageFile {
+    char *path;
+    int cls;
+} ImageFile;
+
+/* What data_read_images gathers: the classes, then the files, then the pixels. */
+typedef struct ImageFolder {
+    const Sandbox *sb;
+    char *root;             /* the folder as given, less trailing slashes, owned */
+    Budget bud;
+    DataError *err;
+    char **classes;         /* class folder names, owned */
+    int n_classes, cap_classes;
+    ImageFile *files;       /* owned */
+    int n_files, cap_files;
+    int dims[3];            /* C, H, W of the first image */
+} ImageFolder;
+
+/* "a/b" in a new string ("/b" when a is "/"). */
+static char *path_join(const char *a, const char *b)
+{
+    size_t na = strcmp(a, "/") == 0 ? 0 : strlen(a), nb = strlen(b);
+    char *p = nn_alloc(na + nb + 2);
+    memcpy(p, a, na);
+    p[na] = '/';
+    memcpy(p + na + 1, b, nb + 1);
+    return p;
+}
+
+static bool images_over_budget(ImageFolder *f)
+{
+    char size[32];
+    return set_error(f->err, 0, 0, "reading these images would take more than the %s of memory "
+                     "left under the limit; raise the limit with --max-memory",
+                     graph_bytes_str(f->bud.room, size));
+}
+
+/* Lists the folder `path` (a message on failure). */
+static bool images_list(ImageFolder *f, const char *path, SandboxList *list)
+{
+    char why[768];
+    if (sandbox_list(f->sb, path, list, why, sizeof why)) return true;
+    return set_error(f->err, 0, 0, "cannot open '%s': %s", path, why);
+}
+
+/* The class folders: the sub-folders of the root, in byte order. */
+static bool images_classes(ImageFolder *f)
+{
+    SandboxList list;
+    if (!images_list(f, f->root, &list)) return false;
+    bool ok = true;
+    for (int i = 0; ok && i < list.count; i++) {
+        const SandboxEntry *e = &list.items[i];
+        if (e->name[0] == '.' || (e->kind != SANDBOX_DIR && e->kind != SANDBOX_REFUSED)) continue;
+        char *path = path_join(f->root, e->name);
+        if (e->kind == SANDBOX_REFUSED)
+            ok = set_error(f->err, 0, 0, "cannot open '%s': %s", path, e->why);
+        else if (!budget_take(&f->bud, strlen(e->name) + 1 + sizeof(char *)))
+            ok = images_over_budget(f);
+        nn_free(path);
+        if (!ok || e->kind != SANDBOX_DIR) continue;
+        if (f->n_classes == f->cap_classes) {
+            f->cap_classes = f->cap_classes ? 2 * f->cap_classes : 16;
+            f->classes = nn_realloc(f->classes, (size_t)f->cap_classes * sizeof *f->classes);
+        }
+        f->classes[f->n_classes++] = nn_strndup(e->name, strlen(e->name));
+    }
+    sandbox_list_free(&list);
+    if (ok && f->n_classes == 0)
+        ok = set_error(f->err, 0, 0, "'%s' has no class folders: 'images' reads one sub-folder "
+                       "per class, each holding the images of its class", f->root);
+    return ok;
+}
+
+/* Adds the file `path` (taken) of class `cls`. */
+static bool images_add(ImageFolder *f, char *path, int cls)
+{
+    if (f->n_files == INT_MAX - 1) {
+        nn_free(path);
+        return set_error(f->err, 0, 0, "'%s' holds more than %d images", f->root, INT_MAX - 1);
+    }
+    if (!budget_take(&f->bud, strlen(path) + 1 + sizeof(ImageFile))) {
+        nn_free(path);
+        return images_over_budget(f);
+    }
+    if (f->n_files == f->cap_files) {
+        f->cap_files = f->cap_files ? 2 * f->cap_files : 64;
+        f->files = nn_realloc(f->files, (size_t)f->cap_files * sizeof *f->files);
+    }
+    f->files[f->n_files++] = (ImageFile){ path, cls };
+    return true;
+}
+
+/* The files of class folder `cls`, in byte order: every entry must be a file. */
+static bool images_files(ImageFolder *f, int cls)
+{
+    char *folder = path_join(f->root, f->classes[cls]);
+    SandboxList list;
+    bool ok = images_list(f, folder, &list);
+    int before = f->n_files;
+    for (int i = 0; ok && i < list.count; i++) {
+        const SandboxEntry *e = &list.items[i];
+        if (e->name[0] == '.') continue;
+        char *path = path_join(folder, e->name);
+        if (e->kind == SANDBOX_FILE) {
+            ok = images_add(f, path, cls);
+            continue;
+        }
+        if (e->kind == SANDBOX_DIR)
+            set_error(f->err, 0, 0, "'%s' is a folder: a class folder holds only images, one "
+                      "file each", path);
+        else
+            set_error(f->err, 0, 0, "cannot open '%s': %s", path, e->why);
+        nn_free(path);
+        ok = false;
+    }
+    if (ok && f->n_files == before)
+        ok = set_error(f->err, 0, 0, "the class folder '%s' has no images", folder);
+    sandbox_list_free(&list);
+    nn_free(folder);
+    return ok;
+}
+
+/* Reads and decodes file i into *img; the budget is as before when it returns. */
+static bool images_decode(ImageFolder *f, int i, Image *img)
+{
+    const char *name = f->files[i].path;
+    SandboxFile opened;
+    char why[768];
+    if (!sandbox_read(f->sb, name, &opened, why, sizeof why))
+        return set_error(f->err, 0, 0, "cannot open '%s': %s", name, why);
+    size_t used = f->bud.used, len;
+    char *bytes;
+    bool ok = read_bytes(opened.path, &f->bud, &bytes, &len, f->err);
+    sandbox_done(&opened, ok ? NULL : f->err->msg, sizeof f->err->msg);
+    if (ok) {
+        char msg[512];
+        ok = image_decode((const unsigned char *)bytes, len, f->bud.room - f->bud.used, img,
+                          msg, sizeof msg);
+        if (!ok) set_error(f->err, 0, 0, "cannot read the image '%s': %s", name, msg);
+        nn_free(bytes);
+    }
+    f->bud.used = used;
+    return ok;
+}
+
+/* Stores image i (of the size of the first) as row i of out. */
+static bool images_store(ImageFolder *f, int i, const Image *img, Dataset *out)
+{
+    int *d = f->dims;
+    if (img->channels != d[0] || img->height != d[1] || img->width != d[2])
+        return set_error(f->err, 0, 0, "'%s' is %d x %d x %d (channels x height x width), but "
+                         "'%s' is %d x %d x %d: all images must have the same size",
+                         f->files[i].path, img->channels, img->height, img->width,
+                         f->files[0].path, d[0], d[1], d[2]);
+    memcpy(out->X + (size_t)i * (size_t)out->features, img->pixels,
+           (size_t)out->features * sizeof(float));
+    out->Y[(size_t)i * (size_t)out->targets + (size_t)f->files[i].cls] = 1;
+    return true;
+}
+
+/* Makes X and Y for the rows, each of the first image's size. */
+static bool images_alloc(ImageFolder *f, const Image *first, Dataset *out)
+{
+    f->dims[0] = first->channels;
+    f->dims[1] = first->height;
+    f->dims[2] = first->width;
+    out->rows = f->n_files;
+    out->features = first->channels * first->height * first->width;
+    out->targets = f->n_classes;
+    double x = (double)out->rows * out->features, y = (double)out->rows * out->targets;
+    double pixels = (double)out->features;
+    if ((x + y + pixels) * sizeof(float) > (double)(f->bud.room - f->bud.used))
+        return images_over_budget(f);
+    f->bud.used += (size_t)(x + y) * sizeof(float);
+    out->X = nn_alloc((size_t)x * sizeof(float));
+    out->Y = nn_calloc((size_t)y, sizeof(float));
+    return true;
+}
+
+/* Decodes every file into out's rows. */
+static bool images_read(ImageFolder *f, Dataset *out)
+{
+    for (int i = 0; i < f->n_files; i++) {
+        if (f->bud.stop && *f->bud.stop) {
+            *f->bud.stop = 0;
+            return set_error(f->err, 0, 0, "reading was interrupted at image %d of %d", i + 1,
+                             f->n_files);
+        }
+        Image img;
+        if (!images_decode(f, i, &img)) return false;
+        bool ok = (i > 0 || images_alloc(f, &img, out)) && images_store(f, i, &img, out);
+        image_free(&img);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static void images_free(ImageFolder *f)
+{
+    for (int i = 0; i < f->n_files; i++) nn_free(f->files[i].path);
+    for (int i = 0; i < f->n_classes; i++) nn_free(f->classes[i]);
+    nn_free(f->files);
+    nn_free(f->classes);
+    nn_free(f->root);
+}
+
+bool data_read_images(const Sandbox *sb, const char *folder, const DataLimits *lim,
+                      Dataset *out, int dims[3], DataError *err)
+{
+    memset(out, 0, sizeof *out);
+    ImageFolder f = { .sb = sb, .bud = budget_of(lim), .err = err };
+    size_t len = strlen(folder);
+    while (len > 1 && folder[len - 1] == '/') len--;
+    f.root = nn_strndup(folder, len);
+    bool ok = images_classes(&f);
+    for (int c = 0; ok && c < f.n_classes; c++) ok = images_files(&f, c);
+    ok = ok && images_read(&f, out);
+    if (ok) {
+        memcpy(dims, f.dims, sizeof f.dims);
+        out->class_names = f.classes;   /* taken */
+        out->n_classes = f.n_classes;
+        f.classes = NULL;
+        f.n_classes = 0;
+    } else {
+        data_free(out);
+    }
+    images_free(&f);
+    return ok;
 }
 
 /* ---- data sets in memory ---------------------------------------------------------------- */

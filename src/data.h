@@ -1,11 +1,13 @@
-/* data.h — data sets for training: CSV files with a header line, row-index files, subsets,
- * seeded splits, feature normalisation, and seeded toy sets (xor, circles, moons, spirals,
- * blobs). Engine code: knows nothing of the language; user errors come back as a DataError. */
+/* data.h — data sets for training: CSV files with a header line, folders of images (one
+ * sub-folder per class), row-index files, subsets, seeded splits, feature normalisation, and
+ * seeded toy sets (xor, circles, moons, spirals, blobs). Engine code: knows nothing of the
+ * language; user errors come back as a DataError. */
 #ifndef NN_DATA_H
 #define NN_DATA_H
 
 #include "common.h"
 #include "rng.h"
+#include "sandbox.h"
 
 #include <signal.h>
 
@@ -20,10 +22,10 @@
  *     `n_classes > 0 && targets == 1`.
  *   - numeric (regression): n_classes = 0, targets = 1, class_names NULL.
  * class_names[c] names class c: the one-hot column c, or the value c of a binary column. */
-/* The ways a script makes a data set (csv is read when the script is checked; the others
- * run when their statement does). */
+/* The ways a script makes a data set (csv and images are read when the script is checked; the
+ * others run when their statement does). */
 typedef enum DataFn {
-    DATA_CSV, DATA_XOR, DATA_CIRCLES, DATA_MOONS, DATA_SPIRALS, DATA_BLOBS,
+    DATA_CSV, DATA_IMAGES, DATA_XOR, DATA_CIRCLES, DATA_MOONS, DATA_SPIRALS, DATA_BLOBS,
     DATA_SPLIT, DATA_SPLIT_ROWS, DATA_NORMALIZE
 } DataFn;
 
@@ -42,7 +44,7 @@ typedef struct Dataset {
  * e.g. it cannot be opened or has no rows. msg is lower case without a trailing period. */
 typedef struct DataError {
     int line, col;
-    char msg[256];
+    char msg[1024];
 } DataError;
 
 /* What reading a data file may take: at most `room` bytes of memory (the memory limit less
@@ -102,6 +104,33 @@ typedef struct DataLimits {
  *   (at the text). Long field texts are shortened with "..." in messages. */
 bool data_read_csv(const char *path, const char *target, const DataLimits *lim, Dataset *out,
                    DataError *err);
+
+/* Reads a folder of images into *out (zeroed first; free it with data_free), as torchvision's
+ * ImageFolder with ToTensor does: each sub-folder of `folder` is a class, in byte order of
+ * the names (strcmp), named by the sub-folder; each file in a class folder is one example of
+ * that class (image.h: PNG, PGM or PPM, told by its bytes), the rows ordered by class, then by
+ * file name. X holds each image's C x H x W samples in [0, 1], channel first; Y is one-hot
+ * (targets = n_classes, also for 1 or 2 classes), feature and target names NULL. *dims gets
+ * [C, H, W]. Names that start with '.' (hidden files, .DS_Store) are skipped, and so are
+ * files, pipes and links to nothing directly in `folder` (but a link the sandbox refuses is an
+ * error there too: what it leads to is not looked at).
+ *
+ * Everything is opened through sb (sandbox.h: the folder, each class folder and each file, as
+ * sandbox_read would, sb NULL: no policy). Messages name files as `folder` (less trailing
+ * slashes) + "/CLASS/FILE".
+ * The files are read one at a time, each counted against lim->room with the list of files,
+ * X and Y (past it: "reading these images would take more than the 10 MiB of memory left
+ * under the limit; raise the limit with --max-memory"); lim->stop is looked at before each
+ * file ("reading was interrupted at image 12 of 40").
+ *
+ * Errors (all at 0:0, the folder as a whole): "cannot open 'F': REASON" (sandbox_list's), "'F'
+ * has no class folders: ...", "the class folder 'F/C' has no images", "'F/C/D' is a folder:
+ * ...", "cannot open 'F/C/X': REASON" (a device, a pipe, a link refused), "cannot read the
+ * image 'F/C/X': REASON" (image_decode's), "'F/C/X' is 1 x 8 x 6 (channels x height x
+ * width), but 'F/A/Y' is 1 x 8 x 8: all images must have the same size", "'F' holds more than
+ * 2147483646 images". */
+bool data_read_images(const Sandbox *sb, const char *folder, const DataLimits *lim,
+                      Dataset *out, int dims[3], DataError *err);
 
 /* Reads whitespace-separated row indices (decimal digits only, 0-based), each < max_row and
  * none twice; a UTF-8 BOM is skipped. On success *out is a new array (free with nn_free) of

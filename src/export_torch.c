@@ -37,7 +37,8 @@ static const char *const reserved[] = {
     "max", "sum", "abs", "open", "type", "object", "str", "set", "map", "filter", "main",
     "argparse", "contextlib", "copy", "csv", "json", "math", "os", "struct", "sys", "warnings", "torch",
     "dist", "F", "nn", "NnRandom", "Data", "Run", "rng", "run", "args", "init_dense", "init_conv",
-    "read_csv", "read_csv_rows", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
+    "read_csv", "read_csv_rows", "read_images", "read_image", "read_pnm", "read_png", "ADAM7",
+    "png_unfilter", "png_samples", "zlib", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
     "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "number",
     "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "linear_weights", "load",
     "schedule", "score", "Block", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
@@ -282,9 +283,20 @@ static void dotted_ref(const Ex *x, StrBuf *sb, const char *name)
     sb_puts(sb, dot);
 }
 
-/* A model's param as torch holds it: a dense layer's net.layer1.W and .b as
- * net.layer1.weight.T and net.layer1.bias; a formula model's line.w as it is, and inside the
- * model's own forward as self.w. */
+/* Whether param p is a dense layer's W, which torch.nn.Linear keeps transposed. */
+static bool linear_weight(const Ex *x, const Symbol *p)
+{
+    for (int i = 0; i < x->n_models; i++) {
+        const Model *m = x->models[i].sym->model;
+        for (int k = 0; k < m->n_layers; k++)
+            if (m->layers[k].W == p) return m->layers[k].kind == LAYER_DENSE;
+    }
+    return false;
+}
+
+/* A model's param as torch holds it: a layer's net.layer1.W and .b as net.layer1.weight
+ * (transposed for a dense layer: weight.T) and net.layer1.bias; a formula model's line.w as
+ * it is, and inside the model's own forward as self.w. */
 static void param_ref(const Ex *x, StrBuf *sb, const Symbol *p)
 {
     const char *dot = strchr(p->name, '.'), *last = strrchr(p->name, '.');
@@ -299,8 +311,8 @@ static void param_ref(const Ex *x, StrBuf *sb, const Symbol *p)
         sb_free(&model);
     }
     sb_append(sb, dot, (size_t)(last - dot) + 1);
-    bool layer = last != dot;       /* net.layer1.W: a dense layer's; line.w: a formula's */
-    if (layer && strcmp(last + 1, "W") == 0) sb_puts(sb, "weight.T");
+    bool layer = last != dot;       /* net.layer1.W: a layer's; line.w: a formula's */
+    if (layer && strcmp(last + 1, "W") == 0) sb_puts(sb, linear_weight(x, p) ? "weight.T" : "weight");
     else if (layer && strcmp(last + 1, "b") == 0) sb_puts(sb, "bias");
     else sb_puts(sb, last + 1);
 }
@@ -918,6 +930,16 @@ static void data_stmt(Ex *x, const AstNode *call, const SemaData *d)
             sb_putc(&l, ')');
         }
         sb_putc(&l, ')');
+        break;
+    }
+    case DATA_IMAGES: {
+        const AstNode *folder = string_arg(call, 0, "folder");
+        const Shape *sample = &d->dst[0]->data->sample;
+        sb_puts(&l, "read_images(");
+        py_string(&l, folder->u.str.text, folder->u.str.len);
+        sb_puts(&l, ", shape=(");
+        shape_args(&l, sample);
+        sb_puts(&l, sample->rank == 1 ? ",))" : "))");
         break;
     }
     case DATA_XOR:

@@ -11,6 +11,7 @@ import os
 import struct
 import sys
 import warnings
+import zlib
 
 import torch
 import torch.distributed as dist
@@ -205,6 +206,147 @@ def read_csv_rows(path, target):
         labels = [index[s] for s in texts]
     Y = F.one_hot(torch.tensor(labels), len(classes)).float()
     return Data(X, Y, classes)
+
+
+def read_images(folder, shape):
+    """nn's images(folder): each sub-folder is a class and each file in it an image, both in
+    byte order of their names, names that start with '.' skipped; PNG, PGM or PPM, told by the
+    bytes; each sample divided by the format's largest value; one-hot Y. `shape` is the shape
+    of one example (C, H, W as nn checked it, or another of as many values). torchvision's
+    ImageFolder with ToTensor reads such a folder alike, but makes every image RGB."""
+    def names(path, dirs):
+        return sorted((e.name for e in os.scandir(path) if not e.name.startswith(".")
+                       and (e.is_dir() or not dirs)), key=os.fsencode)
+    classes = names(folder, True)
+    images, labels = [], []
+    for k, c in enumerate(classes):
+        for name in names(os.path.join(folder, c), False):
+            images.append(read_image(os.path.join(folder, c, name)))
+            labels.append(k)
+    X = torch.stack(images).reshape((len(images),) + tuple(shape))
+    return Data(X, F.one_hot(torch.tensor(labels), len(classes)).float(), classes)
+
+
+def read_image(path):
+    """One image as [C, H, W] float32: gray or RGB, an alpha channel dropped (as nn's libpng
+    reads it), no gamma applied."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        h, w, c, maxval, samples = read_png(data)
+    elif data[:1] == b"P" and data[1:2] in (b"2", b"3", b"5", b"6"):
+        h, w, c, maxval, samples = read_pnm(data)
+    else:
+        raise ValueError("%s is neither a PNG nor a PGM or PPM image" % path)
+    t = torch.tensor(samples, dtype=torch.float32).reshape(h, w, c).permute(2, 0, 1)
+    return t.contiguous() / maxval
+
+
+def read_pnm(data):
+    """PGM (P2, P5) or PPM (P3, P6): height, width, channels, maxval and the samples (pixel by
+    pixel, channels interleaved)."""
+    channels = 3 if data[1:2] in (b"3", b"6") else 1
+    pos = 2
+
+    def number():
+        nonlocal pos
+        while data[pos:pos + 1].isspace() or data[pos:pos + 1] == b"#":
+            if data[pos:pos + 1] == b"#":
+                while pos < len(data) and data[pos] not in b"\r\n":
+                    pos += 1
+            else:
+                pos += 1
+        start = pos
+        while data[pos:pos + 1].isdigit():
+            pos += 1
+        return int(data[start:pos])
+    w, h, maxval = number(), number(), number()
+    n = w * h * channels
+    if data[1:2] in (b"2", b"3"):
+        return h, w, channels, maxval, [number() for _ in range(n)]
+    pos += 1
+    if maxval < 256:
+        return h, w, channels, maxval, list(data[pos:pos + n])
+    return h, w, channels, maxval, list(struct.unpack(">%dH" % n, data[pos:pos + 2 * n]))
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+         (0, 1, 1, 2)]
+
+
+def read_png(data):
+    """A PNG of any colour type, bit depth and interlacing: height, width, channels (1 gray, 3
+    RGB: a palette expanded, alpha dropped), maxval (255, or 65535 for 16 bits) and the
+    samples, as libpng gives them to nn."""
+    pos, idat, palette = 8, b"", b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            palette = body
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+    raw = zlib.decompress(idat)
+    per = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color]
+    grid = [[None] * w for _ in range(h)]
+    at = 0
+    for x0, y0, dx, dy in ADAM7 if interlace else [(0, 0, 1, 1)]:
+        pw, ph = (w - x0 + dx - 1) // dx, (h - y0 + dy - 1) // dy
+        if pw <= 0 or ph <= 0:
+            continue
+        rows, at = png_unfilter(raw, at, pw, ph, per * depth)
+        for j, row in enumerate(rows):
+            s = png_samples(row, pw * per, depth)
+            for i in range(pw):
+                grid[y0 + j * dy][x0 + i * dx] = s[i * per:(i + 1) * per]
+    if color == 3:
+        pixels = [palette[3 * p[0]:3 * p[0] + 3] for r in grid for p in r]
+    elif color in (0, 4):
+        scale = 255 // ((1 << depth) - 1) if depth < 8 else 1
+        pixels = [[p[0] * scale] for r in grid for p in r]
+    else:
+        pixels = [p[:3] for r in grid for p in r]
+    channels = 3 if color in (2, 3, 6) else 1
+    return h, w, channels, 65535 if depth == 16 else 255, [v for p in pixels for v in p]
+
+
+def png_unfilter(raw, at, width, height, bits):
+    """`height` scanlines of `width` pixels of `bits` bits each from raw[at:], their filters
+    undone; and where the next pass starts."""
+    stride, bpp = (width * bits + 7) // 8, max(1, bits // 8)
+    rows, prev = [], bytearray(stride)
+    for _ in range(height):
+        kind, line = raw[at], bytearray(raw[at + 1:at + 1 + stride])
+        at += 1 + stride
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            else:
+                pred = (0, a, b, (a + b) // 2)[kind]
+            line[i] = (line[i] + pred) & 255
+        rows.append(line)
+        prev = line
+    return rows, at
+
+
+def png_samples(row, count, depth):
+    """The first `count` samples of a scanline, as ints."""
+    if depth == 8:
+        return list(row[:count])
+    if depth == 16:
+        return list(struct.unpack(">%dH" % count, bytes(row[:2 * count])))
+    per_byte = 8 // depth
+    return [(row[i // per_byte] >> (8 - depth * (i % per_byte + 1))) & ((1 << depth) - 1)
+            for i in range(count)]
 
 
 def split(d, first, rng):

@@ -35,7 +35,7 @@ static void bind_symbol(Lower *l, Symbol *sym, uint32_t id)
     lower_name(l, id, sym->label);
 }
 
-/* Data sets: leaves of their static shapes, filled here (csv) or by an instruction. */
+/* Data sets: leaves of their static shapes, filled here (csv, images) or by an instruction. */
 static void lower_data(Lower *l, const AstNode *st)
 {
     const SemaData *sd = &st->sema.extra->data;
@@ -44,7 +44,7 @@ static void lower_data(Lower *l, const AstNode *st)
         bind_symbol(l, d->X, lower_leaf(l, OP_CONST, d->X->shape, st->span));
         bind_symbol(l, d->Y, lower_leaf(l, OP_CONST, d->Y->shape, st->span));
     }
-    if (sd->fn == DATA_CSV) {
+    if (sd->fn == DATA_CSV || sd->fn == DATA_IMAGES) {
         DataSym *d = sd->dst[0]->data;
         if (l->g->over) return;
         memcpy(graph_node(l->g, d->X->node)->value, sd->x,

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE             /* O_PATH */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -193,6 +194,15 @@ static int reach_file(const Sandbox *sb, const char *name)
     return fd;
 }
 
+/* An O_PATH descriptor of the folder `name` may be read from, or minus the reason; its
+ * normalized absolute name in abs. */
+static int reach_dir(const Sandbox *sb, const char *name, char abs[PATH_MAX])
+{
+    int code = absolute(name, abs);
+    if (code) return -code;
+    return resolve(sb->read, sb->n_read, abs, true);
+}
+
 /* ---- messages --------------------------------------------------------------------------------- */
 
 static void explain(const Sandbox *sb, int why, bool write, char *buf, size_t len)
@@ -216,8 +226,8 @@ static void explain(const Sandbox *sb, int why, bool write, char *buf, size_t le
 }
 
 /* For a relative name missing in the current directory: the same name beside the script, in
- * buf, if it is there (and may be read). */
-static bool beside_script(const Sandbox *sb, const char *name, char *buf, size_t len)
+ * buf, if it is there (and may be read) as a file, or as a folder when `dir`. */
+static bool beside_script(const Sandbox *sb, const char *name, bool dir, char *buf, size_t len)
 {
     const char *slash = sb->script ? strrchr(sb->script, '/') : NULL;
     if (!slash || name[0] == '/') return false;
@@ -225,9 +235,10 @@ static bool beside_script(const Sandbox *sb, const char *name, char *buf, size_t
     if (n < 0 || (size_t)n >= len) return false;
     if (!sb->on) {
         struct stat st;
-        return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+        return stat(buf, &st) == 0 && (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
     }
-    int fd = reach_file(sb, buf);
+    char abs[PATH_MAX];
+    int fd = dir ? reach_dir(sb, buf, abs) : reach_file(sb, buf);
     if (fd < 0) return false;
     close(fd);
     return true;
@@ -258,7 +269,7 @@ bool sandbox_read(const Sandbox *sb, const char *name, SandboxFile *f, char *why
     if (!sb->on) {          /* the caller opens it, and says what is wrong, but for the hint */
         struct stat st;
         if (name[0] == '/' || stat(name, &st) == 0 || errno != ENOENT
-            || !beside_script(sb, name, there, sizeof there))
+            || !beside_script(sb, name, false, there, sizeof there))
             return true;
         explain(sb, ENOENT, false, why, whylen);
         add_hint(why, whylen, there);
@@ -267,7 +278,7 @@ bool sandbox_read(const Sandbox *sb, const char *name, SandboxFile *f, char *why
     int fd = reach_file(sb, name);
     if (fd < 0) {
         explain(sb, -fd, false, why, whylen);
-        if (-fd == ENOENT && beside_script(sb, name, there, sizeof there))
+        if (-fd == ENOENT && beside_script(sb, name, false, there, sizeof there))
             add_hint(why, whylen, there);
         return false;
     }
@@ -333,6 +344,117 @@ void sandbox_done(SandboxFile *f, char *msg, size_t msglen)
     if (f->fd >= 0) close(f->fd);
     nn_free(f->own);
     file_init(f, f->name);
+}
+
+/* ---- listing a folder ---------------------------------------------------------------------- */
+
+/* The reason `why` in words, in a new string. */
+static char *reason(const Sandbox *sb, int why)
+{
+    char text[256];
+    explain(sb, why, false, text, sizeof text);
+    return nn_strndup(text, strlen(text));
+}
+
+/* A descriptor to read the entries of the folder `name` from, or minus the reason. With the
+ * policy on, abs gets the folder's normalized absolute name (for entry_kind's walks). */
+static int open_folder(const Sandbox *sb, const char *name, char abs[PATH_MAX])
+{
+    if (!sb || !sb->on) {   /* (O_NONBLOCK: a pipe named as the folder must not hang) */
+        int fd = open(name, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    int at = reach_dir(sb, name, abs);
+    if (at < 0) return at;
+    int fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int code = fd < 0 ? errno : 0;
+    close(at);
+    return fd < 0 ? -code : fd;
+}
+
+/* What the entry `name` of the folder `dir` (abs, when the policy is on) is. Off, links are
+ * followed; on, a link is walked as a read of it would be, and refused as such a read would
+ * be. *why gets the reason for OTHER and REFUSED. */
+static SandboxKind entry_kind(const Sandbox *sb, int dir, const char *abs, const char *name,
+                              char **why)
+{
+    bool on = sb && sb->on;
+    struct stat st;
+    int code = fstatat(dir, name, &st, on ? AT_SYMLINK_NOFOLLOW : 0) != 0 ? errno : 0;
+    if (!code && on && S_ISLNK(st.st_mode)) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/%s", abs[1] ? abs : "", name);
+        int fd = n < 0 || (size_t)n >= sizeof path ? -ENAMETOOLONG
+                                                   : resolve(sb->read, sb->n_read, path, false);
+        if (fd == -WHY_LINK || fd == -WHY_OUTSIDE) {
+            *why = reason(sb, -fd);
+            return SANDBOX_REFUSED;
+        }
+        code = fd < 0 ? -fd : fstat(fd, &st) != 0 ? errno : 0;
+        if (fd >= 0) close(fd);
+    }
+    if (!code && S_ISDIR(st.st_mode)) return SANDBOX_DIR;
+    if (!code && S_ISREG(st.st_mode)) return SANDBOX_FILE;
+    *why = reason(sb, code ? code : WHY_NOT_REGULAR);
+    return SANDBOX_OTHER;
+}
+
+static int entry_order(const void *a, const void *b)
+{
+    return strcmp(((const SandboxEntry *)a)->name, ((const SandboxEntry *)b)->name);
+}
+
+/* Reads the entries of the open folder d into *out; 0, or an errno value. */
+static int read_entries(const Sandbox *sb, DIR *d, const char *abs, SandboxList *out)
+{
+    int cap = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) return errno;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 16;
+            out->items = nn_realloc(out->items, (size_t)cap * sizeof *out->items);
+        }
+        SandboxEntry *it = &out->items[out->count++];
+        it->name = nn_strndup(e->d_name, strlen(e->d_name));
+        it->why = NULL;
+        it->kind = entry_kind(sb, dirfd(d), abs, e->d_name, &it->why);
+    }
+}
+
+bool sandbox_list(const Sandbox *sb, const char *name, SandboxList *out, char *why,
+                  size_t whylen)
+{
+    out->items = NULL;
+    out->count = 0;
+    char abs[PATH_MAX] = "/", there[PATH_MAX];
+    int fd = open_folder(sb, name, abs);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    int code = fd < 0 ? -fd : !d ? errno : read_entries(sb, d, abs, out);
+    if (d) closedir(d);
+    else if (fd >= 0) close(fd);
+    if (code) {
+        sandbox_list_free(out);
+        explain(sb, code, false, why, whylen);
+        if (code == ENOENT && sb && beside_script(sb, name, true, there, sizeof there))
+            add_hint(why, whylen, there);
+        return false;
+    }
+    if (out->count) qsort(out->items, (size_t)out->count, sizeof *out->items, entry_order);
+    return true;
+}
+
+void sandbox_list_free(SandboxList *list)
+{
+    for (int i = 0; i < list->count; i++) {
+        nn_free(list->items[i].name);
+        nn_free(list->items[i].why);
+    }
+    nn_free(list->items);
+    list->items = NULL;
+    list->count = 0;
 }
 
 /* ---- the allowed folders ---------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* sandbox.h — the one policy for opening named files (`nn --sandbox`). Every place that reads
- * or writes a file a script or the command line names (csv, split's row file, load, resume,
- * save, --plot, --html, nn_run_file, nn_save_session) asks here first.
+ * or writes a file a script or the command line names (csv, split's row file, images' folders
+ * and files, load, resume, save, --plot, --html, nn_run_file, nn_save_session) asks here
+ * first.
  *
  * Off (the default), everything is allowed, as the caller would open it; only the message for
  * a missing relative name gains a hint when the name exists beside the script.
@@ -78,6 +79,38 @@ bool sandbox_write(const Sandbox *sb, const char *name, SandboxFile *f, char *er
 /* Releases f. With msg (NULL when the use of f succeeded: no message was written), first puts
  * f's name back where the message, built from f->path, quotes that path. */
 void sandbox_done(SandboxFile *f, char *msg, size_t msglen);
+
+/* What an entry of a listed folder is, as opening it through the policy would find it. */
+typedef enum SandboxKind {
+    SANDBOX_FILE,           /* a regular file */
+    SANDBOX_DIR,            /* a folder */
+    SANDBOX_OTHER,          /* a device, a pipe, a socket, a link to nothing: `why` says */
+    SANDBOX_REFUSED,        /* a symbolic link the policy does not follow: `why` says */
+} SandboxKind;
+
+typedef struct SandboxEntry {
+    char *name;             /* the entry's name in its folder, owned */
+    SandboxKind kind;
+    char *why;              /* OTHER, REFUSED: the reason, to follow "cannot open 'PATH': "
+                               (owned); else NULL */
+} SandboxEntry;
+
+typedef struct SandboxList {
+    SandboxEntry *items;    /* owned, sorted by name in byte order (strcmp) */
+    int count;
+} SandboxList;
+
+/* The entries of the folder `name` (all but "." and ".."), under the rules of sandbox_read: on,
+ * the folder must lie under a read folder, reached without a link out; a symbolic link among
+ * its entries is followed only as a read of it would be (else it is REFUSED, whatever it
+ * points to, so nothing outside is looked at); off (or sb NULL), links are followed. True
+ * with *out filled (free it with sandbox_list_free); false with the reason in `why` (to
+ * follow "cannot open 'NAME': "), the hint for a missing relative name beside the script as
+ * sandbox_read gives it, and *out empty. A file the listing named may be gone or changed
+ * when it is read: open each entry with sandbox_read, which checks it again. */
+bool sandbox_list(const Sandbox *sb, const char *name, SandboxList *out, char *why,
+                  size_t whylen);
+void sandbox_list_free(SandboxList *list);
 
 /* `path` made absolute against `cwd` (absolute, ignored when path is), with empty and "."
  * names dropped and each ".." removing the name before it (none above "/"), as text: "/" or

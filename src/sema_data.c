@@ -1,7 +1,7 @@
 /* sema_data.c — checks data sets: `let` of a data function (the rows of src/datafns.def: csv,
- * the generated sets, split, normalize), and printing a model or a data set, or a data set's
- * class names. csv files and row lists are read here, while checking, so a bad file is a
- * compile error. Stands on sema_args.c. */
+ * images, the generated sets, split, normalize), and printing a model or a data set, or a data
+ * set's class names. csv files, image folders and row lists are read here, while checking, so
+ * a bad file is a compile error. Stands on sema_args.c. */
 #include "sema_data.h"
 
 #include "sema_args.h"
@@ -84,8 +84,8 @@ static Symbol *data_arg(Sema *s, AstNode *e, const char *fn)
             return NULL;
         }
     }
-    sema_error(s, e ? e->span : (Span){ 0 }, "'%s' takes data sets (made by csv, split, "
-               "normalize or a generator such as moons)", fn);
+    sema_error(s, e ? e->span : (Span){ 0 }, "'%s' takes data sets (made by csv, images, "
+               "split, normalize or a generator such as moons)", fn);
     return NULL;
 }
 
@@ -109,6 +109,8 @@ struct DataFnRow {
 
 static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
                       const AstList *names);
+static bool check_images(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                         const AstList *names);
 static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
                       const AstList *names);
 static bool check_split(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
@@ -127,6 +129,35 @@ static const char *const csv_what[] = { "a file name", "the name of the target c
 static const ArgForm csv_args = { csv_specs, 3, 1, 1, csv_what, NULL,
                                   "csv(\"iris.csv\", target = \"species\")" };
 
+/* images("FOLDER", shape = [C, H, W]) */
+static const ArgSpec images_specs[] = {
+    { "folder", ARG_STRING, true, 0, 0, 0, false, false, NULL },
+    { "shape", ARG_SHAPE, false, 0, 0, 0, false, false, NULL },
+};
+static const char *const images_what[] = { "a folder name", "the shape of one image" };
+static const ArgForm images_args = { images_specs, 2, 1, 1, images_what, NULL,
+                                     "images(\"digits\", shape = [1, 8, 8])" };
+
+/* A list of sizes (shape = [1, 8, 8], the shape of `what`) into *out, and the number of values
+ * it holds into *size (a double: a product of sizes can overflow an integer). */
+static bool read_shape(Sema *s, AstNode *v, const char *what, Shape *out, double *size)
+{
+    if (v->kind != AST_TENSOR || v->u.list.count < 1 || v->u.list.count > NN_MAX_RANK - 1) {
+        sema_error(s, v->span, "'shape' is the shape of %s, a list of up to %d sizes: shape = "
+                   "[1, 8, 8] (channels, height, width)", what, NN_MAX_RANK - 1);
+        return false;
+    }
+    *out = shape_scalar();
+    *size = 1;
+    for (size_t i = 0; i < v->u.list.count; i++) {
+        long d;
+        if (!sema_const_int(s, v->u.list.items[i], "a size", 1, 1e6, &d)) return false;
+        out->dim[out->rank++] = (int)d;
+        *size *= (double)d;
+    }
+    return true;
+}
+
 /* shape = [1, 8, 8]: each row of features is one example of that shape (an image of C
  * channels of H x W pixels, row by row, as PyTorch lays it out); absent: [features]. */
 static bool csv_shape(Sema *s, AstNode *v, int features, Shape *out)
@@ -135,25 +166,36 @@ static bool csv_shape(Sema *s, AstNode *v, int features, Shape *out)
     out->rank = 1;
     out->dim[0] = features;
     if (!v) return true;
-    if (v->kind != AST_TENSOR || v->u.list.count < 1 || v->u.list.count > NN_MAX_RANK - 1) {
-        sema_error(s, v->span, "'shape' is the shape of one row's features, a list of up to %d "
-                   "sizes: shape = [1, 8, 8] (channels, height, width)", NN_MAX_RANK - 1);
-        return false;
-    }
-    double size = 1;    /* (in double: a product of sizes can overflow an integer) */
-    out->rank = 0;
-    for (size_t i = 0; i < v->u.list.count; i++) {
-        long d;
-        if (!sema_const_int(s, v->u.list.items[i], "a size", 1, 1e6, &d)) return false;
-        out->dim[out->rank++] = (int)d;
-        size *= (double)d;
-    }
+    double size;
+    if (!read_shape(s, v, "one row's features", out, &size)) return false;
     if (size != features) {
         char buf[64];
         sema_error(s, v->span, "the rows have %d features, but the shape %s holds %.0f",
                    features, shape_str(out, buf, sizeof buf), size);
         return false;
     }
+    return true;
+}
+
+/* images' shape = [...]: the shape of one example, any that holds an image's C x H x W values
+ * (in that order: [64] flattens 1 x 8 x 8 images); absent: [C, H, W]. */
+static bool images_shape(Sema *s, AstNode *v, const int dims[3], Shape *out)
+{
+    *out = shape_scalar();
+    out->rank = 3;
+    for (int i = 0; i < 3; i++) out->dim[i] = dims[i];
+    if (!v) return true;
+    double size, have = (double)dims[0] * dims[1] * dims[2];
+    Shape want;
+    if (!read_shape(s, v, "one image's values", &want, &size)) return false;
+    if (size != have) {
+        char buf[64];
+        sema_error(s, v->span, "the images are %d x %d x %d (channels x height x width: %.0f "
+                   "values), but the shape %s holds %.0f", dims[0], dims[1], dims[2], have,
+                   shape_str(&want, buf, sizeof buf), size);
+        return false;
+    }
+    *out = want;
     return true;
 }
 
@@ -182,6 +224,18 @@ static const DataFnRow data_fns[] = {
 
 /* ---- the data functions ---------------------------------------------------------------------- */
 
+/* A data set read while checking (csv, images): its values, copied into the unit's arena for
+ * lowering. */
+static void keep_values(Sema *s, SemaData *sd, DataFn fn, const Dataset *d)
+{
+    sd->fn = fn;
+    size_t nx = (size_t)d->rows * (size_t)d->features, ny = (size_t)d->rows * (size_t)d->targets;
+    sd->x = arena_alloc(s->arena, (nx ? nx : 1) * sizeof(float));
+    sd->y = arena_alloc(s->arena, (ny ? ny : 1) * sizeof(float));
+    memcpy(sd->x, d->X, nx * sizeof(float));
+    memcpy(sd->y, d->Y, ny * sizeof(float));
+}
+
 static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
                       const AstList *names)
 {
@@ -208,12 +262,7 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
         sema_note(s, call->span, "while reading the data set for '%s' here", name->u.name);
         return false;
     }
-    sd->fn = row->fn;
-    size_t nx = (size_t)d.rows * (size_t)d.features, ny = (size_t)d.rows * (size_t)d.targets;
-    sd->x = arena_alloc(s->arena, (nx ? nx : 1) * sizeof(float));
-    sd->y = arena_alloc(s->arena, (ny ? ny : 1) * sizeof(float));
-    memcpy(sd->x, d.X, nx * sizeof(float));
-    memcpy(sd->y, d.Y, ny * sizeof(float));
+    keep_values(s, sd, row->fn, &d);
     Shape sample;
     if (!csv_shape(s, v[2].node, d.features, &sample)) {
         data_free(&d);
@@ -227,6 +276,35 @@ static bool check_csv(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd
     data_free(&d);
     sd->dst[sd->n_dst++] = sym;
     return true;
+}
+
+static bool check_images(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,
+                         const AstList *names)
+{
+    ArgValue v[2];
+    if (!sema_args(s, call, row->args, row->usage, v)) return false;
+    const char *folder = v[0].text;
+    Dataset d;
+    DataError err;
+    int dims[3];
+    if (!data_read_images(s->files, folder, &s->limits, &d, dims, &err)) {
+        sema_error(s, v[0].node->span, "%s", err.msg);
+        return false;
+    }
+    Shape sample;
+    bool ok = images_shape(s, v[1].node, dims, &sample);
+    if (ok) {
+        keep_values(s, sd, row->fn, &d);
+        Symbol *sym = data_symbol(s, names->items[0], d.rows, &sample, d.features, d.targets);
+        set_classes(sym->data, d.class_names, d.n_classes);
+        char how[512];
+        snprintf(how, sizeof how, "read from %s, images of %d x %d x %d (channels x height x "
+                 "width)", folder, dims[0], dims[1], dims[2]);
+        describe(sym->data, how);
+        sd->dst[sd->n_dst++] = sym;
+    }
+    data_free(&d);
+    return ok;
 }
 
 static bool check_toy(Sema *s, AstNode *call, const DataFnRow *row, SemaData *sd,

@@ -128,7 +128,8 @@ void rt_data(Runtime *rt, const DataInstr *d, Span at)
         nn_free(sd);
         return;
     }
-    case DATA_CSV: NN_ASSERT(!"csv data is filled when compiled"); return;
+    case DATA_CSV:
+    case DATA_IMAGES: NN_ASSERT(!"csv and images data is filled when compiled"); return;
     }
     GraphNode *x = node(rt, d->dst_x[0]), *y = node(rt, d->dst_y[0]);
     NN_ASSERT(x->size == (size_t)made.rows * (size_t)made.features);

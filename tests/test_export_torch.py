@@ -18,8 +18,8 @@
 6. the helpers' names are kept from the script's (export_torch.c's reserved list).
 
 Skips (exit 77) without python3-torch; tests/install-deps.sh installs it, the suite never does.
-Everything runs in a temporary folder with a link to examples/ (the scripts' file names are
-relative), so what the examples save does not meet other tests' files."""
+Everything runs in a temporary folder with links to examples/ and tests/data/ (the scripts'
+file names are relative), so what the examples save does not meet other tests' files."""
 import os
 import re
 import shutil
@@ -53,7 +53,17 @@ def check(what, ok, detail=""):
 
 
 WORK = tempfile.mkdtemp(prefix="nn-torch-")
-os.symlink(os.path.join(ROOT, "examples"), os.path.join(WORK, "examples"))
+
+
+def link_data(folder):
+    """examples/ and tests/data/ (the image folders of tests/export/image_folder.nn) in a work
+    folder, so the scripts' relative file names find them."""
+    os.symlink(os.path.join(ROOT, "examples"), os.path.join(folder, "examples"))
+    os.makedirs(os.path.join(folder, "tests"))
+    os.symlink(os.path.join(HERE, "data"), os.path.join(folder, "tests", "data"))
+
+
+link_data(WORK)
 
 
 FOLDERS = {}     # thread -> its own work folder (two threads run the checks, see main)
@@ -382,7 +392,7 @@ def main():
     # checks are mostly waiting for python and torch to start
     second = os.path.join(WORK, "second")
     os.makedirs(second)
-    os.symlink(os.path.join(ROOT, "examples"), os.path.join(second, "examples"))
+    link_data(second)
 
     def other():
         FOLDERS[threading.get_ident()] = second

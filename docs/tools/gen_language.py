@@ -64,7 +64,7 @@ if "@@CAPI@@" in text:
     with open(os.path.join(work, "capi.c"), "w") as f:
         f.write(csrc)
     inc = os.path.join(os.path.abspath(sys.argv[4]), "include"); lib = os.path.join(os.path.dirname(nn), "libnncore.a")
-    r = subprocess.run(["cc", "-std=c11", "-Wall", "-I" + inc, "capi.c", lib, "-lm", "-o", "capi"], cwd=work)
+    r = subprocess.run(["cc", "-std=c11", "-Wall", "-I" + inc, "capi.c", lib, "-lpng16", "-lz", "-lm", "-o", "capi"], cwd=work)
     res = "" if r.returncode else subprocess.run(["./capi"], cwd=work,
                                                  stdout=subprocess.PIPE).stdout.decode().strip()
     if r.returncode or not res:

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/sandbox/run.sh NN — hostile scripts under `nn --sandbox`: no statement or option may read
 # or write outside the allowed folders. Builds a tree in a temporary folder:
-#   T/work        the current directory: the scripts, data/, out/ (the write folder of most
-#                 runs), and links out of it (to files, to a folder, to /dev/zero, into /proc)
+#   T/work        the current directory: the scripts, data/ (with folders of images), out/ (the
+#                 write folder of most runs), and links out of it (to files, to a folder, to
+#                 /dev/zero, into /proc)
 #   T/outside     secrets (SECRET_... texts), a valid checkpoint, a victim file to overwrite
 #   T/students    alice/ (a script's folder outside the current directory) and bob/
 # then runs
@@ -51,6 +52,22 @@ ln -s data/ok.csv inner_link.csv
 ln -s ../../outside/victim.safetensors out/victim.safetensors
 ln -s ../../outside out/link_dir
 mkfifo fifo.csv
+# image folders for images(...): data/imgs has a class folder and an image reached through
+# links that stay inside; data/imgs_class_out a class folder that links out, data/imgs_file_out
+# an image that links out, data/imgs_fifo a pipe among its images (none may be opened)
+mkdir -p "$T/outside/imgs/SECRET_CLASS" data/imgs/a data/imgs_src/b data/imgs_class_out/a \
+    data/imgs_file_out/a data/imgs_fifo/a
+printf 'P2 1 1 9 9\n' >"$T/outside/imgs/SECRET_CLASS/SECRET_IMAGE.pgm"
+printf 'P2 2 1 255 0 255\n' >data/imgs/a/x.pgm
+printf 'P2 2 1 255 255 0\n' >data/imgs_src/b/y.pgm
+ln -s ../imgs_src/b data/imgs/b
+ln -s ../../imgs_src/b/y.pgm data/imgs/a/z.pgm
+printf 'P2 1 1 1 1\n' >data/imgs_class_out/a/x.pgm
+ln -s ../../../outside/imgs/SECRET_CLASS data/imgs_class_out/b
+printf 'P2 1 1 1 1\n' >data/imgs_file_out/a/x.pgm
+ln -s ../../../../outside/imgs/SECRET_CLASS/SECRET_IMAGE.pgm data/imgs_file_out/a/y.pgm
+printf 'P2 1 1 1 1\n' >data/imgs_fifo/a/x.pgm
+mkfifo data/imgs_fifo/a/y.pgm
 printf 'a,y\n1,2\n' >"$T/students/alice/data.csv"
 printf 'SECRET_BOB,y\n1,2\n' >"$T/students/bob/data.csv"
 cp "$here/script_folder/hw.nn" "$T/students/alice/hw.nn"
@@ -92,6 +109,9 @@ expect 2 "cannot open 'link_script.nn': it leads outside" "$nn" --sandbox link_s
 expect 2 "cannot open '../outside/secret.csv': --sandbox reads only" \
     "$nn" --sandbox -e 'let d = csv("../outside/secret.csv", target = "y")'
 expect 2 "--sandbox reads only" "$nn" --sandbox --check -e 'let d = csv("/etc/passwd", target = "y")'
+# without --sandbox a pipe among the images is not opened either (a read would wait for a writer)
+expect 2 "cannot open 'data/imgs_fifo/a/y.pgm': not a regular file" \
+    timeout 20 "$nn" -e 'let d = images("data/imgs_fifo")'
 expect 2 "--allow-write needs an existing folder, not 'no_such'" "$nn" --allow-write no_such -e '1'
 expect 2 "--allow-read needs an existing folder, not 'data/ok.csv'" \
     "$nn" --allow-read data/ok.csv -e '1'

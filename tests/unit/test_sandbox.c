@@ -358,6 +358,103 @@ static NnState *session(char *err)
     return nn;
 }
 
+/* ---- listing a folder (images) ------------------------------------------------------------ */
+
+/* The entry `name` of list, which must be there. */
+static const SandboxEntry *entry(const SandboxList *list, const char *name)
+{
+    for (int i = 0; i < list->count; i++)
+        if (strcmp(list->items[i].name, name) == 0) return &list->items[i];
+    fail_msg("no entry '%s' in the listing", name);
+    return NULL;
+}
+
+static void expect_kind(const SandboxList *list, const char *name, SandboxKind kind,
+                        const char *why_part)
+{
+    const SandboxEntry *e = entry(list, name);
+    if (e->kind != kind) fail_msg("'%s' is of kind %d, not %d", name, (int)e->kind, (int)kind);
+    if (!why_part) {
+        assert_null(e->why);
+        return;
+    }
+    assert_non_null(e->why);
+    if (!strstr(e->why, why_part)) fail_msg("'%s': '%s' does not say '%s'", name, e->why, why_part);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    Sandbox sb;
+    sandbox_init(&sb);
+    char why[512];
+    SandboxList list;
+    /* off: links are followed, the entries sorted, "." and ".." left out */
+    assert_true(sandbox_list(&sb, ".", &list, why, sizeof why));
+    for (int i = 1; i < list.count; i++)
+        assert_true(strcmp(list.items[i - 1].name, list.items[i].name) < 0);
+    for (int i = 0; i < list.count; i++) assert_true(list.items[i].name[0] != '.');
+    expect_kind(&list, "data", SANDBOX_DIR, NULL);
+    expect_kind(&list, "in.csv", SANDBOX_FILE, NULL);
+    expect_kind(&list, "up.csv", SANDBOX_FILE, NULL);
+    expect_kind(&list, "updir", SANDBOX_DIR, NULL);
+    expect_kind(&list, "zero.csv", SANDBOX_OTHER, "not a regular file");
+    expect_kind(&list, "fifo.csv", SANDBOX_OTHER, "not a regular file");
+    sandbox_list_free(&list);
+    assert_int_equal(list.count, 0);
+    assert_true(sandbox_list(&sb, "../outside", &list, why, sizeof why));
+    expect_kind(&list, "secret.csv", SANDBOX_FILE, NULL);
+    sandbox_list_free(&list);
+    assert_false(sandbox_list(&sb, "data/ok.csv", &list, why, sizeof why));
+    assert_string_equal(why, "Not a directory");
+    assert_false(sandbox_list(&sb, "fifo.csv", &list, why, sizeof why));   /* no waiting */
+    assert_false(sandbox_list(NULL, "no_such", &list, why, sizeof why));
+    assert_string_equal(why, "No such file or directory");
+    assert_null(list.items);
+
+    /* on: a link is followed only where a read of it would be, and refused as such a read */
+    char err[256];
+    assert_true(sandbox_enable(&sb, err, sizeof err));
+    assert_true(sandbox_list(&sb, ".", &list, why, sizeof why));
+    expect_kind(&list, "data", SANDBOX_DIR, NULL);
+    expect_kind(&list, "in.csv", SANDBOX_FILE, NULL);
+    expect_kind(&list, "absin.csv", SANDBOX_FILE, NULL);
+    expect_kind(&list, "up.csv", SANDBOX_REFUSED, "through a symbolic link");
+    expect_kind(&list, "abs.csv", SANDBOX_REFUSED, "through a symbolic link");
+    expect_kind(&list, "updir", SANDBOX_REFUSED, "through a symbolic link");
+    expect_kind(&list, "zero.csv", SANDBOX_REFUSED, "through a symbolic link");
+    expect_kind(&list, "fifo.csv", SANDBOX_OTHER, "not a regular file");
+    sandbox_list_free(&list);
+    assert_true(sandbox_list(&sb, "./data/../data", &list, why, sizeof why));
+    assert_int_equal(list.count, 1);
+    expect_kind(&list, "ok.csv", SANDBOX_FILE, NULL);
+    sandbox_list_free(&list);
+    const char *refused[][2] = {
+        { "../outside", "--sandbox reads only under" },
+        { "/proc/self/cwd/../outside", "--sandbox reads only under" },
+        { "/etc", "--sandbox reads only under" },
+        { "updir", "through a symbolic link" },
+        { "data/ok.csv", "Not a directory" },
+        { "no_such", "No such file or directory" },
+    };
+    for (size_t i = 0; i < NN_ARRAY_LEN(refused); i++) {
+        if (sandbox_list(&sb, refused[i][0], &list, why, sizeof why))
+            fail_msg("'%s' was listed", refused[i][0]);
+        if (!strstr(why, refused[i][1]))
+            fail_msg("'%s': '%s' does not say '%s'", refused[i][0], why, refused[i][1]);
+        assert_null(list.items);
+    }
+    /* the hint for a folder beside the script */
+    sb.script = "sub/script.nn";
+    assert_true(mkdir("sub/pics", 0755) == 0);
+    assert_false(sandbox_list(&sb, "pics", &list, why, sizeof why));
+    assert_string_equal(why, "No such file or directory; it is beside the script, as "
+                             "'sub/pics' (file names are relative to the current directory)");
+    assert_true(rmdir("sub/pics") == 0);
+    sb.script = NULL;
+    sandbox_free(&sb);
+}
+
 static void test_api(void **state)
 {
     (void)state;
@@ -430,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_off_passes_names_on),
         cmocka_unit_test(test_hint_in_the_sandbox),
         cmocka_unit_test(test_swapped_link),
+        cmocka_unit_test(test_list),
         cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -48,7 +48,7 @@ syn keyword nnFunction   conv2d conv1d maxpool2d avgpool2d layernorm batchnorm
 syn keyword nnFunction   mse l1 bce bce_logits cross_entropy accuracy
 syn keyword nnFunction   max min maximum minimum clamp where reshape concat stack one_hot detach
 syn keyword nnFunction   l2 params dense input flatten summary labels
-syn keyword nnData       csv split normalize xor circles moons spirals blobs
+syn keyword nnData       csv images split normalize xor circles moons spirals blobs
 syn keyword nnOptimizer  sgd adam adamw rmsprop uniform normal
 syn keyword nnOptimizer  cosine step_decay linear exponential warmup one_cycle
 
