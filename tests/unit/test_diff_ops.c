@@ -370,14 +370,14 @@ static int run_case(const Case *c, double *worst)
     bad += compare(c, "output", &yn->shape, yn->value, &c->out, &c->out_err, worst);
     for (int i = 0; i < c->n_in && !bad; i++) {
         if (!c->grad[i].v) continue;
-        char what[32];
+        char what[48];
         snprintf(what, sizeof what, "gradient of input %d", i);
         bad += compare(c, what, &c->in[i].shape, graph_node(&g, ids[i])->grad, &c->grad[i],
                        &c->grad_err[i], worst);
     }
     for (int i = 0; i < c->n_in && !bad; i++) {
         if (!c->after[i].v) continue;
-        char what[32];
+        char what[48];
         snprintf(what, sizeof what, "input %d after the passes", i);
         bad += compare(c, what, &c->in[i].shape, graph_node(&g, ids[i])->value, &c->after[i],
                        NULL, worst);
