@@ -12,7 +12,7 @@
    a run of k batches, nn's checkpoint against train.py's;
 4. under `torchrun --nproc_per_node=2` on the CPU (gloo, loopback) the digits train.py trains
    and writes a checkpoint that nn loads and evaluates;
-5. a conv net saved by nn loads into the PyTorch module of it with load_state_dict, and the
+5. a conv net with batchnorm saved by nn loads into the PyTorch module of it with load_state_dict, and the
    README's walk-through ("When you outgrow nn") runs as written: export, torchrun, the
    weights back into nn, ONNX, onnxruntime;
 6. the helpers' names are kept from the script's (export_torch.c's reserved list).
@@ -319,6 +319,7 @@ let train_set, test_set = split(digits, 0.8)
 model net {
   input(1, 8, 8)
   conv2d(1, 4, 3, padding = 1)
+  batchnorm
   relu
   avgpool2d(2)
   conv2d(6, 2, stride = 2)
@@ -340,8 +341,8 @@ print net(rand(2, 1, 8, 8))
 
 def state_dict(work):
     """A conv net saved by nn loads into train.py's class of it with load_state_dict (through
-    state_dict_of, which names nn's W and b as PyTorch's weight and bias) and gives nn's
-    outputs for the same images."""
+    state_dict_of, which names nn's W and b as PyTorch's weight and bias, and keeps
+    batchnorm's running statistics) and gives nn's outputs for the same images."""
     script = os.path.join(work, "state_dict.nn")
     with open(script, "w") as f:
         f.write(STATE_DICT_SCRIPT)
@@ -360,7 +361,8 @@ with torch.no_grad():
 """ % path
     r = subprocess.run([PY, "-c", check_code], capture_output=True, text=True, cwd=WORK,
                        timeout=600)
-    check("a conv net saved by nn loads into its PyTorch module with load_state_dict and "
+    check("a conv net with batchnorm saved by nn loads into its PyTorch module with "
+          "load_state_dict and "
           "gives nn's outputs", p.returncode == 0 and r.returncode == 0
           and numbers_close(r.stdout, p.stdout), "nn:\n%s%s\ntorch:\n%s%s" %
           (p.stdout, p.stderr, r.stdout, r.stderr[-2000:]))
