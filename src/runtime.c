@@ -61,6 +61,7 @@ void rt_free(Runtime *rt)
     for (uint32_t i = 0; i < rt->popt_count; i++) popt_release(rt, &rt->popt[i]);
     nn_free(rt->popt);
     nn_free(rt->pass_grads);
+    nn_free(rt->pass_stats_saved);
     nn_free(rt->journal);
     train_scratch_free(&rt->train);
     for (int i = 0; i < rt->n_units_seen; i++) {
@@ -221,6 +222,7 @@ static void keep_grads(Runtime *rt, const uint32_t *params, int n, bool restore)
 
 void rt_undo_statement(Runtime *rt, bool whole)
 {
+    rt_restore_stats(rt);
     if (rt->pass_params) keep_grads(rt, rt->pass_params, rt->pass_n_params, true);
     rt->pass_params = NULL;
     rt->rng = whole ? rt->stmt_rng : rt->pass_rng;
@@ -567,12 +569,57 @@ static bool grads_finite(Runtime *rt, const uint32_t *ids, int n)
     return true;
 }
 
+/* ---- running statistics: what a failed pass puts back ------------------------------------------
+ * A training pass of a batchnorm op moves its running statistics (buffers, inputs 3 and 4) as
+ * it goes; a pass that fails (an inf or NaN, which the checked pass that finds it would move
+ * them by again) leaves them as they were before it. */
+
+/* Copies the statistics the plan's batchnorm ops move into `saved` (restore = false), or
+ * back; returns how many floats that is (saved NULL: only counts). */
+static size_t copy_stats(Runtime *rt, const Plan *plan, float *saved, bool restore)
+{
+    size_t k = 0;
+    for (uint32_t i = 0; i < plan->count; i++) {
+        const GraphNode *n = graph_node(&rt->graph, plan->ids[i]);
+        if (n->op != OP_BATCHNORM) continue;
+        for (int b = 3; b < 5; b++) {
+            GraphNode *buf = graph_node(&rt->graph, n->in[b]);
+            if (saved && restore) memcpy(buf->value, saved + k, buf->size * sizeof(float));
+            else if (saved) memcpy(saved + k, buf->value, buf->size * sizeof(float));
+            k += buf->size;
+        }
+    }
+    return k;
+}
+
+static void keep_stats(Runtime *rt, const Plan *plan)
+{
+    size_t n = copy_stats(rt, plan, NULL, false);
+    rt->pass_stats = n ? plan : NULL;
+    if (!n) return;
+    rt->pass_stats_saved = grow_counted(rt, rt->pass_stats_saved, &rt->pass_stats_cap, n);
+    copy_stats(rt, plan, rt->pass_stats_saved, false);
+}
+
+void rt_restore_stats(Runtime *rt)
+{
+    if (rt->pass_stats) copy_stats(rt, rt->pass_stats, rt->pass_stats_saved, true);
+    rt->pass_stats = NULL;
+}
+
 bool rt_forward(Runtime *rt, const Plan *plan, const uint32_t *roots, int n)
 {
     rt->pass_rng = rt->rng;
+    keep_stats(rt, plan);
     graph_forward(&rt->graph, plan, &rt->rng, NULL, NULL);
-    if (values_finite(rt, roots, n)) return true;
+    if (values_finite(rt, roots, n)) {
+        rt->pass_stats = NULL;
+        return true;
+    }
+    /* the same pass again, checked (pass_stats stays set: a failed pass puts them back) */
     rt->rng = rt->pass_rng;
+    rt_restore_stats(rt);
+    keep_stats(rt, plan);
     graph_forward(&rt->graph, plan, &rt->rng, rt_check_node, rt);
     return false;
 }
@@ -590,11 +637,13 @@ bool rt_pass(Runtime *rt, const RtPass *p)
         rt->pass_params = p->params;
         rt->pass_n_params = p->n_params;
     }
+    keep_stats(rt, p->plan);
     graph_forward(g, p->plan, &rt->rng, NULL, NULL);
     if (isfinite(graph_node(g, p->root)->value[0])) {      /* a scalar */
         graph_backward_seeded(g, p->plan, p->root, p->seed, NULL, NULL);
         if (grads_finite(rt, p->params, p->n_params)) {
             rt->pass_params = NULL;
+            rt->pass_stats = NULL;
             return true;
         }
         /* again from the gradients as they were (they accumulate: a checked pass would have
@@ -611,9 +660,12 @@ bool rt_pass(Runtime *rt, const RtPass *p)
     /* (pass_params stays set: the checked passes add to the gradients again, and an interrupt
      * part-way through them must put them back too) */
     rt->rng = rt->pass_rng;
+    rt_restore_stats(rt);       /* the same pass again: from the same statistics */
+    keep_stats(rt, p->plan);
     graph_forward(g, p->plan, &rt->rng, rt_check_node, rt);
     graph_backward_seeded(g, p->plan, p->root, p->seed, rt_check_node, rt);
     rt->pass_params = NULL;
+    rt_restore_stats(rt);
     return false;
 }
 

@@ -183,6 +183,10 @@ typedef struct Runtime {
                                    the unit's top level, began */
     const uint32_t *pass_params;    /* not NULL: rt_pass saved these params' gradients in */
     int pass_n_params;              /* pass_grads (an interrupt part-way puts them back) */
+    const Plan *pass_stats;     /* not NULL: the pass of this plan moves running statistics
+                                   (batchnorm's buffers), whose values before it are kept in */
+    float *pass_stats_saved;    /* ... this scratch (owned), for a failed pass to put back */
+    size_t pass_stats_cap;
 } Runtime;
 
 /* The runtime is four files in layers; each calls only the files below it:
@@ -247,6 +251,9 @@ static inline bool rt_take_interrupt(Runtime *rt)
  * part-way (the gradients a backward pass was adding to, the random numbers it drew, from the
  * start of the instruction or, when `whole`, of the top-level statement). */
 void rt_undo_statement(Runtime *rt, bool whole);
+/* Puts back the running statistics (batchnorm's buffers) as they were before the pass that
+ * failed (a non-finite value, an interrupt) moved them; nothing if none did. */
+void rt_restore_stats(Runtime *rt);
 
 /* -- output and scratch */
 /* A warning at span (and, if note is not NULL, a note at note_at). */

@@ -1214,6 +1214,7 @@ void rt_train(Runtime *rt, const TrainInstr *t, Span at)
         train_finish(&lp);
     } else {
         progress_done(&lp);
+        rt_restore_stats(rt);   /* the failed pass's running statistics are not kept either */
         if (status != RT_NONFINITE || !lp.started_epochs) rethrow_in_epoch(&lp);
         report_divergence(&lp);
     }
