@@ -100,6 +100,9 @@ typedef struct Gemm {
     const float *b;     /* B[p,j] = b_trans ? b[j*ldb + p] : b[p*ldb + j] */
     size_t ldb;
     bool b_trans;
+    KernFillB fill;     /* if not NULL, B is not stored: fill(fill_ctx, ...) writes its blocks */
+    void *fill_ctx;
+    size_t fill_j0;     /* B's column 0 is column fill_j0 of fill's matrix (a part of C) */
     float *c;           /* C[i,j] = c_trans ? c[j*ldc + i] : c[i*ldc + j] */
     size_t ldc;
     bool c_trans;
@@ -367,7 +370,7 @@ static ALWAYS_INLINE TARGET_AVX2 void pack_bt_x86(float *dst, const float *src, 
             for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = s[p];
         }
         for (size_t p = 0; w < NR && p < kc; p++)
-            memset(dst + p * NR + w, 0, (NR - w) * sizeof *dst);
+            for (size_t jj = w; jj < NR; jj++) dst[p * NR + jj] = 0;   /* no call per row */
         dst += kc * NR;
     }
 }
@@ -598,7 +601,7 @@ static void pack_b_rows(float *dst, const float *src, size_t ld, size_t kc, size
         size_t w = nc - j0 < NR ? nc - j0 : NR;
         for (size_t p = 0; p < kc; p++) {
             memcpy(dst + p * NR, src + p * ld + j0, w * sizeof *dst);
-            if (w < NR) memset(dst + p * NR + w, 0, (NR - w) * sizeof *dst);
+            for (size_t jj = w; jj < NR; jj++) dst[p * NR + jj] = 0;   /* no call per row */
         }
         dst += kc * NR;
     }
@@ -651,7 +654,7 @@ static void run_tile(const Kern *K, const Gemm *g, Tile *t, size_t i0, size_t j0
  * The row length is ldb, which is n except in a part cut from C's columns (threads). */
 static bool want_pack_b(const Gemm *g)
 {
-    return g->b_trans || (g->m >= 96 && g->ldb >= 768);
+    return g->fill || g->b_trans || (g->m >= 96 && g->ldb >= 768);
 }
 
 /* Whether to copy column-stored A into a contiguous panel: when enough panels of B reuse it. */
@@ -673,13 +676,28 @@ typedef struct Block {
 static void block_pack_b(const Kern *K, const Gemm *g, const Block *bk, Work *w)
 {
     const size_t NR = (size_t)K->nr, full = bk->nc - bk->nc % NR;
-    if (bk->pack_b && g->b_trans)
+    if (g->fill)
+        g->fill(g->fill_ctx, w->b, bk->pc, bk->kc, g->fill_j0 + bk->jc, bk->nc, NR);
+    else if (bk->pack_b && g->b_trans)
         K->pack_bt(w->b, g->b + bk->jc * g->ldb + bk->pc, g->ldb, bk->kc, bk->nc);
     else if (bk->pack_b)
         pack_b_rows(w->b, g->b + bk->pc * g->ldb + bk->jc, g->ldb, bk->kc, bk->nc, K->nr);
     else if (full < bk->nc)
         pack_b_rows(w->b, g->b + bk->pc * g->ldb + bk->jc + full, g->ldb, bk->kc,
                     bk->nc - full, K->nr);
+}
+
+/* dst[0 .. n) <- src[0 .. n) in blocks of constant size, which compile to vector moves: a
+ * memcpy of variable length becomes `rep movs`, whose start-up costs more than copying the
+ * short rows of A here (25 to 256 floats). */
+static inline void copy_row(float *dst, const float *src, size_t n)
+{
+    for (; n >= 16; n -= 16, dst += 16, src += 16) memcpy(dst, src, 16 * sizeof *dst);
+    if (n >= 8) memcpy(dst, src, 8 * sizeof *dst), n -= 8, dst += 8, src += 8;
+    if (n >= 4) memcpy(dst, src, 4 * sizeof *dst), n -= 4, dst += 4, src += 4;
+    if (n >= 1) dst[0] = src[0];    /* not a loop, which gcc would turn into memcpy */
+    if (n >= 2) dst[1] = src[1];
+    if (n >= 3) dst[2] = src[2];
 }
 
 /* The tile's A: mr rows from ic over the block's steps, copied unless it can be read in
@@ -699,7 +717,7 @@ static void tile_a(const Kern *K, const Gemm *g, const Block *bk, size_t ic, Til
         t->lda = 1;
     } else {
         for (size_t i = 0; i < mr; i++)
-            memcpy(w->a + i * KC, g->a + (ic + i) * g->lda + pc, bk->kc * sizeof(float));
+            copy_row(w->a + i * KC, g->a + (ic + i) * g->lda + pc, bk->kc);
         t->a = w->a;
         t->lda = 0;
     }
@@ -847,7 +865,7 @@ static Gemm gemm_transposed(const Gemm *g)
 static bool want_transposed(const Kern *K, const Gemm *g)
 {
     const size_t NR = (size_t)K->nr;
-    if (g->b_trans) return false;
+    if (g->b_trans || g->fill) return false;
     if (g->a_cols) return g->n < NR / 2 && g->m > g->n;
     return g->n <= NR / 4 && g->m >= 4 * NR;
 }
@@ -936,7 +954,8 @@ static void split_part(void *ctx, int part)
         g.m = hi - lo;
     } else {
         if (hi > g.n) hi = g.n;
-        g.b += g.b_trans ? lo * g.ldb : lo;
+        if (g.fill) g.fill_j0 += lo;
+        else g.b += g.b_trans ? lo * g.ldb : lo;
         g.c += g.c_trans ? lo * g.ldc : lo;
         g.n = hi - lo;
     }
@@ -969,23 +988,27 @@ static int threads_for(const Gemm *g, int threads)
     return threads;
 }
 
-/* kern_gemm on the path K: empty cases, then the small loop or the blocked loops, on threads
- * as threads_for says, or cut into exactly `parts` parts if parts > 0 (kern_gemm_parts). */
-static void gemm(const Kern *K, int parts, bool trans_a, bool trans_b, const float *A,
-                 const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate)
+/* kern_gemm on the path K, B stored or made by fill (kern_matmul_fill): empty cases, then the
+ * small loop (B stored) or the blocked loops, on threads as threads_for says, or cut into
+ * exactly `parts` parts if parts > 0 (kern_gemm_parts). */
+static void gemm_filled(const Kern *K, int parts, bool trans_a, bool trans_b, const float *A,
+                        const float *B, KernFillB fill, void *fill_ctx, size_t fill_j0,
+                        float *C, size_t ldc, size_t m, size_t k, size_t n, bool accumulate)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) {
-        if (!accumulate) memset(C, 0, m * n * sizeof *C);
+        for (size_t i = 0; !accumulate && i < m; i++) memset(C + i * ldc, 0, n * sizeof *C);
         return;
     }
     Gemm g = {
         .a = A, .lda = trans_a ? m : k, .a_cols = trans_a,
         .b = B, .ldb = trans_b ? k : n, .b_trans = trans_b,
-        .c = C, .ldc = n, .c_trans = false,
+        .fill = fill, .fill_ctx = fill_ctx, .fill_j0 = fill_j0,
+        .c = C, .ldc = ldc, .c_trans = false,
         .m = m, .k = k, .n = n, .accumulate = accumulate,
     };
-    if (parts == 0 && m <= SMALL_WORK && k <= KC && n <= SMALL_WORK && m * k * n <= SMALL_WORK) {
+    if (parts == 0 && !fill && m <= SMALL_WORK && k <= KC && n <= SMALL_WORK &&
+        m * k * n <= SMALL_WORK) {
         K->small(&g);
         return;
     }
@@ -996,6 +1019,12 @@ static void gemm(const Kern *K, int parts, bool trans_a, bool trans_b, const flo
         parts = threads > 1 ? threads * PARTS_PER_THREAD : 1;
     }
     gemm_blocked(K, &g, threads, parts);
+}
+
+static void gemm(const Kern *K, int parts, bool trans_a, bool trans_b, const float *A,
+                 const float *B, float *C, size_t m, size_t k, size_t n, bool accumulate)
+{
+    gemm_filled(K, parts, trans_a, trans_b, A, B, NULL, NULL, 0, C, n, m, k, n, accumulate);
 }
 
 void kern_gemm(KernIsa isa, bool trans_a, bool trans_b, const float *A, const float *B,
@@ -1026,4 +1055,12 @@ void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k
                     bool accumulate)
 {
     gemm(kern_of(kern_isa_best()), 0, true, false, A, B, C, m, k, n, accumulate);
+}
+
+void kern_matmul_fill(const float *A, KernFillB fill, void *ctx, size_t j0, float *C, size_t ldc,
+                      size_t m, size_t k, size_t n, bool accumulate)
+{
+    NN_ASSERT(ldc >= n);
+    gemm_filled(kern_of(kern_isa_best()), 0, false, false, A, NULL, fill, ctx, j0, C, ldc, m, k,
+                n, accumulate);
 }

@@ -55,6 +55,20 @@ void kern_matmul_bt(const float *A, const float *B, float *C, size_t m, size_t k
 void kern_matmul_at(const float *A, const float *B, float *C, size_t m, size_t k, size_t n,
                     bool accumulate);
 
+/* Writes the kc x nc block of B at (p0, j0) in the form the blocked loops read: panels of nr
+ * columns, panel q at dst + q kc nr, its element [p, jj] (B[p0 + p, j0 + q nr + jj]) at
+ * p nr + jj, and zeros past nc in the last panel. kc <= KERN_KBLOCK, nc <= 256, nr <= 32. */
+typedef void (*KernFillB)(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, size_t nc,
+                          size_t nr);
+/* kern_matmul where B[k,n] is not stored but made on the fly, block by block, by fill(ctx,
+ * ...) straight into the copy the products would have made of it (a convolution's windows:
+ * ops_conv.c): each block of B once per block of C rows, so once when m <= 192 (or k <= 256).
+ * B is columns [j0, j0 + n) of fill's matrix, and C's rows are ldc >= n apart (a block of
+ * columns of a wider C). The same bits as kern_matmul on the matrix fill describes. On threads
+ * like kern_matmul: fill is then called on several threads at once, for different blocks. */
+void kern_matmul_fill(const float *A, KernFillB fill, void *ctx, size_t j0, float *C, size_t ldc,
+                      size_t m, size_t k, size_t n, bool accumulate);
+
 /* The most threads kern_set_threads accepts. */
 #define KERN_MAX_THREADS 64
 

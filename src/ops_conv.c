@@ -1,11 +1,14 @@
 /* ops_conv.c — convolution and pooling over a batch of images [N, C, H, W] (ops_conv.h).
  *
  * conv2d(x, W, b): out[n,o,i,j] = b[o] + Σ_c Σ_u Σ_v W[o,c,u,v] × x[n,c, i·s + u − p, j·s + v − p]
- * (x is 0 outside the image: zero padding p; stride s). Each image is unfolded into the
- * matrix of its receptive fields ("im2col": a column per output pixel, a row per weight), so
- * the sums are one matrix product W[O, C·KH·KW] @ cols[C·KH·KW, OH·OW] through the kernels
- * every product uses. The gradient is products too: ∂W += ∂out @ colsᵀ, ∂cols = Wᵀ @ ∂out,
- * folded back onto the image (each input pixel gets the sum over the windows that saw it).
+ * (x is 0 outside the image: zero padding p; stride s). For each image the sums are one matrix
+ * product W[O, C·KH·KW] @ cols[C·KH·KW, OH·OW], cols being the matrix of its receptive fields
+ * ("im2col": a column per output pixel, a row per weight), through the kernels every product
+ * uses. The gradient is products too: ∂W += ∂out @ colsᵀ, ∂cols = Wᵀ @ ∂out, folded back onto
+ * the image (each input pixel gets the sum over the windows that saw it). cols is never stored:
+ * the products' packing step copies the windows from the image straight into the panels it
+ * computes from (kern_matmul_fill, fill_cols and fill_cols_t below), so each window element is
+ * copied once, where an unfolded matrix cost a copy into it and a copy out of it.
  *
  * maxpool2d passes each window's largest value, and its gradient to that element alone (the
  * first of equal ones, as PyTorch); avgpool2d passes the mean, and a 1/(KH·KW) share of the
@@ -13,7 +16,9 @@
 #include "ops_conv.h"
 
 #include "graph.h"
+#include "fpmode.h"
 #include "kernels.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -81,7 +86,7 @@ bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, St
     at->kernel[0] = w->dim[2];
     at->kernel[1] = w->dim[3];
     if (!windows(op, x, at, w->dim[0], out, err)) return false;
-    /* one image's unfolded windows (im2col's scratch): C·KH·KW rows of OH·OW */
+    /* one image's unfolded windows (the input gradient's scratch): C·KH·KW rows of OH·OW */
     double cells = (double)x->dim[1] * w->dim[2] * w->dim[3] * out->dim[2] * out->dim[3];
     if (cells > CONV_MAX_SCRATCH) {
         sb_printf(err, "'%s' of these images would unfold each into %.0f numbers (its windows "
@@ -132,41 +137,205 @@ static long at_in(size_t out, size_t k, size_t stride, size_t pad, size_t n)
 static void inside(const Conv *c, size_t v, size_t *j0, size_t *j1)
 {
     long lo = (long)c->PW - (long)v, hi = (long)c->W + (long)c->PW - (long)v;   /* j·s in [lo, hi) */
-    long first = lo <= 0 ? 0 : (lo + (long)c->SW - 1) / (long)c->SW;
-    long end = hi <= 0 ? 0 : (hi + (long)c->SW - 1) / (long)c->SW;
+    long s = (long)c->SW;   /* 1 mostly: no division then (this runs for every row of cols) */
+    long first = lo <= 0 ? 0 : s == 1 ? lo : (lo + s - 1) / s;
+    long end = hi <= 0 ? 0 : s == 1 ? hi : (hi + s - 1) / s;
     *j0 = (size_t)(first < (long)c->OW ? first : (long)c->OW);
     *j1 = (size_t)(end < (long)c->OW ? end : (long)c->OW);
     if (*j1 < *j0) *j1 = *j0;
 }
 
-/* cols[K, P] of one image x[C, H, W]: row (c, u, v), column (i, j) is x[c, i·s + u − p, ...]
- * (0 in the padding). Each output row's run of inside columns is one copy (stride 1) or one
- * strided loop; the padding's columns are zeros. */
-static void im2col(const Conv *c, const float *x, float *cols)
+/* dst[0 .. n) <- src[0 .. n) and zeros, for the short runs of a convolution's windows: in
+ * blocks of constant size, which the compiler turns into a few moves, where memcpy and memset
+ * would be a library call each (most runs are 5 to 30 floats). */
+static inline void copy_run(float *dst, const float *src, size_t n)
 {
-    for (size_t ch = 0; ch < c->C; ch++)
-        for (size_t u = 0; u < c->KH; u++)
-            for (size_t v = 0; v < c->KW; v++) {
-                float *row = cols + ((ch * c->KH + u) * c->KW + v) * c->P;
-                size_t j0, j1;
-                inside(c, v, &j0, &j1);
-                for (size_t i = 0; i < c->OH; i++) {
-                    float *dst = row + i * c->OW;
-                    long r = at_in(i, u, c->SH, c->PH, c->H);
-                    if (r < 0) {
-                        memset(dst, 0, c->OW * sizeof *dst);
+    for (; n >= 8; n -= 8, dst += 8, src += 8) memcpy(dst, src, 8 * sizeof *dst);
+    if (n >= 4) memcpy(dst, src, 4 * sizeof *dst), n -= 4, dst += 4, src += 4;
+    /* not a loop, which gcc would turn back into a call of memcpy */
+    if (n >= 1) dst[0] = src[0];
+    if (n >= 2) dst[1] = src[1];
+    if (n >= 3) dst[2] = src[2];
+}
+
+static inline void zero_run(float *dst, size_t n)
+{
+    static const float zeros[8];
+    for (; n >= 8; n -= 8, dst += 8) memcpy(dst, zeros, sizeof zeros);
+    if (n >= 4) memcpy(dst, zeros, 4 * sizeof *dst), n -= 4, dst += 4;
+    if (n >= 1) dst[0] = 0;
+    if (n >= 2) dst[1] = 0;
+    if (n >= 3) dst[2] = 0;
+}
+
+/* (c, u, v) <- the next element of a window, in the order of W's dims: no division per step. */
+static inline void next_weight(const Conv *c, size_t *ch, size_t *u, size_t *v)
+{
+    if (++*v < c->KW) return;
+    *v = 0;
+    if (++*u < c->KH) return;
+    *u = 0;
+    ++*ch;
+}
+
+/* One image's windows made on the fly for kern_matmul_fill, straight into the panels the
+ * product reads (no unfolded matrix in between): as columns (cols[K, P], forward) or as rows
+ * (cols^T [P, K], the weight's gradient). Without padding and with stride 1 (`plain`), the
+ * element (c, u, v) of the window at output pixel (i, j) is x[c·H·W + u·W + v + i·W + j]: a
+ * weight offset plus a pixel offset; otherwise window_at reads it with its bounds. */
+typedef struct Windows {
+    const Conv *c;
+    const float *x;     /* the image [C, H, W] */
+    size_t readable;    /* floats that may be read from x on: to the end of the batch */
+    bool padded;        /* some window reaches into the padding */
+} Windows;
+
+/* Image s of the batch x. */
+static Windows windows_of(const Conv *c, const float *x, size_t s)
+{
+    size_t image = c->C * c->H * c->W;
+    Windows w = { c, x + s * image, (c->N - s) * image, c->PH > 0 || c->PW > 0 };
+    return w;
+}
+
+/* dst[0 .. n) <- src[0 .. n) for the runs of a window's row (n = KW mostly, 1 to 7): one move of
+ * constant size each. */
+static inline void copy_short(float *dst, const float *src, size_t n)
+{
+    switch (n) {
+    case 1: memcpy(dst, src, 1 * sizeof *dst); break;
+    case 2: memcpy(dst, src, 2 * sizeof *dst); break;
+    case 3: memcpy(dst, src, 3 * sizeof *dst); break;
+    case 4: memcpy(dst, src, 4 * sizeof *dst); break;
+    case 5: memcpy(dst, src, 5 * sizeof *dst); break;
+    case 6: memcpy(dst, src, 6 * sizeof *dst); break;
+    case 7: memcpy(dst, src, 7 * sizeof *dst); break;
+    default: copy_run(dst, src, n);
+    }
+}
+
+/* KernFillB for cols[K, P]: B[t, q] = element t = (c, u, v) of the window at pixel q = (i, j).
+ * A panel's nr pixels fall into runs along output rows; a run reads a stretch of one input row
+ * (contiguous at stride 1), with zeros where it lies in the padding: per row of B (t), a copy
+ * per run. */
+static void fill_cols(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, size_t nc,
+                      size_t nr)
+{
+    const Windows *w = ctx;
+    const Conv *c = w->c;
+    NN_ASSERT(nr <= 32);    /* the runs' tables below (kernels.h: nr <= 32) */
+    for (size_t q0 = 0; q0 < nc; q0 += nr, dst += kc * nr) {
+        size_t width = nc - q0 < nr ? nc - q0 : nr;
+        size_t runs = 0, at[32], len[32], row[32], col[32], off[32];
+        for (size_t q = j0 + q0, end = q + width; q < end; runs++) {
+            size_t i = q / c->OW, j = q % c->OW, n = c->OW - j < end - q ? c->OW - j : end - q;
+            at[runs] = q - j0 - q0;
+            len[runs] = n;
+            row[runs] = i;
+            col[runs] = j;
+            off[runs] = i * c->SH * c->W + j;   /* for `plain` */
+            q += n;
+        }
+        const bool plain = !w->padded && c->SW == 1;   /* the common case, without bounds */
+        size_t v = p0 % c->KW, u = p0 / c->KW % c->KH, ch = p0 / (c->KW * c->KH);
+        for (size_t p = 0; p < kc; p++, next_weight(c, &ch, &u, &v)) {
+            float *d = dst + p * nr;
+            const float *plane = w->x + ch * c->H * c->W;
+            if (plain) {
+                const float *x = plane + u * c->W + v;
+                for (size_t r = 0; r < runs; r++) copy_run(d + at[r], x + off[r], len[r]);
+                zero_run(d + width, nr - width);
+                continue;
+            }
+            size_t lo, hi;      /* the output columns whose element v is inside the row */
+            inside(c, v, &lo, &hi);
+            for (size_t r = 0; r < runs; r++) {
+                float *dr = d + at[r];
+                size_t a = col[r], e = a + len[r];
+                long y = at_in(row[r], u, c->SH, c->PH, c->H);
+                if (y < 0) {
+                    zero_run(dr, len[r]);
+                    continue;
+                }
+                size_t b0 = lo < a ? a : lo > e ? e : lo, b1 = hi < b0 ? b0 : hi > e ? e : hi;
+                const float *src = plane + (size_t)y * c->W + v - c->PW;   /* + j·s */
+                zero_run(dr, b0 - a);
+                if (c->SW == 1) copy_run(dr + b0 - a, src + b0, b1 - b0);
+                else
+                    for (size_t jj = b0; jj < b1; jj++) dr[jj - a] = src[jj * c->SW];
+                zero_run(dr + b1 - a, e - b1);
+            }
+            zero_run(d + width, nr - width);
+        }
+    }
+}
+
+/* KernFillB for cols^T [P, K]: B[q, t] = element t = (c, u, v) of the window at pixel q. A
+ * panel's nr elements fall into runs along the window's rows (v = 0 .. KW − 1), each a stretch
+ * of an input row whatever the stride: per row of B (pixel), a copy per run, with zeros where
+ * it lies in the padding. Without padding, a run of at most 8 is copied as 8 floats where both
+ * sides have room (`wide`): the next run, or the zeros after the last, overwrite the rest, so
+ * each run is one move of constant size. */
+static void fill_cols_t(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, size_t nc,
+                        size_t nr)
+{
+    const Windows *w = ctx;
+    const Conv *c = w->c;
+    NN_ASSERT(nr <= 32);    /* the runs' tables below (kernels.h: nr <= 32) */
+    for (size_t t0 = 0; t0 < nc; t0 += nr, dst += kc * nr) {
+        size_t width = nc - t0 < nr ? nc - t0 : nr;
+        size_t runs = 0, at[32], len[32], off[32], wu[32], wv[32];
+        bool wide[32];
+        size_t last = p0 + kc - 1;
+        size_t last_base = last / c->OW * c->SH * c->W + last % c->OW * c->SW;
+        for (size_t t = j0 + t0, end = t + width; t < end; runs++) {
+            size_t v = t % c->KW, u = t / c->KW % c->KH, ch = t / (c->KW * c->KH);
+            size_t n = c->KW - v < end - t ? c->KW - v : end - t;
+            at[runs] = t - j0 - t0;
+            len[runs] = n;
+            off[runs] = (ch * c->H + u) * c->W + v;
+            wu[runs] = u;
+            wv[runs] = v;
+            wide[runs] = n <= 8 && at[runs] + 8 <= nr && last_base + off[runs] + 8 <= w->readable;
+            t += n;
+        }
+        size_t i = p0 / c->OW, j = p0 % c->OW;
+        for (size_t p = 0; p < kc; p++) {
+            float *d = dst + p * nr;
+            if (!w->padded) {
+                const float *x = w->x + i * c->SH * c->W + j * c->SW;
+                for (size_t r = 0; r < runs; r++)
+                    if (wide[r]) memcpy(d + at[r], x + off[r], 8 * sizeof *d);
+                    else copy_short(d + at[r], x + off[r], len[r]);
+            } else {
+                for (size_t r = 0; r < runs; r++) {
+                    float *dr = d + at[r];
+                    long y = at_in(i, wu[r], c->SH, c->PH, c->H);
+                    long s = (long)(j * c->SW + wv[r]) - (long)c->PW;   /* the run's 1st column */
+                    long n = (long)len[r];
+                    long a = s < 0 ? (-s < n ? -s : n) : 0;
+                    long b = s + n > (long)c->W ? (long)c->W - s : n;
+                    if (y < 0 || b <= a) {
+                        zero_run(dr, len[r]);
                         continue;
                     }
-                    /* pixel j·s + v − p of the row: inside for j0 <= j < j1 */
-                    const float *src = x + (ch * c->H + (size_t)r) * c->W;
-                    size_t q0 = j0 * c->SW + v - c->PW;
-                    memset(dst, 0, j0 * sizeof *dst);
-                    if (c->SW == 1) memcpy(dst + j0, src + q0, (j1 - j0) * sizeof *dst);
-                    else
-                        for (size_t j = j0; j < j1; j++) dst[j] = src[q0 + (j - j0) * c->SW];
-                    memset(dst + j1, 0, (c->OW - j1) * sizeof *dst);
+                    /* off[r] is the run's first element at pixel (0, 0) without padding */
+                    const float *src = w->x + off[r] - wu[r] * c->W - wv[r] + (size_t)y * c->W;
+                    zero_run(dr, (size_t)a);
+                    copy_short(dr + a, src + (s + a), (size_t)(b - a));
+                    zero_run(dr + b, (size_t)(n - b));
                 }
             }
+            zero_run(d + width, nr - width);
+            if (++j == c->OW) j = 0, i++;
+        }
+    }
+}
+
+/* dst[0 .. n) += src[0 .. n): vectorised (the caller's arrays never overlap). */
+static inline void add_run(float *restrict dst, const float *restrict src, size_t n)
+{
+    for (size_t j = 0; j < n; j++) dst[j] += src[j];
 }
 
 /* The reverse: each column's entries added back onto the pixels they were read from. */
@@ -184,51 +353,175 @@ static void col2im_add(const Conv *c, const float *cols, float *x)
                     float *dst = x + (ch * c->H + (size_t)r) * c->W;
                     const float *src = row + i * c->OW;
                     size_t q0 = j0 * c->SW + v - c->PW;
-                    for (size_t j = j0; j < j1; j++) dst[q0 + (j - j0) * c->SW] += src[j];
+                    if (c->SW == 1)
+                        add_run(dst + q0, src + j0, j1 - j0);
+                    else
+                        for (size_t j = j0; j < j1; j++) dst[q0 + (j - j0) * c->SW] += src[j];
                 }
             }
+}
+
+/* ---- convolution on threads ----------------------------------------------------------------
+ * The images of a batch are independent in the forward pass and in the input's gradient, so
+ * their work is cut by images; the weight's gradient sums over the images, one chain per
+ * element in the order of the images, so it is cut by columns of ∂W [O, K] (the weights of
+ * one input channel and kernel position), each part going through every image. Either way every element is computed as on one thread: the bits do not
+ * depend on the number of threads. Parts run in the caller's floating-point mode. */
+
+/* Convolutions with fewer multiply-adds than this run on the calling thread (the product's
+ * threshold, kernels.c: about 20 us of work a thread). */
+#define CONV_THREAD_WORK ((size_t)1 << 20)
+
+typedef struct ConvJob {
+    Conv c;
+    FpMode fp;
+    GraphNode *n;
+    GraphNode *const *in;
+    size_t units;       /* images, or columns of ∂W */
+    int parts;
+    float *scratch;     /* ∂cols [K, P] for each part (the input's gradient) */
+} ConvJob;
+
+/* Part q of a job's units: [*lo, *hi). */
+static void part_range(const ConvJob *j, int q, size_t *lo, size_t *hi)
+{
+    *lo = j->units * (size_t)q / (size_t)j->parts;
+    *hi = j->units * (size_t)(q + 1) / (size_t)j->parts;
+}
+
+/* The threads a convolution may use: kern_set_threads's number (kernels.h), or 1 when it is
+ * small. */
+static int conv_threads(const Conv *c)
+{
+    return (double)c->N * c->O * c->K * c->P < (double)CONV_THREAD_WORK ? 1 : kern_threads();
+}
+
+/* Cuts the job's units into parts: 1 on one thread, else per_thread a thread (fewer if there
+ * are fewer units). */
+static void conv_parts(ConvJob *j, size_t units, int per_thread)
+{
+    int threads = conv_threads(&j->c);
+    size_t parts = threads <= 1 ? 1 : (size_t)threads * (size_t)per_thread;
+    j->units = units;
+    j->parts = (int)(parts < units ? parts : units > 0 ? units : 1);
+}
+
+/* Runs task over the job's parts on the pool's threads, or in order on the caller. */
+static void conv_run(ConvJob *j, PoolTask task)
+{
+    int threads = conv_threads(&j->c);
+    j->fp = fp_mode_get();
+    if (threads <= 1 || j->parts <= 1)
+        for (int q = 0; q < j->parts; q++) task(j, q);
+    else
+        pool_run(threads, kern_worker_stack_bytes(), task, j, j->parts);
+}
+
+/* PoolTask: the forward pass of part q's images. */
+static void conv_forward_part(void *ctx, int q)
+{
+    const ConvJob *j = ctx;
+    const Conv *c = &j->c;
+    const FpMode own = fp_mode_get();
+    fp_mode_set(j->fp);
+    size_t lo, hi;
+    part_range(j, q, &lo, &hi);
+    const float *bias = j->in[2]->value;
+    for (size_t s = lo; s < hi; s++) {
+        float *out = j->n->value + s * c->O * c->P;
+        Windows w = windows_of(c, j->in[0]->value, s);
+        kern_matmul_fill(j->in[1]->value, fill_cols, &w, 0, out, c->P, c->O, c->K, c->P,
+                         false);
+        for (size_t o = 0; o < c->O; o++)
+            for (size_t p = 0; p < c->P; p++) out[o * c->P + p] += bias[o];
+    }
+    fp_mode_set(own);
 }
 
 void fwd_conv2d(GraphNode *n, GraphNode *const *in, Rng *rng)
 {
     (void)rng;
-    Conv c = conv_of(n, in[0], in[1]);
-    size_t cells = c.K * c.P;
-    float *cols = nn_alloc((cells > 0 ? cells : 1) * sizeof *cols);
-    for (size_t s = 0; s < c.N; s++) {
-        float *out = n->value + s * c.O * c.P;
-        im2col(&c, in[0]->value + s * c.C * c.H * c.W, cols);
-        kern_matmul(in[1]->value, cols, out, c.O, c.K, c.P, false);
-        for (size_t o = 0; o < c.O; o++)
-            for (size_t p = 0; p < c.P; p++) out[o * c.P + p] += in[2]->value[o];
+    ConvJob j = { .c = conv_of(n, in[0], in[1]), .n = n, .in = in };
+    conv_parts(&j, j.c.N, 2);
+    conv_run(&j, conv_forward_part);
+}
+
+/* db[o] += Σ_p g[o, p], each sum in double in the order of p: channels BIAS_LANES at a time,
+ * so that their chains of additions overlap instead of waiting for each other. */
+#define BIAS_LANES 8
+static void bias_grad(const float *g, float *db, size_t O, size_t P)
+{
+    for (size_t o0 = 0; o0 < O; o0 += BIAS_LANES) {
+        size_t lanes = O - o0 < BIAS_LANES ? O - o0 : BIAS_LANES;
+        double sum[BIAS_LANES] = { 0 };
+        if (lanes == BIAS_LANES)
+            for (size_t p = 0; p < P; p++)
+                for (size_t l = 0; l < BIAS_LANES; l++) sum[l] += g[(o0 + l) * P + p];
+        else
+            for (size_t p = 0; p < P; p++)
+                for (size_t l = 0; l < lanes; l++) sum[l] += g[(o0 + l) * P + p];
+        for (size_t l = 0; l < lanes; l++) db[o0 + l] += (float)sum[l];
     }
-    nn_free(cols);
+}
+
+/* PoolTask: the input's gradient of part q's images, ∂cols = Wᵀ @ ∂out folded back. */
+static void conv_input_grad_part(void *ctx, int q)
+{
+    const ConvJob *j = ctx;
+    const Conv *c = &j->c;
+    const FpMode own = fp_mode_get();
+    fp_mode_set(j->fp);
+    size_t lo, hi;
+    part_range(j, q, &lo, &hi);
+    float *dcols = j->scratch + (size_t)q * c->K * c->P;
+    for (size_t s = lo; s < hi; s++) {
+        kern_matmul_at(j->in[1]->value, j->n->grad + s * c->O * c->P, dcols, c->K, c->O, c->P,
+                       false);
+        col2im_add(c, dcols, j->in[0]->grad + s * c->C * c->H * c->W);
+    }
+    fp_mode_set(own);
+}
+
+/* PoolTask: columns [t0, t1) of ∂W [O, K], image after image: ∂W += ∂out @ colsᵀ, colsᵀ made by
+ * fill_cols_t straight into the product's panels (the same chains as the product on a stored
+ * colsᵀ). Part 0 also adds the bias's gradient, image after image as on one thread. */
+static void conv_weight_grad_part(void *ctx, int q)
+{
+    const ConvJob *j = ctx;
+    const Conv *c = &j->c;
+    const FpMode own = fp_mode_get();
+    fp_mode_set(j->fp);
+    size_t t0, t1;
+    part_range(j, q, &t0, &t1);
+    const bool bias = q == 0 && j->in[2]->requires_grad;
+    for (size_t s = 0; s < c->N && t0 < t1; s++) {
+        if (bias)   /* here, in the order of the images, while ∂out's image is in cache */
+            bias_grad(j->n->grad + s * c->O * c->P, j->in[2]->grad, c->O, c->P);
+        Windows w = windows_of(c, j->in[0]->value, s);
+        kern_matmul_fill(j->n->grad + s * c->O * c->P, fill_cols_t, &w, t0,
+                         j->in[1]->grad + t0, c->K, c->O, c->P, t1 - t0, true);
+    }
+    fp_mode_set(own);
 }
 
 void bwd_conv2d(GraphNode *n, GraphNode *const *in)
 {
-    Conv c = conv_of(n, in[0], in[1]);
-    size_t cells = c.K * c.P > 0 ? c.K * c.P : 1;
-    float *cols = nn_alloc(cells * sizeof *cols), *dcols = nn_alloc(cells * sizeof *dcols);
-    for (size_t s = 0; s < c.N; s++) {
-        const float *g = n->grad + s * c.O * c.P;
-        if (in[1]->requires_grad) {
-            im2col(&c, in[0]->value + s * c.C * c.H * c.W, cols);
-            kern_matmul_bt(g, cols, in[1]->grad, c.O, c.P, c.K, true);
-        }
-        if (in[2]->requires_grad)
-            for (size_t o = 0; o < c.O; o++) {
-                double sum = 0;
-                for (size_t p = 0; p < c.P; p++) sum += g[o * c.P + p];
-                in[2]->grad[o] += (float)sum;
-            }
-        if (in[0]->requires_grad) {
-            kern_matmul_at(in[1]->value, g, dcols, c.K, c.O, c.P, false);
-            col2im_add(&c, dcols, in[0]->grad + s * c.C * c.H * c.W);
-        }
+    ConvJob j = { .c = conv_of(n, in[0], in[1]), .n = n, .in = in };
+    const Conv *c = &j.c;
+    if (in[1]->requires_grad) {
+        conv_parts(&j, c->K, 1);
+        conv_run(&j, conv_weight_grad_part);
     }
-    nn_free(cols);
-    nn_free(dcols);
+    if (in[2]->requires_grad && !in[1]->requires_grad)   /* else with part 0 of ∂W */
+        for (size_t s = 0; s < c->N; s++)
+            bias_grad(n->grad + s * c->O * c->P, in[2]->grad, c->O, c->P);
+    if (in[0]->requires_grad) {
+        conv_parts(&j, c->N, 2);
+        size_t cells = (size_t)j.parts * c->K * c->P;
+        j.scratch = nn_alloc((cells > 0 ? cells : 1) * sizeof *j.scratch);
+        conv_run(&j, conv_input_grad_part);
+        nn_free(j.scratch);
+    }
 }
 
 /* ---- pooling ----------------------------------------------------------------------------------- */
@@ -315,10 +608,16 @@ static size_t window_start(const Pool *p, size_t k)
 void bwd_maxpool2d(GraphNode *n, GraphNode *const *in)
 {
     Pool p = pool_of(n, in[0]);
-    for (size_t k = 0; k < n->size; k++) {
-        size_t at = (size_t)n->aux[k], u = at / p.KW, v = at % p.KW;
-        in[0]->grad[window_start(&p, k) + u * p.W + v] += n->grad[k];
-    }
+    const float *g = n->grad, *where = n->aux;
+    size_t k = 0;
+    for (size_t plane = 0; plane < p.planes; plane++)
+        for (size_t i = 0; i < p.OH; i++) {
+            float *row = in[0]->grad + (plane * p.H + i * p.SH) * p.W;
+            for (size_t j = 0; j < p.OW; j++, k++) {
+                size_t at = (size_t)where[k], u = at / p.KW, v = at % p.KW;
+                row[j * p.SW + u * p.W + v] += g[k];
+            }
+        }
 }
 
 void fwd_avgpool2d(GraphNode *n, GraphNode *const *in, Rng *rng)

@@ -628,6 +628,74 @@ static void test_threads_concurrent_callers(void **state)
     kern_set_threads(1);
 }
 
+/* ---- products whose B is filled block by block (kern_matmul_fill) ---------------------------- */
+
+/* A B stored whole, handed out block by block as kern_matmul_fill asks for it. */
+typedef struct StoredB {
+    const float *B;
+    size_t n;           /* its columns */
+    long calls;
+} StoredB;
+
+static void fill_stored(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, size_t nc,
+                        size_t nr)
+{
+    StoredB *sb = ctx;
+    __atomic_add_fetch(&sb->calls, 1, __ATOMIC_RELAXED);
+    size_t panels = (nc + nr - 1) / nr;
+    for (size_t q = 0; q < panels; q++)
+        for (size_t p = 0; p < kc; p++)
+            for (size_t jj = 0; jj < nr; jj++) {
+                size_t j = q * nr + jj;
+                dst[q * kc * nr + p * nr + jj] = j < nc ? sb->B[(p0 + p) * sb->n + j0 + j] : 0;
+            }
+}
+
+/* kern_matmul_fill of columns [j0, j0 + n) of a stored [k, j0 + n + 3] B into a C whose rows
+ * are ldc = n + 5 apart gives kern_matmul's bits on the same columns (copied out), on 1 and 2
+ * threads, accumulating or not; C's columns past n are left alone. */
+static void check_fill(size_t m, size_t k, size_t n, size_t j0, unsigned seed)
+{
+    size_t wide = j0 + n + 3, ldc = n + 5;
+    float *A = random_floats(m * k, &seed), *B = random_floats(k * wide, &seed);
+    float *Bn = random_floats(k * n, &seed), *want = random_floats(m * n, &seed);
+    float *C = random_floats(m * ldc, &seed), *start = random_floats(m * ldc, &seed);
+    for (size_t p = 0; p < k; p++) memcpy(Bn + p * n, B + p * wide + j0, n * sizeof *Bn);
+    for (int acc = 0; acc < 2; acc++)
+        for (int threads = 1; threads <= 2; threads++) {
+            kern_set_threads(threads);
+            for (size_t i = 0; i < m; i++) memcpy(want + i * n, start + i * ldc, n * sizeof *want);
+            kern_matmul(A, Bn, want, m, k, n, acc);
+            memcpy(C, start, m * ldc * sizeof *C);
+            StoredB sb = { B, wide, 0 };
+            kern_matmul_fill(A, fill_stored, &sb, j0, C, ldc, m, k, n, acc);
+            for (size_t i = 0; i < m; i++) {
+                if (memcmp(C + i * ldc, want + i * n, n * sizeof *C) != 0
+                    || memcmp(C + i * ldc + n, start + i * ldc + n, 5 * sizeof *C) != 0) {
+                    print_error("fill %zux%zux%zu from column %zu, %s, %d thread(s): row %zu "
+                                "differs from kern_matmul's\n", m, k, n, j0,
+                                acc ? "accumulating" : "writing", threads, i);
+                    fail();
+                }
+            }
+        }
+    kern_set_threads(1);
+    free_floats(A), free_floats(B), free_floats(Bn), free_floats(want), free_floats(C);
+    free_floats(start);
+}
+
+static void test_fill(void **state)
+{
+    (void)state;
+    static const size_t shapes[][4] = {   /* m, k, n, j0: tiles, blocks, routes, threads */
+        { 1, 1, 1, 0 }, { 6, 9, 16, 0 }, { 16, 9, 64, 3 }, { 7, 13, 29, 1 }, { 32, 150, 576, 0 },
+        { 6, 25, 784, 100 }, { 13, 257, 300, 7 }, { 200, 40, 100, 0 }, { 64, 600, 513, 2 },
+        { 16, 144, 4096, 0 },
+    };
+    for (size_t s = 0; s < NN_ARRAY_LEN(shapes); s++)
+        check_fill(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], (unsigned)s + 11);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_threads_concurrent_callers),
         cmocka_unit_test(test_threads_take_the_callers_fp_mode),
+        cmocka_unit_test(test_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
