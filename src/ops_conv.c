@@ -258,11 +258,13 @@ static void fill_cols(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, si
                     continue;
                 }
                 size_t b0 = lo < a ? a : lo > e ? e : lo, b1 = hi < b0 ? b0 : hi > e ? e : hi;
-                const float *src = plane + (size_t)y * c->W + v - c->PW;   /* + j·s */
                 zero_run(dr, b0 - a);
-                if (c->SW == 1) copy_run(dr + b0 - a, src + b0, b1 - b0);
-                else
-                    for (size_t jj = b0; jj < b1; jj++) dr[jj - a] = src[jj * c->SW];
+                if (b1 > b0) {  /* output column j reads pixel j·s + v − p, inside from b0 on */
+                    const float *src = plane + (size_t)y * c->W + (b0 * c->SW + v - c->PW);
+                    if (c->SW == 1) copy_run(dr + b0 - a, src, b1 - b0);
+                    else
+                        for (size_t jj = 0; jj < b1 - b0; jj++) dr[b0 - a + jj] = src[jj * c->SW];
+                }
                 zero_run(dr + b1 - a, e - b1);
             }
             zero_run(d + width, nr - width);

@@ -141,8 +141,9 @@ static bool place_unit(Sema *s, const AstNode *pl, const Layer *ly, TracePlace *
                    "position", ly->group, want == 3 ? "0, 1, 2" : "0, 1");
         return false;
     }
-    static const char *const words[] = { "channel", "row", "column" };
-    const char *const *what = want == 3 ? words : (const char *const[]){ "channel", "position" };
+    static const char *const words[] = { "output channel", "output row", "output column" };
+    const char *const *what = want == 3 ? words : (const char *const[]){ "output channel",
+                                                                        "output position" };
     if (!place_numbers(s, pl, ly, ly->shape.dim, what, at)) return false;
     out->unit = at[0];
     out->pixel[0] = want == 3 ? at[1] : 0;
@@ -1156,10 +1157,11 @@ static bool batchnorm_batches(TrainCheck *tc, const Model *m)
             continue;
         AstNode *at = tc->seen[SET_BATCH];
         sema_error(tc->s, at ? at->span : tc->st->span, "batchnorm layer %s standardises each "
-                   "%s over a training batch, but %s has one row (%d rows in batches of %d): "
+                   "%s over a training batch, but %s has one row (%d row%s in batches of %d): "
                    "a single value has no variance; choose a batch size that leaves no row "
                    "alone", ly->group, ly->shape.rank == 1 ? "feature" : "channel",
-                   t->rest ? "the last batch" : "each batch", t->train_rows, t->set.batch);
+                   t->rest ? "the last batch" : "each batch", t->train_rows,
+                   t->train_rows == 1 ? "" : "s", t->set.batch);
         return false;
     }
     return true;

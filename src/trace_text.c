@@ -81,6 +81,26 @@ static void rows_free(Row *rows, size_t n)
 
 /* ---- forward --------------------------------------------------------------------------------- */
 
+/* What a running statistic (batchnorm's buffer) is in this pass: moved by a training pass's
+ * batchnorm, which reads it as input 3 (the mean) or 4 (the variance), or a constant. */
+static void put_statistic(const TracePass *tp, const GraphNode *buf, StrBuf *sb)
+{
+    for (uint32_t k = 0; k < tp->count; k++) {
+        const GraphNode *n = tp->nodes[k].n;
+        if (n->op != OP_BATCHNORM || (n->in[3] != buf->id && n->in[4] != buf->id)) continue;
+        if (n->in[3] == buf->id) {
+            sb_puts(sb, "  (running mean, as this pass left it: 0.9 × before + 0.1 × the "
+                        "batch's mean μ)");
+        } else {
+            size_t m = n->size / (size_t)n->shape.dim[1];
+            sb_printf(sb, "  (running variance, as this pass left it: 0.9 × before + 0.1 × the "
+                      "batch's unbiased variance σ² × m/(m - 1), m = %zu values per channel)", m);
+        }
+        return;
+    }
+    sb_puts(sb, "  (running statistic: a constant here)");
+}
+
 static void write_forward(Runtime *rt, const TracePass *tp, StrBuf *out)
 {
     sb_puts(out, "forward: each value computed from the ones above it\n");
@@ -97,9 +117,7 @@ static void write_forward(Runtime *rt, const TracePass *tp, StrBuf *out)
             /* "w = 0.5 (param)", "r = [..] (randn [3])" */
             trace_put_value(&r->cols[1], n->value, &n->shape, limit_of(rt));
             if (n->op == OP_PARAM) sb_puts(&r->cols[1], "  (param)");
-            else if (n->op == OP_BUFFER)    /* batchnorm's: a training pass moves them */
-                sb_puts(&r->cols[1], "  (running statistic, after this pass moved it 0.1 of "
-                                     "the way to the batch's)");
+            else if (n->op == OP_BUFFER) put_statistic(tp, n, &r->cols[1]);
             else if (n->op != OP_CONST) {
                 sb_printf(&r->cols[1], "  (%s ", op->name);
                 shape_format(&n->shape, &r->cols[1]);
@@ -427,8 +445,10 @@ static void conv_forward(const TraceZoom *zm, StrBuf *out)
                   zm->kh, zm->kw, y0, y0 + zm->kh - 1, x0, x0 + zm->kw - 1);
     if (zm->in_ch == 1) sb_printf(out, "%s[0]", zm->x_label);
     else sb_printf(out, "each of the %d channels of %s[0]", zm->in_ch, zm->x_label);
-    sb_printf(out, " (stride %d, padding %d: 0 outside the %s)\n", zm->stride[1], zm->pad[1],
-              zm->seq ? "sequence" : "image");
+    sb_printf(out, " (stride %d", zm->stride[1]);
+    if (zm->pad[0] || zm->pad[1])
+        sb_printf(out, ", padding %d: 0 outside the %s", zm->pad[1], zm->seq ? "sequence" : "image");
+    sb_puts(out, ")\n");
     if (zm->seq)
         sb_printf(out, "    z = Σ over ci, dx of %s[0,ci,%d+dx] × W[%d,ci,dx], + b[%d]\n",
                   zm->x_label, x0, u, u);
