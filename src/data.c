@@ -1129,6 +1129,12 @@ static bool images_decode(ImageFolder *f, int i, Image *img)
 static bool images_store(ImageFolder *f, int i, const Image *img, Dataset *out)
 {
     int *d = f->dims;
+    if (img->channels != d[0] && img->height == d[1] && img->width == d[2])
+        return set_error(f->err, 0, 0, "'%s' is %s (%d channel%s), but '%s' is %s (%d): all "
+                         "images must be of one kind, gray or colour; convert them",
+                         f->files[i].path, img->channels == 1 ? "gray" : "colour",
+                         img->channels, img->channels == 1 ? "" : "s", f->files[0].path,
+                         d[0] == 1 ? "gray" : "colour", d[0]);
     if (img->channels != d[0] || img->height != d[1] || img->width != d[2])
         return set_error(f->err, 0, 0, "'%s' is %d x %d x %d (channels x height x width), but "
                          "'%s' is %d x %d x %d: all images must have the same size",

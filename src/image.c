@@ -110,14 +110,16 @@ static void pnm_skip(Pnm *p)
 }
 
 /* The next decimal number into *out (a larger one than max is PNM_TOO_LARGE). */
+#define PNM_HUGE 1000000000000000LL     /* 10^15: a number this large is not told exactly */
+
 static PnmToken pnm_number(Pnm *p, long long max, long long *out)
 {
     pnm_skip(p);
     if (p->at >= p->n) return PNM_END;
     if (p->s[p->at] < '0' || p->s[p->at] > '9') return PNM_NOT_NUMBER;
-    long long v = 0;
+    long long v = 0;    /* (saturated at PNM_HUGE: the whole number, for messages) */
     for (; p->at < p->n && p->s[p->at] >= '0' && p->s[p->at] <= '9'; p->at++)
-        if (v <= max) v = v * 10 + (p->s[p->at] - '0');
+        v = v < PNM_HUGE ? v * 10 + (p->s[p->at] - '0') : PNM_HUGE;
     *out = v;
     return v > max ? PNM_TOO_LARGE : PNM_NUMBER;
 }
@@ -161,6 +163,10 @@ static bool pnm_header(Pnm *p, char *err, size_t errlen)
 static bool pnm_above(const Pnm *p, size_t i, long long v, char *err, size_t errlen)
 {
     size_t pixel = i / (size_t)p->channels;
+    if (v >= PNM_HUGE)
+        return fail(err, errlen, "the pixel in row %zu, column %zu has a number of 16 digits or "
+                    "more, above the maxval %lld", pixel / (size_t)p->width + 1,
+                    pixel % (size_t)p->width + 1, p->maxval);
     return fail(err, errlen, "the pixel in row %zu, column %zu has %lld, above the maxval %lld",
                 pixel / (size_t)p->width + 1, pixel % (size_t)p->width + 1, v, p->maxval);
 }
