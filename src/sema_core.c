@@ -183,6 +183,14 @@ void sema_note(Sema *s, Span at, const char *fmt, ...)
     va_end(ap);
 }
 
+void sema_warning(Sema *s, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(s->diag, DIAG_WARNING, at, fmt, ap);
+    va_end(ap);
+}
+
 void sema_file_error(Sema *s, const char *file, int line, int col, const char *msg)
 {
     diag_file(s->diag, DIAG_ERROR, file, line, col, "%s", msg);

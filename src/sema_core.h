@@ -45,12 +45,16 @@ typedef struct Sema {
     AstList *unit;                  /* the unit's statements, and the index of the one being */
     size_t stmt_index;              /* checked: "defined later, at line N" */
     DataLimits limits;              /* the memory and time those data files may take */
+    int train_formula;              /* checking a `train LOSS { }` block's formula (1), where a
+                                       model applied evaluates; 2 once that was warned about */
 } Sema;
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
 /* Reports an error at `at` and counts it; after the 20th only counts (a note says so once). */
 void sema_error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A warning: the script runs, but probably not as its author meant. */
+void sema_warning(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A note after an error (skipped once errors are no longer shown). */
 void sema_note(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* An error with its location in a data file (a CSV, a row list) rather than in the script.

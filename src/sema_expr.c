@@ -307,6 +307,21 @@ bool sema_apply_model(Sema *s, Symbol *msym, const Shape *in, Span at, ModelApp 
     return true;
 }
 
+/* A model applied in a `train LOSS { }` formula evaluates, as everywhere outside a train
+ * block on data: batchnorm layers take their running statistics (which stay as they are) and
+ * dropout is off. Said once per block when the model has batchnorm layers. */
+static void evaluating_warning(Sema *s, const AstNode *e, const Model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].kind != LAYER_BATCHNORM) continue;
+        sema_warning(s, e->span, "'%s' is applied here as it evaluates: its batchnorm layers "
+                     "use their running statistics, which this block does not train; to train "
+                     "them write 'train %s on X, Y { loss ... }'", m->name, m->name);
+        s->train_formula = 2;
+        return;
+    }
+}
+
 /* A call of a model: net(X). */
 static bool model_call(Sema *s, AstNode *e, Symbol *msym)
 {
@@ -320,6 +335,7 @@ static bool model_call(Sema *s, AstNode *e, Symbol *msym)
     if (!sema_expr(s, x)) return false;
     SemaExtra *ex = sema_extra(s, e);
     if (!sema_apply_model(s, msym, &x->sema.shape, e->span, &ex->app)) return false;
+    if (s->train_formula == 1) evaluating_warning(s, e, msym->model);
     e->sema.operand = x;
     e->sema.shape = ex->app.out;
     e->sema.grad = true;

@@ -853,7 +853,10 @@ static void train_loss(TrainCheck *tc)
     AstNode *trace = tc->seen[SET_TRACE];
     if (trace && !sema_trace_places(s, &trace->u.setting.places, NULL, &tc->t->focus)) return;
     AstNode *target = tc->st->u.train.target;
-    if (!sema_expr(s, target) || !sema_scalar(s, target, "train")) return;
+    s->train_formula = 1;
+    bool checked = sema_expr(s, target);
+    s->train_formula = 0;
+    if (!checked || !sema_scalar(s, target, "train")) return;
     if (!target->sema.grad) {
         sema_error(s, target->span, "nothing to train: this depends on no param");
         return;
