@@ -41,7 +41,7 @@ static const char *const reserved[] = {
     "png_unfilter", "png_samples", "zlib", "split", "split_rows", "normalize", "toy_set", "class_sizes", "xor",
     "circles", "moons", "spirals", "blobs", "accuracy", "cross_entropy", "number",
     "tensor_text", "print_line", "labels", "nn_tensors", "save", "export_onnx", "state_dict_of", "linear_weights", "load",
-    "schedule", "score", "Block", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
+    "schedule", "score", "Block", "batch_norms", "train", "arguments", "f32", "param", "train_formula", "M64", "PCG_MULT", "out", "X",
     "Y", "epoch", "update",
 };
 

@@ -725,6 +725,25 @@ def score(v):
     return "%.4f" % v if abs(v) < 1e6 else "%.4g" % v
 
 
+def batch_norms(model, run, rows):
+    """nn normalises a batchnorm layer over the whole batch; under DDP each process sees only
+    its `rows` of it. On CUDA the layers become SyncBatchNorm, which gathers the statistics of
+    every process (as nn's); elsewhere (gloo) each process normalises its own share, which is
+    said once, and a share of one row (one value per channel) is refused as nn refuses it."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    if run.device.type == "cuda":
+        nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return
+    if rows < 2:
+        raise SystemExit("train.py: batchnorm needs more than one row per process in a batch; "
+                         "use a larger batch or fewer processes")
+    if run.rank == 0:
+        print("train.py: note: without CUDA, each process's batchnorm layers normalise its own "
+              "%d rows of a batch (nn normalises the whole batch)" % rows, file=sys.stderr)
+
+
 class Block:
     """A train block of nn: `epochs` passes over the rows in batches (a new order each epoch
     unless shuffle is False), one update per `accumulate` batches (their gradients weighted as
@@ -754,6 +773,7 @@ class Block:
         self.shuffle, self.patience, self.log_every = shuffle, patience, log_every
         self.net, self.sampler = model, None
         if run.distributed:
+            batch_norms(model, run, -(-batch // run.world))
             self.net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
             self.sampler = torch.utils.data.DistributedSampler(
