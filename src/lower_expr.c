@@ -100,19 +100,8 @@ static void flatten_literal(const AstNode *e, float *out, size_t *k)
 
 /* ---- models and functions -------------------------------------------------------------------- */
 
-/* x with a new shape: dims 0 and 1 of x's, then `rest` (-1 ended). */
-static uint32_t reshaped(Lower *l, uint32_t x, int d0, int d1, const int *rest, Span span)
-{
-    OpAttrs at = lower_no_attrs();
-    at.shape = shape_scalar();
-    at.shape.dim[at.shape.rank++] = d0;
-    at.shape.dim[at.shape.rank++] = d1;
-    for (; *rest != -1; rest++) at.shape.dim[at.shape.rank++] = *rest;
-    return lower_node(l, OP_RESHAPE, &x, 1, &at, span);
-}
-
-/* A conv layer: conv2d(h, W, b); conv1d as conv2d of images one pixel high: h [N, C, L] as
- * [N, C, 1, L] and W [out, in, k] as [out, in, 1, k], the result back to [N, out, L']. */
+/* A conv layer: conv2d(h, W, b); of sequences [N, C, L] (conv1d) with W [out, in, k], which the
+ * op takes as images one pixel high (stride and padding along the sequence only). */
 static uint32_t lower_conv(Lower *l, const Layer *ly, uint32_t h)
 {
     OpAttrs at = lower_no_attrs();
@@ -121,18 +110,9 @@ static uint32_t lower_conv(Lower *l, const Layer *ly, uint32_t h)
     at.pad[0] = ly->conv1d ? 0 : ly->pad;
     at.pad[1] = ly->pad;
     uint32_t in[3] = { h, ly->W->node, ly->b->node };
-    const Shape *hs = &graph_node(l->g, h)->shape;
-    int n = hs->dim[0], len = hs->dim[2];
-    if (ly->conv1d) {
-        in[0] = reshaped(l, h, n, hs->dim[1], (const int[]){ 1, len, -1 }, ly->span);
-        in[1] = reshaped(l, ly->W->node, ly->out, ly->in, (const int[]){ 1, ly->kernel, -1 },
-                         ly->span);
-    }
     uint32_t y = lower_node(l, OP_CONV2D, in, 3, &at, ly->span);
     graph_node(l->g, y)->group = ly->group;
-    if (!ly->conv1d) return y;
-    const Shape *ys = &graph_node(l->g, y)->shape;
-    return reshaped(l, y, n, ly->out, (const int[]){ ys->dim[3], -1 }, ly->span);
+    return y;
 }
 
 uint32_t lower_apply(Lower *l, const ModelApp *app, uint32_t x, bool training)

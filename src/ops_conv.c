@@ -66,22 +66,40 @@ static bool windows(const OpInfo *op, const Shape *x, const OpAttrs *at, int cha
     return true;
 }
 
+Shape conv_view(const Shape *s)
+{
+    if (s->rank != 3) return *s;
+    Shape v = *s;           /* [N, C, L] as [N, C, 1, L]; a weight [O, C, K] as [O, C, 1, K] */
+    v.rank = 4;
+    v.dim[3] = s->dim[2];
+    v.dim[2] = 1;
+    return v;
+}
+
 bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err)
 {
-    const Shape *x = &in[0], *w = &in[1], *b = &in[2];
+    const Shape *b = &in[2];
+    bool seq = in[0].rank == 3;     /* a batch of sequences: conv1d */
+    Shape xv = conv_view(&in[0]), wv = conv_view(&in[1]);
+    const Shape *x = &xv, *w = &wv;
     char a[64], c[64];
-    if (!image_batch(op, x, err)) return false;
-    if (w->rank != 4 || w->dim[1] != x->dim[1]) {
-        sb_printf(err, "'%s' needs a weight [out channels, %d, KH, KW] for images of %d "
-                  "channel%s, but this has shape %s", op->name, x->dim[1], x->dim[1],
-                  x->dim[1] == 1 ? "" : "s", shape_str(w, a, sizeof a));
+    if (!seq && !image_batch(op, x, err)) return false;
+    if (in[1].rank != in[0].rank || w->dim[1] != x->dim[1]) {
+        sb_printf(err, "'%s' needs a weight [out channels, %d, %s] for %s of %d channel%s, but "
+                  "this has shape %s", op->name, x->dim[1], seq ? "K" : "KH, KW",
+                  seq ? "sequences" : "images", x->dim[1], x->dim[1] == 1 ? "" : "s",
+                  shape_str(&in[1], a, sizeof a));
         return false;
     }
     if (b->rank != 1 || b->dim[0] != w->dim[0]) {
         sb_printf(err, "'%s' needs a bias [%d], one per output channel, but this has shape %s "
                   "(the weight is %s)", op->name, w->dim[0], shape_str(b, a, sizeof a),
-                  shape_str(w, c, sizeof c));
+                  shape_str(&in[1], c, sizeof c));
         return false;
+    }
+    if (seq) {              /* along the sequence only: its one-pixel height has no steps */
+        at->stride[0] = 1;
+        at->pad[0] = 0;
     }
     at->kernel[0] = w->dim[2];
     at->kernel[1] = w->dim[3];
@@ -93,6 +111,11 @@ bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, St
                   "side by side), more than nn's limit of %.0f; use a smaller kernel or image, "
                   "or a stride", op->name, cells, (double)CONV_MAX_SCRATCH);
         return false;
+    }
+    if (seq) {              /* [N, O, 1, L'] as [N, O, L'] */
+        out->rank = 3;
+        out->dim[2] = out->dim[3];
+        out->dim[3] = 0;
     }
     return true;
 }
@@ -114,10 +137,11 @@ typedef struct Conv {
 static Conv conv_of(const GraphNode *n, const GraphNode *x, const GraphNode *w)
 {
     const OpAttrs *at = &n->attrs;
+    Shape xs = conv_view(&x->shape), ws = conv_view(&w->shape), ns = conv_view(&n->shape);
     Conv c = {
-        (size_t)x->shape.dim[0], (size_t)x->shape.dim[1], (size_t)x->shape.dim[2],
-        (size_t)x->shape.dim[3], (size_t)w->shape.dim[0], (size_t)w->shape.dim[2],
-        (size_t)w->shape.dim[3], (size_t)n->shape.dim[2], (size_t)n->shape.dim[3],
+        (size_t)xs.dim[0], (size_t)xs.dim[1], (size_t)xs.dim[2], (size_t)xs.dim[3],
+        (size_t)ws.dim[0], (size_t)ws.dim[2], (size_t)ws.dim[3], (size_t)ns.dim[2],
+        (size_t)ns.dim[3],
         (size_t)at->stride[0], (size_t)at->stride[1], (size_t)at->pad[0], (size_t)at->pad[1],
         0, 0,
     };

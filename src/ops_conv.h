@@ -9,7 +9,12 @@
 
 struct GraphNode;
 
+/* conv2d also takes a batch of sequences [N, C, L] with a weight [O, C, K] (conv1d): as images
+ * one pixel high (stride and padding along the sequence: attrs index 1), giving [N, O, L']. */
 bool shape_conv2d(const OpInfo *op, const Shape *in, OpAttrs *at, Shape *out, StrBuf *err);
+/* A sequence shape [N, C, L] (or a weight [O, C, K]) seen as images [N, C, 1, L]; any other
+ * shape as it is. */
+Shape conv_view(const Shape *s);
 void fwd_conv2d(struct GraphNode *n, struct GraphNode *const *in, Rng *rng);
 void bwd_conv2d(struct GraphNode *n, struct GraphNode *const *in);
 

@@ -151,8 +151,8 @@ static void put_channel_stats(StrBuf *sb, const GraphNode *x, bool var)
 /* An op-table template: {0} ... {4} inputs, {out} result, {a} slope, {p} probability, {lo}
  * {hi} clamp's bounds, {at} a subscript, {shape} the result's shape, {axis} the axis,
  * {classes} one_hot's classes, {mean} {var} batchnorm's statistics of its batch, {window}
- * conv2d's stride and padding (when not 1 and 0), {pool} a pool's window, {g} gradient from
- * above. With values = true, scalars (or,
+ * conv2d's stride and padding (when not 1 and 0), {dims} its 1 (sequences) or 2 (images),
+ * {pool} a pool's window, {g} gradient from above. With values = true, scalars (or,
  * zooming, one element) become their numbers. */
 static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n, bool values)
 {
@@ -196,6 +196,11 @@ static void render(Builder *b, StrBuf *sb, const char *tmpl, const GraphNode *n,
             sb_printf(sb, "%d", n->attrs.axis);
         } else if (key_is(key, len, "classes")) {
             sb_printf(sb, "%d", n->attrs.classes);
+        } else if (key_is(key, len, "dims")) {       /* conv2d's: 1 of sequences, 2 of images */
+            sb_putc(sb, graph_node(b->g, n->in[0])->shape.rank == 3 ? '1' : '2');
+        } else if (key_is(key, len, "window") && graph_node(b->g, n->in[0])->shape.rank == 3) {
+            if (n->attrs.stride[1] != 1) sb_printf(sb, ", stride = %d", n->attrs.stride[1]);
+            if (n->attrs.pad[1]) sb_printf(sb, ", padding = %d", n->attrs.pad[1]);
         } else if (key_is(key, len, "window")) {     /* conv2d's, when not the defaults */
             const OpAttrs *at = &n->attrs;
             if (at->stride[0] != 1 || at->stride[1] != 1)
@@ -414,14 +419,6 @@ static bool is_z(Builder *b, const GraphNode *n)
            || (n->op == OP_ADD && graph_node(b->g, n->in[0])->op == OP_MATMUL);
 }
 
-/* Node id, or what it reshapes (a conv1d layer's convolution sits between reshapes that keep
- * every element in place). */
-static uint32_t unreshaped(Builder *b, uint32_t id)
-{
-    const GraphNode *n = graph_node(b->g, id);
-    return n->op == OP_RESHAPE ? n->in[0] : id;
-}
-
 /* The first application in the plan of the layer: its z and the elementwise activations that
  * follow it. */
 static bool find_unit(Builder *b, const char *group, Unit *un)
@@ -435,7 +432,7 @@ static bool find_unit(Builder *b, const char *group, Unit *un)
             continue;
         }
         GraphNode *top = un->n_chain ? un->chain[un->n_chain - 1] : un->z;
-        if (unreshaped(b, n->in[0]) == top->id && chain_op(n) && un->n_chain < ZOOM_CHAIN)
+        if (n->in[0] == top->id && chain_op(n) && un->n_chain < ZOOM_CHAIN)
             un->chain[un->n_chain++] = n;
     }
     if (!un->z) return false;
@@ -504,7 +501,9 @@ static size_t dense_inputs(TraceZoom *zm, const Unit *un, size_t *row_step)
  * between examples. */
 static size_t conv_inputs(TraceZoom *zm, const Unit *un, const TracePlace *pl)
 {
-    const Shape *xs = &un->x->shape, *ws = &un->W->shape, *zs = &un->z->shape;
+    Shape xv = conv_view(&un->x->shape), wv = conv_view(&un->W->shape);
+    Shape zv = conv_view(&un->z->shape);
+    const Shape *xs = &xv, *ws = &wv, *zs = &zv;    /* a sequence as images one pixel high */
     const OpAttrs *at = &un->z->attrs;
     zm->conv = true;
     zm->x_matrix = true;
@@ -583,10 +582,9 @@ static void build_zoom(Builder *b, TraceZoom *zm, const TracePlace *pl, const fl
     Unit un;
     zm->place = *pl;
     if (!find_unit(b, pl->group, &un)) return;      /* zm->x stays NULL: nothing to show */
-    /* conv1d: the sequence and the weight as the script has them, not their reshapes */
-    zm->seq = un.z->op == OP_CONV2D && un.W->op == OP_RESHAPE;
-    zm->x_label = b->label[zm->seq ? unreshaped(b, un.x->id) : un.x->id];
-    zm->W_label = b->label[zm->seq ? unreshaped(b, un.W->id) : un.W->id];
+    zm->seq = un.z->op == OP_CONV2D && un.x->shape.rank == 3;  /* conv1d */
+    zm->x_label = b->label[un.x->id];
+    zm->W_label = b->label[un.W->id];
     zm->b_label = b->label[un.b->id];
     zm->x_grad = un.x->requires_grad;
     zm->u = pl->unit;

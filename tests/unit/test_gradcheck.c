@@ -479,6 +479,11 @@ static int class_candidates(OpClass cls, Config *c)
         n = add_conv_config(c, n, S4(2, 1, 6, 6), 2, 3, 2, 1);
         n = add_conv_config(c, n, S4(1, 2, 4, 5), 3, 2, 1, 1);
         n = add_conv_config(c, n, S4(3, 2, 3, 3), 1, 1, 1, 0);
+        /* sequences [N, C, L] with a weight [out, C, k] (conv1d) */
+        n = add_config(c, n, S3(2, 3, 7), S3(4, 3, 3), NN_AXIS_ALL);
+        c[n - 1].in[2] = S1(4);
+        c[n - 1].stride = 2;
+        c[n - 1].pad = 1;
         break;
     case CLASS_POOL:
         n = add_pool_config(c, n, S4(2, 3, 4, 4), 2, 2);
@@ -495,7 +500,7 @@ static int class_candidates(OpClass cls, Config *c)
         break;
     }
     case CLASS_BATCHNORM: {     /* features [N, C], sequences [N, C, L], images */
-        const Shape xs[] = { S2(4, 3), S3(3, 2, 4), S4(2, 3, 2, 3), S2(2, 1) };
+        const Shape xs[] = { S2(4, 3), S3(3, 2, 4), S4(2, 3, 2, 3), S2(5, 1) };
         for (size_t i = 0; i < NN_ARRAY_LEN(xs); i++) {
             Shape per = S1(xs[i].dim[1]);
             n = add_config(c, n, xs[i], per, NN_AXIS_ALL);
