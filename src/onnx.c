@@ -91,7 +91,8 @@ static void initializer(StrBuf *graph, const GraphNode *p, const char *name)
     sb_free(&t), sb_free(&raw);
 }
 
-/* An attribute of two ints, (a, a) or, for pads, (a, a, a, a): begin and end of each axis. */
+/* An attribute of n ints from v[0], v[1] in turn: (a, b), pads (a, b, a, b): the begins of
+ * the axes, then their ends; a 1-D window's (a), pads (a, a). */
 static void ints_attr(StrBuf *nd, const char *name, const int *v, int n)
 {
     StrBuf at;
@@ -128,6 +129,10 @@ static void op_node(StrBuf *graph, const Instr *ins, Runtime *rt, const GraphNod
         pb_string(&at, 1, "axis");
         pb_int(&at, 3, row->attr == ONNX_AXIS_ONE ? 1 : -1);        /* i */
         pb_int(&at, 20, ATTR_INT);
+    } else if (row->attr == ONNX_WINDOW && n->shape.rank == 3) {    /* conv1d: 1-D windows */
+        ints_attr(&nd, "kernel_shape", &n->attrs.kernel[1], 1);
+        ints_attr(&nd, "strides", &n->attrs.stride[1], 1);
+        ints_attr(&nd, "pads", (const int[]){ n->attrs.pad[1], n->attrs.pad[1] }, 2);
     } else if (row->attr == ONNX_WINDOW) {
         ints_attr(&nd, "kernel_shape", n->attrs.kernel, 2);
         ints_attr(&nd, "strides", n->attrs.stride, 2);

@@ -1259,11 +1259,6 @@ static void check_onnx(Sema *s, AstNode *st, Symbol *sym)
     }
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *ly = &m->layers[i];
-        if (ly->kind == LAYER_CONV && ly->conv1d) {
-            sema_error(s, ly->span, "'conv1d' has no ONNX export in nn yet, so model '%s' cannot "
-                       "be saved as ONNX", sym->name);
-            return;
-        }
         OpKind op = ly->kind == LAYER_NORM ? OP_LAYERNORM : ly->op;
         if ((ly->kind == LAYER_ACT || ly->kind == LAYER_POOL || ly->kind == LAYER_NORM)
             && !onnx_op(op)) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_onnx.py NN — every model of examples/*.nn, trained as the example trains it, saved as ONNX
+"""test_onnx.py NN — every model of examples/*.nn (and tests/onnx-cases/*.nn), trained as the script trains it, saved as ONNX
 (`save NET "FILE.onnx"`), passes onnx.checker (python3-onnx, full check with shape inference) and,
 run by onnxruntime (the npm package onnxruntime-node, through tests/test_onnx.mjs), gives nn's
 outputs for the same rows to 1e-5 relative (to the largest output: nn prints 6 digits). Formula models are refused where the save names them.
@@ -76,10 +76,11 @@ def probe(rows, cols):
 def main():
     work = tempfile.mkdtemp(prefix="nn-onnx-")
     jobs, expect = [], {}
-    for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
-        if not name.endswith(".nn"):
-            continue
-        path = os.path.join("examples", name)
+    # every example, and the scripts of tests/onnx-cases for what the examples do not have
+    scripts = [(folder, name) for folder in ("examples", "tests/onnx-cases")
+               for name in sorted(os.listdir(os.path.join(ROOT, folder))) if name.endswith(".nn")]
+    for folder, name in scripts:
+        path = os.path.join(folder, name)
         text = open(os.path.join(ROOT, path)).read()
         models = models_of(text)
         layered = [m for m, formula in models if not formula]
