@@ -91,7 +91,8 @@ for h in $HARNESSES; do
   echo "+ fuzz_$h: fuzzing for $SECS s"
   corpus=$WORK/corpus-$h
   mkdir -p "$corpus"
-  cp "${files[@]}" "$corpus"/
+  # (each under its path, flattened: examples/batchnorm.nn and tests/golden/batchnorm.nn)
+  for f in "${files[@]}"; do rel=${f#"$ROOT"/}; cp "$f" "$corpus/${rel//\//_}"; done
   if ! "$bin" "${LIMITS[@]}" -max_total_time="$SECS" -max_len="$(max_len "$h")" $(dict "$h") \
        -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$h-" "$corpus" \
        > "$WORK/fuzz-$h.log" 2>&1; then
