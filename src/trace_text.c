@@ -546,6 +546,29 @@ static void zoom_activations(const TraceZoom *zm, StrBuf *out)
     }
 }
 
+/* What a conv pixel passes down: each pixel of its window gets ∂root/∂z × the weight that met
+ * it; the first three inside the image, one number at a time. */
+static void conv_input_grads(const char *L, const TraceZoom *zm, StrBuf *out)
+{
+    for (int t = 0, listed = 0; t < zm->fan_in && listed < 3; t++) {
+        if (padded(zm, t)) continue;
+        listed++;
+        sb_printf(out, "    ∂%s/∂", L);
+        put_input(out, zm, t);
+        sb_printf(out, " += ∂%s/∂z × ", L);
+        put_w(out, zm, t);
+        sb_puts(out, " = ");
+        trace_put_num(out, zm->gz, false);
+        sb_puts(out, " × ");
+        trace_put_num(out, zm->w[t], true);
+        sb_puts(out, " = ");
+        trace_put_num(out, (float)(zm->gz * zm->w[t]), false);
+        sb_putc(out, '\n');
+    }
+    sb_printf(out, "    … and the same for every pixel of the window: passed down to the layer "
+              "below (a pixel under several windows adds up a share from each)\n");
+}
+
 static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
 {
     const char *L = tp->root_label;
@@ -615,8 +638,7 @@ static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
         sb_printf(out, "    … and the same for W[%d,%d] to W[%d,%d]\n", terms, u, zm->fan_in - 1,
                   u);
     if (zm->x_grad && zm->conv) {
-        sb_printf(out, "    ∂%s/∂%s[0,ci,y,x] += ∂%s/∂z × W[%d,ci,dy,dx] for each pixel of the "
-                  "window: passed down to the layer below\n", L, zm->x_label, L, u);
+        conv_input_grads(L, zm, out);
     } else if (zm->x_grad) {
         sb_printf(out, "    ∂%s/∂", L);
         put_x(out, zm, 0, "i");
