@@ -238,6 +238,23 @@ static inline void copy_short(float *dst, const float *src, size_t n)
     }
 }
 
+/* Element v of the windows at output columns a .. a + n − 1 of one input row `line`: zeros
+ * outside the columns lo .. hi − 1 whose element lies inside the row (the padding), the
+ * pixels j·s + v − p inside. */
+static void padded_run(const Conv *c, const float *line, size_t v, size_t a, size_t n,
+                       size_t lo, size_t hi, float *dst)
+{
+    size_t e = a + n, b0 = lo < a ? a : lo > e ? e : lo, b1 = hi < b0 ? b0 : hi > e ? e : hi;
+    zero_run(dst, b0 - a);
+    if (b1 > b0) {
+        const float *src = line + (b0 * c->SW + v - c->PW);
+        if (c->SW == 1) copy_run(dst + b0 - a, src, b1 - b0);
+        else
+            for (size_t jj = 0; jj < b1 - b0; jj++) dst[b0 - a + jj] = src[jj * c->SW];
+    }
+    zero_run(dst + b1 - a, e - b1);
+}
+
 /* KernFillB for cols[K, P]: B[t, q] = element t = (c, u, v) of the window at pixel q = (i, j).
  * A panel's nr pixels fall into runs along output rows; a run reads a stretch of one input row
  * (contiguous at stride 1), with zeros where it lies in the padding: per row of B (t), a copy
@@ -274,22 +291,10 @@ static void fill_cols(void *ctx, float *dst, size_t p0, size_t kc, size_t j0, si
             size_t lo, hi;      /* the output columns whose element v is inside the row */
             inside(c, v, &lo, &hi);
             for (size_t r = 0; r < runs; r++) {
-                float *dr = d + at[r];
-                size_t a = col[r], e = a + len[r];
                 long y = at_in(row[r], u, c->SH, c->PH, c->H);
-                if (y < 0) {
-                    zero_run(dr, len[r]);
-                    continue;
-                }
-                size_t b0 = lo < a ? a : lo > e ? e : lo, b1 = hi < b0 ? b0 : hi > e ? e : hi;
-                zero_run(dr, b0 - a);
-                if (b1 > b0) {  /* output column j reads pixel j·s + v − p, inside from b0 on */
-                    const float *src = plane + (size_t)y * c->W + (b0 * c->SW + v - c->PW);
-                    if (c->SW == 1) copy_run(dr + b0 - a, src, b1 - b0);
-                    else
-                        for (size_t jj = 0; jj < b1 - b0; jj++) dr[b0 - a + jj] = src[jj * c->SW];
-                }
-                zero_run(dr + b1 - a, e - b1);
+                if (y < 0) zero_run(d + at[r], len[r]);
+                else padded_run(c, plane + (size_t)y * c->W, v, col[r], len[r], lo, hi,
+                                d + at[r]);
             }
             zero_run(d + width, nr - width);
         }

@@ -109,6 +109,7 @@ static bool layer_pool(ModelBuild *b, const AstList *items, size_t i, const Laye
 static bool layer_flatten(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
 static bool layer_batchnorm(ModelBuild *b, const AstList *items, size_t i, const LayerRow *row);
+static Layer *norm_layer(ModelBuild *b, LayerKind kind, const AstNode *it, Shape per);
 
 /* dense(in, out, init = NAME), or dense(out) after a layer that gives the width */
 static const ArgSpec dense_specs[] = {
@@ -582,18 +583,25 @@ static bool layer_norm(ModelBuild *b, const AstList *items, size_t i, const Laye
         sema_error(b->s, it->span, "'layernorm' needs a layer that gives the shape before it");
         return false;
     }
-    Layer *l = push_layer(b, LAYER_NORM, it->span);
+    norm_layer(b, LAYER_NORM, it, b->sample);
+    return true;
+}
+
+/* A normalisation layer of the shape so far: numbered, its own group, W and b of `per`. */
+static Layer *norm_layer(ModelBuild *b, LayerKind kind, const AstNode *it, Shape per)
+{
+    Layer *l = push_layer(b, kind, it->span);
     l->index = b->next_index++;
     l->in = l->out = width(b);
     l->shape = b->sample;
-    char name[32];
+    char name[40];
     snprintf(name, sizeof name, "layer%d", l->index);
     l->group = b->group = sema_dotted(b->s, b->m->name, name);
     snprintf(name, sizeof name, "layer%d.W", l->index);
-    l->W = model_param(b, name, b->sample, it->span);
+    l->W = model_param(b, name, per, it->span);
     snprintf(name, sizeof name, "layer%d.b", l->index);
-    l->b = model_param(b, name, b->sample, it->span);
-    return true;
+    l->b = model_param(b, name, per, it->span);
+    return l;
 }
 
 /* A buffer of the model (state that is not a param): a let only the compiler binds. */
@@ -635,18 +643,9 @@ static bool layer_batchnorm(ModelBuild *b, const AstList *items, size_t i, const
                    "%s", (int)channels.num, C, b->sample.rank == 1 ? "features" : "channels");
         return false;
     }
-    Layer *l = push_layer(b, LAYER_BATCHNORM, it->span);
-    l->index = b->next_index++;
-    l->in = l->out = width(b);
-    l->shape = b->sample;
-    char name[40];
-    snprintf(name, sizeof name, "layer%d", l->index);
-    l->group = b->group = sema_dotted(b->s, b->m->name, name);
     Shape per = vector_shape(C);
-    snprintf(name, sizeof name, "layer%d.W", l->index);
-    l->W = model_param(b, name, per, it->span);
-    snprintf(name, sizeof name, "layer%d.b", l->index);
-    l->b = model_param(b, name, per, it->span);
+    Layer *l = norm_layer(b, LAYER_BATCHNORM, it, per);
+    char name[40];
     snprintf(name, sizeof name, "layer%d.running_mean", l->index);
     l->mean = model_buffer(b, name, per, it->span);
     snprintf(name, sizeof name, "layer%d.running_var", l->index);

@@ -553,28 +553,19 @@ static void zoom_chain(Builder *b, TraceZoom *zm, const Unit *un, size_t e)
         snprintf(s->in_name, sizeof s->in_name, "%s", c ? zm->chain[c - 1].name : "z");
     }
     zm->top_label = b->label[(un->n_chain ? un->chain[un->n_chain - 1] : un->z)->id];
-    /* the ops' words name their inputs by label: here they are z and a (a1, a2, ...), and so
-     * is a reshape between them (conv1d's) */
-    uint32_t ids[2 * ZOOM_CHAIN + 1] = { un->z->id };
-    char *names[2 * ZOOM_CHAIN + 1] = { (char *)"z" }, *saved[2 * ZOOM_CHAIN + 1];
-    int n = 1;
-    for (int c = 0; c < un->n_chain; c++) {
-        if (un->chain[c]->in[0] != ids[n - 1]) {
-            ids[n] = un->chain[c]->in[0];
-            names[n++] = zm->chain[c].in_name;
-        }
-        ids[n] = un->chain[c]->id;
-        names[n++] = zm->chain[c].name;
-    }
-    for (int k = 0; k < n; k++) {
-        saved[k] = b->label[ids[k]];
-        b->label[ids[k]] = names[k];
+    /* the ops' words name their inputs by label: here they are z and a (a1, a2, ...) */
+    GraphNode *named[ZOOM_CHAIN + 1] = { un->z };
+    char *saved[ZOOM_CHAIN + 1];
+    for (int c = 0; c < un->n_chain; c++) named[c + 1] = un->chain[c];
+    for (int c = 0; c <= un->n_chain; c++) {
+        saved[c] = b->label[named[c]->id];
+        b->label[named[c]->id] = c ? zm->chain[c - 1].name : (char *)"z";
     }
     b->zoom = true;
     b->elem = e;
     for (int c = 0; c < un->n_chain; c++) zoom_step(b, &zm->chain[c], un->chain[c], e);
     b->zoom = false;
-    for (int k = n; k-- > 0;) b->label[ids[k]] = saved[k];
+    for (int c = 0; c <= un->n_chain; c++) b->label[named[c]->id] = saved[c];
 }
 
 static void build_zoom(Builder *b, TraceZoom *zm, const TracePlace *pl, const float *before)

@@ -546,25 +546,32 @@ static void zoom_activations(const TraceZoom *zm, StrBuf *out)
     }
 }
 
+/* "    ∂L/∂A += ∂L/∂z × B = gz × v = gz·v": one term of a unit's gradient, input t's (to_w:
+ * to its weight, times the input; else to the input, times its weight). */
+static void put_term_grad(const char *L, const TraceZoom *zm, int t, bool to_w, StrBuf *out)
+{
+    float v = to_w ? zm->x[t] : zm->w[t];
+    sb_printf(out, "    ∂%s/∂", L);
+    if (to_w) put_w(out, zm, t);
+    else put_input(out, zm, t);
+    sb_printf(out, " += ∂%s/∂z × ", L);
+    if (to_w) put_input(out, zm, t);
+    else put_w(out, zm, t);
+    sb_puts(out, " = ");
+    trace_put_num(out, zm->gz, false);
+    sb_puts(out, " × ");
+    trace_put_num(out, v, true);
+    sb_puts(out, " = ");
+    trace_put_num(out, (float)(zm->gz * v), false);
+    sb_putc(out, '\n');
+}
+
 /* What a conv pixel passes down: each pixel of its window gets ∂root/∂z × the weight that met
  * it; the first three inside the image, one number at a time. */
 static void conv_input_grads(const char *L, const TraceZoom *zm, StrBuf *out)
 {
-    for (int t = 0, listed = 0; t < zm->fan_in && listed < 3; t++) {
-        if (padded(zm, t)) continue;
-        listed++;
-        sb_printf(out, "    ∂%s/∂", L);
-        put_input(out, zm, t);
-        sb_printf(out, " += ∂%s/∂z × ", L);
-        put_w(out, zm, t);
-        sb_puts(out, " = ");
-        trace_put_num(out, zm->gz, false);
-        sb_puts(out, " × ");
-        trace_put_num(out, zm->w[t], true);
-        sb_puts(out, " = ");
-        trace_put_num(out, (float)(zm->gz * zm->w[t]), false);
-        sb_putc(out, '\n');
-    }
+    for (int t = 0, listed = 0; t < zm->fan_in && listed < 3; t++)
+        if (!padded(zm, t)) put_term_grad(L, zm, t, false, out), listed++;
     sb_printf(out, "    … and the same for every pixel of the window: passed down to the layer "
               "below (a pixel under several windows adds up a share from each)\n");
 }
@@ -617,19 +624,9 @@ static void zoom_backward(const TracePass *tp, const TraceZoom *zm, StrBuf *out)
     int all = zm->conv ? zm->kh * zm->kw : ZOOM_TERMS;
     int terms = zm->fan_in <= all ? zm->fan_in : 3;
     for (int i = 0, listed = 0; i < zm->fan_in && listed < terms; i++) {
-        if (terms < zm->fan_in && zm->conv && zm->x[i] == 0 && padded(zm, i)) continue;
+        if (terms < zm->fan_in && zm->conv && padded(zm, i)) continue;
         listed++;
-        sb_printf(out, "    ∂%s/∂", L);
-        put_w(out, zm, i);
-        sb_printf(out, " += ∂%s/∂z × ", L);
-        put_input(out, zm, i);
-        sb_puts(out, " = ");
-        trace_put_num(out, zm->gz, false);
-        sb_puts(out, " × ");
-        trace_put_num(out, zm->x[i], true);
-        sb_puts(out, " = ");
-        trace_put_num(out, (float)(zm->gz * zm->x[i]), false);
-        sb_putc(out, '\n');
+        put_term_grad(L, zm, i, true, out);
     }
     if (terms < zm->fan_in && zm->conv)
         sb_printf(out, "    … and the same for the other %d weights of filter %d: each gets "
